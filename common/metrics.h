@@ -12,7 +12,11 @@ void metrics_destroy(metrics_t **self_p);
 
 /* `labels` is NULL or a label list as it appears inside braces, already
  * escaped, e.g. "route=\"/v1/submissions\",status=\"202\"". Counter names
- * must end in _total. A name is always registered with one type. */
+ * must end in _total. A name is always registered with one type. Breaking
+ * these rules is a programming error: the call is ignored (no sample, no
+ * crash), as are invalid metric names, names starting with process_ (those
+ * are rendered by metrics_render itself), negative or NaN counter steps and
+ * NaN observations. */
 void metrics_counter_add(metrics_t *self, const char *name, const char *help,
                          const char *labels, double value);
 void metrics_gauge_set(metrics_t *self, const char *name, const char *help,

@@ -4,6 +4,7 @@
 #ifndef LINDUNG_NIK_H
 #define LINDUNG_NIK_H
 #include <stdbool.h>
+#include <stddef.h>
 #include "date.h"
 
 #define NIK_LEN 16

@@ -1,0 +1,30 @@
+/* bus: the ZeroMQ sockets that carry envelopes between daemons. Publishing
+ * never blocks and may drop a message (no subscriber, full queue): that is
+ * safe because every consumer also sweeps the database. Not a queue. */
+#ifndef LINDUNG_BUS_H
+#define LINDUNG_BUS_H
+#include <stdbool.h>
+#include <stddef.h>
+#include "envelope.h"
+#include "metrics.h"
+
+typedef struct bus_t bus_t;
+
+typedef enum { BUS_PUBLISHER, BUS_SUBSCRIBER } bus_kind_t;
+
+/* Open one socket on `endpoint`, binding or connecting. A subscriber receives
+ * every topic. `metrics` (may be NULL) counts messages by type and direction.
+ * NULL on failure, with a message in err. */
+bus_t *bus_new(void *zmq_ctx, bus_kind_t kind, const char *endpoint, bool bind,
+               metrics_t *metrics, char *err, size_t errcap);
+void bus_destroy(bus_t **self_p);
+
+/* Publish without blocking; thread-safe. 0 sent, -1 dropped. */
+int bus_send(bus_t *self, const envelope_t *env);
+
+/* Receive one waiting envelope without blocking. 0 got one, -1 none or junk. */
+int bus_recv(bus_t *self, envelope_t *out);
+
+/* The raw socket, for zmq_poll. */
+void *bus_socket(bus_t *self);
+#endif

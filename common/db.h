@@ -1,0 +1,36 @@
+/* db: one PostgreSQL connection that reconnects by itself, and small helpers
+ * around PQexecParams. Not a pool: each thread or loop owns its own db_t.
+ * SQL lives next to the code that runs it, as named constants. */
+#ifndef LINDUNG_DB_H
+#define LINDUNG_DB_H
+#include <stdbool.h>
+#include <libpq-fe.h>
+
+typedef struct db_t db_t;
+
+db_t *db_new(const char *conninfo);
+void db_destroy(db_t **self_p);
+
+/* The live connection, reconnecting first if it was lost; NULL while
+ * PostgreSQL is unreachable (try again later). */
+PGconn *db_conn(db_t *self);
+
+/* Run one statement with text parameters. Returns the result (caller clears it)
+ * or NULL when there was no connection. Check it with db_ok(). */
+PGresult *db_exec(db_t *self, const char *sql, int nparams, const char *const *params);
+
+/* Run a statement whose result is not needed; true on success. */
+bool db_run(db_t *self, const char *sql, int nparams, const char *const *params);
+
+bool db_ok(const PGresult *res);
+/* The SQLSTATE of a failed result ("" when none): 23505 unique, 40P01 deadlock... */
+const char *db_sqlstate(const PGresult *res);
+/* The last error message of the connection, one line. */
+const char *db_error(db_t *self);
+/* True when a failure was the connection's, not the statement's. */
+bool db_lost(db_t *self);
+
+bool db_begin(db_t *self);
+bool db_commit(db_t *self);
+void db_rollback(db_t *self);
+#endif

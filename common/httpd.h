@@ -1,0 +1,63 @@
+/* httpd: the HTTP server every daemon runs, on libmicrohttpd with a thread
+ * pool. It collects the request body up to a cap, answers /healthz, /readyz
+ * and /metrics itself, counts requests per route and status, and hands every
+ * other request to the daemon's handler. Not a router: the handler routes. */
+#ifndef LINDUNG_HTTPD_H
+#define LINDUNG_HTTPD_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <cjson/cJSON.h>
+#include "metrics.h"
+
+struct MHD_Connection;
+
+typedef struct {
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *path;     /* without the query string */
+    const char *body;     /* NUL-terminated copy; may contain NULs before body_len */
+    size_t body_len;
+    const char *request_id; /* X-Request-Id from the caller or a new uuid */
+} http_request_t;
+
+typedef struct {
+    int status;
+    char *body;               /* malloc'd; httpd frees it */
+    size_t body_len;
+    const char *content_type; /* static string */
+    const char *route;        /* static route pattern for metrics, e.g. "/v1/submissions/{id}" */
+    char location[128];       /* optional Location header */
+} http_response_t;
+
+typedef void (*httpd_handler_fn)(const http_request_t *req, http_response_t *res, void *arg);
+/* Readiness: true when ready; otherwise fill why. */
+typedef bool (*httpd_ready_fn)(void *arg, char *why, size_t whycap);
+
+typedef struct {
+    int port;
+    int threads;          /* worker threads in the pool */
+    size_t max_body;      /* bytes; larger bodies get 413 */
+    int timeout_s;        /* idle connection timeout */
+    httpd_handler_fn handler; /* NULL: only the built-in endpoints */
+    httpd_ready_fn ready;
+    void *ready_arg;
+    void *arg;                /* for handler */
+    metrics_t *metrics;
+} httpd_config_t;
+
+typedef struct httpd_t httpd_t;
+
+httpd_t *httpd_new(const httpd_config_t *config, char *err, size_t errcap);
+void httpd_destroy(httpd_t **self_p);
+
+const char *http_request_header(const http_request_t *req, const char *name);
+const char *http_request_query(const http_request_t *req, const char *name);
+
+/* Fill a response; each takes ownership of what it is given. */
+void http_response_json(http_response_t *res, int status, cJSON *doc);
+void http_response_text(http_response_t *res, int status, const char *content_type,
+                        char *text, size_t len);
+/* {"error": {"code", "message", "details"?}} */
+void http_response_error(http_response_t *res, int status, const char *code,
+                         const char *message, cJSON *details);
+#endif

@@ -1,0 +1,114 @@
+/* period: billing months ("YYYY-MM") and month arithmetic.
+ * A period is a calendar month and nothing smaller; days live in date.c. */
+#include "period.h"
+
+#include <string.h>
+
+#define PERIOD_YEAR_MIN 1900
+#define PERIOD_YEAR_MAX 9999
+
+static bool read_digits(const char *s, int n, int *out)
+{
+    int value = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        value = value * 10 + (s[i] - '0');
+    }
+    *out = value;
+    return true;
+}
+
+bool period_parse(const char *s, period_t *out)
+{
+    if (!s || strlen(s) != 7 || s[4] != '-')
+        return false;
+    period_t p;
+    if (!read_digits(s, 4, &p.year) || !read_digits(s + 5, 2, &p.month))
+        return false;
+    if (p.year < PERIOD_YEAR_MIN || p.year > PERIOD_YEAR_MAX)
+        return false;
+    if (p.month < 1 || p.month > 12)
+        return false;
+    if (out)
+        *out = p;
+    return true;
+}
+
+static void write_digits(char *out, int n, int value)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        out[i] = (char)('0' + value % 10);
+        value /= 10;
+    }
+}
+
+void period_format(period_t p, char out[8])
+{
+    /* A year outside four digits cannot be written in the fixed width; zeros
+     * make the mistake visible without overrunning `out`. */
+    write_digits(out, 4, p.year >= 0 && p.year <= 9999 ? p.year : 0);
+    out[4] = '-';
+    write_digits(out + 5, 2, p.month >= 0 && p.month <= 99 ? p.month : 0);
+    out[7] = '\0';
+}
+
+/* Months since year 0, so that adding and subtracting is plain arithmetic. */
+static long period_index(period_t p)
+{
+    return (long)p.year * 12 + (p.month - 1);
+}
+
+static period_t period_from_index(long index)
+{
+    /* Floor division keeps negative offsets correct (C division truncates). */
+    long year = index / 12;
+    long month0 = index % 12;
+    if (month0 < 0) {
+        month0 += 12;
+        year--;
+    }
+    period_t p = {(int)year, (int)month0 + 1};
+    return p;
+}
+
+period_t period_add(period_t p, int months)
+{
+    return period_from_index(period_index(p) + months);
+}
+
+period_t period_next(period_t p)
+{
+    return period_add(p, 1);
+}
+
+int period_diff(period_t a, period_t b)
+{
+    return (int)(period_index(a) - period_index(b));
+}
+
+int period_compare(period_t a, period_t b)
+{
+    long ia = period_index(a);
+    long ib = period_index(b);
+    return ia < ib ? -1 : ia > ib;
+}
+
+period_t period_of(date_t d)
+{
+    period_t p = {d.year, d.month};
+    return p;
+}
+
+date_t period_first_day(period_t p)
+{
+    date_t d = {p.year, p.month, 1};
+    return d;
+}
+
+date_t period_due_date(period_t p)
+{
+    /* BPJS: a BPU month is due by the 15th of that same month. */
+    date_t d = {p.year, p.month, 15};
+    return d;
+}

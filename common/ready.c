@@ -1,0 +1,49 @@
+/* ready: one mutex-guarded connection for readiness probes. */
+#include "ready.h"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "db.h"
+
+struct ready_t {
+    db_t *db;
+    pthread_mutex_t lock;
+};
+
+static const char *SQL_SCHEMA_VERSION = "SELECT coalesce(max(version), 0) FROM schema_migrations";
+
+ready_t *ready_new(const char *conninfo)
+{
+    ready_t *self = calloc(1, sizeof *self);
+    self->db = db_new(conninfo);
+    pthread_mutex_init(&self->lock, NULL);
+    return self;
+}
+
+void ready_destroy(ready_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ready_t *self = *self_p;
+    db_destroy(&self->db);
+    pthread_mutex_destroy(&self->lock);
+    free(self);
+    *self_p = NULL;
+}
+
+bool ready_check(void *arg, char *why, size_t whycap)
+{
+    ready_t *self = arg;
+    pthread_mutex_lock(&self->lock);
+    PGresult *r = db_exec(self->db, SQL_SCHEMA_VERSION, 0, NULL);
+    bool ok = db_ok(r) && PQntuples(r) == 1;
+    int version = ok ? atoi(PQgetvalue(r, 0, 0)) : 0;
+    if (!ok)
+        snprintf(why, whycap, "database: %s", db_error(self->db));
+    else if (version < LINDUNG_SCHEMA_VERSION)
+        snprintf(why, whycap, "schema at version %d, this build needs %d: run lindungctl migrate",
+                 version, LINDUNG_SCHEMA_VERSION);
+    PQclear(r);
+    pthread_mutex_unlock(&self->lock);
+    return ok && version >= LINDUNG_SCHEMA_VERSION;
+}

@@ -1,0 +1,27 @@
+/* accrual: one billing run for one month, in one transaction: every
+ * enrolment active in the month gets one line at the rate in force, lines are
+ * grouped into invoices per (month, funding source, payer), and each invoice
+ * total grows by exactly the lines added. The unique (enrolment, period) index
+ * makes a second run a no-op. Not the schedule (billing main.c). */
+#ifndef LINDUNG_ACCRUAL_H
+#define LINDUNG_ACCRUAL_H
+#include <stdint.h>
+#include "db.h"
+#include "period.h"
+
+typedef struct {
+    int64_t run_id;
+    int64_t lines_added;
+    int64_t amount_added; /* rupiah */
+    bool supplementary;   /* the month had been run before */
+    char error[256];      /* when accrual_run returns -1 */
+} accrual_result_t;
+
+/* Run `period`; `trigger` is recorded ("manual", "schedule", "enrolments", "startup").
+ * 0 on success; -1 with result->error filled. */
+int accrual_run(db_t *db, period_t period, const char *trigger, accrual_result_t *result);
+
+/* Months that have been run before, oldest first (for supplementary catch-up);
+ * returns how many were written to out (at most cap), -1 on a database error. */
+int accrual_months_run(db_t *db, period_t *out, int cap);
+#endif

@@ -1,0 +1,93 @@
+/* billing: logging, metrics and summaries around accrual_run. */
+#include "billing.h"
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include "accrual.h"
+#include "log.h"
+
+#define MAX_MONTHS 1200
+
+static const char *SQL_ACCRUED_BY_SOURCE =
+    "SELECT funding_source, sum(total) FROM invoices GROUP BY funding_source";
+
+static const double duration_bounds[] = {0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void record(metrics_t *metrics, const char *month, bool ok, double seconds)
+{
+    char labels[64];
+    snprintf(labels, sizeof labels, "result=\"%s\"", ok ? "success" : "failure");
+    metrics_counter_add(metrics, "lindung_billing_runs_total", "Billing runs, by result.",
+                        labels, 1);
+    metrics_histogram_observe(metrics, "lindung_billing_run_duration_seconds",
+                              "Duration of billing runs.", NULL, duration_bounds,
+                              sizeof duration_bounds / sizeof duration_bounds[0], seconds);
+    if (!ok)
+        return;
+    snprintf(labels, sizeof labels, "period=\"%s\"", month);
+    metrics_gauge_set(metrics, "lindung_billing_last_success_timestamp_seconds",
+                      "When the last successful run for a month finished (Unix time).", labels,
+                      (double)time(NULL));
+}
+
+cJSON *billing_run_json(db_t *db, metrics_t *metrics, period_t period, const char *trigger)
+{
+    char month[8];
+    period_format(period, month);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    accrual_result_t result;
+    int rc = accrual_run(db, period, trigger, &result);
+    record(metrics, month, rc == 0, seconds_since(&t0));
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddBoolToObject(doc, "ok", rc == 0);
+    cJSON_AddStringToObject(doc, "period", month);
+    if (rc != 0) {
+        log_error("billing.failed", "period", month, "trigger", trigger, "detail", result.error);
+        cJSON_AddStringToObject(doc, "error", "RUN_FAILED");
+        cJSON_AddStringToObject(doc, "message", result.error);
+        return doc;
+    }
+    char lines[24], amount[24];
+    snprintf(lines, sizeof lines, "%" PRId64, result.lines_added);
+    snprintf(amount, sizeof amount, "%" PRId64, result.amount_added);
+    log_info("billing.run", "period", month, "trigger", trigger, "lines_added", lines,
+             "amount_added", amount, "supplementary", result.supplementary ? "true" : "false");
+    /* Integers below 2^53 are exact in JSON numbers; rupiah totals stay far below. */
+    cJSON_AddNumberToObject(doc, "run_id", (double)result.run_id);
+    cJSON_AddNumberToObject(doc, "lines_added", (double)result.lines_added);
+    cJSON_AddNumberToObject(doc, "amount_added", (double)result.amount_added);
+    cJSON_AddBoolToObject(doc, "supplementary", result.supplementary);
+    return doc;
+}
+
+int billing_catch_up(db_t *db, metrics_t *metrics, const char *trigger)
+{
+    period_t *months = calloc(MAX_MONTHS, sizeof *months);
+    int n = accrual_months_run(db, months, MAX_MONTHS);
+    for (int i = 0; i < n; i++)
+        cJSON_Delete(billing_run_json(db, metrics, months[i], trigger));
+    free(months);
+    return n < 0 ? -1 : 0;
+}
+
+void billing_observe(db_t *db, metrics_t *metrics)
+{
+    PGresult *r = db_exec(db, SQL_ACCRUED_BY_SOURCE, 0, NULL);
+    for (int i = 0; db_ok(r) && i < PQntuples(r); i++) {
+        char labels[64];
+        snprintf(labels, sizeof labels, "funding_source=\"%s\"", PQgetvalue(r, i, 0));
+        metrics_gauge_set(metrics, "lindung_billing_accrued_rupiah",
+                          "Premiums accrued so far, in rupiah, by funding source.", labels,
+                          strtod(PQgetvalue(r, i, 1), NULL));
+    }
+    PQclear(r);
+}

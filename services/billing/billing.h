@@ -1,0 +1,21 @@
+/* billing: what a billing run means to the daemon around the SQL: logging,
+ * metrics, a JSON summary, and supplementary catch-up of months already run.
+ * The accrual itself is accrual.c. */
+#ifndef LINDUNG_BILLING_H
+#define LINDUNG_BILLING_H
+#include <cjson/cJSON.h>
+#include "db.h"
+#include "metrics.h"
+#include "period.h"
+
+/* Run one month; returns {"ok", "period", "run_id", "lines_added",
+ * "amount_added", "supplementary"} or {"ok": false, "error", "message"}. */
+cJSON *billing_run_json(db_t *db, metrics_t *metrics, period_t period, const char *trigger);
+
+/* Run again every month that has been run before, so an enrolment accepted
+ * late gets its supplementary lines. -1 when the database is unavailable. */
+int billing_catch_up(db_t *db, metrics_t *metrics, const char *trigger);
+
+/* Refresh gauges read from the database (accrued amount by funding source). */
+void billing_observe(db_t *db, metrics_t *metrics);
+#endif

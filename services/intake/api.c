@@ -1,0 +1,408 @@
+/* api: routes of lindung-intake. A submission is committed to PostgreSQL
+ * before the client hears 202 and before verify is prompted, so an answered
+ * submission is never lost; a request that fails writes nothing. */
+#include "api.h"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uuid/uuid.h>
+#include "auth.h"
+#include "db.h"
+#include "log.h"
+#include "region.h"
+#include "submission.h"
+
+#define MAX_IDEMPOTENCY_KEY 200
+
+static const char *SQL_PROGRAM_AND_VILLAGE =
+    "SELECT p.id, p.regency_code, r.level, r.regency_code "
+    "FROM programs p LEFT JOIN regions r ON r.code = $2 WHERE p.code = $1";
+
+static const char *SQL_INSERT_SUBMISSION =
+    "INSERT INTO submissions (id, program_id, village_code, reference, applicant_count, "
+    "  api_key_id, idempotency_key, body_hash, request_id) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, sha256(convert_to($8, 'UTF8')), $9) "
+    "ON CONFLICT (api_key_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING "
+    "RETURNING id";
+
+static const char *SQL_INSERT_APPLICANTS =
+    "INSERT INTO applicants (submission_id, idx, nik, name, birth_date, sex, occupation, "
+    "  address, phone, monthly_income, poverty_ref) "
+    "SELECT $1, x.idx, x.nik, x.name, x.birth_date, x.sex, x.occupation, x.address, x.phone, "
+    "  x.monthly_income, x.poverty_ref "
+    "FROM jsonb_to_recordset($2::jsonb) AS x(idx int, nik text, name text, birth_date date, "
+    "  sex char(1), occupation text, address text, phone text, monthly_income bigint, "
+    "  poverty_ref text)";
+
+static const char *SQL_IDEMPOTENT_REPLAY =
+    "SELECT id, applicant_count, body_hash = sha256(convert_to($3, 'UTF8')) "
+    "FROM submissions WHERE api_key_id = $1 AND idempotency_key = $2";
+
+static const char *SQL_SUBMISSION =
+    "SELECT s.id, p.code, s.village_code, s.reference, s.status, s.applicant_count, "
+    "  to_char(s.received_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+    "  to_char(s.verified_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+    "  (SELECT count(*) FROM applicants a WHERE a.submission_id = s.id AND a.decision = 'pending'), "
+    "  (SELECT count(*) FROM applicants a WHERE a.submission_id = s.id AND a.decision = 'accepted'), "
+    "  (SELECT count(*) FROM applicants a WHERE a.submission_id = s.id AND a.decision = 'rejected') "
+    "FROM submissions s JOIN programs p ON p.id = s.program_id WHERE s.id = $1";
+
+static const char *SQL_APPLICANTS =
+    "SELECT idx, nik, name, decision, reasons::text, warnings::text "
+    "FROM applicants WHERE submission_id = $1 ORDER BY idx";
+
+/* One connection per worker thread, closed when the thread ends. */
+static pthread_key_t db_key;
+static pthread_once_t db_key_once = PTHREAD_ONCE_INIT;
+
+static void db_key_free(void *p)
+{
+    db_t *db = p;
+    db_destroy(&db);
+}
+
+static void db_key_make(void)
+{
+    pthread_key_create(&db_key, db_key_free);
+}
+
+static db_t *api_db(api_t *api)
+{
+    pthread_once(&db_key_once, db_key_make);
+    db_t *db = pthread_getspecific(db_key);
+    if (!db) {
+        db = db_new(api->conninfo);
+        pthread_setspecific(db_key, db);
+    }
+    return db;
+}
+
+static void answer_db_failure(db_t *db, http_response_t *res)
+{
+    if (db_lost(db)) {
+        http_response_error(res, 503, "DATABASE_UNAVAILABLE",
+                            "the database is unavailable; nothing was stored, try again", NULL);
+        return;
+    }
+    log_error("db.error", "detail", db_error(db));
+    http_response_error(res, 500, "INTERNAL", "internal error; nothing was stored", NULL);
+}
+
+/* 401/503 answered here; true when the caller may go on. */
+static bool authenticate(db_t *db, const http_request_t *req, http_response_t *res, auth_t *auth)
+{
+    switch (auth_check(db, http_request_header(req, "Authorization"), auth)) {
+    case AUTH_OK:
+        return true;
+    case AUTH_MISSING:
+        http_response_error(res, 401, "UNAUTHENTICATED",
+                            "send an API key as 'Authorization: Bearer <key>'", NULL);
+        return false;
+    case AUTH_INVALID:
+        http_response_error(res, 401, "UNAUTHENTICATED", "unknown or revoked API key", NULL);
+        return false;
+    case AUTH_UNAVAILABLE:
+        answer_db_failure(db, res);
+        return false;
+    }
+    return false;
+}
+
+static cJSON *field_error(const char *field, const char *message)
+{
+    cJSON *list = cJSON_CreateArray();
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "field", field);
+    cJSON_AddStringToObject(e, "message", message);
+    cJSON_AddItemToArray(list, e);
+    return list;
+}
+
+typedef struct {
+    char program_id[16];
+    char regency[8];
+} target_t;
+
+/* The programme and village must exist and belong together; 422 otherwise. */
+static bool resolve_target(db_t *db, const submission_t *sub, http_response_t *res,
+                           target_t *t)
+{
+    const char *params[] = {sub->program_code, sub->village_code};
+    PGresult *r = db_exec(db, SQL_PROGRAM_AND_VILLAGE, 2, params);
+    if (!db_ok(r)) {
+        PQclear(r);
+        answer_db_failure(db, res);
+        return false;
+    }
+    const char *problem_field = NULL, *problem = NULL;
+    if (PQntuples(r) == 0) {
+        problem_field = "program_code", problem = "no such programme";
+    } else if (PQgetisnull(r, 0, 2) || strcmp(PQgetvalue(r, 0, 2), "village") != 0) {
+        problem_field = "village_code", problem = "no such village";
+    } else if (strcmp(PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 3)) != 0) {
+        problem_field = "village_code", problem = "the village is not in the programme's regency";
+    }
+    if (problem) {
+        PQclear(r);
+        http_response_error(res, 422, "INVALID_FIELDS", "the submission has invalid fields",
+                            field_error(problem_field, problem));
+        return false;
+    }
+    snprintf(t->program_id, sizeof t->program_id, "%s", PQgetvalue(r, 0, 0));
+    snprintf(t->regency, sizeof t->regency, "%s", PQgetvalue(r, 0, 1));
+    PQclear(r);
+    return true;
+}
+
+static void answer_accepted(http_response_t *res, const char *id, int applicants)
+{
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "submission_id", id);
+    cJSON_AddStringToObject(doc, "status", "received");
+    cJSON_AddNumberToObject(doc, "applicants", applicants);
+    snprintf(res->location, sizeof res->location, "/v1/submissions/%s", id);
+    http_response_json(res, 202, doc);
+}
+
+/* The same Idempotency-Key again: the first answer if the body is the same. */
+static void answer_replay(db_t *db, const auth_t *auth, const char *key,
+                          const http_request_t *req, http_response_t *res)
+{
+    const char *params[] = {auth->key_id, key, req->body};
+    PGresult *r = db_exec(db, SQL_IDEMPOTENT_REPLAY, 3, params);
+    if (!db_ok(r) || PQntuples(r) != 1) {
+        PQclear(r);
+        answer_db_failure(db, res);
+        return;
+    }
+    if (strcmp(PQgetvalue(r, 0, 2), "t") == 0)
+        answer_accepted(res, PQgetvalue(r, 0, 0), atoi(PQgetvalue(r, 0, 1)));
+    else
+        http_response_error(res, 409, "IDEMPOTENCY_CONFLICT",
+                            "this Idempotency-Key was used with a different body", NULL);
+    PQclear(r);
+}
+
+typedef enum { STORE_OK, STORE_REPLAY, STORE_FAILED } store_result_t;
+
+static store_result_t store(db_t *db, const submission_t *sub, const target_t *t,
+                            const auth_t *auth, const char *idem_key,
+                            const http_request_t *req, const char *id)
+{
+    char count[16];
+    snprintf(count, sizeof count, "%d", sub->count);
+    const char *params[] = {id, t->program_id, sub->village_code, sub->reference, count,
+                            auth->key_id, idem_key, idem_key ? req->body : NULL,
+                            req->request_id};
+    if (!db_begin(db))
+        return STORE_FAILED;
+    PGresult *r = db_exec(db, SQL_INSERT_SUBMISSION, 9, params);
+    if (!db_ok(r)) {
+        PQclear(r);
+        db_rollback(db);
+        return STORE_FAILED;
+    }
+    bool inserted = PQntuples(r) == 1;
+    PQclear(r);
+    if (!inserted) {
+        db_rollback(db);
+        return STORE_REPLAY;
+    }
+    char *list = cJSON_PrintUnformatted(sub->applicants);
+    const char *aparams[] = {id, list};
+    bool ok = db_run(db, SQL_INSERT_APPLICANTS, 2, aparams);
+    free(list);
+    if (!ok || !db_commit(db)) {
+        db_rollback(db);
+        return STORE_FAILED;
+    }
+    return STORE_OK;
+}
+
+static bool content_type_is(const http_request_t *req, const char *want)
+{
+    const char *ct = http_request_header(req, "Content-Type");
+    return ct && strncasecmp(ct, want, strlen(want)) == 0;
+}
+
+static void create_submission(api_t *api, const http_request_t *req, http_response_t *res)
+{
+    res->route = "/v1/submissions";
+    db_t *db = api_db(api);
+    auth_t auth;
+    if (!authenticate(db, req, res, &auth))
+        return;
+    if (!content_type_is(req, "application/json")) {
+        http_response_error(res, 415, "UNSUPPORTED_MEDIA_TYPE",
+                            "send Content-Type: application/json", NULL);
+        return;
+    }
+    const char *idem_key = http_request_header(req, "Idempotency-Key");
+    if (idem_key && (strlen(idem_key) == 0 || strlen(idem_key) > MAX_IDEMPOTENCY_KEY)) {
+        http_response_error(res, 400, "BAD_IDEMPOTENCY_KEY",
+                            "Idempotency-Key must be 1 to 200 characters", NULL);
+        return;
+    }
+    cJSON *errors = cJSON_CreateArray();
+    submission_t *sub = submission_new();
+    submission_result_t parsed = submission_from_json(sub, req->body, req->body_len, errors);
+    if (parsed != SUBMISSION_OK) {
+        bool malformed = parsed == SUBMISSION_MALFORMED;
+        http_response_error(res, malformed ? 400 : 422,
+                            malformed ? "MALFORMED_BODY" : "INVALID_FIELDS",
+                            malformed ? "the body is not a JSON object in UTF-8"
+                                      : "the submission has invalid fields",
+                            errors);
+        submission_destroy(&sub);
+        return;
+    }
+    cJSON_Delete(errors);
+    target_t target;
+    if (!resolve_target(db, sub, res, &target)) {
+        submission_destroy(&sub);
+        return;
+    }
+    if (!scope_allows_village(&auth.scope, sub->village_code)) {
+        http_response_error(res, 403, "OUT_OF_SCOPE",
+                            "this API key may not submit for that village", NULL);
+        submission_destroy(&sub);
+        return;
+    }
+    uuid_t raw;
+    char id[37];
+    uuid_generate_random(raw);
+    uuid_unparse_lower(raw, id);
+    switch (store(db, sub, &target, &auth, idem_key, req, id)) {
+    case STORE_OK: {
+        char n[16];
+        snprintf(n, sizeof n, "%d", sub->count);
+        log_info("submission.received", "submission_id", id, "program", sub->program_code,
+                 "village", sub->village_code, "applicants", n, "request_id", req->request_id);
+        envelope_t env;
+        envelope_init(&env, ENVELOPE_SUBMISSION_RECEIVED, id, req->request_id);
+        bus_send(api->bus, &env);
+        answer_accepted(res, id, sub->count);
+        break;
+    }
+    case STORE_REPLAY:
+        answer_replay(db, &auth, idem_key, req, res);
+        break;
+    case STORE_FAILED:
+        answer_db_failure(db, res);
+        break;
+    }
+    submission_destroy(&sub);
+}
+
+static cJSON *parse_or_empty(const char *json)
+{
+    cJSON *v = cJSON_Parse(json);
+    return v ? v : cJSON_CreateArray();
+}
+
+static cJSON *applicants_json(db_t *db, const char *id)
+{
+    const char *params[] = {id};
+    PGresult *r = db_exec(db, SQL_APPLICANTS, 1, params);
+    if (!db_ok(r)) {
+        PQclear(r);
+        return NULL;
+    }
+    cJSON *list = cJSON_CreateArray();
+    for (int i = 0; i < PQntuples(r); i++) {
+        cJSON *a = cJSON_CreateObject();
+        cJSON_AddNumberToObject(a, "index", atoi(PQgetvalue(r, i, 0)));
+        cJSON_AddStringToObject(a, "nik", PQgetvalue(r, i, 1));
+        cJSON_AddStringToObject(a, "name", PQgetvalue(r, i, 2));
+        cJSON_AddStringToObject(a, "decision", PQgetvalue(r, i, 3));
+        cJSON_AddItemToObject(a, "reasons", parse_or_empty(PQgetvalue(r, i, 4)));
+        cJSON_AddItemToObject(a, "warnings", parse_or_empty(PQgetvalue(r, i, 5)));
+        cJSON_AddItemToArray(list, a);
+    }
+    PQclear(r);
+    return list;
+}
+
+static void add_nullable(cJSON *doc, const char *key, const PGresult *r, int col)
+{
+    if (PQgetisnull(r, 0, col))
+        cJSON_AddNullToObject(doc, key);
+    else
+        cJSON_AddStringToObject(doc, key, PQgetvalue(r, 0, col));
+}
+
+static void read_submission(api_t *api, const http_request_t *req, http_response_t *res,
+                            const char *id)
+{
+    res->route = "/v1/submissions/{id}";
+    db_t *db = api_db(api);
+    auth_t auth;
+    if (!authenticate(db, req, res, &auth))
+        return;
+    uuid_t raw;
+    if (uuid_parse(id, raw) != 0) {
+        http_response_error(res, 404, "NOT_FOUND", "no such submission", NULL);
+        return;
+    }
+    const char *params[] = {id};
+    PGresult *r = db_exec(db, SQL_SUBMISSION, 1, params);
+    if (!db_ok(r)) {
+        PQclear(r);
+        answer_db_failure(db, res);
+        return;
+    }
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        http_response_error(res, 404, "NOT_FOUND", "no such submission", NULL);
+        return;
+    }
+    if (!scope_allows_village(&auth.scope, PQgetvalue(r, 0, 2))) {
+        PQclear(r);
+        http_response_error(res, 403, "OUT_OF_SCOPE", "this API key may not read that submission",
+                            NULL);
+        return;
+    }
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "submission_id", PQgetvalue(r, 0, 0));
+    cJSON_AddStringToObject(doc, "program_code", PQgetvalue(r, 0, 1));
+    cJSON_AddStringToObject(doc, "village_code", PQgetvalue(r, 0, 2));
+    add_nullable(doc, "reference", r, 3);
+    cJSON_AddStringToObject(doc, "status", PQgetvalue(r, 0, 4));
+    add_nullable(doc, "received_at", r, 6);
+    add_nullable(doc, "verified_at", r, 7);
+    cJSON *counts = cJSON_AddObjectToObject(doc, "counts");
+    cJSON_AddNumberToObject(counts, "total", atoi(PQgetvalue(r, 0, 5)));
+    cJSON_AddNumberToObject(counts, "pending", atoi(PQgetvalue(r, 0, 8)));
+    cJSON_AddNumberToObject(counts, "accepted", atoi(PQgetvalue(r, 0, 9)));
+    cJSON_AddNumberToObject(counts, "rejected", atoi(PQgetvalue(r, 0, 10)));
+    PQclear(r);
+    cJSON *applicants = applicants_json(db, id);
+    if (!applicants) {
+        cJSON_Delete(doc);
+        answer_db_failure(db, res);
+        return;
+    }
+    cJSON_AddItemToObject(doc, "applicants", applicants);
+    http_response_json(res, 200, doc);
+}
+
+void api_handle(const http_request_t *req, http_response_t *res, void *arg)
+{
+    api_t *api = arg;
+    const char *prefix = "/v1/submissions/";
+    bool get = strcmp(req->method, "GET") == 0;
+    bool post = strcmp(req->method, "POST") == 0;
+    if (strcmp(req->path, "/v1/submissions") == 0 && post) {
+        create_submission(api, req, res);
+    } else if (strncmp(req->path, prefix, strlen(prefix)) == 0 && get) {
+        read_submission(api, req, res, req->path + strlen(prefix));
+    } else if (strcmp(req->path, "/v1/submissions") == 0 ||
+               strncmp(req->path, prefix, strlen(prefix)) == 0) {
+        res->route = "method_not_allowed";
+        http_response_error(res, 405, "METHOD_NOT_ALLOWED", "method not allowed here", NULL);
+    } else {
+        res->route = "unmatched";
+        http_response_error(res, 404, "NOT_FOUND", "no such endpoint", NULL);
+    }
+}

@@ -1,0 +1,231 @@
+/* submission: JSON body -> submission_t. Every applicant is checked field by
+ * field and every problem reported, so an integrator fixes a whole file in
+ * one round instead of one error per request. */
+#include "submission.h"
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "date.h"
+
+submission_t *submission_new(void)
+{
+    return calloc(1, sizeof(submission_t));
+}
+
+void submission_destroy(submission_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    submission_t *self = *self_p;
+    free(self->program_code);
+    free(self->village_code);
+    free(self->reference);
+    cJSON_Delete(self->applicants);
+    free(self);
+    *self_p = NULL;
+}
+
+bool submission_text_ok(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = p[i];
+        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (c == 0 || n == 0 || i + n > len)
+            return false;
+        unsigned cp = n == 1 ? c : n == 2 ? c & 0x1F : n == 3 ? c & 0x0F : c & 0x07;
+        for (size_t k = 1; k < n; k++) {
+            if ((p[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        /* Reject overlong forms, surrogates and code points past U+10FFFF. */
+        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+            (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+            return false;
+        i += n;
+    }
+    return true;
+}
+
+static void add_error(cJSON *errors, const char *field, int index, const char *message)
+{
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "field", field);
+    if (index >= 0)
+        cJSON_AddNumberToObject(e, "index", index);
+    cJSON_AddStringToObject(e, "message", message);
+    cJSON_AddItemToArray(errors, e);
+}
+
+/* A string field: required or not, with a byte limit. Returns the value or NULL. */
+static const char *take_string(const cJSON *obj, const char *key, bool required, size_t max,
+                               int index, cJSON *errors)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    char msg[96];
+    if (!v || cJSON_IsNull(v)) {
+        if (required)
+            add_error(errors, key, index, "is required");
+        return NULL;
+    }
+    if (!cJSON_IsString(v)) {
+        add_error(errors, key, index, "must be a string");
+        return NULL;
+    }
+    size_t len = strlen(v->valuestring);
+    if (required && len == 0) {
+        add_error(errors, key, index, "must not be empty");
+        return NULL;
+    }
+    if (len > max) {
+        snprintf(msg, sizeof msg, "must be at most %zu bytes", max);
+        add_error(errors, key, index, msg);
+        return NULL;
+    }
+    return v->valuestring;
+}
+
+static void copy_string(cJSON *out, const char *key, const char *value)
+{
+    if (value)
+        cJSON_AddStringToObject(out, key, value);
+    else
+        cJSON_AddNullToObject(out, key);
+}
+
+/* Occupation may be a Dukcapil name ("PETANI/PEKEBUN") or its code, as a
+ * string or a number; verify resolves it. */
+static const char *take_occupation(const cJSON *obj, int index, cJSON *errors, char buf[16])
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "occupation");
+    if (cJSON_IsNumber(v)) {
+        double d = v->valuedouble;
+        if (d < 1 || d > 999 || floor(d) != d) {
+            add_error(errors, "occupation", index, "a numeric occupation must be a whole code");
+            return NULL;
+        }
+        snprintf(buf, 16, "%d", (int)d);
+        return buf;
+    }
+    return take_string(obj, "occupation", true, SUBMISSION_MAX_OCCUPATION, index, errors);
+}
+
+static bool take_income(const cJSON *obj, int index, cJSON *errors, cJSON *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "monthly_income");
+    if (!v || cJSON_IsNull(v)) {
+        cJSON_AddNullToObject(out, "monthly_income");
+        return true;
+    }
+    /* cJSON reads numbers as doubles, exact for whole numbers below 2^53;
+     * our cap is far below that, so the rupiah amount is exact. */
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > SUBMISSION_MAX_INCOME ||
+        floor(v->valuedouble) != v->valuedouble) {
+        add_error(errors, "monthly_income", index,
+                  "must be a whole number of rupiah from 0 to 1000000000000");
+        return false;
+    }
+    char text[24];
+    snprintf(text, sizeof text, "%lld", (long long)v->valuedouble);
+    cJSON_AddRawToObject(out, "monthly_income", text);
+    return true;
+}
+
+static void check_applicant(const cJSON *a, int index, cJSON *errors, cJSON *list)
+{
+    if (!cJSON_IsObject(a)) {
+        add_error(errors, "applicants", index, "must be an object");
+        return;
+    }
+    int before = cJSON_GetArraySize(errors);
+    const char *nik = take_string(a, "nik", true, SUBMISSION_MAX_NIK, index, errors);
+    const char *name = take_string(a, "name", true, SUBMISSION_MAX_NAME, index, errors);
+    const char *birth = take_string(a, "birth_date", true, 10, index, errors);
+    date_t d;
+    if (birth && !date_parse(birth, &d))
+        add_error(errors, "birth_date", index, "must be an existing date as YYYY-MM-DD");
+    const char *sex = take_string(a, "sex", true, 1, index, errors);
+    if (sex && strcmp(sex, "M") != 0 && strcmp(sex, "F") != 0)
+        add_error(errors, "sex", index, "must be \"M\" or \"F\"");
+    char occ_buf[16];
+    const char *occupation = take_occupation(a, index, errors, occ_buf);
+    const char *address = take_string(a, "address", false, SUBMISSION_MAX_ADDRESS, index, errors);
+    const char *phone = take_string(a, "phone", false, SUBMISSION_MAX_PHONE, index, errors);
+    const char *poverty =
+        take_string(a, "poverty_ref", false, SUBMISSION_MAX_POVERTY_REF, index, errors);
+    cJSON *out = cJSON_CreateObject();
+    take_income(a, index, errors, out);
+    if (cJSON_GetArraySize(errors) != before) {
+        cJSON_Delete(out);
+        return;
+    }
+    cJSON_AddNumberToObject(out, "idx", index);
+    copy_string(out, "nik", nik);
+    copy_string(out, "name", name);
+    copy_string(out, "birth_date", birth);
+    copy_string(out, "sex", sex);
+    copy_string(out, "occupation", occupation);
+    copy_string(out, "address", address);
+    copy_string(out, "phone", phone);
+    copy_string(out, "poverty_ref", poverty);
+    cJSON_AddItemToArray(list, out);
+}
+
+static void check_applicants(submission_t *self, const cJSON *root, cJSON *errors)
+{
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "applicants");
+    if (!cJSON_IsArray(arr)) {
+        add_error(errors, "applicants", -1, arr ? "must be an array" : "is required");
+        return;
+    }
+    int n = cJSON_GetArraySize(arr);
+    char msg[96];
+    if (n == 0) {
+        add_error(errors, "applicants", -1, "must list at least one applicant");
+        return;
+    }
+    if (n > SUBMISSION_MAX_APPLICANTS) {
+        snprintf(msg, sizeof msg, "must list at most %d applicants", SUBMISSION_MAX_APPLICANTS);
+        add_error(errors, "applicants", -1, msg);
+        return;
+    }
+    self->applicants = cJSON_CreateArray();
+    int index = 0;
+    const cJSON *a;
+    cJSON_ArrayForEach(a, arr) check_applicant(a, index++, errors, self->applicants);
+    self->count = n;
+}
+
+submission_result_t submission_from_json(submission_t *self, const char *body, size_t len,
+                                         cJSON *errors)
+{
+    if (!submission_text_ok(body, len)) {
+        add_error(errors, "body", -1, "must be UTF-8 text without NUL bytes");
+        return SUBMISSION_MALFORMED;
+    }
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    if (!root) {
+        add_error(errors, "body", -1, "is not valid JSON");
+        return SUBMISSION_MALFORMED;
+    }
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        add_error(errors, "body", -1, "must be a JSON object");
+        return SUBMISSION_MALFORMED;
+    }
+    const char *program =
+        take_string(root, "program_code", true, SUBMISSION_MAX_CODE, -1, errors);
+    const char *village = take_string(root, "village_code", true, 13, -1, errors);
+    const char *reference =
+        take_string(root, "reference", false, SUBMISSION_MAX_REFERENCE, -1, errors);
+    self->program_code = program ? strdup(program) : NULL;
+    self->village_code = village ? strdup(village) : NULL;
+    self->reference = reference ? strdup(reference) : NULL;
+    check_applicants(self, root, errors);
+    cJSON_Delete(root);
+    return cJSON_GetArraySize(errors) ? SUBMISSION_INVALID : SUBMISSION_OK;
+}

@@ -1,0 +1,47 @@
+/* submission: turn a request body into a validated submission, listing every
+ * problem (field and applicant index) at once. Shape only: whether a NIK is
+ * well-formed or a person eligible is verify's decision, not intake's, so a
+ * bad NIK is stored and rejected with a reason rather than refused here. */
+#ifndef LINDUNG_SUBMISSION_H
+#define LINDUNG_SUBMISSION_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <cjson/cJSON.h>
+
+/* Limits, documented in docs/api.md. Lengths are in bytes of UTF-8. */
+#define SUBMISSION_MAX_APPLICANTS 10000
+#define SUBMISSION_MAX_NIK 32
+#define SUBMISSION_MAX_NAME 200
+#define SUBMISSION_MAX_OCCUPATION 100
+#define SUBMISSION_MAX_ADDRESS 500
+#define SUBMISSION_MAX_PHONE 32
+#define SUBMISSION_MAX_POVERTY_REF 100
+#define SUBMISSION_MAX_REFERENCE 200
+#define SUBMISSION_MAX_CODE 64
+#define SUBMISSION_MAX_INCOME 1000000000000LL /* Rp 1 trillion: far above any real income */
+
+typedef struct {
+    char *program_code;
+    char *village_code;
+    char *reference;   /* may be NULL */
+    cJSON *applicants; /* normalised array, ready for jsonb_to_recordset */
+    int count;
+} submission_t;
+
+typedef enum {
+    SUBMISSION_OK = 0,
+    SUBMISSION_MALFORMED, /* not JSON, not UTF-8, has NUL bytes: 400 */
+    SUBMISSION_INVALID    /* JSON, but fields are wrong: 422, see errors */
+} submission_result_t;
+
+submission_t *submission_new(void);
+void submission_destroy(submission_t **self_p);
+
+/* Parse a JSON body. On SUBMISSION_INVALID every problem is appended to
+ * `errors` as {"field", "index"?, "message"}; on MALFORMED one entry explains. */
+submission_result_t submission_from_json(submission_t *self, const char *body, size_t len,
+                                         cJSON *errors);
+
+/* True when `s` (len bytes) is valid UTF-8 with no NUL byte. */
+bool submission_text_ok(const char *s, size_t len);
+#endif

@@ -1,0 +1,213 @@
+/* program: validate each programme object, then upsert it in one
+ * transaction for the whole file. The SQL reads fields from the JSON object
+ * itself (one parameter), so the column list lives in one place. */
+#include "program.h"
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "date.h"
+#include "period.h"
+#include "region.h"
+
+/* Occupations: Dukcapil codes or names, or the word "informal" for every
+ * occupation marked informal in the seed list. */
+static const char *SQL_RESOLVE_OCCUPATIONS =
+    "SELECT coalesce(array_agg(DISTINCT o.code ORDER BY o.code), '{}'), "
+    "  (SELECT count(*) FROM jsonb_array_elements_text($1::jsonb) x "
+    "   WHERE x <> 'informal' AND NOT EXISTS (SELECT 1 FROM occupations o2 "
+    "     WHERE o2.code::text = x OR upper(o2.name) = upper(x))) "
+    "FROM occupations o, jsonb_array_elements_text($1::jsonb) x "
+    "WHERE o.code::text = x OR upper(o.name) = upper(x) OR (x = 'informal' AND o.informal)";
+
+static const char *SQL_UPSERT =
+    "INSERT INTO programs AS p (code, name, regency_code, funding_source, payer_code, payer_name, "
+    "  submitter, coverage_start, coverage_end, submission_deadline, min_age, max_age, "
+    "  occupations, poverty_ref_required, village_quota, village_target, total_quota, "
+    "  relief_applies) "
+    "SELECT j->>'code', j->>'name', j->>'regency_code', j->>'funding_source', "
+    "  j->>'payer_code', j->>'payer_name', coalesce(j->>'submitter', 'village'), "
+    "  ((j->>'coverage_start') || '-01')::date, ((j->>'coverage_end') || '-01')::date, "
+    "  (j->>'submission_deadline')::date, (j->>'min_age')::int, (j->>'max_age')::int, "
+    "  $2::int[], coalesce((j->>'poverty_ref_required')::boolean, false), "
+    "  (j->>'village_quota')::int, (j->>'village_target')::int, (j->>'total_quota')::int, "
+    "  coalesce((j->>'relief_applies')::boolean, true) "
+    "FROM (SELECT $1::jsonb AS j) s "
+    "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, regency_code = EXCLUDED.regency_code, "
+    "  funding_source = EXCLUDED.funding_source, payer_code = EXCLUDED.payer_code, "
+    "  payer_name = EXCLUDED.payer_name, submitter = EXCLUDED.submitter, "
+    "  coverage_start = EXCLUDED.coverage_start, coverage_end = EXCLUDED.coverage_end, "
+    "  submission_deadline = EXCLUDED.submission_deadline, min_age = EXCLUDED.min_age, "
+    "  max_age = EXCLUDED.max_age, occupations = EXCLUDED.occupations, "
+    "  poverty_ref_required = EXCLUDED.poverty_ref_required, "
+    "  village_quota = EXCLUDED.village_quota, village_target = EXCLUDED.village_target, "
+    "  total_quota = EXCLUDED.total_quota, relief_applies = EXCLUDED.relief_applies, "
+    "  version = p.version + 1, updated_at = now() "
+    "WHERE (p.name, p.regency_code, p.funding_source, p.payer_code, p.payer_name, p.submitter, "
+    "  p.coverage_start, p.coverage_end, p.submission_deadline, p.min_age, p.max_age, "
+    "  p.occupations, p.poverty_ref_required, p.village_quota, p.village_target, "
+    "  p.total_quota, p.relief_applies) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.regency_code, "
+    "  EXCLUDED.funding_source, EXCLUDED.payer_code, EXCLUDED.payer_name, EXCLUDED.submitter, "
+    "  EXCLUDED.coverage_start, EXCLUDED.coverage_end, EXCLUDED.submission_deadline, "
+    "  EXCLUDED.min_age, EXCLUDED.max_age, EXCLUDED.occupations, EXCLUDED.poverty_ref_required, "
+    "  EXCLUDED.village_quota, EXCLUDED.village_target, EXCLUDED.total_quota, "
+    "  EXCLUDED.relief_applies) "
+    "RETURNING id, version";
+
+static const char *SQL_VERSION =
+    "INSERT INTO program_versions (program_id, version, rules) VALUES ($1, $2, $3::jsonb) "
+    "ON CONFLICT DO NOTHING";
+
+static const char *SQL_REGENCY_EXISTS =
+    "SELECT 1 FROM regions WHERE code = $1 AND level = 'regency'";
+
+static const char *const FUNDING_SOURCES[] = {"ADD", "DBH_SAWIT", "CSR", "APBD", "APBDES", NULL};
+
+static bool one_of(const char *s, const char *const *list)
+{
+    for (; s && *list; list++)
+        if (strcmp(s, *list) == 0)
+            return true;
+    return false;
+}
+
+static int problem(const char *code, const char *field, const char *message)
+{
+    fprintf(stderr, "program %s: %s %s\n", code ? code : "?", field, message);
+    return 1;
+}
+
+static const char *str(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static bool absent_or(const cJSON *o, const char *key, cJSON_bool (*is)(const cJSON *))
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return !v || cJSON_IsNull(v) || is(v);
+}
+
+/* Count the problems of one programme object. */
+static int check(const cJSON *p)
+{
+    const char *code = str(p, "code");
+    int bad = 0;
+    period_t month;
+    date_t day;
+    if (!code || !code[0] || strlen(code) > 64)
+        bad += problem(code, "code", "is required (at most 64 characters)");
+    if (!str(p, "name"))
+        bad += problem(code, "name", "is required");
+    if (!str(p, "regency_code") || region_level(str(p, "regency_code")) != REGION_REGENCY)
+        bad += problem(code, "regency_code", "must be a regency code PP.RR");
+    const char *fs = str(p, "funding_source");
+    if (!one_of(fs, FUNDING_SOURCES))
+        bad += problem(code, "funding_source", "must be ADD, DBH_SAWIT, CSR, APBD or APBDES");
+    if (fs && strcmp(fs, "CSR") == 0 && (!str(p, "payer_code") || !str(p, "payer_name")))
+        bad += problem(code, "payer_code", "and payer_name are required for CSR (the company)");
+    if (!str(p, "coverage_start") || !period_parse(str(p, "coverage_start"), &month))
+        bad += problem(code, "coverage_start", "must be YYYY-MM");
+    if (str(p, "coverage_end") && !period_parse(str(p, "coverage_end"), &month))
+        bad += problem(code, "coverage_end", "must be YYYY-MM");
+    if (str(p, "submission_deadline") && !date_parse(str(p, "submission_deadline"), &day))
+        bad += problem(code, "submission_deadline", "must be YYYY-MM-DD");
+    const char *ints[] = {"min_age", "max_age", "village_quota", "village_target", "total_quota"};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+        if (!absent_or(p, ints[i], cJSON_IsNumber))
+            bad += problem(code, ints[i], "must be a whole number");
+    if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(p, "occupations")))
+        bad += problem(code, "occupations", "must be a list of codes or names, or [\"informal\"]");
+    return bad;
+}
+
+static char *occupations_as_text_list(const cJSON *p)
+{
+    cJSON *list = cJSON_CreateArray();
+    const cJSON *o;
+    cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(p, "occupations"))
+    {
+        char num[16];
+        if (cJSON_IsNumber(o)) {
+            snprintf(num, sizeof num, "%d", o->valueint);
+            cJSON_AddItemToArray(list, cJSON_CreateString(num));
+        } else if (cJSON_IsString(o)) {
+            cJSON_AddItemToArray(list, cJSON_CreateString(o->valuestring));
+        }
+    }
+    char *text = cJSON_PrintUnformatted(list);
+    cJSON_Delete(list);
+    return text;
+}
+
+static int load_one(db_t *db, const cJSON *p)
+{
+    const char *code = str(p, "code");
+    const char *rp[] = {str(p, "regency_code")};
+    PGresult *r = db_exec(db, SQL_REGENCY_EXISTS, 1, rp);
+    bool known = db_ok(r) && PQntuples(r) == 1;
+    PQclear(r);
+    if (!known)
+        return problem(code, "regency_code", "is not a known regency");
+    char *occ = occupations_as_text_list(p);
+    const char *op[] = {occ};
+    r = db_exec(db, SQL_RESOLVE_OCCUPATIONS, 1, op);
+    free(occ);
+    if (!db_ok(r) || atoi(PQgetvalue(r, 0, 1)) > 0) {
+        PQclear(r);
+        return problem(code, "occupations", "names an unknown occupation");
+    }
+    char codes[1024];
+    snprintf(codes, sizeof codes, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    char *json = cJSON_PrintUnformatted(p);
+    const char *up[] = {json, codes};
+    r = db_exec(db, SQL_UPSERT, 2, up);
+    int bad = 0;
+    if (!db_ok(r)) {
+        bad = problem(code, "", db_error(db));
+    } else if (PQntuples(r) == 1) {
+        const char *vp[] = {PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), json};
+        bad = db_run(db, SQL_VERSION, 3, vp) ? 0 : problem(code, "", db_error(db));
+        if (!bad)
+            printf("program %s: version %s\n", code, PQgetvalue(r, 0, 1));
+    } else {
+        printf("program %s: unchanged\n", code);
+    }
+    PQclear(r);
+    free(json);
+    return bad;
+}
+
+int program_import(db_t *db, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "program import: cannot open %s\n", path);
+        return -1;
+    }
+    static char buf[4 << 20];
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    cJSON *doc = cJSON_ParseWithLength(buf, len);
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "programs");
+    if (!cJSON_IsArray(list)) {
+        fprintf(stderr, "program import: %s must hold {\"programs\": [...]}\n", path);
+        cJSON_Delete(doc);
+        return -1;
+    }
+    int bad = 0;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, list) bad += check(p);
+    if (!bad && db_begin(db)) {
+        cJSON_ArrayForEach(p, list) bad += load_one(db, p);
+        if (bad || !db_commit(db))
+            db_rollback(db);
+    } else if (!bad) {
+        bad = problem("*", "database", db_error(db));
+    }
+    cJSON_Delete(doc);
+    return bad ? -1 : 0;
+}
