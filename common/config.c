@@ -23,12 +23,12 @@ static void set_error(char *err, unsigned errcap, const char *name, long min, lo
 {
     if (!err || errcap == 0)
         return;
-    snprintf(err, errcap, "%s: expected an integer from %ld to %ld, got '%s'", name,
-             min, max, value);
+    snprintf(err, errcap, "%s: expected an integer from %ld to %ld, got '%s'", name, min,
+             max, value);
 }
 
-int config_int(const char *name, long fallback, long min, long max, long *out,
-               char *err, unsigned errcap)
+int config_int(const char *name, long fallback, long min, long max, long *out, char *err,
+               unsigned errcap)
 {
     const char *value = config_str(name, NULL);
     if (err && errcap > 0)

@@ -249,7 +249,8 @@ void log_write(log_level_t level, const char *event, ...)
 
     if (line.failed) {
         /* Still leave a trace: an event lost without a word is worse. */
-        static const char oom[] = "{\"level\":\"error\",\"event\":\"log_out_of_memory\"}\n";
+        static const char oom[] =
+            "{\"level\":\"error\",\"event\":\"log_out_of_memory\"}\n";
         line_t fallback = {(char *)oom, sizeof(oom) - 1, sizeof(oom), false};
         write_line(&fallback);
     } else {

@@ -87,8 +87,8 @@ static bool name_valid(const char *name)
         return false;
     for (const char *p = name; *p; p++) {
         char c = *p;
-        bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-                     c == ':';
+        bool alpha =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
         bool digit = c >= '0' && c <= '9';
         if (!alpha && !(digit && p != name))
             return false;
@@ -192,8 +192,8 @@ static series_t *series_for(family_t *family, const char *labels)
     s.labels = strdup(labels);
     if (family->type == METRIC_HISTOGRAM && family->nbounds > 0)
         s.buckets = calloc(family->nbounds, sizeof(uint64_t));
-    if (!s.labels || (family->type == METRIC_HISTOGRAM && family->nbounds > 0 &&
-                      !s.buckets)) {
+    if (!s.labels ||
+        (family->type == METRIC_HISTOGRAM && family->nbounds > 0 && !s.buckets)) {
         free(s.labels);
         free(s.buckets);
         return NULL;
@@ -230,8 +230,8 @@ void metrics_gauge_set(metrics_t *self, const char *name, const char *help,
 }
 
 void metrics_histogram_observe(metrics_t *self, const char *name, const char *help,
-                               const char *labels, const double *bounds,
-                               size_t nbounds, double value)
+                               const char *labels, const double *bounds, size_t nbounds,
+                               double value)
 {
     /* A NaN observation fits no bucket and would poison _sum for good. */
     if (!self || isnan(value))

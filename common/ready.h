@@ -6,8 +6,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* The highest migration in db/migrations this build knows. */
-#define LINDUNG_SCHEMA_VERSION 2
+/* LINDUNG_SCHEMA_VERSION, the highest migration in db/migrations, is set by
+ * CMake from the file names, so adding a migration cannot forget to bump it. */
+#ifndef LINDUNG_SCHEMA_VERSION
+#error "LINDUNG_SCHEMA_VERSION must be defined by the build"
+#endif
 
 typedef struct ready_t ready_t;
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <uuid/uuid.h>
 #include "auth.h"
+#include "invoices.h"
 #include "db.h"
 #include "log.h"
 #include "region.h"
@@ -67,7 +68,7 @@ static void db_key_make(void)
     pthread_key_create(&db_key, db_key_free);
 }
 
-static db_t *api_db(api_t *api)
+db_t *api_db(api_t *api)
 {
     pthread_once(&db_key_once, db_key_make);
     db_t *db = pthread_getspecific(db_key);
@@ -78,7 +79,7 @@ static db_t *api_db(api_t *api)
     return db;
 }
 
-static void answer_db_failure(db_t *db, http_response_t *res)
+void api_db_failure(db_t *db, http_response_t *res)
 {
     if (db_lost(db)) {
         http_response_error(res, 503, "DATABASE_UNAVAILABLE",
@@ -89,8 +90,7 @@ static void answer_db_failure(db_t *db, http_response_t *res)
     http_response_error(res, 500, "INTERNAL", "internal error; nothing was stored", NULL);
 }
 
-/* 401/503 answered here; true when the caller may go on. */
-static bool authenticate(db_t *db, const http_request_t *req, http_response_t *res, auth_t *auth)
+bool api_authenticate(db_t *db, const http_request_t *req, http_response_t *res, auth_t *auth)
 {
     switch (auth_check(db, http_request_header(req, "Authorization"), auth)) {
     case AUTH_OK:
@@ -103,7 +103,7 @@ static bool authenticate(db_t *db, const http_request_t *req, http_response_t *r
         http_response_error(res, 401, "UNAUTHENTICATED", "unknown or revoked API key", NULL);
         return false;
     case AUTH_UNAVAILABLE:
-        answer_db_failure(db, res);
+        api_db_failure(db, res);
         return false;
     }
     return false;
@@ -132,7 +132,7 @@ static bool resolve_target(db_t *db, const submission_t *sub, http_response_t *r
     PGresult *r = db_exec(db, SQL_PROGRAM_AND_VILLAGE, 2, params);
     if (!db_ok(r)) {
         PQclear(r);
-        answer_db_failure(db, res);
+        api_db_failure(db, res);
         return false;
     }
     const char *problem_field = NULL, *problem = NULL;
@@ -173,7 +173,7 @@ static void answer_replay(db_t *db, const auth_t *auth, const char *key,
     PGresult *r = db_exec(db, SQL_IDEMPOTENT_REPLAY, 3, params);
     if (!db_ok(r) || PQntuples(r) != 1) {
         PQclear(r);
-        answer_db_failure(db, res);
+        api_db_failure(db, res);
         return;
     }
     if (strcmp(PQgetvalue(r, 0, 2), "t") == 0)
@@ -231,7 +231,7 @@ static void create_submission(api_t *api, const http_request_t *req, http_respon
     res->route = "/v1/submissions";
     db_t *db = api_db(api);
     auth_t auth;
-    if (!authenticate(db, req, res, &auth))
+    if (!api_authenticate(db, req, res, &auth))
         return;
     if (!content_type_is(req, "application/json")) {
         http_response_error(res, 415, "UNSUPPORTED_MEDIA_TYPE",
@@ -289,7 +289,7 @@ static void create_submission(api_t *api, const http_request_t *req, http_respon
         answer_replay(db, &auth, idem_key, req, res);
         break;
     case STORE_FAILED:
-        answer_db_failure(db, res);
+        api_db_failure(db, res);
         break;
     }
     submission_destroy(&sub);
@@ -338,7 +338,7 @@ static void read_submission(api_t *api, const http_request_t *req, http_response
     res->route = "/v1/submissions/{id}";
     db_t *db = api_db(api);
     auth_t auth;
-    if (!authenticate(db, req, res, &auth))
+    if (!api_authenticate(db, req, res, &auth))
         return;
     uuid_t raw;
     if (uuid_parse(id, raw) != 0) {
@@ -349,7 +349,7 @@ static void read_submission(api_t *api, const http_request_t *req, http_response
     PGresult *r = db_exec(db, SQL_SUBMISSION, 1, params);
     if (!db_ok(r)) {
         PQclear(r);
-        answer_db_failure(db, res);
+        api_db_failure(db, res);
         return;
     }
     if (PQntuples(r) == 0) {
@@ -380,7 +380,7 @@ static void read_submission(api_t *api, const http_request_t *req, http_response
     cJSON *applicants = applicants_json(db, id);
     if (!applicants) {
         cJSON_Delete(doc);
-        answer_db_failure(db, res);
+        api_db_failure(db, res);
         return;
     }
     cJSON_AddItemToObject(doc, "applicants", applicants);
@@ -393,6 +393,8 @@ void api_handle(const http_request_t *req, http_response_t *res, void *arg)
     const char *prefix = "/v1/submissions/";
     bool get = strcmp(req->method, "GET") == 0;
     bool post = strcmp(req->method, "POST") == 0;
+    if (invoices_route(api, req, res))
+        return;
     if (strcmp(req->path, "/v1/submissions") == 0 && post) {
         create_submission(api, req, res);
     } else if (strncmp(req->path, prefix, strlen(prefix)) == 0 && get) {

@@ -2,7 +2,9 @@
  * keeps its own database connection. Not the HTTP server (common/httpd). */
 #ifndef LINDUNG_API_H
 #define LINDUNG_API_H
+#include "auth.h"
 #include "bus.h"
+#include "db.h"
 #include "httpd.h"
 #include "metrics.h"
 
@@ -11,6 +13,13 @@ typedef struct {
     bus_t *bus;         /* submission.received goes here */
     metrics_t *metrics;
 } api_t;
+
+/* This worker thread's database connection. */
+db_t *api_db(api_t *api);
+/* Check the bearer key; on failure the 401/503 answer is already in res. */
+bool api_authenticate(db_t *db, const http_request_t *req, http_response_t *res, auth_t *auth);
+/* Answer 503 when the database is gone, 500 otherwise; nothing was written. */
+void api_db_failure(db_t *db, http_response_t *res);
 
 void api_handle(const http_request_t *req, http_response_t *res, void *arg);
 #endif

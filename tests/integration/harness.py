@@ -551,14 +551,24 @@ class LindungTestCase(unittest.TestCase):
 
     def setUp(self) -> None:
         keep = os.environ.get("LINDUNG_TEST_KEEP") == "1"
+        self._problems_before = self._problem_count()
         self.stack = Stack()
         self.addCleanup(self.stack.cleanup, keep)
         self.addCleanup(self._dump_logs_if_failed)  # runs before the clean-up
         self.stack.start_postgres()
 
+    def _problem_count(self) -> int | None:
+        """Failures + errors recorded so far (subtests included), or None when
+        the result object cannot tell."""
+        result = getattr(getattr(self, "_outcome", None), "result", None)
+        try:
+            return len(result.failures) + len(result.errors)
+        except AttributeError:
+            return None
+
     def _dump_logs_if_failed(self) -> None:
-        outcome = getattr(self, "_outcome", None)
-        failed = outcome is not None and not getattr(outcome, "success", True)
+        now = self._problem_count()
+        failed = now is None or self._problems_before is None or now > self._problems_before
         if failed or os.environ.get("LINDUNG_TEST_LOGS") == "1":
             self.stack.dump_logs()
 

@@ -82,7 +82,8 @@ static void test_int_errors(void **state)
     expect_error("12 ", VAR ": expected an integer from 10 to 3600000, got '12 '");
     expect_error("1.5", VAR ": expected an integer from 10 to 3600000, got '1.5'");
     expect_error("9", VAR ": expected an integer from 10 to 3600000, got '9'");
-    expect_error("3600001", VAR ": expected an integer from 10 to 3600000, got '3600001'");
+    expect_error("3600001",
+                 VAR ": expected an integer from 10 to 3600000, got '3600001'");
     expect_error("-", VAR ": expected an integer from 10 to 3600000, got '-'");
     expect_error("99999999999999999999999",
                  VAR ": expected an integer from 10 to 3600000, got "

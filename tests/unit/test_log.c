@@ -108,8 +108,8 @@ static void test_fields_in_order(void **state)
     char *text = captured();
     assert_int_equal(count_lines(text), 1);
     cJSON *json = parse_line(text, 0);
-    const char *order[] = {"ts", "level", "service", "event", "submission_id",
-                           "applicants"};
+    const char *order[] = {"ts",    "level",         "service",
+                           "event", "submission_id", "applicants"};
     const cJSON *item = json->child;
     for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
         assert_non_null(item);
@@ -217,17 +217,21 @@ static void test_nik_masked(void **state)
 static void test_escaping(void **state)
 {
     (void)state;
-    log_info("escape", "quote", "say \"hi\" \\ there", "controls", "a\nb\tc\rd\x01" "e\x7f",
-             "utf8", "Gianyar \xe2\x80\x93 Bal\xc3\xad \xf0\x9f\x8c\xbe",
-             "invalid", "x\xffy\xc0\xafz\xed\xa0\x80w\xe2\x82");
+    log_info("escape", "quote", "say \"hi\" \\ there", "controls",
+             "a\nb\tc\rd\x01"
+             "e\x7f",
+             "utf8", "Gianyar \xe2\x80\x93 Bal\xc3\xad \xf0\x9f\x8c\xbe", "invalid",
+             "x\xffy\xc0\xafz\xed\xa0\x80w\xe2\x82");
     char *text = captured();
     assert_int_equal(count_lines(text), 1);
     assert_non_null(strstr(text, "\\u0001"));
     assert_non_null(strstr(text, "\\u007f"));
     cJSON *json = parse_line(text, 0);
     assert_string_equal(field(json, "quote"), "say \"hi\" \\ there");
-    assert_string_equal(field(json, "controls"), "a\nb\tc\rd\x01" "e\x7f");
-    assert_string_equal(field(json, "utf8"), "Gianyar \xe2\x80\x93 Bal\xc3\xad \xf0\x9f\x8c\xbe");
+    assert_string_equal(field(json, "controls"), "a\nb\tc\rd\x01"
+                                                 "e\x7f");
+    assert_string_equal(field(json, "utf8"),
+                        "Gianyar \xe2\x80\x93 Bal\xc3\xad \xf0\x9f\x8c\xbe");
     /* Each byte that starts no valid sequence becomes U+FFFD. */
     assert_string_equal(field(json, "invalid"),
                         "x\xef\xbf\xbdy\xef\xbf\xbd\xef\xbf\xbdz"
@@ -307,10 +311,14 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, capture_begin, capture_cleanup)
     const struct CMUnitTest tests[] = {
-        T(test_fields_in_order),     T(test_levels_named),
-        T(test_level_filter),        T(test_invalid_level_warns),
-        T(test_nik_masked),          T(test_escaping),
-        T(test_null_value_skipped),  T(test_long_value_truncated),
+        T(test_fields_in_order),
+        T(test_levels_named),
+        T(test_level_filter),
+        T(test_invalid_level_warns),
+        T(test_nik_masked),
+        T(test_escaping),
+        T(test_null_value_skipped),
+        T(test_long_value_truncated),
         T(test_threads_do_not_interleave),
     };
 #undef T

@@ -82,7 +82,9 @@ static void test_chars(void **state)
     assert_int_equal(parse("1612010101900001\t"), NIK_ERR_CHARS);
     assert_int_equal(parse("1612010101900001\n"), NIK_ERR_CHARS);
     assert_int_equal(parse("+612010101900001"), NIK_ERR_CHARS);
-    assert_int_equal(parse("\xd9\xa1" "612010101900001"), NIK_ERR_CHARS);
+    assert_int_equal(parse("\xd9\xa1"
+                           "612010101900001"),
+                     NIK_ERR_CHARS);
     /* Characters are checked before length. */
     assert_int_equal(parse("12x"), NIK_ERR_CHARS);
 }
@@ -211,11 +213,12 @@ static void test_future(void **state)
     nik_t nik;
     date_t before_2000 = {1999, 12, 31};
     /* Only 29 Feb 2000 exists, and it is after 1999-12-31. */
-    assert_int_equal(nik_parse(make("161201", "29", "02", "00", "0001"), before_2000, &nik),
-                     NIK_ERR_FUTURE);
+    assert_int_equal(
+        nik_parse(make("161201", "29", "02", "00", "0001"), before_2000, &nik),
+        NIK_ERR_FUTURE);
     date_t on_the_day = {2000, 2, 29};
-    assert_int_equal(nik_parse(make("161201", "29", "02", "00", "0001"), on_the_day, &nik),
-                     NIK_OK);
+    assert_int_equal(
+        nik_parse(make("161201", "29", "02", "00", "0001"), on_the_day, &nik), NIK_OK);
     /* Both 1995 and 2095 are after 1990-01-01. */
     date_t early = {1990, 1, 1};
     assert_int_equal(nik_parse(make("161201", "01", "01", "95", "0001"), early, &nik),
@@ -330,8 +333,7 @@ static void test_mask_text(void **state)
     (void)state;
     mask_text("nik=1612010101900001 ok", "nik=1612******0001 ok");
     mask_text("1612010101900001", "1612******0001");
-    mask_text("a 1612010101900001,7302055512859999.",
-              "a 1612******0001,7302******9999.");
+    mask_text("a 1612010101900001,7302055512859999.", "a 1612******0001,7302******9999.");
     /* Twelve digits or more is enough: a truncated NIK is still personal. */
     mask_text("x123456789012y", "x1234******9012y");
     mask_text("x12345678901y", "x12345678901y");
@@ -340,7 +342,8 @@ static void test_mask_text(void **state)
     mask_text("nik 1612.0101-0190 0001 end", "nik 1612******0001 end");
     mask_text("nik 1612.0101-0190 0001. end", "nik 1612******0001. end");
     /* Short numbers, dates and amounts pass unchanged. */
-    mask_text("2026-11-24 applicants=743 rp=16.800", "2026-11-24 applicants=743 rp=16.800");
+    mask_text("2026-11-24 applicants=743 rp=16.800",
+              "2026-11-24 applicants=743 rp=16.800");
     mask_text("id 3f2b8c1e-9d4a-4e7b-b6c2-0a1d5e8f9c3b",
               "id 3f2b8c1e-9d4a-4e7b-b6c2-0a1d5e8f9c3b");
     /* The price of catching separated NIKs: two dates joined by one space

@@ -99,10 +99,8 @@ static void test_dates(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse),
-        cmocka_unit_test(test_format),
-        cmocka_unit_test(test_add),
-        cmocka_unit_test(test_diff_and_compare),
+        cmocka_unit_test(test_parse), cmocka_unit_test(test_format),
+        cmocka_unit_test(test_add),   cmocka_unit_test(test_diff_and_compare),
         cmocka_unit_test(test_dates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,11 +21,29 @@ static void test_invalid(void **state)
 {
     (void)state;
     const char *bad[] = {
-        "",           "1",           "123",          "1a",           "16.",
-        "16.1",       "16.123",      "16.12.",       "16.12.1",      "16.12.01.",
-        "16.12.01.201", "16.12.01.20011", "16.12.01.2001.", "16.12.01.2001.1", "16-12",
-        "16,12",      " 16.12",      "16.12 ",       "16..12",       "1612",
-        "16.12.01.20a1", "+6.12",    "16.12\n",
+        "",
+        "1",
+        "123",
+        "1a",
+        "16.",
+        "16.1",
+        "16.123",
+        "16.12.",
+        "16.12.1",
+        "16.12.01.",
+        "16.12.01.201",
+        "16.12.01.20011",
+        "16.12.01.2001.",
+        "16.12.01.2001.1",
+        "16-12",
+        "16,12",
+        " 16.12",
+        "16.12 ",
+        "16..12",
+        "1612",
+        "16.12.01.20a1",
+        "+6.12",
+        "16.12\n",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(region_level(bad[i]), REGION_INVALID);
@@ -77,7 +95,7 @@ static void test_regency_of(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_levels),      cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_levels),       cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_village_kind), cmocka_unit_test(test_is_desa),
         cmocka_unit_test(test_regency_of),
     };

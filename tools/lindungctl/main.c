@@ -3,13 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zmq.h>
 #include "apikey.h"
+#include "billing_cmd.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
 #include "migrate.h"
-#include "period.h"
+#include "ops.h"
 #include "program.h"
 
 static const char *USAGE =
@@ -53,46 +53,6 @@ static db_t *connect_db(void)
         db_destroy(&db);
     }
     return db;
-}
-
-/* Send one request to billing's control socket and print the reply. */
-static int billing_run(const char *month)
-{
-    period_t p;
-    if (!month || !period_parse(month, &p)) {
-        fprintf(stderr, "billing run: give the month as YYYY-MM\n");
-        return 2;
-    }
-    long timeout_s = 0;
-    char err[256];
-    if (config_int("LINDUNG_CTL_TIMEOUT_S", 600, 1, 86400, &timeout_s, err, sizeof err)) {
-        fprintf(stderr, "%s\n", err);
-        return 2;
-    }
-    const char *endpoint = config_str("LINDUNG_BILLING_CONTROL", "tcp://127.0.0.1:5563");
-    void *ctx = zmq_ctx_new();
-    void *req = zmq_socket(ctx, ZMQ_REQ);
-    int linger = 0;
-    zmq_setsockopt(req, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_connect(req, endpoint);
-    char body[96];
-    snprintf(body, sizeof body, "{\"command\":\"run\",\"period\":\"%s\"}", month);
-    zmq_send(req, body, strlen(body), 0);
-    zmq_pollitem_t item = {.socket = req, .events = ZMQ_POLLIN};
-    int rc = 1;
-    if (zmq_poll(&item, 1, timeout_s * 1000) == 1) {
-        char reply[4096];
-        int n = zmq_recv(req, reply, sizeof reply - 1, 0);
-        reply[n < 0 ? 0 : (n < (int)sizeof reply ? n : (int)sizeof reply - 1)] = '\0';
-        printf("%s\n", reply);
-        rc = strstr(reply, "\"ok\":true") ? 0 : 1;
-    } else {
-        fprintf(stderr, "billing run: no answer from lindung-billing at %s within %lds\n",
-                endpoint, timeout_s);
-    }
-    zmq_close(req);
-    zmq_ctx_term(ctx);
-    return rc;
 }
 
 static int with_db(int (*fn)(db_t *, int, char **), int argc, char **argv)
@@ -162,8 +122,11 @@ int main(int argc, char **argv)
         return with_db(cmd_program, rest, args);
     if (strcmp(cmd, "apikey") == 0)
         return with_db(cmd_apikey, rest, args);
-    if (strcmp(cmd, "billing") == 0 && rest >= 1 && strcmp(args[0], "run") == 0)
-        return billing_run(rest > 1 ? args[1] : NULL);
+    if (strcmp(cmd, "billing") == 0 || strcmp(cmd, "rates") == 0)
+        return billing_cmd_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "status") == 0 || strcmp(cmd, "submissions") == 0 ||
+        strcmp(cmd, "participants") == 0 || strcmp(cmd, "trace") == 0)
+        return ops_main(argc - 1, argv + 1);
     fputs(USAGE, stderr);
     return 2;
 }

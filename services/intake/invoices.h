@@ -1,0 +1,9 @@
+/* invoices: the /v1/invoices routes of intake (list, read, CSV, payments). */
+#ifndef LINDUNG_INVOICES_H
+#define LINDUNG_INVOICES_H
+#include <stdbool.h>
+#include "api.h"
+
+/* Handle the request if its path is under /v1/invoices; false otherwise. */
+bool invoices_route(api_t *api, const http_request_t *req, http_response_t *res);
+#endif
