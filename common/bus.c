@@ -85,7 +85,8 @@ int bus_send(bus_t *self, const envelope_t *env)
     if (!json)
         return -1;
     pthread_mutex_lock(&self->lock);
-    int rc = zmq_send(self->socket, env->type, strlen(env->type), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    int rc =
+        zmq_send(self->socket, env->type, strlen(env->type), ZMQ_SNDMORE | ZMQ_DONTWAIT);
     if (rc >= 0)
         rc = zmq_send(self->socket, json, strlen(json), ZMQ_DONTWAIT);
     pthread_mutex_unlock(&self->lock);

@@ -56,7 +56,8 @@ PGconn *db_conn(db_t *self)
         return NULL;
     }
     /* Timestamps in UTC (dates are civil dates, unaffected); NOTICEs are noise. */
-    PGresult *res = PQexec(self->conn, "SET TIME ZONE 'UTC'; SET client_min_messages = warning");
+    PGresult *res =
+        PQexec(self->conn, "SET TIME ZONE 'UTC'; SET client_min_messages = warning");
     PQclear(res);
     log_info("db.connected");
     return self->conn;

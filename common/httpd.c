@@ -95,7 +95,8 @@ static void builtin_endpoints(httpd_t *self, const http_request_t *req,
     } else if (strcmp(req->path, "/readyz") == 0) {
         res->route = "/readyz";
         char why[256] = "";
-        bool ready = !self->config.ready || self->config.ready(self->config.ready_arg, why, sizeof why);
+        bool ready = !self->config.ready ||
+                     self->config.ready(self->config.ready_arg, why, sizeof why);
         cJSON *doc = cJSON_CreateObject();
         cJSON_AddStringToObject(doc, "status", ready ? "ready" : "unready");
         if (!ready)
@@ -127,21 +128,24 @@ static void record_request(httpd_t *self, const http_request_t *req,
                  : "other",
              res->route ? res->route : "unmatched", res->status);
     metrics_counter_add(self->config.metrics, "lindung_http_requests_total",
-                        "HTTP requests answered, by method, route and status.", labels, 1);
-    snprintf(labels, sizeof labels, "route=\"%s\"", res->route ? res->route : "unmatched");
-    metrics_histogram_observe(self->config.metrics, "lindung_http_request_duration_seconds",
-                              "Time from the first byte of a request to its answer.",
-                              labels, latency_bounds,
-                              sizeof latency_bounds / sizeof latency_bounds[0], seconds);
+                        "HTTP requests answered, by method, route and status.", labels,
+                        1);
+    snprintf(labels, sizeof labels, "route=\"%s\"",
+             res->route ? res->route : "unmatched");
+    metrics_histogram_observe(
+        self->config.metrics, "lindung_http_request_duration_seconds",
+        "Time from the first byte of a request to its answer.", labels, latency_bounds,
+        sizeof latency_bounds / sizeof latency_bounds[0], seconds);
 }
 
 static enum MHD_Result queue(struct MHD_Connection *conn, http_response_t *res,
                              const char *request_id)
 {
     struct MHD_Response *r =
-        res->body ? MHD_create_response_from_buffer(res->body_len, res->body,
-                                                    MHD_RESPMEM_MUST_FREE)
-                  : MHD_create_response_from_buffer(0, (char *)"", MHD_RESPMEM_PERSISTENT);
+        res->body
+            ? MHD_create_response_from_buffer(res->body_len, res->body,
+                                              MHD_RESPMEM_MUST_FREE)
+            : MHD_create_response_from_buffer(0, (char *)"", MHD_RESPMEM_PERSISTENT);
     res->body = NULL; /* MHD owns it now */
     MHD_add_response_header(r, "Content-Type",
                             res->content_type ? res->content_type : "application/json");
@@ -155,13 +159,14 @@ static enum MHD_Result queue(struct MHD_Connection *conn, http_response_t *res,
 
 static void new_request_id(struct MHD_Connection *conn, char out[72])
 {
-    const char *given = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    const char *given =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
     size_t n = given ? strlen(given) : 0;
     bool usable = n > 0 && n < 64;
     for (size_t i = 0; usable && i < n; i++) {
         char c = given[i];
-        usable = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                 c == '-' || c == '_' || c == '.';
+        usable = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                 (c >= 'A' && c <= 'Z') || c == '-' || c == '_' || c == '.';
     }
     if (usable) {
         snprintf(out, 72, "%s", given);
@@ -193,14 +198,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     char request_id[72];
     new_request_id(conn, request_id);
-    http_request_t req = {.conn = conn, .method = method, .path = url,
-                          .body = up->buf ? up->buf : "", .body_len = up->len,
+    http_request_t req = {.conn = conn,
+                          .method = method,
+                          .path = url,
+                          .body = up->buf ? up->buf : "",
+                          .body_len = up->len,
                           .request_id = request_id};
     http_response_t res = {.status = 500};
     bool handled = false;
     if (up->too_large) {
         char msg[128];
-        snprintf(msg, sizeof msg, "request body is larger than %zu bytes", self->config.max_body);
+        snprintf(msg, sizeof msg, "request body is larger than %zu bytes",
+                 self->config.max_body);
         res.route = "too_large";
         http_response_error(&res, 413, "BODY_TOO_LARGE", msg, NULL);
         handled = true;
@@ -242,17 +251,18 @@ httpd_t *httpd_new(const httpd_config_t *config, char *err, size_t errcap)
 {
     httpd_t *self = calloc(1, sizeof *self);
     self->config = *config;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_EPOLL_LINUX_ONLY;
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_EPOLL_LINUX_ONLY;
     /* The logger must be the first option, or MHD prints early messages itself;
      * a pool of one is no pool (MHD warns), so one thread means no pool option. */
     unsigned threads = (unsigned)(config->threads > 1 ? config->threads : 0);
     self->mhd = MHD_start_daemon(
         flags, (uint16_t)config->port, NULL, NULL, on_request, self,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, self,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(config->timeout_s > 0 ? config->timeout_s : 30),
-        MHD_OPTION_CONNECTION_LIMIT, 1000u,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, self,
-        threads ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, MHD_OPTION_END);
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, self, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)(config->timeout_s > 0 ? config->timeout_s : 30),
+        MHD_OPTION_CONNECTION_LIMIT, 1000u, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        self, threads ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads,
+        MHD_OPTION_END);
     if (!self->mhd) {
         snprintf(err, errcap, "cannot listen on HTTP port %d", config->port);
         free(self);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "nik.h"
@@ -178,7 +179,7 @@ static void format_timestamp(char out[32])
 static bool parse_level(const char *name, log_level_t *out)
 {
     for (int i = LOG_DEBUG; i <= LOG_ERROR; i++) {
-        if (strcmp(name, level_names[i]) == 0) {
+        if (strcasecmp(name, level_names[i]) == 0) {
             *out = (log_level_t)i;
             return true;
         }

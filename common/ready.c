@@ -10,7 +10,8 @@ struct ready_t {
     pthread_mutex_t lock;
 };
 
-static const char *SQL_SCHEMA_VERSION = "SELECT coalesce(max(version), 0) FROM schema_migrations";
+static const char *SQL_SCHEMA_VERSION =
+    "SELECT coalesce(max(version), 0) FROM schema_migrations";
 
 ready_t *ready_new(const char *conninfo)
 {
@@ -41,7 +42,8 @@ bool ready_check(void *arg, char *why, size_t whycap)
     if (!ok)
         snprintf(why, whycap, "database: %s", db_error(self->db));
     else if (version < LINDUNG_SCHEMA_VERSION)
-        snprintf(why, whycap, "schema at version %d, this build needs %d: run lindungctl migrate",
+        snprintf(why, whycap,
+                 "schema at version %d, this build needs %d: run lindungctl migrate",
                  version, LINDUNG_SCHEMA_VERSION);
     PQclear(r);
     pthread_mutex_unlock(&self->lock);

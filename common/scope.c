@@ -43,7 +43,8 @@ bool scope_allows_village(const scope_t *scope, const char *village_code)
     case SCOPE_ADMIN:
         return true;
     case SCOPE_REGENCY:
-        return region_regency_of(village_code, regency) && strcmp(regency, scope->code) == 0;
+        return region_regency_of(village_code, regency) &&
+               strcmp(regency, scope->code) == 0;
     case SCOPE_VILLAGE:
         return strcmp(village_code, scope->code) == 0;
     }

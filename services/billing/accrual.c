@@ -12,13 +12,15 @@
 static const char *SQL_LOCK_MONTH = "SELECT pg_advisory_xact_lock(4242, $1::int)";
 
 static const char *SQL_RATES_IN_FORCE =
-    "SELECT (SELECT count(*) FROM premium_rates WHERE component = 'JKK' AND effective_month <= $1) "
+    "SELECT (SELECT count(*) FROM premium_rates WHERE component = 'JKK' AND "
+    "effective_month <= $1) "
     "     > 0 AND "
-    "       (SELECT count(*) FROM premium_rates WHERE component = 'JKM' AND effective_month <= $1) "
+    "       (SELECT count(*) FROM premium_rates WHERE component = 'JKM' AND "
+    "effective_month <= $1) "
     "     > 0";
 
-static const char *SQL_RUN_BEFORE =
-    "SELECT EXISTS (SELECT 1 FROM billing_runs WHERE period = $1 AND finished_at IS NOT NULL)";
+static const char *SQL_RUN_BEFORE = "SELECT EXISTS (SELECT 1 FROM billing_runs WHERE "
+                                    "period = $1 AND finished_at IS NOT NULL)";
 
 static const char *SQL_START_RUN =
     "INSERT INTO billing_runs (period, trigger) VALUES ($1, $2) RETURNING id";
@@ -42,16 +44,21 @@ static const char *SQL_ACCRUE =
     "     jkm AS (SELECT flat_amount FROM premium_rates "
     "             WHERE component = 'JKM' AND effective_month <= $1 "
     "             ORDER BY effective_month DESC LIMIT 1), "
-    "     ins AS (INSERT INTO accruals (enrolment_id, period, jkk, jkm, amount, invoice_id, "
+    "     ins AS (INSERT INTO accruals (enrolment_id, period, jkk, jkm, amount, "
+    "invoice_id, "
     "                                   run_id, supplementary) "
-    "             SELECT e.id, $1, c.jkk, jkm.flat_amount, c.jkk + jkm.flat_amount, i.id, $2, $3 "
+    "             SELECT e.id, $1, c.jkk, jkm.flat_amount, c.jkk + jkm.flat_amount, "
+    "i.id, $2, $3 "
     "             FROM enrolments e "
-    "             JOIN invoices i ON i.period = $1 AND i.funding_source = e.funding_source "
+    "             JOIN invoices i ON i.period = $1 AND i.funding_source = "
+    "e.funding_source "
     "                            AND i.payer_code = e.payer_code "
     "             CROSS JOIN jkk CROSS JOIN jkm "
-    "             CROSS JOIN LATERAL (SELECT (greatest(e.declared_income, jkk.min_income) "
+    "             CROSS JOIN LATERAL (SELECT (greatest(e.declared_income, "
+    "jkk.min_income) "
     "                                 * jkk.income_bp + 5000) / 10000 AS jkk) c "
-    "             WHERE e.start_month <= $1 AND (e.end_month IS NULL OR e.end_month >= $1) "
+    "             WHERE e.start_month <= $1 AND (e.end_month IS NULL OR e.end_month >= "
+    "$1) "
     "               AND NOT EXISTS (SELECT 1 FROM accruals a "
     "                               WHERE a.enrolment_id = e.id AND a.period = $1) "
     "             ON CONFLICT (enrolment_id, period) DO NOTHING "
@@ -105,8 +112,8 @@ int accrual_run(db_t *db, period_t period, const char *trigger, accrual_result_t
     if (!query_value(db, SQL_RATES_IN_FORCE, 1, p_month, value, sizeof value))
         return fail(db, result, "rates");
     if (strcmp(value, "t") != 0) {
-        snprintf(result->error, sizeof result->error, "no JKK and JKM rates in force for %s",
-                 month);
+        snprintf(result->error, sizeof result->error,
+                 "no JKK and JKM rates in force for %s", month);
         db_rollback(db);
         return -1;
     }

@@ -24,15 +24,18 @@ static const char *SQL_INSERT_SUBMISSION =
     "INSERT INTO submissions (id, program_id, village_code, reference, applicant_count, "
     "  api_key_id, idempotency_key, body_hash, request_id) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, sha256(convert_to($8, 'UTF8')), $9) "
-    "ON CONFLICT (api_key_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING "
+    "ON CONFLICT (api_key_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO "
+    "NOTHING "
     "RETURNING id";
 
 static const char *SQL_INSERT_APPLICANTS =
     "INSERT INTO applicants (submission_id, idx, nik, name, birth_date, sex, occupation, "
     "  address, phone, monthly_income, poverty_ref) "
-    "SELECT $1, x.idx, x.nik, x.name, x.birth_date, x.sex, x.occupation, x.address, x.phone, "
+    "SELECT $1, x.idx, x.nik, x.name, x.birth_date, x.sex, x.occupation, x.address, "
+    "x.phone, "
     "  x.monthly_income, x.poverty_ref "
-    "FROM jsonb_to_recordset($2::jsonb) AS x(idx int, nik text, name text, birth_date date, "
+    "FROM jsonb_to_recordset($2::jsonb) AS x(idx int, nik text, name text, birth_date "
+    "date, "
     "  sex char(1), occupation text, address text, phone text, monthly_income bigint, "
     "  poverty_ref text)";
 
@@ -44,9 +47,12 @@ static const char *SQL_SUBMISSION =
     "SELECT s.id, p.code, s.village_code, s.reference, s.status, s.applicant_count, "
     "  to_char(s.received_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
     "  to_char(s.verified_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-    "  (SELECT count(*) FROM applicants a WHERE a.submission_id = s.id AND a.decision = 'pending'), "
-    "  (SELECT count(*) FROM applicants a WHERE a.submission_id = s.id AND a.decision = 'accepted'), "
-    "  (SELECT count(*) FROM applicants a WHERE a.submission_id = s.id AND a.decision = 'rejected') "
+    "  (SELECT count(*) FROM applicants a WHERE a.submission_id = s.id AND a.decision = "
+    "'pending'), "
+    "  (SELECT count(*) FROM applicants a WHERE a.submission_id = s.id AND a.decision = "
+    "'accepted'), "
+    "  (SELECT count(*) FROM applicants a WHERE a.submission_id = s.id AND a.decision = "
+    "'rejected') "
     "FROM submissions s JOIN programs p ON p.id = s.program_id WHERE s.id = $1";
 
 static const char *SQL_APPLICANTS =
@@ -83,14 +89,16 @@ void api_db_failure(db_t *db, http_response_t *res)
 {
     if (db_lost(db)) {
         http_response_error(res, 503, "DATABASE_UNAVAILABLE",
-                            "the database is unavailable; nothing was stored, try again", NULL);
+                            "the database is unavailable; nothing was stored, try again",
+                            NULL);
         return;
     }
     log_error("db.error", "detail", db_error(db));
     http_response_error(res, 500, "INTERNAL", "internal error; nothing was stored", NULL);
 }
 
-bool api_authenticate(db_t *db, const http_request_t *req, http_response_t *res, auth_t *auth)
+bool api_authenticate(db_t *db, const http_request_t *req, http_response_t *res,
+                      auth_t *auth)
 {
     switch (auth_check(db, http_request_header(req, "Authorization"), auth)) {
     case AUTH_OK:
@@ -100,7 +108,8 @@ bool api_authenticate(db_t *db, const http_request_t *req, http_response_t *res,
                             "send an API key as 'Authorization: Bearer <key>'", NULL);
         return false;
     case AUTH_INVALID:
-        http_response_error(res, 401, "UNAUTHENTICATED", "unknown or revoked API key", NULL);
+        http_response_error(res, 401, "UNAUTHENTICATED", "unknown or revoked API key",
+                            NULL);
         return false;
     case AUTH_UNAVAILABLE:
         api_db_failure(db, res);
@@ -141,11 +150,13 @@ static bool resolve_target(db_t *db, const submission_t *sub, http_response_t *r
     } else if (PQgetisnull(r, 0, 2) || strcmp(PQgetvalue(r, 0, 2), "village") != 0) {
         problem_field = "village_code", problem = "no such village";
     } else if (strcmp(PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 3)) != 0) {
-        problem_field = "village_code", problem = "the village is not in the programme's regency";
+        problem_field = "village_code",
+        problem = "the village is not in the programme's regency";
     }
     if (problem) {
         PQclear(r);
-        http_response_error(res, 422, "INVALID_FIELDS", "the submission has invalid fields",
+        http_response_error(res, 422, "INVALID_FIELDS",
+                            "the submission has invalid fields",
                             field_error(problem_field, problem));
         return false;
     }
@@ -192,9 +203,9 @@ static store_result_t store(db_t *db, const submission_t *sub, const target_t *t
 {
     char count[16];
     snprintf(count, sizeof count, "%d", sub->count);
-    const char *params[] = {id, t->program_id, sub->village_code, sub->reference, count,
-                            auth->key_id, idem_key, idem_key ? req->body : NULL,
-                            req->request_id};
+    const char *params[] = {
+        id,           t->program_id, sub->village_code,           sub->reference, count,
+        auth->key_id, idem_key,      idem_key ? req->body : NULL, req->request_id};
     if (!db_begin(db))
         return STORE_FAILED;
     PGresult *r = db_exec(db, SQL_INSERT_SUBMISSION, 9, params);
@@ -246,7 +257,8 @@ static void create_submission(api_t *api, const http_request_t *req, http_respon
     }
     cJSON *errors = cJSON_CreateArray();
     submission_t *sub = submission_new();
-    submission_result_t parsed = submission_from_json(sub, req->body, req->body_len, errors);
+    submission_result_t parsed =
+        submission_from_json(sub, req->body, req->body_len, errors);
     if (parsed != SUBMISSION_OK) {
         bool malformed = parsed == SUBMISSION_MALFORMED;
         http_response_error(res, malformed ? 400 : 422,
@@ -278,7 +290,8 @@ static void create_submission(api_t *api, const http_request_t *req, http_respon
         char n[16];
         snprintf(n, sizeof n, "%d", sub->count);
         log_info("submission.received", "submission_id", id, "program", sub->program_code,
-                 "village", sub->village_code, "applicants", n, "request_id", req->request_id);
+                 "village", sub->village_code, "applicants", n, "request_id",
+                 req->request_id);
         envelope_t env;
         envelope_init(&env, ENVELOPE_SUBMISSION_RECEIVED, id, req->request_id);
         bus_send(api->bus, &env);
@@ -359,8 +372,8 @@ static void read_submission(api_t *api, const http_request_t *req, http_response
     }
     if (!scope_allows_village(&auth.scope, PQgetvalue(r, 0, 2))) {
         PQclear(r);
-        http_response_error(res, 403, "OUT_OF_SCOPE", "this API key may not read that submission",
-                            NULL);
+        http_response_error(res, 403, "OUT_OF_SCOPE",
+                            "this API key may not read that submission", NULL);
         return;
     }
     cJSON *doc = cJSON_CreateObject();
@@ -402,7 +415,8 @@ void api_handle(const http_request_t *req, http_response_t *res, void *arg)
     } else if (strcmp(req->path, "/v1/submissions") == 0 ||
                strncmp(req->path, prefix, strlen(prefix)) == 0) {
         res->route = "method_not_allowed";
-        http_response_error(res, 405, "METHOD_NOT_ALLOWED", "method not allowed here", NULL);
+        http_response_error(res, 405, "METHOD_NOT_ALLOWED", "method not allowed here",
+                            NULL);
     } else {
         res->route = "unmatched";
         http_response_error(res, 404, "NOT_FOUND", "no such endpoint", NULL);

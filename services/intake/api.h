@@ -10,14 +10,15 @@
 
 typedef struct {
     const char *conninfo;
-    bus_t *bus;         /* submission.received goes here */
+    bus_t *bus; /* submission.received goes here */
     metrics_t *metrics;
 } api_t;
 
 /* This worker thread's database connection. */
 db_t *api_db(api_t *api);
 /* Check the bearer key; on failure the 401/503 answer is already in res. */
-bool api_authenticate(db_t *db, const http_request_t *req, http_response_t *res, auth_t *auth);
+bool api_authenticate(db_t *db, const http_request_t *req, http_response_t *res,
+                      auth_t *auth);
 /* Answer 503 when the database is gone, 500 otherwise; nothing was written. */
 void api_db_failure(db_t *db, http_response_t *res);
 

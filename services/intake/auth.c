@@ -5,7 +5,8 @@
 #include <string.h>
 
 /* Keys made by lindungctl use only these; anything else cannot be a key. */
-static const char *KEY_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_";
+static const char *KEY_CHARS =
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_";
 
 static const char *SQL_FIND_KEY =
     "SELECT id, scope FROM api_keys "

@@ -25,8 +25,10 @@ static int read_settings(settings_t *s)
     s->bus_endpoint = config_str("LINDUNG_BUS_SUBMISSIONS", "tcp://127.0.0.1:5561");
     if (config_int("LINDUNG_INTAKE_PORT", 8080, 1, 65535, &s->port, err, sizeof err) ||
         config_int("LINDUNG_INTAKE_THREADS", 4, 1, 64, &s->threads, err, sizeof err) ||
-        config_int("LINDUNG_MAX_BODY", 8 << 20, 1024, 64 << 20, &s->max_body, err, sizeof err) ||
-        config_int("LINDUNG_HTTP_TIMEOUT_S", 30, 1, 3600, &s->timeout_s, err, sizeof err)) {
+        config_int("LINDUNG_MAX_BODY", 8 << 20, 1024, 64 << 20, &s->max_body, err,
+                   sizeof err) ||
+        config_int("LINDUNG_HTTP_TIMEOUT_S", 30, 1, 3600, &s->timeout_s, err,
+                   sizeof err)) {
         log_error("config.invalid", "detail", err);
         return -1;
     }
@@ -44,16 +46,22 @@ int main(void)
     char err[256];
     void *zmq = zmq_ctx_new();
     metrics_t *metrics = metrics_new();
-    bus_t *bus = bus_new(zmq, BUS_PUBLISHER, s.bus_endpoint, true, metrics, err, sizeof err);
+    bus_t *bus =
+        bus_new(zmq, BUS_PUBLISHER, s.bus_endpoint, true, metrics, err, sizeof err);
     if (!bus) {
         log_error("bus.failed", "detail", err);
         return 1;
     }
     ready_t *ready = ready_new(s.db);
     api_t api = {.conninfo = s.db, .bus = bus, .metrics = metrics};
-    httpd_config_t http = {.port = (int)s.port, .threads = (int)s.threads,
-                           .max_body = (size_t)s.max_body, .timeout_s = (int)s.timeout_s,
-                           .handler = api_handle, .ready = ready_check, .ready_arg = ready, .arg = &api,
+    httpd_config_t http = {.port = (int)s.port,
+                           .threads = (int)s.threads,
+                           .max_body = (size_t)s.max_body,
+                           .timeout_s = (int)s.timeout_s,
+                           .handler = api_handle,
+                           .ready = ready_check,
+                           .ready_arg = ready,
+                           .arg = &api,
                            .metrics = metrics};
     httpd_t *server = httpd_new(&http, err, sizeof err);
     if (!server) {

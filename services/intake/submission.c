@@ -33,7 +33,11 @@ bool submission_text_ok(const char *s, size_t len)
     size_t i = 0;
     while (i < len) {
         unsigned c = p[i];
-        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        size_t n = c < 0x80         ? 1
+                   : (c >> 5) == 6  ? 2
+                   : (c >> 4) == 14 ? 3
+                   : (c >> 3) == 30 ? 4
+                                    : 0;
         if (c == 0 || n == 0 || i + n > len)
             return false;
         unsigned cp = n == 1 ? c : n == 2 ? c & 0x1F : n == 3 ? c & 0x0F : c & 0x07;
@@ -62,8 +66,8 @@ static void add_error(cJSON *errors, const char *field, int index, const char *m
 }
 
 /* A string field: required or not, with a byte limit. Returns the value or NULL. */
-static const char *take_string(const cJSON *obj, const char *key, bool required, size_t max,
-                               int index, cJSON *errors)
+static const char *take_string(const cJSON *obj, const char *key, bool required,
+                               size_t max, int index, cJSON *errors)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     char msg[96];
@@ -99,13 +103,15 @@ static void copy_string(cJSON *out, const char *key, const char *value)
 
 /* Occupation may be a Dukcapil name ("PETANI/PEKEBUN") or its code, as a
  * string or a number; verify resolves it. */
-static const char *take_occupation(const cJSON *obj, int index, cJSON *errors, char buf[16])
+static const char *take_occupation(const cJSON *obj, int index, cJSON *errors,
+                                   char buf[16])
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "occupation");
     if (cJSON_IsNumber(v)) {
         double d = v->valuedouble;
         if (d < 1 || d > 999 || floor(d) != d) {
-            add_error(errors, "occupation", index, "a numeric occupation must be a whole code");
+            add_error(errors, "occupation", index,
+                      "a numeric occupation must be a whole code");
             return NULL;
         }
         snprintf(buf, 16, "%d", (int)d);
@@ -123,7 +129,8 @@ static bool take_income(const cJSON *obj, int index, cJSON *errors, cJSON *out)
     }
     /* cJSON reads numbers as doubles, exact for whole numbers below 2^53;
      * our cap is far below that, so the rupiah amount is exact. */
-    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > SUBMISSION_MAX_INCOME ||
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 ||
+        v->valuedouble > SUBMISSION_MAX_INCOME ||
         floor(v->valuedouble) != v->valuedouble) {
         add_error(errors, "monthly_income", index,
                   "must be a whole number of rupiah from 0 to 1000000000000");
@@ -153,8 +160,10 @@ static void check_applicant(const cJSON *a, int index, cJSON *errors, cJSON *lis
         add_error(errors, "sex", index, "must be \"M\" or \"F\"");
     char occ_buf[16];
     const char *occupation = take_occupation(a, index, errors, occ_buf);
-    const char *address = take_string(a, "address", false, SUBMISSION_MAX_ADDRESS, index, errors);
-    const char *phone = take_string(a, "phone", false, SUBMISSION_MAX_PHONE, index, errors);
+    const char *address =
+        take_string(a, "address", false, SUBMISSION_MAX_ADDRESS, index, errors);
+    const char *phone =
+        take_string(a, "phone", false, SUBMISSION_MAX_PHONE, index, errors);
     const char *poverty =
         take_string(a, "poverty_ref", false, SUBMISSION_MAX_POVERTY_REF, index, errors);
     cJSON *out = cJSON_CreateObject();
@@ -189,7 +198,8 @@ static void check_applicants(submission_t *self, const cJSON *root, cJSON *error
         return;
     }
     if (n > SUBMISSION_MAX_APPLICANTS) {
-        snprintf(msg, sizeof msg, "must list at most %d applicants", SUBMISSION_MAX_APPLICANTS);
+        snprintf(msg, sizeof msg, "must list at most %d applicants",
+                 SUBMISSION_MAX_APPLICANTS);
         add_error(errors, "applicants", -1, msg);
         return;
     }
@@ -228,4 +238,33 @@ submission_result_t submission_from_json(submission_t *self, const char *body, s
     check_applicants(self, root, errors);
     cJSON_Delete(root);
     return cJSON_GetArraySize(errors) ? SUBMISSION_INVALID : SUBMISSION_OK;
+}
+
+void submission_check_applicant(const cJSON *applicant, int index, cJSON *errors,
+                                cJSON *list)
+{
+    check_applicant(applicant, index, errors, list);
+}
+
+/* The same checks as the top-level fields of submission_from_json; kept in
+ * step with it (village codes are PP.RR.DD.VVVV, 13 bytes). */
+void submission_set_target(submission_t *self, const char *program_code,
+                           const char *village_code, const char *reference, cJSON *errors)
+{
+    cJSON *root = cJSON_CreateObject();
+    if (program_code)
+        cJSON_AddStringToObject(root, "program_code", program_code);
+    if (village_code)
+        cJSON_AddStringToObject(root, "village_code", village_code);
+    if (reference)
+        cJSON_AddStringToObject(root, "reference", reference);
+    const char *program =
+        take_string(root, "program_code", true, SUBMISSION_MAX_CODE, -1, errors);
+    const char *village = take_string(root, "village_code", true, 13, -1, errors);
+    const char *ref =
+        take_string(root, "reference", false, SUBMISSION_MAX_REFERENCE, -1, errors);
+    self->program_code = program ? strdup(program) : NULL;
+    self->village_code = village ? strdup(village) : NULL;
+    self->reference = ref ? strdup(ref) : NULL;
+    cJSON_Delete(root);
 }

@@ -18,7 +18,8 @@
 #define SUBMISSION_MAX_POVERTY_REF 100
 #define SUBMISSION_MAX_REFERENCE 200
 #define SUBMISSION_MAX_CODE 64
-#define SUBMISSION_MAX_INCOME 1000000000000LL /* Rp 1 trillion: far above any real income */
+#define SUBMISSION_MAX_INCOME                                                            \
+    1000000000000LL /* Rp 1 trillion: far above any real income */
 
 typedef struct {
     char *program_code;
@@ -44,4 +45,18 @@ submission_result_t submission_from_json(submission_t *self, const char *body, s
 
 /* True when `s` (len bytes) is valid UTF-8 with no NUL byte. */
 bool submission_text_ok(const char *s, size_t len);
+
+/* Check one applicant object exactly as submission_from_json does: every
+ * problem appended to `errors` as {"field", "index", "message"}; when there
+ * is none, the normalised copy (with "idx" = index) is appended to `list`.
+ * For bodies that are not JSON (CSV) but must answer the same. */
+void submission_check_applicant(const cJSON *applicant, int index, cJSON *errors,
+                                cJSON *list);
+
+/* Set program_code, village_code and reference from values that did not come
+ * in a JSON body (query parameters of a CSV upload), with the same checks and
+ * messages as the JSON fields. NULL means absent. */
+void submission_set_target(submission_t *self, const char *program_code,
+                           const char *village_code, const char *reference,
+                           cJSON *errors);
 #endif

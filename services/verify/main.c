@@ -24,7 +24,8 @@ static int read_settings(settings_t *s)
     s->submissions = config_str("LINDUNG_BUS_SUBMISSIONS", "tcp://127.0.0.1:5561");
     s->enrolments = config_str("LINDUNG_BUS_ENROLMENTS", "tcp://127.0.0.1:5562");
     if (config_int("LINDUNG_VERIFY_PORT", 8081, 1, 65535, &s->port, err, sizeof err) ||
-        config_int("LINDUNG_SWEEP_MS", 5000, 10, 3600000, &s->sweep_ms, err, sizeof err)) {
+        config_int("LINDUNG_SWEEP_MS", 5000, 10, 3600000, &s->sweep_ms, err,
+                   sizeof err)) {
         log_error("config.invalid", "detail", err);
         return -1;
     }
@@ -60,16 +61,23 @@ int main(void)
     char err[256];
     void *zmq = zmq_ctx_new();
     metrics_t *metrics = metrics_new();
-    bus_t *in = bus_new(zmq, BUS_SUBSCRIBER, s.submissions, false, metrics, err, sizeof err);
-    bus_t *out = in ? bus_new(zmq, BUS_PUBLISHER, s.enrolments, false, metrics, err, sizeof err)
-                    : NULL;
+    bus_t *in =
+        bus_new(zmq, BUS_SUBSCRIBER, s.submissions, false, metrics, err, sizeof err);
+    bus_t *out =
+        in ? bus_new(zmq, BUS_PUBLISHER, s.enrolments, false, metrics, err, sizeof err)
+           : NULL;
     if (!in || !out) {
         log_error("bus.failed", "detail", err);
         return 1;
     }
     ready_t *ready = ready_new(s.db);
-    httpd_config_t http = {.port = (int)s.port, .threads = 1, .max_body = 1024, .timeout_s = 10,
-                           .ready = ready_check, .ready_arg = ready, .metrics = metrics};
+    httpd_config_t http = {.port = (int)s.port,
+                           .threads = 1,
+                           .max_body = 1024,
+                           .timeout_s = 10,
+                           .ready = ready_check,
+                           .ready_arg = ready,
+                           .metrics = metrics};
     httpd_t *server = httpd_new(&http, err, sizeof err);
     if (!server) {
         log_error("http.failed", "detail", err);

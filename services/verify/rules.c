@@ -46,13 +46,14 @@ static void check_nik(const applicant_facts_t *who, date_t today, verdict_t *v)
         rules_reject(v, "SEX_MISMATCH",
                      "the NIK encodes the other sex (women have 40 added to the day)");
     char regency[6];
-    if (region_regency_of(who->village_code, regency) && strcmp(regency, v->nik.regency) != 0)
+    if (region_regency_of(who->village_code, regency) &&
+        strcmp(regency, v->nik.regency) != 0)
         warn(v, "NIK_REGION_MISMATCH",
              "the NIK was issued in another regency (people move, regions are re-coded)");
 }
 
-static void check_age(const program_rules_t *p, const applicant_facts_t *who, date_t today,
-                      verdict_t *v)
+static void check_age(const program_rules_t *p, const applicant_facts_t *who,
+                      date_t today, verdict_t *v)
 {
     if (date_compare(who->birth_date, today) > 0) {
         rules_reject(v, "NIK_INVALID", "the declared birth date is in the future");
@@ -60,11 +61,11 @@ static void check_age(const program_rules_t *p, const applicant_facts_t *who, da
     }
     int age = date_age_on(who->birth_date, p->coverage_start);
     if (p->max_age >= 0 && age > p->max_age)
-        rules_reject(v, "AGE_OVER_LIMIT", "aged %d at coverage start; the limit is %d", age,
-                     p->max_age);
+        rules_reject(v, "AGE_OVER_LIMIT", "aged %d at coverage start; the limit is %d",
+                     age, p->max_age);
     if (p->min_age >= 0 && age < p->min_age)
-        rules_reject(v, "AGE_UNDER_LIMIT", "aged %d at coverage start; the minimum is %d", age,
-                     p->min_age);
+        rules_reject(v, "AGE_UNDER_LIMIT", "aged %d at coverage start; the minimum is %d",
+                     age, p->min_age);
 }
 
 static void check_occupation(const program_rules_t *p, const applicant_facts_t *who,
@@ -93,12 +94,15 @@ void rules_decide(const program_rules_t *p, const applicant_facts_t *who, date_t
     check_occupation(p, who, v);
     if (p->poverty_ref_required && (!who->poverty_ref || !who->poverty_ref[0]))
         rules_reject(v, "POVERTY_REF_REQUIRED",
-                     "this programme requires a poverty reference (Musdes decision, DTKS/P3KE id)");
+                     "this programme requires a poverty reference (Musdes decision, "
+                     "DTKS/P3KE id)");
     if (p->has_deadline && date_compare(who->received, p->deadline) > 0) {
         char d[11];
         date_format(p->deadline, d);
-        rules_reject(v, "DEADLINE_PASSED", "submitted after the programme's deadline %s", d);
+        rules_reject(v, "DEADLINE_PASSED", "submitted after the programme's deadline %s",
+                     d);
     }
     if (strcmp(p->funding_source, "ADD") == 0 && !region_is_desa(who->village_code))
-        rules_reject(v, "NOT_A_DESA", "ADD is paid only for a desa; this village is a kelurahan");
+        rules_reject(v, "NOT_A_DESA",
+                     "ADD is paid only for a desa; this village is a kelurahan");
 }

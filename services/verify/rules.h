@@ -18,28 +18,28 @@ typedef struct {
     char code[65];
     char regency[8];
     char funding_source[16];
-    date_t coverage_start;   /* day 1 of the first covered month */
+    date_t coverage_start; /* day 1 of the first covered month */
     bool has_deadline;
-    date_t deadline;         /* last day submissions are accepted */
-    int min_age;             /* inclusive, -1 none */
-    int max_age;             /* inclusive, -1 none */
+    date_t deadline;                        /* last day submissions are accepted */
+    int min_age;                            /* inclusive, -1 none */
+    int max_age;                            /* inclusive, -1 none */
     int occupations[RULES_MAX_OCCUPATIONS]; /* eligible codes; none listed: any */
     int n_occupations;
     bool poverty_ref_required;
 } program_rules_t;
 
 typedef struct {
-    const char *nik;          /* as sent */
+    const char *nik; /* as sent */
     date_t birth_date;
-    char sex;                 /* 'M' or 'F' */
-    int occupation;           /* resolved Dukcapil code, -1 unknown */
-    const char *poverty_ref;  /* NULL or "" when absent */
+    char sex;                /* 'M' or 'F' */
+    int occupation;          /* resolved Dukcapil code, -1 unknown */
+    const char *poverty_ref; /* NULL or "" when absent */
     const char *village_code;
-    date_t received;          /* the day the submission arrived (Asia/Jakarta) */
+    date_t received; /* the day the submission arrived (Asia/Jakarta) */
 } applicant_facts_t;
 
 typedef struct {
-    const char *code;         /* a stable reason code, docs/api.md */
+    const char *code; /* a stable reason code, docs/api.md */
     char message[160];
 } reason_t;
 
@@ -49,12 +49,12 @@ typedef struct {
     reason_t warnings[RULES_MAX_WARNINGS];
     int n_warnings;
     bool nik_ok;
-    nik_t nik;                /* parsed, when nik_ok */
+    nik_t nik; /* parsed, when nik_ok */
 } verdict_t;
 
 /* Apply every rule that needs no database; `today` bounds the NIK's future check. */
-void rules_decide(const program_rules_t *program, const applicant_facts_t *who, date_t today,
-                  verdict_t *out);
+void rules_decide(const program_rules_t *program, const applicant_facts_t *who,
+                  date_t today, verdict_t *out);
 
 /* Add a reason (verifier adds the database ones the same way). */
 void rules_reject(verdict_t *v, const char *code, const char *fmt, ...);

@@ -1,16 +1,27 @@
-/* verifier: the database half of verification. Order inside a submission:
- * pure rules (rules.c), then repeats inside the submission (the first
- * occurrence is decided, later ones rejected), then the nation-wide active
- * NIK check, which the unique index enrolments_one_active_idx enforces: we
- * insert with ON CONFLICT DO NOTHING, so a concurrent winner makes us wait
- * and then see its row, and the loser is rejected with a reason, not an error. */
+/* verifier: the database half of verification, set-based so a submission
+ * costs a fixed number of statements whatever its size.
+ *
+ * Order inside one transaction per submission:
+ *   1. pure rules for every applicant (rules.c), and repeats inside the
+ *      submission (the first occurrence is decided, later ones rejected);
+ *   2. quota locks: a transaction-scoped advisory lock per (programme,
+ *      village), and per programme when it has a total quota;
+ *   3. enrol every candidate in one INSERT sorted by NIK, ON CONFLICT DO
+ *      NOTHING against the unique index of active NIKs. Sorting makes every
+ *      verifier take NIK locks in the same order, so two verifiers can wait
+ *      for each other but never deadlock; a concurrent winner makes us wait,
+ *      then we see its row and reject with DUPLICATE_ACTIVE, not an error;
+ *   4. in submission order, the first candidates that fit the quota are
+ *      accepted; the rest get QUOTA_EXCEEDED and their rows are removed
+ *      before anyone else can see them;
+ *   5. decisions written, submission marked verified, commit.
+ * A crash anywhere leaves every decision of the submission or none. */
 #include "verifier.h"
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "db.h"
 #include "log.h"
 #include "rules.h"
@@ -22,22 +33,27 @@ static const char *SQL_OCCUPATIONS = "SELECT code, name, transport FROM occupati
 /* Mark the oldest unclaimed submission as verifying; a row another verifier
  * holds is skipped. A crashed verifier's row is unlocked and is taken again. */
 static const char *SQL_CLAIM =
-    "UPDATE submissions SET status = 'verifying', verifying_at = coalesce(verifying_at, now()) "
+    "UPDATE submissions SET status = 'verifying', verifying_at = coalesce(verifying_at, "
+    "now()) "
     "WHERE id = (SELECT id FROM submissions WHERE status <> 'verified' "
     "            ORDER BY received_at FOR UPDATE SKIP LOCKED LIMIT 1) "
     "RETURNING id";
 
 static const char *SQL_LOCK_SUBMISSION =
-    "SELECT s.program_id, s.village_code, to_char(s.received_at AT TIME ZONE 'Asia/Jakarta', "
+    "SELECT s.program_id, s.village_code, to_char(s.received_at AT TIME ZONE "
+    "'Asia/Jakarta', "
     "  'YYYY-MM-DD'), coalesce(s.request_id, ''), "
     "  extract(epoch FROM now() - s.received_at)::float8 "
-    "FROM submissions s WHERE s.id = $1 AND s.status <> 'verified' FOR UPDATE SKIP LOCKED";
+    "FROM submissions s WHERE s.id = $1 AND s.status <> 'verified' FOR UPDATE SKIP "
+    "LOCKED";
 
 static const char *SQL_PROGRAM =
     "SELECT id, version, code, regency_code, funding_source, "
-    "  to_char(coverage_start, 'YYYY-MM-DD'), to_char(submission_deadline, 'YYYY-MM-DD'), "
+    "  to_char(coverage_start, 'YYYY-MM-DD'), to_char(submission_deadline, "
+    "'YYYY-MM-DD'), "
     "  coalesce(min_age, -1), coalesce(max_age, -1), array_to_string(occupations, ','), "
-    "  poverty_ref_required, coalesce(payer_code, '') "
+    "  poverty_ref_required, coalesce(payer_code, ''), coalesce(village_quota, -1), "
+    "  coalesce(total_quota, -1) "
     "FROM programs WHERE id = $1";
 
 static const char *SQL_PENDING_APPLICANTS =
@@ -45,24 +61,57 @@ static const char *SQL_PENDING_APPLICANTS =
     "  coalesce(poverty_ref, ''), coalesce(monthly_income, 1000000) "
     "FROM applicants WHERE submission_id = $1 AND decision = 'pending' ORDER BY idx";
 
-static const char *SQL_UPSERT_PARTICIPANT =
-    "INSERT INTO participants (nik, name, birth_date, sex) VALUES ($1, $2, $3, $4) "
-    "ON CONFLICT (nik) DO UPDATE SET name = EXCLUDED.name, birth_date = EXCLUDED.birth_date, "
-    "  sex = EXCLUDED.sex, updated_at = now()";
+/* Quota locks: one key per (programme, village), one per programme total.
+ * Single-bigint keys, a lock space apart from the two-int keys of billing. */
+static const char *SQL_LOCK_VILLAGE = "SELECT pg_advisory_xact_lock(($1::bigint << 32) | "
+                                      "(hashtext($2)::bigint & 4294967295))";
+static const char *SQL_LOCK_TOTAL = "SELECT pg_advisory_xact_lock(-($1::bigint))";
+
+static const char *SQL_ACTIVE_IN_VILLAGE =
+    "SELECT count(*) FROM enrolments WHERE program_id = $1 AND village_code = $2 "
+    "AND status = 'active'";
+static const char *SQL_ACTIVE_IN_PROGRAM =
+    "SELECT count(*) FROM enrolments WHERE program_id = $1 AND status = 'active'";
+
+static const char *SQL_NEW_PARTICIPANTS =
+    "INSERT INTO participants (nik, name, birth_date, sex) "
+    "SELECT x.nik, x.name, x.birth_date, x.sex "
+    "FROM jsonb_to_recordset($1::jsonb) AS x(nik text, name text, birth_date date, sex "
+    "char(1)) "
+    "ORDER BY x.nik ON CONFLICT (nik) DO NOTHING";
 
 static const char *SQL_ENROL =
-    "INSERT INTO enrolments (nik, program_id, village_code, applicant_id, funding_source, "
+    "INSERT INTO enrolments (nik, program_id, village_code, applicant_id, "
+    "funding_source, "
     "  payer_code, declared_income, transport, start_month) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
-    "ON CONFLICT (nik) WHERE status = 'active' DO NOTHING RETURNING id";
+    "SELECT x.nik, $2, $3, x.applicant_id, $4, $5, x.income, x.transport, $6 "
+    "FROM jsonb_to_recordset($1::jsonb) AS x(nik text, applicant_id bigint, income "
+    "bigint, "
+    "  transport boolean) "
+    "ORDER BY x.nik ON CONFLICT (nik) WHERE status = 'active' DO NOTHING "
+    "RETURNING applicant_id, id";
 
 static const char *SQL_WHERE_ACTIVE =
-    "SELECT p.code, e.village_code FROM enrolments e JOIN programs p ON p.id = e.program_id "
-    "WHERE e.nik = $1 AND e.status = 'active'";
+    "SELECT e.nik, p.code, e.village_code FROM enrolments e JOIN programs p ON p.id = "
+    "e.program_id "
+    "WHERE e.status = 'active' AND e.nik = ANY($1::text[])";
+
+static const char *SQL_UNENROL = "DELETE FROM enrolments WHERE id = ANY($1::bigint[])";
+
+static const char *SQL_REFRESH_PARTICIPANTS =
+    "UPDATE participants p SET name = x.name, birth_date = x.birth_date, sex = x.sex, "
+    "  updated_at = now() "
+    "FROM jsonb_to_recordset($1::jsonb) AS x(nik text, name text, birth_date date, sex "
+    "char(1)) "
+    "WHERE p.nik = x.nik AND (p.name, p.birth_date, p.sex) IS DISTINCT FROM "
+    "  (x.name, x.birth_date, x.sex)";
 
 static const char *SQL_DECIDE =
-    "UPDATE applicants SET decision = $2, reasons = $3::jsonb, warnings = $4::jsonb, "
-    "  program_version = $5, decided_at = now() WHERE id = $1";
+    "UPDATE applicants a SET decision = x.decision, reasons = x.reasons, warnings = "
+    "x.warnings, "
+    "  program_version = $2, decided_at = now() "
+    "FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, decision text, reasons jsonb, "
+    "  warnings jsonb) WHERE a.id = x.id";
 
 static const char *SQL_VERIFIED =
     "UPDATE submissions SET status = 'verified', verified_at = now() WHERE id = $1";
@@ -71,7 +120,8 @@ static const char *SQL_QUEUE =
     "SELECT count(*), coalesce(extract(epoch FROM now() - min(received_at)), 0)::float8 "
     "FROM submissions WHERE status <> 'verified'";
 
-static const double latency_bounds[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900};
+static const double latency_bounds[] = {0.05, 0.1, 0.25, 0.5, 1,   2.5,
+                                        5,    10,  30,   60,  300, 900};
 
 typedef struct {
     char name[64];
@@ -85,6 +135,29 @@ struct verifier_t {
     occupation_t occupations[MAX_OCCUPATION_CODE];
     bool occupations_loaded;
 };
+
+/* One applicant on its way to a decision. */
+typedef struct {
+    int row; /* in the pending-applicants result */
+    verdict_t verdict;
+    int occupation;
+    bool candidate;        /* passed every rule that needs no enrolment */
+    char enrolment_id[24]; /* set when our INSERT won the NIK */
+} pending_t;
+
+typedef struct {
+    const char *submission_id;
+    const char *village;
+    const char *request_id;
+    date_t received;
+    program_rules_t program;
+    int village_quota, total_quota; /* -1: none */
+    char payer[72];
+    PGresult *applicants;
+    pending_t *pending;
+    int n;
+    int accepted, rejected;
+} batch_t;
 
 verifier_t *verifier_new(const char *conninfo, bus_t *enrolments, metrics_t *metrics)
 {
@@ -148,35 +221,6 @@ static int resolve_occupation(const verifier_t *self, const char *text)
     return -1;
 }
 
-static bool load_program(verifier_t *self, const char *program_id, program_rules_t *p,
-                         char *payer, size_t payercap)
-{
-    const char *params[] = {program_id};
-    PGresult *r = db_exec(self->db, SQL_PROGRAM, 1, params);
-    if (!db_ok(r) || PQntuples(r) != 1) {
-        PQclear(r);
-        return false;
-    }
-    memset(p, 0, sizeof *p);
-    p->id = atoi(PQgetvalue(r, 0, 0));
-    p->version = atoi(PQgetvalue(r, 0, 1));
-    snprintf(p->code, sizeof p->code, "%s", PQgetvalue(r, 0, 2));
-    snprintf(p->regency, sizeof p->regency, "%s", PQgetvalue(r, 0, 3));
-    snprintf(p->funding_source, sizeof p->funding_source, "%s", PQgetvalue(r, 0, 4));
-    date_parse(PQgetvalue(r, 0, 5), &p->coverage_start);
-    p->has_deadline = !PQgetisnull(r, 0, 6) && date_parse(PQgetvalue(r, 0, 6), &p->deadline);
-    p->min_age = atoi(PQgetvalue(r, 0, 7));
-    p->max_age = atoi(PQgetvalue(r, 0, 8));
-    char *codes = PQgetvalue(r, 0, 9);
-    for (char *tok = strtok(codes, ","); tok && p->n_occupations < RULES_MAX_OCCUPATIONS;
-         tok = strtok(NULL, ","))
-        p->occupations[p->n_occupations++] = atoi(tok);
-    p->poverty_ref_required = strcmp(PQgetvalue(r, 0, 10), "t") == 0;
-    snprintf(payer, payercap, "%s", PQgetvalue(r, 0, 11));
-    PQclear(r);
-    return true;
-}
-
 /* Who is invoiced: the village for ADD and APBDES, the regency for DBH_SAWIT
  * and APBD, the programme's company for CSR. */
 static void payer_of(const program_rules_t *p, const char *village, const char *company,
@@ -191,7 +235,39 @@ static void payer_of(const program_rules_t *p, const char *village, const char *
         snprintf(out, 72, "%s", p->regency);
 }
 
-static char *reasons_json(const reason_t *list, int n)
+static bool load_program(verifier_t *self, const char *program_id, batch_t *b)
+{
+    const char *params[] = {program_id};
+    PGresult *r = db_exec(self->db, SQL_PROGRAM, 1, params);
+    if (!db_ok(r) || PQntuples(r) != 1) {
+        PQclear(r);
+        return false;
+    }
+    program_rules_t *p = &b->program;
+    memset(p, 0, sizeof *p);
+    p->id = atoi(PQgetvalue(r, 0, 0));
+    p->version = atoi(PQgetvalue(r, 0, 1));
+    snprintf(p->code, sizeof p->code, "%s", PQgetvalue(r, 0, 2));
+    snprintf(p->regency, sizeof p->regency, "%s", PQgetvalue(r, 0, 3));
+    snprintf(p->funding_source, sizeof p->funding_source, "%s", PQgetvalue(r, 0, 4));
+    date_parse(PQgetvalue(r, 0, 5), &p->coverage_start);
+    p->has_deadline =
+        !PQgetisnull(r, 0, 6) && date_parse(PQgetvalue(r, 0, 6), &p->deadline);
+    p->min_age = atoi(PQgetvalue(r, 0, 7));
+    p->max_age = atoi(PQgetvalue(r, 0, 8));
+    char *codes = PQgetvalue(r, 0, 9);
+    for (char *tok = strtok(codes, ","); tok && p->n_occupations < RULES_MAX_OCCUPATIONS;
+         tok = strtok(NULL, ","))
+        p->occupations[p->n_occupations++] = atoi(tok);
+    p->poverty_ref_required = strcmp(PQgetvalue(r, 0, 10), "t") == 0;
+    payer_of(p, b->village, PQgetvalue(r, 0, 11), b->payer);
+    b->village_quota = atoi(PQgetvalue(r, 0, 12));
+    b->total_quota = atoi(PQgetvalue(r, 0, 13));
+    PQclear(r);
+    return true;
+}
+
+static cJSON *reasons_json(const reason_t *list, int n)
 {
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; i < n; i++) {
@@ -200,71 +276,254 @@ static char *reasons_json(const reason_t *list, int n)
         cJSON_AddStringToObject(o, "message", list[i].message);
         cJSON_AddItemToArray(arr, o);
     }
-    char *text = cJSON_PrintUnformatted(arr);
-    cJSON_Delete(arr);
-    return text;
+    return arr;
 }
 
+static const char *cell(const batch_t *b, const pending_t *a, int col)
+{
+    return PQgetvalue(b->applicants, a->row, col);
+}
+
+/* Sort helpers: a submission may hold 10,000 applicants, so matching is
+ * done by sorting and binary search, never pairwise. */
 typedef struct {
-    const char *submission_id;
-    const char *village;
-    const char *request_id;
-    date_t received;
-    program_rules_t program;
-    char payer[72];
-    char **seen; /* valid NIKs met earlier in this submission */
-    int n_seen;
-    int accepted, rejected;
-} batch_t;
+    const char *nik;
+    long long applicant_id;
+    int index;
+} sort_key_t;
 
-static bool seen_before(batch_t *b, const char *nik)
+static int by_nik_then_index(const void *x, const void *y)
 {
-    for (int i = 0; i < b->n_seen; i++)
-        if (strcmp(b->seen[i], nik) == 0)
-            return true;
-    b->seen[b->n_seen++] = strdup(nik);
-    return false;
+    const sort_key_t *a = x, *b = y;
+    int c = strcmp(a->nik, b->nik);
+    return c ? c : a->index - b->index;
 }
 
-/* Enrol an eligible applicant; adds DUPLICATE_ACTIVE when the NIK is active
- * elsewhere. false on a database error (the caller rolls back). */
-static bool enrol(verifier_t *self, batch_t *b, const PGresult *a, int row, verdict_t *v,
-                  int occupation)
+static int by_applicant_id(const void *x, const void *y)
 {
-    const char *nik = v->nik.digits;
-    const char *pparams[] = {nik, PQgetvalue(a, row, 2), PQgetvalue(a, row, 3),
-                             PQgetvalue(a, row, 4)};
-    if (!db_run(self->db, SQL_UPSERT_PARTICIPANT, 4, pparams))
-        return false;
+    const sort_key_t *a = x, *b = y;
+    return (a->applicant_id > b->applicant_id) - (a->applicant_id < b->applicant_id);
+}
+
+/* Later occurrences of a NIK met earlier in the submission are rejected. */
+static void reject_repeats(batch_t *b)
+{
+    sort_key_t *keys = calloc((size_t)b->n + 1, sizeof *keys);
+    int n = 0;
+    for (int i = 0; i < b->n; i++)
+        if (b->pending[i].verdict.nik_ok)
+            keys[n++] = (sort_key_t){.nik = b->pending[i].verdict.nik.digits, .index = i};
+    qsort(keys, (size_t)n, sizeof *keys, by_nik_then_index);
+    for (int k = 1; k < n; k++)
+        if (strcmp(keys[k].nik, keys[k - 1].nik) == 0)
+            rules_reject(&b->pending[keys[k].index].verdict, "DUPLICATE_IN_SUBMISSION",
+                         "the same NIK appears earlier in this submission (applicant %d)",
+                         keys[k - 1].index);
+    free(keys);
+}
+
+/* Step 1: every rule that needs no enrolment, in submission order. */
+static void apply_rules(verifier_t *self, batch_t *b)
+{
+    date_t today = date_today();
+    for (int i = 0; i < b->n; i++) {
+        pending_t *a = &b->pending[i];
+        a->row = i;
+        a->occupation = resolve_occupation(self, cell(b, a, 5));
+        applicant_facts_t who = {.nik = cell(b, a, 1),
+                                 .sex = cell(b, a, 4)[0],
+                                 .occupation = a->occupation,
+                                 .poverty_ref = cell(b, a, 6),
+                                 .village_code = b->village,
+                                 .received = b->received};
+        date_parse(cell(b, a, 3), &who.birth_date);
+        rules_decide(&b->program, &who, today, &a->verdict);
+    }
+    reject_repeats(b);
+    for (int i = 0; i < b->n; i++)
+        b->pending[i].candidate = b->pending[i].verdict.n_reasons == 0;
+}
+
+static char *one_value_query_text(verifier_t *self, const char *sql, int n,
+                                  const char *const *params, bool *ok)
+{
+    PGresult *r = db_exec(self->db, sql, n, params);
+    *ok = db_ok(r) && PQntuples(r) == 1;
+    char *v = *ok ? strdup(PQgetvalue(r, 0, 0)) : NULL;
+    PQclear(r);
+    return v;
+}
+
+/* Step 2: quota locks, then how many places are left (-1: unlimited). */
+static bool lock_quotas(verifier_t *self, batch_t *b, long *village_left,
+                        long *total_left)
+{
+    char program_id[16];
+    snprintf(program_id, sizeof program_id, "%d", b->program.id);
+    const char *p1[] = {program_id};
+    const char *p2[] = {program_id, b->village};
+    *village_left = *total_left = -1;
+    bool ok = true;
+    if (b->total_quota >= 0) {
+        ok = db_run(self->db, SQL_LOCK_TOTAL, 1, p1);
+        char *n =
+            ok ? one_value_query_text(self, SQL_ACTIVE_IN_PROGRAM, 1, p1, &ok) : NULL;
+        if (n)
+            *total_left = b->total_quota - atol(n);
+        free(n);
+    }
+    ok = ok && db_run(self->db, SQL_LOCK_VILLAGE, 2, p2);
+    if (ok && b->village_quota >= 0) {
+        char *n = one_value_query_text(self, SQL_ACTIVE_IN_VILLAGE, 2, p2, &ok);
+        if (n)
+            *village_left = b->village_quota - atol(n);
+        free(n);
+    }
+    return ok;
+}
+
+static bool run_json(verifier_t *self, const char *sql, cJSON *doc, int nextra,
+                     const char *const *extra, PGresult **out)
+{
+    char *text = cJSON_PrintUnformatted(doc);
+    const char *params[8] = {text};
+    for (int i = 0; i < nextra && i < 7; i++)
+        params[i + 1] = extra[i];
+    PGresult *r = db_exec(self->db, sql, 1 + nextra, params);
+    free(text);
+    bool ok = db_ok(r);
+    if (out && ok)
+        *out = r;
+    else
+        PQclear(r);
+    return ok;
+}
+
+/* Give each applicant whose INSERT won its NIK the new enrolment id. */
+static void note_winners(batch_t *b, const PGresult *won)
+{
+    sort_key_t *keys = calloc((size_t)b->n + 1, sizeof *keys);
+    for (int i = 0; i < b->n; i++)
+        keys[i] = (sort_key_t){.applicant_id = atoll(cell(b, &b->pending[i], 0)), .index = i};
+    qsort(keys, (size_t)b->n, sizeof *keys, by_applicant_id);
+    for (int r = 0; r < PQntuples(won); r++) {
+        sort_key_t want = {.applicant_id = atoll(PQgetvalue(won, r, 0))};
+        sort_key_t *hit = bsearch(&want, keys, (size_t)b->n, sizeof *keys, by_applicant_id);
+        if (hit)
+            snprintf(b->pending[hit->index].enrolment_id,
+                     sizeof b->pending[0].enrolment_id, "%s", PQgetvalue(won, r, 1));
+    }
+    free(keys);
+}
+
+/* Step 3: enrol every candidate, NIK-sorted by the SQL; note which won. */
+static bool enrol_candidates(verifier_t *self, batch_t *b)
+{
+    cJSON *people = cJSON_CreateArray(), *rows = cJSON_CreateArray();
+    for (int i = 0; i < b->n; i++) {
+        pending_t *a = &b->pending[i];
+        if (!a->candidate)
+            continue;
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "nik", a->verdict.nik.digits);
+        cJSON_AddStringToObject(p, "name", cell(b, a, 2));
+        cJSON_AddStringToObject(p, "birth_date", cell(b, a, 3));
+        cJSON_AddStringToObject(p, "sex", cell(b, a, 4));
+        cJSON_AddItemToArray(people, p);
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "nik", a->verdict.nik.digits);
+        cJSON_AddRawToObject(e, "applicant_id", cell(b, a, 0));
+        cJSON_AddRawToObject(e, "income", cell(b, a, 7));
+        cJSON_AddBoolToObject(e, "transport", self->occupations[a->occupation].transport);
+        cJSON_AddItemToArray(rows, e);
+    }
     char program_id[16], start[11];
     snprintf(program_id, sizeof program_id, "%d", b->program.id);
     date_format(b->program.coverage_start, start);
-    const char *transport = self->occupations[occupation].transport ? "t" : "f";
-    const char *eparams[] = {nik, program_id, b->village, PQgetvalue(a, row, 0),
-                             b->program.funding_source, b->payer, PQgetvalue(a, row, 7),
-                             transport, start};
-    PGresult *r = db_exec(self->db, SQL_ENROL, 9, eparams);
-    if (!db_ok(r)) {
+    const char *extra[] = {program_id, b->village, b->program.funding_source, b->payer,
+                           start};
+    PGresult *won = NULL;
+    bool ok = run_json(self, SQL_NEW_PARTICIPANTS, people, 0, NULL, NULL) &&
+              run_json(self, SQL_ENROL, rows, 5, extra, &won);
+    cJSON_Delete(people);
+    cJSON_Delete(rows);
+    if (ok)
+        note_winners(b, won);
+    PQclear(won);
+    return ok;
+}
+
+/* Tell a NIK that lost to an active enrolment where that enrolment is. */
+static bool explain_duplicates(verifier_t *self, batch_t *b)
+{
+    cJSON *lost = cJSON_CreateArray();
+    for (int i = 0; i < b->n; i++)
+        if (b->pending[i].candidate && !b->pending[i].enrolment_id[0])
+            cJSON_AddItemToArray(lost,
+                                 cJSON_CreateString(b->pending[i].verdict.nik.digits));
+    bool any = cJSON_GetArraySize(lost) > 0;
+    char *list = cJSON_PrintUnformatted(lost);
+    cJSON_Delete(lost);
+    /* A JSON array of digit strings becomes a text[] literal by swapping brackets. */
+    list[0] = '{', list[strlen(list) - 1] = '}';
+    const char *params[] = {list};
+    PGresult *r = any ? db_exec(self->db, SQL_WHERE_ACTIVE, 1, params) : NULL;
+    free(list);
+    if (any && !db_ok(r)) {
         PQclear(r);
         return false;
     }
-    bool enrolled = PQntuples(r) == 1;
-    PQclear(r);
-    if (enrolled)
-        return true;
-    const char *wparams[] = {nik};
-    r = db_exec(self->db, SQL_WHERE_ACTIVE, 1, wparams);
-    if (!db_ok(r)) {
-        PQclear(r);
-        return false;
+    for (int i = 0; i < b->n; i++) {
+        pending_t *a = &b->pending[i];
+        if (!a->candidate || a->enrolment_id[0])
+            continue;
+        int hit = -1;
+        for (int k = 0; r && k < PQntuples(r) && hit < 0; k++)
+            if (strcmp(PQgetvalue(r, k, 0), a->verdict.nik.digits) == 0)
+                hit = k;
+        if (hit >= 0)
+            rules_reject(&a->verdict, "DUPLICATE_ACTIVE",
+                         "already active in programme %s, village %s",
+                         PQgetvalue(r, hit, 1), PQgetvalue(r, hit, 2));
+        else
+            rules_reject(&a->verdict, "DUPLICATE_ACTIVE", "already active elsewhere");
+        a->candidate = false;
     }
-    if (PQntuples(r) == 1)
-        rules_reject(v, "DUPLICATE_ACTIVE", "already active in programme %s, village %s",
-                     PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
-    else
-        rules_reject(v, "DUPLICATE_ACTIVE", "already active elsewhere");
     PQclear(r);
     return true;
+}
+
+/* Step 4: places go in submission order; enrolments past the quota are removed. */
+static bool apply_quotas(verifier_t *self, batch_t *b, long village_left, long total_left)
+{
+    cJSON *drop = cJSON_CreateArray();
+    for (int i = 0; i < b->n; i++) {
+        pending_t *a = &b->pending[i];
+        if (!a->candidate)
+            continue;
+        bool fits = village_left != 0 && total_left != 0;
+        if (fits) {
+            village_left -= village_left > 0;
+            total_left -= total_left > 0;
+            continue;
+        }
+        rules_reject(&a->verdict, "QUOTA_EXCEEDED",
+                     b->total_quota >= 0 && total_left == 0
+                         ? "the programme's total quota of %d is reached"
+                         : "the village quota of %d is reached",
+                     b->total_quota >= 0 && total_left == 0 ? b->total_quota
+                                                            : b->village_quota);
+        a->candidate = false;
+        cJSON_AddItemToArray(drop, cJSON_CreateRaw(a->enrolment_id));
+    }
+    bool any = cJSON_GetArraySize(drop) > 0;
+    char *list = cJSON_PrintUnformatted(drop);
+    cJSON_Delete(drop);
+    list[0] = '{', list[strlen(list) - 1] = '}';
+    const char *params[] = {list};
+    bool ok = !any || db_run(self->db, SQL_UNENROL, 1, params);
+    free(list);
+    return ok;
 }
 
 static void count_decision(verifier_t *self, const verdict_t *v)
@@ -277,65 +536,67 @@ static void count_decision(verifier_t *self, const verdict_t *v)
         return;
     }
     for (int i = 0; i < v->n_reasons; i++) {
-        snprintf(labels, sizeof labels, "result=\"rejected\",reason=\"%s\"", v->reasons[i].code);
+        snprintf(labels, sizeof labels, "result=\"rejected\",reason=\"%s\"",
+                 v->reasons[i].code);
         metrics_counter_add(self->metrics, "lindung_decisions_total",
                             "Applicant decisions, by result and reason code.", labels, 1);
     }
 }
 
-static bool decide_one(verifier_t *self, batch_t *b, const PGresult *a, int row)
+/* Step 5: write every decision, refresh accepted people's details. */
+static bool write_decisions(verifier_t *self, batch_t *b)
 {
-    applicant_facts_t who = {.nik = PQgetvalue(a, row, 1),
-                             .sex = PQgetvalue(a, row, 4)[0],
-                             .occupation = resolve_occupation(self, PQgetvalue(a, row, 5)),
-                             .poverty_ref = PQgetvalue(a, row, 6),
-                             .village_code = b->village,
-                             .received = b->received};
-    date_parse(PQgetvalue(a, row, 3), &who.birth_date);
-    verdict_t v;
-    rules_decide(&b->program, &who, date_today(), &v);
-    if (v.nik_ok && seen_before(b, v.nik.digits))
-        rules_reject(&v, "DUPLICATE_IN_SUBMISSION",
-                     "the same NIK appears earlier in this submission");
-    if (v.n_reasons == 0 && !enrol(self, b, a, row, &v, who.occupation))
-        return false;
-    char *reasons = reasons_json(v.reasons, v.n_reasons);
-    char *warnings = reasons_json(v.warnings, v.n_warnings);
+    cJSON *rows = cJSON_CreateArray(), *people = cJSON_CreateArray();
+    for (int i = 0; i < b->n; i++) {
+        pending_t *a = &b->pending[i];
+        bool accepted = a->verdict.n_reasons == 0;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddRawToObject(o, "id", cell(b, a, 0));
+        cJSON_AddStringToObject(o, "decision", accepted ? "accepted" : "rejected");
+        cJSON_AddItemToObject(o, "reasons",
+                              reasons_json(a->verdict.reasons, a->verdict.n_reasons));
+        cJSON_AddItemToObject(o, "warnings",
+                              reasons_json(a->verdict.warnings, a->verdict.n_warnings));
+        cJSON_AddItemToArray(rows, o);
+        accepted ? b->accepted++ : b->rejected++;
+        count_decision(self, &a->verdict);
+        log_debug("applicant.decided", "submission_id", b->submission_id, "nik",
+                  cell(b, a, 1), "decision", accepted ? "accepted" : "rejected", "reason",
+                  accepted ? NULL : a->verdict.reasons[0].code, "request_id",
+                  b->request_id);
+        if (!accepted)
+            continue;
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "nik", a->verdict.nik.digits);
+        cJSON_AddStringToObject(p, "name", cell(b, a, 2));
+        cJSON_AddStringToObject(p, "birth_date", cell(b, a, 3));
+        cJSON_AddStringToObject(p, "sex", cell(b, a, 4));
+        cJSON_AddItemToArray(people, p);
+    }
     char version[16];
     snprintf(version, sizeof version, "%d", b->program.version);
-    const char *decision = v.n_reasons == 0 ? "accepted" : "rejected";
-    const char *params[] = {PQgetvalue(a, row, 0), decision, reasons, warnings, version};
-    bool ok = db_run(self->db, SQL_DECIDE, 5, params);
-    free(reasons);
-    free(warnings);
-    if (!ok)
-        return false;
-    v.n_reasons == 0 ? b->accepted++ : b->rejected++;
-    count_decision(self, &v);
-    log_debug("applicant.decided", "submission_id", b->submission_id, "nik", who.nik,
-              "decision", decision, "reason", v.n_reasons ? v.reasons[0].code : NULL,
-              "request_id", b->request_id);
-    return true;
+    const char *extra[] = {version};
+    bool ok = run_json(self, SQL_DECIDE, rows, 1, extra, NULL) &&
+              run_json(self, SQL_REFRESH_PARTICIPANTS, people, 0, NULL, NULL);
+    cJSON_Delete(rows);
+    cJSON_Delete(people);
+    const char *params[] = {b->submission_id};
+    return ok && db_run(self->db, SQL_VERIFIED, 1, params);
 }
 
 static bool decide_all(verifier_t *self, batch_t *b)
 {
     const char *params[] = {b->submission_id};
-    PGresult *a = db_exec(self->db, SQL_PENDING_APPLICANTS, 1, params);
-    if (!db_ok(a)) {
-        PQclear(a);
+    b->applicants = db_exec(self->db, SQL_PENDING_APPLICANTS, 1, params);
+    if (!db_ok(b->applicants))
         return false;
-    }
-    int n = PQntuples(a);
-    b->seen = calloc((size_t)n + 1, sizeof *b->seen);
-    bool ok = true;
-    for (int i = 0; ok && i < n; i++)
-        ok = decide_one(self, b, a, i);
-    for (int i = 0; i < b->n_seen; i++)
-        free(b->seen[i]);
-    free(b->seen);
-    PQclear(a);
-    return ok && db_run(self->db, SQL_VERIFIED, 1, params);
+    b->n = PQntuples(b->applicants);
+    b->pending = calloc((size_t)b->n + 1, sizeof *b->pending);
+    apply_rules(self, b);
+    long village_left, total_left;
+    return lock_quotas(self, b, &village_left, &total_left) &&
+           enrol_candidates(self, b) && explain_duplicates(self, b) &&
+           apply_quotas(self, b, village_left, total_left) && write_decisions(self, b);
 }
 
 static void announce(verifier_t *self, const batch_t *b, double waited)
@@ -347,9 +608,9 @@ static void announce(verifier_t *self, const batch_t *b, double waited)
              b->program.code, "village", b->village, "accepted", acc, "rejected", rej,
              "request_id", b->request_id);
     metrics_histogram_observe(self->metrics, "lindung_decision_latency_seconds",
-                              "Time from a submission's arrival to its verification.", NULL,
-                              latency_bounds, sizeof latency_bounds / sizeof latency_bounds[0],
-                              waited);
+                              "Time from a submission's arrival to its verification.",
+                              NULL, latency_bounds,
+                              sizeof latency_bounds / sizeof latency_bounds[0], waited);
     if (b->accepted == 0)
         return;
     envelope_t env;
@@ -372,25 +633,24 @@ static verify_result_t verify_submission(verifier_t *self, const char *id)
         failed ? db_rollback(self->db) : (void)db_commit(self->db);
         return failed ? VERIFY_FAILED : VERIFY_SKIPPED;
     }
-    batch_t b = {.submission_id = id, .village = PQgetvalue(s, 0, 1),
+    batch_t b = {.submission_id = id,
+                 .village = PQgetvalue(s, 0, 1),
                  .request_id = PQgetvalue(s, 0, 3)};
     date_parse(PQgetvalue(s, 0, 2), &b.received);
     double waited = atof(PQgetvalue(s, 0, 4));
-    char company[72];
-    bool ok = load_program(self, PQgetvalue(s, 0, 0), &b.program, company, sizeof company);
-    if (ok)
-        payer_of(&b.program, b.village, company, b.payer);
-    ok = ok && decide_all(self, &b) && db_commit(self->db);
-    if (!ok) {
-        log_warn("submission.retry_later", "submission_id", id, "detail", db_error(self->db),
-                 "request_id", b.request_id);
+    bool ok = load_program(self, PQgetvalue(s, 0, 0), &b) && decide_all(self, &b) &&
+              db_commit(self->db);
+    if (ok) {
+        announce(self, &b, waited);
+    } else {
+        log_warn("submission.retry_later", "submission_id", id, "detail",
+                 db_error(self->db), "request_id", b.request_id);
         db_rollback(self->db);
-        PQclear(s);
-        return VERIFY_FAILED;
     }
-    announce(self, &b, waited);
+    PQclear(b.applicants);
+    free(b.pending);
     PQclear(s);
-    return VERIFY_DONE;
+    return ok ? VERIFY_DONE : VERIFY_FAILED;
 }
 
 /* The id of a claimed submission in out, or false when none waits. */
@@ -417,7 +677,8 @@ int verifier_drain(verifier_t *self, bool (*stop)(void))
         if (rc == VERIFY_DONE)
             done++;
         else if (rc == VERIFY_FAILED)
-            failures++; /* deadlock or lost connection: the next sweep retries */
+            failures++; /* a lost connection or a statement error: the next sweep retries
+                         */
     }
     return failed || db_lost(self->db) ? -1 : done;
 }
@@ -427,8 +688,8 @@ void verifier_observe_queue(verifier_t *self)
     PGresult *r = db_exec(self->db, SQL_QUEUE, 0, NULL);
     if (db_ok(r) && PQntuples(r) == 1) {
         metrics_gauge_set(self->metrics, "lindung_verify_queue_depth",
-                          "Submissions received but not yet verified (all processes).", NULL,
-                          atof(PQgetvalue(r, 0, 0)));
+                          "Submissions received but not yet verified (all processes).",
+                          NULL, atof(PQgetvalue(r, 0, 0)));
         metrics_gauge_set(self->metrics, "lindung_verify_queue_oldest_age_seconds",
                           "Age of the oldest submission not yet verified.", NULL,
                           atof(PQgetvalue(r, 0, 1)));

@@ -105,6 +105,18 @@ def _preexec(sig: int, user: pwd.struct_passwd | None = None) -> Callable[[], No
     return fn
 
 
+def _others_can_reach(path: str) -> bool:
+    """Whether every directory from / down to `path` is searchable by others."""
+    p = Path(path).resolve()
+    for d in [p, *p.parents]:
+        try:
+            if not os.stat(d).st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+    return True
+
+
 def free_port() -> int:
     """A TCP port that was free on 127.0.0.1 a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -189,8 +201,9 @@ class Cluster:
         self.owns_dir = base is None
         if base is None:
             tmp = tempfile.gettempdir()
-            # a unix socket path must stay under ~107 bytes
-            if len(tmp) > 60:
+            # a unix socket path must stay under ~107 bytes, and as root the
+            # `postgres` user must be able to reach the dir
+            if len(tmp) > 60 or (os.geteuid() == 0 and not _others_can_reach(tmp)):
                 tmp = "/tmp"
             base = Path(tempfile.mkdtemp(prefix="lindung-it-", dir=tmp))
         self.dir = Path(base)

@@ -18,7 +18,8 @@ static const char *SQL_INSERT =
     "INSERT INTO api_keys (id, name, prefix, key_hash, scope) "
     "VALUES ($1, $2, $3, sha256(convert_to($4, 'UTF8')), $5)";
 static const char *SQL_LIST =
-    "SELECT id, name, prefix, scope, to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+    "SELECT id, name, prefix, scope, to_char(created_at, "
+    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
     "  coalesce(to_char(revoked_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '') "
     "FROM api_keys ORDER BY created_at";
 static const char *SQL_REVOKE =
@@ -40,7 +41,8 @@ static bool scope_region_exists(db_t *db, const scope_t *scope)
 {
     if (scope->kind == SCOPE_ADMIN)
         return true;
-    const char *params[] = {scope->code, scope->kind == SCOPE_REGENCY ? "regency" : "village"};
+    const char *params[] = {scope->code,
+                            scope->kind == SCOPE_REGENCY ? "regency" : "village"};
     PGresult *r = db_exec(db, SQL_SCOPE_REGION, 2, params);
     bool ok = db_ok(r) && PQntuples(r) == 1;
     PQclear(r);
@@ -93,7 +95,8 @@ int apikey_list(db_t *db, bool json)
     const char *cols[] = {"id", "name", "prefix", "scope", "created_at", "revoked_at"};
     cJSON *list = cJSON_CreateArray();
     if (!json)
-        printf("%-36s  %-12s  %-24s  %-20s  %s\n", "ID", "PREFIX", "SCOPE", "CREATED", "NAME");
+        printf("%-36s  %-12s  %-24s  %-20s  %s\n", "ID", "PREFIX", "SCOPE", "CREATED",
+               "NAME");
     for (int i = 0; i < PQntuples(r); i++) {
         if (!json) {
             printf("%-36s  %-12s  %-24s  %-20s  %s%s\n", PQgetvalue(r, i, 0),

@@ -13,14 +13,14 @@
 
 #define MAX_MIGRATIONS 1000
 
-static const char *SQL_TRACKING =
-    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-    " version integer PRIMARY KEY, name text NOT NULL,"
-    " applied_at timestamptz NOT NULL DEFAULT now())";
+static const char *SQL_TRACKING = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                  " version integer PRIMARY KEY, name text NOT NULL,"
+                                  " applied_at timestamptz NOT NULL DEFAULT now())";
 static const char *SQL_LOCK = "SELECT pg_advisory_lock(4242, 0)";
 static const char *SQL_UNLOCK = "SELECT pg_advisory_unlock(4242, 0)";
 static const char *SQL_APPLIED = "SELECT 1 FROM schema_migrations WHERE version = $1";
-static const char *SQL_RECORD = "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)";
+static const char *SQL_RECORD =
+    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)";
 
 static char *read_file(const char *path, size_t *len)
 {
@@ -66,7 +66,8 @@ static int list_migrations(const char *dir, char **names, int cap)
 static int copy_csv(PGconn *conn, const char *target, const char *path)
 {
     char sql[640];
-    snprintf(sql, sizeof sql, "COPY %s FROM STDIN WITH (FORMAT csv, HEADER true)", target);
+    snprintf(sql, sizeof sql, "COPY %s FROM STDIN WITH (FORMAT csv, HEADER true)",
+             target);
     PGresult *r = PQexec(conn, sql);
     if (PQresultStatus(r) != PGRES_COPY_IN) {
         fprintf(stderr, "migrate: %s", PQerrorMessage(conn));

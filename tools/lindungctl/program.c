@@ -18,10 +18,12 @@ static const char *SQL_RESOLVE_OCCUPATIONS =
     "   WHERE x <> 'informal' AND NOT EXISTS (SELECT 1 FROM occupations o2 "
     "     WHERE o2.code::text = x OR upper(o2.name) = upper(x))) "
     "FROM occupations o, jsonb_array_elements_text($1::jsonb) x "
-    "WHERE o.code::text = x OR upper(o.name) = upper(x) OR (x = 'informal' AND o.informal)";
+    "WHERE o.code::text = x OR upper(o.name) = upper(x) OR (x = 'informal' AND "
+    "o.informal)";
 
 static const char *SQL_UPSERT =
-    "INSERT INTO programs AS p (code, name, regency_code, funding_source, payer_code, payer_name, "
+    "INSERT INTO programs AS p (code, name, regency_code, funding_source, payer_code, "
+    "payer_name, "
     "  submitter, coverage_start, coverage_end, submission_deadline, min_age, max_age, "
     "  occupations, poverty_ref_required, village_quota, village_target, total_quota, "
     "  relief_applies) "
@@ -30,10 +32,12 @@ static const char *SQL_UPSERT =
     "  ((j->>'coverage_start') || '-01')::date, ((j->>'coverage_end') || '-01')::date, "
     "  (j->>'submission_deadline')::date, (j->>'min_age')::int, (j->>'max_age')::int, "
     "  $2::int[], coalesce((j->>'poverty_ref_required')::boolean, false), "
-    "  (j->>'village_quota')::int, (j->>'village_target')::int, (j->>'total_quota')::int, "
+    "  (j->>'village_quota')::int, (j->>'village_target')::int, "
+    "(j->>'total_quota')::int, "
     "  coalesce((j->>'relief_applies')::boolean, true) "
     "FROM (SELECT $1::jsonb AS j) s "
-    "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, regency_code = EXCLUDED.regency_code, "
+    "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, regency_code = "
+    "EXCLUDED.regency_code, "
     "  funding_source = EXCLUDED.funding_source, payer_code = EXCLUDED.payer_code, "
     "  payer_name = EXCLUDED.payer_name, submitter = EXCLUDED.submitter, "
     "  coverage_start = EXCLUDED.coverage_start, coverage_end = EXCLUDED.coverage_end, "
@@ -43,25 +47,30 @@ static const char *SQL_UPSERT =
     "  village_quota = EXCLUDED.village_quota, village_target = EXCLUDED.village_target, "
     "  total_quota = EXCLUDED.total_quota, relief_applies = EXCLUDED.relief_applies, "
     "  version = p.version + 1, updated_at = now() "
-    "WHERE (p.name, p.regency_code, p.funding_source, p.payer_code, p.payer_name, p.submitter, "
+    "WHERE (p.name, p.regency_code, p.funding_source, p.payer_code, p.payer_name, "
+    "p.submitter, "
     "  p.coverage_start, p.coverage_end, p.submission_deadline, p.min_age, p.max_age, "
     "  p.occupations, p.poverty_ref_required, p.village_quota, p.village_target, "
-    "  p.total_quota, p.relief_applies) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.regency_code, "
-    "  EXCLUDED.funding_source, EXCLUDED.payer_code, EXCLUDED.payer_name, EXCLUDED.submitter, "
+    "  p.total_quota, p.relief_applies) IS DISTINCT FROM (EXCLUDED.name, "
+    "EXCLUDED.regency_code, "
+    "  EXCLUDED.funding_source, EXCLUDED.payer_code, EXCLUDED.payer_name, "
+    "EXCLUDED.submitter, "
     "  EXCLUDED.coverage_start, EXCLUDED.coverage_end, EXCLUDED.submission_deadline, "
-    "  EXCLUDED.min_age, EXCLUDED.max_age, EXCLUDED.occupations, EXCLUDED.poverty_ref_required, "
+    "  EXCLUDED.min_age, EXCLUDED.max_age, EXCLUDED.occupations, "
+    "EXCLUDED.poverty_ref_required, "
     "  EXCLUDED.village_quota, EXCLUDED.village_target, EXCLUDED.total_quota, "
     "  EXCLUDED.relief_applies) "
     "RETURNING id, version";
 
-static const char *SQL_VERSION =
-    "INSERT INTO program_versions (program_id, version, rules) VALUES ($1, $2, $3::jsonb) "
-    "ON CONFLICT DO NOTHING";
+static const char *SQL_VERSION = "INSERT INTO program_versions (program_id, version, "
+                                 "rules) VALUES ($1, $2, $3::jsonb) "
+                                 "ON CONFLICT DO NOTHING";
 
 static const char *SQL_REGENCY_EXISTS =
     "SELECT 1 FROM regions WHERE code = $1 AND level = 'regency'";
 
-static const char *const FUNDING_SOURCES[] = {"ADD", "DBH_SAWIT", "CSR", "APBD", "APBDES", NULL};
+static const char *const FUNDING_SOURCES[] = {"ADD",  "DBH_SAWIT", "CSR",
+                                              "APBD", "APBDES",    NULL};
 
 static bool one_of(const char *s, const char *const *list)
 {
@@ -104,21 +113,25 @@ static int check(const cJSON *p)
         bad += problem(code, "regency_code", "must be a regency code PP.RR");
     const char *fs = str(p, "funding_source");
     if (!one_of(fs, FUNDING_SOURCES))
-        bad += problem(code, "funding_source", "must be ADD, DBH_SAWIT, CSR, APBD or APBDES");
+        bad += problem(code, "funding_source",
+                       "must be ADD, DBH_SAWIT, CSR, APBD or APBDES");
     if (fs && strcmp(fs, "CSR") == 0 && (!str(p, "payer_code") || !str(p, "payer_name")))
-        bad += problem(code, "payer_code", "and payer_name are required for CSR (the company)");
+        bad += problem(code, "payer_code",
+                       "and payer_name are required for CSR (the company)");
     if (!str(p, "coverage_start") || !period_parse(str(p, "coverage_start"), &month))
         bad += problem(code, "coverage_start", "must be YYYY-MM");
     if (str(p, "coverage_end") && !period_parse(str(p, "coverage_end"), &month))
         bad += problem(code, "coverage_end", "must be YYYY-MM");
     if (str(p, "submission_deadline") && !date_parse(str(p, "submission_deadline"), &day))
         bad += problem(code, "submission_deadline", "must be YYYY-MM-DD");
-    const char *ints[] = {"min_age", "max_age", "village_quota", "village_target", "total_quota"};
+    const char *ints[] = {"min_age", "max_age", "village_quota", "village_target",
+                          "total_quota"};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
         if (!absent_or(p, ints[i], cJSON_IsNumber))
             bad += problem(code, ints[i], "must be a whole number");
     if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(p, "occupations")))
-        bad += problem(code, "occupations", "must be a list of codes or names, or [\"informal\"]");
+        bad += problem(code, "occupations",
+                       "must be a list of codes or names, or [\"informal\"]");
     return bad;
 }
 

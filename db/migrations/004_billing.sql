@@ -1,0 +1,63 @@
+-- 004_billing: rate adjustments (PP 50/2025 relief), payments against
+-- invoices, invoice balances and status, and the index the lapse check reads.
+-- See docs/billing.md for the rounding and the lapse rule.
+
+-- A percentage off one or both components for a range of iuran months,
+-- optionally for one sector only. Every adjustment is a relief: it is honoured
+-- only for programmes whose relief_applies is true (who pays decides whether
+-- the relief is passed on). Adjustments do not stack: when several apply to
+-- the same month, sector and component, the largest one wins (PP 50/2025's
+-- general and transport reliefs overlap in April-December 2026).
+CREATE TABLE premium_adjustments (
+    id          serial PRIMARY KEY,
+    name        text NOT NULL,
+    first_month date NOT NULL CHECK (extract(day FROM first_month) = 1),
+    last_month  date NOT NULL CHECK (extract(day FROM last_month) = 1),
+    sector      text CHECK (sector IN ('transport')),   -- NULL: every sector
+    off_bp      integer NOT NULL CHECK (off_bp BETWEEN 1 AND 10000), -- 5000 = 50% off
+    applies_jkk boolean NOT NULL,
+    applies_jkm boolean NOT NULL,
+    note        text,
+    CHECK (last_month >= first_month),
+    CHECK (applies_jkk OR applies_jkm),
+    UNIQUE NULLS NOT DISTINCT (name, sector)
+);
+
+INSERT INTO premium_adjustments (name, first_month, last_month, sector, off_bp,
+                                 applies_jkk, applies_jkm, note)
+VALUES ('PP 50/2025', '2026-04-01', '2026-12-01', NULL, 5000, true, true,
+        'PP 50/2025: JKK and JKM halved for iuran months April-December 2026'),
+       ('PP 50/2025', '2026-01-01', '2027-03-01', 'transport', 5000, true, true,
+        'PP 50/2025: transport sector, JKK and JKM halved January 2026-March 2027');
+
+-- Money received against an invoice. An invoice is never overpaid (the
+-- payment is refused), so paid <= total holds whenever a payment is made.
+CREATE TABLE payments (
+    id         bigserial PRIMARY KEY,
+    invoice_id bigint NOT NULL REFERENCES invoices (id),
+    amount     bigint NOT NULL CHECK (amount > 0),
+    paid_on    date NOT NULL,
+    reference  text,
+    source     text NOT NULL DEFAULT 'lindungctl',  -- 'lindungctl' or 'api:<key id>'
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX payments_invoice_idx ON payments (invoice_id);
+
+-- Status is derived, never stored, so it cannot disagree with the payments:
+-- a supplementary line added after an invoice was paid makes it partially
+-- paid again, as it should.
+CREATE VIEW invoice_balances AS
+SELECT i.id, i.period, i.funding_source, i.payer_code, i.payer_name, i.total, i.line_count,
+       i.due_date, coalesce(p.paid, 0)::bigint AS paid,
+       (i.total - coalesce(p.paid, 0))::bigint AS outstanding,
+       CASE WHEN coalesce(p.paid, 0) = 0 AND i.total > 0 THEN 'open'
+            WHEN coalesce(p.paid, 0) >= i.total THEN 'paid'
+            ELSE 'partially_paid' END AS status
+FROM invoices i
+LEFT JOIN (SELECT invoice_id, sum(amount) AS paid FROM payments GROUP BY invoice_id) p
+       ON p.invoice_id = i.id;
+
+-- The lapse check reads an enrolment's last months; the list endpoints page
+-- invoices by period and payer.
+CREATE INDEX invoices_payer_idx ON invoices (payer_code, period);
+CREATE INDEX enrolments_lapsed_idx ON enrolments (ended_at) WHERE end_reason = 'lapsed';

@@ -1,0 +1,55 @@
+/* ops_internal: what the ops command files (ops.c, ops_status.c, ops_trace.c)
+ * share: parsed options, the database connection, output helpers that mask
+ * NIKs. Not part of lindungctl's interface to other commands (that is ops.h). */
+#ifndef LINDUNG_OPS_INTERNAL_H
+#define LINDUNG_OPS_INTERNAL_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "db.h"
+
+/* Exit codes of every ops command. */
+#define OPS_OK 0
+#define OPS_FAILED 1 /* database unreachable, not found, something unready */
+#define OPS_USAGE 2
+
+#define OPS_MAX_POSITIONAL 4
+
+typedef struct {
+    bool json, unmasked, help;
+    const char *village, *program, *status, *limit;
+    const char *positional[OPS_MAX_POSITIONAL];
+    int npositional;
+} ops_args_t;
+
+/* Timestamps leave PostgreSQL as UTC ISO-8601 with milliseconds, whatever the
+ * session's TimeZone, so they sort as text and the "Z" is true. */
+#define OPS_TS(col) "to_char((" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/* A connection to LINDUNG_DB, or NULL with a message on stderr. */
+db_t *ops_connect(const char *command);
+
+/* Pretty-print doc on stdout and free it. */
+void ops_print_json(cJSON *doc);
+
+/* A NIK for output: masked ("1612******0001") unless args->unmasked. */
+void ops_nik(const ops_args_t *args, const char *nik, char *out, size_t cap);
+/* Free text for output (names, references, request ids, messages): any
+ * NIK-like digit run inside it is masked unless args->unmasked. */
+void ops_text(const ops_args_t *args, const char *text, char *out, size_t cap);
+
+/* "Rp 1,234,500" */
+void ops_rupiah(int64_t amount, char *out, size_t cap);
+/* "2h 05m", "3m 12s", "41s" */
+void ops_age(double seconds, char *out, size_t cap);
+
+/* cJSON helpers: a PostgreSQL text value, NULL as JSON null. */
+void ops_json_str(cJSON *obj, const char *key, const PGresult *r, int row, int col);
+void ops_json_int(cJSON *obj, const char *key, const PGresult *r, int row, int col);
+/* "" for SQL NULL, so text output never prints "(null)". */
+const char *ops_val(const PGresult *r, int row, int col);
+
+int ops_status(const ops_args_t *args);
+int ops_trace(const ops_args_t *args);
+#endif
