@@ -42,6 +42,9 @@ CREATE TABLE payments (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX payments_invoice_idx ON payments (invoice_id);
+-- A payment sent twice (same invoice, same reference) is recorded once.
+CREATE UNIQUE INDEX payments_reference_idx ON payments (invoice_id, reference)
+    WHERE reference IS NOT NULL;
 
 -- Status is derived, never stored, so it cannot disagree with the payments:
 -- a supplementary line added after an invoice was paid makes it partially
@@ -61,3 +64,46 @@ LEFT JOIN (SELECT invoice_id, sum(amount) AS paid FROM payments GROUP BY invoice
 -- invoices by period and payer.
 CREATE INDEX invoices_payer_idx ON invoices (payer_code, period);
 CREATE INDEX enrolments_lapsed_idx ON enrolments (ended_at) WHERE end_reason = 'lapsed';
+
+-- Record one payment, or say why not, in one statement, so lindungctl and the
+-- intake HTTP endpoint share one rule without sharing C code. The invoice row
+-- is locked, so concurrent payments cannot overpay it together.
+-- result: 'ok', 'not_found', 'overpaid' (more than is outstanding),
+-- 'duplicate' (this reference was recorded for the invoice), 'future_date'
+-- (paid_on after today in Jakarta), 'bad_amount' (not positive).
+CREATE FUNCTION billing_record_payment(p_invoice bigint, p_amount bigint, p_paid_on date,
+                                       p_reference text, p_source text)
+RETURNS TABLE (result text, payment_id bigint, total bigint, paid bigint,
+               outstanding bigint, status text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    inv_total bigint;
+    already   bigint;
+    new_id    bigint;
+BEGIN
+    SELECT i.total INTO inv_total FROM invoices i WHERE i.id = p_invoice FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'not_found'::text, NULL::bigint, NULL::bigint, NULL::bigint,
+                            NULL::bigint, NULL::text;
+        RETURN;
+    END IF;
+    SELECT coalesce(sum(p.amount), 0) INTO already FROM payments p WHERE p.invoice_id = p_invoice;
+    IF p_amount IS NULL OR p_amount <= 0 THEN
+        result := 'bad_amount';
+    ELSIF p_paid_on > (now() AT TIME ZONE 'Asia/Jakarta')::date THEN
+        result := 'future_date';
+    ELSIF p_reference IS NOT NULL AND EXISTS (SELECT 1 FROM payments p
+            WHERE p.invoice_id = p_invoice AND p.reference = p_reference) THEN
+        result := 'duplicate';
+    ELSIF already + p_amount > inv_total THEN
+        result := 'overpaid';
+    ELSE
+        INSERT INTO payments (invoice_id, amount, paid_on, reference, source)
+        VALUES (p_invoice, p_amount, p_paid_on, p_reference, coalesce(p_source, 'lindungctl'))
+        RETURNING id INTO new_id;
+        already := already + p_amount;
+        result := 'ok';
+    END IF;
+    RETURN QUERY SELECT result, new_id, b.total, b.paid, b.outstanding, b.status
+                 FROM invoice_balances b WHERE b.id = p_invoice;
+END $$;

@@ -13,6 +13,7 @@ typedef struct {
     int64_t run_id;
     int64_t lines_added;
     int64_t amount_added; /* rupiah */
+    int64_t lapsed;       /* enrolments ended as lapsed before this month */
     bool supplementary;   /* the month had been run before */
     char error[256];      /* when accrual_run returns -1 */
 } accrual_result_t;

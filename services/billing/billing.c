@@ -9,6 +9,9 @@
 
 #define MAX_MONTHS 1200
 
+static const char *SQL_EARLIEST_COVERAGE =
+    "SELECT to_char(min(coverage_start), 'YYYY-MM') FROM programs";
+
 static const char *SQL_ACCRUED_BY_SOURCE =
     "SELECT funding_source, sum(total) FROM invoices GROUP BY funding_source";
 
@@ -56,15 +59,18 @@ cJSON *billing_run_json(db_t *db, metrics_t *metrics, period_t period, const cha
         cJSON_AddStringToObject(doc, "message", result.error);
         return doc;
     }
-    char lines[24], amount[24];
+    char lines[24], amount[24], lapsed[24];
     snprintf(lines, sizeof lines, "%" PRId64, result.lines_added);
     snprintf(amount, sizeof amount, "%" PRId64, result.amount_added);
+    snprintf(lapsed, sizeof lapsed, "%" PRId64, result.lapsed);
     log_info("billing.run", "period", month, "trigger", trigger, "lines_added", lines,
-             "amount_added", amount, "supplementary", result.supplementary ? "true" : "false");
+             "amount_added", amount, "lapsed", lapsed, "supplementary",
+             result.supplementary ? "true" : "false");
     /* Integers below 2^53 are exact in JSON numbers; rupiah totals stay far below. */
     cJSON_AddNumberToObject(doc, "run_id", (double)result.run_id);
     cJSON_AddNumberToObject(doc, "lines_added", (double)result.lines_added);
     cJSON_AddNumberToObject(doc, "amount_added", (double)result.amount_added);
+    cJSON_AddNumberToObject(doc, "lapsed", (double)result.lapsed);
     cJSON_AddBoolToObject(doc, "supplementary", result.supplementary);
     return doc;
 }
@@ -77,6 +83,31 @@ int billing_catch_up(db_t *db, metrics_t *metrics, const char *trigger)
         cJSON_Delete(billing_run_json(db, metrics, months[i], trigger));
     free(months);
     return n < 0 ? -1 : 0;
+}
+
+int billing_catch_up_to(db_t *db, metrics_t *metrics, period_t due, int max_months,
+                        const char *trigger)
+{
+    PGresult *r = db_exec(db, SQL_EARLIEST_COVERAGE, 0, NULL);
+    if (!db_ok(r) || PQntuples(r) != 1) {
+        PQclear(r);
+        return -1;
+    }
+    period_t first;
+    bool any = !PQgetisnull(r, 0, 0) && period_parse(PQgetvalue(r, 0, 0), &first);
+    PQclear(r);
+    if (!any)
+        return 0; /* no programme yet: nothing to bill */
+    period_t bound = period_add(due, 1 - max_months);
+    if (period_compare(first, bound) < 0)
+        first = bound;
+    int failed = 0;
+    for (period_t p = first; period_compare(p, due) <= 0; p = period_next(p)) {
+        cJSON *doc = billing_run_json(db, metrics, p, trigger);
+        failed += !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "ok"));
+        cJSON_Delete(doc);
+    }
+    return failed ? -1 : 0;
 }
 
 void billing_observe(db_t *db, metrics_t *metrics)

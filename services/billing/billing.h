@@ -16,6 +16,13 @@ cJSON *billing_run_json(db_t *db, metrics_t *metrics, period_t period, const cha
  * late gets its supplementary lines. -1 when the database is unavailable. */
 int billing_catch_up(db_t *db, metrics_t *metrics, const char *trigger);
 
+/* Run every month from the earliest programme coverage start (but at most
+ * max_months back) up to and including `due`: months never run are billed,
+ * months run before get their supplementary lines. -1 when a run failed or
+ * the database is unavailable (try again later); 0 otherwise. */
+int billing_catch_up_to(db_t *db, metrics_t *metrics, period_t due, int max_months,
+                        const char *trigger);
+
 /* Refresh gauges read from the database (accrued amount by funding source). */
 void billing_observe(db_t *db, metrics_t *metrics);
 #endif

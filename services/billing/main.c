@@ -1,9 +1,14 @@
-/* lindung-billing: accrues monthly premiums. Runs are requested over the
- * control socket (lindungctl billing run YYYY-MM); enrolments.changed
- * prompts, start-up, and a sweep that notices new enrolments re-run months
- * already billed, so late enrolments get supplementary lines. */
+/* lindung-billing: accrues monthly premiums. On start it catches up every
+ * month from the earliest programme coverage start to the month now due; then
+ * it runs each month at its scheduled time (LINDUNG_BILLING_SCHEDULE, default
+ * the 1st at 01:00 Asia/Jakarta), answers run requests on the control socket
+ * (lindungctl billing run YYYY-MM), and re-runs months already billed when
+ * enrolments appear (prompted by enrolments.changed or found by the sweep),
+ * so late enrolments get supplementary lines. Every run is accrual_run():
+ * one transaction, exactly once, one run per month at a time. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <zmq.h>
 #include "billing.h"
 #include "bus.h"
@@ -14,13 +19,16 @@
 #include "log.h"
 #include "metrics.h"
 #include "ready.h"
+#include "schedule.h"
 #include "signals.h"
+
+#define POLL_MS 200
 
 static const char *SQL_ENROLMENT_WATERMARK = "SELECT coalesce(max(id), 0) FROM enrolments";
 
 typedef struct {
-    const char *db, *enrolments, *control;
-    long port, sweep_ms;
+    const char *db, *enrolments, *control, *schedule;
+    long port, sweep_ms, catch_up_months;
 } settings_t;
 
 static int read_settings(settings_t *s)
@@ -29,8 +37,11 @@ static int read_settings(settings_t *s)
     s->db = config_str("LINDUNG_DB", "dbname=lindung");
     s->enrolments = config_str("LINDUNG_BUS_ENROLMENTS", "tcp://127.0.0.1:5562");
     s->control = config_str("LINDUNG_BILLING_CONTROL", "tcp://127.0.0.1:5563");
+    s->schedule = config_str("LINDUNG_BILLING_SCHEDULE", SCHEDULE_DEFAULT);
     if (config_int("LINDUNG_BILLING_PORT", 8082, 1, 65535, &s->port, err, sizeof err) ||
-        config_int("LINDUNG_SWEEP_MS", 5000, 10, 3600000, &s->sweep_ms, err, sizeof err)) {
+        config_int("LINDUNG_SWEEP_MS", 5000, 10, 3600000, &s->sweep_ms, err, sizeof err) ||
+        config_int("LINDUNG_BILLING_CATCHUP_MONTHS", 60, 1, 1200, &s->catch_up_months, err,
+                   sizeof err)) {
         log_error("config.invalid", "detail", err);
         return -1;
     }
@@ -46,18 +57,64 @@ static long long enrolment_watermark(db_t *db)
     return mark;
 }
 
-/* Catch up when enrolments appeared since the last catch-up, whether or not
- * their prompt arrived. */
-static void sweep(db_t *db, metrics_t *metrics, long long *seen, const char *trigger)
+typedef struct {
+    db_t *db;
+    metrics_t *metrics;
+    schedule_t *schedule;
+    long catch_up_months;
+    bool caught_up;    /* the start-up catch-up has succeeded */
+    period_t next;     /* the next month to run on schedule */
+    long long seen;    /* enrolment watermark of the last catch-up */
+} state_t;
+
+/* Start-up (and, until it succeeds, every sweep): bill every month up to the
+ * one now due. The watermark is read first, so enrolments made during the
+ * catch-up are caught by the next sweep. */
+static void catch_up(state_t *st)
 {
-    long long mark = enrolment_watermark(db);
-    if (mark < 0) {
-        log_warn("db.unavailable", "detail", db_error(db));
+    period_t due = schedule_due_month(st->schedule, time(NULL));
+    long long mark = enrolment_watermark(st->db);
+    if (mark < 0 ||
+        billing_catch_up_to(st->db, st->metrics, due, (int)st->catch_up_months, "startup") != 0) {
+        log_warn("billing.catch_up_incomplete", "detail", db_error(st->db));
         return;
     }
-    if (mark != *seen && billing_catch_up(db, metrics, trigger) == 0)
-        *seen = mark;
-    billing_observe(db, metrics);
+    st->caught_up = true;
+    st->next = period_next(due);
+    st->seen = mark;
+    char month[8];
+    period_format(due, month);
+    log_info("billing.caught_up", "through", month);
+}
+
+/* Run the month whose scheduled time has come. A failed run is retried on the
+ * next pass: `next` only moves on success. */
+static void run_scheduled(state_t *st)
+{
+    if (!st->caught_up || time(NULL) < schedule_time_of(st->schedule, st->next))
+        return;
+    cJSON *doc = billing_run_json(st->db, st->metrics, st->next, "schedule");
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "ok")))
+        st->next = period_next(st->next);
+    cJSON_Delete(doc);
+}
+
+/* Re-run months already billed when enrolments appeared since the last
+ * catch-up, whether or not their prompt arrived. */
+static void sweep(state_t *st, const char *trigger)
+{
+    if (!st->caught_up) {
+        catch_up(st);
+        return;
+    }
+    long long mark = enrolment_watermark(st->db);
+    if (mark < 0) {
+        log_warn("db.unavailable", "detail", db_error(st->db));
+        return;
+    }
+    if (mark != st->seen && billing_catch_up(st->db, st->metrics, trigger) == 0)
+        st->seen = mark;
+    billing_observe(st->db, st->metrics);
 }
 
 int main(void)
@@ -69,6 +126,11 @@ int main(void)
         return 2;
 
     char err[256];
+    schedule_t *schedule = schedule_new(s.schedule, err, sizeof err);
+    if (!schedule) {
+        log_error("config.invalid", "detail", err);
+        return 2;
+    }
     void *zmq = zmq_ctx_new();
     metrics_t *metrics = metrics_new();
     bus_t *in = bus_new(zmq, BUS_SUBSCRIBER, s.enrolments, true, metrics, err, sizeof err);
@@ -86,24 +148,26 @@ int main(void)
         return 1;
     }
     db_t *db = db_new(s.db);
-    log_info("started", "bus_in", s.enrolments, "control", s.control);
+    log_info("started", "bus_in", s.enrolments, "control", s.control, "schedule", s.schedule);
 
-    long long seen = -1; /* forces a catch-up at start */
-    sweep(db, metrics, &seen, "startup");
+    state_t st = {.db = db, .metrics = metrics, .schedule = schedule,
+                  .catch_up_months = s.catch_up_months, .seen = -1};
+    catch_up(&st);
     zmq_pollitem_t items[] = {{.socket = bus_socket(in), .events = ZMQ_POLLIN},
                               {.socket = control_socket(control), .events = ZMQ_POLLIN}};
     long idle_ms = 0;
     while (!signals_stop_requested()) {
-        int n = zmq_poll(items, 2, 200);
+        int n = zmq_poll(items, 2, POLL_MS);
         if (n > 0 && (items[1].revents & ZMQ_POLLIN))
             control_serve(control, db, metrics);
         envelope_t env;
         bool prompted = false;
         while (bus_recv(in, &env) == 0)
             prompted = true;
-        idle_ms += 200;
+        run_scheduled(&st);
+        idle_ms += POLL_MS;
         if (prompted || idle_ms >= s.sweep_ms) {
-            sweep(db, metrics, &seen, prompted ? "enrolments" : "sweep");
+            sweep(&st, prompted ? "enrolments" : "sweep");
             idle_ms = 0;
         }
     }
@@ -116,6 +180,7 @@ int main(void)
     zmq_ctx_term(zmq);
     ready_destroy(&ready);
     metrics_destroy(&metrics);
+    schedule_destroy(&schedule);
     log_info("stopped");
     return 0;
 }

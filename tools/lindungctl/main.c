@@ -7,6 +7,7 @@
 #include "billing_cmd.h"
 #include "config.h"
 #include "db.h"
+#include "enrolment.h"
 #include "log.h"
 #include "migrate.h"
 #include "ops.h"
@@ -23,6 +24,9 @@ static const char *USAGE =
     "                                       prints the key alone on one line, once\n"
     "  apikey list [--json]                 list keys (never the keys themselves)\n"
     "  apikey revoke ID|PREFIX              revoke a key\n"
+    "  enrolment end NIK --month YYYY-MM --reason death|moved|left|lapsed|program_ended\n"
+    "                                       end an active enrolment after that month\n"
+    "  enrolment history NIK                every enrolment of a NIK, ended ones too\n"
     "  billing run YYYY-MM                  ask lindung-billing to accrue a month\n"
     "\n"
     "environment: LINDUNG_DB (libpq conninfo, default dbname=lindung),\n"
@@ -119,6 +123,12 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "migrate") == 0)
         return with_db(cmd_migrate, rest, args);
+    if (strcmp(cmd, "enrolment") == 0) {
+        db_t *db = connect_db();
+        int rc = db ? enrolment_main(db, argc - 1, argv + 1) : 1;
+        db_destroy(&db);
+        return rc;
+    }
     if (strcmp(cmd, "program") == 0)
         return with_db(cmd_program, rest, args);
     if (strcmp(cmd, "apikey") == 0)

@@ -1,0 +1,351 @@
+/* ops_status: `lindungctl status`, the operator's one screen: each daemon's
+ * /readyz, the verification queue, decisions in the last hour, the last
+ * billing run. Daemons are asked over a tiny blocking HTTP/1.0 GET (one
+ * request, then the server closes), because pulling in an HTTP client
+ * library for one probe is not worth it. Not a monitoring system: Prometheus
+ * and the alerts in deploy/ are. */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include "config.h"
+#include "ops_internal.h"
+
+#define PROBE_TIMEOUT_MS 2000
+#define PROBE_MAX_ANSWER 8192
+
+static const char *SQL_QUEUE =
+    "SELECT count(*), coalesce(extract(epoch FROM now() - min(received_at)), 0)::float8 "
+    "FROM submissions WHERE status <> 'verified'";
+
+static const char *SQL_DECISIONS_HOUR =
+    "SELECT decision, count(*) FROM applicants "
+    "WHERE decided_at >= now() - interval '1 hour' GROUP BY decision ORDER BY decision";
+
+static const char *SQL_REASONS_HOUR =
+    "SELECT r->>'code', count(*) FROM applicants a "
+    "CROSS JOIN LATERAL jsonb_array_elements(a.reasons) r "
+    "WHERE a.decided_at >= now() - interval '1 hour' "
+    "GROUP BY 1 ORDER BY 2 DESC, 1";
+
+/* Runs are one transaction each (accrual.c): a row is a finished run. */
+static const char *SQL_LAST_RUN =
+    "SELECT id, to_char(period, 'YYYY-MM'), trigger, " OPS_TS(
+        "started_at") ", "
+                      "  " OPS_TS(
+                          "finished_at") ", lines_added, amount_added, "
+                                         "  extract(epoch FROM finished_at - "
+                                         "started_at)::float8, "
+                                         "  extract(epoch FROM now() - "
+                                         "finished_at)::float8 "
+                                         "FROM billing_runs WHERE finished_at IS NOT "
+                                         "NULL ORDER BY finished_at DESC, id DESC "
+                                         "LIMIT 1";
+
+typedef struct {
+    const char *name, *port_var, *host_var;
+    long default_port;
+} daemon_t;
+
+static const daemon_t daemons[] = {
+    {"intake", "LINDUNG_INTAKE_PORT", "LINDUNG_INTAKE_HOST", 8080},
+    {"verify", "LINDUNG_VERIFY_PORT", "LINDUNG_VERIFY_HOST", 8081},
+    {"billing", "LINDUNG_BILLING_PORT", "LINDUNG_BILLING_HOST", 8082},
+};
+#define NDAEMONS (sizeof daemons / sizeof daemons[0])
+
+typedef struct {
+    char url[160];
+    const char *state; /* "ready", "unready", "down" */
+    int http_status;   /* 0 when there was no answer */
+    char reason[256];
+} probe_t;
+
+/* ------------------------------------------------------------ HTTP probe */
+
+static int probe_connect(const char *host, const char *port, char *err, size_t errcap)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *list;
+    int rc = getaddrinfo(host, port, &hints, &list);
+    if (rc != 0) {
+        snprintf(err, errcap, "%s: %s", host, gai_strerror(rc));
+        return -1;
+    }
+    /* On Linux SO_SNDTIMEO bounds connect() too, so a black-holed host
+     * cannot hang the status screen. */
+    struct timeval tv = {.tv_sec = PROBE_TIMEOUT_MS / 1000,
+                         .tv_usec = PROBE_TIMEOUT_MS % 1000 * 1000};
+    int fd = -1;
+    for (struct addrinfo *ai = list; ai && fd < 0; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+            snprintf(err, errcap, "%s", strerror(errno));
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(list);
+    return fd;
+}
+
+static bool send_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+        if (n <= 0)
+            return false;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+/* The whole answer until the server closes (HTTP/1.0), NUL-terminated. */
+static ssize_t recv_all(int fd, char *buf, size_t cap)
+{
+    size_t len = 0;
+    while (len + 1 < cap) {
+        ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    return (ssize_t)len;
+}
+
+/* GET path; *status gets the HTTP status and body points into answer.
+ * -1 with err filled when the daemon did not answer. */
+static int http_get(const char *host, const char *port, const char *path, int *status,
+                    char *answer, size_t cap, const char **body, char *err, size_t errcap)
+{
+    int fd = probe_connect(host, port, err, errcap);
+    if (fd < 0)
+        return -1;
+    char request[256];
+    snprintf(request, sizeof request,
+             "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: lindungctl\r\n\r\n", path, host);
+    bool sent = send_all(fd, request, strlen(request));
+    ssize_t n = sent ? recv_all(fd, answer, cap) : -1;
+    close(fd);
+    if (n < 0 || sscanf(answer, "HTTP/%*d.%*d %d", status) != 1) {
+        snprintf(err, errcap, "%s", n < 0 ? strerror(errno) : "not an HTTP answer");
+        return -1;
+    }
+    const char *sep = strstr(answer, "\r\n\r\n");
+    *body = sep ? sep + 4 : "";
+    return 0;
+}
+
+static void probe_daemon(const daemon_t *d, probe_t *p)
+{
+    char err[256], answer[PROBE_MAX_ANSWER], port[16];
+    long port_num = d->default_port;
+    const char *host = config_str(d->host_var, "127.0.0.1");
+    config_int(d->port_var, d->default_port, 1, 65535, &port_num, err, sizeof err);
+    snprintf(port, sizeof port, "%ld", port_num);
+    snprintf(p->url, sizeof p->url, "http://%s:%s/readyz", host, port);
+    const char *body = "";
+    if (http_get(host, port, "/readyz", &p->http_status, answer, sizeof answer, &body,
+                 err, sizeof err) != 0) {
+        p->state = "down";
+        p->http_status = 0;
+        snprintf(p->reason, sizeof p->reason, "%s", err);
+        return;
+    }
+    p->state = p->http_status == 200 ? "ready" : "unready";
+    p->reason[0] = '\0';
+    cJSON *doc = cJSON_Parse(body);
+    const cJSON *why = cJSON_GetObjectItemCaseSensitive(doc, "reason");
+    if (cJSON_IsString(why))
+        snprintf(p->reason, sizeof p->reason, "%s", why->valuestring);
+    else if (p->http_status != 200)
+        snprintf(p->reason, sizeof p->reason, "HTTP %d", p->http_status);
+    cJSON_Delete(doc);
+}
+
+/* ------------------------------------------------------------ database part */
+
+typedef struct {
+    PGresult *queue, *decisions, *reasons, *last_run;
+    char error[256]; /* "" when the database answered everything */
+} facts_t;
+
+static void facts_load(facts_t *f)
+{
+    memset(f, 0, sizeof *f);
+    db_t *db = db_new(config_str("LINDUNG_DB", "dbname=lindung"));
+    f->queue = db_exec(db, SQL_QUEUE, 0, NULL);
+    f->decisions = db_ok(f->queue) ? db_exec(db, SQL_DECISIONS_HOUR, 0, NULL) : NULL;
+    f->reasons = db_ok(f->decisions) ? db_exec(db, SQL_REASONS_HOUR, 0, NULL) : NULL;
+    f->last_run = db_ok(f->reasons) ? db_exec(db, SQL_LAST_RUN, 0, NULL) : NULL;
+    if (!db_ok(f->last_run))
+        snprintf(f->error, sizeof f->error, "%s", db_error(db));
+    db_destroy(&db);
+}
+
+static void facts_clear(facts_t *f)
+{
+    PQclear(f->queue);
+    PQclear(f->decisions);
+    PQclear(f->reasons);
+    PQclear(f->last_run);
+}
+
+static long decisions_of(const facts_t *f, const char *decision)
+{
+    for (int i = 0; i < PQntuples(f->decisions); i++)
+        if (strcmp(PQgetvalue(f->decisions, i, 0), decision) == 0)
+            return atol(PQgetvalue(f->decisions, i, 1));
+    return 0;
+}
+
+/* ------------------------------------------------------------ output */
+
+static cJSON *daemons_json(const probe_t *probes)
+{
+    cJSON *list = cJSON_CreateArray();
+    for (size_t i = 0; i < NDAEMONS; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", daemons[i].name);
+        cJSON_AddStringToObject(o, "url", probes[i].url);
+        cJSON_AddStringToObject(o, "status", probes[i].state);
+        if (probes[i].http_status)
+            cJSON_AddNumberToObject(o, "http_status", probes[i].http_status);
+        else
+            cJSON_AddNullToObject(o, "http_status");
+        if (probes[i].reason[0])
+            cJSON_AddStringToObject(o, "reason", probes[i].reason);
+        else
+            cJSON_AddNullToObject(o, "reason");
+        cJSON_AddItemToArray(list, o);
+    }
+    return list;
+}
+
+static cJSON *last_run_json(const PGresult *r)
+{
+    if (PQntuples(r) != 1)
+        return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject();
+    ops_json_int(o, "run_id", r, 0, 0);
+    ops_json_str(o, "period", r, 0, 1);
+    ops_json_str(o, "trigger", r, 0, 2);
+    ops_json_str(o, "started_at", r, 0, 3);
+    ops_json_str(o, "finished_at", r, 0, 4);
+    ops_json_int(o, "lines_added", r, 0, 5);
+    ops_json_int(o, "amount_added", r, 0, 6);
+    cJSON_AddNumberToObject(o, "duration_seconds", atof(PQgetvalue(r, 0, 7)));
+    cJSON_AddNumberToObject(o, "age_seconds", atof(PQgetvalue(r, 0, 8)));
+    return o;
+}
+
+static void add_database_json(cJSON *doc, const facts_t *f)
+{
+    cJSON *db = cJSON_AddObjectToObject(doc, "database");
+    cJSON_AddBoolToObject(db, "reachable", f->error[0] == '\0');
+    if (f->error[0]) {
+        cJSON_AddStringToObject(db, "error", f->error);
+        cJSON_AddNullToObject(doc, "queue");
+        cJSON_AddNullToObject(doc, "decisions_last_hour");
+        cJSON_AddNullToObject(doc, "last_billing_run");
+        return;
+    }
+    cJSON_AddNullToObject(db, "error");
+    cJSON *q = cJSON_AddObjectToObject(doc, "queue");
+    ops_json_int(q, "depth", f->queue, 0, 0);
+    cJSON_AddNumberToObject(q, "oldest_age_seconds", atof(PQgetvalue(f->queue, 0, 1)));
+    cJSON *d = cJSON_AddObjectToObject(doc, "decisions_last_hour");
+    cJSON_AddNumberToObject(d, "accepted", (double)decisions_of(f, "accepted"));
+    cJSON_AddNumberToObject(d, "rejected", (double)decisions_of(f, "rejected"));
+    cJSON *reasons = cJSON_AddObjectToObject(d, "reasons");
+    for (int i = 0; i < PQntuples(f->reasons); i++)
+        cJSON_AddNumberToObject(reasons, PQgetvalue(f->reasons, i, 0),
+                                atof(PQgetvalue(f->reasons, i, 1)));
+    cJSON_AddItemToObject(doc, "last_billing_run", last_run_json(f->last_run));
+}
+
+static void print_json(const probe_t *probes, const facts_t *f, bool healthy)
+{
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddBoolToObject(doc, "ok", healthy);
+    cJSON_AddItemToObject(doc, "daemons", daemons_json(probes));
+    add_database_json(doc, f);
+    ops_print_json(doc);
+}
+
+static void print_reasons(const PGresult *r)
+{
+    for (int i = 0; i < PQntuples(r); i++)
+        printf("%s%s %s", i == 0 ? " (" : ", ", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+    printf("%s\n", PQntuples(r) > 0 ? ")" : "");
+}
+
+static void print_last_run(const PGresult *r)
+{
+    if (PQntuples(r) != 1) {
+        printf("last billing     never run\n");
+        return;
+    }
+    char money[48], age[32];
+    ops_rupiah(strtoll(PQgetvalue(r, 0, 6), NULL, 10), money, sizeof money);
+    ops_age(atof(PQgetvalue(r, 0, 8)), age, sizeof age);
+    printf("last billing     %s run %s (%s), finished %s (%s ago) in %.1fs: "
+           "%s lines, %s\n",
+           PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2),
+           PQgetvalue(r, 0, 4), age, atof(PQgetvalue(r, 0, 7)), PQgetvalue(r, 0, 5),
+           money);
+}
+
+static void print_text(const probe_t *probes, const facts_t *f)
+{
+    printf("daemons\n");
+    for (size_t i = 0; i < NDAEMONS; i++)
+        printf("  %-8s %-8s %s%s%s\n", daemons[i].name, probes[i].state, probes[i].url,
+               probes[i].reason[0] ? "  " : "", probes[i].reason);
+    if (f->error[0]) {
+        printf("database         UNREACHABLE: %s\n", f->error);
+        return;
+    }
+    printf("database         reachable\n");
+    char age[32];
+    ops_age(atof(PQgetvalue(f->queue, 0, 1)), age, sizeof age);
+    printf("verify queue     %s waiting, oldest %s\n", PQgetvalue(f->queue, 0, 0), age);
+    printf("decisions (1h)   %ld accepted, %ld rejected", decisions_of(f, "accepted"),
+           decisions_of(f, "rejected"));
+    print_reasons(f->reasons);
+    print_last_run(f->last_run);
+}
+
+int ops_status(const ops_args_t *args)
+{
+    if (args->npositional > 0 || args->unmasked) {
+        fprintf(stderr, "usage: lindungctl status [--json]\n");
+        return OPS_USAGE;
+    }
+    probe_t probes[NDAEMONS];
+    bool healthy = true;
+    for (size_t i = 0; i < NDAEMONS; i++) {
+        probe_daemon(&daemons[i], &probes[i]);
+        healthy = healthy && strcmp(probes[i].state, "ready") == 0;
+    }
+    facts_t f;
+    facts_load(&f);
+    healthy = healthy && f.error[0] == '\0';
+    if (args->json)
+        print_json(probes, &f, healthy);
+    else
+        print_text(probes, &f);
+    facts_clear(&f);
+    return healthy ? OPS_OK : OPS_FAILED;
+}
