@@ -84,7 +84,7 @@ static bool is_number_column(int c, bool summary)
 {
     if (summary)
         return c == 0 || c == 3 || c == 4 || c == 5 || c == 6;
-    return c == 0 || c == 2 || c >= LINE_MONEY_FIRST && c < LINE_COLUMNS - 1;
+    return c == 0 || c == 2 || (c >= LINE_MONEY_FIRST && c < LINE_COLUMNS - 1);
 }
 
 static void xlsx_sheet(lxw_workbook *wb, const char *name, const char *const *header,

@@ -1,12 +1,156 @@
-/* billing_cmd: billing commands for operators and finance staff. A run is
- * always done by lindung-billing (over its control socket), so the schedule,
- * the advisory lock and the metrics see every run. */
+/* billing_cmd: billing commands for operators and finance staff: rates in
+ * force, payments, arrears, lapses, statements and exports. A run is always
+ * done by lindung-billing (over its control socket), so the schedule, the
+ * advisory lock and the metrics see every run. Money is int64 rupiah and is
+ * printed without ever passing through a double, except as JSON numbers
+ * (exact below 2^53). Not the accrual (services/billing). */
 #include "billing_cmd.h"
+#include <cjson/cJSON.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 #include "config.h"
+#include "db.h"
+#include "export.h"
 #include "period.h"
+#include "premium.h"
+
+#define MAX_AMOUNT_DIGITS 15 /* < 2^53: stays exact in JSON numbers */
+#define DEFAULT_INCOME 1000000
+
+static const char *SQL_RATE_JKK =
+    "SELECT income_bp, min_income, to_char(effective_month, 'YYYY-MM'), coalesce(note, '') "
+    "FROM premium_rates WHERE component = 'JKK' AND effective_month <= $1 "
+    "ORDER BY effective_month DESC LIMIT 1";
+
+static const char *SQL_RATE_JKM =
+    "SELECT flat_amount, to_char(effective_month, 'YYYY-MM'), coalesce(note, '') "
+    "FROM premium_rates WHERE component = 'JKM' AND effective_month <= $1 "
+    "ORDER BY effective_month DESC LIMIT 1";
+
+/* The same choice as the accrual SQL: adjustments in force for the month and
+ * sector; the largest per component wins. */
+static const char *SQL_ADJUSTMENTS =
+    "SELECT name, coalesce(sector, ''), off_bp, applies_jkk, applies_jkm, "
+    "  to_char(first_month, 'YYYY-MM'), to_char(last_month, 'YYYY-MM'), coalesce(note, '') "
+    "FROM premium_adjustments WHERE first_month <= $1 AND last_month >= $1 "
+    "  AND (sector IS NULL OR (sector = 'transport' AND $2::boolean)) "
+    "ORDER BY off_bp DESC, id";
+
+static const char *SQL_PAY = "SELECT result, payment_id, total, paid, outstanding, status "
+                             "FROM billing_record_payment($1, $2, $3, $4, 'lindungctl')";
+
+static const char *SQL_ARREARS =
+    "SELECT payer_code, min(payer_name), funding_source, "
+    "  count(*) FILTER (WHERE due_date < $1::date AND outstanding > 0), "
+    "  coalesce(sum(outstanding) FILTER (WHERE due_date < $1::date), 0), "
+    "  sum(outstanding), "
+    "  coalesce(to_char(min(period) FILTER (WHERE due_date < $1::date AND outstanding > 0), "
+    "                   'YYYY-MM'), '') "
+    "FROM invoice_balances WHERE outstanding > 0 "
+    "GROUP BY payer_code, funding_source ORDER BY 5 DESC, payer_code, funding_source";
+
+static const char *SQL_LAPSES =
+    "SELECT e.id, e.nik, p.code, e.village_code, e.payer_code, "
+    "  to_char(e.end_month, 'YYYY-MM'), to_char(e.ended_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+    "FROM enrolments e JOIN programs p ON p.id = e.program_id "
+    "WHERE e.end_reason = 'lapsed' ORDER BY e.ended_at DESC, e.id";
+
+static const char *SQL_STATEMENT =
+    "SELECT to_char(period, 'YYYY-MM'), funding_source, id, total, paid, outstanding, status, "
+    "  line_count, to_char(due_date, 'YYYY-MM-DD') "
+    "FROM invoice_balances WHERE payer_code = $1 ORDER BY period, funding_source";
+
+typedef struct {
+    int argc;
+    char **argv;
+} args_t;
+
+/* The value after `flag`, or NULL. */
+static const char *arg_option(const args_t *a, const char *flag)
+{
+    for (int i = 0; i < a->argc - 1; i++)
+        if (strcmp(a->argv[i], flag) == 0)
+            return a->argv[i + 1];
+    return NULL;
+}
+
+static bool arg_flag(const args_t *a, const char *flag)
+{
+    for (int i = 0; i < a->argc; i++)
+        if (strcmp(a->argv[i], flag) == 0)
+            return true;
+    return false;
+}
+
+/* The n-th argument that is not a --flag or a flag's value. */
+static const char *arg_positional(const args_t *a, int n, const char *const *valued)
+{
+    for (int i = 0; i < a->argc; i++) {
+        if (strncmp(a->argv[i], "--", 2) == 0) {
+            for (const char *const *v = valued; *v; v++)
+                if (strcmp(a->argv[i], *v) == 0)
+                    i++;
+            continue;
+        }
+        if (n-- == 0)
+            return a->argv[i];
+    }
+    return NULL;
+}
+
+/* Strict whole rupiah: digits only, at most 15 of them. */
+static bool parse_amount(const char *s, int64_t *out)
+{
+    size_t len = s ? strlen(s) : 0;
+    if (len == 0 || len > MAX_AMOUNT_DIGITS || strspn(s, "0123456789") != len)
+        return false;
+    *out = strtoll(s, NULL, 10);
+    return true;
+}
+
+/* 1234567 -> "1,234,567" */
+static void format_rupiah(int64_t v, char out[32])
+{
+    char digits[24];
+    snprintf(digits, sizeof digits, "%" PRId64, v < 0 ? -v : v);
+    size_t n = strlen(digits), o = 0;
+    if (v < 0)
+        out[o++] = '-';
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && (n - i) % 3 == 0)
+            out[o++] = ',';
+        out[o++] = digits[i];
+    }
+    out[o] = '\0';
+}
+
+static int64_t value_i64(const PGresult *r, int row, int col)
+{
+    return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static db_t *connect_db(void)
+{
+    db_t *db = db_new(config_str("LINDUNG_DB", "dbname=lindung"));
+    if (!db_conn(db)) {
+        fprintf(stderr, "lindungctl: cannot connect to PostgreSQL: %s\n", db_error(db));
+        db_destroy(&db);
+    }
+    return db;
+}
+
+static void print_json(cJSON *doc)
+{
+    char *text = cJSON_Print(doc);
+    printf("%s\n", text);
+    free(text);
+    cJSON_Delete(doc);
+}
+
+/* ---------------------------------------------------------------- run */
 
 /* Send one request to billing's control socket and print the reply. */
 static int billing_run(const char *month)
@@ -48,10 +192,463 @@ static int billing_run(const char *month)
     return rc;
 }
 
+/* ---------------------------------------------------------------- rates */
+
+typedef struct {
+    premium_rates_t rates;
+    char jkk_since[8], jkm_since[8];
+    PGresult *adjustments;
+} rates_in_force_t;
+
+/* Look up the rates and adjustments for the month; -1 when a component has no
+ * rate in force (or the database failed), with a message printed. */
+static int rates_load(db_t *db, const char *month, bool transport, rates_in_force_t *out)
+{
+    const char *p1[] = {month};
+    const char *p2[] = {month, transport ? "true" : "false"};
+    PGresult *jkk = db_exec(db, SQL_RATE_JKK, 1, p1);
+    PGresult *jkm = db_exec(db, SQL_RATE_JKM, 1, p1);
+    PGresult *adj = db_exec(db, SQL_ADJUSTMENTS, 2, p2);
+    if (!db_ok(jkk) || !db_ok(jkm) || !db_ok(adj) || PQntuples(jkk) != 1 ||
+        PQntuples(jkm) != 1) {
+        fprintf(stderr, "rates: %s\n",
+                db_ok(jkk) && db_ok(jkm) && db_ok(adj) ? "no JKK and JKM rates in force"
+                                                       : db_error(db));
+        PQclear(jkk);
+        PQclear(jkm);
+        PQclear(adj);
+        return -1;
+    }
+    memset(out, 0, sizeof *out);
+    out->rates.jkk_income_bp = value_i64(jkk, 0, 0);
+    out->rates.min_income = value_i64(jkk, 0, 1);
+    out->rates.jkm_flat = value_i64(jkm, 0, 0);
+    snprintf(out->jkk_since, sizeof out->jkk_since, "%s", PQgetvalue(jkk, 0, 2));
+    snprintf(out->jkm_since, sizeof out->jkm_since, "%s", PQgetvalue(jkm, 0, 1));
+    for (int i = 0; i < PQntuples(adj); i++) {
+        int64_t off = value_i64(adj, i, 2);
+        if (strcmp(PQgetvalue(adj, i, 3), "t") == 0 && off > out->rates.jkk_off_bp)
+            out->rates.jkk_off_bp = off;
+        if (strcmp(PQgetvalue(adj, i, 4), "t") == 0 && off > out->rates.jkm_off_bp)
+            out->rates.jkm_off_bp = off;
+    }
+    out->adjustments = adj;
+    PQclear(jkk);
+    PQclear(jkm);
+    return 0;
+}
+
+static cJSON *premium_json(const premium_t *p)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "jkk", (double)p->jkk);
+    cJSON_AddNumberToObject(o, "jkm", (double)p->jkm);
+    cJSON_AddNumberToObject(o, "amount", (double)p->amount);
+    return o;
+}
+
+static void rates_print_json(const rates_in_force_t *in, const char *month, bool transport,
+                             int64_t income, const premium_t *with, const premium_t *without)
+{
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "period", month);
+    cJSON_AddStringToObject(doc, "sector", transport ? "transport" : "general");
+    cJSON_AddNumberToObject(doc, "declared_income", (double)income);
+    cJSON *jkk = cJSON_AddObjectToObject(doc, "jkk");
+    cJSON_AddNumberToObject(jkk, "income_bp", (double)in->rates.jkk_income_bp);
+    cJSON_AddNumberToObject(jkk, "min_income", (double)in->rates.min_income);
+    cJSON_AddStringToObject(jkk, "since", in->jkk_since);
+    cJSON_AddNumberToObject(jkk, "relief_off_bp", (double)in->rates.jkk_off_bp);
+    cJSON *jkm = cJSON_AddObjectToObject(doc, "jkm");
+    cJSON_AddNumberToObject(jkm, "flat_amount", (double)in->rates.jkm_flat);
+    cJSON_AddStringToObject(jkm, "since", in->jkm_since);
+    cJSON_AddNumberToObject(jkm, "relief_off_bp", (double)in->rates.jkm_off_bp);
+    cJSON *list = cJSON_AddArrayToObject(doc, "adjustments");
+    for (int i = 0; i < PQntuples(in->adjustments); i++) {
+        const PGresult *a = in->adjustments;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", PQgetvalue(a, i, 0));
+        if (PQgetvalue(a, i, 1)[0])
+            cJSON_AddStringToObject(o, "sector", PQgetvalue(a, i, 1));
+        else
+            cJSON_AddNullToObject(o, "sector");
+        cJSON_AddNumberToObject(o, "off_bp", (double)value_i64(a, i, 2));
+        cJSON_AddBoolToObject(o, "jkk", strcmp(PQgetvalue(a, i, 3), "t") == 0);
+        cJSON_AddBoolToObject(o, "jkm", strcmp(PQgetvalue(a, i, 4), "t") == 0);
+        cJSON_AddStringToObject(o, "first_month", PQgetvalue(a, i, 5));
+        cJSON_AddStringToObject(o, "last_month", PQgetvalue(a, i, 6));
+        cJSON_AddItemToArray(list, o);
+    }
+    cJSON_AddItemToObject(doc, "premium_with_relief", premium_json(with));
+    cJSON_AddItemToObject(doc, "premium_without_relief", premium_json(without));
+    print_json(doc);
+}
+
+static void rates_print_text(const rates_in_force_t *in, const char *month, bool transport,
+                             int64_t income, const premium_t *with, const premium_t *without)
+{
+    char a[32], b[32], c[32];
+    printf("rates in force for %s, %s sector\n", month, transport ? "transport" : "general");
+    format_rupiah(in->rates.min_income, a);
+    printf("  JKK  %" PRId64 ".%02" PRId64 "%% of declared income (at least Rp %s), since %s\n",
+           in->rates.jkk_income_bp / 100, in->rates.jkk_income_bp % 100, a, in->jkk_since);
+    format_rupiah(in->rates.jkm_flat, a);
+    printf("  JKM  Rp %s flat, since %s\n", a, in->jkm_since);
+    int n = PQntuples(in->adjustments);
+    printf("adjustments in force (relief; programmes with relief_applies only): %s\n",
+           n ? "" : "none");
+    for (int i = 0; i < n; i++) {
+        const PGresult *r = in->adjustments;
+        int64_t off = value_i64(r, i, 2);
+        bool jkk = strcmp(PQgetvalue(r, i, 3), "t") == 0;
+        bool jkm = strcmp(PQgetvalue(r, i, 4), "t") == 0;
+        printf("  %s: %" PRId64 ".%02" PRId64 "%% off %s, %s..%s, %s\n", PQgetvalue(r, i, 0),
+               off / 100, off % 100, jkk && jkm ? "JKK and JKM" : jkk ? "JKK" : "JKM",
+               PQgetvalue(r, i, 5), PQgetvalue(r, i, 6),
+               PQgetvalue(r, i, 1)[0] ? "transport sector" : "every sector");
+    }
+    format_rupiah(income, a);
+    printf("premium at a declared income of Rp %s:\n", a);
+    format_rupiah(with->jkk, a), format_rupiah(with->jkm, b), format_rupiah(with->amount, c);
+    printf("  relief applies:      JKK Rp %s + JKM Rp %s = Rp %s\n", a, b, c);
+    format_rupiah(without->jkk, a), format_rupiah(without->jkm, b);
+    format_rupiah(without->amount, c);
+    printf("  relief switched off: JKK Rp %s + JKM Rp %s = Rp %s\n", a, b, c);
+}
+
+static int rates_show(const args_t *a)
+{
+    const char *valued[] = {"--income", NULL};
+    const char *month = arg_positional(a, 0, valued);
+    period_t p = period_of(date_today());
+    if (month && !period_parse(month, &p)) {
+        fprintf(stderr, "usage: lindungctl rates [YYYY-MM] [--transport] [--income RUPIAH] "
+                        "[--json]\n");
+        return 2;
+    }
+    int64_t income = DEFAULT_INCOME;
+    const char *income_s = arg_option(a, "--income");
+    if (income_s && !parse_amount(income_s, &income)) {
+        fprintf(stderr, "rates: --income must be whole rupiah (digits only)\n");
+        return 2;
+    }
+    bool transport = arg_flag(a, "--transport");
+    char first[11], pm[8];
+    date_format(period_first_day(p), first);
+    period_format(p, pm);
+    db_t *db = connect_db();
+    if (!db)
+        return 1;
+    rates_in_force_t in;
+    int rc = rates_load(db, first, transport, &in);
+    db_destroy(&db);
+    if (rc != 0)
+        return 1;
+    premium_rates_t off = in.rates;
+    off.jkk_off_bp = off.jkm_off_bp = 0;
+    premium_t with, without;
+    if (premium_compute(&in.rates, income, &with) != 0 ||
+        premium_compute(&off, income, &without) != 0) {
+        fprintf(stderr, "rates: the rates in force are out of range\n");
+        PQclear(in.adjustments);
+        return 1;
+    }
+    if (arg_flag(a, "--json"))
+        rates_print_json(&in, pm, transport, income, &with, &without);
+    else
+        rates_print_text(&in, pm, transport, income, &with, &without);
+    PQclear(in.adjustments);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- pay */
+
+static const char *pay_problem(const char *result)
+{
+    if (strcmp(result, "not_found") == 0)
+        return "no such invoice";
+    if (strcmp(result, "overpaid") == 0)
+        return "the amount is more than the invoice's outstanding balance";
+    if (strcmp(result, "duplicate") == 0)
+        return "a payment with this reference is already recorded for the invoice";
+    if (strcmp(result, "future_date") == 0)
+        return "the payment date is in the future";
+    return "the amount must be positive";
+}
+
+static int billing_pay(const args_t *a)
+{
+    const char *valued[] = {"--date", "--reference", NULL};
+    const char *id = arg_positional(a, 1, valued);
+    const char *amount_s = arg_positional(a, 2, valued);
+    const char *date_s = arg_option(a, "--date");
+    const char *reference = arg_option(a, "--reference");
+    int64_t amount;
+    date_t paid_on = date_today();
+    if (!id || strspn(id, "0123456789") != strlen(id) || strlen(id) > 18 ||
+        !parse_amount(amount_s, &amount) || amount == 0 ||
+        (date_s && !date_parse(date_s, &paid_on)) || (reference && !reference[0])) {
+        fprintf(stderr, "usage: lindungctl billing pay INVOICE_ID AMOUNT [--date YYYY-MM-DD] "
+                        "[--reference R]\n  AMOUNT: whole rupiah, digits only, positive\n");
+        return 2;
+    }
+    char day[11], amount_t[24];
+    date_format(paid_on, day);
+    snprintf(amount_t, sizeof amount_t, "%" PRId64, amount);
+    db_t *db = connect_db();
+    if (!db)
+        return 1;
+    const char *params[] = {id, amount_t, day, reference};
+    PGresult *r = db_exec(db, SQL_PAY, 4, params);
+    int rc = 1;
+    if (!db_ok(r) || PQntuples(r) != 1) {
+        fprintf(stderr, "billing pay: %s\n", db_error(db));
+    } else if (strcmp(PQgetvalue(r, 0, 0), "ok") != 0) {
+        fprintf(stderr, "billing pay: %s (%s); nothing recorded\n",
+                pay_problem(PQgetvalue(r, 0, 0)), PQgetvalue(r, 0, 0));
+    } else {
+        char t[32], p[32], o[32];
+        format_rupiah(value_i64(r, 0, 2), t);
+        format_rupiah(value_i64(r, 0, 3), p);
+        format_rupiah(value_i64(r, 0, 4), o);
+        printf("payment %s recorded: invoice %s total Rp %s, paid Rp %s, outstanding Rp %s, "
+               "%s\n",
+               PQgetvalue(r, 0, 1), id, t, p, o, PQgetvalue(r, 0, 5));
+        rc = 0;
+    }
+    PQclear(r);
+    db_destroy(&db);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- reports */
+
+/* Run a read-only report query; NULL (message printed) on failure. */
+static PGresult *report_query(db_t *db, const char *sql, int n, const char *const *params)
+{
+    PGresult *r = db_exec(db, sql, n, params);
+    if (db_ok(r))
+        return r;
+    fprintf(stderr, "lindungctl: %s\n", db_error(db));
+    PQclear(r);
+    return NULL;
+}
+
+static int billing_arrears(db_t *db, const args_t *a)
+{
+    char today[11];
+    date_format(date_today(), today);
+    const char *params[] = {today};
+    PGresult *r = report_query(db, SQL_ARREARS, 1, params);
+    if (!r)
+        return 1;
+    bool json = arg_flag(a, "--json");
+    cJSON *list = cJSON_CreateArray();
+    if (!json)
+        printf("%-16s %-10s %8s %16s %16s  %s  %s\n", "payer", "source", "overdue",
+               "arrears_rp", "outstanding_rp", "oldest", "name");
+    for (int i = 0; i < PQntuples(r); i++) {
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "payer_code", PQgetvalue(r, i, 0));
+            cJSON_AddStringToObject(o, "payer_name", PQgetvalue(r, i, 1));
+            cJSON_AddStringToObject(o, "funding_source", PQgetvalue(r, i, 2));
+            cJSON_AddNumberToObject(o, "overdue_invoices", (double)value_i64(r, i, 3));
+            cJSON_AddNumberToObject(o, "arrears", (double)value_i64(r, i, 4));
+            cJSON_AddNumberToObject(o, "outstanding", (double)value_i64(r, i, 5));
+            if (PQgetvalue(r, i, 6)[0])
+                cJSON_AddStringToObject(o, "oldest_overdue_period", PQgetvalue(r, i, 6));
+            else
+                cJSON_AddNullToObject(o, "oldest_overdue_period");
+            cJSON_AddItemToArray(list, o);
+            continue;
+        }
+        char ar[32], out[32];
+        format_rupiah(value_i64(r, i, 4), ar);
+        format_rupiah(value_i64(r, i, 5), out);
+        printf("%-16s %-10s %8s %16s %16s  %-7s %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 2),
+               PQgetvalue(r, i, 3), ar, out, PQgetvalue(r, i, 6)[0] ? PQgetvalue(r, i, 6) : "-",
+               PQgetvalue(r, i, 1));
+    }
+    PQclear(r);
+    if (json)
+        print_json(list);
+    else
+        cJSON_Delete(list);
+    return 0;
+}
+
+/* 1612011205800001 -> 1612******0001, as in the logs. */
+static void mask_nik(const char *nik, char out[17])
+{
+    snprintf(out, 17, "%s", nik);
+    for (size_t i = 4; i < strlen(out) && i < 12; i++)
+        out[i] = '*';
+}
+
+static int billing_lapses(db_t *db, const args_t *a)
+{
+    PGresult *r = report_query(db, SQL_LAPSES, 0, NULL);
+    if (!r)
+        return 1;
+    bool json = arg_flag(a, "--json");
+    cJSON *list = cJSON_CreateArray();
+    if (!json)
+        printf("%-10s %-16s %-22s %-15s %-16s %-9s %s\n", "enrolment", "nik", "program",
+               "village", "payer", "end_month", "ended_at");
+    for (int i = 0; i < PQntuples(r); i++) {
+        char nik[17];
+        mask_nik(PQgetvalue(r, i, 1), nik);
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "enrolment_id", (double)value_i64(r, i, 0));
+            cJSON_AddStringToObject(o, "nik", nik);
+            cJSON_AddStringToObject(o, "program_code", PQgetvalue(r, i, 2));
+            cJSON_AddStringToObject(o, "village_code", PQgetvalue(r, i, 3));
+            cJSON_AddStringToObject(o, "payer_code", PQgetvalue(r, i, 4));
+            cJSON_AddStringToObject(o, "end_month", PQgetvalue(r, i, 5));
+            cJSON_AddStringToObject(o, "ended_at", PQgetvalue(r, i, 6));
+            cJSON_AddItemToArray(list, o);
+            continue;
+        }
+        printf("%-10s %-16s %-22s %-15s %-16s %-9s %s\n", PQgetvalue(r, i, 0), nik,
+               PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), PQgetvalue(r, i, 4),
+               PQgetvalue(r, i, 5), PQgetvalue(r, i, 6));
+    }
+    PQclear(r);
+    if (json)
+        print_json(list);
+    else
+        cJSON_Delete(list);
+    return 0;
+}
+
+static int billing_statement(db_t *db, const args_t *a)
+{
+    const char *payer = arg_option(a, "--payer");
+    if (!payer || !payer[0]) {
+        fprintf(stderr, "usage: lindungctl billing statement --payer CODE [--json]\n");
+        return 2;
+    }
+    const char *params[] = {payer};
+    PGresult *r = report_query(db, SQL_STATEMENT, 1, params);
+    if (!r)
+        return 1;
+    if (PQntuples(r) == 0) {
+        fprintf(stderr, "billing statement: no invoice for payer %s\n", payer);
+        PQclear(r);
+        return 1;
+    }
+    bool json = arg_flag(a, "--json");
+    int64_t billed = 0, paid = 0, outstanding = 0;
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "payer_code", payer);
+    cJSON *months = cJSON_AddArrayToObject(doc, "months");
+    if (!json)
+        printf("statement for payer %s\n%-8s %-10s %10s %14s %14s %14s  %s\n", payer, "period",
+               "source", "invoice", "billed_rp", "paid_rp", "outstanding_rp", "status");
+    for (int i = 0; i < PQntuples(r); i++) {
+        int64_t b = value_i64(r, i, 3), p = value_i64(r, i, 4), o = value_i64(r, i, 5);
+        billed += b, paid += p, outstanding += o;
+        if (json) {
+            cJSON *m = cJSON_CreateObject();
+            cJSON_AddStringToObject(m, "period", PQgetvalue(r, i, 0));
+            cJSON_AddStringToObject(m, "funding_source", PQgetvalue(r, i, 1));
+            cJSON_AddNumberToObject(m, "invoice_id", (double)value_i64(r, i, 2));
+            cJSON_AddNumberToObject(m, "billed", (double)b);
+            cJSON_AddNumberToObject(m, "paid", (double)p);
+            cJSON_AddNumberToObject(m, "outstanding", (double)o);
+            cJSON_AddStringToObject(m, "status", PQgetvalue(r, i, 6));
+            cJSON_AddNumberToObject(m, "line_count", (double)value_i64(r, i, 7));
+            cJSON_AddStringToObject(m, "due_date", PQgetvalue(r, i, 8));
+            cJSON_AddItemToArray(months, m);
+            continue;
+        }
+        char bs[32], ps[32], os[32];
+        format_rupiah(b, bs), format_rupiah(p, ps), format_rupiah(o, os);
+        printf("%-8s %-10s %10s %14s %14s %14s  %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+               PQgetvalue(r, i, 2), bs, ps, os, PQgetvalue(r, i, 6));
+    }
+    PQclear(r);
+    if (json) {
+        cJSON *t = cJSON_AddObjectToObject(doc, "totals");
+        cJSON_AddNumberToObject(t, "billed", (double)billed);
+        cJSON_AddNumberToObject(t, "paid", (double)paid);
+        cJSON_AddNumberToObject(t, "outstanding", (double)outstanding);
+        print_json(doc);
+        return 0;
+    }
+    cJSON_Delete(doc);
+    char bs[32], ps[32], os[32];
+    format_rupiah(billed, bs), format_rupiah(paid, ps), format_rupiah(outstanding, os);
+    printf("%-8s %-10s %10s %14s %14s %14s\n", "total", "", "", bs, ps, os);
+    return 0;
+}
+
+static int billing_export(db_t *db, const args_t *a)
+{
+    const char *payer = arg_option(a, "--payer");
+    const char *month = arg_option(a, "--period");
+    const char *format = arg_option(a, "--format");
+    const char *out = arg_option(a, "--out");
+    period_t p;
+    bool csv = format && strcmp(format, "csv") == 0;
+    bool xlsx = format && strcmp(format, "xlsx") == 0;
+    if (!payer || !month || !period_parse(month, &p) || !(csv || xlsx) || !out || !out[0]) {
+        fprintf(stderr, "usage: lindungctl billing export --payer CODE --period YYYY-MM "
+                        "--format csv|xlsx --out FILE\n");
+        return 2;
+    }
+    char err[256];
+    long n = export_write(db, payer, p, xlsx ? EXPORT_XLSX : EXPORT_CSV, out, err, sizeof err);
+    if (n < 0) {
+        fprintf(stderr, "billing export: %s\n", err);
+        return 1;
+    }
+    printf("%ld lines written to %s\n", n, out);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+static const char *USAGE =
+    "usage: lindungctl billing run YYYY-MM\n"
+    "       lindungctl billing pay INVOICE_ID AMOUNT [--date YYYY-MM-DD] [--reference R]\n"
+    "       lindungctl billing arrears [--json]\n"
+    "       lindungctl billing lapses [--json]\n"
+    "       lindungctl billing statement --payer CODE [--json]\n"
+    "       lindungctl billing export --payer CODE --period YYYY-MM --format csv|xlsx "
+    "--out FILE\n"
+    "       lindungctl rates [YYYY-MM] [--transport] [--income RUPIAH] [--json]\n";
+
+static int with_db(int (*fn)(db_t *, const args_t *), const args_t *a)
+{
+    db_t *db = connect_db();
+    if (!db)
+        return 1;
+    int rc = fn(db, a);
+    db_destroy(&db);
+    return rc;
+}
+
 int billing_cmd_main(int argc, char **argv)
 {
-    if (strcmp(argv[0], "billing") == 0 && argc >= 2 && strcmp(argv[1], "run") == 0)
+    args_t a = {argc - 1, argv + 1};
+    if (strcmp(argv[0], "rates") == 0)
+        return rates_show(&a);
+    const char *verb = argc >= 2 ? argv[1] : "";
+    if (strcmp(verb, "run") == 0)
         return billing_run(argc > 2 ? argv[2] : NULL);
-    fprintf(stderr, "usage: lindungctl billing run YYYY-MM\n");
+    if (strcmp(verb, "pay") == 0)
+        return billing_pay(&a);
+    if (strcmp(verb, "arrears") == 0)
+        return with_db(billing_arrears, &a);
+    if (strcmp(verb, "lapses") == 0)
+        return with_db(billing_lapses, &a);
+    if (strcmp(verb, "statement") == 0)
+        return with_db(billing_statement, &a);
+    if (strcmp(verb, "export") == 0)
+        return with_db(billing_export, &a);
+    fputs(USAGE, stderr);
     return 2;
 }
