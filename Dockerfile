@@ -8,7 +8,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config \
       libzmq3-dev libpq-dev libcjson-dev uuid-dev libmicrohttpd-dev \
-      libcmocka-dev libcsv-dev libxlsxwriter-dev \
+      libcmocka-dev libcsv-dev libxlsxwriter-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

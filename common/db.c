@@ -1,16 +1,33 @@
 /* db: a self-healing libpq connection. Reconnection is lazy: a caller that
  * finds the connection broken gets NULL or a failed result, and the next call
- * tries PQreset. We use unnamed statements only, so nothing has to be
- * re-prepared after a reset. Not thread-safe: one db_t per thread. */
+ * tries PQreset.
+ *
+ * Every SQL text is prepared once per connection and then executed by name,
+ * because planning the set-based statements costs more than running them.
+ * Callers pass SQL as static constants, so the text's address names it; a
+ * reconnect starts a new generation and statements are prepared again (the
+ * server forgets them with the old session). Not thread-safe: one db_t per
+ * thread. */
 #include "db.h"
 #include <stdlib.h>
 #include <string.h>
 #include "log.h"
 
+#define DB_MAX_PREPARED 128
+
+typedef struct {
+    const char *sql; /* the constant's address identifies it ... */
+    char *text;      /* ... and its text confirms it, should an address be reused */
+    unsigned generation;
+} prepared_t;
+
 struct db_t {
     char *conninfo;
     PGconn *conn;
     char error[256];
+    unsigned generation; /* bumped on every (re)connection */
+    prepared_t prepared[DB_MAX_PREPARED];
+    int n_prepared;
 };
 
 static void db_remember_error(db_t *self, const char *msg)
@@ -37,6 +54,8 @@ void db_destroy(db_t **self_p)
     db_t *self = *self_p;
     if (self->conn)
         PQfinish(self->conn);
+    for (int i = 0; i < self->n_prepared; i++)
+        free(self->prepared[i].text);
     free(self->conninfo);
     free(self);
     *self_p = NULL;
@@ -59,8 +78,37 @@ PGconn *db_conn(db_t *self)
     PGresult *res =
         PQexec(self->conn, "SET TIME ZONE 'UTC'; SET client_min_messages = warning");
     PQclear(res);
+    self->generation++;
     log_info("db.connected");
     return self->conn;
+}
+
+/* The statement name for `sql`, preparing it on this connection if needed;
+ * NULL when the cache is full or preparing failed (then run it unnamed). */
+static const char *db_statement(db_t *self, const char *sql, int nparams, char name[32])
+{
+    int slot = -1;
+    for (int i = 0; i < self->n_prepared && slot < 0; i++)
+        if (self->prepared[i].sql == sql)
+            slot = i;
+    if (slot >= 0 && strcmp(self->prepared[slot].text, sql) != 0)
+        return NULL; /* a buffer, not a constant: never cache it */
+    if (slot < 0 && self->n_prepared == DB_MAX_PREPARED)
+        return NULL;
+    if (slot < 0) {
+        slot = self->n_prepared++;
+        self->prepared[slot] = (prepared_t){.sql = sql, .text = strdup(sql), .generation = 0};
+    }
+    snprintf(name, 32, "lindung_%d", slot);
+    if (self->prepared[slot].generation == self->generation)
+        return name;
+    PGresult *res = PQprepare(self->conn, name, sql, nparams, NULL);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (!ok)
+        return NULL;
+    self->prepared[slot].generation = self->generation;
+    return name;
 }
 
 PGresult *db_exec(db_t *self, const char *sql, int nparams, const char *const *params)
@@ -68,7 +116,11 @@ PGresult *db_exec(db_t *self, const char *sql, int nparams, const char *const *p
     PGconn *conn = db_conn(self);
     if (!conn)
         return NULL;
-    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    char name[32];
+    bool in_failed_tx = PQtransactionStatus(conn) == PQTRANS_INERROR;
+    const char *stmt = in_failed_tx ? NULL : db_statement(self, sql, nparams, name);
+    PGresult *res = stmt ? PQexecPrepared(conn, stmt, nparams, params, NULL, NULL, 0)
+                         : PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
     if (!db_ok(res))
         db_remember_error(self, PQresultErrorMessage(res));
     return res;

@@ -101,7 +101,7 @@ CREATE TABLE applicants (
     program_version integer,
     decided_at      timestamptz,
     UNIQUE (submission_id, idx)
-);
+) WITH (fillfactor = 70); -- room for the decision update to stay on its page (HOT)
 
 CREATE TABLE participants (
     nik        text PRIMARY KEY CHECK (nik ~ '^[1-9][0-9]{15}$'),
@@ -112,11 +112,14 @@ CREATE TABLE participants (
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- program_id and village_code carry no foreign keys of their own: they are
+-- copied from the applicant's submission, which has them (applicant_id ->
+-- applicants -> submissions), and each check costs verify a lookup per row.
 CREATE TABLE enrolments (
     id              bigserial PRIMARY KEY,
     nik             text NOT NULL REFERENCES participants (nik),
-    program_id      integer NOT NULL REFERENCES programs (id),
-    village_code    text NOT NULL REFERENCES regions (code),
+    program_id      integer NOT NULL,
+    village_code    text NOT NULL,
     applicant_id    bigint NOT NULL UNIQUE REFERENCES applicants (id),
     funding_source  text NOT NULL,
     payer_code      text NOT NULL,       -- who is invoiced: village, regency or company code
@@ -131,7 +134,6 @@ CREATE TABLE enrolments (
 );
 -- The nation-wide duplicate-NIK rule: one active enrolment per NIK, whoever pays.
 CREATE UNIQUE INDEX enrolments_one_active_idx ON enrolments (nik) WHERE status = 'active';
-CREATE INDEX enrolments_months_idx ON enrolments (start_month, end_month);
 CREATE INDEX enrolments_village_idx ON enrolments (program_id, village_code) WHERE status = 'active';
 
 -- Rates: each component with the month it takes effect. See docs/billing.md.

@@ -15,7 +15,8 @@ static const char *SQL_EARLIEST_COVERAGE =
 static const char *SQL_ACCRUED_BY_SOURCE =
     "SELECT funding_source, sum(total) FROM invoices GROUP BY funding_source";
 
-static const double duration_bounds[] = {0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+static const double duration_bounds[] = {0.01, 0.05, 0.1, 0.5, 1,  2.5,
+                                         5,    10,   30,  60,  300};
 
 static double seconds_since(const struct timespec *t0)
 {
@@ -32,16 +33,18 @@ static void record(metrics_t *metrics, const char *month, bool ok, double second
                         labels, 1);
     metrics_histogram_observe(metrics, "lindung_billing_run_duration_seconds",
                               "Duration of billing runs.", NULL, duration_bounds,
-                              sizeof duration_bounds / sizeof duration_bounds[0], seconds);
+                              sizeof duration_bounds / sizeof duration_bounds[0],
+                              seconds);
     if (!ok)
         return;
     snprintf(labels, sizeof labels, "period=\"%s\"", month);
     metrics_gauge_set(metrics, "lindung_billing_last_success_timestamp_seconds",
-                      "When the last successful run for a month finished (Unix time).", labels,
-                      (double)time(NULL));
+                      "When the last successful run for a month finished (Unix time).",
+                      labels, (double)time(NULL));
 }
 
-cJSON *billing_run_json(db_t *db, metrics_t *metrics, period_t period, const char *trigger)
+cJSON *billing_run_json(db_t *db, metrics_t *metrics, period_t period,
+                        const char *trigger)
 {
     char month[8];
     period_format(period, month);
@@ -54,7 +57,8 @@ cJSON *billing_run_json(db_t *db, metrics_t *metrics, period_t period, const cha
     cJSON_AddBoolToObject(doc, "ok", rc == 0);
     cJSON_AddStringToObject(doc, "period", month);
     if (rc != 0) {
-        log_error("billing.failed", "period", month, "trigger", trigger, "detail", result.error);
+        log_error("billing.failed", "period", month, "trigger", trigger, "detail",
+                  result.error);
         cJSON_AddStringToObject(doc, "error", "RUN_FAILED");
         cJSON_AddStringToObject(doc, "message", result.error);
         return doc;
@@ -117,8 +121,8 @@ void billing_observe(db_t *db, metrics_t *metrics)
         char labels[64];
         snprintf(labels, sizeof labels, "funding_source=\"%s\"", PQgetvalue(r, i, 0));
         metrics_gauge_set(metrics, "lindung_billing_accrued_rupiah",
-                          "Premiums accrued so far, in rupiah, by funding source.", labels,
-                          strtod(PQgetvalue(r, i, 1), NULL));
+                          "Premiums accrued so far, in rupiah, by funding source.",
+                          labels, strtod(PQgetvalue(r, i, 1), NULL));
     }
     PQclear(r);
 }

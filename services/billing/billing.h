@@ -10,7 +10,8 @@
 
 /* Run one month; returns {"ok", "period", "run_id", "lines_added",
  * "amount_added", "supplementary"} or {"ok": false, "error", "message"}. */
-cJSON *billing_run_json(db_t *db, metrics_t *metrics, period_t period, const char *trigger);
+cJSON *billing_run_json(db_t *db, metrics_t *metrics, period_t period,
+                        const char *trigger);
 
 /* Run again every month that has been run before, so an enrolment accepted
  * late gets its supplementary lines. -1 when the database is unavailable. */

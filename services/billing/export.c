@@ -7,7 +7,8 @@
 #include <xlsxwriter.h>
 
 static const char *SQL_EXPORT_INVOICES =
-    "SELECT id, funding_source, payer_name, total, line_count, paid, outstanding, status, "
+    "SELECT id, funding_source, payer_name, total, line_count, paid, outstanding, "
+    "status, "
     "  to_char(due_date, 'YYYY-MM-DD') "
     "FROM invoice_balances WHERE payer_code = $1 AND period = $2 ORDER BY funding_source";
 
@@ -22,14 +23,14 @@ static const char *SQL_EXPORT_LINES =
     "ORDER BY a.invoice_id, e.village_code, a.enrolment_id";
 
 static const char *LINE_HEADER[] = {"invoice_id", "funding_source", "enrolment_id", "nik",
-                                    "name", "program", "village_code", "jkk", "jkm",
-                                    "amount", "supplementary"};
+                                    "name",       "program",        "village_code", "jkk",
+                                    "jkm",        "amount",         "supplementary"};
 #define LINE_COLUMNS 11
 #define LINE_MONEY_FIRST 7 /* jkk, jkm, amount */
 
-static const char *SUMMARY_HEADER[] = {"invoice_id", "funding_source", "payer_name",
-                                       "total", "line_count", "paid", "outstanding",
-                                       "status", "due_date"};
+static const char *SUMMARY_HEADER[] = {"invoice_id",  "funding_source", "payer_name",
+                                       "total",       "line_count",     "paid",
+                                       "outstanding", "status",         "due_date"};
 #define SUMMARY_COLUMNS 9
 
 void export_csv_field(FILE *out, const char *text)
@@ -102,7 +103,8 @@ static void xlsx_sheet(lxw_workbook *wb, const char *name, const char *const *he
             const char *v = PQgetvalue(r, i, c);
             lxw_row_t row = (lxw_row_t)i + 1;
             if (is_number_column(c, summary))
-                worksheet_write_number(ws, row, (lxw_col_t)c, (double)strtoll(v, NULL, 10),
+                worksheet_write_number(ws, row, (lxw_col_t)c,
+                                       (double)strtoll(v, NULL, 10),
                                        c == 0 || c == 2 ? NULL : money);
             else
                 worksheet_write_string(ws, row, (lxw_col_t)c, v, NULL);

@@ -24,7 +24,8 @@
 
 #define POLL_MS 200
 
-static const char *SQL_ENROLMENT_WATERMARK = "SELECT coalesce(max(id), 0) FROM enrolments";
+static const char *SQL_ENROLMENT_WATERMARK =
+    "SELECT coalesce(max(id), 0) FROM enrolments";
 
 typedef struct {
     const char *db, *enrolments, *control, *schedule;
@@ -39,9 +40,10 @@ static int read_settings(settings_t *s)
     s->control = config_str("LINDUNG_BILLING_CONTROL", "tcp://127.0.0.1:5563");
     s->schedule = config_str("LINDUNG_BILLING_SCHEDULE", SCHEDULE_DEFAULT);
     if (config_int("LINDUNG_BILLING_PORT", 8082, 1, 65535, &s->port, err, sizeof err) ||
-        config_int("LINDUNG_SWEEP_MS", 5000, 10, 3600000, &s->sweep_ms, err, sizeof err) ||
-        config_int("LINDUNG_BILLING_CATCHUP_MONTHS", 60, 1, 1200, &s->catch_up_months, err,
-                   sizeof err)) {
+        config_int("LINDUNG_SWEEP_MS", 5000, 10, 3600000, &s->sweep_ms, err,
+                   sizeof err) ||
+        config_int("LINDUNG_BILLING_CATCHUP_MONTHS", 60, 1, 1200, &s->catch_up_months,
+                   err, sizeof err)) {
         log_error("config.invalid", "detail", err);
         return -1;
     }
@@ -62,9 +64,9 @@ typedef struct {
     metrics_t *metrics;
     schedule_t *schedule;
     long catch_up_months;
-    bool caught_up;    /* the start-up catch-up has succeeded */
-    period_t next;     /* the next month to run on schedule */
-    long long seen;    /* enrolment watermark of the last catch-up */
+    bool caught_up; /* the start-up catch-up has succeeded */
+    period_t next;  /* the next month to run on schedule */
+    long long seen; /* enrolment watermark of the last catch-up */
 } state_t;
 
 /* Start-up (and, until it succeeds, every sweep): bill every month up to the
@@ -74,8 +76,8 @@ static void catch_up(state_t *st)
 {
     period_t due = schedule_due_month(st->schedule, time(NULL));
     long long mark = enrolment_watermark(st->db);
-    if (mark < 0 ||
-        billing_catch_up_to(st->db, st->metrics, due, (int)st->catch_up_months, "startup") != 0) {
+    if (mark < 0 || billing_catch_up_to(st->db, st->metrics, due,
+                                        (int)st->catch_up_months, "startup") != 0) {
         log_warn("billing.catch_up_incomplete", "detail", db_error(st->db));
         return;
     }
@@ -133,25 +135,35 @@ int main(void)
     }
     void *zmq = zmq_ctx_new();
     metrics_t *metrics = metrics_new();
-    bus_t *in = bus_new(zmq, BUS_SUBSCRIBER, s.enrolments, true, metrics, err, sizeof err);
+    bus_t *in =
+        bus_new(zmq, BUS_SUBSCRIBER, s.enrolments, true, metrics, err, sizeof err);
     control_t *control = in ? control_new(zmq, s.control, err, sizeof err) : NULL;
     if (!in || !control) {
         log_error("bus.failed", "detail", err);
         return 1;
     }
     ready_t *ready = ready_new(s.db);
-    httpd_config_t http = {.port = (int)s.port, .threads = 1, .max_body = 1024, .timeout_s = 10,
-                           .ready = ready_check, .ready_arg = ready, .metrics = metrics};
+    httpd_config_t http = {.port = (int)s.port,
+                           .threads = 1,
+                           .max_body = 1024,
+                           .timeout_s = 10,
+                           .ready = ready_check,
+                           .ready_arg = ready,
+                           .metrics = metrics};
     httpd_t *server = httpd_new(&http, err, sizeof err);
     if (!server) {
         log_error("http.failed", "detail", err);
         return 1;
     }
     db_t *db = db_new(s.db);
-    log_info("started", "bus_in", s.enrolments, "control", s.control, "schedule", s.schedule);
+    log_info("started", "bus_in", s.enrolments, "control", s.control, "schedule",
+             s.schedule);
 
-    state_t st = {.db = db, .metrics = metrics, .schedule = schedule,
-                  .catch_up_months = s.catch_up_months, .seen = -1};
+    state_t st = {.db = db,
+                  .metrics = metrics,
+                  .schedule = schedule,
+                  .catch_up_months = s.catch_up_months,
+                  .seen = -1};
     catch_up(&st);
     zmq_pollitem_t items[] = {{.socket = bus_socket(in), .events = ZMQ_POLLIN},
                               {.socket = control_socket(control), .events = ZMQ_POLLIN}};

@@ -25,7 +25,8 @@ int premium_compute(const premium_rates_t *rates, int64_t declared_income, premi
         return -1;
     if (!off_valid(rates->jkk_off_bp) || !off_valid(rates->jkm_off_bp))
         return -1;
-    int64_t income = declared_income > rates->min_income ? declared_income : rates->min_income;
+    int64_t income =
+        declared_income > rates->min_income ? declared_income : rates->min_income;
     int64_t jkk = premium_apply_bp(income, rates->jkk_income_bp);
     if (jkk < 0)
         return -1;

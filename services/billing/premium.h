@@ -32,5 +32,6 @@ int64_t premium_apply_bp(int64_t amount, int64_t bp);
  * JKK = half-up(JKK x (10000 - jkk_off_bp) / 10000); JKM likewise from the
  * flat amount. Each component is rounded on its own. 0 on success; -1 when a
  * rate or the income is out of range (nothing written to out). */
-int premium_compute(const premium_rates_t *rates, int64_t declared_income, premium_t *out);
+int premium_compute(const premium_rates_t *rates, int64_t declared_income,
+                    premium_t *out);
 #endif

@@ -63,8 +63,9 @@ static int no_space(unsigned char c)
     return 0;
 }
 
-static cJSON *add_error(cJSON *errors, const char *field, int index, int line,
-                        const char *message)
+/* {"field", "index"?, "line"?, "column"?, "message"}; -1 or 0 leave one out. */
+static cJSON *add_error_at(cJSON *errors, const char *field, int index, int line,
+                           int column, const char *message)
 {
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "field", field);
@@ -72,9 +73,17 @@ static cJSON *add_error(cJSON *errors, const char *field, int index, int line,
         cJSON_AddNumberToObject(e, "index", index);
     if (line > 0)
         cJSON_AddNumberToObject(e, "line", line);
+    if (column > 0)
+        cJSON_AddNumberToObject(e, "column", column);
     cJSON_AddStringToObject(e, "message", message);
     cJSON_AddItemToArray(errors, e);
     return e;
+}
+
+static void add_error(cJSON *errors, const char *field, int index, int line,
+                      const char *message)
+{
+    add_error_at(errors, field, index, line, 0, message);
 }
 
 /* The last element: cJSON keeps the tail in child->prev. */
@@ -133,20 +142,19 @@ static void header_field(reader_t *r, const char *s, size_t len)
         return;
     }
     char msg[256];
-    cJSON *e;
     if (c >= 0) {
-        e = add_error(r->errors, COLUMN_NAME[c], -1, r->record_line,
-                      "column appears more than once");
+        add_error_at(r->errors, COLUMN_NAME[c], -1, r->record_line, index + 1,
+                     "column appears more than once");
         r->column[index] = -1;
     } else if (len == 0) {
-        e = add_error(r->errors, "header", -1, r->record_line, "column has no name");
+        add_error_at(r->errors, "header", -1, r->record_line, index + 1,
+                     "column has no name");
     } else {
         snprintf(msg, sizeof msg,
                  "unknown column \"%.*s\"; known columns are " COLUMN_LIST,
                  (int)quoted_length(s, len), s);
-        e = add_error(r->errors, "header", -1, r->record_line, msg);
+        add_error_at(r->errors, "header", -1, r->record_line, index + 1, msg);
     }
-    cJSON_AddNumberToObject(e, "column", index + 1);
     r->header_bad = true;
 }
 

@@ -39,6 +39,8 @@ static const char *SQL_CLAIM =
     "            ORDER BY received_at FOR UPDATE SKIP LOCKED LIMIT 1) "
     "RETURNING id";
 
+static const char *SQL_ASYNC_COMMIT = "SET LOCAL synchronous_commit TO off";
+
 static const char *SQL_LOCK_SUBMISSION =
     "SELECT s.program_id, s.village_code, to_char(s.received_at AT TIME ZONE "
     "'Asia/Jakarta', "
@@ -78,7 +80,7 @@ static const char *SQL_NEW_PARTICIPANTS =
     "SELECT x.nik, x.name, x.birth_date, x.sex "
     "FROM jsonb_to_recordset($1::jsonb) AS x(nik text, name text, birth_date date, sex "
     "char(1)) "
-    "ORDER BY x.nik ON CONFLICT (nik) DO NOTHING";
+    "ORDER BY x.nik ON CONFLICT (nik) DO NOTHING RETURNING nik";
 
 static const char *SQL_ENROL =
     "INSERT INTO enrolments (nik, program_id, village_code, applicant_id, "
@@ -111,7 +113,7 @@ static const char *SQL_DECIDE =
     "x.warnings, "
     "  program_version = $2, decided_at = now() "
     "FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, decision text, reasons jsonb, "
-    "  warnings jsonb) WHERE a.id = x.id";
+    "  warnings jsonb) WHERE a.submission_id = $3 AND a.id = x.id";
 
 static const char *SQL_VERIFIED =
     "UPDATE submissions SET status = 'verified', verified_at = now() WHERE id = $1";
@@ -143,6 +145,7 @@ typedef struct {
     int occupation;
     bool candidate;        /* passed every rule that needs no enrolment */
     char enrolment_id[24]; /* set when our INSERT won the NIK */
+    bool new_person;       /* participants had no row for this NIK before */
 } pending_t;
 
 typedef struct {
@@ -416,6 +419,30 @@ static void note_winners(batch_t *b, const PGresult *won)
     free(keys);
 }
 
+static int by_nik(const void *x, const void *y)
+{
+    return strcmp(((const sort_key_t *)x)->nik, ((const sort_key_t *)y)->nik);
+}
+
+/* Note the people our INSERT created, so that only people we knew before
+ * get their details refreshed. */
+static void note_new_people(batch_t *b, const PGresult *created)
+{
+    sort_key_t *keys = calloc((size_t)b->n + 1, sizeof *keys);
+    int n = 0;
+    for (int i = 0; i < b->n; i++)
+        if (b->pending[i].candidate)
+            keys[n++] = (sort_key_t){.nik = b->pending[i].verdict.nik.digits, .index = i};
+    qsort(keys, (size_t)n, sizeof *keys, by_nik);
+    for (int r = 0; r < PQntuples(created); r++) {
+        sort_key_t want = {.nik = PQgetvalue(created, r, 0)};
+        sort_key_t *hit = bsearch(&want, keys, (size_t)n, sizeof *keys, by_nik);
+        if (hit)
+            b->pending[hit->index].new_person = true;
+    }
+    free(keys);
+}
+
 /* Step 3: enrol every candidate, NIK-sorted by the SQL; note which won. */
 static bool enrol_candidates(verifier_t *self, batch_t *b)
 {
@@ -442,9 +469,12 @@ static bool enrol_candidates(verifier_t *self, batch_t *b)
     date_format(b->program.coverage_start, start);
     const char *extra[] = {program_id, b->village, b->program.funding_source, b->payer,
                            start};
-    PGresult *won = NULL;
-    bool ok = run_json(self, SQL_NEW_PARTICIPANTS, people, 0, NULL, NULL) &&
+    PGresult *won = NULL, *created = NULL;
+    bool ok = run_json(self, SQL_NEW_PARTICIPANTS, people, 0, NULL, &created) &&
               run_json(self, SQL_ENROL, rows, 5, extra, &won);
+    if (ok)
+        note_new_people(b, created);
+    PQclear(created);
     cJSON_Delete(people);
     cJSON_Delete(rows);
     if (ok)
@@ -564,7 +594,7 @@ static bool write_decisions(verifier_t *self, batch_t *b)
                   cell(b, a, 1), "decision", accepted ? "accepted" : "rejected", "reason",
                   accepted ? NULL : a->verdict.reasons[0].code, "request_id",
                   b->request_id);
-        if (!accepted)
+        if (!accepted || a->new_person)
             continue;
         cJSON *p = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "nik", a->verdict.nik.digits);
@@ -575,8 +605,8 @@ static bool write_decisions(verifier_t *self, batch_t *b)
     }
     char version[16];
     snprintf(version, sizeof version, "%d", b->program.version);
-    const char *extra[] = {version};
-    bool ok = run_json(self, SQL_DECIDE, rows, 1, extra, NULL) &&
+    const char *extra[] = {version, b->submission_id};
+    bool ok = run_json(self, SQL_DECIDE, rows, 2, extra, NULL) &&
               run_json(self, SQL_REFRESH_PARTICIPANTS, people, 0, NULL, NULL);
     cJSON_Delete(rows);
     cJSON_Delete(people);
@@ -611,7 +641,7 @@ static void announce(verifier_t *self, const batch_t *b, double waited)
                               "Time from a submission's arrival to its verification.",
                               NULL, latency_bounds,
                               sizeof latency_bounds / sizeof latency_bounds[0], waited);
-    if (b->accepted == 0)
+    if (b->accepted == 0 || !self->enrolments)
         return;
     envelope_t env;
     envelope_init(&env, ENVELOPE_ENROLMENTS_CHANGED, b->submission_id, b->request_id);
@@ -656,12 +686,17 @@ static verify_result_t verify_submission(verifier_t *self, const char *id)
 /* The id of a claimed submission in out, or false when none waits. */
 static bool claim(verifier_t *self, char out[40], bool *failed)
 {
-    PGresult *r = db_exec(self->db, SQL_CLAIM, 0, NULL);
-    *failed = !db_ok(r);
+    /* The 'verifying' mark is advice for readers, redone after a crash, so
+     * its commit need not wait for the disk. */
+    *failed = !db_begin(self->db) || !db_run(self->db, SQL_ASYNC_COMMIT, 0, NULL);
+    PGresult *r = *failed ? NULL : db_exec(self->db, SQL_CLAIM, 0, NULL);
+    *failed = *failed || !db_ok(r) || !db_commit(self->db);
     bool got = !*failed && PQntuples(r) == 1;
     if (got)
         snprintf(out, 40, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
+    if (*failed)
+        db_rollback(self->db);
     return got;
 }
 

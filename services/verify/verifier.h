@@ -9,6 +9,7 @@
 
 typedef struct verifier_t verifier_t;
 
+/* `enrolments` may be NULL (benchmarks): then nobody is prompted. */
 verifier_t *verifier_new(const char *conninfo, bus_t *enrolments, metrics_t *metrics);
 void verifier_destroy(verifier_t **self_p);
 

@@ -11,8 +11,11 @@
 
 static premium_rates_t standard(int64_t off_jkk, int64_t off_jkm)
 {
-    premium_rates_t r = {.jkk_income_bp = 100, .min_income = 1000000, .jkm_flat = 6800,
-                         .jkk_off_bp = off_jkk, .jkm_off_bp = off_jkm};
+    premium_rates_t r = {.jkk_income_bp = 100,
+                         .min_income = 1000000,
+                         .jkm_flat = 6800,
+                         .jkk_off_bp = off_jkk,
+                         .jkm_off_bp = off_jkm};
     return r;
 }
 
@@ -92,8 +95,8 @@ static void test_apply_bp(void **state)
 {
     (void)state;
     assert_int_equal(premium_apply_bp(0, 100), 0);
-    assert_int_equal(premium_apply_bp(50, 100), 1);  /* 0.5 -> 1 */
-    assert_int_equal(premium_apply_bp(49, 100), 0);  /* 0.49 -> 0 */
+    assert_int_equal(premium_apply_bp(50, 100), 1); /* 0.5 -> 1 */
+    assert_int_equal(premium_apply_bp(49, 100), 0); /* 0.49 -> 0 */
     assert_int_equal(premium_apply_bp(12345, 10000), 12345);
     assert_int_equal(premium_apply_bp(-1, 100), -1);
     assert_int_equal(premium_apply_bp(1, -1), -1);

@@ -552,6 +552,7 @@ static void test_applicant_cap(void **state)
 
 int main(void)
 {
+    /* clang-format off */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_as_json),
         cmocka_unit_test(test_crlf_bom_and_no_final_newline),
@@ -572,5 +573,6 @@ int main(void)
         cmocka_unit_test(test_no_rows),
         cmocka_unit_test(test_applicant_cap),
     };
+    /* clang-format on */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

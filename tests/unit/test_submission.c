@@ -439,14 +439,23 @@ static void test_set_target(void **state)
 
 int main(void)
 {
+    /* clang-format off */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid),         cmocka_unit_test(test_optional_fields),
-        cmocka_unit_test(test_malformed),     cmocka_unit_test(test_invalid_utf8_and_nul),
-        cmocka_unit_test(test_text_ok),       cmocka_unit_test(test_top_level_fields),
-        cmocka_unit_test(test_field_types),   cmocka_unit_test(test_income_bounds),
-        cmocka_unit_test(test_length_limits), cmocka_unit_test(test_applicant_cap),
-        cmocka_unit_test(test_kept_exactly),  cmocka_unit_test(test_check_applicant),
+        cmocka_unit_test(test_valid),
+        cmocka_unit_test(test_optional_fields),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_trailing_bytes),
+        cmocka_unit_test(test_invalid_utf8_and_nul),
+        cmocka_unit_test(test_text_ok),
+        cmocka_unit_test(test_top_level_fields),
+        cmocka_unit_test(test_field_types),
+        cmocka_unit_test(test_income_bounds),
+        cmocka_unit_test(test_length_limits),
+        cmocka_unit_test(test_applicant_cap),
+        cmocka_unit_test(test_kept_exactly),
+        cmocka_unit_test(test_check_applicant),
         cmocka_unit_test(test_set_target),
     };
+    /* clang-format on */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

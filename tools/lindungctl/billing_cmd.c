@@ -21,7 +21,8 @@
 #define DEFAULT_INCOME 1000000
 
 static const char *SQL_RATE_JKK =
-    "SELECT income_bp, min_income, to_char(effective_month, 'YYYY-MM'), coalesce(note, '') "
+    "SELECT income_bp, min_income, to_char(effective_month, 'YYYY-MM'), coalesce(note, "
+    "'') "
     "FROM premium_rates WHERE component = 'JKK' AND effective_month <= $1 "
     "ORDER BY effective_month DESC LIMIT 1";
 
@@ -34,32 +35,37 @@ static const char *SQL_RATE_JKM =
  * sector; the largest per component wins. */
 static const char *SQL_ADJUSTMENTS =
     "SELECT name, coalesce(sector, ''), off_bp, applies_jkk, applies_jkm, "
-    "  to_char(first_month, 'YYYY-MM'), to_char(last_month, 'YYYY-MM'), coalesce(note, '') "
+    "  to_char(first_month, 'YYYY-MM'), to_char(last_month, 'YYYY-MM'), coalesce(note, "
+    "'') "
     "FROM premium_adjustments WHERE first_month <= $1 AND last_month >= $1 "
     "  AND (sector IS NULL OR (sector = 'transport' AND $2::boolean)) "
     "ORDER BY off_bp DESC, id";
 
-static const char *SQL_PAY = "SELECT result, payment_id, total, paid, outstanding, status "
-                             "FROM billing_record_payment($1, $2, $3, $4, 'lindungctl')";
+static const char *SQL_PAY =
+    "SELECT result, payment_id, total, paid, outstanding, status "
+    "FROM billing_record_payment($1, $2, $3, $4, 'lindungctl')";
 
 static const char *SQL_ARREARS =
     "SELECT payer_code, min(payer_name), funding_source, "
     "  count(*) FILTER (WHERE due_date < $1::date AND outstanding > 0), "
     "  coalesce(sum(outstanding) FILTER (WHERE due_date < $1::date), 0), "
     "  sum(outstanding), "
-    "  coalesce(to_char(min(period) FILTER (WHERE due_date < $1::date AND outstanding > 0), "
+    "  coalesce(to_char(min(period) FILTER (WHERE due_date < $1::date AND outstanding > "
+    "0), "
     "                   'YYYY-MM'), '') "
     "FROM invoice_balances WHERE outstanding > 0 "
     "GROUP BY payer_code, funding_source ORDER BY 5 DESC, payer_code, funding_source";
 
 static const char *SQL_LAPSES =
     "SELECT e.id, e.nik, p.code, e.village_code, e.payer_code, "
-    "  to_char(e.end_month, 'YYYY-MM'), to_char(e.ended_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+    "  to_char(e.end_month, 'YYYY-MM'), to_char(e.ended_at, "
+    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
     "FROM enrolments e JOIN programs p ON p.id = e.program_id "
     "WHERE e.end_reason = 'lapsed' ORDER BY e.ended_at DESC, e.id";
 
 static const char *SQL_STATEMENT =
-    "SELECT to_char(period, 'YYYY-MM'), funding_source, id, total, paid, outstanding, status, "
+    "SELECT to_char(period, 'YYYY-MM'), funding_source, id, total, paid, outstanding, "
+    "status, "
     "  line_count, to_char(due_date, 'YYYY-MM-DD') "
     "FROM invoice_balances WHERE payer_code = $1 ORDER BY period, funding_source";
 
@@ -247,8 +253,9 @@ static cJSON *premium_json(const premium_t *p)
     return o;
 }
 
-static void rates_print_json(const rates_in_force_t *in, const char *month, bool transport,
-                             int64_t income, const premium_t *with, const premium_t *without)
+static void rates_print_json(const rates_in_force_t *in, const char *month,
+                             bool transport, int64_t income, const premium_t *with,
+                             const premium_t *without)
 {
     cJSON *doc = cJSON_CreateObject();
     cJSON_AddStringToObject(doc, "period", month);
@@ -284,14 +291,18 @@ static void rates_print_json(const rates_in_force_t *in, const char *month, bool
     print_json(doc);
 }
 
-static void rates_print_text(const rates_in_force_t *in, const char *month, bool transport,
-                             int64_t income, const premium_t *with, const premium_t *without)
+static void rates_print_text(const rates_in_force_t *in, const char *month,
+                             bool transport, int64_t income, const premium_t *with,
+                             const premium_t *without)
 {
     char a[32], b[32], c[32];
-    printf("rates in force for %s, %s sector\n", month, transport ? "transport" : "general");
+    printf("rates in force for %s, %s sector\n", month,
+           transport ? "transport" : "general");
     format_rupiah(in->rates.min_income, a);
-    printf("  JKK  %" PRId64 ".%02" PRId64 "%% of declared income (at least Rp %s), since %s\n",
-           in->rates.jkk_income_bp / 100, in->rates.jkk_income_bp % 100, a, in->jkk_since);
+    printf("  JKK  %" PRId64 ".%02" PRId64
+           "%% of declared income (at least Rp %s), since %s\n",
+           in->rates.jkk_income_bp / 100, in->rates.jkk_income_bp % 100, a,
+           in->jkk_since);
     format_rupiah(in->rates.jkm_flat, a);
     printf("  JKM  Rp %s flat, since %s\n", a, in->jkm_since);
     int n = PQntuples(in->adjustments);
@@ -302,14 +313,18 @@ static void rates_print_text(const rates_in_force_t *in, const char *month, bool
         int64_t off = value_i64(r, i, 2);
         bool jkk = strcmp(PQgetvalue(r, i, 3), "t") == 0;
         bool jkm = strcmp(PQgetvalue(r, i, 4), "t") == 0;
-        printf("  %s: %" PRId64 ".%02" PRId64 "%% off %s, %s..%s, %s\n", PQgetvalue(r, i, 0),
-               off / 100, off % 100, jkk && jkm ? "JKK and JKM" : jkk ? "JKK" : "JKM",
+        printf("  %s: %" PRId64 ".%02" PRId64 "%% off %s, %s..%s, %s\n",
+               PQgetvalue(r, i, 0), off / 100, off % 100,
+               jkk && jkm ? "JKK and JKM"
+               : jkk      ? "JKK"
+                          : "JKM",
                PQgetvalue(r, i, 5), PQgetvalue(r, i, 6),
                PQgetvalue(r, i, 1)[0] ? "transport sector" : "every sector");
     }
     format_rupiah(income, a);
     printf("premium at a declared income of Rp %s:\n", a);
-    format_rupiah(with->jkk, a), format_rupiah(with->jkm, b), format_rupiah(with->amount, c);
+    format_rupiah(with->jkk, a), format_rupiah(with->jkm, b),
+        format_rupiah(with->amount, c);
     printf("  relief applies:      JKK Rp %s + JKM Rp %s = Rp %s\n", a, b, c);
     format_rupiah(without->jkk, a), format_rupiah(without->jkm, b);
     format_rupiah(without->amount, c);
@@ -322,8 +337,9 @@ static int rates_show(const args_t *a)
     const char *month = arg_positional(a, 0, valued);
     period_t p = period_of(date_today());
     if (month && !period_parse(month, &p)) {
-        fprintf(stderr, "usage: lindungctl rates [YYYY-MM] [--transport] [--income RUPIAH] "
-                        "[--json]\n");
+        fprintf(stderr,
+                "usage: lindungctl rates [YYYY-MM] [--transport] [--income RUPIAH] "
+                "[--json]\n");
         return 2;
     }
     int64_t income = DEFAULT_INCOME;
@@ -388,8 +404,9 @@ static int billing_pay(const args_t *a)
     if (!id || strspn(id, "0123456789") != strlen(id) || strlen(id) > 18 ||
         !parse_amount(amount_s, &amount) || amount == 0 ||
         (date_s && !date_parse(date_s, &paid_on)) || (reference && !reference[0])) {
-        fprintf(stderr, "usage: lindungctl billing pay INVOICE_ID AMOUNT [--date YYYY-MM-DD] "
-                        "[--reference R]\n  AMOUNT: whole rupiah, digits only, positive\n");
+        fprintf(stderr,
+                "usage: lindungctl billing pay INVOICE_ID AMOUNT [--date YYYY-MM-DD] "
+                "[--reference R]\n  AMOUNT: whole rupiah, digits only, positive\n");
         return 2;
     }
     char day[11], amount_t[24];
@@ -411,9 +428,10 @@ static int billing_pay(const args_t *a)
         format_rupiah(value_i64(r, 0, 2), t);
         format_rupiah(value_i64(r, 0, 3), p);
         format_rupiah(value_i64(r, 0, 4), o);
-        printf("payment %s recorded: invoice %s total Rp %s, paid Rp %s, outstanding Rp %s, "
-               "%s\n",
-               PQgetvalue(r, 0, 1), id, t, p, o, PQgetvalue(r, 0, 5));
+        printf(
+            "payment %s recorded: invoice %s total Rp %s, paid Rp %s, outstanding Rp %s, "
+            "%s\n",
+            PQgetvalue(r, 0, 1), id, t, p, o, PQgetvalue(r, 0, 5));
         rc = 0;
     }
     PQclear(r);
@@ -466,9 +484,9 @@ static int billing_arrears(db_t *db, const args_t *a)
         char ar[32], out[32];
         format_rupiah(value_i64(r, i, 4), ar);
         format_rupiah(value_i64(r, i, 5), out);
-        printf("%-16s %-10s %8s %16s %16s  %-7s %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 2),
-               PQgetvalue(r, i, 3), ar, out, PQgetvalue(r, i, 6)[0] ? PQgetvalue(r, i, 6) : "-",
-               PQgetvalue(r, i, 1));
+        printf("%-16s %-10s %8s %16s %16s  %-7s %s\n", PQgetvalue(r, i, 0),
+               PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), ar, out,
+               PQgetvalue(r, i, 6)[0] ? PQgetvalue(r, i, 6) : "-", PQgetvalue(r, i, 1));
     }
     PQclear(r);
     if (json)
@@ -545,8 +563,9 @@ static int billing_statement(db_t *db, const args_t *a)
     cJSON_AddStringToObject(doc, "payer_code", payer);
     cJSON *months = cJSON_AddArrayToObject(doc, "months");
     if (!json)
-        printf("statement for payer %s\n%-8s %-10s %10s %14s %14s %14s  %s\n", payer, "period",
-               "source", "invoice", "billed_rp", "paid_rp", "outstanding_rp", "status");
+        printf("statement for payer %s\n%-8s %-10s %10s %14s %14s %14s  %s\n", payer,
+               "period", "source", "invoice", "billed_rp", "paid_rp", "outstanding_rp",
+               "status");
     for (int i = 0; i < PQntuples(r); i++) {
         int64_t b = value_i64(r, i, 3), p = value_i64(r, i, 4), o = value_i64(r, i, 5);
         billed += b, paid += p, outstanding += o;
@@ -566,8 +585,8 @@ static int billing_statement(db_t *db, const args_t *a)
         }
         char bs[32], ps[32], os[32];
         format_rupiah(b, bs), format_rupiah(p, ps), format_rupiah(o, os);
-        printf("%-8s %-10s %10s %14s %14s %14s  %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-               PQgetvalue(r, i, 2), bs, ps, os, PQgetvalue(r, i, 6));
+        printf("%-8s %-10s %10s %14s %14s %14s  %s\n", PQgetvalue(r, i, 0),
+               PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), bs, ps, os, PQgetvalue(r, i, 6));
     }
     PQclear(r);
     if (json) {
@@ -594,13 +613,15 @@ static int billing_export(db_t *db, const args_t *a)
     period_t p;
     bool csv = format && strcmp(format, "csv") == 0;
     bool xlsx = format && strcmp(format, "xlsx") == 0;
-    if (!payer || !month || !period_parse(month, &p) || !(csv || xlsx) || !out || !out[0]) {
+    if (!payer || !month || !period_parse(month, &p) || !(csv || xlsx) || !out ||
+        !out[0]) {
         fprintf(stderr, "usage: lindungctl billing export --payer CODE --period YYYY-MM "
                         "--format csv|xlsx --out FILE\n");
         return 2;
     }
     char err[256];
-    long n = export_write(db, payer, p, xlsx ? EXPORT_XLSX : EXPORT_CSV, out, err, sizeof err);
+    long n =
+        export_write(db, payer, p, xlsx ? EXPORT_XLSX : EXPORT_CSV, out, err, sizeof err);
     if (n < 0) {
         fprintf(stderr, "billing export: %s\n", err);
         return 1;
@@ -613,7 +634,8 @@ static int billing_export(db_t *db, const args_t *a)
 
 static const char *USAGE =
     "usage: lindungctl billing run YYYY-MM\n"
-    "       lindungctl billing pay INVOICE_ID AMOUNT [--date YYYY-MM-DD] [--reference R]\n"
+    "       lindungctl billing pay INVOICE_ID AMOUNT [--date YYYY-MM-DD] [--reference "
+    "R]\n"
     "       lindungctl billing arrears [--json]\n"
     "       lindungctl billing lapses [--json]\n"
     "       lindungctl billing statement --payer CODE [--json]\n"

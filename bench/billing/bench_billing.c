@@ -1,0 +1,172 @@
+/* bench_billing: how fast one month is accrued for N active enrolments
+ * through the real code path (accrual_run), against the bare INSERT ...
+ * SELECT of the same number of rows into a plain table (no index, no key, no
+ * constraint), and how fast a rerun of the month is (it must change nothing).
+ * A benchmark, not a test: it prints figures. Run it against a PostgreSQL
+ * with fsync on (bench/billing/run.sh makes one). Usage:
+ *   bench_billing [N]   (default 1000000; LINDUNG_DB names the database,
+ *                        already migrated with the demo programmes imported) */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "accrual.h"
+#include "db.h"
+#include "log.h"
+
+static const char *SQL_COUNT_ACTIVE =
+    "SELECT count(*) FROM enrolments WHERE status = 'active' AND end_month IS NULL";
+
+/* N synthetic people, one submission, all accepted into PALI's ADD
+ * programme, spread over PALI's villages (payers), from January 2026. */
+static const char *SQL_GENERATE =
+    "WITH s AS (INSERT INTO submissions (id, program_id, village_code, applicant_count) "
+    "           SELECT gen_random_uuid(), p.id, '16.12.01.2001', $1::int FROM programs p "
+    "           WHERE p.code = 'PALI-2025-ADD' RETURNING id, program_id), "
+    "     v AS (SELECT array_agg(code ORDER BY code) AS codes FROM regions "
+    "           WHERE regency_code = '16.12' AND level = 'village' AND village_kind <> 'kelurahan'), "
+    "     base AS (SELECT coalesce(max(nik::bigint), 1612010101000000) AS b FROM participants), "
+    "     a AS (INSERT INTO applicants (submission_id, idx, nik, name, birth_date, sex, "
+    "             occupation, decision) "
+    "           SELECT s.id, g, (base.b + 1 + g)::text, 'Peserta', '1980-01-01', 'M', "
+    "             'PETANI/PEKEBUN', 'accepted' FROM s, base, generate_series(0, $1::int - 1) g "
+    "           RETURNING id, idx, nik), "
+    "     pa AS (INSERT INTO participants (nik, name, birth_date, sex) "
+    "            SELECT nik, 'Peserta', '1980-01-01', 'M' FROM a) "
+    "INSERT INTO enrolments (nik, program_id, village_code, applicant_id, funding_source, "
+    "  payer_code, transport, start_month) "
+    "SELECT a.nik, s.program_id, v.codes[1 + a.idx % cardinality(v.codes)], a.id, 'ADD', "
+    "  v.codes[1 + a.idx % cardinality(v.codes)], a.idx % 10 = 0, '2026-01-01' "
+    "FROM a, s, v";
+
+/* A month no run has touched: after every month run so far, and no earlier
+ * than 2030-01 so that nothing is ever due (no lapse check work). */
+static const char *SQL_FRESH_MONTH =
+    "SELECT to_char(greatest('2030-01-01'::date, "
+    "  coalesce(max(period) + interval '1 month', '2030-01-01')), 'YYYY-MM') FROM billing_runs";
+
+static const char *SQL_BARE_TABLE =
+    "CREATE TABLE IF NOT EXISTS bench_bare (enrolment_id bigint, period date, jkk bigint, "
+    "  jkm bigint, amount bigint, invoice_id bigint, run_id bigint, supplementary boolean, "
+    "  created_at timestamptz)";
+static const char *SQL_BARE_TRUNCATE = "TRUNCATE bench_bare";
+static const char *SQL_BARE_INSERT =
+    "INSERT INTO bench_bare SELECT e.id, $1::date, 10000, 6800, 16800, 0, 0, false, now() "
+    "FROM enrolments e "
+    "WHERE e.start_month <= $1::date AND (e.end_month IS NULL OR e.end_month >= $1::date)";
+static const char *SQL_ANALYZE = "ANALYZE enrolments";
+static const char *SQL_CHECKPOINT = "CHECKPOINT";
+static const char *SQL_FSYNC = "SHOW fsync";
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static const char *one_value(db_t *db, const char *sql, int n, const char *const *p,
+                             char *out, size_t cap)
+{
+    PGresult *r = db_exec(db, sql, n, p);
+    if (!db_ok(r) || PQntuples(r) != 1) {
+        fprintf(stderr, "bench: %s\n", db_error(db));
+        exit(1);
+    }
+    snprintf(out, cap, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return out;
+}
+
+static void must(db_t *db, const char *sql, int n, const char *const *p)
+{
+    if (!db_run(db, sql, n, p)) {
+        fprintf(stderr, "bench: %s\n", db_error(db));
+        exit(1);
+    }
+}
+
+static void ensure_enrolments(db_t *db, long want)
+{
+    char v[32];
+    long have = atol(one_value(db, SQL_COUNT_ACTIVE, 0, NULL, v, sizeof v));
+    if (have >= want)
+        return;
+    char n[24];
+    snprintf(n, sizeof n, "%ld", want - have);
+    printf("generating %s enrolments...\n", n);
+    fflush(stdout);
+    double t0 = now_s();
+    const char *p[] = {n};
+    must(db, SQL_GENERATE, 1, p);
+    must(db, SQL_ANALYZE, 0, NULL);
+    printf("  generated in %.1f s\n", now_s() - t0);
+}
+
+static double run_bare(db_t *db, const char *first_day, long *rows)
+{
+    must(db, SQL_BARE_TABLE, 0, NULL);
+    must(db, SQL_BARE_TRUNCATE, 0, NULL);
+    must(db, SQL_CHECKPOINT, 0, NULL);
+    const char *p[] = {first_day};
+    double t0 = now_s();
+    PGresult *r = db_exec(db, SQL_BARE_INSERT, 1, p);
+    double t = now_s() - t0;
+    if (!db_ok(r)) {
+        fprintf(stderr, "bench: %s\n", db_error(db));
+        exit(1);
+    }
+    *rows = atol(PQcmdTuples(r));
+    PQclear(r);
+    return t;
+}
+
+static double run_accrual(db_t *db, period_t period, accrual_result_t *res)
+{
+    must(db, SQL_CHECKPOINT, 0, NULL);
+    double t0 = now_s();
+    if (accrual_run(db, period, "bench", res) != 0) {
+        fprintf(stderr, "bench: accrual_run: %s\n", res->error);
+        exit(1);
+    }
+    return now_s() - t0;
+}
+
+int main(int argc, char **argv)
+{
+    setenv("LINDUNG_LOG_LEVEL", "warn", 0);
+    log_init("bench_billing");
+    long n = argc > 1 ? atol(argv[1]) : 1000000;
+    db_t *db = db_new(getenv("LINDUNG_DB") ? getenv("LINDUNG_DB") : "dbname=lindung");
+    if (!db_conn(db)) {
+        fprintf(stderr, "bench: cannot connect: %s\n", db_error(db));
+        return 1;
+    }
+    char fsync[16], month[8], first_day[11];
+    printf("fsync = %s\n", one_value(db, SQL_FSYNC, 0, NULL, fsync, sizeof fsync));
+    ensure_enrolments(db, n);
+    one_value(db, SQL_FRESH_MONTH, 0, NULL, month, sizeof month);
+    period_t period;
+    period_parse(month, &period);
+    date_format(period_first_day(period), first_day);
+
+    long bare_rows = 0;
+    double bare = run_bare(db, first_day, &bare_rows);
+    accrual_result_t res;
+    double run = run_accrual(db, period, &res);
+    accrual_result_t again;
+    double rerun = run_accrual(db, period, &again);
+
+    printf("month %s, %ld active enrolments\n", month, bare_rows);
+    printf("bare INSERT ... SELECT into a plain table: %8.3f s  %9.0f rows/s\n", bare,
+           (double)bare_rows / bare);
+    printf("accrual_run (real path):                   %8.3f s  %9.0f rows/s  lines %" PRId64
+           ", Rp %" PRId64 "\n",
+           run, (double)res.lines_added / run, res.lines_added, res.amount_added);
+    printf("ratio (accrual speed / bare speed):        %8.2f\n", bare / run);
+    printf("rerun (no change):                         %8.3f s  lines %" PRId64 "\n", rerun,
+           again.lines_added);
+    db_destroy(&db);
+    return res.lines_added == bare_rows && again.lines_added == 0 ? 0 : 1;
+}

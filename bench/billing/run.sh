@@ -1,0 +1,29 @@
+#!/bin/sh
+# run.sh: bench_billing against a throw-away PostgreSQL 15 with fsync ON
+# (the test harness turns fsync off; a benchmark must not).
+#   bench/billing/run.sh BUILD_DIR [N]      e.g. bench/billing/run.sh build 1000000
+# Keeps the cluster when BENCH_KEEP=1 (then prints where it is).
+set -eu
+BUILD=$(cd "${1:?usage: run.sh BUILD_DIR [N]}" && pwd)
+N=${2:-1000000}
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+PGBIN=${LINDUNG_PG_BIN:-/usr/lib/postgresql/15/bin}
+DIR=$(mktemp -d /tmp/lindung-bench-XXXXXX)
+AS=""
+if [ "$(id -u)" = 0 ]; then chown postgres "$DIR"; AS="runuser -u postgres --"; fi
+cleanup() {
+    $AS "$PGBIN/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true
+    [ "${BENCH_KEEP:-0}" = 1 ] && echo "kept $DIR" || rm -rf "$DIR"
+}
+trap cleanup EXIT
+$AS "$PGBIN/initdb" -D "$DIR/data" -U lindung --auth=trust -E UTF8 --no-locale >/dev/null
+$AS "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/postgres.log" -w start -o \
+    "-k $DIR -c listen_addresses= -c fsync=on -c synchronous_commit=on \
+     -c shared_buffers=512MB -c max_wal_size=8GB -c work_mem=64MB \
+     -c maintenance_work_mem=256MB" >/dev/null
+"$PGBIN/createdb" -h "$DIR" -U lindung lindung
+export LINDUNG_DB="host=$DIR dbname=lindung user=lindung"
+export LINDUNG_MIGRATIONS="$SRC/db/migrations"
+"$BUILD/tools/lindungctl/lindungctl" migrate
+"$BUILD/tools/lindungctl/lindungctl" program import "$SRC/db/seed/programs.json"
+"$BUILD/bench/billing/bench_billing" "$N"
