@@ -8,7 +8,9 @@
 #include <string.h>
 #include <uuid/uuid.h>
 #include "auth.h"
+#include "csvbody.h"
 #include "invoices.h"
+#include "reads.h"
 #include "db.h"
 #include "log.h"
 #include "region.h"
@@ -176,11 +178,27 @@ static void answer_accepted(http_response_t *res, const char *id, int applicants
     http_response_json(res, 202, doc);
 }
 
-/* The same Idempotency-Key again: the first answer if the body is the same. */
-static void answer_replay(db_t *db, const auth_t *auth, const char *key,
-                          const http_request_t *req, http_response_t *res)
+/* What an Idempotency-Key promises: the same submission, whether it came as
+ * JSON or CSV (whose programme and village are query parameters), however
+ * its JSON was spaced. The hash of this text is stored with the submission. */
+static char *fingerprint(const submission_t *sub)
 {
-    const char *params[] = {auth->key_id, key, req->body};
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "program_code", sub->program_code);
+    cJSON_AddStringToObject(doc, "village_code", sub->village_code);
+    if (sub->reference)
+        cJSON_AddStringToObject(doc, "reference", sub->reference);
+    cJSON_AddItemReferenceToObject(doc, "applicants", sub->applicants);
+    char *text = cJSON_PrintUnformatted(doc);
+    cJSON_Delete(doc);
+    return text;
+}
+
+/* The same Idempotency-Key again: the first answer if the submission is the same. */
+static void answer_replay(db_t *db, const auth_t *auth, const char *key,
+                          const char *print, http_response_t *res)
+{
+    const char *params[] = {auth->key_id, key, print};
     PGresult *r = db_exec(db, SQL_IDEMPOTENT_REPLAY, 3, params);
     if (!db_ok(r) || PQntuples(r) != 1) {
         PQclear(r);
@@ -191,21 +209,22 @@ static void answer_replay(db_t *db, const auth_t *auth, const char *key,
         answer_accepted(res, PQgetvalue(r, 0, 0), atoi(PQgetvalue(r, 0, 1)));
     else
         http_response_error(res, 409, "IDEMPOTENCY_CONFLICT",
-                            "this Idempotency-Key was used with a different body", NULL);
+                            "this Idempotency-Key was used with a different submission",
+                            NULL);
     PQclear(r);
 }
 
 typedef enum { STORE_OK, STORE_REPLAY, STORE_FAILED } store_result_t;
 
 static store_result_t store(db_t *db, const submission_t *sub, const target_t *t,
-                            const auth_t *auth, const char *idem_key,
+                            const auth_t *auth, const char *idem_key, const char *print,
                             const http_request_t *req, const char *id)
 {
     char count[16];
     snprintf(count, sizeof count, "%d", sub->count);
     const char *params[] = {
-        id,           t->program_id, sub->village_code,           sub->reference, count,
-        auth->key_id, idem_key,      idem_key ? req->body : NULL, req->request_id};
+        id,           t->program_id, sub->village_code,       sub->reference, count,
+        auth->key_id, idem_key,      idem_key ? print : NULL, req->request_id};
     if (!db_begin(db))
         return STORE_FAILED;
     PGresult *r = db_exec(db, SQL_INSERT_SUBMISSION, 9, params);
@@ -244,9 +263,10 @@ static void create_submission(api_t *api, const http_request_t *req, http_respon
     auth_t auth;
     if (!api_authenticate(db, req, res, &auth))
         return;
-    if (!content_type_is(req, "application/json")) {
+    bool csv = content_type_is(req, "text/csv");
+    if (!csv && !content_type_is(req, "application/json")) {
         http_response_error(res, 415, "UNSUPPORTED_MEDIA_TYPE",
-                            "send Content-Type: application/json", NULL);
+                            "send Content-Type: application/json or text/csv", NULL);
         return;
     }
     const char *idem_key = http_request_header(req, "Idempotency-Key");
@@ -258,12 +278,17 @@ static void create_submission(api_t *api, const http_request_t *req, http_respon
     cJSON *errors = cJSON_CreateArray();
     submission_t *sub = submission_new();
     submission_result_t parsed =
-        submission_from_json(sub, req->body, req->body_len, errors);
+        csv ? csvbody_parse(sub, req->body, req->body_len,
+                            http_request_query(req, "program_code"),
+                            http_request_query(req, "village_code"),
+                            http_request_query(req, "reference"), errors)
+            : submission_from_json(sub, req->body, req->body_len, errors);
     if (parsed != SUBMISSION_OK) {
         bool malformed = parsed == SUBMISSION_MALFORMED;
         http_response_error(res, malformed ? 400 : 422,
                             malformed ? "MALFORMED_BODY" : "INVALID_FIELDS",
-                            malformed ? "the body is not a JSON object in UTF-8"
+                            malformed ? (csv ? "the body is not RFC 4180 CSV in UTF-8"
+                                             : "the body is not a JSON object in UTF-8")
                                       : "the submission has invalid fields",
                             errors);
         submission_destroy(&sub);
@@ -285,7 +310,8 @@ static void create_submission(api_t *api, const http_request_t *req, http_respon
     char id[37];
     uuid_generate_random(raw);
     uuid_unparse_lower(raw, id);
-    switch (store(db, sub, &target, &auth, idem_key, req, id)) {
+    char *print = fingerprint(sub);
+    switch (store(db, sub, &target, &auth, idem_key, print, req, id)) {
     case STORE_OK: {
         char n[16];
         snprintf(n, sizeof n, "%d", sub->count);
@@ -299,12 +325,13 @@ static void create_submission(api_t *api, const http_request_t *req, http_respon
         break;
     }
     case STORE_REPLAY:
-        answer_replay(db, &auth, idem_key, req, res);
+        answer_replay(db, &auth, idem_key, print, res);
         break;
     case STORE_FAILED:
         api_db_failure(db, res);
         break;
     }
+    free(print);
     submission_destroy(&sub);
 }
 
@@ -406,7 +433,7 @@ void api_handle(const http_request_t *req, http_response_t *res, void *arg)
     const char *prefix = "/v1/submissions/";
     bool get = strcmp(req->method, "GET") == 0;
     bool post = strcmp(req->method, "POST") == 0;
-    if (invoices_route(api, req, res))
+    if (invoices_route(api, req, res) || reads_route(api, req, res))
         return;
     if (strcmp(req->path, "/v1/submissions") == 0 && post) {
         create_submission(api, req, res);

@@ -217,7 +217,16 @@ submission_result_t submission_from_json(submission_t *self, const char *body, s
         add_error(errors, "body", -1, "must be UTF-8 text without NUL bytes");
         return SUBMISSION_MALFORMED;
     }
-    cJSON *root = cJSON_ParseWithLength(body, len);
+    /* The whole body must be one value: "{...} garbage" is malformed, not
+     * silently half-read. */
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    while (root && end && end < body + len && strchr(" \t\r\n", *end))
+        end++;
+    if (root && end && end < body + len) {
+        cJSON_Delete(root);
+        root = NULL;
+    }
     if (!root) {
         add_error(errors, "body", -1, "is not valid JSON");
         return SUBMISSION_MALFORMED;

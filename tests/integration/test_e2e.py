@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 import unittest
 
 import harness
@@ -98,7 +99,9 @@ class EndToEnd(harness.LindungTestCase):
         self.assertEqual(s.cluster.psql(
             "SELECT count(*), sum(amount) FROM accruals WHERE period = '2025-07-01'"),
             [("2", str(2 * PREMIUM))])
-        before = self.billing_rows()
+        # billing also accrues on its own (start-up catch-up, enrolment prompts,
+        # sweeps): let that settle, so that what follows sees only the re-run
+        before = self.settled_billing_rows()
 
         # -- a second run for the same month changes nothing
         out2 = s.lindungctl("billing", "run", PERIOD).stdout
@@ -117,6 +120,21 @@ class EndToEnd(harness.LindungTestCase):
             with self.subTest(daemon=name):
                 self.assertEqual(d.kill(signal.SIGTERM), 0,
                                  f"{name} exit code on SIGTERM; log:\n{d.log_tail(30)}")
+
+    def settled_billing_rows(self, quiet_s: float = 1.5, timeout: float = 30.0) -> dict[str, list]:
+        """billing_rows() once it has stayed the same for `quiet_s` seconds
+        (three sweeps at LINDUNG_SWEEP_MS=500)."""
+        last = {"rows": self.billing_rows(), "since": time.monotonic()}
+
+        def quiet():
+            rows = self.billing_rows()
+            if rows != last["rows"]:
+                last.update(rows=rows, since=time.monotonic())
+                return None
+            return rows if time.monotonic() - last["since"] >= quiet_s else None
+
+        return harness.wait_until(quiet, timeout=timeout, interval=0.25,
+                                  message="billing tables to stop changing")
 
     def billing_rows(self) -> dict[str, list]:
         """Every row of invoices and accruals, as text, in a stable order."""

@@ -1,0 +1,10 @@
+/* reads: the read-only routes of intake that are not submissions or
+ * invoices: /v1/participants/{nik}, /v1/programs, /v1/programs/{code}/villages. */
+#ifndef LINDUNG_READS_H
+#define LINDUNG_READS_H
+#include <stdbool.h>
+#include "api.h"
+
+/* Handle the request if its path is one of ours; false otherwise. */
+bool reads_route(api_t *api, const http_request_t *req, http_response_t *res);
+#endif
