@@ -1,0 +1,109 @@
+"""Crash proof (issue 5, item 7): SIGKILL lindung-billing in the middle of a
+large run, restart it, run again; every (enrolment, month) is accrued exactly
+once and every invoice total equals the sum of its lines.
+
+200,000 enrolments are made with SQL straight into the tables (billing only
+reads enrolments). They start in 2027-01, a month the start-up catch-up does
+not reach (it stops at the current month), so the killed run is the only run
+in flight. "Mid-run" is observed, not guessed: the test waits until
+pg_stat_activity shows the accrual's INSERT INTO accruals executing.
+Run directly:
+  LINDUNG_BUILD_DIR=build-billing LINDUNG_SOURCE_DIR=. python3 tests/integration/test_billing_crash.py
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import unittest
+
+import harness
+
+N = 200_000
+MONTH = "2027-01"
+
+GENERATE = f"""
+WITH s AS (INSERT INTO submissions (id, program_id, village_code, applicant_count)
+           SELECT gen_random_uuid(), p.id, '16.12.01.2001', {N} FROM programs p
+           WHERE p.code = 'PALI-2025-ADD' RETURNING id, program_id),
+     v AS (SELECT array_agg(code ORDER BY code) AS codes FROM regions
+           WHERE regency_code = '16.12' AND level = 'village' AND village_kind <> 'kelurahan'),
+     a AS (INSERT INTO applicants (submission_id, idx, nik, name, birth_date, sex, occupation,
+                                   decision)
+           SELECT s.id, g, (1612010101000001 + g)::text, 'Peserta', '1980-01-01', 'M',
+                  'PETANI/PEKEBUN', 'accepted' FROM s, generate_series(0, {N} - 1) g
+           RETURNING id, idx, nik),
+     pa AS (INSERT INTO participants (nik, name, birth_date, sex)
+            SELECT nik, 'Peserta', '1980-01-01', 'M' FROM a)
+INSERT INTO enrolments (nik, program_id, village_code, applicant_id, funding_source,
+                        payer_code, transport, start_month)
+SELECT a.nik, s.program_id, v.codes[1 + a.idx % cardinality(v.codes)], a.id, 'ADD',
+       v.codes[1 + a.idx % cardinality(v.codes)], a.idx % 7 = 0, '{MONTH}-01'
+FROM a, s, v
+"""
+
+ACCRUING = ("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+            "AND query LIKE '%INSERT INTO accruals%' AND pid <> pg_backend_pid()")
+
+
+class BillingCrash(harness.LindungTestCase):
+
+    def test_sigkill_mid_run_then_rerun(self) -> None:
+        s = self.stack
+        s.migrate()
+        s.import_programs()
+        s.cluster.psql(GENERATE)
+        s.cluster.psql("ANALYZE enrolments")
+        s.start_daemons("billing")
+        harness.wait_until(lambda: "billing.caught_up" in s.billing.log_text(), timeout=120,
+                           message="start-up catch-up")
+
+        # -- start the run over the control socket, kill billing mid-INSERT
+        ctl = subprocess.Popen([str(harness.BINARIES["lindungctl"]), "billing", "run", MONTH],
+                               env=s.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL)
+        try:
+            harness.wait_until(lambda: s.cluster.scalar(ACCRUING) != "0", timeout=60,
+                               interval=0.02, message="the accrual INSERT to be running")
+            self.assertEqual(s.billing.kill(signal.SIGKILL), -signal.SIGKILL)
+        finally:
+            ctl.kill()
+            ctl.wait()
+        # the orphaned backend rolls back once it notices its client is gone
+        harness.wait_until(lambda: s.cluster.scalar(ACCRUING) == "0", timeout=120,
+                           message="the killed run's statement to end")
+        self.assertEqual(s.cluster.scalar(
+            f"SELECT count(*) FROM accruals WHERE period = '{MONTH}-01'"), "0",
+            "a killed run must leave nothing behind")
+
+        # -- restart and run again, twice
+        s.billing.start()
+        first = json.loads(s.lindungctl("billing", "run", MONTH, timeout=600).stdout)
+        self.assertTrue(first["ok"], first)
+        self.assertEqual(first["lines_added"], N, first)
+        second = json.loads(s.lindungctl("billing", "run", MONTH, timeout=600).stdout)
+        self.assertEqual(second["lines_added"], 0, second)
+
+        # -- each (enrolment, month) exactly once; invoices equal their lines
+        self.assertEqual(s.cluster.psql(
+            f"SELECT count(*), count(DISTINCT enrolment_id) FROM accruals "
+            f"WHERE period = '{MONTH}-01'"), [(str(N), str(N))])
+        self.assertEqual(s.cluster.psql(
+            f"SELECT count(*) FROM enrolments e WHERE NOT EXISTS (SELECT 1 FROM accruals a "
+            f"WHERE a.enrolment_id = e.id AND a.period = '{MONTH}-01')"), [("0",)])
+        self.assertEqual(s.cluster.psql(
+            "SELECT i.id FROM invoices i LEFT JOIN accruals a ON a.invoice_id = i.id "
+            "GROUP BY i.id HAVING i.total <> coalesce(sum(a.amount), 0) "
+            "OR i.line_count <> count(a.id)"), [])
+        # relief: 2027-01 is inside the transport window only
+        self.assertEqual(s.cluster.psql(
+            f"SELECT sum(amount) FROM accruals WHERE period = '{MONTH}-01'"),
+            [(str(sum(8400 if i % 7 == 0 else 16800 for i in range(N))),)])
+        self.assertEqual(s.cluster.scalar(
+            f"SELECT count(*) FROM billing_runs WHERE period = '{MONTH}-01' "
+            "AND finished_at IS NULL"), "0")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
