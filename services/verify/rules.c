@@ -97,10 +97,13 @@ void rules_decide(const program_rules_t *p, const applicant_facts_t *who, date_t
                      "this programme requires a poverty reference (Musdes decision, "
                      "DTKS/P3KE id)");
     if (p->has_deadline && date_compare(who->received, p->deadline) > 0) {
-        char d[11];
+        char d[11], msg[96];
         date_format(p->deadline, d);
-        rules_reject(v, "DEADLINE_PASSED", "submitted after the programme's deadline %s",
-                     d);
+        snprintf(msg, sizeof msg, "submitted after the programme's deadline %s", d);
+        if (p->deadline_warn_only)
+            warn(v, "SUBMITTED_AFTER_DEADLINE", msg);
+        else
+            rules_reject(v, "DEADLINE_PASSED", "%s", msg);
     }
     if (strcmp(p->funding_source, "ADD") == 0 && !region_is_desa(who->village_code))
         rules_reject(v, "NOT_A_DESA",

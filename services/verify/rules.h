@@ -20,9 +20,11 @@ typedef struct {
     char funding_source[16];
     date_t coverage_start; /* day 1 of the first covered month */
     bool has_deadline;
-    date_t deadline;                        /* last day submissions are accepted */
-    int min_age;                            /* inclusive, -1 none */
-    int max_age;                            /* inclusive, -1 none */
+    date_t deadline;         /* last day submissions are accepted */
+    bool deadline_warn_only; /* late is a warning (SUBMITTED_AFTER_DEADLINE), not a
+                                rejection */
+    int min_age;             /* inclusive, -1 none */
+    int max_age;             /* inclusive, -1 none */
     int occupations[RULES_MAX_OCCUPATIONS]; /* eligible codes; none listed: any */
     int n_occupations;
     bool poverty_ref_required;

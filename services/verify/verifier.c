@@ -55,7 +55,7 @@ static const char *SQL_PROGRAM =
     "'YYYY-MM-DD'), "
     "  coalesce(min_age, -1), coalesce(max_age, -1), array_to_string(occupations, ','), "
     "  poverty_ref_required, coalesce(payer_code, ''), coalesce(village_quota, -1), "
-    "  coalesce(total_quota, -1) "
+    "  coalesce(total_quota, -1), deadline_policy = 'warn' "
     "FROM programs WHERE id = $1";
 
 static const char *SQL_PENDING_APPLICANTS =
@@ -266,6 +266,7 @@ static bool load_program(verifier_t *self, const char *program_id, batch_t *b)
     payer_of(p, b->village, PQgetvalue(r, 0, 11), b->payer);
     b->village_quota = atoi(PQgetvalue(r, 0, 12));
     b->total_quota = atoi(PQgetvalue(r, 0, 13));
+    p->deadline_warn_only = strcmp(PQgetvalue(r, 0, 14), "t") == 0;
     PQclear(r);
     return true;
 }

@@ -175,6 +175,12 @@ static void test_deadline(void **state)
     a.received = (date_t){2025, 5, 31};
     v = decide(p, a);
     assert_true(has(&v, "DEADLINE_PASSED"));
+    /* PALI's policy: late villages are still decided, with a warning. */
+    p.deadline_warn_only = true;
+    v = decide(p, a);
+    assert_int_equal(v.n_reasons, 0);
+    assert_int_equal(v.n_warnings, 1);
+    assert_string_equal(v.warnings[0].code, "SUBMITTED_AFTER_DEADLINE");
 }
 
 static void test_add_only_for_desa(void **state)
