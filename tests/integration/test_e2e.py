@@ -82,10 +82,10 @@ class EndToEnd(harness.LindungTestCase):
                 codes = [x["code"] for x in a.get("reasons", [])]
                 if code is None:
                     self.assertEqual(codes, [], a)
-                    # Region digits match (no NIK_REGION_MISMATCH); PALI's data deadline
-            # 2025-05-30 has passed and its policy is to warn, not reject.
-            self.assertEqual([w["code"] for w in a.get("warnings", [])],
-                             ["SUBMITTED_AFTER_DEADLINE"], a)
+                    # Region digits match (no NIK_REGION_MISMATCH); PALI's data
+                    # deadline 2025-05-30 has passed and its policy is to warn.
+                    self.assertEqual([w["code"] for w in a.get("warnings", [])],
+                                     ["SUBMITTED_AFTER_DEADLINE"], a)
                     self.assertEqual(a["nik"], sent["nik"], a)
                 else:
                     self.assertIn(code, codes, a)
