@@ -25,16 +25,20 @@ static const char *SQL_GENERATE =
     "           SELECT gen_random_uuid(), p.id, '16.12.01.2001', $1::int FROM programs p "
     "           WHERE p.code = 'PALI-2025-ADD' RETURNING id, program_id), "
     "     v AS (SELECT array_agg(code ORDER BY code) AS codes FROM regions "
-    "           WHERE regency_code = '16.12' AND level = 'village' AND village_kind <> 'kelurahan'), "
-    "     base AS (SELECT coalesce(max(nik::bigint), 1612010101000000) AS b FROM participants), "
+    "           WHERE regency_code = '16.12' AND level = 'village' AND village_kind <> "
+    "'kelurahan'), "
+    "     base AS (SELECT coalesce(max(nik::bigint), 1612010101000000) AS b FROM "
+    "participants), "
     "     a AS (INSERT INTO applicants (submission_id, idx, nik, name, birth_date, sex, "
     "             occupation, decision) "
     "           SELECT s.id, g, (base.b + 1 + g)::text, 'Peserta', '1980-01-01', 'M', "
-    "             'PETANI/PEKEBUN', 'accepted' FROM s, base, generate_series(0, $1::int - 1) g "
+    "             'PETANI/PEKEBUN', 'accepted' FROM s, base, generate_series(0, $1::int "
+    "- 1) g "
     "           RETURNING id, idx, nik), "
     "     pa AS (INSERT INTO participants (nik, name, birth_date, sex) "
     "            SELECT nik, 'Peserta', '1980-01-01', 'M' FROM a) "
-    "INSERT INTO enrolments (nik, program_id, village_code, applicant_id, funding_source, "
+    "INSERT INTO enrolments (nik, program_id, village_code, applicant_id, "
+    "funding_source, "
     "  payer_code, transport, start_month) "
     "SELECT a.nik, s.program_id, v.codes[1 + a.idx % cardinality(v.codes)], a.id, 'ADD', "
     "  v.codes[1 + a.idx % cardinality(v.codes)], a.idx % 10 = 0, '2026-01-01' "
@@ -42,19 +46,21 @@ static const char *SQL_GENERATE =
 
 /* A month no run has touched: after every month run so far, and no earlier
  * than 2030-01 so that nothing is ever due (no lapse check work). */
-static const char *SQL_FRESH_MONTH =
-    "SELECT to_char(greatest('2030-01-01'::date, "
-    "  coalesce(max(period) + interval '1 month', '2030-01-01')), 'YYYY-MM') FROM billing_runs";
+static const char *SQL_FRESH_MONTH = "SELECT to_char(greatest('2030-01-01'::date, "
+                                     "  coalesce(max(period) + interval '1 month', "
+                                     "'2030-01-01')), 'YYYY-MM') FROM billing_runs";
 
-static const char *SQL_BARE_TABLE =
-    "CREATE TABLE IF NOT EXISTS bench_bare (enrolment_id bigint, period date, jkk bigint, "
-    "  jkm bigint, amount bigint, invoice_id bigint, run_id bigint, supplementary boolean, "
-    "  created_at timestamptz)";
+static const char *SQL_BARE_TABLE = "CREATE TABLE IF NOT EXISTS bench_bare (enrolment_id "
+                                    "bigint, period date, jkk bigint, "
+                                    "  jkm bigint, amount bigint, invoice_id bigint, "
+                                    "run_id bigint, supplementary boolean, "
+                                    "  created_at timestamptz)";
 static const char *SQL_BARE_TRUNCATE = "TRUNCATE bench_bare";
-static const char *SQL_BARE_INSERT =
-    "INSERT INTO bench_bare SELECT e.id, $1::date, 10000, 6800, 16800, 0, 0, false, now() "
-    "FROM enrolments e "
-    "WHERE e.start_month <= $1::date AND (e.end_month IS NULL OR e.end_month >= $1::date)";
+static const char *SQL_BARE_INSERT = "INSERT INTO bench_bare SELECT e.id, $1::date, "
+                                     "10000, 6800, 16800, 0, 0, false, now() "
+                                     "FROM enrolments e "
+                                     "WHERE e.start_month <= $1::date AND (e.end_month "
+                                     "IS NULL OR e.end_month >= $1::date)";
 static const char *SQL_ANALYZE = "ANALYZE enrolments";
 static const char *SQL_CHECKPOINT = "CHECKPOINT";
 static const char *SQL_FSYNC = "SHOW fsync";
@@ -161,12 +167,13 @@ int main(int argc, char **argv)
     printf("month %s, %ld active enrolments\n", month, bare_rows);
     printf("bare INSERT ... SELECT into a plain table: %8.3f s  %9.0f rows/s\n", bare,
            (double)bare_rows / bare);
-    printf("accrual_run (real path):                   %8.3f s  %9.0f rows/s  lines %" PRId64
-           ", Rp %" PRId64 "\n",
-           run, (double)res.lines_added / run, res.lines_added, res.amount_added);
+    printf(
+        "accrual_run (real path):                   %8.3f s  %9.0f rows/s  lines %" PRId64
+        ", Rp %" PRId64 "\n",
+        run, (double)res.lines_added / run, res.lines_added, res.amount_added);
     printf("ratio (accrual speed / bare speed):        %8.2f\n", bare / run);
-    printf("rerun (no change):                         %8.3f s  lines %" PRId64 "\n", rerun,
-           again.lines_added);
+    printf("rerun (no change):                         %8.3f s  lines %" PRId64 "\n",
+           rerun, again.lines_added);
     db_destroy(&db);
     return res.lines_added == bare_rows && again.lines_added == 0 ? 0 : 1;
 }

@@ -19,7 +19,7 @@
 #define MAX_IDEMPOTENCY_KEY 200
 
 static const char *SQL_PROGRAM_AND_VILLAGE =
-    "SELECT p.id, p.regency_code, r.level, r.regency_code "
+    "SELECT p.id, p.regency_code, r.level, r.regency_code, p.submitter "
     "FROM programs p LEFT JOIN regions r ON r.code = $2 WHERE p.code = $1";
 
 static const char *SQL_INSERT_SUBMISSION =
@@ -133,6 +133,7 @@ static cJSON *field_error(const char *field, const char *message)
 typedef struct {
     char program_id[16];
     char regency[8];
+    bool regency_submits; /* lists come from a district office, not villages */
 } target_t;
 
 /* The programme and village must exist and belong together; 422 otherwise. */
@@ -164,6 +165,7 @@ static bool resolve_target(db_t *db, const submission_t *sub, http_response_t *r
     }
     snprintf(t->program_id, sizeof t->program_id, "%s", PQgetvalue(r, 0, 0));
     snprintf(t->regency, sizeof t->regency, "%s", PQgetvalue(r, 0, 1));
+    t->regency_submits = strcmp(PQgetvalue(r, 0, 4), "regency") == 0;
     PQclear(r);
     return true;
 }
@@ -297,6 +299,14 @@ static void create_submission(api_t *api, const http_request_t *req, http_respon
     cJSON_Delete(errors);
     target_t target;
     if (!resolve_target(db, sub, res, &target)) {
+        submission_destroy(&sub);
+        return;
+    }
+    if (target.regency_submits && auth.scope.kind == SCOPE_VILLAGE) {
+        http_response_error(res, 403, "OUT_OF_SCOPE",
+                            "this programme takes its lists from the district office "
+                            "(a regency key), not from villages",
+                            NULL);
         submission_destroy(&sub);
         return;
     }

@@ -61,7 +61,7 @@ class BillingCrash(harness.LindungTestCase):
 
         # -- start the run over the control socket, kill billing mid-INSERT
         ctl = subprocess.Popen([str(harness.BINARIES["lindungctl"]), "billing", "run", MONTH],
-                               env=s.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=s.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                stdin=subprocess.DEVNULL)
         try:
             harness.wait_until(lambda: s.cluster.scalar(ACCRUING) != "0", timeout=60,
