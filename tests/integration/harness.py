@@ -41,6 +41,7 @@ import ctypes
 import json as jsonlib
 import os
 import pwd
+import random
 import shlex
 import shutil
 import signal
@@ -117,11 +118,27 @@ def _others_can_reach(path: str) -> bool:
     return True
 
 
+_given_ports: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port that was free on 127.0.0.1 a moment ago, below the kernel's
+    ephemeral range (32768-60999 here): ports from that range are also handed
+    to outgoing client sockets, which could take one between our check and the
+    daemon's bind. Never the same port twice in one process."""
+    rng = random.Random(os.getpid() ^ time.monotonic_ns())
+    for _ in range(1000):
+        port = rng.randrange(20000, 32700)
+        if port in _given_ports:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _given_ports.add(port)
+        return port
+    raise RuntimeError("no free TCP port found between 20000 and 32700")
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 30.0,
