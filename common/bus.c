@@ -5,6 +5,8 @@
  * bus). A dropped prompt costs at most one sweep interval of latency. */
 #include "bus.h"
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,9 @@ struct bus_t {
     bus_kind_t kind;
     metrics_t *metrics;
     pthread_mutex_t lock; /* zmq sockets are not thread-safe; intake sends from many */
+    char endpoint[128];
+    void *monitor;    /* PAIR receiving connect/disconnect events; NULL when bound */
+    atomic_int peers; /* connected peers of a connecting socket */
 };
 
 static void bus_count(bus_t *self, const char *direction, const char *type)
@@ -37,6 +42,24 @@ static void bus_count(bus_t *self, const char *direction, const char *type)
         metrics_counter_add(self->metrics, "lindung_bus_messages_dropped_total",
                             "ZeroMQ messages not published (no peer or full queue).",
                             labels, 1);
+}
+
+/* A connecting socket learns whether its peer is there only from libzmq's
+ * socket monitor: events arrive on an inproc PAIR that bus_update reads. */
+static void bus_watch(bus_t *self, void *zmq_ctx)
+{
+    char address[64];
+    snprintf(address, sizeof address, "inproc://lindung-bus-%p", (void *)self);
+    if (zmq_socket_monitor(self->socket, address,
+                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0)
+        return;
+    self->monitor = zmq_socket(zmq_ctx, ZMQ_PAIR);
+    int linger = 0;
+    zmq_setsockopt(self->monitor, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_connect(self->monitor, address) != 0) {
+        zmq_close(self->monitor);
+        self->monitor = NULL;
+    }
 }
 
 bus_t *bus_new(void *zmq_ctx, bus_kind_t kind, const char *endpoint, bool bind,
@@ -64,7 +87,10 @@ bus_t *bus_new(void *zmq_ctx, bus_kind_t kind, const char *endpoint, bool bind,
     self->socket = sock;
     self->kind = kind;
     self->metrics = metrics;
+    snprintf(self->endpoint, sizeof self->endpoint, "%s", endpoint);
     pthread_mutex_init(&self->lock, NULL);
+    if (!bind)
+        bus_watch(self, zmq_ctx);
     return self;
 }
 
@@ -73,6 +99,10 @@ void bus_destroy(bus_t **self_p)
     if (!self_p || !*self_p)
         return;
     bus_t *self = *self_p;
+    if (self->monitor) {
+        zmq_socket_monitor(self->socket, NULL, 0);
+        zmq_close(self->monitor);
+    }
     zmq_close(self->socket);
     pthread_mutex_destroy(&self->lock);
     free(self);
@@ -135,4 +165,36 @@ int bus_recv(bus_t *self, envelope_t *out)
 void *bus_socket(bus_t *self)
 {
     return self->socket;
+}
+
+void bus_update(bus_t *self)
+{
+    while (self->monitor) {
+        zmq_msg_t event, address;
+        zmq_msg_init(&event);
+        if (zmq_msg_recv(&event, self->monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&event);
+            return;
+        }
+        uint16_t id = 0;
+        if (zmq_msg_size(&event) >= sizeof id)
+            memcpy(&id, zmq_msg_data(&event), sizeof id);
+        zmq_msg_init(&address); /* the second frame names the endpoint */
+        if (zmq_msg_more(&event))
+            zmq_msg_recv(&address, self->monitor, 0);
+        zmq_msg_close(&address);
+        zmq_msg_close(&event);
+        if (id == ZMQ_EVENT_CONNECTED)
+            atomic_fetch_add(&self->peers, 1);
+        else if (id == ZMQ_EVENT_DISCONNECTED && atomic_load(&self->peers) > 0)
+            atomic_fetch_sub(&self->peers, 1);
+    }
+}
+
+bool bus_ready(bus_t *self, char *why, size_t whycap)
+{
+    if (!self->monitor || atomic_load(&self->peers) > 0)
+        return true;
+    snprintf(why, whycap, "zeromq: no peer at %s", self->endpoint);
+    return false;
 }

@@ -27,4 +27,12 @@ int bus_recv(bus_t *self, envelope_t *out);
 
 /* The raw socket, for zmq_poll. */
 void *bus_socket(bus_t *self);
+
+/* Read pending connect/disconnect events; call from the thread that owns the
+ * bus, now and then (main loops do). */
+void bus_update(bus_t *self);
+
+/* Thread-safe: a bound socket is ready; a connecting one once a peer is
+ * connected. Otherwise fills why. */
+bool bus_ready(bus_t *self, char *why, size_t whycap);
 #endif

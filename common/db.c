@@ -26,6 +26,7 @@ struct db_t {
     PGconn *conn;
     char error[256];
     unsigned generation; /* bumped on every (re)connection */
+    bool broken;         /* a statement failed for connection reasons: reset */
     prepared_t prepared[DB_MAX_PREPARED];
     int n_prepared;
 };
@@ -63,8 +64,9 @@ void db_destroy(db_t **self_p)
 
 PGconn *db_conn(db_t *self)
 {
-    if (self->conn && PQstatus(self->conn) == CONNECTION_OK)
+    if (self->conn && PQstatus(self->conn) == CONNECTION_OK && !self->broken)
         return self->conn;
+    self->broken = false;
     if (self->conn) {
         PQreset(self->conn);
     } else {
@@ -97,7 +99,8 @@ static const char *db_statement(db_t *self, const char *sql, int nparams, char n
         return NULL;
     if (slot < 0) {
         slot = self->n_prepared++;
-        self->prepared[slot] = (prepared_t){.sql = sql, .text = strdup(sql), .generation = 0};
+        self->prepared[slot] =
+            (prepared_t){.sql = sql, .text = strdup(sql), .generation = 0};
     }
     snprintf(name, 32, "lindung_%d", slot);
     if (self->prepared[slot].generation == self->generation)
@@ -111,16 +114,51 @@ static const char *db_statement(db_t *self, const char *sql, int nparams, char n
     return name;
 }
 
+/* A failure that says the session is gone, whatever PQstatus still claims:
+ * after a server shutdown libpq may only learn it from the error. */
+static bool db_failure_is_connection(const PGconn *conn, const PGresult *res)
+{
+    if (PQstatus(conn) != CONNECTION_OK || !res)
+        return true;
+    /* Errors from the server always carry a SQLSTATE; one without is libpq's
+     * own, such as "server closed the connection unexpectedly". */
+    const char *state = db_sqlstate(res);
+    return state[0] == '\0' || strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+           strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0;
+}
+
+static PGresult *db_exec_once(db_t *self, PGconn *conn, const char *sql, int nparams,
+                              const char *const *params)
+{
+    char name[32];
+    bool in_failed_tx = PQtransactionStatus(conn) == PQTRANS_INERROR;
+    const char *stmt = in_failed_tx ? NULL : db_statement(self, sql, nparams, name);
+    return stmt ? PQexecPrepared(conn, stmt, nparams, params, NULL, NULL, 0)
+                : PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+}
+
 PGresult *db_exec(db_t *self, const char *sql, int nparams, const char *const *params)
 {
     PGconn *conn = db_conn(self);
     if (!conn)
         return NULL;
-    char name[32];
-    bool in_failed_tx = PQtransactionStatus(conn) == PQTRANS_INERROR;
-    const char *stmt = in_failed_tx ? NULL : db_statement(self, sql, nparams, name);
-    PGresult *res = stmt ? PQexecPrepared(conn, stmt, nparams, params, NULL, NULL, 0)
-                         : PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    /* Outside a transaction a statement on a dead session can simply be sent
+     * again on a new one; inside, the transaction is gone and the caller must
+     * start over, so it only hears that the connection was lost. */
+    bool idle = PQtransactionStatus(conn) == PQTRANS_IDLE;
+    PGresult *res = db_exec_once(self, conn, sql, nparams, params);
+    if (!db_ok(res) && db_failure_is_connection(conn, res)) {
+        db_remember_error(self, PQresultErrorMessage(res));
+        self->broken = true;
+        PQclear(res);
+        res = NULL;
+        conn = idle ? db_conn(self) : NULL;
+        if (!conn)
+            return NULL;
+        res = db_exec_once(self, conn, sql, nparams, params);
+        if (!db_ok(res) && db_failure_is_connection(conn, res))
+            self->broken = true;
+    }
     if (!db_ok(res))
         db_remember_error(self, PQresultErrorMessage(res));
     return res;
@@ -155,7 +193,7 @@ const char *db_error(db_t *self)
 
 bool db_lost(db_t *self)
 {
-    return !self->conn || PQstatus(self->conn) != CONNECTION_OK;
+    return !self->conn || self->broken || PQstatus(self->conn) != CONNECTION_OK;
 }
 
 bool db_begin(db_t *self)

@@ -3,11 +3,16 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include "bus.h"
 #include "db.h"
+
+#define READY_MAX_BUSES 4
 
 struct ready_t {
     db_t *db;
     pthread_mutex_t lock;
+    bus_t *buses[READY_MAX_BUSES];
+    int n_buses;
 };
 
 static const char *SQL_SCHEMA_VERSION =
@@ -19,6 +24,12 @@ ready_t *ready_new(const char *conninfo)
     self->db = db_new(conninfo);
     pthread_mutex_init(&self->lock, NULL);
     return self;
+}
+
+void ready_watch(ready_t *self, struct bus_t *bus)
+{
+    if (bus && self->n_buses < READY_MAX_BUSES)
+        self->buses[self->n_buses++] = bus;
 }
 
 void ready_destroy(ready_t **self_p)
@@ -46,6 +57,10 @@ bool ready_check(void *arg, char *why, size_t whycap)
                  "schema at version %d, this build needs %d: run lindungctl migrate",
                  version, LINDUNG_SCHEMA_VERSION);
     PQclear(r);
+    bool buses_ok = true;
+    for (int i = 0;
+         ok && version >= LINDUNG_SCHEMA_VERSION && buses_ok && i < self->n_buses; i++)
+        buses_ok = bus_ready(self->buses[i], why, whycap);
     pthread_mutex_unlock(&self->lock);
-    return ok && version >= LINDUNG_SCHEMA_VERSION;
+    return ok && version >= LINDUNG_SCHEMA_VERSION && buses_ok;
 }

@@ -14,7 +14,11 @@
 
 typedef struct ready_t ready_t;
 
+struct bus_t;
+
 ready_t *ready_new(const char *conninfo);
+/* Also require this bus to be ready (its peer connected, when it connects). */
+void ready_watch(ready_t *self, struct bus_t *bus);
 void ready_destroy(ready_t **self_p);
 /* An httpd_ready_fn: arg is a ready_t. */
 bool ready_check(void *arg, char *why, size_t whycap);

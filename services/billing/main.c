@@ -143,6 +143,7 @@ int main(void)
         return 1;
     }
     ready_t *ready = ready_new(s.db);
+    ready_watch(ready, in);
     httpd_config_t http = {.port = (int)s.port,
                            .threads = 1,
                            .max_body = 1024,
@@ -174,8 +175,11 @@ int main(void)
             control_serve(control, db, metrics);
         envelope_t env;
         bool prompted = false;
-        while (bus_recv(in, &env) == 0)
+        while (bus_recv(in, &env) == 0) {
             prompted = true;
+            log_info("enrolments.prompted", "submission_id", env.id, "request_id",
+                     env.request_id);
+        }
         run_scheduled(&st);
         idle_ms += POLL_MS;
         if (prompted || idle_ms >= s.sweep_ms) {

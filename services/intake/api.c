@@ -22,24 +22,27 @@ static const char *SQL_PROGRAM_AND_VILLAGE =
     "SELECT p.id, p.regency_code, r.level, r.regency_code, p.submitter "
     "FROM programs p LEFT JOIN regions r ON r.code = $2 WHERE p.code = $1";
 
-static const char *SQL_INSERT_SUBMISSION =
-    "INSERT INTO submissions (id, program_id, village_code, reference, applicant_count, "
-    "  api_key_id, idempotency_key, body_hash, request_id) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, sha256(convert_to($8, 'UTF8')), $9) "
-    "ON CONFLICT (api_key_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO "
-    "NOTHING "
-    "RETURNING id";
-
-static const char *SQL_INSERT_APPLICANTS =
-    "INSERT INTO applicants (submission_id, idx, nik, name, birth_date, sex, occupation, "
-    "  address, phone, monthly_income, poverty_ref) "
-    "SELECT $1, x.idx, x.nik, x.name, x.birth_date, x.sex, x.occupation, x.address, "
-    "x.phone, "
-    "  x.monthly_income, x.poverty_ref "
-    "FROM jsonb_to_recordset($2::jsonb) AS x(idx int, nik text, name text, birth_date "
-    "date, "
-    "  sex char(1), occupation text, address text, phone text, monthly_income bigint, "
-    "  poverty_ref text)";
+/* The submission and all its applicants in one statement: atomic without a
+ * transaction block, so one round trip and one commit. The first column says
+ * whether the submission row was new (0: an Idempotency-Key replay). */
+static const char *SQL_STORE =
+    "WITH s AS (INSERT INTO submissions (id, program_id, village_code, reference, "
+    "             applicant_count, api_key_id, idempotency_key, body_hash, request_id) "
+    "           VALUES ($1, $2, $3, $4, $5, $6, $7, sha256(convert_to($8, 'UTF8')), $9) "
+    "           ON CONFLICT (api_key_id, idempotency_key) WHERE idempotency_key IS NOT "
+    "NULL "
+    "           DO NOTHING RETURNING id), "
+    "     a AS (INSERT INTO applicants (submission_id, idx, nik, name, birth_date, sex, "
+    "             occupation, address, phone, monthly_income, poverty_ref) "
+    "           SELECT s.id, x.idx, x.nik, x.name, x.birth_date, x.sex, x.occupation, "
+    "             x.address, x.phone, x.monthly_income, x.poverty_ref "
+    "           FROM s, jsonb_to_recordset($10::jsonb) AS x(idx int, nik text, name "
+    "text, "
+    "             birth_date date, sex char(1), occupation text, address text, phone "
+    "text, "
+    "             monthly_income bigint, poverty_ref text) "
+    "           RETURNING 1) "
+    "SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM a)";
 
 static const char *SQL_IDEMPOTENT_REPLAY =
     "SELECT id, applicant_count, body_hash = sha256(convert_to($3, 'UTF8')) "
@@ -224,38 +227,30 @@ static store_result_t store(db_t *db, const submission_t *sub, const target_t *t
 {
     char count[16];
     snprintf(count, sizeof count, "%d", sub->count);
-    const char *params[] = {
-        id,           t->program_id, sub->village_code,       sub->reference, count,
-        auth->key_id, idem_key,      idem_key ? print : NULL, req->request_id};
-    if (!db_begin(db))
-        return STORE_FAILED;
-    PGresult *r = db_exec(db, SQL_INSERT_SUBMISSION, 9, params);
-    if (!db_ok(r)) {
-        PQclear(r);
-        db_rollback(db);
-        return STORE_FAILED;
-    }
-    bool inserted = PQntuples(r) == 1;
-    PQclear(r);
-    if (!inserted) {
-        db_rollback(db);
-        return STORE_REPLAY;
-    }
     char *list = cJSON_PrintUnformatted(sub->applicants);
-    const char *aparams[] = {id, list};
-    bool ok = db_run(db, SQL_INSERT_APPLICANTS, 2, aparams);
+    const char *params[] = {
+        id,           t->program_id, sub->village_code,       sub->reference,  count,
+        auth->key_id, idem_key,      idem_key ? print : NULL, req->request_id, list};
+    PGresult *r = db_exec(db, SQL_STORE, 10, params);
     free(list);
-    if (!ok || !db_commit(db)) {
-        db_rollback(db);
-        return STORE_FAILED;
-    }
-    return STORE_OK;
+    store_result_t rc = STORE_FAILED;
+    if (db_ok(r) && PQntuples(r) == 1)
+        rc = strcmp(PQgetvalue(r, 0, 0), "1") == 0 ? STORE_OK : STORE_REPLAY;
+    PQclear(r);
+    return rc;
 }
 
+/* The media type, before any ";" parameters, must be exactly `want`. */
 static bool content_type_is(const http_request_t *req, const char *want)
 {
     const char *ct = http_request_header(req, "Content-Type");
-    return ct && strncasecmp(ct, want, strlen(want)) == 0;
+    size_t n = strlen(want);
+    if (!ct || strncasecmp(ct, want, n) != 0)
+        return false;
+    const char *rest = ct + n;
+    while (*rest == ' ' || *rest == '\t')
+        rest++;
+    return *rest == '\0' || *rest == ';';
 }
 
 static void create_submission(api_t *api, const http_request_t *req, http_response_t *res)

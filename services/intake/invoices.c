@@ -15,7 +15,7 @@
 #include "period.h"
 
 #define LIST_DEFAULT_LIMIT 100
-#define LIST_MAX_LIMIT 500
+#define LIST_MAX_LIMIT 1000
 #define MAX_REFERENCE 200
 #define MAX_SAFE_INTEGER 9007199254740991.0 /* 2^53 - 1: exact in a JSON number */
 #define PREFIX "/v1/invoices"
@@ -151,7 +151,7 @@ static void list_query_read(const http_request_t *req, list_query_t *q, cJSON *e
     const char *limit = http_request_query(req, "limit");
     long n = limit && all_digits(limit, 4) ? atol(limit) : LIST_DEFAULT_LIMIT;
     if (limit && (!all_digits(limit, 4) || n < 1 || n > LIST_MAX_LIMIT))
-        add_field_error(errors, "limit", "must be a whole number from 1 to 500");
+        add_field_error(errors, "limit", "must be a whole number from 1 to 1000");
     snprintf(q->limit, sizeof q->limit, "%ld", n);
 }
 
@@ -185,7 +185,7 @@ static void list_invoices(api_t *api, const http_request_t *req, http_response_t
         return;
     }
     cJSON *doc = cJSON_CreateObject();
-    cJSON *list = cJSON_AddArrayToObject(doc, "invoices");
+    cJSON *list = cJSON_AddArrayToObject(doc, "items");
     int n = PQntuples(r);
     for (int i = 0; i < n; i++)
         cJSON_AddItemToArray(list, invoice_json(r, i));

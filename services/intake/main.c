@@ -53,6 +53,7 @@ int main(void)
         return 1;
     }
     ready_t *ready = ready_new(s.db);
+    ready_watch(ready, bus);
     api_t api = {.conninfo = s.db, .bus = bus, .metrics = metrics};
     httpd_config_t http = {.port = (int)s.port,
                            .threads = (int)s.threads,

@@ -50,7 +50,17 @@ static const char *SQL_PROGRAM_VILLAGES =
     "  AND ($4 = '' OR r.code = $4) "
     "ORDER BY r.code LIMIT $5";
 
-/* limit and cursor from the query; false (400 answered) when malformed. */
+static cJSON *query_error(const char *field, const char *message)
+{
+    cJSON *list = cJSON_CreateArray(), *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "field", field);
+    cJSON_AddStringToObject(e, "message", message);
+    cJSON_AddItemToArray(list, e);
+    return list;
+}
+
+/* limit and cursor from the query; false (422 answered, as for invoices)
+ * when malformed. */
 static bool page_args(const http_request_t *req, http_response_t *res, char limit[8],
                       const char **cursor)
 {
@@ -60,8 +70,9 @@ static bool page_args(const http_request_t *req, http_response_t *res, char limi
         char *end = NULL;
         n = strtol(l, &end, 10);
         if (!*l || *end || n < 1 || n > PAGE_MAX) {
-            http_response_error(res, 400, "BAD_QUERY",
-                                "limit must be a whole number from 1 to 1000", NULL);
+            http_response_error(
+                res, 422, "INVALID_FIELDS", "the query has invalid fields",
+                query_error("limit", "must be a whole number from 1 to 1000"));
             return false;
         }
     }
@@ -69,8 +80,9 @@ static bool page_args(const http_request_t *req, http_response_t *res, char limi
     const char *c = http_request_query(req, "cursor");
     *cursor = c ? c : "";
     if (strlen(*cursor) > 64) {
-        http_response_error(res, 400, "BAD_QUERY", "cursor is not one this server gave",
-                            NULL);
+        http_response_error(
+            res, 422, "INVALID_FIELDS", "the query has invalid fields",
+            query_error("cursor", "must be a next_cursor from a previous page"));
         return false;
     }
     return true;
@@ -280,23 +292,36 @@ static void program_villages(api_t *api, const http_request_t *req, http_respons
     PQclear(p);
 }
 
+static bool method_not_allowed(http_response_t *res, const char *route)
+{
+    res->route = route;
+    http_response_error(res, 405, "METHOD_NOT_ALLOWED", "only GET is allowed here", NULL);
+    return true;
+}
+
 bool reads_route(api_t *api, const http_request_t *req, http_response_t *res)
 {
     const char *path = req->path;
     bool get = strcmp(req->method, "GET") == 0;
     const char *participants = "/v1/participants/", *programs_prefix = "/v1/programs/";
-    if (strncmp(path, participants, strlen(participants)) == 0 && get) {
-        participant(api, req, res, path + strlen(participants));
-        return true;
-    }
-    if (strcmp(path, "/v1/programs") == 0 && get) {
-        programs(api, req, res);
-        return true;
-    }
     size_t plen = strlen(programs_prefix);
     const char *suffix =
         strncmp(path, programs_prefix, plen) == 0 ? strchr(path + plen, '/') : NULL;
-    if (suffix && strcmp(suffix, "/villages") == 0 && get) {
+    if (strncmp(path, participants, strlen(participants)) == 0) {
+        if (!get)
+            return method_not_allowed(res, "/v1/participants/{nik}");
+        participant(api, req, res, path + strlen(participants));
+        return true;
+    }
+    if (strcmp(path, "/v1/programs") == 0) {
+        if (!get)
+            return method_not_allowed(res, "/v1/programs");
+        programs(api, req, res);
+        return true;
+    }
+    if (suffix && strcmp(suffix, "/villages") == 0) {
+        if (!get)
+            return method_not_allowed(res, "/v1/programs/{code}/villages");
         char code[72];
         size_t len = (size_t)(suffix - (path + plen));
         snprintf(code, sizeof code, "%.*s",

@@ -34,11 +34,13 @@ static int read_settings(settings_t *s)
 
 /* Wait for a prompt or the sweep interval; drain the prompts (they only say
  * "there is work": the database says what). */
-static void wait_for_work(bus_t *in, long sweep_ms)
+static void wait_for_work(bus_t *in, bus_t *out, long sweep_ms)
 {
     zmq_pollitem_t item = {.socket = bus_socket(in), .events = ZMQ_POLLIN};
     long waited = 0;
     while (waited < sweep_ms && !signals_stop_requested()) {
+        bus_update(in);
+        bus_update(out);
         long step = sweep_ms - waited < 200 ? sweep_ms - waited : 200;
         if (zmq_poll(&item, 1, step) > 0)
             break;
@@ -71,6 +73,8 @@ int main(void)
         return 1;
     }
     ready_t *ready = ready_new(s.db);
+    ready_watch(ready, in);
+    ready_watch(ready, out);
     httpd_config_t http = {.port = (int)s.port,
                            .threads = 1,
                            .max_body = 1024,
@@ -90,7 +94,7 @@ int main(void)
         if (verifier_drain(verifier, signals_stop_requested) < 0)
             log_warn("db.unavailable", "detail", "will retry at the next sweep");
         verifier_observe_queue(verifier);
-        wait_for_work(in, s.sweep_ms);
+        wait_for_work(in, out, s.sweep_ms);
     }
 
     log_info("stopping");

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "db.h"
 #include "log.h"
 #include "rules.h"
@@ -708,7 +709,16 @@ int verifier_drain(verifier_t *self, bool (*stop)(void))
     int done = 0, failures = 0;
     char id[40];
     bool failed = false;
+    struct timespec last, now;
+    clock_gettime(CLOCK_MONOTONIC, &last);
     while (!stop() && failures < 3 && claim(self, id, &failed)) {
+        /* Keep the queue gauges true during a long backlog: that is when
+         * the backlog alert reads them. */
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - last.tv_sec >= 5) {
+            verifier_observe_queue(self);
+            last = now;
+        }
         verify_result_t rc = verify_submission(self, id);
         if (rc == VERIFY_DONE)
             done++;

@@ -264,7 +264,7 @@ class BillingTest(harness.LindungTestCase):
             q = "/v1/invoices?limit=1" + (f"&cursor={cursor}" if cursor else "")
             r = s.api("GET", q, key=regency)
             self.assertEqual(r.status, 200, r.body)
-            seen += [i["id"] for i in r.body["invoices"]]
+            seen += [i["id"] for i in r.body["items"]]
             cursor = r.body["next_cursor"]
             if not cursor:
                 break
@@ -272,12 +272,12 @@ class BillingTest(harness.LindungTestCase):
             "SELECT id FROM invoices WHERE payer_code LIKE '16.12.%' ORDER BY id")])
         self.assertGreaterEqual(len(seen), 4)
         r = s.api("GET", "/v1/invoices?period=2026-02", key=village)
-        self.assertEqual([i["payer_code"] for i in r.body["invoices"]], [PALI_VILLAGE])
+        self.assertEqual([i["payer_code"] for i in r.body["items"]], [PALI_VILLAGE])
         r = s.api("GET", "/v1/invoices?period=2026-1&limit=0&funding_source=X", key=admin)
         self.assertEqual(r.status, 422)
         self.assertEqual(len(r.body["error"]["details"]), 3)
         self.assertEqual(s.api("GET", "/v1/invoices", key=s.create_key(f"village:{MURA_VILLAGE}"))
-                         .body["invoices"], [])
+                         .body["items"], [])
 
     def test_exports(self) -> None:
         s = self.stack

@@ -6,7 +6,6 @@ Runs the real lindung-intake, lindung-verify and lindung-billing against a
 throw-away PostgreSQL (see harness.py). CTest name: integration_e2e.
 """
 
-# ctest-timeout: 120
 from __future__ import annotations
 
 import json

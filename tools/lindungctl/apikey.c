@@ -71,7 +71,8 @@ int apikey_create(db_t *db, const char *name, const char *scope_text)
         fprintf(stderr, "apikey create: no randomness available\n");
         return -1;
     }
-    snprintf(prefix, sizeof prefix, "%s", key);
+    memcpy(prefix, key, PREFIX_LEN);
+    prefix[PREFIX_LEN] = '\0';
     uuid_generate_random(raw);
     uuid_unparse_lower(raw, id);
     scope_format(&scope, canonical);

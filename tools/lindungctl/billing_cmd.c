@@ -643,6 +643,11 @@ static const char *USAGE =
     "--out FILE\n"
     "       lindungctl rates [YYYY-MM] [--transport] [--income RUPIAH] [--json]\n";
 
+void billing_cmd_usage(FILE *out)
+{
+    fputs(USAGE, out);
+}
+
 static int with_db(int (*fn)(db_t *, const args_t *), const args_t *a)
 {
     db_t *db = connect_db();
@@ -656,6 +661,11 @@ static int with_db(int (*fn)(db_t *, const args_t *), const args_t *a)
 int billing_cmd_main(int argc, char **argv)
 {
     args_t a = {argc - 1, argv + 1};
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(USAGE, stdout);
+            return 0;
+        }
     if (strcmp(argv[0], "rates") == 0)
         return rates_show(&a);
     const char *verb = argc >= 2 ? argv[1] : "";

@@ -27,10 +27,22 @@ static const char *USAGE =
     "  enrolment end NIK --month YYYY-MM --reason death|moved|left|lapsed|program_ended\n"
     "                                       end an active enrolment after that month\n"
     "  enrolment history NIK                every enrolment of a NIK, ended ones too\n"
-    "  billing run YYYY-MM                  ask lindung-billing to accrue a month\n"
+    "\n";
+
+static const char *ENVIRONMENT =
     "\n"
     "environment: LINDUNG_DB (libpq conninfo, default dbname=lindung),\n"
-    "  LINDUNG_MIGRATIONS, LINDUNG_BILLING_CONTROL, LINDUNG_CTL_TIMEOUT_S\n";
+    "  LINDUNG_MIGRATIONS, LINDUNG_BILLING_CONTROL, LINDUNG_CTL_TIMEOUT_S,\n"
+    "  LINDUNG_{INTAKE,VERIFY,BILLING}_{HOST,PORT} (for status)\n"
+    "`lindungctl COMMAND --help` shows one command's usage.\n";
+
+static void usage(FILE *out)
+{
+    fputs(USAGE, out);
+    billing_cmd_usage(out);
+    ops_usage(out);
+    fputs(ENVIRONMENT, out);
+}
 
 /* The value after `flag` in argv, or NULL. */
 static const char *option(int argc, char **argv, const char *flag)
@@ -112,13 +124,15 @@ int main(int argc, char **argv)
     const char *cmd = argc > 1 ? argv[1] : "";
     int rest = argc > 2 ? argc - 2 : 0;
     char **args = argv + 2;
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
-        strcmp(cmd, "help") == 0) {
-        fputs(USAGE, stdout);
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
         return 0;
     }
-    if (has_flag(rest, args, "--help")) {
-        fputs(USAGE, stdout);
+    bool own_help = strcmp(cmd, "billing") == 0 || strcmp(cmd, "rates") == 0 ||
+                    strcmp(cmd, "status") == 0 || strcmp(cmd, "submissions") == 0 ||
+                    strcmp(cmd, "participants") == 0 || strcmp(cmd, "trace") == 0;
+    if (!own_help && (has_flag(rest, args, "--help") || has_flag(rest, args, "-h"))) {
+        usage(stdout);
         return 0;
     }
     if (strcmp(cmd, "migrate") == 0)
@@ -138,6 +152,6 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "status") == 0 || strcmp(cmd, "submissions") == 0 ||
         strcmp(cmd, "participants") == 0 || strcmp(cmd, "trace") == 0)
         return ops_main(argc - 1, argv + 1);
-    fputs(USAGE, stderr);
+    usage(stderr);
     return 2;
 }
