@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uuid/uuid.h>
 #include "auth.h"
 #include "csvbody.h"
@@ -139,10 +140,52 @@ typedef struct {
     bool regency_submits; /* lists come from a district office, not villages */
 } target_t;
 
+/* Valid (programme, village) pairs seen lately by this worker thread. A
+ * programme's regency or submitter rarely changes, and then shows within
+ * TARGET_CACHE_SECONDS; a pair not cached is always looked up, so a new or
+ * wrong code is never answered from memory. Saves a round trip per request. */
+#define TARGET_CACHE_SIZE 32
+#define TARGET_CACHE_SECONDS 10
+
+typedef struct {
+    char program_code[SUBMISSION_MAX_CODE + 1];
+    char village_code[16];
+    target_t target;
+    time_t expires;
+} cached_target_t;
+
+static _Thread_local cached_target_t target_cache[TARGET_CACHE_SIZE];
+static _Thread_local unsigned target_cache_next;
+
+static bool target_cached(const submission_t *sub, target_t *t)
+{
+    time_t now = time(NULL);
+    for (int i = 0; i < TARGET_CACHE_SIZE; i++) {
+        cached_target_t *c = &target_cache[i];
+        if (c->expires > now && strcmp(c->program_code, sub->program_code) == 0 &&
+            strcmp(c->village_code, sub->village_code) == 0) {
+            *t = c->target;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void target_remember(const submission_t *sub, const target_t *t)
+{
+    cached_target_t *c = &target_cache[target_cache_next++ % TARGET_CACHE_SIZE];
+    snprintf(c->program_code, sizeof c->program_code, "%s", sub->program_code);
+    snprintf(c->village_code, sizeof c->village_code, "%s", sub->village_code);
+    c->target = *t;
+    c->expires = time(NULL) + TARGET_CACHE_SECONDS;
+}
+
 /* The programme and village must exist and belong together; 422 otherwise. */
 static bool resolve_target(db_t *db, const submission_t *sub, http_response_t *res,
                            target_t *t)
 {
+    if (target_cached(sub, t))
+        return true;
     const char *params[] = {sub->program_code, sub->village_code};
     PGresult *r = db_exec(db, SQL_PROGRAM_AND_VILLAGE, 2, params);
     if (!db_ok(r)) {
@@ -170,6 +213,7 @@ static bool resolve_target(db_t *db, const submission_t *sub, http_response_t *r
     snprintf(t->regency, sizeof t->regency, "%s", PQgetvalue(r, 0, 1));
     t->regency_submits = strcmp(PQgetvalue(r, 0, 4), "regency") == 0;
     PQclear(r);
+    target_remember(sub, t);
     return true;
 }
 

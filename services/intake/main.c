@@ -24,7 +24,7 @@ static int read_settings(settings_t *s)
     s->db = config_str("LINDUNG_DB", "dbname=lindung");
     s->bus_endpoint = config_str("LINDUNG_BUS_SUBMISSIONS", "tcp://127.0.0.1:5561");
     if (config_int("LINDUNG_INTAKE_PORT", 8080, 1, 65535, &s->port, err, sizeof err) ||
-        config_int("LINDUNG_INTAKE_THREADS", 4, 1, 64, &s->threads, err, sizeof err) ||
+        config_int("LINDUNG_INTAKE_THREADS", 8, 1, 64, &s->threads, err, sizeof err) ||
         config_int("LINDUNG_MAX_BODY", 8 << 20, 1024, 64 << 20, &s->max_body, err,
                    sizeof err) ||
         config_int("LINDUNG_HTTP_TIMEOUT_S", 30, 1, 3600, &s->timeout_s, err,
