@@ -76,21 +76,22 @@ bus_t *bus_new(void *zmq_ctx, bus_kind_t kind, const char *endpoint, bool bind,
     zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
     if (kind == BUS_SUBSCRIBER)
         zmq_setsockopt(sock, ZMQ_SUBSCRIBE, "", 0);
-    int rc = bind ? zmq_bind(sock, endpoint) : zmq_connect(sock, endpoint);
-    if (rc != 0) {
-        snprintf(err, errcap, "%s %s: %s", bind ? "bind" : "connect", endpoint,
-                 zmq_strerror(zmq_errno()));
-        zmq_close(sock);
-        return NULL;
-    }
     bus_t *self = calloc(1, sizeof *self);
     self->socket = sock;
     self->kind = kind;
     self->metrics = metrics;
     snprintf(self->endpoint, sizeof self->endpoint, "%s", endpoint);
     pthread_mutex_init(&self->lock, NULL);
+    /* Watch before connecting, or the first CONNECTED event is missed. */
     if (!bind)
         bus_watch(self, zmq_ctx);
+    int rc = bind ? zmq_bind(sock, endpoint) : zmq_connect(sock, endpoint);
+    if (rc != 0) {
+        snprintf(err, errcap, "%s %s: %s", bind ? "bind" : "connect", endpoint,
+                 zmq_strerror(zmq_errno()));
+        bus_destroy(&self);
+        return NULL;
+    }
     return self;
 }
 
