@@ -22,14 +22,17 @@ static const char *SQL_QUEUE =
     "SELECT count(*), coalesce(extract(epoch FROM now() - min(received_at)), 0)::float8 "
     "FROM submissions WHERE status <> 'verified'";
 
+/* Through submissions.verified_at: a submission's decisions are written in
+ * the transaction that verifies it (db/migrations/006_ops_indexes.sql). */
 static const char *SQL_DECISIONS_HOUR =
-    "SELECT decision, count(*) FROM applicants "
-    "WHERE decided_at >= now() - interval '1 hour' GROUP BY decision ORDER BY decision";
+    "SELECT a.decision, count(*) FROM submissions s JOIN applicants a ON a.submission_id = s.id "
+    "WHERE s.verified_at >= now() - interval '1 hour' GROUP BY a.decision ORDER BY a.decision";
 
 static const char *SQL_REASONS_HOUR =
-    "SELECT r->>'code', count(*) FROM applicants a "
+    "SELECT r->>'code', count(*) FROM submissions s "
+    "JOIN applicants a ON a.submission_id = s.id "
     "CROSS JOIN LATERAL jsonb_array_elements(a.reasons) r "
-    "WHERE a.decided_at >= now() - interval '1 hour' "
+    "WHERE s.verified_at >= now() - interval '1 hour' "
     "GROUP BY 1 ORDER BY 2 DESC, 1";
 
 /* Runs are one transaction each (accrual.c): a row is a finished run. */
