@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <uuid/uuid.h>
 #include "log.h"
@@ -34,6 +35,18 @@ const char *http_request_header(const http_request_t *req, const char *name)
 const char *http_request_query(const http_request_t *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+bool http_request_media_type_is(const http_request_t *req, const char *type)
+{
+    const char *ct = http_request_header(req, "Content-Type");
+    size_t n = strlen(type);
+    if (!ct || strncasecmp(ct, type, n) != 0)
+        return false;
+    const char *rest = ct + n;
+    while (*rest == ' ' || *rest == '\t')
+        rest++;
+    return *rest == '\0' || *rest == ';';
 }
 
 void http_response_text(http_response_t *res, int status, const char *content_type,

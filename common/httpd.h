@@ -52,6 +52,9 @@ void httpd_destroy(httpd_t **self_p);
 
 const char *http_request_header(const http_request_t *req, const char *name);
 const char *http_request_query(const http_request_t *req, const char *name);
+/* True when Content-Type is exactly `type` (any case), with or without
+ * ";" parameters such as charset: "application/jsonx" is not JSON. */
+bool http_request_media_type_is(const http_request_t *req, const char *type);
 
 /* Fill a response; each takes ownership of what it is given. */
 void http_response_json(http_response_t *res, int status, cJSON *doc);

@@ -284,18 +284,6 @@ static store_result_t store(db_t *db, const submission_t *sub, const target_t *t
     return rc;
 }
 
-/* The media type, before any ";" parameters, must be exactly `want`. */
-static bool content_type_is(const http_request_t *req, const char *want)
-{
-    const char *ct = http_request_header(req, "Content-Type");
-    size_t n = strlen(want);
-    if (!ct || strncasecmp(ct, want, n) != 0)
-        return false;
-    const char *rest = ct + n;
-    while (*rest == ' ' || *rest == '\t')
-        rest++;
-    return *rest == '\0' || *rest == ';';
-}
 
 static void create_submission(api_t *api, const http_request_t *req, http_response_t *res)
 {
@@ -304,8 +292,8 @@ static void create_submission(api_t *api, const http_request_t *req, http_respon
     auth_t auth;
     if (!api_authenticate(db, req, res, &auth))
         return;
-    bool csv = content_type_is(req, "text/csv");
-    if (!csv && !content_type_is(req, "application/json")) {
+    bool csv = http_request_media_type_is(req, "text/csv");
+    if (!csv && !http_request_media_type_is(req, "application/json")) {
         http_response_error(res, 415, "UNSUPPORTED_MEDIA_TYPE",
                             "send Content-Type: application/json or text/csv", NULL);
         return;

@@ -403,11 +403,6 @@ static void answer_payment(const PGresult *r, http_response_t *res)
     http_response_json(res, 201, doc);
 }
 
-static bool is_json(const http_request_t *req)
-{
-    const char *ct = http_request_header(req, "Content-Type");
-    return ct && strncasecmp(ct, "application/json", 16) == 0;
-}
 
 static void pay_invoice(api_t *api, const http_request_t *req, http_response_t *res,
                         const char *id)
@@ -422,7 +417,7 @@ static void pay_invoice(api_t *api, const http_request_t *req, http_response_t *
                             "only an admin key may record payments", NULL);
         return;
     }
-    if (!is_json(req)) {
+    if (!http_request_media_type_is(req, "application/json")) {
         http_response_error(res, 415, "UNSUPPORTED_MEDIA_TYPE",
                             "send Content-Type: application/json", NULL);
         return;

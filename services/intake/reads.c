@@ -31,7 +31,7 @@ static const char *SQL_PROGRAMS =
     "  to_char(submission_deadline, 'YYYY-MM-DD'), min_age, max_age, "
     "  array_to_json(occupations)::text, poverty_ref_required, village_quota, "
     "village_target, "
-    "  total_quota, relief_applies, version "
+    "  total_quota, relief_applies, version, deadline_policy "
     "FROM programs WHERE code > $1 AND ($2 = '' OR regency_code = $2) ORDER BY code "
     "LIMIT $3";
 
@@ -69,7 +69,7 @@ static bool page_args(const http_request_t *req, http_response_t *res, char limi
     if (l) {
         char *end = NULL;
         n = strtol(l, &end, 10);
-        if (!*l || *end || n < 1 || n > PAGE_MAX) {
+        if (!*l || strspn(l, "0123456789") != strlen(l) || *end || n < 1 || n > PAGE_MAX) {
             http_response_error(
                 res, 422, "INVALID_FIELDS", "the query has invalid fields",
                 query_error("limit", "must be a whole number from 1 to 1000"));
@@ -211,6 +211,7 @@ static cJSON *program_json(const PGresult *r, int i)
     add_int(o, "total_quota", r, i, 16);
     add_bool(o, "relief_applies", r, i, 17);
     add_int(o, "version", r, i, 18);
+    add_text(o, "deadline_policy", r, i, 19);
     return o;
 }
 
