@@ -35,21 +35,13 @@ bool period_parse(const char *s, period_t *out)
     return true;
 }
 
-static void write_digits(char *out, int n, int value)
-{
-    for (int i = n - 1; i >= 0; i--) {
-        out[i] = (char)('0' + value % 10);
-        value /= 10;
-    }
-}
-
 void period_format(period_t p, char out[8])
 {
-    /* A year outside four digits cannot be written in the fixed width; zeros
-     * make the mistake visible without overrunning `out`. */
-    write_digits(out, 4, p.year >= 0 && p.year <= 9999 ? p.year : 0);
-    out[4] = '-';
-    write_digits(out + 5, 2, p.month >= 0 && p.month <= 99 ? p.month : 0);
+    /* "YYYY-MM" is the first seven characters of the month's first day,
+     * with date_format's guard against fields that do not fit. */
+    char day[11];
+    date_format((date_t){.year = p.year, .month = p.month, .day = 1}, day);
+    memcpy(out, day, 7);
     out[7] = '\0';
 }
 

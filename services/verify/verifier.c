@@ -327,6 +327,17 @@ static void reject_repeats(batch_t *b)
     free(keys);
 }
 
+/* The participant's details, as the participants table holds them. */
+static cJSON *person_json(const batch_t *b, const pending_t *a)
+{
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "nik", a->verdict.nik.digits);
+    cJSON_AddStringToObject(p, "name", cell(b, a, 2));
+    cJSON_AddStringToObject(p, "birth_date", cell(b, a, 3));
+    cJSON_AddStringToObject(p, "sex", cell(b, a, 4));
+    return p;
+}
+
 /* Step 1: every rule that needs no enrolment, in submission order. */
 static void apply_rules(verifier_t *self, batch_t *b)
 {
@@ -409,11 +420,13 @@ static void note_winners(batch_t *b, const PGresult *won)
 {
     sort_key_t *keys = calloc((size_t)b->n + 1, sizeof *keys);
     for (int i = 0; i < b->n; i++)
-        keys[i] = (sort_key_t){.applicant_id = atoll(cell(b, &b->pending[i], 0)), .index = i};
+        keys[i] =
+            (sort_key_t){.applicant_id = atoll(cell(b, &b->pending[i], 0)), .index = i};
     qsort(keys, (size_t)b->n, sizeof *keys, by_applicant_id);
     for (int r = 0; r < PQntuples(won); r++) {
         sort_key_t want = {.applicant_id = atoll(PQgetvalue(won, r, 0))};
-        sort_key_t *hit = bsearch(&want, keys, (size_t)b->n, sizeof *keys, by_applicant_id);
+        sort_key_t *hit =
+            bsearch(&want, keys, (size_t)b->n, sizeof *keys, by_applicant_id);
         if (hit)
             snprintf(b->pending[hit->index].enrolment_id,
                      sizeof b->pending[0].enrolment_id, "%s", PQgetvalue(won, r, 1));
@@ -453,12 +466,7 @@ static bool enrol_candidates(verifier_t *self, batch_t *b)
         pending_t *a = &b->pending[i];
         if (!a->candidate)
             continue;
-        cJSON *p = cJSON_CreateObject();
-        cJSON_AddStringToObject(p, "nik", a->verdict.nik.digits);
-        cJSON_AddStringToObject(p, "name", cell(b, a, 2));
-        cJSON_AddStringToObject(p, "birth_date", cell(b, a, 3));
-        cJSON_AddStringToObject(p, "sex", cell(b, a, 4));
-        cJSON_AddItemToArray(people, p);
+        cJSON_AddItemToArray(people, person_json(b, a));
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "nik", a->verdict.nik.digits);
         cJSON_AddRawToObject(e, "applicant_id", cell(b, a, 0));
@@ -598,12 +606,7 @@ static bool write_decisions(verifier_t *self, batch_t *b)
                   b->request_id);
         if (!accepted || a->new_person)
             continue;
-        cJSON *p = cJSON_CreateObject();
-        cJSON_AddStringToObject(p, "nik", a->verdict.nik.digits);
-        cJSON_AddStringToObject(p, "name", cell(b, a, 2));
-        cJSON_AddStringToObject(p, "birth_date", cell(b, a, 3));
-        cJSON_AddStringToObject(p, "sex", cell(b, a, 4));
-        cJSON_AddItemToArray(people, p);
+        cJSON_AddItemToArray(people, person_json(b, a));
     }
     char version[16];
     snprintf(version, sizeof version, "%d", b->program.version);

@@ -13,6 +13,7 @@
 #include <zmq.h>
 #include "config.h"
 #include "db.h"
+#include "session.h"
 #include "export.h"
 #include "period.h"
 #include "premium.h"
@@ -136,16 +137,6 @@ static void format_rupiah(int64_t v, char out[32])
 static int64_t value_i64(const PGresult *r, int row, int col)
 {
     return strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
-
-static db_t *connect_db(void)
-{
-    db_t *db = db_new(config_str("LINDUNG_DB", "dbname=lindung"));
-    if (!db_conn(db)) {
-        fprintf(stderr, "lindungctl: cannot connect to PostgreSQL: %s\n", db_error(db));
-        db_destroy(&db);
-    }
-    return db;
 }
 
 static void print_json(cJSON *doc)
@@ -352,7 +343,7 @@ static int rates_show(const args_t *a)
     char first[11], pm[8];
     date_format(period_first_day(p), first);
     period_format(p, pm);
-    db_t *db = connect_db();
+    db_t *db = session_connect();
     if (!db)
         return 1;
     rates_in_force_t in;
@@ -412,7 +403,7 @@ static int billing_pay(const args_t *a)
     char day[11], amount_t[24];
     date_format(paid_on, day);
     snprintf(amount_t, sizeof amount_t, "%" PRId64, amount);
-    db_t *db = connect_db();
+    db_t *db = session_connect();
     if (!db)
         return 1;
     const char *params[] = {id, amount_t, day, reference};
@@ -650,7 +641,7 @@ void billing_cmd_usage(FILE *out)
 
 static int with_db(int (*fn)(db_t *, const args_t *), const args_t *a)
 {
-    db_t *db = connect_db();
+    db_t *db = session_connect();
     if (!db)
         return 1;
     int rc = fn(db, a);

@@ -7,6 +7,7 @@
 #include "billing_cmd.h"
 #include "config.h"
 #include "db.h"
+#include "session.h"
 #include "enrolment.h"
 #include "log.h"
 #include "migrate.h"
@@ -61,19 +62,9 @@ static bool has_flag(int argc, char **argv, const char *flag)
     return false;
 }
 
-static db_t *connect_db(void)
-{
-    db_t *db = db_new(config_str("LINDUNG_DB", "dbname=lindung"));
-    if (!db_conn(db)) {
-        fprintf(stderr, "lindungctl: cannot connect to PostgreSQL: %s\n", db_error(db));
-        db_destroy(&db);
-    }
-    return db;
-}
-
 static int with_db(int (*fn)(db_t *, int, char **), int argc, char **argv)
 {
-    db_t *db = connect_db();
+    db_t *db = session_connect();
     if (!db)
         return 1;
     int rc = fn(db, argc, argv);
@@ -138,7 +129,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "migrate") == 0)
         return with_db(cmd_migrate, rest, args);
     if (strcmp(cmd, "enrolment") == 0) {
-        db_t *db = connect_db();
+        db_t *db = session_connect();
         int rc = db ? enrolment_main(db, argc - 1, argv + 1) : 1;
         db_destroy(&db);
         return rc;
