@@ -14,7 +14,7 @@
 
 typedef struct {
     const char *db, *submissions, *enrolments;
-    long port, sweep_ms;
+    long port, sweep_ms, batch;
 } settings_t;
 
 static int read_settings(settings_t *s)
@@ -25,7 +25,8 @@ static int read_settings(settings_t *s)
     s->enrolments = config_str("LINDUNG_BUS_ENROLMENTS", "tcp://127.0.0.1:5562");
     if (config_int("LINDUNG_VERIFY_PORT", 8081, 1, 65535, &s->port, err, sizeof err) ||
         config_int("LINDUNG_SWEEP_MS", 5000, 10, 3600000, &s->sweep_ms, err,
-                   sizeof err)) {
+                   sizeof err) ||
+        config_int("LINDUNG_VERIFY_BATCH", 16, 1, 64, &s->batch, err, sizeof err)) {
         log_error("config.invalid", "detail", err);
         return -1;
     }
@@ -88,6 +89,8 @@ int main(void)
         return 1;
     }
     verifier_t *verifier = verifier_new(s.db, out, metrics);
+    verifier_set_batch(verifier, (int)s.batch);
+    verifier_set_batch(verifier, (int)s.batch);
     log_info("started", "bus_in", s.submissions, "bus_out", s.enrolments);
 
     while (!signals_stop_requested()) {

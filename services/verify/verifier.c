@@ -34,11 +34,12 @@ static const char *SQL_OCCUPATIONS = "SELECT code, name, transport FROM occupati
 /* Mark the oldest unclaimed submission as verifying; a row another verifier
  * holds is skipped. A crashed verifier's row is unlocked and is taken again. */
 static const char *SQL_CLAIM =
-    "UPDATE submissions SET status = 'verifying', verifying_at = coalesce(verifying_at, "
-    "now()) "
-    "WHERE id = (SELECT id FROM submissions WHERE status <> 'verified' "
-    "            ORDER BY received_at FOR UPDATE SKIP LOCKED LIMIT 1) "
-    "RETURNING id";
+    "WITH c AS (UPDATE submissions SET status = 'verifying', "
+    "             verifying_at = coalesce(verifying_at, now()) "
+    "           WHERE id IN (SELECT id FROM submissions WHERE status <> 'verified' "
+    "                        ORDER BY received_at FOR UPDATE SKIP LOCKED LIMIT $1::int) "
+    "           RETURNING id, program_id, village_code) "
+    "SELECT id FROM c ORDER BY program_id, village_code";
 
 static const char *SQL_ASYNC_COMMIT = "SET LOCAL synchronous_commit TO off";
 
@@ -131,7 +132,10 @@ typedef struct {
     bool transport;
 } occupation_t;
 
+#define VERIFY_BATCH_MAX 64
+
 struct verifier_t {
+    int batch; /* submissions decided per transaction */
     db_t *db;
     bus_t *enrolments;
     metrics_t *metrics;
@@ -167,6 +171,7 @@ verifier_t *verifier_new(const char *conninfo, bus_t *enrolments, metrics_t *met
 {
     verifier_t *self = calloc(1, sizeof *self);
     self->db = db_new(conninfo);
+    self->batch = 1;
     self->enrolments = enrolments;
     self->metrics = metrics;
     return self;
@@ -634,53 +639,61 @@ static bool decide_all(verifier_t *self, batch_t *b)
            apply_quotas(self, b, village_left, total_left) && write_decisions(self, b);
 }
 
-static void announce(verifier_t *self, const batch_t *b, double waited)
+/* What announce needs of a decided submission, kept until its transaction
+ * commits (a prompt must never announce what was rolled back). */
+typedef struct {
+    char id[40];
+    char program[65];
+    char village[16];
+    char request_id[72];
+    int accepted, rejected;
+    double waited;
+} outcome_t;
+
+static void announce(verifier_t *self, const outcome_t *o)
 {
     char acc[16], rej[16];
-    snprintf(acc, sizeof acc, "%d", b->accepted);
-    snprintf(rej, sizeof rej, "%d", b->rejected);
-    log_info("submission.verified", "submission_id", b->submission_id, "program",
-             b->program.code, "village", b->village, "accepted", acc, "rejected", rej,
-             "request_id", b->request_id);
-    metrics_histogram_observe(self->metrics, "lindung_decision_latency_seconds",
-                              "Time from a submission's arrival to its verification.",
-                              NULL, latency_bounds,
-                              sizeof latency_bounds / sizeof latency_bounds[0], waited);
-    if (b->accepted == 0 || !self->enrolments)
+    snprintf(acc, sizeof acc, "%d", o->accepted);
+    snprintf(rej, sizeof rej, "%d", o->rejected);
+    log_info("submission.verified", "submission_id", o->id, "program", o->program,
+             "village", o->village, "accepted", acc, "rejected", rej, "request_id",
+             o->request_id);
+    metrics_histogram_observe(
+        self->metrics, "lindung_decision_latency_seconds",
+        "Time from a submission's arrival to its verification.", NULL, latency_bounds,
+        sizeof latency_bounds / sizeof latency_bounds[0], o->waited);
+    if (o->accepted == 0 || !self->enrolments)
         return;
     envelope_t env;
-    envelope_init(&env, ENVELOPE_ENROLMENTS_CHANGED, b->submission_id, b->request_id);
+    envelope_init(&env, ENVELOPE_ENROLMENTS_CHANGED, o->id, o->request_id);
     bus_send(self->enrolments, &env);
 }
 
 typedef enum { VERIFY_DONE, VERIFY_SKIPPED, VERIFY_FAILED } verify_result_t;
 
-/* One submission, one transaction. */
-static verify_result_t verify_submission(verifier_t *self, const char *id)
+/* Decide one submission inside the caller's transaction. */
+static verify_result_t decide_submission(verifier_t *self, const char *id, outcome_t *o)
 {
-    if (!db_begin(self->db))
-        return VERIFY_FAILED;
     const char *params[] = {id};
     PGresult *s = db_exec(self->db, SQL_LOCK_SUBMISSION, 1, params);
     if (!db_ok(s) || PQntuples(s) != 1) {
         bool failed = !db_ok(s);
         PQclear(s);
-        failed ? db_rollback(self->db) : (void)db_commit(self->db);
         return failed ? VERIFY_FAILED : VERIFY_SKIPPED;
     }
     batch_t b = {.submission_id = id,
                  .village = PQgetvalue(s, 0, 1),
                  .request_id = PQgetvalue(s, 0, 3)};
     date_parse(PQgetvalue(s, 0, 2), &b.received);
-    double waited = atof(PQgetvalue(s, 0, 4));
-    bool ok = load_program(self, PQgetvalue(s, 0, 0), &b) && decide_all(self, &b) &&
-              db_commit(self->db);
+    bool ok = load_program(self, PQgetvalue(s, 0, 0), &b) && decide_all(self, &b);
     if (ok) {
-        announce(self, &b, waited);
-    } else {
-        log_warn("submission.retry_later", "submission_id", id, "detail",
-                 db_error(self->db), "request_id", b.request_id);
-        db_rollback(self->db);
+        *o = (outcome_t){.accepted = b.accepted,
+                         .rejected = b.rejected,
+                         .waited = atof(PQgetvalue(s, 0, 4))};
+        snprintf(o->id, sizeof o->id, "%s", id);
+        snprintf(o->program, sizeof o->program, "%s", b.program.code);
+        snprintf(o->village, sizeof o->village, "%s", b.village);
+        snprintf(o->request_id, sizeof o->request_id, "%s", b.request_id);
     }
     PQclear(b.applicants);
     free(b.pending);
@@ -688,33 +701,92 @@ static verify_result_t verify_submission(verifier_t *self, const char *id)
     return ok ? VERIFY_DONE : VERIFY_FAILED;
 }
 
-/* The id of a claimed submission in out, or false when none waits. */
-static bool claim(verifier_t *self, char out[40], bool *failed)
+/* Decide ids[0..n) in one transaction: one durable commit for all of them.
+ * Returns how many were verified, or -1 when anything failed (a deadlock with
+ * another verifier, a lost connection): then nothing was kept. */
+static int verify_together(verifier_t *self, char (*ids)[40], int n)
+{
+    outcome_t *out = calloc((size_t)n, sizeof *out);
+    bool *done = calloc((size_t)n, sizeof *done);
+    bool ok = db_begin(self->db);
+    for (int i = 0; ok && i < n; i++) {
+        verify_result_t rc = decide_submission(self, ids[i], &out[i]);
+        ok = rc != VERIFY_FAILED;
+        done[i] = rc == VERIFY_DONE;
+    }
+    ok = ok && db_commit(self->db);
+    int verified = 0;
+    for (int i = 0; ok && i < n; i++)
+        if (done[i]) {
+            announce(self, &out[i]);
+            verified++;
+        }
+    if (!ok)
+        db_rollback(self->db);
+    free(out);
+    free(done);
+    return ok ? verified : -1;
+}
+
+/* A failed batch is redone one submission per transaction, so one bad
+ * submission or one deadlock cannot hold back the others. */
+static int verify_claimed(verifier_t *self, char (*ids)[40], int n, int *failures)
+{
+    int verified = n > 1 ? verify_together(self, ids, n) : -1;
+    if (verified >= 0)
+        return verified;
+    verified = 0;
+    for (int i = 0; i < n; i++) {
+        int rc = verify_together(self, &ids[i], 1);
+        if (rc < 0) {
+            (*failures)++;
+            log_warn("submission.retry_later", "submission_id", ids[i], "detail",
+                     db_error(self->db));
+        } else {
+            verified += rc;
+        }
+    }
+    return verified;
+}
+
+/* Claim up to `limit` waiting submissions, ordered by programme and village
+ * so that batches take quota locks in one order. Returns how many. */
+static int claim(verifier_t *self, char (*ids)[40], int limit, bool *failed)
 {
     /* The 'verifying' mark is advice for readers, redone after a crash, so
      * its commit need not wait for the disk. */
+    char n[8];
+    snprintf(n, sizeof n, "%d", limit);
+    const char *params[] = {n};
     *failed = !db_begin(self->db) || !db_run(self->db, SQL_ASYNC_COMMIT, 0, NULL);
-    PGresult *r = *failed ? NULL : db_exec(self->db, SQL_CLAIM, 0, NULL);
+    PGresult *r = *failed ? NULL : db_exec(self->db, SQL_CLAIM, 1, params);
     *failed = *failed || !db_ok(r) || !db_commit(self->db);
-    bool got = !*failed && PQntuples(r) == 1;
-    if (got)
-        snprintf(out, 40, "%s", PQgetvalue(r, 0, 0));
+    int got = *failed ? 0 : PQntuples(r);
+    for (int i = 0; i < got; i++)
+        snprintf(ids[i], 40, "%s", PQgetvalue(r, i, 0));
     PQclear(r);
     if (*failed)
         db_rollback(self->db);
     return got;
 }
 
+void verifier_set_batch(verifier_t *self, int submissions)
+{
+    self->batch = submissions < 1                  ? 1
+                  : submissions > VERIFY_BATCH_MAX ? VERIFY_BATCH_MAX
+                                                   : submissions;
+}
+
 int verifier_drain(verifier_t *self, bool (*stop)(void))
 {
     if (!load_occupations(self))
         return -1;
-    int done = 0, failures = 0;
-    char id[40];
+    int done = 0, failures = 0, n;
+    char ids[VERIFY_BATCH_MAX][40];
     bool failed = false;
     struct timespec last, now;
     clock_gettime(CLOCK_MONOTONIC, &last);
-    while (!stop() && failures < 3 && claim(self, id, &failed)) {
+    while (!stop() && failures < 3 && (n = claim(self, ids, self->batch, &failed)) > 0) {
         /* Keep the queue gauges true during a long backlog: that is when
          * the backlog alert reads them. */
         clock_gettime(CLOCK_MONOTONIC, &now);
@@ -722,12 +794,7 @@ int verifier_drain(verifier_t *self, bool (*stop)(void))
             verifier_observe_queue(self);
             last = now;
         }
-        verify_result_t rc = verify_submission(self, id);
-        if (rc == VERIFY_DONE)
-            done++;
-        else if (rc == VERIFY_FAILED)
-            failures++; /* a lost connection or a statement error: the next sweep retries
-                         */
+        done += verify_claimed(self, ids, n, &failures);
     }
     return failed || db_lost(self->db) ? -1 : done;
 }
