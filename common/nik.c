@@ -239,12 +239,37 @@ static void append(char *out, size_t cap, size_t *len, const char *s, size_t n)
     *len += n;
 }
 
+/* Length of a UUID (8-4-4-4-12 hex digits) starting at s, or 0. Ids of
+ * submissions and requests are UUIDs; one whose trailing groups happen to be
+ * all digits looks like a separated NIK, and masking it would break tracing. */
+static size_t uuid_at(const char *s)
+{
+    static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+    for (size_t i = 0; i < sizeof shape - 1; i++) {
+        char c = s[i];
+        bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+        if (shape[i] == '-' ? c != '-' : !hex)
+            return 0;
+    }
+    return sizeof shape - 1;
+}
+
 void nik_mask_text(const char *s, char *out, size_t cap)
 {
     if (!out || cap == 0)
         return;
     size_t len = 0;
+    bool token_start = true; /* a UUID counts only where a token begins */
     while (s && *s && len < cap - 1) {
+        size_t uuid = token_start ? uuid_at(s) : 0;
+        if (uuid) {
+            append(out, cap, &len, s, uuid);
+            s += uuid;
+            token_start = false;
+            continue;
+        }
+        token_start = !((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+                        (*s >= 'A' && *s <= 'Z') || *s == '-' || *s == '_');
         if (!is_digit(*s)) {
             append(out, cap, &len, s, 1);
             s++;

@@ -346,6 +346,18 @@ static void test_mask_text(void **state)
               "2026-11-24 applicants=743 rp=16.800");
     mask_text("id 3f2b8c1e-9d4a-4e7b-b6c2-0a1d5e8f9c3b",
               "id 3f2b8c1e-9d4a-4e7b-b6c2-0a1d5e8f9c3b");
+    /* A UUID whose last groups are all digits is an id, not a NIK: masking
+     * it would break tracing by submission id. */
+    mask_text("3f2b8c1e-9d4a-4761-8690-123456789012",
+              "3f2b8c1e-9d4a-4761-8690-123456789012");
+    mask_text("{\"id\":\"a1b2c3d4-1234-5678-9012-345678901234\"}",
+              "{\"id\":\"a1b2c3d4-1234-5678-9012-345678901234\"}");
+    /* ... but a NIK beside one is still masked, and a UUID-shaped tail of a
+     * longer token is not an id. */
+    mask_text("3f2b8c1e-9d4a-4761-8690-123456789012 1612010101900001",
+              "3f2b8c1e-9d4a-4761-8690-123456789012 1612******0001");
+    mask_text("x3f2b8c1e-9d4a-4761-8690-123456789012",
+              "x3f2b8c1e-9d4a-4761******9012");
     /* The price of catching separated NIKs: two dates joined by one space
      * look like one (docs/nik.md). Log such values under separate keys. */
     mask_text("2025-07-01 2025-12-31", "2025******1231");
