@@ -36,16 +36,20 @@ static const char *SQL_OPEN_INVOICES =
     "SELECT $1::date, g.funding_source, g.payer_code, "
     "  coalesce(CASE WHEN g.funding_source = 'CSR' THEN p.payer_name END, r.name, "
     "  g.payer_code), $1::date + 14 "
-    "FROM (SELECT funding_source, payer_code, min(program_id) AS program_id FROM "
-    "enrolments "
-    "      WHERE start_month <= $1 AND (end_month IS NULL OR end_month >= $1) "
-    "      GROUP BY funding_source, payer_code) g "
+    "FROM (SELECT e.funding_source, e.payer_code, min(e.program_id) AS program_id "
+    "      FROM enrolments e JOIN programs pe ON pe.id = e.program_id "
+    "      WHERE e.start_month <= $1 AND (e.end_month IS NULL OR e.end_month >= $1) "
+    "        AND (pe.coverage_end IS NULL OR pe.coverage_end >= $1) "
+    "      GROUP BY e.funding_source, e.payer_code) g "
     "JOIN programs p ON p.id = g.program_id "
     "LEFT JOIN regions r ON r.code = g.payer_code "
     "ORDER BY g.funding_source, g.payer_code "
     "ON CONFLICT (period, funding_source, payer_code) DO NOTHING";
 
-/* The premium of each enrolment, as premium_compute() does it (premium.c):
+/* A programme's coverage_end is its last billed month: its enrolments are
+ * not joined to `rel` after it, so they get no line and open no invoice.
+ *
+ * The premium of each enrolment, as premium_compute() does it (premium.c):
  * JKK = half-up(max(income, min_income) x bp / 10000), then each component
  * x (10000 - relief off) / 10000, half up, in bigint arithmetic. The relief
  * for the month is the largest adjustment in force for the enrolment's sector
@@ -78,7 +82,8 @@ static const char *SQL_ACCRUE =
     "jkk_off, "
     "                    CASE WHEN p.relief_applies THEN adj.jkm_off ELSE 0 END AS "
     "jkm_off "
-    "             FROM programs p CROSS JOIN adj), "
+    "             FROM programs p CROSS JOIN adj "
+    "             WHERE p.coverage_end IS NULL OR p.coverage_end >= $1), "
     "     ins AS (INSERT INTO accruals (enrolment_id, period, jkk, jkm, amount, "
     "invoice_id, "
     "                                   run_id, supplementary) "

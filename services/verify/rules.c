@@ -105,6 +105,14 @@ void rules_decide(const program_rules_t *p, const applicant_facts_t *who, date_t
         else
             rules_reject(v, "DEADLINE_PASSED", "%s", msg);
     }
+    if (p->has_coverage_end && (who->received.year > p->coverage_end.year ||
+                                (who->received.year == p->coverage_end.year &&
+                                 who->received.month > p->coverage_end.month))) {
+        char d[11];
+        date_format(p->coverage_end, d);
+        rules_reject(v, "DEADLINE_PASSED",
+                     "the programme's coverage ended with the month of %.7s", d);
+    }
     if (strcmp(p->funding_source, "ADD") == 0 && !region_is_desa(who->village_code))
         rules_reject(v, "NOT_A_DESA",
                      "ADD is paid only for a desa; this village is a kelurahan");

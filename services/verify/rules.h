@@ -19,6 +19,8 @@ typedef struct {
     char regency[8];
     char funding_source[16];
     date_t coverage_start; /* day 1 of the first covered month */
+    bool has_coverage_end;
+    date_t coverage_end; /* day 1 of the last covered month */
     bool has_deadline;
     date_t deadline;         /* last day submissions are accepted */
     bool deadline_warn_only; /* late is a warning (SUBMITTED_AFTER_DEADLINE), not a

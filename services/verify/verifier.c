@@ -57,7 +57,8 @@ static const char *SQL_PROGRAM =
     "'YYYY-MM-DD'), "
     "  coalesce(min_age, -1), coalesce(max_age, -1), array_to_string(occupations, ','), "
     "  poverty_ref_required, coalesce(payer_code, ''), coalesce(village_quota, -1), "
-    "  coalesce(total_quota, -1), deadline_policy = 'warn' "
+    "  coalesce(total_quota, -1), deadline_policy = 'warn', "
+    "  to_char(coverage_end, 'YYYY-MM-DD') "
     "FROM programs WHERE id = $1";
 
 static const char *SQL_PENDING_APPLICANTS =
@@ -273,6 +274,8 @@ static bool load_program(verifier_t *self, const char *program_id, batch_t *b)
     b->village_quota = atoi(PQgetvalue(r, 0, 12));
     b->total_quota = atoi(PQgetvalue(r, 0, 13));
     p->deadline_warn_only = strcmp(PQgetvalue(r, 0, 14), "t") == 0;
+    p->has_coverage_end =
+        !PQgetisnull(r, 0, 15) && date_parse(PQgetvalue(r, 0, 15), &p->coverage_end);
     PQclear(r);
     return true;
 }

@@ -7,6 +7,7 @@ programme, and an ended enrolment lets the NIK be enrolled again."""
 
 from __future__ import annotations
 
+import json
 import unittest
 
 import harness
@@ -115,6 +116,64 @@ class DemoProgrammes(harness.LindungTestCase):
                          (2, 100, True))
         other = [v for v in r.body["items"] if v["village_code"] == "16.12.01.2002"][0]
         self.assertEqual((other["accepted"], other["submitted"]), (0, False))
+
+
+class ProgrammeEnd(harness.LindungTestCase):
+    """A programme's coverage_end is its last billed month; after it, nothing
+    accrues and new lists are refused (DEADLINE_PASSED)."""
+
+    def test_billing_stops_after_coverage_end(self) -> None:
+        s = self.stack
+        s.migrate()
+        s.import_programs()
+        ended = s.dir / "ended.json"
+        ended.write_text(json.dumps({"programs": [{
+            "code": "TEST-ENDED", "name": "test: two months only", "regency_code": "16.12",
+            "funding_source": "ADD", "coverage_start": "2025-07", "coverage_end": "2025-08",
+            "max_age": 64, "occupations": ["informal"]}]}))
+        s.import_programs(ended)
+        # The same programme, still running until this month: accepts lists now.
+        running = s.dir / "running.json"
+        running.write_text(json.dumps({"programs": [{
+            "code": "TEST-ENDED", "name": "test: two months only", "regency_code": "16.12",
+            "funding_source": "ADD", "coverage_start": "2025-07", "coverage_end": "2099-12",
+            "max_age": 64, "occupations": ["informal"]}]}))
+        key = s.create_key("admin")
+        s.import_programs(running)
+        s.start_daemons("intake", "verify")  # billing only once the programme has ended
+        village = "16.12.01.2004"
+        r = s.api("POST", "/v1/submissions", key=key, json={
+            "program_code": "TEST-ENDED", "village_code": village,
+            "applicants": [nikgen.person(1)]})
+        self.assertEqual(r.status, 202, r.body)
+        sid = r.body["submission_id"]
+        c = s.cluster
+        harness.wait_until(lambda: c.scalar(
+            f"SELECT decision FROM applicants WHERE submission_id = '{sid}'") == "accepted",
+            timeout=30, message="accepted")
+        s.import_programs(ended)  # the district ends it after two months
+        s.start_daemons("billing")  # its start-up catch-up must stop at 2025-08 too
+
+        for month in ("2025-07", "2025-08", "2025-09", "2025-10"):
+            self.assertIn('"ok":true', s.lindungctl("billing", "run", month).stdout)
+        months = [row[0] for row in c.psql(
+            "SELECT to_char(a.period, 'YYYY-MM') FROM accruals a "
+            "JOIN enrolments e ON e.id = a.enrolment_id JOIN programs p ON p.id = e.program_id "
+            "WHERE p.code = 'TEST-ENDED' ORDER BY 1")]
+        self.assertEqual(months, ["2025-07", "2025-08"])
+        self.assertEqual(c.scalar(f"SELECT count(*) FROM invoices WHERE payer_code = '{village}' "
+                                  "AND period > '2025-08-01'"), "0")
+
+        # A list arriving after the programme ended is refused.
+        r = s.api("POST", "/v1/submissions", key=key, json={
+            "program_code": "TEST-ENDED", "village_code": village,
+            "applicants": [nikgen.person(2)]})
+        sid = r.body["submission_id"]
+        harness.wait_until(lambda: c.scalar(
+            f"SELECT decision FROM applicants WHERE submission_id = '{sid}'") == "rejected",
+            timeout=30, message="rejected")
+        self.assertIn("DEADLINE_PASSED", c.scalar(
+            f"SELECT reasons::text FROM applicants WHERE submission_id = '{sid}'"))
 
 
 if __name__ == "__main__":

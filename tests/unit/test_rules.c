@@ -183,6 +183,21 @@ static void test_deadline(void **state)
     assert_string_equal(v.warnings[0].code, "SUBMITTED_AFTER_DEADLINE");
 }
 
+static void test_programme_over(void **state)
+{
+    (void)state;
+    program_rules_t p = pali();
+    p.has_coverage_end = true;
+    p.coverage_end = (date_t){2026, 11, 1};
+    applicant_facts_t a = budi();
+    a.received = (date_t){2026, 11, 30};
+    verdict_t v = decide(p, a);
+    assert_false(has(&v, "DEADLINE_PASSED"));
+    a.received = (date_t){2026, 12, 1};
+    v = decide(p, a);
+    assert_true(has(&v, "DEADLINE_PASSED"));
+}
+
 static void test_add_only_for_desa(void **state)
 {
     (void)state;
@@ -239,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_occupation),
         cmocka_unit_test(test_poverty_ref),
         cmocka_unit_test(test_deadline),
+        cmocka_unit_test(test_programme_over),
         cmocka_unit_test(test_add_only_for_desa),
         cmocka_unit_test(test_region_mismatch_is_a_warning),
         cmocka_unit_test(test_every_problem_reported),
