@@ -8,6 +8,6 @@ const char *config_str(const char *name, const char *fallback);
 
 /* The variable as an integer in [min, max]; `fallback` when unset.
  * Returns -1 and fills err (a message) when set but not a number in range. */
-int config_int(const char *name, long fallback, long min, long max, long *out,
-               char *err, unsigned errcap);
+int config_int(const char *name, long fallback, long min, long max, long *out, char *err,
+               unsigned errcap);
 #endif

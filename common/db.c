@@ -123,8 +123,9 @@ static bool db_failure_is_connection(const PGconn *conn, const PGresult *res)
     /* Errors from the server always carry a SQLSTATE; one without is libpq's
      * own, such as "server closed the connection unexpectedly". */
     const char *state = db_sqlstate(res);
-    return state[0] == '\0' || strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
-           strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0;
+    return state[0] == '\0' || strncmp(state, "08", 2) == 0 ||
+           strcmp(state, "57P01") == 0 || strcmp(state, "57P02") == 0 ||
+           strcmp(state, "57P03") == 0;
 }
 
 static PGresult *db_exec_once(db_t *self, PGconn *conn, const char *sql, int nparams,

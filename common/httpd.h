@@ -14,34 +14,35 @@ struct MHD_Connection;
 typedef struct {
     struct MHD_Connection *conn;
     const char *method;
-    const char *path;     /* without the query string */
-    const char *body;     /* NUL-terminated copy; may contain NULs before body_len */
+    const char *path; /* without the query string */
+    const char *body; /* NUL-terminated copy; may contain NULs before body_len */
     size_t body_len;
     const char *request_id; /* X-Request-Id from the caller or a new uuid */
 } http_request_t;
 
 typedef struct {
     int status;
-    char *body;               /* malloc'd; httpd frees it */
+    char *body; /* malloc'd; httpd frees it */
     size_t body_len;
     const char *content_type; /* static string */
-    const char *route;        /* static route pattern for metrics, e.g. "/v1/submissions/{id}" */
-    char location[128];       /* optional Location header */
+    const char *route; /* static route pattern for metrics, e.g. "/v1/submissions/{id}" */
+    char location[128]; /* optional Location header */
 } http_response_t;
 
-typedef void (*httpd_handler_fn)(const http_request_t *req, http_response_t *res, void *arg);
+typedef void (*httpd_handler_fn)(const http_request_t *req, http_response_t *res,
+                                 void *arg);
 /* Readiness: true when ready; otherwise fill why. */
 typedef bool (*httpd_ready_fn)(void *arg, char *why, size_t whycap);
 
 typedef struct {
     int port;
-    int threads;          /* worker threads in the pool */
-    size_t max_body;      /* bytes; larger bodies get 413 */
-    int timeout_s;        /* idle connection timeout */
+    int threads;              /* worker threads in the pool */
+    size_t max_body;          /* bytes; larger bodies get 413 */
+    int timeout_s;            /* idle connection timeout */
     httpd_handler_fn handler; /* NULL: only the built-in endpoints */
     httpd_ready_fn ready;
     void *ready_arg;
-    void *arg;                /* for handler */
+    void *arg; /* for handler */
     metrics_t *metrics;
 } httpd_config_t;
 

@@ -23,8 +23,8 @@ void metrics_gauge_set(metrics_t *self, const char *name, const char *help,
                        const char *labels, double value);
 /* `bounds` ascending upper bounds without +Inf; fixed at the family's first use. */
 void metrics_histogram_observe(metrics_t *self, const char *name, const char *help,
-                               const char *labels, const double *bounds,
-                               size_t nbounds, double value);
+                               const char *labels, const double *bounds, size_t nbounds,
+                               double value);
 
 /* Escape a label value (backslash, double quote, newline) into out (cap bytes). */
 void metrics_escape_label(const char *value, char *out, size_t cap);

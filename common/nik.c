@@ -247,7 +247,8 @@ static size_t uuid_at(const char *s)
     static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
     for (size_t i = 0; i < sizeof shape - 1; i++) {
         char c = s[i];
-        bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+        bool hex =
+            (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
         if (shape[i] == '-' ? c != '-' : !hex)
             return 0;
     }

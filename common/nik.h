@@ -28,8 +28,8 @@ typedef struct {
     char regency[6];          /* "PP.RR" */
     int day;                  /* day of birth, 40 already removed for women */
     int month;
-    int yy;                   /* two-digit year */
-    bool female;              /* day was encoded with +40 */
+    int yy;      /* two-digit year */
+    bool female; /* day was encoded with +40 */
     int serial;
 } nik_t;
 

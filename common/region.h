@@ -19,9 +19,9 @@ typedef enum {
     VILLAGE_DESA_ADAT  /* starts with 3: a customary desa, receives ADD */
 } village_kind_t;
 
-region_level_t region_level(const char *code);     /* REGION_INVALID if malformed */
+region_level_t region_level(const char *code); /* REGION_INVALID if malformed */
 village_kind_t region_village_kind(const char *code);
-bool region_is_desa(const char *code);             /* desa or desa adat */
+bool region_is_desa(const char *code); /* desa or desa adat */
 /* Copy the "PP.RR" prefix of a regency, district or village code. */
 bool region_regency_of(const char *code, char out[6]);
 #endif

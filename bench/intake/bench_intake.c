@@ -50,12 +50,13 @@ static int applicant_json(char *out, size_t cap, int thread, long seq, int i)
     int day = 1 + (i % 28), month = 1 + (int)(seq % 12), year = 70 + (int)(seq % 30);
     bool female = i % 2;
     long serial = 1 + ((long)thread * 1000003L + seq * 131L + i) % 9999;
-    return snprintf(out, cap,
-                    "%s{\"nik\":\"161201%02d%02d%02d%04ld\",\"name\":\"Peserta %d-%ld-%d\","
-                    "\"birth_date\":\"19%02d-%02d-%02d\",\"sex\":\"%c\","
-                    "\"occupation\":\"PETANI/PEKEBUN\",\"monthly_income\":1500000}",
-                    i ? "," : "", day + (female ? 40 : 0), month, year, serial, thread, seq,
-                    i, year, month, day, female ? 'F' : 'M');
+    return snprintf(
+        out, cap,
+        "%s{\"nik\":\"161201%02d%02d%02d%04ld\",\"name\":\"Peserta %d-%ld-%d\","
+        "\"birth_date\":\"19%02d-%02d-%02d\",\"sex\":\"%c\","
+        "\"occupation\":\"PETANI/PEKEBUN\",\"monthly_income\":1500000}",
+        i ? "," : "", day + (female ? 40 : 0), month, year, serial, thread, seq, i, year,
+        month, day, female ? 'F' : 'M');
 }
 
 static size_t build_request(char *buf, size_t cap, int thread, long seq)
@@ -221,7 +222,8 @@ static void write_csv(const char *path)
 int main(int argc, char **argv)
 {
     if (argc < 7) {
-        fprintf(stderr, "usage: bench_intake HOST PORT KEY PER THREADS SECONDS [CSVOUT]\n");
+        fprintf(stderr,
+                "usage: bench_intake HOST PORT KEY PER THREADS SECONDS [CSVOUT]\n");
         return 2;
     }
     host = argv[1], port = argv[2], key = argv[3];

@@ -12,8 +12,8 @@
 static const char *SQL_EARLIEST_COVERAGE =
     "SELECT to_char(min(coverage_start), 'YYYY-MM') FROM programs";
 
-static const char *SQL_LATEST_PERIOD =
-    "SELECT extract(epoch FROM max(period))::float8 FROM billing_runs WHERE finished_at IS NOT NULL";
+static const char *SQL_LATEST_PERIOD = "SELECT extract(epoch FROM max(period))::float8 "
+                                       "FROM billing_runs WHERE finished_at IS NOT NULL";
 
 static const char *SQL_ACCRUED_BY_SOURCE =
     "SELECT funding_source, sum(total) FROM invoices GROUP BY funding_source";
@@ -121,10 +121,11 @@ void billing_observe(db_t *db, metrics_t *metrics)
 {
     PGresult *latest = db_exec(db, SQL_LATEST_PERIOD, 0, NULL);
     if (db_ok(latest) && PQntuples(latest) == 1 && !PQgetisnull(latest, 0, 0))
-        metrics_gauge_set(metrics, "lindung_billing_latest_period_timestamp_seconds",
-                          "First day (UTC) of the latest month with a finished billing run; "
-                          "read from the database, so true across restarts and processes.",
-                          NULL, strtod(PQgetvalue(latest, 0, 0), NULL));
+        metrics_gauge_set(
+            metrics, "lindung_billing_latest_period_timestamp_seconds",
+            "First day (UTC) of the latest month with a finished billing run; "
+            "read from the database, so true across restarts and processes.",
+            NULL, strtod(PQgetvalue(latest, 0, 0), NULL));
     PQclear(latest);
     PGresult *r = db_exec(db, SQL_ACCRUED_BY_SOURCE, 0, NULL);
     for (int i = 0; db_ok(r) && i < PQntuples(r); i++) {

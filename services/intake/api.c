@@ -284,7 +284,6 @@ static store_result_t store(db_t *db, const submission_t *sub, const target_t *t
     return rc;
 }
 
-
 static void create_submission(api_t *api, const http_request_t *req, http_response_t *res)
 {
     res->route = "/v1/submissions";

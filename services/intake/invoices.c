@@ -403,7 +403,6 @@ static void answer_payment(const PGresult *r, http_response_t *res)
     http_response_json(res, 201, doc);
 }
 
-
 static void pay_invoice(api_t *api, const http_request_t *req, http_response_t *res,
                         const char *id)
 {

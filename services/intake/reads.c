@@ -69,7 +69,8 @@ static bool page_args(const http_request_t *req, http_response_t *res, char limi
     if (l) {
         char *end = NULL;
         n = strtol(l, &end, 10);
-        if (!*l || strspn(l, "0123456789") != strlen(l) || *end || n < 1 || n > PAGE_MAX) {
+        if (!*l || strspn(l, "0123456789") != strlen(l) || *end || n < 1 ||
+            n > PAGE_MAX) {
             http_response_error(
                 res, 422, "INVALID_FIELDS", "the query has invalid fields",
                 query_error("limit", "must be a whole number from 1 to 1000"));

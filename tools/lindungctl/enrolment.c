@@ -7,7 +7,8 @@
 #include "nik.h"
 #include "period.h"
 
-static const char *const REASONS[] = {"death", "moved", "left", "lapsed", "program_ended", NULL};
+static const char *const REASONS[] = {"death",  "moved",         "left",
+                                      "lapsed", "program_ended", NULL};
 
 static const char *SQL_END =
     "UPDATE enrolments SET status = 'ended', end_month = $2::date, end_reason = $3, "
@@ -19,7 +20,8 @@ static const char *SQL_HISTORY =
     "SELECT e.id, p.code, e.village_code, e.funding_source, e.payer_code, "
     "  to_char(e.start_month, 'YYYY-MM'), coalesce(to_char(e.end_month, 'YYYY-MM'), ''), "
     "  e.status, coalesce(e.end_reason, '') "
-    "FROM enrolments e JOIN programs p ON p.id = e.program_id WHERE e.nik = $1 ORDER BY e.id";
+    "FROM enrolments e JOIN programs p ON p.id = e.program_id WHERE e.nik = $1 ORDER BY "
+    "e.id";
 
 static const char *option(int argc, char **argv, const char *flag)
 {
@@ -46,7 +48,8 @@ static int end_one(db_t *db, const char *nik_text, const char *month, const char
         return 2;
     }
     if (!month || !period_parse(month, &p)) {
-        fprintf(stderr, "enrolment end: --month YYYY-MM (the last covered month) is required\n");
+        fprintf(stderr,
+                "enrolment end: --month YYYY-MM (the last covered month) is required\n");
         return 2;
     }
     if (!known_reason(reason)) {
@@ -64,13 +67,13 @@ static int end_one(db_t *db, const char *nik_text, const char *month, const char
         fprintf(stderr, "enrolment end: %s\n", db_error(db));
         rc = 1;
     } else if (PQntuples(r) == 0) {
-        fprintf(stderr, "enrolment end: %s has no active enrolment that started by %s\n", masked,
-                month);
+        fprintf(stderr, "enrolment end: %s has no active enrolment that started by %s\n",
+                masked, month);
         rc = 1;
     } else {
         printf("ended enrolment %s of %s (programme %s, village %s) after %s: %s\n",
-               PQgetvalue(r, 0, 0), masked, PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), month,
-               reason);
+               PQgetvalue(r, 0, 0), masked, PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
+               month, reason);
     }
     PQclear(r);
     return rc;
@@ -90,8 +93,8 @@ static int history(db_t *db, const char *nik_text)
         PQclear(r);
         return 1;
     }
-    printf("%-8s %-24s %-15s %-10s %-8s %-8s %-7s %s\n", "ID", "PROGRAMME", "VILLAGE", "SOURCE",
-           "FROM", "TO", "STATUS", "REASON");
+    printf("%-8s %-24s %-15s %-10s %-8s %-8s %-7s %s\n", "ID", "PROGRAMME", "VILLAGE",
+           "SOURCE", "FROM", "TO", "STATUS", "REASON");
     for (int i = 0; i < PQntuples(r); i++)
         printf("%-8s %-24s %-15s %-10s %-8s %-8s %-7s %s\n", PQgetvalue(r, i, 0),
                PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
@@ -105,10 +108,12 @@ int enrolment_main(db_t *db, int argc, char **argv)
 {
     const char *verb = argc > 1 ? argv[1] : "";
     if (strcmp(verb, "end") == 0 && argc > 2)
-        return end_one(db, argv[2], option(argc, argv, "--month"), option(argc, argv, "--reason"));
+        return end_one(db, argv[2], option(argc, argv, "--month"),
+                       option(argc, argv, "--reason"));
     if (strcmp(verb, "history") == 0)
         return history(db, argc > 2 ? argv[2] : NULL);
-    fprintf(stderr, "usage: lindungctl enrolment end NIK --month YYYY-MM --reason REASON\n"
-                    "       lindungctl enrolment history NIK\n");
+    fprintf(stderr,
+            "usage: lindungctl enrolment end NIK --month YYYY-MM --reason REASON\n"
+            "       lindungctl enrolment history NIK\n");
     return 2;
 }

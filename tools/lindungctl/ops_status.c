@@ -24,9 +24,10 @@ static const char *SQL_QUEUE =
 
 /* Through submissions.verified_at: a submission's decisions are written in
  * the transaction that verifies it (db/migrations/006_ops_indexes.sql). */
-static const char *SQL_DECISIONS_HOUR =
-    "SELECT a.decision, count(*) FROM submissions s JOIN applicants a ON a.submission_id = s.id "
-    "WHERE s.verified_at >= now() - interval '1 hour' GROUP BY a.decision ORDER BY a.decision";
+static const char *SQL_DECISIONS_HOUR = "SELECT a.decision, count(*) FROM submissions s "
+                                        "JOIN applicants a ON a.submission_id = s.id "
+                                        "WHERE s.verified_at >= now() - interval '1 "
+                                        "hour' GROUP BY a.decision ORDER BY a.decision";
 
 static const char *SQL_REASONS_HOUR =
     "SELECT r->>'code', count(*) FROM submissions s "
