@@ -138,22 +138,21 @@ static PGresult *db_exec_once(db_t *self, PGconn *conn, const char *sql, int npa
                 : PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
 }
 
-PGresult *db_exec(db_t *self, const char *sql, int nparams, const char *const *params)
+/* Run once; on a lost session, and only when `retry` and no transaction was
+ * open, run again on a new session. */
+static PGresult *db_exec_mode(db_t *self, const char *sql, int nparams,
+                              const char *const *params, bool retry)
 {
     PGconn *conn = db_conn(self);
     if (!conn)
         return NULL;
-    /* Outside a transaction a statement on a dead session can simply be sent
-     * again on a new one; inside, the transaction is gone and the caller must
-     * start over, so it only hears that the connection was lost. */
     bool idle = PQtransactionStatus(conn) == PQTRANS_IDLE;
     PGresult *res = db_exec_once(self, conn, sql, nparams, params);
     if (!db_ok(res) && db_failure_is_connection(conn, res)) {
         db_remember_error(self, PQresultErrorMessage(res));
         self->broken = true;
         PQclear(res);
-        res = NULL;
-        conn = idle ? db_conn(self) : NULL;
+        conn = retry && idle ? db_conn(self) : NULL;
         if (!conn)
             return NULL;
         res = db_exec_once(self, conn, sql, nparams, params);
@@ -163,6 +162,20 @@ PGresult *db_exec(db_t *self, const char *sql, int nparams, const char *const *p
     if (!db_ok(res))
         db_remember_error(self, PQresultErrorMessage(res));
     return res;
+}
+
+/* Never sent twice: a write whose answer was lost may have committed. */
+PGresult *db_exec(db_t *self, const char *sql, int nparams, const char *const *params)
+{
+    return db_exec_mode(self, sql, nparams, params, false);
+}
+
+/* A statement without side effects may simply be sent again on a new
+ * session when the old one turns out dead (after a PostgreSQL restart). */
+PGresult *db_exec_read(db_t *self, const char *sql, int nparams,
+                       const char *const *params)
+{
+    return db_exec_mode(self, sql, nparams, params, true);
 }
 
 bool db_run(db_t *self, const char *sql, int nparams, const char *const *params)
@@ -199,7 +212,11 @@ bool db_lost(db_t *self)
 
 bool db_begin(db_t *self)
 {
-    return db_run(self, "BEGIN", 0, NULL);
+    /* BEGIN changes nothing, so it heals a dead session like a read. */
+    PGresult *res = db_exec_read(self, "BEGIN", 0, NULL);
+    bool ok = db_ok(res);
+    PQclear(res);
+    return ok;
 }
 
 bool db_commit(db_t *self)

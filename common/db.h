@@ -16,8 +16,15 @@ void db_destroy(db_t **self_p);
 PGconn *db_conn(db_t *self);
 
 /* Run one statement with text parameters. Returns the result (caller clears it)
- * or NULL when there was no connection. Check it with db_ok(). */
+ * or NULL when there was no connection. Check it with db_ok(). Never sent
+ * twice: a write whose answer was lost may still have committed. */
 PGresult *db_exec(db_t *self, const char *sql, int nparams, const char *const *params);
+
+/* The same for a statement without side effects: when the session turns out
+ * dead (PostgreSQL restarted) and no transaction was open, it is sent again
+ * on a new session. Never for a SELECT that calls a function that writes. */
+PGresult *db_exec_read(db_t *self, const char *sql, int nparams,
+                       const char *const *params);
 
 /* Run a statement whose result is not needed; true on success. */
 bool db_run(db_t *self, const char *sql, int nparams, const char *const *params);

@@ -187,7 +187,7 @@ static bool resolve_target(db_t *db, const submission_t *sub, http_response_t *r
     if (target_cached(sub, t))
         return true;
     const char *params[] = {sub->program_code, sub->village_code};
-    PGresult *r = db_exec(db, SQL_PROGRAM_AND_VILLAGE, 2, params);
+    PGresult *r = db_exec_read(db, SQL_PROGRAM_AND_VILLAGE, 2, params);
     if (!db_ok(r)) {
         PQclear(r);
         api_db_failure(db, res);
@@ -248,7 +248,7 @@ static void answer_replay(db_t *db, const auth_t *auth, const char *key,
                           const char *print, http_response_t *res)
 {
     const char *params[] = {auth->key_id, key, print};
-    PGresult *r = db_exec(db, SQL_IDEMPOTENT_REPLAY, 3, params);
+    PGresult *r = db_exec_read(db, SQL_IDEMPOTENT_REPLAY, 3, params);
     if (!db_ok(r) || PQntuples(r) != 1) {
         PQclear(r);
         api_db_failure(db, res);
@@ -380,7 +380,7 @@ static cJSON *parse_or_empty(const char *json)
 static cJSON *applicants_json(db_t *db, const char *id)
 {
     const char *params[] = {id};
-    PGresult *r = db_exec(db, SQL_APPLICANTS, 1, params);
+    PGresult *r = db_exec_read(db, SQL_APPLICANTS, 1, params);
     if (!db_ok(r)) {
         PQclear(r);
         return NULL;
@@ -422,7 +422,7 @@ static void read_submission(api_t *api, const http_request_t *req, http_response
         return;
     }
     const char *params[] = {id};
-    PGresult *r = db_exec(db, SQL_SUBMISSION, 1, params);
+    PGresult *r = db_exec_read(db, SQL_SUBMISSION, 1, params);
     if (!db_ok(r)) {
         PQclear(r);
         api_db_failure(db, res);

@@ -22,7 +22,7 @@ auth_result_t auth_check(db_t *db, const char *authorization, auth_t *out)
     if (n == 0 || n > 128 || strspn(key, KEY_CHARS) != n)
         return AUTH_INVALID;
     const char *params[] = {key};
-    PGresult *res = db_exec(db, SQL_FIND_KEY, 1, params);
+    PGresult *res = db_exec_read(db, SQL_FIND_KEY, 1, params);
     if (!db_ok(res)) {
         PQclear(res);
         return AUTH_UNAVAILABLE;

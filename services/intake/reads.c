@@ -141,8 +141,9 @@ static void participant(api_t *api, const http_request_t *req, http_response_t *
         return;
     }
     const char *params[] = {nik.digits};
-    PGresult *p = db_exec(db, SQL_PARTICIPANT, 1, params);
-    PGresult *e = db_ok(p) ? db_exec(db, SQL_PARTICIPANT_ENROLMENTS, 1, params) : NULL;
+    PGresult *p = db_exec_read(db, SQL_PARTICIPANT, 1, params);
+    PGresult *e =
+        db_ok(p) ? db_exec_read(db, SQL_PARTICIPANT_ENROLMENTS, 1, params) : NULL;
     if (!db_ok(p) || !db_ok(e)) {
         PQclear(p);
         PQclear(e);
@@ -227,7 +228,7 @@ static void programs(api_t *api, const http_request_t *req, http_response_t *res
         return;
     scope_regency(&auth.scope, regency);
     const char *params[] = {cursor, regency, limit};
-    PGresult *r = db_exec(db, SQL_PROGRAMS, 3, params);
+    PGresult *r = db_exec_read(db, SQL_PROGRAMS, 3, params);
     if (!db_ok(r)) {
         PQclear(r);
         api_db_failure(db, res);
@@ -252,7 +253,7 @@ static void program_villages(api_t *api, const http_request_t *req, http_respons
     if (!api_authenticate(db, req, res, &auth) || !page_args(req, res, limit, &cursor))
         return;
     const char *pp[] = {code};
-    PGresult *p = db_exec(db, SQL_PROGRAM_SCOPE, 1, pp);
+    PGresult *p = db_exec_read(db, SQL_PROGRAM_SCOPE, 1, pp);
     if (!db_ok(p)) {
         PQclear(p);
         api_db_failure(db, res);
@@ -268,7 +269,7 @@ static void program_villages(api_t *api, const http_request_t *req, http_respons
     }
     const char *only = auth.scope.kind == SCOPE_VILLAGE ? auth.scope.code : "";
     const char *vp[] = {PQgetvalue(p, 0, 0), PQgetvalue(p, 0, 1), cursor, only, limit};
-    PGresult *r = db_exec(db, SQL_PROGRAM_VILLAGES, 5, vp);
+    PGresult *r = db_exec_read(db, SQL_PROGRAM_VILLAGES, 5, vp);
     if (!db_ok(r)) {
         PQclear(p);
         PQclear(r);
