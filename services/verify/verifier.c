@@ -37,6 +37,7 @@ static const char *SQL_CLAIM =
     "WITH c AS (UPDATE submissions SET status = 'verifying', "
     "             verifying_at = coalesce(verifying_at, now()) "
     "           WHERE id IN (SELECT id FROM submissions WHERE status <> 'verified' "
+    "                          AND NOT (id = ANY ($2::uuid[])) "
     "                        ORDER BY received_at FOR UPDATE SKIP LOCKED LIMIT $1::int) "
     "           RETURNING id, program_id, village_code) "
     "SELECT id FROM c ORDER BY program_id, village_code";
@@ -134,9 +135,17 @@ typedef struct {
 } occupation_t;
 
 #define VERIFY_BATCH_MAX 64
+#define QUARANTINE_SIZE 64
+#define QUARANTINE_SECONDS 60
 
 struct verifier_t {
     int batch; /* submissions decided per transaction */
+    /* Submissions whose transaction just failed on their own (not a lost
+     * connection): left out of claims for a minute, so one that always fails
+     * cannot make every batch fail and stall the queue behind it. */
+    char quarantine[QUARANTINE_SIZE][40];
+    time_t quarantined_at[QUARANTINE_SIZE];
+    unsigned quarantine_next;
     db_t *db;
     bus_t *enrolments;
     metrics_t *metrics;
@@ -731,6 +740,30 @@ static int verify_together(verifier_t *self, char (*ids)[40], int n)
     return ok ? verified : -1;
 }
 
+static void quarantine_add(verifier_t *self, const char *id)
+{
+    unsigned slot = self->quarantine_next++ % QUARANTINE_SIZE;
+    snprintf(self->quarantine[slot], sizeof self->quarantine[slot], "%.36s", id);
+    self->quarantined_at[slot] = time(NULL);
+}
+
+/* The quarantined ids still in force, as a uuid[] literal ("{a,b}"): UUIDs
+ * hold only hex digits and dashes, so no quoting is needed. */
+static void quarantine_list(const verifier_t *self, char *out, size_t cap)
+{
+    time_t now = time(NULL);
+    size_t len = (size_t)snprintf(out, cap, "{");
+    for (int i = 0; i < QUARANTINE_SIZE && len < cap; i++) {
+        if (!self->quarantine[i][0] ||
+            now - self->quarantined_at[i] >= QUARANTINE_SECONDS)
+            continue;
+        len += (size_t)snprintf(out + len, cap - len, "%s%s", len > 1 ? "," : "",
+                                self->quarantine[i]);
+    }
+    if (len < cap)
+        snprintf(out + len, cap - len, "}");
+}
+
 /* A failed batch is redone one submission per transaction, so one bad
  * submission or one deadlock cannot hold back the others. */
 static int verify_claimed(verifier_t *self, char (*ids)[40], int n, int *failures)
@@ -743,6 +776,8 @@ static int verify_claimed(verifier_t *self, char (*ids)[40], int n, int *failure
         int rc = verify_together(self, &ids[i], 1);
         if (rc < 0) {
             (*failures)++;
+            if (!db_lost(self->db))
+                quarantine_add(self, ids[i]);
             log_warn("submission.retry_later", "submission_id", ids[i], "detail",
                      db_error(self->db));
         } else {
@@ -758,11 +793,12 @@ static int claim(verifier_t *self, char (*ids)[40], int limit, bool *failed)
 {
     /* The 'verifying' mark is advice for readers, redone after a crash, so
      * its commit need not wait for the disk. */
-    char n[8];
+    char n[8], skip[QUARANTINE_SIZE * 38 + 4];
     snprintf(n, sizeof n, "%d", limit);
-    const char *params[] = {n};
+    quarantine_list(self, skip, sizeof skip);
+    const char *params[] = {n, skip};
     *failed = !db_begin(self->db) || !db_run(self->db, SQL_ASYNC_COMMIT, 0, NULL);
-    PGresult *r = *failed ? NULL : db_exec(self->db, SQL_CLAIM, 1, params);
+    PGresult *r = *failed ? NULL : db_exec(self->db, SQL_CLAIM, 2, params);
     *failed = *failed || !db_ok(r) || !db_commit(self->db);
     int got = *failed ? 0 : PQntuples(r);
     for (int i = 0; i < got; i++)
