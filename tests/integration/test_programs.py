@@ -107,6 +107,9 @@ class DemoProgrammes(harness.LindungTestCase):
         history = s.cluster.psql(f"SELECT status, end_reason FROM enrolments "
                                  f"WHERE nik = '{nik}' ORDER BY id")
         self.assertEqual(history, [("ended", "left"), ("active", None)])
+        listed = json.loads(s.lindungctl("enrolment", "history", nik, "--json").stdout)
+        self.assertEqual([(e["status"], e["end_reason"], e["end_month"]) for e in listed],
+                         [("ended", "left", "2026-01"), ("active", None, None)])
 
         # Villages of a programme: accepted so far and whether they submitted.
         r = s.api("GET", "/v1/programs/PALI-2025-ADD/villages?limit=1000", key=admin)

@@ -2,7 +2,9 @@
  * `lindungctl enrolment history NIK`. The end month is the last month still
  * covered and billed; it may not be before the enrolment's first month. */
 #include "enrolment.h"
+#include <cjson/cJSON.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "nik.h"
 #include "period.h"
@@ -29,6 +31,14 @@ static const char *option(int argc, char **argv, const char *flag)
         if (strcmp(argv[i], flag) == 0)
             return argv[i + 1];
     return NULL;
+}
+
+static bool has_flag(int argc, char **argv, const char *flag)
+{
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], flag) == 0)
+            return true;
+    return false;
 }
 
 static bool known_reason(const char *r)
@@ -79,7 +89,32 @@ static int end_one(db_t *db, const char *nik_text, const char *month, const char
     return rc;
 }
 
-static int history(db_t *db, const char *nik_text)
+static void history_json(const PGresult *r)
+{
+    const char *keys[] = {"enrolment_id",   "program_code", "village_code",
+                          "funding_source", "payer_code",   "start_month",
+                          "end_month",      "status",       "end_reason"};
+    cJSON *list = cJSON_CreateArray();
+    for (int i = 0; i < PQntuples(r); i++) {
+        cJSON *o = cJSON_CreateObject();
+        for (int c = 0; c < 9; c++) {
+            const char *v = PQgetvalue(r, i, c);
+            if (c == 0)
+                cJSON_AddNumberToObject(o, keys[c], atof(v));
+            else if (!v[0] && (c == 6 || c == 8))
+                cJSON_AddNullToObject(o, keys[c]);
+            else
+                cJSON_AddStringToObject(o, keys[c], v);
+        }
+        cJSON_AddItemToArray(list, o);
+    }
+    char *text = cJSON_Print(list);
+    printf("%s\n", text);
+    cJSON_free(text);
+    cJSON_Delete(list);
+}
+
+static int history(db_t *db, const char *nik_text, bool json)
 {
     nik_t nik;
     if (!nik_text || nik_parse(nik_text, date_today(), &nik) != NIK_OK) {
@@ -92,6 +127,11 @@ static int history(db_t *db, const char *nik_text)
         fprintf(stderr, "enrolment history: %s\n", db_error(db));
         PQclear(r);
         return 1;
+    }
+    if (json) {
+        history_json(r);
+        PQclear(r);
+        return 0;
     }
     printf("%-8s %-24s %-15s %-10s %-8s %-8s %-7s %s\n", "ID", "PROGRAMME", "VILLAGE",
            "SOURCE", "FROM", "TO", "STATUS", "REASON");
@@ -111,9 +151,9 @@ int enrolment_main(db_t *db, int argc, char **argv)
         return end_one(db, argv[2], option(argc, argv, "--month"),
                        option(argc, argv, "--reason"));
     if (strcmp(verb, "history") == 0)
-        return history(db, argc > 2 ? argv[2] : NULL);
+        return history(db, argc > 2 ? argv[2] : NULL, has_flag(argc, argv, "--json"));
     fprintf(stderr,
             "usage: lindungctl enrolment end NIK --month YYYY-MM --reason REASON\n"
-            "       lindungctl enrolment history NIK\n");
+            "       lindungctl enrolment history NIK [--json]\n");
     return 2;
 }

@@ -27,7 +27,7 @@ static const char *USAGE =
     "  apikey revoke ID|PREFIX              revoke a key\n"
     "  enrolment end NIK --month YYYY-MM --reason death|moved|left|lapsed|program_ended\n"
     "                                       end an active enrolment after that month\n"
-    "  enrolment history NIK                every enrolment of a NIK, ended ones too\n"
+    "  enrolment history NIK [--json]       every enrolment of a NIK, ended ones too\n"
     "\n";
 
 static const char *ENVIRONMENT =
