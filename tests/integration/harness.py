@@ -37,6 +37,7 @@ server behind. Run this file directly for the harness's own self-test.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import json as jsonlib
 import os
@@ -119,15 +120,50 @@ def _others_can_reach(path: str) -> bool:
 
 
 _given_ports: set[int] = set()
+PORT_LOCKS = Path(tempfile.gettempdir()) / "lindung-test-ports"
+
+
+def _reserve(port: int) -> bool:
+    """Claim `port` for this process across every test process on the machine
+    (ctest -j runs several): an exclusive lock file naming our pid. A file
+    left by a process that has died is taken over."""
+    PORT_LOCKS.mkdir(exist_ok=True)
+    path = PORT_LOCKS / str(port)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                owner = int(path.read_text() or "0")
+                os.kill(owner, 0)
+                return False  # a live process holds it
+            except (ValueError, ProcessLookupError, FileNotFoundError):
+                path.unlink(missing_ok=True)  # stale: its owner is gone
+                continue
+            except PermissionError:
+                return False
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        return True
+    return False
+
+
+def _release_ports() -> None:
+    for port in _given_ports:
+        (PORT_LOCKS / str(port)).unlink(missing_ok=True)
+
+
+atexit.register(_release_ports)
 
 
 def free_port() -> int:
-    """A TCP port that was free on 127.0.0.1 a moment ago, below the kernel's
-    ephemeral range (32768-60999 here): ports from that range are also handed
-    to outgoing client sockets, which could take one between our check and the
-    daemon's bind. Never the same port twice in one process."""
+    """A TCP port that was free on 127.0.0.1 a moment ago and that no other
+    test process on this machine will hand out. Below the kernel's ephemeral
+    range (32768-60999 here): ports from that range are also given to outgoing
+    client sockets, which could take one between our check and the daemon's
+    bind."""
     rng = random.Random(os.getpid() ^ time.monotonic_ns())
-    for _ in range(1000):
+    for _ in range(2000):
         port = rng.randrange(20000, 32700)
         if port in _given_ports:
             continue
@@ -136,6 +172,8 @@ def free_port() -> int:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
+        if not _reserve(port):
+            continue
         _given_ports.add(port)
         return port
     raise RuntimeError("no free TCP port found between 20000 and 32700")
