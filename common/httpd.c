@@ -284,6 +284,19 @@ httpd_t *httpd_new(const httpd_config_t *config, char *err, size_t errcap)
     return self;
 }
 
+httpd_t *httpd_new_ops(int port, httpd_ready_fn ready, void *ready_arg,
+                       metrics_t *metrics, char *err, size_t errcap)
+{
+    httpd_config_t config = {.port = port,
+                             .threads = 1,
+                             .max_body = 1024,
+                             .timeout_s = 10,
+                             .ready = ready,
+                             .ready_arg = ready_arg,
+                             .metrics = metrics};
+    return httpd_new(&config, err, errcap);
+}
+
 void httpd_destroy(httpd_t **self_p)
 {
     if (!self_p || !*self_p)

@@ -49,6 +49,11 @@ typedef struct {
 typedef struct httpd_t httpd_t;
 
 httpd_t *httpd_new(const httpd_config_t *config, char *err, size_t errcap);
+
+/* The server of a daemon with no API of its own (verify, billing): /healthz,
+ * /readyz and /metrics on one thread, small bodies, short timeouts. */
+httpd_t *httpd_new_ops(int port, httpd_ready_fn ready, void *ready_arg,
+                       metrics_t *metrics, char *err, size_t errcap);
 void httpd_destroy(httpd_t **self_p);
 
 const char *http_request_header(const http_request_t *req, const char *name);

@@ -144,14 +144,8 @@ int main(void)
     }
     ready_t *ready = ready_new(s.db);
     ready_watch(ready, in);
-    httpd_config_t http = {.port = (int)s.port,
-                           .threads = 1,
-                           .max_body = 1024,
-                           .timeout_s = 10,
-                           .ready = ready_check,
-                           .ready_arg = ready,
-                           .metrics = metrics};
-    httpd_t *server = httpd_new(&http, err, sizeof err);
+    httpd_t *server =
+        httpd_new_ops((int)s.port, ready_check, ready, metrics, err, sizeof err);
     if (!server) {
         log_error("http.failed", "detail", err);
         return 1;

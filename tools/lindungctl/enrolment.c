@@ -2,6 +2,7 @@
  * `lindungctl enrolment history NIK`. The end month is the last month still
  * covered and billed; it may not be before the enrolment's first month. */
 #include "enrolment.h"
+#include "args.h"
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,22 +25,6 @@ static const char *SQL_HISTORY =
     "  e.status, coalesce(e.end_reason, '') "
     "FROM enrolments e JOIN programs p ON p.id = e.program_id WHERE e.nik = $1 ORDER BY "
     "e.id";
-
-static const char *option(int argc, char **argv, const char *flag)
-{
-    for (int i = 0; i < argc - 1; i++)
-        if (strcmp(argv[i], flag) == 0)
-            return argv[i + 1];
-    return NULL;
-}
-
-static bool has_flag(int argc, char **argv, const char *flag)
-{
-    for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], flag) == 0)
-            return true;
-    return false;
-}
 
 static bool known_reason(const char *r)
 {
@@ -148,10 +133,10 @@ int enrolment_main(db_t *db, int argc, char **argv)
 {
     const char *verb = argc > 1 ? argv[1] : "";
     if (strcmp(verb, "end") == 0 && argc > 2)
-        return end_one(db, argv[2], option(argc, argv, "--month"),
-                       option(argc, argv, "--reason"));
+        return end_one(db, argv[2], args_value(argc, argv, "--month"),
+                       args_value(argc, argv, "--reason"));
     if (strcmp(verb, "history") == 0)
-        return history(db, argc > 2 ? argv[2] : NULL, has_flag(argc, argv, "--json"));
+        return history(db, argc > 2 ? argv[2] : NULL, args_flag(argc, argv, "--json"));
     fprintf(stderr,
             "usage: lindungctl enrolment end NIK --month YYYY-MM --reason REASON\n"
             "       lindungctl enrolment history NIK [--json]\n");

@@ -6,6 +6,7 @@
 #include "apikey.h"
 #include "billing_cmd.h"
 #include "config.h"
+#include "args.h"
 #include "db.h"
 #include "session.h"
 #include "enrolment.h"
@@ -45,23 +46,6 @@ static void usage(FILE *out)
     fputs(ENVIRONMENT, out);
 }
 
-/* The value after `flag` in argv, or NULL. */
-static const char *option(int argc, char **argv, const char *flag)
-{
-    for (int i = 0; i < argc - 1; i++)
-        if (strcmp(argv[i], flag) == 0)
-            return argv[i + 1];
-    return NULL;
-}
-
-static bool has_flag(int argc, char **argv, const char *flag)
-{
-    for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], flag) == 0)
-            return true;
-    return false;
-}
-
 static int with_db(int (*fn)(db_t *, int, char **), int argc, char **argv)
 {
     db_t *db = session_connect();
@@ -74,7 +58,7 @@ static int with_db(int (*fn)(db_t *, int, char **), int argc, char **argv)
 
 static int cmd_migrate(db_t *db, int argc, char **argv)
 {
-    const char *dir = option(argc, argv, "--dir");
+    const char *dir = args_value(argc, argv, "--dir");
     if (!dir)
         dir = config_str("LINDUNG_MIGRATIONS", LINDUNG_SOURCE_DIR "/db/migrations");
     int n = migrate_apply(db, dir);
@@ -96,11 +80,12 @@ static int cmd_apikey(db_t *db, int argc, char **argv)
 {
     const char *verb = argc > 0 ? argv[0] : "";
     if (strcmp(verb, "create") == 0) {
-        const char *scope = option(argc, argv, "--scope");
-        return apikey_create(db, option(argc, argv, "--name"), scope ? scope : "admin");
+        const char *scope = args_value(argc, argv, "--scope");
+        return apikey_create(db, args_value(argc, argv, "--name"),
+                             scope ? scope : "admin");
     }
     if (strcmp(verb, "list") == 0)
-        return apikey_list(db, has_flag(argc, argv, "--json"));
+        return apikey_list(db, args_flag(argc, argv, "--json"));
     if (strcmp(verb, "revoke") == 0)
         return apikey_revoke(db, argc > 1 ? argv[1] : NULL);
     fprintf(stderr, "usage: lindungctl apikey create|list|revoke\n");
@@ -123,7 +108,7 @@ int main(int argc, char **argv)
     bool own_help = strcmp(cmd, "billing") == 0 || strcmp(cmd, "rates") == 0 ||
                     strcmp(cmd, "status") == 0 || strcmp(cmd, "submissions") == 0 ||
                     strcmp(cmd, "participants") == 0 || strcmp(cmd, "trace") == 0;
-    if (!own_help && (has_flag(rest, args, "--help") || has_flag(rest, args, "-h"))) {
+    if (!own_help && (args_flag(rest, args, "--help") || args_flag(rest, args, "-h"))) {
         usage(stdout);
         return 0;
     }
