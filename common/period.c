@@ -7,31 +7,19 @@
 #define PERIOD_YEAR_MIN 1900
 #define PERIOD_YEAR_MAX 9999
 
-static bool read_digits(const char *s, int n, int *out)
-{
-    int value = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        value = value * 10 + (s[i] - '0');
-    }
-    *out = value;
-    return true;
-}
-
 bool period_parse(const char *s, period_t *out)
 {
-    if (!s || strlen(s) != 7 || s[4] != '-')
+    /* "YYYY-MM" is a date without its day: date_parse checks the digits. */
+    char day[11];
+    date_t d;
+    if (!s || strlen(s) != 7)
         return false;
-    period_t p;
-    if (!read_digits(s, 4, &p.year) || !read_digits(s + 5, 2, &p.month))
-        return false;
-    if (p.year < PERIOD_YEAR_MIN || p.year > PERIOD_YEAR_MAX)
-        return false;
-    if (p.month < 1 || p.month > 12)
+    memcpy(day, s, 7);
+    memcpy(day + 7, "-01", 4);
+    if (!date_parse(day, &d) || d.year < PERIOD_YEAR_MIN || d.year > PERIOD_YEAR_MAX)
         return false;
     if (out)
-        *out = p;
+        *out = (period_t){.year = d.year, .month = d.month};
     return true;
 }
 

@@ -2,6 +2,7 @@
  * in XLSX as numbers (exact: every rupiah figure here is far below 2^53),
  * with a thousands format so staff read them as they would on paper. */
 #include "export.h"
+#include "csvout.h"
 #include <stdlib.h>
 #include <string.h>
 #include <xlsxwriter.h>
@@ -33,31 +34,12 @@ static const char *SUMMARY_HEADER[] = {"invoice_id",  "funding_source", "payer_n
                                        "outstanding", "status",         "due_date"};
 #define SUMMARY_COLUMNS 9
 
-void export_csv_field(FILE *out, const char *text)
-{
-    bool formula = strchr("=+-@", text[0]) && text[0] != '\0';
-    bool quote = formula || strpbrk(text, ",\"\r\n") != NULL;
-    if (!quote) {
-        fputs(text, out);
-        return;
-    }
-    fputc('"', out);
-    if (formula)
-        fputc('\'', out);
-    for (const char *c = text; *c; c++) {
-        if (*c == '"')
-            fputc('"', out);
-        fputc(*c, out);
-    }
-    fputc('"', out);
-}
-
 static void csv_row(FILE *out, const PGresult *r, int row, int columns)
 {
     for (int c = 0; c < columns; c++) {
         if (c > 0)
             fputc(',', out);
-        export_csv_field(out, PQgetvalue(r, row, c));
+        csvout_field(out, PQgetvalue(r, row, c));
     }
     fputs("\r\n", out);
 }

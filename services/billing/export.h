@@ -16,7 +16,4 @@ typedef enum { EXPORT_CSV, EXPORT_XLSX } export_format_t;
 long export_write(db_t *db, const char *payer, period_t period, export_format_t format,
                   const char *path, char *err, size_t errcap);
 
-/* Write `text` as one CSV field: quoted when needed, and prefixed with ' when
- * a spreadsheet would take it for a formula (=, +, -, @). */
-void export_csv_field(FILE *out, const char *text);
 #endif

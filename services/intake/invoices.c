@@ -6,6 +6,7 @@
  * (db/migrations/004_billing.sql), the same rule lindungctl billing pay uses.
  * Not billing itself: invoices are written by lindung-billing. */
 #include "invoices.h"
+#include "csvout.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,24 +229,6 @@ static PGresult *invoice_load(db_t *db, const auth_t *auth, const char *id,
     return r;
 }
 
-static void csv_field(FILE *out, const char *text)
-{
-    bool formula = text[0] && strchr("=+-@", text[0]);
-    if (!formula && !strpbrk(text, ",\"\r\n")) {
-        fputs(text, out);
-        return;
-    }
-    fputc('"', out);
-    if (formula)
-        fputc('\'', out);
-    for (const char *c = text; *c; c++) {
-        if (*c == '"')
-            fputc('"', out);
-        fputc(*c, out);
-    }
-    fputc('"', out);
-}
-
 static void answer_csv(const PGresult *lines, http_response_t *res)
 {
     char *buf = NULL;
@@ -256,7 +239,8 @@ static void answer_csv(const PGresult *lines, http_response_t *res)
         for (int c = 0; c < 9; c++) {
             if (c)
                 fputc(',', out);
-            csv_field(out, c == 8 ? (PQgetvalue(lines, i, c)[0] == 't' ? "true" : "false")
+            csvout_field(out, c == 8
+                                  ? (PQgetvalue(lines, i, c)[0] == 't' ? "true" : "false")
                                   : PQgetvalue(lines, i, c));
         }
         fputs("\r\n", out);
