@@ -132,7 +132,7 @@ static double run_accrual(db_t *db, period_t period, accrual_result_t *res)
 {
     must(db, SQL_CHECKPOINT, 0, NULL);
     double t0 = now_s();
-    if (accrual_run(db, period, "bench", res) != 0) {
+    if (accrual_run(db, period, "bench", NULL, res) != 0) {
         fprintf(stderr, "bench: accrual_run: %s\n", res->error);
         exit(1);
     }

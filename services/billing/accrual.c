@@ -1,8 +1,12 @@
 /* accrual: billing as set-based SQL, one transaction per run: lock the month,
  * end lapsed enrolments, open invoices, insert lines, grow invoice totals by
- * exactly the lines inserted. Rounding (docs/billing.md): integer arithmetic,
- * half up, per component, the same as premium.c. No floating point touches
- * money. Not the schedule (schedule.c) nor logging of runs (billing.c). */
+ * exactly the lines inserted. A month's first run loads a fresh partition and
+ * indexes it afterwards; a re-run reads only enrolments newer than what the
+ * month's earlier runs saw (docs/billing.md, "How a run is made fast").
+ * Rounding (docs/billing.md): integer arithmetic, half up, per component, the
+ * same as premium.c; the premium SQL is accrual_due() in
+ * 007_accrual_partitions.sql. No floating point touches money. Not the
+ * schedule (schedule.c) nor logging of runs (billing.c). */
 #include "accrual.h"
 #include <inttypes.h>
 #include <stdio.h>
@@ -26,11 +30,42 @@ static const char *SQL_RATES_IN_FORCE =
 static const char *SQL_RUN_BEFORE = "SELECT EXISTS (SELECT 1 FROM billing_runs WHERE "
                                     "period = $1 AND finished_at IS NOT NULL)";
 
-static const char *SQL_START_RUN =
-    "INSERT INTO billing_runs (period, trigger) VALUES ($1, $2) RETURNING id";
+/* The watermark of a run: the highest enrolment id such that every
+ * enrolment at or below it is committed (or never will be). SHARE mode waits
+ * for enrolment writes in flight (verify's batches, lindungctl enrolment end)
+ * and lets none start until the id is read; it is released at once, so
+ * verify pauses for at most one of its batches. Taken before the run's own
+ * transaction, whose statements then see every enrolment up to it. */
+static const char *SQL_LOCK_ENROLMENTS = "LOCK TABLE enrolments IN SHARE MODE";
+static const char *SQL_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '10s'";
+static const char *SQL_WATERMARK = "SELECT coalesce(max(id), 0) FROM enrolments";
 
-/* An invoice for every payer with an enrolment active in the month. Grouped
- * before the joins: a million enrolments have a few hundred payers. */
+/* The programme data that decides whether an enrolment is billed in a month:
+ * which programmes exist and their coverage ends. A re-run may skip old
+ * enrolments only if this is unchanged since the run that saw them. */
+static const char *SQL_PROGRAMS_MARK =
+    "SELECT md5(coalesce(string_agg(id || ':' || coalesce(coverage_end::text, '-'), ',' "
+    "  ORDER BY id), '')) FROM programs";
+
+/* Enrolments at or below this id were all considered by a finished run of
+ * the month under the same programme data: a re-run reads only newer ones.
+ * 0 (read everything) when there is no such run. */
+static const char *SQL_SEEN_UP_TO =
+    "SELECT coalesce(max(enrolment_watermark), 0) FROM billing_runs "
+    "WHERE period = $1 AND finished_at IS NOT NULL AND programs_mark = $2";
+
+/* A month whose partition does not exist has no line at all: its first run
+ * loads a fresh table (accrual_load_month, 007_accrual_partitions.sql). */
+static const char *SQL_FIRST_LOAD =
+    "SELECT to_regclass(accrual_partition_name($1::date)) IS NULL";
+
+static const char *SQL_START_RUN =
+    "INSERT INTO billing_runs (period, trigger, enrolment_watermark, programs_mark) "
+    "VALUES ($1, $2, nullif($3, '')::bigint, $4) RETURNING id";
+
+/* An invoice for every payer with an enrolment newer than $2 active in the
+ * month. Grouped before the joins: a million enrolments have a few hundred
+ * payers. */
 static const char *SQL_OPEN_INVOICES =
     "INSERT INTO invoices (period, funding_source, payer_code, payer_name, due_date) "
     "SELECT $1::date, g.funding_source, g.payer_code, "
@@ -38,7 +73,8 @@ static const char *SQL_OPEN_INVOICES =
     "  g.payer_code), $1::date + 14 "
     "FROM (SELECT e.funding_source, e.payer_code, min(e.program_id) AS program_id "
     "      FROM enrolments e JOIN programs pe ON pe.id = e.program_id "
-    "      WHERE e.start_month <= $1 AND (e.end_month IS NULL OR e.end_month >= $1) "
+    "      WHERE e.id > $2::bigint AND e.start_month <= $1 "
+    "        AND (e.end_month IS NULL OR e.end_month >= $1) "
     "        AND (pe.coverage_end IS NULL OR pe.coverage_end >= $1) "
     "      GROUP BY e.funding_source, e.payer_code) g "
     "JOIN programs p ON p.id = g.program_id "
@@ -46,64 +82,27 @@ static const char *SQL_OPEN_INVOICES =
     "ORDER BY g.funding_source, g.payer_code "
     "ON CONFLICT (period, funding_source, payer_code) DO NOTHING";
 
-/* A programme's coverage_end is its last billed month: its enrolments are
- * not joined to `rel` after it, so they get no line and open no invoice.
- *
- * The premium of each enrolment, as premium_compute() does it (premium.c):
- * JKK = half-up(max(income, min_income) x bp / 10000), then each component
- * x (10000 - relief off) / 10000, half up, in bigint arithmetic. The relief
- * for the month is the largest adjustment in force for the enrolment's sector
- * (adjustments do not stack), and only where the programme's relief_applies.
- * The NOT EXISTS skips what was accrued before without burning ids; the
- * unique (enrolment_id, period) index is what guarantees exactly once. The
- * leading comment names the statement in pg_stat_activity, which shows only
- * the first 1024 bytes of a query (the crash test watches for it). */
+/* A month's first run (see SQL_FIRST_LOAD). The leading comment names the
+ * statement in pg_stat_activity (the crash test watches for it). */
+static const char *SQL_LOAD =
+    "/* accrual_run: INSERT INTO accruals, first load */ "
+    "SELECT lines, amount FROM accrual_load_month($1::date, $2::bigint, $3::boolean)";
+
+/* A re-run: lines for enrolments newer than $4 (SQL_SEEN_UP_TO) that have
+ * none for the month. The NOT EXISTS skips what was accrued before; the
+ * unique (enrolment_id, period) index is what guarantees exactly once. Each
+ * invoice grows by exactly the lines inserted. */
 static const char *SQL_ACCRUE =
     "/* accrual_run: INSERT INTO accruals */ "
-    "WITH jkk AS (SELECT income_bp, min_income FROM premium_rates "
-    "             WHERE component = 'JKK' AND effective_month <= $1 "
-    "             ORDER BY effective_month DESC LIMIT 1), "
-    "     jkm AS (SELECT flat_amount FROM premium_rates "
-    "             WHERE component = 'JKM' AND effective_month <= $1 "
-    "             ORDER BY effective_month DESC LIMIT 1), "
-    "     adj AS (SELECT t.transport, "
-    "                    coalesce(max(a.off_bp) FILTER (WHERE a.applies_jkk), 0) AS "
-    "jkk_off, "
-    "                    coalesce(max(a.off_bp) FILTER (WHERE a.applies_jkm), 0) AS "
-    "jkm_off "
-    "             FROM (VALUES (false), (true)) AS t (transport) "
-    "             LEFT JOIN premium_adjustments a ON a.first_month <= $1 "
-    "                  AND a.last_month >= $1 "
-    "                  AND (a.sector IS NULL OR (a.sector = 'transport' AND "
-    "t.transport)) "
-    "             GROUP BY t.transport), "
-    "     rel AS (SELECT p.id AS program_id, adj.transport, "
-    "                    CASE WHEN p.relief_applies THEN adj.jkk_off ELSE 0 END AS "
-    "jkk_off, "
-    "                    CASE WHEN p.relief_applies THEN adj.jkm_off ELSE 0 END AS "
-    "jkm_off "
-    "             FROM programs p CROSS JOIN adj "
-    "             WHERE p.coverage_end IS NULL OR p.coverage_end >= $1), "
-    "     ins AS (INSERT INTO accruals (enrolment_id, period, jkk, jkm, amount, "
-    "invoice_id, "
-    "                                   run_id, supplementary) "
-    "             SELECT e.id, $1, c.jkk, c.jkm, c.jkk + c.jkm, i.id, $2, $3 "
-    "             FROM enrolments e "
-    "             JOIN rel ON rel.program_id = e.program_id AND rel.transport = "
-    "e.transport "
-    "             JOIN invoices i ON i.period = $1 AND i.funding_source = "
-    "e.funding_source "
-    "                            AND i.payer_code = e.payer_code "
-    "             CROSS JOIN jkk CROSS JOIN jkm "
-    "             CROSS JOIN LATERAL (SELECT "
-    "                 ((greatest(e.declared_income, jkk.min_income) * jkk.income_bp + "
-    "5000) "
-    "                  / 10000 * (10000 - rel.jkk_off) + 5000) / 10000 AS jkk, "
-    "                 (jkm.flat_amount * (10000 - rel.jkm_off) + 5000) / 10000 AS jkm) c "
-    "             WHERE e.start_month <= $1 AND (e.end_month IS NULL OR e.end_month >= "
-    "$1) "
+    "WITH ins AS (INSERT INTO accruals (enrolment_id, period, jkk, jkm, amount, "
+    "               invoice_id, run_id, supplementary) "
+    "             SELECT d.enrolment_id, $1, d.jkk, d.jkm, d.jkk + d.jkm, d.invoice_id, "
+    "               $2, $3 "
+    "             FROM accrual_due($1::date) d "
+    "             WHERE d.enrolment_id > $4::bigint "
     "               AND NOT EXISTS (SELECT 1 FROM accruals a "
-    "                               WHERE a.enrolment_id = e.id AND a.period = $1) "
+    "                               WHERE a.period = $1 AND a.enrolment_id = "
+    "d.enrolment_id) "
     "             ON CONFLICT (enrolment_id, period) DO NOTHING "
     "             RETURNING invoice_id, amount), "
     "     per_invoice AS (SELECT invoice_id, count(*) AS n, sum(amount) AS total "
@@ -123,12 +122,14 @@ static const char *SQL_ACCRUE =
  * an old month must not end someone in the past). */
 static const char *SQL_LAPSE =
     "WITH unpaid AS MATERIALIZED ( "
-    "       SELECT id, due_date FROM invoice_balances "
+    "       SELECT id, period, due_date FROM invoice_balances "
     "       WHERE period >= ($1::date - interval '3 months')::date AND period < $1 "
     "         AND status <> 'paid' AND due_date < $2::date), "
-    "     late AS (SELECT a.enrolment_id FROM unpaid u JOIN accruals a ON a.invoice_id = "
-    "u.id "
-    "              WHERE a.created_at::date <= u.due_date "
+    "     late AS (SELECT a.enrolment_id FROM unpaid u JOIN accruals a "
+    "                ON a.invoice_id = u.id AND a.period = u.period "
+    "              WHERE a.period >= ($1::date - interval '3 months')::date "
+    "                AND a.period < $1 "
+    "                AND a.created_at::date <= u.due_date "
     "              GROUP BY a.enrolment_id HAVING count(*) = 3) "
     "UPDATE enrolments e SET status = 'ended', end_reason = 'lapsed', ended_at = now(), "
     "       end_month = ($1::date - interval '1 month')::date "
@@ -185,14 +186,66 @@ static int lapse(db_t *db, const char *month, accrual_result_t *result)
     return 0;
 }
 
-int accrual_run(db_t *db, period_t period, const char *trigger, accrual_result_t *result)
+/* The watermark (SQL_LOCK_ENROLMENTS), in its own short transaction.
+ * Empty when the lock is not granted within 10 s: runs then record no
+ * watermark, and the next re-run of their month reads every enrolment. */
+void accrual_watermark(db_t *db, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (!db_begin(db))
+        return;
+    if (db_run(db, SQL_LOCK_TIMEOUT, 0, NULL) &&
+        db_run(db, SQL_LOCK_ENROLMENTS, 0, NULL) &&
+        query_value(db, SQL_WATERMARK, 0, NULL, out, cap) && db_commit(db))
+        return;
+    log_warn("billing.no_watermark", "detail", db_error(db));
+    out[0] = '\0';
+    db_rollback(db);
+}
+
+/* Insert the month's lines: a first load when the month has no partition,
+ * otherwise only enrolments newer than what finished runs saw. */
+static int accrue(db_t *db, const char *month, const char *run_id, const char *mark,
+                  accrual_result_t *result)
+{
+    char first[8], seen[24] = "0";
+    const char *p_month[] = {month};
+    if (!query_value(db, SQL_FIRST_LOAD, 1, p_month, first, sizeof first))
+        return -1;
+    bool load = strcmp(first, "t") == 0;
+    const char *p_seen[] = {month, mark};
+    if (!load && !query_value(db, SQL_SEEN_UP_TO, 2, p_seen, seen, sizeof seen))
+        return -1;
+    const char *p_open[] = {month, seen};
+    if (!db_run(db, SQL_OPEN_INVOICES, 2, p_open))
+        return -1;
+    const char *supplementary = result->supplementary ? "t" : "f";
+    const char *p_load[] = {month, run_id, supplementary};
+    const char *p_accrue[] = {month, run_id, supplementary, seen};
+    PGresult *r =
+        load ? db_exec(db, SQL_LOAD, 3, p_load) : db_exec(db, SQL_ACCRUE, 4, p_accrue);
+    bool ok = db_ok(r) && PQntuples(r) == 1;
+    if (ok) {
+        result->lines_added = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        result->amount_added = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    }
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+int accrual_run(db_t *db, period_t period, const char *trigger, const char *mark_in,
+                accrual_result_t *result)
 {
     memset(result, 0, sizeof *result);
-    char month[11], key[8], value[32], run_id[24];
+    char month[11], key[8], value[32], run_id[24], mark[40], upto[24];
     date_format(period_first_day(period), month);
     snprintf(key, sizeof key, "%04d%02d", period.year, period.month);
     const char *p_month[] = {month};
     const char *p_key[] = {key};
+    if (mark_in)
+        snprintf(upto, sizeof upto, "%s", mark_in);
+    else
+        accrual_watermark(db, upto, sizeof upto);
     if (!db_begin(db))
         return fail(db, result, "begin");
     if (!db_run(db, SQL_LOCK_MONTH, 1, p_key))
@@ -210,20 +263,13 @@ int accrual_run(db_t *db, period_t period, const char *trigger, accrual_result_t
     result->supplementary = strcmp(value, "t") == 0;
     if (lapse(db, month, result) != 0)
         return fail(db, result, "lapse");
-    const char *p_start[] = {month, trigger};
-    if (!query_value(db, SQL_START_RUN, 2, p_start, run_id, sizeof run_id))
+    if (!query_value(db, SQL_PROGRAMS_MARK, 0, NULL, mark, sizeof mark))
+        return fail(db, result, "programmes");
+    const char *p_start[] = {month, trigger, upto, mark};
+    if (!query_value(db, SQL_START_RUN, 4, p_start, run_id, sizeof run_id))
         return fail(db, result, "start");
-    if (!db_run(db, SQL_OPEN_INVOICES, 1, p_month))
-        return fail(db, result, "invoices");
-    const char *p_accrue[] = {month, run_id, result->supplementary ? "t" : "f"};
-    PGresult *r = db_exec(db, SQL_ACCRUE, 3, p_accrue);
-    if (!db_ok(r) || PQntuples(r) != 1) {
-        PQclear(r);
+    if (accrue(db, month, run_id, mark, result) != 0)
         return fail(db, result, "accrue");
-    }
-    result->lines_added = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    result->amount_added = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
-    PQclear(r);
     char lines[24], amount[24];
     snprintf(lines, sizeof lines, "%" PRId64, result->lines_added);
     snprintf(amount, sizeof amount, "%" PRId64, result->amount_added);

@@ -2,9 +2,11 @@
  * enrolment active in the month gets one line at the rate in force, lines are
  * grouped into invoices per (month, funding source, payer), and each invoice
  * total grows by exactly the lines added. The unique (enrolment, period) index
- * makes a second run a no-op. Not the schedule (billing main.c). */
+ * makes a second run a no-op; a watermark makes it cheap. Not the schedule
+ * (billing main.c). */
 #ifndef LINDUNG_ACCRUAL_H
 #define LINDUNG_ACCRUAL_H
+#include <stddef.h>
 #include <stdint.h>
 #include "db.h"
 #include "period.h"
@@ -18,9 +20,17 @@ typedef struct {
     char error[256];      /* when accrual_run returns -1 */
 } accrual_result_t;
 
+/* The enrolment watermark: every enrolment with an id at or below it is
+ * committed, so every later statement sees it. Briefly holds enrolment
+ * writers. Empty string when it could not be taken (cap >= 24). */
+void accrual_watermark(db_t *db, char *out, size_t cap);
+
 /* Run `period`; `trigger` is recorded ("manual", "schedule", "enrolments", "startup").
+ * `watermark` is from accrual_watermark(), taken before this call (one serves
+ * a whole catch-up), or NULL to take one now.
  * 0 on success; -1 with result->error filled. */
-int accrual_run(db_t *db, period_t period, const char *trigger, accrual_result_t *result);
+int accrual_run(db_t *db, period_t period, const char *trigger, const char *watermark,
+                accrual_result_t *result);
 
 /* Months that have been run before, oldest first (for supplementary catch-up);
  * returns how many were written to out (at most cap), -1 on a database error. */

@@ -46,15 +46,16 @@ static void record(metrics_t *metrics, const char *month, bool ok, double second
                       labels, (double)time(NULL));
 }
 
-cJSON *billing_run_json(db_t *db, metrics_t *metrics, period_t period,
-                        const char *trigger)
+/* One run; `watermark` as accrual_run() takes it. */
+static cJSON *run_json(db_t *db, metrics_t *metrics, period_t period, const char *trigger,
+                       const char *watermark)
 {
     char month[8];
     period_format(period, month);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     accrual_result_t result;
-    int rc = accrual_run(db, period, trigger, &result);
+    int rc = accrual_run(db, period, trigger, watermark, &result);
     record(metrics, month, rc == 0, seconds_since(&t0));
     cJSON *doc = cJSON_CreateObject();
     cJSON_AddBoolToObject(doc, "ok", rc == 0);
@@ -82,12 +83,22 @@ cJSON *billing_run_json(db_t *db, metrics_t *metrics, period_t period,
     return doc;
 }
 
+cJSON *billing_run_json(db_t *db, metrics_t *metrics, period_t period,
+                        const char *trigger)
+{
+    return run_json(db, metrics, period, trigger, NULL);
+}
+
+/* A catch-up runs many months; one watermark serves them all, so verify is
+ * held once, not once a month. */
 int billing_catch_up(db_t *db, metrics_t *metrics, const char *trigger)
 {
+    char mark[24];
+    accrual_watermark(db, mark, sizeof mark);
     period_t *months = calloc(MAX_MONTHS, sizeof *months);
     int n = accrual_months_run(db, months, MAX_MONTHS);
     for (int i = 0; i < n; i++)
-        cJSON_Delete(billing_run_json(db, metrics, months[i], trigger));
+        cJSON_Delete(run_json(db, metrics, months[i], trigger, mark));
     free(months);
     return n < 0 ? -1 : 0;
 }
@@ -108,9 +119,11 @@ int billing_catch_up_to(db_t *db, metrics_t *metrics, period_t due, int max_mont
     period_t bound = period_add(due, 1 - max_months);
     if (period_compare(first, bound) < 0)
         first = bound;
+    char mark[24];
+    accrual_watermark(db, mark, sizeof mark);
     int failed = 0;
     for (period_t p = first; period_compare(p, due) <= 0; p = period_next(p)) {
-        cJSON *doc = billing_run_json(db, metrics, p, trigger);
+        cJSON *doc = run_json(db, metrics, p, trigger, mark);
         failed += !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "ok"));
         cJSON_Delete(doc);
     }

@@ -16,11 +16,11 @@ static const char *SQL_EXPORT_INVOICES =
 static const char *SQL_EXPORT_LINES =
     "SELECT a.invoice_id, i.funding_source, a.enrolment_id, e.nik, pa.name, pr.code, "
     "  e.village_code, a.jkk, a.jkm, a.amount, a.supplementary "
-    "FROM accruals a JOIN invoices i ON i.id = a.invoice_id "
+    "FROM accruals a JOIN invoices i ON i.id = a.invoice_id AND i.period = a.period "
     "JOIN enrolments e ON e.id = a.enrolment_id "
     "JOIN participants pa ON pa.nik = e.nik "
     "JOIN programs pr ON pr.id = e.program_id "
-    "WHERE i.payer_code = $1 AND i.period = $2 "
+    "WHERE i.payer_code = $1 AND i.period = $2 AND a.period = $2 "
     "ORDER BY a.invoice_id, e.village_code, a.enrolment_id";
 
 static const char *LINE_HEADER[] = {"invoice_id", "funding_source", "enrolment_id", "nik",

@@ -83,10 +83,10 @@ class BillingTest(harness.LindungTestCase):
         return self.stack.cluster.psql(q)
 
     def assert_invoices_consistent(self) -> None:
-        bad = self.sql("SELECT i.id, i.total, i.line_count, coalesce(sum(a.amount), 0), count(a.id) "
+        bad = self.sql("SELECT i.id, i.total, i.line_count, coalesce(sum(a.amount), 0), count(a.enrolment_id) "
                        "FROM invoices i LEFT JOIN accruals a ON a.invoice_id = i.id "
                        "GROUP BY i.id HAVING i.total <> coalesce(sum(a.amount), 0) "
-                       "OR i.line_count <> count(a.id)")
+                       "OR i.line_count <> count(a.enrolment_id)")
         self.assertEqual(bad, [], "invoice totals differ from their lines")
 
     def wait_idle(self) -> None:
@@ -320,6 +320,7 @@ class BillingTest(harness.LindungTestCase):
         # Rewind to 1 April 2026: only January-March billed, each on its 1st.
         s.billing.stop()
         self.sql("DELETE FROM accruals WHERE period >= '2026-04-01'; "
+                 "DELETE FROM billing_runs WHERE period >= '2026-04-01'; "
                  "UPDATE accruals SET created_at = period; "
                  "UPDATE invoices i SET total = coalesce((SELECT sum(amount) FROM accruals a "
                  "  WHERE a.invoice_id = i.id), 0), line_count = (SELECT count(*) FROM "
