@@ -56,7 +56,15 @@ static const char *SQL_SEED_ENROLLED =
     "FROM a, programs pr WHERE pr.code = 'PALI-2025-ADD'";
 
 /* Fresh people, with one in ten already enrolled (DUPLICATE_ACTIVE), in
- * submissions spread over PALI's desa as real traffic would be. */
+ * submissions spread over PALI's desa as real traffic would be. A village's
+ * list is mostly its own residents, whose NIKs carry the village's district
+ * (kecamatan) code: $3 percent of the fresh people (LINDUNG_BENCH_LOCAL,
+ * default 90) get such a NIK, the rest keep a NIK from a random district
+ * across Indonesia (people move). 0 gives the earlier generator, every NIK
+ * from a random district. A local NIK is the village's district, a birth date
+ * from a permutation of 15,000 days and a serial from 5000 up: unique among
+ * themselves, and never equal to a NIK of the people table (serials there
+ * stay below 5000 for up to 35 million people). */
 static const char *SQL_QUEUE =
     "WITH v AS (SELECT row_number() OVER (ORDER BY code) - 1 AS k, code FROM regions "
     "           WHERE regency_code = '16.12' AND village_kind = 'desa'), "
@@ -64,12 +72,23 @@ static const char *SQL_QUEUE =
     "           SELECT gen_random_uuid(), p.id, v.code, $2::int "
     "           FROM programs p, generate_series(0, $1::int / $2::int - 1) g "
     "           JOIN v ON v.k = g % (SELECT count(*) FROM v) "
-    "           WHERE p.code = 'PALI-2025-ADD' RETURNING id), "
-    "     sn AS (SELECT id, row_number() OVER () - 1 AS k FROM s) "
+    "           WHERE p.code = 'PALI-2025-ADD' RETURNING id, village_code), "
+    "     sn AS (SELECT id, village_code, row_number() OVER () - 1 AS k FROM s), "
+    "     q AS (SELECT row_number() OVER () - 1 AS n, i, nik, name, b, sex FROM people), "
+    "     l AS (SELECT sn.id AS sid, sn.village_code, q.*, "
+    "                  q.i >= 0 AND (hashint4(q.n::int + 7) & 2147483647) % 100 < "
+    "$3::int "
+    "                    AS local, "
+    "                  date '1962-01-01' + ((q.n * 7919) % 15000)::int AS lb "
+    "           FROM q JOIN sn ON sn.k = q.n / $2::int) "
     "INSERT INTO applicants (submission_id, idx, nik, name, birth_date, sex, occupation) "
-    "SELECT sn.id, q.n % $2::int, q.nik, q.name, q.b, q.sex, 'PETANI/PEKEBUN' "
-    "FROM (SELECT row_number() OVER () - 1 AS n, nik, name, b, sex FROM people) q "
-    "JOIN sn ON sn.k = q.n / $2::int";
+    "SELECT sid, n % $2::int, "
+    "  CASE WHEN local THEN replace(left(village_code, 8), '.', '') "
+    "    || lpad((extract(day FROM lb)::int + CASE WHEN sex = 'F' THEN 40 ELSE 0 "
+    "END)::text, "
+    "            2, '0') "
+    "    || to_char(lb, 'MMYY') || lpad((5000 + n / 15000)::text, 4, '0') ELSE nik END, "
+    "  name, CASE WHEN local THEN lb ELSE b END, sex, 'PETANI/PEKEBUN' FROM l";
 
 static double now_s(void)
 {
@@ -173,13 +192,14 @@ int main(int argc, char **argv)
     snprintf(per_s, sizeof per_s, "%ld", per);
     snprintf(total, sizeof total, "%ld", applicants);
     const char *pdup[] = {limit};
-    const char *pq[] = {total, per_s};
+    const char *local = config_str("LINDUNG_BENCH_LOCAL", "90");
+    const char *pq[] = {total, per_s, local};
     if (!run(db,
              "CREATE TEMP TABLE dups AS SELECT a.nik, a.name, a.birth_date AS b, a.sex "
              "FROM applicants a ORDER BY a.id LIMIT $1::int",
              1, pdup) ||
         !run(db, "INSERT INTO people SELECT -1, nik, name, b, sex FROM dups", 0, NULL) ||
-        !run(db, SQL_QUEUE, 2, pq) || !run(db, "ANALYZE", 0, NULL))
+        !run(db, SQL_QUEUE, 3, pq) || !run(db, "ANALYZE", 0, NULL))
         return 1;
     worker_t w[16] = {{0}};
     pthread_t threads[16];
@@ -198,10 +218,10 @@ int main(int argc, char **argv)
     }
     double t3 = now_s();
     printf("enrolled=%ld applicants=%ld per_submission=%ld workers=%d batch=%s "
-           "submissions=%ld "
+           "local=%s%% submissions=%ld "
            "seed_s=%.1f verify_s=%.3f decisions_per_s=%.0f\n",
            enrolled, applicants, per, workers, config_str("LINDUNG_VERIFY_BATCH", "16"),
-           subs, t1 - t0, t3 - t2, (double)applicants / (t3 - t2));
+           local, subs, t1 - t0, t3 - t2, (double)applicants / (t3 - t2));
     db_destroy(&db);
     return failed ? 1 : 0;
 }

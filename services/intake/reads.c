@@ -22,8 +22,10 @@ static const char *SQL_PARTICIPANT_ENROLMENTS =
     "SELECT e.id, p.code, e.village_code, e.funding_source, e.payer_code, "
     "  to_char(e.start_month, 'YYYY-MM'), to_char(e.end_month, 'YYYY-MM'), e.status, "
     "  e.end_reason "
-    "FROM enrolments e JOIN programs p ON p.id = e.program_id WHERE e.nik = $1 ORDER BY "
-    "e.id";
+    "FROM enrolments e JOIN programs p ON p.id = e.program_id WHERE e.nik = $1 "
+    /* every status, spelt out: answered from the index of active NIKs and the
+     * index of ended ones (008_verify_speed.sql) */
+    "  AND (e.status = 'active' OR e.status = 'ended') ORDER BY e.id";
 
 static const char *SQL_PROGRAMS =
     "SELECT code, name, regency_code, funding_source, payer_code, payer_name, submitter, "

@@ -94,7 +94,10 @@ static const char *SQL_PARTICIPANT_ENROLMENTS =
                         "x.enrolment_id = e.id) "
                         "FROM enrolments e JOIN programs p ON p.id = e.program_id "
                         "JOIN applicants a ON a.id = e.applicant_id "
-                        "WHERE e.nik = $1 ORDER BY e.created_at, e.id";
+                        "WHERE e.nik = $1 "
+                        /* every status, spelt out: see 008_verify_speed.sql */
+                        "  AND (e.status = 'active' OR e.status = 'ended') "
+                        "ORDER BY e.created_at, e.id";
 
 static const char *SQL_PARTICIPANT_APPLICATIONS =
     "SELECT a.submission_id, p.code, s.village_code, a.decision, "
