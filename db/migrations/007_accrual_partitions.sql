@@ -135,6 +135,12 @@ CREATE FUNCTION accrual_load_month(p_period date, p_run bigint, p_supplementary 
 RETURNS TABLE (lines bigint, amount bigint)
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- A month nobody is billed for gets no partition: a start-up catch-up
+    -- over five empty years then costs no DDL.
+    IF NOT EXISTS (SELECT 1 FROM accrual_due(p_period)) THEN
+        RETURN QUERY SELECT 0::bigint, 0::bigint;
+        RETURN;
+    END IF;
     EXECUTE format('INSERT INTO %I (enrolment_id, period, jkk, jkm, amount, invoice_id, '
                    '  run_id, supplementary) '
                    'SELECT d.enrolment_id, $1, d.jkk, d.jkm, d.jkk + d.jkm, d.invoice_id, '
