@@ -173,6 +173,37 @@ class BillingTest(harness.LindungTestCase):
         self.assertEqual(inv, [(str(4 * 16800), "4", "2026-03-15")])
         self.assert_invoices_consistent()
 
+    def test_rerun_reads_past_watermark_and_rereads_after_coverage_change(self) -> None:
+        """Re-runs skip enrolments their month's earlier runs saw (the watermark)
+        and bill newer ones; when a programme's coverage end moves, the next
+        re-run reads every enrolment again, so nobody is passed over."""
+        s = self.stack
+        self.sql("UPDATE programs SET coverage_end = '2026-02-01' WHERE code = 'PALI-2025-ADD'")
+        pali = self.enrol("PALI-2025-ADD", PALI_VILLAGE, 2, start="2026-01")
+        s.start_daemons("billing")
+        harness.wait_until(lambda: any(r.get("event") == "billing.caught_up"
+                                       for r in s.billing.log_records()),
+                           timeout=60, message="start-up catch-up")
+        in_march = ("SELECT count(*) FROM accruals WHERE period = '2026-03-01' "
+                    "AND enrolment_id IN ({})")
+        self.assertEqual(self.sql(in_march.format(",".join(map(str, pali)))), [("0",)])
+        mark = self.sql("SELECT max(enrolment_watermark) FROM billing_runs "
+                        "WHERE period = '2026-03-01'")[0][0]
+        self.assertGreaterEqual(int(mark), max(pali))
+        # a newer enrolment is above the watermark: the sweep's re-runs bill it
+        newer = self.enrol("GIANYAR-2024-ADD", "51.04.01.2001", 1, start="2026-01")
+        harness.wait_until(lambda: self.sql(in_march.format(newer[0])) == [("1",)],
+                           timeout=30, message="the newer enrolment billed for March")
+        # PALI's coverage is extended: its enrolments are below the watermark,
+        # and the changed programme fingerprint makes the re-run read them.
+        self.sql("UPDATE programs SET coverage_end = NULL WHERE code = 'PALI-2025-ADD'")
+        self.assertEqual(self.run_month("2026-03")["lines_added"], 2)
+        self.assertEqual(self.sql(in_march.format(",".join(map(str, pali)))), [("2",)])
+        self.assertEqual(self.run_month("2026-03")["lines_added"], 0)
+        self.assertEqual(self.sql("SELECT count(*), count(DISTINCT enrolment_id) FROM accruals "
+                                  "WHERE period = '2026-03-01'"), [("3", "3")])
+        self.assert_invoices_consistent()
+
     def test_payments_status_arrears_statement(self) -> None:
         s = self.stack
         self.enrol("PALI-2025-ADD", PALI_VILLAGE, 2, start="2026-01")
