@@ -1,11 +1,16 @@
 /* bench_billing: how fast one month is accrued for N active enrolments
- * through the real code path (accrual_run), against the bare INSERT ...
- * SELECT of the same number of rows into a plain table (no index, no key, no
- * constraint), and how fast a rerun of the month is (it must change nothing).
- * A benchmark, not a test: it prints figures. Run it against a PostgreSQL
+ * through the real code path (accrual_run), against bare INSERT ... SELECTs
+ * into a plain table (no index, no key, no constraint), and how fast a rerun
+ * of the month is (it must change nothing). Two bare inserts:
+ *   same rows: the same lines, values and all (the premium and invoice come
+ *              from accrual_due, the SQL the run uses), one INSERT ... SELECT;
+ *   constants: as many rows with constant premiums and no invoice, the cost
+ *              of writing a million rows and nothing more (a floor).
+ * Each round takes a fresh month; the figures of every round are printed,
+ * then the medians. A benchmark, not a test. Run it against a PostgreSQL
  * with fsync on (bench/billing/run.sh makes one). Usage:
- *   bench_billing [N]   (default 1000000; LINDUNG_DB names the database,
- *                        already migrated with the demo programmes imported) */
+ *   bench_billing [N] [ROUNDS]   (default 1000000 3; LINDUNG_DB names the
+ *                        database, migrated with the demo programmes imported) */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,11 +61,16 @@ static const char *SQL_BARE_TABLE = "CREATE TABLE IF NOT EXISTS bench_bare (enro
                                     "run_id bigint, supplementary boolean, "
                                     "  created_at timestamptz)";
 static const char *SQL_BARE_TRUNCATE = "TRUNCATE bench_bare";
-static const char *SQL_BARE_INSERT = "INSERT INTO bench_bare SELECT e.id, $1::date, "
-                                     "10000, 6800, 16800, 0, 0, false, now() "
-                                     "FROM enrolments e "
-                                     "WHERE e.start_month <= $1::date AND (e.end_month "
-                                     "IS NULL OR e.end_month >= $1::date)";
+static const char *SQL_BARE_SAME =
+    "INSERT INTO bench_bare SELECT d.enrolment_id, $1::date, d.jkk, d.jkm, d.jkk + "
+    "d.jkm, "
+    "  d.invoice_id, 0, false, now() FROM accrual_due($1::date) d";
+static const char *SQL_BARE_CONSTANTS =
+    "INSERT INTO bench_bare SELECT e.id, $1::date, 10000, 6800, 16800, 0, 0, false, "
+    "now() "
+    "FROM enrolments e "
+    "WHERE e.start_month <= $1::date AND (e.end_month IS NULL OR e.end_month >= "
+    "$1::date)";
 static const char *SQL_ANALYZE = "ANALYZE enrolments";
 static const char *SQL_CHECKPOINT = "CHECKPOINT";
 static const char *SQL_FSYNC = "SHOW fsync";
@@ -110,14 +120,14 @@ static void ensure_enrolments(db_t *db, long want)
     printf("  generated in %.1f s\n", now_s() - t0);
 }
 
-static double run_bare(db_t *db, const char *first_day, long *rows)
+static double run_bare(db_t *db, const char *sql, const char *first_day, long *rows)
 {
     must(db, SQL_BARE_TABLE, 0, NULL);
     must(db, SQL_BARE_TRUNCATE, 0, NULL);
     must(db, SQL_CHECKPOINT, 0, NULL);
     const char *p[] = {first_day};
     double t0 = now_s();
-    PGresult *r = db_exec(db, SQL_BARE_INSERT, 1, p);
+    PGresult *r = db_exec(db, sql, 1, p);
     double t = now_s() - t0;
     if (!db_ok(r)) {
         fprintf(stderr, "bench: %s\n", db_error(db));
@@ -139,41 +149,71 @@ static double run_accrual(db_t *db, period_t period, accrual_result_t *res)
     return now_s() - t0;
 }
 
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(const double *v, int n)
+{
+    double s[16];
+    memcpy(s, v, (size_t)n * sizeof *v);
+    qsort(s, (size_t)n, sizeof *s, by_value);
+    return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
 int main(int argc, char **argv)
 {
     setenv("LINDUNG_LOG_LEVEL", "warn", 0);
     log_init("bench_billing");
     long n = argc > 1 ? atol(argv[1]) : 1000000;
+    int rounds = argc > 2 ? atoi(argv[2]) : 3;
+    if (rounds < 1 || rounds > 16)
+        rounds = 3;
     db_t *db = db_new(getenv("LINDUNG_DB") ? getenv("LINDUNG_DB") : "dbname=lindung");
     if (!db_conn(db)) {
         fprintf(stderr, "bench: cannot connect: %s\n", db_error(db));
         return 1;
     }
-    char fsync[16], month[8], first_day[11];
+    char fsync[16];
     printf("fsync = %s\n", one_value(db, SQL_FSYNC, 0, NULL, fsync, sizeof fsync));
     ensure_enrolments(db, n);
-    one_value(db, SQL_FRESH_MONTH, 0, NULL, month, sizeof month);
-    period_t period;
-    period_parse(month, &period);
-    date_format(period_first_day(period), first_day);
-
-    long bare_rows = 0;
-    double bare = run_bare(db, first_day, &bare_rows);
-    accrual_result_t res;
-    double run = run_accrual(db, period, &res);
-    accrual_result_t again;
-    double rerun = run_accrual(db, period, &again);
-
-    printf("month %s, %ld active enrolments\n", month, bare_rows);
-    printf("bare INSERT ... SELECT into a plain table: %8.3f s  %9.0f rows/s\n", bare,
-           (double)bare_rows / bare);
+    double run[16], same[16], constants[16], rerun[16];
+    bool exact = true;
+    for (int i = 0; i < rounds; i++) {
+        char month[8], first_day[11];
+        one_value(db, SQL_FRESH_MONTH, 0, NULL, month, sizeof month);
+        period_t period;
+        period_parse(month, &period);
+        date_format(period_first_day(period), first_day);
+        accrual_result_t res, again;
+        long same_rows = 0, const_rows = 0;
+        run[i] = run_accrual(db, period, &res);
+        same[i] = run_bare(db, SQL_BARE_SAME, first_day, &same_rows);
+        constants[i] = run_bare(db, SQL_BARE_CONSTANTS, first_day, &const_rows);
+        rerun[i] = run_accrual(db, period, &again);
+        printf("round %d, month %s: run %.3f s (%" PRId64 " lines, Rp %" PRId64
+               "), bare same rows %.3f s (%ld), bare constants %.3f s (%ld), "
+               "rerun %.3f s (%" PRId64 " lines)\n",
+               i + 1, month, run[i], res.lines_added, res.amount_added, same[i],
+               same_rows, constants[i], const_rows, rerun[i], again.lines_added);
+        fflush(stdout);
+        exact = exact && res.lines_added == same_rows && same_rows == const_rows &&
+                again.lines_added == 0;
+    }
+    double m_run = median(run, rounds), m_same = median(same, rounds),
+           m_const = median(constants, rounds), m_rerun = median(rerun, rounds);
+    printf("medians of %d rounds, %ld active enrolments:\n", rounds, n);
+    printf("  accrual_run (real path):         %8.3f s  %9.0f lines/s\n", m_run,
+           (double)n / m_run);
     printf(
-        "accrual_run (real path):                   %8.3f s  %9.0f rows/s  lines %" PRId64
-        ", Rp %" PRId64 "\n",
-        run, (double)res.lines_added / run, res.lines_added, res.amount_added);
-    printf("ratio (accrual speed / bare speed):        %8.2f\n", bare / run);
-    printf("rerun (no change):                         %8.3f s  lines %" PRId64 "\n",
-           rerun, again.lines_added);
+        "  bare INSERT ... SELECT, same rows: %6.3f s  ratio (run speed / bare) %.2f\n",
+        m_same, m_same / m_run);
+    printf(
+        "  bare INSERT ... SELECT, constants: %6.3f s  ratio (run speed / bare) %.2f\n",
+        m_const, m_const / m_run);
+    printf("  rerun (no change):               %8.3f s\n", m_rerun);
     db_destroy(&db);
-    return res.lines_added == bare_rows && again.lines_added == 0 ? 0 : 1;
+    return exact ? 0 : 1;
 }

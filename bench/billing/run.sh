@@ -2,6 +2,7 @@
 # run.sh: bench_billing against a throw-away PostgreSQL 15 with fsync ON
 # (the test harness turns fsync off; a benchmark must not).
 #   bench/billing/run.sh BUILD_DIR [N]      e.g. bench/billing/run.sh build 1000000
+# ROUNDS=K (default 3): fresh months measured; medians are printed.
 # Keeps the cluster when BENCH_KEEP=1 (then prints where it is).
 set -eu
 BUILD=$(cd "${1:?usage: run.sh BUILD_DIR [N]}" && pwd)
@@ -26,4 +27,4 @@ export LINDUNG_DB="host=$DIR dbname=lindung user=lindung"
 export LINDUNG_MIGRATIONS="$SRC/db/migrations"
 "$BUILD/tools/lindungctl/lindungctl" migrate
 "$BUILD/tools/lindungctl/lindungctl" program import "$SRC/db/seed/programs.json"
-"$BUILD/bench/billing/bench_billing" "$N"
+"$BUILD/bench/billing/bench_billing" "$N" "${ROUNDS:-3}"

@@ -63,20 +63,33 @@ static const char *SQL_START_RUN =
     "INSERT INTO billing_runs (period, trigger, enrolment_watermark, programs_mark) "
     "VALUES ($1, $2, nullif($3, '')::bigint, $4) RETURNING id";
 
-/* An invoice for every payer with an enrolment newer than $2 active in the
- * month. Grouped before the joins: a million enrolments have a few hundred
- * payers. */
+/* Every payer with an enrolment newer than $2 active in the month, as three
+ * arrays. A SELECT of its own, not the SELECT of the INSERT below, because
+ * only a plain SELECT may be grouped by parallel workers (a first load reads
+ * every enrolment here). Grouped before any join: a million enrolments have
+ * a few hundred payers. */
+static const char *SQL_PAYERS =
+    "SELECT coalesce(array_agg(g.funding_source ORDER BY g.funding_source, "
+    "g.payer_code), "
+    "'{}'), "
+    "  coalesce(array_agg(g.payer_code ORDER BY g.funding_source, g.payer_code), '{}'), "
+    "  coalesce(array_agg(g.program_id ORDER BY g.funding_source, g.payer_code), '{}') "
+    "FROM (SELECT e.funding_source, e.payer_code, min(e.program_id) AS program_id "
+    "      FROM enrolments e JOIN programs pe ON pe.id = e.program_id "
+    "      WHERE e.id > $2::bigint AND e.start_month <= $1::date "
+    "        AND (e.end_month IS NULL OR e.end_month >= $1::date) "
+    "        AND (pe.coverage_end IS NULL OR pe.coverage_end >= $1::date) "
+    "      GROUP BY e.funding_source, e.payer_code) g";
+
+/* An invoice for each of those payers ($2..$4, SQL_PAYERS) that has none for
+ * the month, named after the company (CSR) or the region. */
 static const char *SQL_OPEN_INVOICES =
     "INSERT INTO invoices (period, funding_source, payer_code, payer_name, due_date) "
     "SELECT $1::date, g.funding_source, g.payer_code, "
     "  coalesce(CASE WHEN g.funding_source = 'CSR' THEN p.payer_name END, r.name, "
     "  g.payer_code), $1::date + 14 "
-    "FROM (SELECT e.funding_source, e.payer_code, min(e.program_id) AS program_id "
-    "      FROM enrolments e JOIN programs pe ON pe.id = e.program_id "
-    "      WHERE e.id > $2::bigint AND e.start_month <= $1 "
-    "        AND (e.end_month IS NULL OR e.end_month >= $1) "
-    "        AND (pe.coverage_end IS NULL OR pe.coverage_end >= $1) "
-    "      GROUP BY e.funding_source, e.payer_code) g "
+    "FROM unnest($2::text[], $3::text[], $4::int[]) "
+    "       AS g (funding_source, payer_code, program_id) "
     "JOIN programs p ON p.id = g.program_id "
     "LEFT JOIN regions r ON r.code = g.payer_code "
     "ORDER BY g.funding_source, g.payer_code "
@@ -203,6 +216,21 @@ void accrual_watermark(db_t *db, char *out, size_t cap)
     db_rollback(db);
 }
 
+/* Open the invoices the month's new lines will go to (SQL_PAYERS). */
+static int open_invoices(db_t *db, const char *month, const char *seen)
+{
+    const char *p_payers[] = {month, seen};
+    PGresult *r = db_exec(db, SQL_PAYERS, 2, p_payers);
+    bool ok = db_ok(r) && PQntuples(r) == 1;
+    if (ok) {
+        const char *p_open[] = {month, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
+                                PQgetvalue(r, 0, 2)};
+        ok = db_run(db, SQL_OPEN_INVOICES, 4, p_open);
+    }
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
 /* Insert the month's lines: a first load when the month has no partition,
  * otherwise only enrolments newer than what finished runs saw. */
 static int accrue(db_t *db, const char *month, const char *run_id, const char *mark,
@@ -216,8 +244,7 @@ static int accrue(db_t *db, const char *month, const char *run_id, const char *m
     const char *p_seen[] = {month, mark};
     if (!load && !query_value(db, SQL_SEEN_UP_TO, 2, p_seen, seen, sizeof seen))
         return -1;
-    const char *p_open[] = {month, seen};
-    if (!db_run(db, SQL_OPEN_INVOICES, 2, p_open))
+    if (open_invoices(db, month, seen) != 0)
         return -1;
     const char *supplementary = result->supplementary ? "t" : "f";
     const char *p_load[] = {month, run_id, supplementary};
