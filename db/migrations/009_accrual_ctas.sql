@@ -41,9 +41,14 @@ END $$;
 -- What ATTACH PARTITION demands of the table (the parent's NOT NULLs and
 -- CHECK constraints, by name) and the unique (enrolment_id, period) key, in
 -- one statement: one parallel index build, then one pass that checks every
--- constraint. The period CHECK also lets ATTACH skip its own scan.
+-- constraint. The period CHECK also lets ATTACH skip its own scan. The sort
+-- of a million keys gets the memory it was measured with (bench/billing),
+-- whatever the server's default: a run is one statement at a time, once a
+-- month.
 CREATE FUNCTION accrual_partition_seal(p_period date) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET maintenance_work_mem = '256MB'
+AS $$
 DECLARE
     part text := accrual_partition_name(p_period);
 BEGIN

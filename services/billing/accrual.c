@@ -67,13 +67,11 @@ static const char *SQL_START_RUN =
  * arrays. A SELECT of its own, not the SELECT of the INSERT below, because
  * only a plain SELECT may be grouped by parallel workers (a first load reads
  * every enrolment here). Grouped before any join: a million enrolments have
- * a few hundred payers. */
+ * a few hundred payers. One aggregate step fills the three arrays row by
+ * row, so their elements stay aligned. */
 static const char *SQL_PAYERS =
-    "SELECT coalesce(array_agg(g.funding_source ORDER BY g.funding_source, "
-    "g.payer_code), "
-    "'{}'), "
-    "  coalesce(array_agg(g.payer_code ORDER BY g.funding_source, g.payer_code), '{}'), "
-    "  coalesce(array_agg(g.program_id ORDER BY g.funding_source, g.payer_code), '{}') "
+    "SELECT coalesce(array_agg(g.funding_source), '{}'), "
+    "  coalesce(array_agg(g.payer_code), '{}'), coalesce(array_agg(g.program_id), '{}') "
     "FROM (SELECT e.funding_source, e.payer_code, min(e.program_id) AS program_id "
     "      FROM enrolments e JOIN programs pe ON pe.id = e.program_id "
     "      WHERE e.id > $2::bigint AND e.start_month <= $1::date "
