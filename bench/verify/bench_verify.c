@@ -105,6 +105,9 @@ static const char *SQL_QUEUE =
     "    || to_char(lb, 'MMYY') || lpad((5000 + m / 15000)::text, 4, '0') ELSE nik END, "
     "  name, CASE WHEN local THEN lb ELSE b END, sex, 'PETANI/PEKEBUN' FROM l";
 
+static const char *SQL_UPDATES = "SELECT n_tup_upd, n_tup_hot_upd FROM "
+                                 "pg_stat_user_tables WHERE relname = 'applicants'";
+
 /* What the workers' sessions are doing, sampled from a separate session. The
  * workers are every client session but the benchmark's own two. */
 static const char *SQL_WAITS =
@@ -253,6 +256,20 @@ static bool queue(db_t *db, long enrolled, long applicants, long per, int round,
 }
 
 /* The enrolled people, and the table of those among them who apply again. */
+/* Decision updates of applicants so far, and how many of them were HOT (no
+ * index entries: the new row version fitted on its page). */
+static bool updates(db_t *db, long *all, long *hot)
+{
+    PGresult *r = db_exec(db, SQL_UPDATES, 0, NULL);
+    bool ok = db_ok(r) && PQntuples(r) == 1;
+    if (ok)
+        *all = atol(PQgetvalue(r, 0, 0)), *hot = atol(PQgetvalue(r, 0, 1));
+    else
+        fprintf(stderr, "bench_verify: %s\n", db_error(db));
+    PQclear(r);
+    return ok;
+}
+
 static bool seed_base(db_t *db, long enrolled, long applicants, double *seconds)
 {
     double t0 = now_s();
@@ -322,6 +339,9 @@ int main(int argc, char **argv)
         }
         worker_t w[16] = {{0}};
         pthread_t threads[16];
+        long updates0, hot0, updates1, hot1;
+        if (!updates(db, &updates0, &hot0))
+            return 1;
         double t2 = now_s();
         for (int i = 0; i < workers; i++) {
             w[i].conninfo = conninfo;
@@ -336,10 +356,15 @@ int main(int argc, char **argv)
         }
         double t3 = now_s();
         rate[round] = (double)applicants / (t3 - t2);
+        /* The workers' sessions ended, so their counts are in the statistics. */
+        if (!updates(db, &updates1, &hot1))
+            return 1;
         printf("round=%d enrolled_before=%ld submissions=%ld seed_s=%.1f verify_s=%.3f "
-               "decisions_per_s=%.0f\n",
+               "decisions_per_s=%.0f hot_decisions=%.0f%%\n",
                round + 1, enrolled + (reseed ? 0 : (long)round * fresh_per_round), subs,
-               seed_s, t3 - t2, rate[round]);
+               seed_s, t3 - t2, rate[round],
+               100.0 * (double)(hot1 - hot0) /
+                   (double)(updates1 - updates0 ? updates1 - updates0 : 1));
         if (sampler) {
             atomic_store(&sampler->stop, true);
             pthread_join(sampler_thread, NULL);
