@@ -2,12 +2,25 @@
  * (services/verify/verifier.c), with N participants already enrolled, on the
  * PostgreSQL named by LINDUNG_DB (migrated, demo programmes imported).
  * Prints its figures; it is not a test and asserts nothing about speed.
- *   bench_verify ENROLLED APPLICANTS PER_SUBMISSION [WORKERS]
+ *   bench_verify ENROLLED APPLICANTS PER_SUBMISSION [WORKERS [ROUNDS]]
  * WORKERS verifiers run in threads, each with its own connection, as
- * several lindung-verify processes would. */
+ * several lindung-verify processes would. ROUNDS times (default 5)
+ * APPLICANTS fresh applicants are queued and decided; a verify phase lasts a
+ * few seconds on a shared 2-core machine, so one figure is noise: every round
+ * is printed, and their median. Nothing a round added is deleted (deleting
+ * would leave free room in heap and index pages that makes the next round
+ * cheaper than real, ever-growing tables are): a round decides on top of what
+ * the earlier ones enrolled. When that growth would be more than a tenth of
+ * the base (10,000 enrolled, 45,000 enrolled a round), the base is seeded
+ * afresh before each round instead, so every round meets ENROLLED people.
+ * LINDUNG_BENCH_WAITS=1 samples pg_stat_activity of the workers' sessions
+ * every millisecond from a separate connection and prints what they were
+ * doing (running, waiting for a lock, for the client, for the WAL flush). */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include "config.h"
 #include "db.h"
@@ -62,9 +75,11 @@ static const char *SQL_SEED_ENROLLED =
  * default 90) get such a NIK, the rest keep a NIK from a random district
  * across Indonesia (people move). 0 gives the earlier generator, every NIK
  * from a random district. A local NIK is the village's district, a birth date
- * from a permutation of 15,000 days and a serial from 5000 up: unique among
- * themselves, and never equal to a NIK of the people table (serials there
- * stay below 5000 for up to 35 million people). */
+ * from a permutation of 15,000 days and a serial from 5000 up, both taken
+ * from the applicant's number counted from $4 (each round starts where the
+ * last one ended): unique among themselves across rounds, and never equal to
+ * a NIK of the people table (serials there stay below 5000 for up to 35
+ * million people). */
 static const char *SQL_QUEUE =
     "WITH v AS (SELECT row_number() OVER (ORDER BY code) - 1 AS k, code FROM regions "
     "           WHERE regency_code = '16.12' AND village_kind = 'desa'), "
@@ -75,11 +90,11 @@ static const char *SQL_QUEUE =
     "           WHERE p.code = 'PALI-2025-ADD' RETURNING id, village_code), "
     "     sn AS (SELECT id, village_code, row_number() OVER () - 1 AS k FROM s), "
     "     q AS (SELECT row_number() OVER () - 1 AS n, i, nik, name, b, sex FROM people), "
-    "     l AS (SELECT sn.id AS sid, sn.village_code, q.*, "
-    "                  q.i >= 0 AND (hashint4(q.n::int + 7) & 2147483647) % 100 < "
-    "$3::int "
-    "                    AS local, "
-    "                  date '1962-01-01' + ((q.n * 7919) % 15000)::int AS lb "
+    "     l AS (SELECT sn.id AS sid, sn.village_code, q.*, q.n + $4::bigint AS m, "
+    "                  q.i >= 0 AND (hashint4((q.n + $4::bigint)::int + 7) & 2147483647) "
+    "                    % 100 < $3::int AS local, "
+    "                  date '1962-01-01' + (((q.n + $4::bigint) * 7919) % 15000)::int AS "
+    "lb "
     "           FROM q JOIN sn ON sn.k = q.n / $2::int) "
     "INSERT INTO applicants (submission_id, idx, nik, name, birth_date, sex, occupation) "
     "SELECT sid, n % $2::int, "
@@ -87,8 +102,18 @@ static const char *SQL_QUEUE =
     "    || lpad((extract(day FROM lb)::int + CASE WHEN sex = 'F' THEN 40 ELSE 0 "
     "END)::text, "
     "            2, '0') "
-    "    || to_char(lb, 'MMYY') || lpad((5000 + n / 15000)::text, 4, '0') ELSE nik END, "
+    "    || to_char(lb, 'MMYY') || lpad((5000 + m / 15000)::text, 4, '0') ELSE nik END, "
     "  name, CASE WHEN local THEN lb ELSE b END, sex, 'PETANI/PEKEBUN' FROM l";
+
+static const char *SQL_UPDATES = "SELECT n_tup_upd, n_tup_hot_upd FROM "
+                                 "pg_stat_user_tables WHERE relname = 'applicants'";
+
+/* What the workers' sessions are doing, sampled from a separate session. The
+ * workers are every client session but the benchmark's own two. */
+static const char *SQL_WAITS =
+    "SELECT state, coalesce(wait_event_type, 'CPU'), coalesce(wait_event, '') "
+    "FROM pg_stat_activity WHERE backend_type = 'client backend' "
+    "  AND pid <> pg_backend_pid() AND pid <> $1::int AND datname = current_database()";
 
 static double now_s(void)
 {
@@ -159,69 +184,204 @@ static void *work(void *arg)
     return NULL;
 }
 
+#define WAIT_KINDS 48
+
+typedef struct {
+    const char *conninfo;
+    char main_pid[16];
+    atomic_bool stop;
+    long samples;
+    char kind[WAIT_KINDS][96];
+    long count[WAIT_KINDS];
+} sampler_t;
+
+static void *sample(void *arg)
+{
+    sampler_t *s = arg;
+    db_t *db = db_new(s->conninfo);
+    const char *params[] = {s->main_pid};
+    struct timespec pause = {0, 1000000};
+    while (!atomic_load(&s->stop)) {
+        PGresult *r = db_exec(db, SQL_WAITS, 1, params);
+        for (int i = 0; db_ok(r) && i < PQntuples(r); i++) {
+            char key[96];
+            snprintf(key, sizeof key, "%s/%s/%s", PQgetvalue(r, i, 0),
+                     PQgetvalue(r, i, 1), PQgetvalue(r, i, 2));
+            int k = 0;
+            while (k < WAIT_KINDS && s->kind[k][0] && strcmp(s->kind[k], key) != 0)
+                k++;
+            if (k == WAIT_KINDS)
+                continue;
+            if (!s->kind[k][0])
+                snprintf(s->kind[k], sizeof s->kind[k], "%s", key);
+            s->count[k]++;
+            s->samples++;
+        }
+        PQclear(r);
+        nanosleep(&pause, NULL);
+    }
+    db_destroy(&db);
+    return NULL;
+}
+
+static void print_waits(const sampler_t *s)
+{
+    for (int k = 0; k < WAIT_KINDS && s->kind[k][0]; k++)
+        printf("  waits %-48s %5.1f%%\n", s->kind[k],
+               100.0 * (double)s->count[k] / (double)(s->samples ? s->samples : 1));
+}
+
+static int by_value(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+/* Queue APPLICANTS fresh applicants (the round's own NIKs), one in ten of
+ * them already enrolled. */
+static bool queue(db_t *db, long enrolled, long applicants, long per, int round,
+                  const char *local)
+{
+    long dup_every = 10, fresh = applicants - applicants / dup_every;
+    long from = enrolled + (long)round * fresh;
+    if (!people(db, from, from + fresh) ||
+        !run(db, "INSERT INTO people SELECT -1, nik, name, b, sex FROM dups", 0, NULL))
+        return false;
+    char per_s[24], total[24], offset[24];
+    snprintf(per_s, sizeof per_s, "%ld", per);
+    snprintf(total, sizeof total, "%ld", applicants);
+    snprintf(offset, sizeof offset, "%ld", (long)round * applicants);
+    const char *pq[] = {total, per_s, local, offset};
+    return run(db, SQL_QUEUE, 4, pq) && run(db, "ANALYZE", 0, NULL);
+}
+
+/* The enrolled people, and the table of those among them who apply again. */
+/* Decision updates of applicants so far, and how many of them were HOT (no
+ * index entries: the new row version fitted on its page). */
+static bool updates(db_t *db, long *all, long *hot)
+{
+    PGresult *r = db_exec(db, SQL_UPDATES, 0, NULL);
+    bool ok = db_ok(r) && PQntuples(r) == 1;
+    if (ok)
+        *all = atol(PQgetvalue(r, 0, 0)), *hot = atol(PQgetvalue(r, 0, 1));
+    else
+        fprintf(stderr, "bench_verify: %s\n", db_error(db));
+    PQclear(r);
+    return ok;
+}
+
+static bool seed_base(db_t *db, long enrolled, long applicants, double *seconds)
+{
+    double t0 = now_s();
+    char limit[24];
+    snprintf(limit, sizeof limit, "%ld", applicants / 10);
+    const char *pdup[] = {limit};
+    /* VACUUM as autovacuum would have long since done on a database that
+     * grew to this size, so the figure is not the cost of a fresh bulk load. */
+    bool ok = run(db, SQL_RESET, 0, NULL) && people(db, 0, enrolled) &&
+              seed(db, enrolled) && run(db, "VACUUM (ANALYZE) participants", 0, NULL) &&
+              run(db, "VACUUM (ANALYZE) enrolments", 0, NULL) &&
+              run(db, "VACUUM (ANALYZE) applicants", 0, NULL) &&
+              run(db, "DROP TABLE IF EXISTS dups", 0, NULL) &&
+              run(db,
+                  "CREATE TEMP TABLE dups AS SELECT a.nik, a.name, a.birth_date AS b, "
+                  "a.sex FROM applicants a ORDER BY a.id LIMIT $1::int",
+                  1, pdup);
+    *seconds = now_s() - t0;
+    return ok;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 4 && argc != 5) {
-        fprintf(stderr,
-                "usage: bench_verify ENROLLED APPLICANTS PER_SUBMISSION [WORKERS]\n");
+    if (argc < 4 || argc > 6) {
+        fprintf(stderr, "usage: bench_verify ENROLLED APPLICANTS PER_SUBMISSION [WORKERS "
+                        "[ROUNDS]]\n");
         return 2;
     }
-    int workers = argc == 5 ? atoi(argv[4]) : 1;
+    int workers = argc >= 5 ? atoi(argv[4]) : 1;
     if (workers < 1 || workers > 16)
         workers = 1;
+    int rounds = argc == 6 ? atoi(argv[5]) : 5;
+    if (rounds < 1 || rounds > 50)
+        rounds = 5;
     setenv("LINDUNG_LOG_LEVEL", "warn", 0);
     log_init("bench");
     long enrolled = atol(argv[1]), applicants = atol(argv[2]), per = atol(argv[3]);
     const char *conninfo = config_str("LINDUNG_DB", "dbname=lindung");
-    db_t *db = db_new(conninfo);
-    double t0 = now_s();
-    /* VACUUM as autovacuum would have long since done on a database that
-     * grew to this size, so the figure is not the cost of a fresh bulk load. */
-    if (!run(db, SQL_RESET, 0, NULL) || !people(db, 0, enrolled) || !seed(db, enrolled) ||
-        !run(db, "VACUUM (ANALYZE) participants", 0, NULL) ||
-        !run(db, "VACUUM (ANALYZE) enrolments", 0, NULL) ||
-        !run(db, "VACUUM (ANALYZE) applicants", 0, NULL))
-        return 1;
-    double t1 = now_s();
-    /* Nine fresh people in ten; every tenth applicant is an enrolled person. */
-    long dup_every = 10, fresh = applicants - applicants / dup_every;
-    if (!people(db, enrolled, enrolled + fresh))
-        return 1;
-    char limit[24], per_s[24], total[24];
-    snprintf(limit, sizeof limit, "%ld", applicants / dup_every);
-    snprintf(per_s, sizeof per_s, "%ld", per);
-    snprintf(total, sizeof total, "%ld", applicants);
-    const char *pdup[] = {limit};
     const char *local = config_str("LINDUNG_BENCH_LOCAL", "90");
-    const char *pq[] = {total, per_s, local};
-    if (!run(db,
-             "CREATE TEMP TABLE dups AS SELECT a.nik, a.name, a.birth_date AS b, a.sex "
-             "FROM applicants a ORDER BY a.id LIMIT $1::int",
-             1, pdup) ||
-        !run(db, "INSERT INTO people SELECT -1, nik, name, b, sex FROM dups", 0, NULL) ||
-        !run(db, SQL_QUEUE, 3, pq) || !run(db, "ANALYZE", 0, NULL))
-        return 1;
-    worker_t w[16] = {{0}};
-    pthread_t threads[16];
-    double t2 = now_s();
-    for (int i = 0; i < workers; i++) {
-        w[i].conninfo = conninfo;
-        w[i].batch = atoi(config_str("LINDUNG_VERIFY_BATCH", "16"));
-        pthread_create(&threads[i], NULL, work, &w[i]);
-    }
-    long subs = 0;
+    const char *batch = config_str("LINDUNG_VERIFY_BATCH", "16");
+    bool waits = atoi(config_str("LINDUNG_BENCH_WAITS", "0")) != 0;
+    db_t *db = db_new(conninfo);
+    long fresh_per_round = applicants - applicants / 10;
+    bool reseed = (double)fresh_per_round > 0.1 * (double)enrolled;
+    double seed_s = 0;
+    printf(
+        "enrolled=%ld applicants=%ld per_submission=%ld workers=%d batch=%s local=%s%% "
+        "rounds=%d base=%s\n",
+        enrolled, applicants, per, workers, batch, local, rounds,
+        reseed ? "seeded-each-round" : "seeded-once-and-growing");
+    fflush(stdout);
+    double rate[50];
     bool failed = false;
-    for (int i = 0; i < workers; i++) {
-        pthread_join(threads[i], NULL);
-        subs += w[i].submissions;
-        failed = failed || w[i].failed;
+    for (int round = 0; round < rounds && !failed; round++) {
+        seed_s = 0;
+        if ((round == 0 || reseed) && !seed_base(db, enrolled, applicants, &seed_s))
+            return 1;
+        if (!queue(db, enrolled, applicants, per, round, local))
+            return 1;
+        sampler_t *sampler = waits ? calloc(1, sizeof *sampler) : NULL;
+        pthread_t sampler_thread;
+        if (sampler) {
+            sampler->conninfo = conninfo;
+            snprintf(sampler->main_pid, sizeof sampler->main_pid, "%d",
+                     PQbackendPID(db_conn(db)));
+            pthread_create(&sampler_thread, NULL, sample, sampler);
+        }
+        worker_t w[16] = {{0}};
+        pthread_t threads[16];
+        long updates0, hot0, updates1, hot1;
+        if (!updates(db, &updates0, &hot0))
+            return 1;
+        double t2 = now_s();
+        for (int i = 0; i < workers; i++) {
+            w[i].conninfo = conninfo;
+            w[i].batch = atoi(batch);
+            pthread_create(&threads[i], NULL, work, &w[i]);
+        }
+        long subs = 0;
+        for (int i = 0; i < workers; i++) {
+            pthread_join(threads[i], NULL);
+            subs += w[i].submissions;
+            failed = failed || w[i].failed;
+        }
+        double t3 = now_s();
+        rate[round] = (double)applicants / (t3 - t2);
+        /* The workers' sessions ended, so their counts are in the statistics. */
+        if (!updates(db, &updates1, &hot1))
+            return 1;
+        printf("round=%d enrolled_before=%ld submissions=%ld seed_s=%.1f verify_s=%.3f "
+               "decisions_per_s=%.0f hot_decisions=%.0f%%\n",
+               round + 1, enrolled + (reseed ? 0 : (long)round * fresh_per_round), subs,
+               seed_s, t3 - t2, rate[round],
+               100.0 * (double)(hot1 - hot0) /
+                   (double)(updates1 - updates0 ? updates1 - updates0 : 1));
+        if (sampler) {
+            atomic_store(&sampler->stop, true);
+            pthread_join(sampler_thread, NULL);
+            print_waits(sampler);
+            free(sampler);
+        }
+        fflush(stdout);
     }
-    double t3 = now_s();
-    printf("enrolled=%ld applicants=%ld per_submission=%ld workers=%d batch=%s "
-           "local=%s%% submissions=%ld "
-           "seed_s=%.1f verify_s=%.3f decisions_per_s=%.0f\n",
-           enrolled, applicants, per, workers, config_str("LINDUNG_VERIFY_BATCH", "16"),
-           local, subs, t1 - t0, t3 - t2, (double)applicants / (t3 - t2));
+    if (failed)
+        return 1;
+    double sorted[50];
+    memcpy(sorted, rate, (size_t)rounds * sizeof rate[0]);
+    qsort(sorted, (size_t)rounds, sizeof sorted[0], by_value);
+    double median = rounds % 2 ? sorted[rounds / 2]
+                               : (sorted[rounds / 2 - 1] + sorted[rounds / 2]) / 2;
+    printf("enrolled=%ld rounds=%d min=%.0f max=%.0f median_decisions_per_s=%.0f\n",
+           enrolled, rounds, sorted[0], sorted[rounds - 1], median);
     db_destroy(&db);
-    return failed ? 1 : 0;
+    return 0;
 }

@@ -44,23 +44,26 @@ static const char *SQL_CLAIM =
 
 static const char *SQL_ASYNC_COMMIT = "SET LOCAL synchronous_commit TO off";
 
+/* The submission, locked, with its programme's rules (columns from
+ * PROGRAM_COLUMN on), in one round trip. Only the submission row is locked:
+ * programmes are read as any statement reads them. */
+#define PROGRAM_COLUMN 5
 static const char *SQL_LOCK_SUBMISSION =
     "SELECT s.program_id, s.village_code, to_char(s.received_at AT TIME ZONE "
     "'Asia/Jakarta', "
     "  'YYYY-MM-DD'), coalesce(s.request_id, ''), "
-    "  extract(epoch FROM now() - s.received_at)::float8 "
-    "FROM submissions s WHERE s.id = $1 AND s.status <> 'verified' FOR UPDATE SKIP "
-    "LOCKED";
-
-static const char *SQL_PROGRAM =
-    "SELECT id, version, code, regency_code, funding_source, "
-    "  to_char(coverage_start, 'YYYY-MM-DD'), to_char(submission_deadline, "
+    "  extract(epoch FROM now() - s.received_at)::float8, "
+    "  p.id, p.version, p.code, p.regency_code, p.funding_source, "
+    "  to_char(p.coverage_start, 'YYYY-MM-DD'), to_char(p.submission_deadline, "
     "'YYYY-MM-DD'), "
-    "  coalesce(min_age, -1), coalesce(max_age, -1), array_to_string(occupations, ','), "
-    "  poverty_ref_required, coalesce(payer_code, ''), coalesce(village_quota, -1), "
-    "  coalesce(total_quota, -1), deadline_policy = 'warn', "
-    "  to_char(coverage_end, 'YYYY-MM-DD') "
-    "FROM programs WHERE id = $1";
+    "  coalesce(p.min_age, -1), coalesce(p.max_age, -1), "
+    "  array_to_string(p.occupations, ','), "
+    "  p.poverty_ref_required, coalesce(p.payer_code, ''), coalesce(p.village_quota, "
+    "-1), "
+    "  coalesce(p.total_quota, -1), p.deadline_policy = 'warn', "
+    "  to_char(p.coverage_end, 'YYYY-MM-DD') "
+    "FROM submissions s JOIN programs p ON p.id = s.program_id "
+    "WHERE s.id = $1 AND s.status <> 'verified' FOR UPDATE OF s SKIP LOCKED";
 
 static const char *SQL_PENDING_APPLICANTS =
     "SELECT id, nik, name, to_char(birth_date, 'YYYY-MM-DD'), sex, occupation, "
@@ -112,15 +115,14 @@ static const char *SQL_REFRESH_PARTICIPANTS =
     "WHERE p.nik = x.nik AND (p.name, p.birth_date, p.sex) IS DISTINCT FROM "
     "  (x.name, x.birth_date, x.sex)";
 
+/* Every decision, and the submission marked verified, in one statement. */
 static const char *SQL_DECIDE =
-    "UPDATE applicants a SET decision = x.decision, reasons = x.reasons, warnings = "
-    "x.warnings, "
-    "  program_version = $2, decided_at = now() "
-    "FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, decision text, reasons jsonb, "
-    "  warnings jsonb) WHERE a.submission_id = $3 AND a.id = x.id";
-
-static const char *SQL_VERIFIED =
-    "UPDATE submissions SET status = 'verified', verified_at = now() WHERE id = $1";
+    "WITH d AS (UPDATE applicants a SET decision = x.decision, reasons = x.reasons, "
+    "             warnings = x.warnings, program_version = $2, decided_at = now() "
+    "           FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, decision text, "
+    "             reasons jsonb, warnings jsonb) "
+    "           WHERE a.submission_id = $3 AND a.id = x.id) "
+    "UPDATE submissions SET status = 'verified', verified_at = now() WHERE id = $3";
 
 static const char *SQL_QUEUE =
     "SELECT count(*), coalesce(extract(epoch FROM now() - min(received_at)), 0)::float8 "
@@ -254,39 +256,32 @@ static void payer_of(const program_rules_t *p, const char *village, const char *
         snprintf(out, 72, "%s", p->regency);
 }
 
-static bool load_program(verifier_t *self, const char *program_id, batch_t *b)
+/* The programme's rules from row 0 of r, columns from `at` on. */
+static void load_program(PGresult *r, int at, batch_t *b)
 {
-    const char *params[] = {program_id};
-    PGresult *r = db_exec(self->db, SQL_PROGRAM, 1, params);
-    if (!db_ok(r) || PQntuples(r) != 1) {
-        PQclear(r);
-        return false;
-    }
     program_rules_t *p = &b->program;
     memset(p, 0, sizeof *p);
-    p->id = atoi(PQgetvalue(r, 0, 0));
-    p->version = atoi(PQgetvalue(r, 0, 1));
-    snprintf(p->code, sizeof p->code, "%s", PQgetvalue(r, 0, 2));
-    snprintf(p->regency, sizeof p->regency, "%s", PQgetvalue(r, 0, 3));
-    snprintf(p->funding_source, sizeof p->funding_source, "%s", PQgetvalue(r, 0, 4));
-    date_parse(PQgetvalue(r, 0, 5), &p->coverage_start);
+    p->id = atoi(PQgetvalue(r, 0, at + 0));
+    p->version = atoi(PQgetvalue(r, 0, at + 1));
+    snprintf(p->code, sizeof p->code, "%s", PQgetvalue(r, 0, at + 2));
+    snprintf(p->regency, sizeof p->regency, "%s", PQgetvalue(r, 0, at + 3));
+    snprintf(p->funding_source, sizeof p->funding_source, "%s", PQgetvalue(r, 0, at + 4));
+    date_parse(PQgetvalue(r, 0, at + 5), &p->coverage_start);
     p->has_deadline =
-        !PQgetisnull(r, 0, 6) && date_parse(PQgetvalue(r, 0, 6), &p->deadline);
-    p->min_age = atoi(PQgetvalue(r, 0, 7));
-    p->max_age = atoi(PQgetvalue(r, 0, 8));
-    char *codes = PQgetvalue(r, 0, 9);
+        !PQgetisnull(r, 0, at + 6) && date_parse(PQgetvalue(r, 0, at + 6), &p->deadline);
+    p->min_age = atoi(PQgetvalue(r, 0, at + 7));
+    p->max_age = atoi(PQgetvalue(r, 0, at + 8));
+    char *codes = PQgetvalue(r, 0, at + 9);
     for (char *tok = strtok(codes, ","); tok && p->n_occupations < RULES_MAX_OCCUPATIONS;
          tok = strtok(NULL, ","))
         p->occupations[p->n_occupations++] = atoi(tok);
-    p->poverty_ref_required = strcmp(PQgetvalue(r, 0, 10), "t") == 0;
-    payer_of(p, b->village, PQgetvalue(r, 0, 11), b->payer);
-    b->village_quota = atoi(PQgetvalue(r, 0, 12));
-    b->total_quota = atoi(PQgetvalue(r, 0, 13));
-    p->deadline_warn_only = strcmp(PQgetvalue(r, 0, 14), "t") == 0;
-    p->has_coverage_end =
-        !PQgetisnull(r, 0, 15) && date_parse(PQgetvalue(r, 0, 15), &p->coverage_end);
-    PQclear(r);
-    return true;
+    p->poverty_ref_required = strcmp(PQgetvalue(r, 0, at + 10), "t") == 0;
+    payer_of(p, b->village, PQgetvalue(r, 0, at + 11), b->payer);
+    b->village_quota = atoi(PQgetvalue(r, 0, at + 12));
+    b->total_quota = atoi(PQgetvalue(r, 0, at + 13));
+    p->deadline_warn_only = strcmp(PQgetvalue(r, 0, at + 14), "t") == 0;
+    p->has_coverage_end = !PQgetisnull(r, 0, at + 15) &&
+                          date_parse(PQgetvalue(r, 0, at + 15), &p->coverage_end);
 }
 
 static cJSON *reasons_json(const reason_t *list, int n)
@@ -628,12 +623,13 @@ static bool write_decisions(verifier_t *self, batch_t *b)
     char version[16];
     snprintf(version, sizeof version, "%d", b->program.version);
     const char *extra[] = {version, b->submission_id};
+    /* Most accepted people are new, so usually there is nothing to refresh. */
     bool ok = run_json(self, SQL_DECIDE, rows, 2, extra, NULL) &&
-              run_json(self, SQL_REFRESH_PARTICIPANTS, people, 0, NULL, NULL);
+              (cJSON_GetArraySize(people) == 0 ||
+               run_json(self, SQL_REFRESH_PARTICIPANTS, people, 0, NULL, NULL));
     cJSON_Delete(rows);
     cJSON_Delete(people);
-    const char *params[] = {b->submission_id};
-    return ok && db_run(self->db, SQL_VERIFIED, 1, params);
+    return ok;
 }
 
 static bool decide_all(verifier_t *self, batch_t *b)
@@ -697,7 +693,8 @@ static verify_result_t decide_submission(verifier_t *self, const char *id, outco
                  .village = PQgetvalue(s, 0, 1),
                  .request_id = PQgetvalue(s, 0, 3)};
     date_parse(PQgetvalue(s, 0, 2), &b.received);
-    bool ok = load_program(self, PQgetvalue(s, 0, 0), &b) && decide_all(self, &b);
+    load_program(s, PROGRAM_COLUMN, &b);
+    bool ok = decide_all(self, &b);
     if (ok) {
         *o = (outcome_t){.accepted = b.accepted,
                          .rejected = b.rejected,
