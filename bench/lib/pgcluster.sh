@@ -3,6 +3,9 @@
 # commits, as in production), on a unix socket in a temp dir. Source it:
 #   . bench/lib/pgcluster.sh; pg_bench_start; ...; pg_bench_stop
 # Exports LINDUNG_DB. Runs initdb as `postgres` when we are root.
+# LINDUNG_BENCH_SHARED_BUFFERS (default 1GB) and LINDUNG_BENCH_PG_OPTS
+# (extra server options, e.g. "-c huge_pages=on") are for experiments; the
+# figures in docs/benchmarks.md are with neither set unless they say so.
 PG_BIN=${LINDUNG_PG_BIN:-/usr/lib/postgresql/15/bin}
 
 pg_as() {
@@ -15,7 +18,7 @@ pg_bench_start() {
   [ "$(id -u)" = 0 ] && chown postgres "$PG_BENCH_DIR"
   pg_as "$PG_BIN/initdb" -D "$PG_BENCH_DIR/data" -U lindung -A trust -E UTF8 --no-locale >/dev/null
   pg_as "$PG_BIN/pg_ctl" -D "$PG_BENCH_DIR/data" -l "$PG_BENCH_DIR/log" -w \
-    -o "-k $PG_BENCH_DIR -c listen_addresses='' -c shared_buffers=1GB -c max_wal_size=8GB -c checkpoint_timeout=30min" \
+    -o "-k $PG_BENCH_DIR -c listen_addresses='' -c max_wal_size=8GB -c checkpoint_timeout=30min -c shared_buffers=${LINDUNG_BENCH_SHARED_BUFFERS:-1GB} ${LINDUNG_BENCH_PG_OPTS:-}" \
     start >/dev/null
   
   psql -h "$PG_BENCH_DIR" -U lindung -d postgres -qc "CREATE DATABASE lindung"
