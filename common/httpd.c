@@ -78,6 +78,19 @@ void http_response_error(http_response_t *res, int status, const char *code,
     http_response_json(res, status, doc);
 }
 
+void http_response_method_not_allowed(http_response_t *res, const char *route,
+                                      const char *message)
+{
+    res->route = route;
+    http_response_error(res, 405, "METHOD_NOT_ALLOWED", message, NULL);
+}
+
+void http_response_not_found(http_response_t *res)
+{
+    res->route = "unmatched";
+    http_response_error(res, 404, "NOT_FOUND", "no such endpoint", NULL);
+}
+
 static void upload_append(upload_t *up, const char *data, size_t size, size_t max)
 {
     if (up->too_large || up->len + size > max) {
@@ -232,7 +245,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!handled && self->config.handler)
         self->config.handler(&req, &res, self->config.arg);
     else if (!handled)
-        http_response_error(&res, 404, "NOT_FOUND", "no such endpoint", NULL);
+        http_response_not_found(&res);
     record_request(self, &req, &res, up);
     return queue(conn, &res, request_id);
 }

@@ -69,4 +69,11 @@ void http_response_text(http_response_t *res, int status, const char *content_ty
 /* {"error": {"code", "message", "details"?}} */
 void http_response_error(http_response_t *res, int status, const char *code,
                          const char *message, cJSON *details);
+/* What a router answers when no handler fits: 405 METHOD_NOT_ALLOWED on a
+ * known path asked with the wrong method, 404 NOT_FOUND ("no such
+ * endpoint") anywhere else. Each also sets the route label of the request
+ * metric. */
+void http_response_method_not_allowed(http_response_t *res, const char *route,
+                                      const char *message);
+void http_response_not_found(http_response_t *res);
 #endif

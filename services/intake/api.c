@@ -14,6 +14,7 @@
 #include "reads.h"
 #include "db.h"
 #include "log.h"
+#include "pgjson.h"
 #include "region.h"
 #include "submission.h"
 
@@ -400,14 +401,6 @@ static cJSON *applicants_json(db_t *db, const char *id)
     return list;
 }
 
-static void add_nullable(cJSON *doc, const char *key, const PGresult *r, int col)
-{
-    if (PQgetisnull(r, 0, col))
-        cJSON_AddNullToObject(doc, key);
-    else
-        cJSON_AddStringToObject(doc, key, PQgetvalue(r, 0, col));
-}
-
 static void read_submission(api_t *api, const http_request_t *req, http_response_t *res,
                             const char *id)
 {
@@ -443,10 +436,10 @@ static void read_submission(api_t *api, const http_request_t *req, http_response
     cJSON_AddStringToObject(doc, "submission_id", PQgetvalue(r, 0, 0));
     cJSON_AddStringToObject(doc, "program_code", PQgetvalue(r, 0, 1));
     cJSON_AddStringToObject(doc, "village_code", PQgetvalue(r, 0, 2));
-    add_nullable(doc, "reference", r, 3);
+    pgjson_add_text(doc, "reference", r, 0, 3);
     cJSON_AddStringToObject(doc, "status", PQgetvalue(r, 0, 4));
-    add_nullable(doc, "received_at", r, 6);
-    add_nullable(doc, "verified_at", r, 7);
+    pgjson_add_text(doc, "received_at", r, 0, 6);
+    pgjson_add_text(doc, "verified_at", r, 0, 7);
     cJSON *counts = cJSON_AddObjectToObject(doc, "counts");
     cJSON_AddNumberToObject(counts, "total", atoi(PQgetvalue(r, 0, 5)));
     cJSON_AddNumberToObject(counts, "pending", atoi(PQgetvalue(r, 0, 8)));
@@ -477,11 +470,9 @@ void api_handle(const http_request_t *req, http_response_t *res, void *arg)
         read_submission(api, req, res, req->path + strlen(prefix));
     } else if (strcmp(req->path, "/v1/submissions") == 0 ||
                strncmp(req->path, prefix, strlen(prefix)) == 0) {
-        res->route = "method_not_allowed";
-        http_response_error(res, 405, "METHOD_NOT_ALLOWED", "method not allowed here",
-                            NULL);
+        http_response_method_not_allowed(res, "method_not_allowed",
+                                         "method not allowed here");
     } else {
-        res->route = "unmatched";
-        http_response_error(res, 404, "NOT_FOUND", "no such endpoint", NULL);
+        http_response_not_found(res);
     }
 }

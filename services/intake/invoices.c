@@ -14,6 +14,7 @@
 #include "date.h"
 #include "log.h"
 #include "period.h"
+#include "pgjson.h"
 
 #define LIST_DEFAULT_LIMIT 100
 #define LIST_MAX_LIMIT 1000
@@ -65,11 +66,6 @@ static const char *SQL_PAY =
 static const char *LINE_CSV_HEADER =
     "enrolment_id,nik,name,program,village_code,jkk,jkm,amount,supplementary\r\n";
 
-static double number_at(const PGresult *r, int row, int col)
-{
-    return (double)strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
-
 static const char *scope_kind_name(const scope_t *s)
 {
     return s->kind == SCOPE_ADMIN     ? "admin"
@@ -92,17 +88,17 @@ static bool invoice_in_scope(const scope_t *s, const char *payer_code)
 static cJSON *invoice_json(const PGresult *r, int i)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "id", number_at(r, i, 0));
-    cJSON_AddStringToObject(o, "period", PQgetvalue(r, i, 1));
-    cJSON_AddStringToObject(o, "funding_source", PQgetvalue(r, i, 2));
-    cJSON_AddStringToObject(o, "payer_code", PQgetvalue(r, i, 3));
-    cJSON_AddStringToObject(o, "payer_name", PQgetvalue(r, i, 4));
-    cJSON_AddNumberToObject(o, "total", number_at(r, i, 5));
-    cJSON_AddNumberToObject(o, "line_count", number_at(r, i, 6));
-    cJSON_AddNumberToObject(o, "paid", number_at(r, i, 7));
-    cJSON_AddNumberToObject(o, "outstanding", number_at(r, i, 8));
-    cJSON_AddStringToObject(o, "status", PQgetvalue(r, i, 9));
-    cJSON_AddStringToObject(o, "due_date", PQgetvalue(r, i, 10));
+    pgjson_add_int(o, "id", r, i, 0);
+    pgjson_add_text(o, "period", r, i, 1);
+    pgjson_add_text(o, "funding_source", r, i, 2);
+    pgjson_add_text(o, "payer_code", r, i, 3);
+    pgjson_add_text(o, "payer_name", r, i, 4);
+    pgjson_add_int(o, "total", r, i, 5);
+    pgjson_add_int(o, "line_count", r, i, 6);
+    pgjson_add_int(o, "paid", r, i, 7);
+    pgjson_add_int(o, "outstanding", r, i, 8);
+    pgjson_add_text(o, "status", r, i, 9);
+    pgjson_add_text(o, "due_date", r, i, 10);
     return o;
 }
 
@@ -257,15 +253,15 @@ static cJSON *lines_json(const PGresult *r)
     cJSON *list = cJSON_CreateArray();
     for (int i = 0; i < PQntuples(r); i++) {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "enrolment_id", number_at(r, i, 0));
-        cJSON_AddStringToObject(o, "nik", PQgetvalue(r, i, 1));
-        cJSON_AddStringToObject(o, "name", PQgetvalue(r, i, 2));
-        cJSON_AddStringToObject(o, "program_code", PQgetvalue(r, i, 3));
-        cJSON_AddStringToObject(o, "village_code", PQgetvalue(r, i, 4));
-        cJSON_AddNumberToObject(o, "jkk", number_at(r, i, 5));
-        cJSON_AddNumberToObject(o, "jkm", number_at(r, i, 6));
-        cJSON_AddNumberToObject(o, "amount", number_at(r, i, 7));
-        cJSON_AddBoolToObject(o, "supplementary", PQgetvalue(r, i, 8)[0] == 't');
+        pgjson_add_int(o, "enrolment_id", r, i, 0);
+        pgjson_add_text(o, "nik", r, i, 1);
+        pgjson_add_text(o, "name", r, i, 2);
+        pgjson_add_text(o, "program_code", r, i, 3);
+        pgjson_add_text(o, "village_code", r, i, 4);
+        pgjson_add_int(o, "jkk", r, i, 5);
+        pgjson_add_int(o, "jkm", r, i, 6);
+        pgjson_add_int(o, "amount", r, i, 7);
+        pgjson_add_bool(o, "supplementary", r, i, 8);
         cJSON_AddItemToArray(list, o);
     }
     return list;
@@ -276,13 +272,10 @@ static cJSON *payments_json(const PGresult *r)
     cJSON *list = cJSON_CreateArray();
     for (int i = 0; i < PQntuples(r); i++) {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "id", number_at(r, i, 0));
-        cJSON_AddNumberToObject(o, "amount", number_at(r, i, 1));
-        cJSON_AddStringToObject(o, "paid_on", PQgetvalue(r, i, 2));
-        if (PQgetisnull(r, i, 3))
-            cJSON_AddNullToObject(o, "reference");
-        else
-            cJSON_AddStringToObject(o, "reference", PQgetvalue(r, i, 3));
+        pgjson_add_int(o, "id", r, i, 0);
+        pgjson_add_int(o, "amount", r, i, 1);
+        pgjson_add_text(o, "paid_on", r, i, 2);
+        pgjson_add_text(o, "reference", r, i, 3);
         cJSON_AddItemToArray(list, o);
     }
     return list;
@@ -382,11 +375,11 @@ static void answer_payment(const PGresult *r, http_response_t *res)
         return;
     }
     cJSON *doc = cJSON_CreateObject();
-    cJSON_AddNumberToObject(doc, "payment_id", number_at(r, 0, 1));
-    cJSON_AddNumberToObject(doc, "total", number_at(r, 0, 2));
-    cJSON_AddNumberToObject(doc, "paid", number_at(r, 0, 3));
-    cJSON_AddNumberToObject(doc, "outstanding", number_at(r, 0, 4));
-    cJSON_AddStringToObject(doc, "status", PQgetvalue(r, 0, 5));
+    pgjson_add_int(doc, "payment_id", r, 0, 1);
+    pgjson_add_int(doc, "total", r, 0, 2);
+    pgjson_add_int(doc, "paid", r, 0, 3);
+    pgjson_add_int(doc, "outstanding", r, 0, 4);
+    pgjson_add_text(doc, "status", r, 0, 5);
     http_response_json(res, 201, doc);
 }
 
@@ -463,9 +456,8 @@ bool invoices_route(api_t *api, const http_request_t *req, http_response_t *res)
             list_invoices(api, req, res);
             return true;
         }
-        res->route = "method_not_allowed";
-        http_response_error(res, 405, "METHOD_NOT_ALLOWED", "method not allowed here",
-                            NULL);
+        http_response_method_not_allowed(res, "method_not_allowed",
+                                         "method not allowed here");
         return true;
     }
     char id[24];
@@ -478,12 +470,10 @@ bool invoices_route(api_t *api, const http_request_t *req, http_response_t *res)
     } else if (slash && strcmp(slash, "/payments") == 0 && post) {
         pay_invoice(api, req, res, id);
     } else if (!slash || strcmp(slash, "/payments") == 0) {
-        res->route = "method_not_allowed";
-        http_response_error(res, 405, "METHOD_NOT_ALLOWED", "method not allowed here",
-                            NULL);
+        http_response_method_not_allowed(res, "method_not_allowed",
+                                         "method not allowed here");
     } else {
-        res->route = "unmatched";
-        http_response_error(res, 404, "NOT_FOUND", "no such endpoint", NULL);
+        http_response_not_found(res);
     }
     return true;
 }

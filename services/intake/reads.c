@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "nik.h"
+#include "pgjson.h"
 #include "region.h"
 
 #define PAGE_DEFAULT 100
@@ -91,27 +92,6 @@ static bool page_args(const http_request_t *req, http_response_t *res, char limi
     return true;
 }
 
-static void add_text(cJSON *o, const char *key, const PGresult *r, int row, int col)
-{
-    if (PQgetisnull(r, row, col))
-        cJSON_AddNullToObject(o, key);
-    else
-        cJSON_AddStringToObject(o, key, PQgetvalue(r, row, col));
-}
-
-static void add_int(cJSON *o, const char *key, const PGresult *r, int row, int col)
-{
-    if (PQgetisnull(r, row, col))
-        cJSON_AddNullToObject(o, key);
-    else
-        cJSON_AddNumberToObject(o, key, atof(PQgetvalue(r, row, col)));
-}
-
-static void add_bool(cJSON *o, const char *key, const PGresult *r, int row, int col)
-{
-    cJSON_AddBoolToObject(o, key, strcmp(PQgetvalue(r, row, col), "t") == 0);
-}
-
 /* {"items": [...], "next_cursor": the last key when the page was full}. */
 static void answer_page(http_response_t *res, cJSON *items, const char *last, bool full)
 {
@@ -157,15 +137,15 @@ static void participant(api_t *api, const http_request_t *req, http_response_t *
         if (!enrolment_in_scope(&auth.scope, e, i))
             continue;
         cJSON *o = cJSON_CreateObject();
-        add_int(o, "enrolment_id", e, i, 0);
-        add_text(o, "program_code", e, i, 1);
-        add_text(o, "village_code", e, i, 2);
-        add_text(o, "funding_source", e, i, 3);
-        add_text(o, "payer_code", e, i, 4);
-        add_text(o, "start_month", e, i, 5);
-        add_text(o, "end_month", e, i, 6);
-        add_text(o, "status", e, i, 7);
-        add_text(o, "end_reason", e, i, 8);
+        pgjson_add_int(o, "enrolment_id", e, i, 0);
+        pgjson_add_text(o, "program_code", e, i, 1);
+        pgjson_add_text(o, "village_code", e, i, 2);
+        pgjson_add_text(o, "funding_source", e, i, 3);
+        pgjson_add_text(o, "payer_code", e, i, 4);
+        pgjson_add_text(o, "start_month", e, i, 5);
+        pgjson_add_text(o, "end_month", e, i, 6);
+        pgjson_add_text(o, "status", e, i, 7);
+        pgjson_add_text(o, "end_reason", e, i, 8);
         cJSON_AddItemToArray(list, o);
     }
     bool visible = PQntuples(p) == 1 && cJSON_GetArraySize(list) > 0;
@@ -174,10 +154,10 @@ static void participant(api_t *api, const http_request_t *req, http_response_t *
         http_response_error(res, 404, "NOT_FOUND", "no participant with that NIK", NULL);
     } else {
         cJSON *doc = cJSON_CreateObject();
-        add_text(doc, "nik", p, 0, 0);
-        add_text(doc, "name", p, 0, 1);
-        add_text(doc, "birth_date", p, 0, 2);
-        add_text(doc, "sex", p, 0, 3);
+        pgjson_add_text(doc, "nik", p, 0, 0);
+        pgjson_add_text(doc, "name", p, 0, 1);
+        pgjson_add_text(doc, "birth_date", p, 0, 2);
+        pgjson_add_text(doc, "sex", p, 0, 3);
         cJSON_AddItemToObject(doc, "enrolments", list);
         http_response_json(res, 200, doc);
     }
@@ -204,18 +184,18 @@ static cJSON *program_json(const PGresult *r, int i)
                           "submitter",    "coverage_start",
                           "coverage_end", "submission_deadline"};
     for (int c = 0; c < 10; c++)
-        add_text(o, text[c], r, i, c);
-    add_int(o, "min_age", r, i, 10);
-    add_int(o, "max_age", r, i, 11);
+        pgjson_add_text(o, text[c], r, i, c);
+    pgjson_add_int(o, "min_age", r, i, 10);
+    pgjson_add_int(o, "max_age", r, i, 11);
     cJSON *occ = cJSON_Parse(PQgetvalue(r, i, 12));
     cJSON_AddItemToObject(o, "occupations", occ ? occ : cJSON_CreateArray());
-    add_bool(o, "poverty_ref_required", r, i, 13);
-    add_int(o, "village_quota", r, i, 14);
-    add_int(o, "village_target", r, i, 15);
-    add_int(o, "total_quota", r, i, 16);
-    add_bool(o, "relief_applies", r, i, 17);
-    add_int(o, "version", r, i, 18);
-    add_text(o, "deadline_policy", r, i, 19);
+    pgjson_add_bool(o, "poverty_ref_required", r, i, 13);
+    pgjson_add_int(o, "village_quota", r, i, 14);
+    pgjson_add_int(o, "village_target", r, i, 15);
+    pgjson_add_int(o, "total_quota", r, i, 16);
+    pgjson_add_bool(o, "relief_applies", r, i, 17);
+    pgjson_add_int(o, "version", r, i, 18);
+    pgjson_add_text(o, "deadline_policy", r, i, 19);
     return o;
 }
 
@@ -282,13 +262,13 @@ static void program_villages(api_t *api, const http_request_t *req, http_respons
     int n = PQntuples(r);
     for (int i = 0; i < n; i++) {
         cJSON *o = cJSON_CreateObject();
-        add_text(o, "village_code", r, i, 0);
-        add_text(o, "name", r, i, 1);
-        add_text(o, "village_kind", r, i, 2);
-        add_int(o, "quota", p, 0, 2);
-        add_int(o, "target", p, 0, 3);
-        add_int(o, "accepted", r, i, 3);
-        add_int(o, "submissions", r, i, 4);
+        pgjson_add_text(o, "village_code", r, i, 0);
+        pgjson_add_text(o, "name", r, i, 1);
+        pgjson_add_text(o, "village_kind", r, i, 2);
+        pgjson_add_int(o, "quota", p, 0, 2);
+        pgjson_add_int(o, "target", p, 0, 3);
+        pgjson_add_int(o, "accepted", r, i, 3);
+        pgjson_add_int(o, "submissions", r, i, 4);
         cJSON_AddBoolToObject(o, "submitted", atoi(PQgetvalue(r, i, 4)) > 0);
         cJSON_AddItemToArray(items, o);
     }
@@ -299,8 +279,7 @@ static void program_villages(api_t *api, const http_request_t *req, http_respons
 
 static bool method_not_allowed(http_response_t *res, const char *route)
 {
-    res->route = route;
-    http_response_error(res, 405, "METHOD_NOT_ALLOWED", "only GET is allowed here", NULL);
+    http_response_method_not_allowed(res, route, "only GET is allowed here");
     return true;
 }
 

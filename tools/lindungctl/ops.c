@@ -175,23 +175,6 @@ void ops_age(double seconds, char *out, size_t cap)
         snprintf(out, cap, "%lds", s);
 }
 
-void ops_json_str(cJSON *obj, const char *key, const PGresult *r, int row, int col)
-{
-    if (PQgetisnull(r, row, col))
-        cJSON_AddNullToObject(obj, key);
-    else
-        cJSON_AddStringToObject(obj, key, PQgetvalue(r, row, col));
-}
-
-void ops_json_int(cJSON *obj, const char *key, const PGresult *r, int row, int col)
-{
-    if (PQgetisnull(r, row, col))
-        cJSON_AddNullToObject(obj, key);
-    else /* exact: counts and rupiah stay far below 2^53 */
-        cJSON_AddNumberToObject(obj, key,
-                                (double)strtoll(PQgetvalue(r, row, col), NULL, 10));
-}
-
 const char *ops_val(const PGresult *r, int row, int col)
 {
     return PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col);
@@ -269,14 +252,14 @@ static cJSON *submission_json(const ops_args_t *args, const PGresult *r, int i)
                                  "status"};
     cJSON *o = cJSON_CreateObject();
     for (int c = 0; c < 4; c++)
-        ops_json_str(o, keys[c], r, i, c);
-    ops_json_int(o, "applicants", r, i, 4);
+        pgjson_add_text(o, keys[c], r, i, c);
+    pgjson_add_int(o, "applicants", r, i, 4);
     cJSON *counts = cJSON_AddObjectToObject(o, "counts");
-    ops_json_int(counts, "accepted", r, i, 5);
-    ops_json_int(counts, "rejected", r, i, 6);
-    ops_json_int(counts, "pending", r, i, 7);
-    ops_json_str(o, "received_at", r, i, 8);
-    ops_json_str(o, "verified_at", r, i, 9);
+    pgjson_add_int(counts, "accepted", r, i, 5);
+    pgjson_add_int(counts, "rejected", r, i, 6);
+    pgjson_add_int(counts, "pending", r, i, 7);
+    pgjson_add_text(o, "received_at", r, i, 8);
+    pgjson_add_text(o, "verified_at", r, i, 9);
     char text[512];
     for (int c = 10; c <= 11; c++) {
         const char *key = c == 10 ? "request_id" : "reference";
@@ -367,11 +350,11 @@ static cJSON *participant_json(const PGresult *r)
     if (PQntuples(r) != 1)
         return cJSON_CreateNull();
     cJSON *o = cJSON_CreateObject();
-    ops_json_str(o, "name", r, 0, 1);
-    ops_json_str(o, "birth_date", r, 0, 2);
-    ops_json_str(o, "sex", r, 0, 3);
-    ops_json_str(o, "created_at", r, 0, 4);
-    ops_json_str(o, "updated_at", r, 0, 5);
+    pgjson_add_text(o, "name", r, 0, 1);
+    pgjson_add_text(o, "birth_date", r, 0, 2);
+    pgjson_add_text(o, "sex", r, 0, 3);
+    pgjson_add_text(o, "created_at", r, 0, 4);
+    pgjson_add_text(o, "updated_at", r, 0, 5);
     return o;
 }
 
@@ -383,11 +366,11 @@ static cJSON *enrolments_json(const PGresult *r)
     cJSON *list = cJSON_CreateArray();
     for (int i = 0; i < PQntuples(r); i++) {
         cJSON *o = cJSON_CreateObject();
-        ops_json_int(o, "enrolment_id", r, i, 0);
+        pgjson_add_int(o, "enrolment_id", r, i, 0);
         for (int c = 1; c <= 10; c++)
-            ops_json_str(o, keys[c - 1], r, i, c);
-        ops_json_int(o, "accrued_months", r, i, 11);
-        ops_json_int(o, "accrued_amount", r, i, 12);
+            pgjson_add_text(o, keys[c - 1], r, i, c);
+        pgjson_add_int(o, "accrued_months", r, i, 11);
+        pgjson_add_int(o, "accrued_amount", r, i, 12);
         cJSON_AddItemToArray(list, o);
     }
     return list;
@@ -401,15 +384,15 @@ static cJSON *applications_json(const PGresult *r)
     for (int i = 0; i < PQntuples(r); i++) {
         cJSON *o = cJSON_CreateObject();
         for (int c = 0; c < 4; c++)
-            ops_json_str(o, keys[c], r, i, c);
+            pgjson_add_text(o, keys[c], r, i, c);
         cJSON *codes = cJSON_AddArrayToObject(o, "reasons");
         char *list_text = strdup(ops_val(r, i, 4));
         for (char *save = NULL, *tok = strtok_r(list_text, ",", &save); tok;
              tok = strtok_r(NULL, ",", &save))
             cJSON_AddItemToArray(codes, cJSON_CreateString(tok));
         free(list_text);
-        ops_json_str(o, "received_at", r, i, 5);
-        ops_json_str(o, "decided_at", r, i, 6);
+        pgjson_add_text(o, "received_at", r, i, 5);
+        pgjson_add_text(o, "decided_at", r, i, 6);
         cJSON_AddItemToArray(list, o);
     }
     return list;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cjson/cJSON.h>
 #include "db.h"
+#include "pgjson.h"
 
 /* Exit codes of every ops command. */
 #define OPS_OK 0
@@ -45,9 +46,6 @@ void ops_rupiah(int64_t amount, char *out, size_t cap);
 /* "2h 05m", "3m 12s", "41s" */
 void ops_age(double seconds, char *out, size_t cap);
 
-/* cJSON helpers: a PostgreSQL text value, NULL as JSON null. */
-void ops_json_str(cJSON *obj, const char *key, const PGresult *r, int row, int col);
-void ops_json_int(cJSON *obj, const char *key, const PGresult *r, int row, int col);
 /* "" for SQL NULL, so text output never prints "(null)". */
 const char *ops_val(const PGresult *r, int row, int col);
 

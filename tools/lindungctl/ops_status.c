@@ -242,13 +242,13 @@ static cJSON *last_run_json(const PGresult *r)
     if (PQntuples(r) != 1)
         return cJSON_CreateNull();
     cJSON *o = cJSON_CreateObject();
-    ops_json_int(o, "run_id", r, 0, 0);
-    ops_json_str(o, "period", r, 0, 1);
-    ops_json_str(o, "trigger", r, 0, 2);
-    ops_json_str(o, "started_at", r, 0, 3);
-    ops_json_str(o, "finished_at", r, 0, 4);
-    ops_json_int(o, "lines_added", r, 0, 5);
-    ops_json_int(o, "amount_added", r, 0, 6);
+    pgjson_add_int(o, "run_id", r, 0, 0);
+    pgjson_add_text(o, "period", r, 0, 1);
+    pgjson_add_text(o, "trigger", r, 0, 2);
+    pgjson_add_text(o, "started_at", r, 0, 3);
+    pgjson_add_text(o, "finished_at", r, 0, 4);
+    pgjson_add_int(o, "lines_added", r, 0, 5);
+    pgjson_add_int(o, "amount_added", r, 0, 6);
     cJSON_AddNumberToObject(o, "duration_seconds", atof(PQgetvalue(r, 0, 7)));
     cJSON_AddNumberToObject(o, "age_seconds", atof(PQgetvalue(r, 0, 8)));
     return o;
@@ -267,7 +267,7 @@ static void add_database_json(cJSON *doc, const facts_t *f)
     }
     cJSON_AddNullToObject(db, "error");
     cJSON *q = cJSON_AddObjectToObject(doc, "queue");
-    ops_json_int(q, "depth", f->queue, 0, 0);
+    pgjson_add_int(q, "depth", f->queue, 0, 0);
     cJSON_AddNumberToObject(q, "oldest_age_seconds", atof(PQgetvalue(f->queue, 0, 1)));
     cJSON *d = cJSON_AddObjectToObject(doc, "decisions_last_hour");
     cJSON_AddNumberToObject(d, "accepted", (double)decisions_of(f, "accepted"));

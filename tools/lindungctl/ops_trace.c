@@ -121,21 +121,21 @@ static cJSON *submission_json(const ops_args_t *args, const PGresult *s)
     cJSON *o = cJSON_CreateObject();
     for (int c = 0; c < 6; c++) {
         if (c != 4 || PQgetisnull(s, 0, c)) {
-            ops_json_str(o, keys[c], s, 0, c);
+            pgjson_add_text(o, keys[c], s, 0, c);
             continue;
         }
         ops_text(args, PQgetvalue(s, 0, c), text, sizeof text);
         cJSON_AddStringToObject(o, keys[c], text);
     }
-    ops_json_int(o, "applicants", s, 0, 6);
+    pgjson_add_int(o, "applicants", s, 0, 6);
     ops_text(args, ops_val(s, 0, 7), text, sizeof text);
     if (PQgetisnull(s, 0, 7))
         cJSON_AddNullToObject(o, "request_id");
     else
         cJSON_AddStringToObject(o, "request_id", text);
-    ops_json_str(o, "received_at", s, 0, 8);
-    ops_json_str(o, "verifying_at", s, 0, 9);
-    ops_json_str(o, "verified_at", s, 0, 10);
+    pgjson_add_text(o, "received_at", s, 0, 8);
+    pgjson_add_text(o, "verifying_at", s, 0, 9);
+    pgjson_add_text(o, "verified_at", s, 0, 10);
     return o;
 }
 
@@ -161,15 +161,15 @@ static cJSON *enrolments_json(const ops_args_t *args, const PGresult *e)
     char nik[NIK_LEN + 1];
     for (int i = 0; i < PQntuples(e); i++) {
         cJSON *o = cJSON_CreateObject();
-        ops_json_int(o, "enrolment_id", e, i, 0);
+        pgjson_add_int(o, "enrolment_id", e, i, 0);
         ops_nik(args, PQgetvalue(e, i, 1), nik, sizeof nik);
         cJSON_AddStringToObject(o, "nik", nik);
-        ops_json_int(o, "applicant_index", e, i, 2);
-        ops_json_str(o, "funding_source", e, i, 3);
-        ops_json_str(o, "payer_code", e, i, 4);
-        ops_json_str(o, "start_month", e, i, 5);
-        ops_json_str(o, "status", e, i, 6);
-        ops_json_str(o, "created_at", e, i, 7);
+        pgjson_add_int(o, "applicant_index", e, i, 2);
+        pgjson_add_text(o, "funding_source", e, i, 3);
+        pgjson_add_text(o, "payer_code", e, i, 4);
+        pgjson_add_text(o, "start_month", e, i, 5);
+        pgjson_add_text(o, "status", e, i, 6);
+        pgjson_add_text(o, "created_at", e, i, 7);
         cJSON_AddItemToArray(list, o);
     }
     return list;
@@ -180,15 +180,15 @@ static cJSON *accruals_json(const PGresult *a)
     cJSON *list = cJSON_CreateArray();
     for (int i = 0; i < PQntuples(a); i++) {
         cJSON *o = cJSON_CreateObject();
-        ops_json_int(o, "enrolment_id", a, i, 0);
-        ops_json_str(o, "period", a, i, 1);
-        ops_json_int(o, "jkk", a, i, 2);
-        ops_json_int(o, "jkm", a, i, 3);
-        ops_json_int(o, "amount", a, i, 4);
-        ops_json_int(o, "invoice_id", a, i, 5);
-        ops_json_int(o, "run_id", a, i, 6);
+        pgjson_add_int(o, "enrolment_id", a, i, 0);
+        pgjson_add_text(o, "period", a, i, 1);
+        pgjson_add_int(o, "jkk", a, i, 2);
+        pgjson_add_int(o, "jkm", a, i, 3);
+        pgjson_add_int(o, "amount", a, i, 4);
+        pgjson_add_int(o, "invoice_id", a, i, 5);
+        pgjson_add_int(o, "run_id", a, i, 6);
         cJSON_AddBoolToObject(o, "supplementary", strcmp(PQgetvalue(a, i, 7), "t") == 0);
-        ops_json_str(o, "created_at", a, i, 8);
+        pgjson_add_text(o, "created_at", a, i, 8);
         cJSON_AddItemToArray(list, o);
     }
     return list;
