@@ -1,9 +1,13 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # run.sh: bench_billing against a throw-away PostgreSQL 15 with fsync ON
 # (the test harness turns fsync off; a benchmark must not).
 #   bench/billing/run.sh BUILD_DIR [N]      e.g. bench/billing/run.sh build 1000000
 # ROUNDS=K (default 3): fresh months measured; medians are printed.
 # Keeps the cluster when BENCH_KEEP=1 (then prints where it is).
+# Shared memory in huge pages where the machine can give them
+# (bench/lib/hugepages.sh; LINDUNG_BENCH_HUGE_PAGES=0 for 4 kB pages).
+# LINDUNG_BENCH_PG_OPTS: extra server options for experiments;
+# docs/benchmarks.md says when a figure used them.
 set -eu
 BUILD=$(cd "${1:?usage: run.sh BUILD_DIR [N]}" && pwd)
 N=${2:-1000000}
@@ -12,16 +16,20 @@ PGBIN=${LINDUNG_PG_BIN:-/usr/lib/postgresql/15/bin}
 DIR=$(mktemp -d /tmp/lindung-bench-XXXXXX)
 AS=""
 if [ "$(id -u)" = 0 ]; then chown postgres "$DIR"; AS="runuser -u postgres --"; fi
+. "$SRC/bench/lib/hugepages.sh"
 cleanup() {
     $AS "$PGBIN/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true
+    bench_huge_pages_release
     [ "${BENCH_KEEP:-0}" = 1 ] && echo "kept $DIR" || rm -rf "$DIR"
 }
 trap cleanup EXIT
 $AS "$PGBIN/initdb" -D "$DIR/data" -U lindung --auth=trust -E UTF8 --no-locale >/dev/null
+bench_huge_pages "$DIR/data" 512MB
+echo "bench cluster: shared_buffers=512MB ${BENCH_HUGE_PAGES_OPT#-c } ${LINDUNG_BENCH_PG_OPTS:-}"
 $AS "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/postgres.log" -w start -o \
-    "-k $DIR -c listen_addresses= -c fsync=on -c synchronous_commit=on \
+    "-k $DIR -c listen_addresses= -c fsync=on -c synchronous_commit=on $BENCH_HUGE_PAGES_OPT \
      -c shared_buffers=512MB -c max_wal_size=8GB -c work_mem=64MB \
-     -c maintenance_work_mem=256MB" >/dev/null
+     -c maintenance_work_mem=256MB ${LINDUNG_BENCH_PG_OPTS:-}" >/dev/null
 "$PGBIN/createdb" -h "$DIR" -U lindung lindung
 export LINDUNG_DB="host=$DIR dbname=lindung user=lindung"
 export LINDUNG_MIGRATIONS="$SRC/db/migrations"
