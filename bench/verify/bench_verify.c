@@ -2,7 +2,13 @@
  * (services/verify/verifier.c), with N participants already enrolled, on the
  * PostgreSQL named by LINDUNG_DB (migrated, demo programmes imported).
  * Prints its figures; it is not a test and asserts nothing about speed.
- *   bench_verify ENROLLED APPLICANTS PER_SUBMISSION [WORKERS [ROUNDS]]
+ *   bench_verify ENROLLED[,ENROLLED...] APPLICANTS PER_SUBMISSION [WORKERS [ROUNDS]]
+ * Several sizes are measured in turns, round 1 of each size, then round 2 of
+ * each, and so on, each size in its own database (LINDUNG_DB with dbname
+ * lindung_<size>, made by bench/verify/run): the speed of a shared VM drifts
+ * by tens of percent over a minute, and sizes measured in turn meet the same
+ * drift, so their ratio is the design's, not the minute's. With two sizes it
+ * prints the ratio of the medians and the median of the round-by-round ratios.
  * WORKERS verifiers run in threads, each with its own connection, as
  * several lindung-verify processes would; the connections last across the
  * rounds, as a daemon's does (a fresh server process pays for mapping its
@@ -291,11 +297,138 @@ static bool seed_base(db_t *db, long enrolled, long applicants, double *seconds)
     return ok;
 }
 
+/* One size: its database, its verifiers (connections kept across rounds)
+ * and the figure of every round. */
+typedef struct {
+    long enrolled;
+    char conninfo[512];
+    db_t *db;
+    verifier_t *verifiers[16];
+    bool reseed;
+    double rate[50];
+} base_t;
+
+static bool base_open(base_t *b, const char *conninfo, long enrolled, int workers,
+                      const char *batch, metrics_t *metrics)
+{
+    b->enrolled = enrolled;
+    snprintf(b->conninfo, sizeof b->conninfo, "%s dbname=lindung_%ld", conninfo,
+             enrolled);
+    b->db = db_new(b->conninfo);
+    if (!db_conn(b->db)) {
+        fprintf(stderr, "bench_verify: cannot connect: %s\n", db_error(b->db));
+        return false;
+    }
+    for (int i = 0; i < workers; i++) {
+        b->verifiers[i] = verifier_new(b->conninfo, NULL, metrics);
+        verifier_set_batch(b->verifiers[i], atoi(batch));
+    }
+    return true;
+}
+
+static void base_close(base_t *b, int workers)
+{
+    for (int i = 0; i < workers; i++)
+        verifier_destroy(&b->verifiers[i]);
+    db_destroy(&b->db);
+}
+
+/* Queue a round's applicants and time the workers deciding them. */
+static bool base_round(base_t *b, int round, long applicants, long per, int workers,
+                       const char *local, bool waits)
+{
+    long fresh_per_round = applicants - applicants / 10;
+    double seed_s = 0;
+    if (round > 0 && b->reseed && !seed_base(b->db, b->enrolled, applicants, &seed_s))
+        return false;
+    if (!queue(b->db, b->enrolled, applicants, per, round, local))
+        return false;
+    sampler_t *sampler = waits ? calloc(1, sizeof *sampler) : NULL;
+    pthread_t sampler_thread;
+    if (sampler) {
+        sampler->conninfo = b->conninfo;
+        snprintf(sampler->main_pid, sizeof sampler->main_pid, "%d",
+                 PQbackendPID(db_conn(b->db)));
+        pthread_create(&sampler_thread, NULL, sample, sampler);
+    }
+    worker_t w[16] = {{0}};
+    pthread_t threads[16];
+    long updates0, hot0, updates1, hot1;
+    if (!updates(b->db, &updates0, &hot0))
+        return false;
+    double t2 = now_s();
+    for (int i = 0; i < workers; i++) {
+        w[i].verifier = b->verifiers[i];
+        pthread_create(&threads[i], NULL, work, &w[i]);
+    }
+    long subs = 0;
+    bool failed = false;
+    for (int i = 0; i < workers; i++) {
+        pthread_join(threads[i], NULL);
+        subs += w[i].submissions;
+        failed = failed || w[i].failed;
+    }
+    double t3 = now_s();
+    b->rate[round] = (double)applicants / (t3 - t2);
+    /* The workers' sessions ended, so their counts are in the statistics. */
+    if (!updates(b->db, &updates1, &hot1))
+        return false;
+    printf("round=%d enrolled_before=%ld submissions=%ld seed_s=%.1f verify_s=%.3f "
+           "decisions_per_s=%.0f hot_decisions=%.0f%%\n",
+           round + 1, b->enrolled + (b->reseed ? 0 : (long)round * fresh_per_round), subs,
+           seed_s, t3 - t2, b->rate[round],
+           100.0 * (double)(hot1 - hot0) /
+               (double)(updates1 - updates0 ? updates1 - updates0 : 1));
+    if (sampler) {
+        atomic_store(&sampler->stop, true);
+        pthread_join(sampler_thread, NULL);
+        print_waits(sampler);
+        free(sampler);
+    }
+    fflush(stdout);
+    return !failed;
+}
+
+static double median_of(const double *v, int n)
+{
+    double sorted[50];
+    memcpy(sorted, v, (size_t)n * sizeof v[0]);
+    qsort(sorted, (size_t)n, sizeof sorted[0], by_value);
+    return n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+}
+
+static void print_summary(const base_t *b, int rounds)
+{
+    double sorted[50];
+    memcpy(sorted, b->rate, (size_t)rounds * sizeof b->rate[0]);
+    qsort(sorted, (size_t)rounds, sizeof sorted[0], by_value);
+    printf("enrolled=%ld rounds=%d min=%.0f max=%.0f median_decisions_per_s=%.0f\n",
+           b->enrolled, rounds, sorted[0], sorted[rounds - 1],
+           median_of(b->rate, rounds));
+}
+
+/* The larger size's speed as a share of the smaller's: of the medians, and
+ * the median of the rounds' own ratios (each pair measured back to back). */
+static void print_ratio(const base_t *small, const base_t *large, int rounds)
+{
+    double paired[50];
+    for (int r = 0; r < rounds; r++)
+        paired[r] = large->rate[r] / small->rate[r];
+    printf("median %ld = %.0f/s, median %ld = %.0f/s, ratio of medians %.2f, "
+           "median of round ratios %.2f\n",
+           small->enrolled, median_of(small->rate, rounds), large->enrolled,
+           median_of(large->rate, rounds),
+           median_of(large->rate, rounds) / median_of(small->rate, rounds),
+           median_of(paired, rounds));
+}
+
+#define MAX_SIZES 4
+
 int main(int argc, char **argv)
 {
     if (argc < 4 || argc > 6) {
-        fprintf(stderr, "usage: bench_verify ENROLLED APPLICANTS PER_SUBMISSION [WORKERS "
-                        "[ROUNDS]]\n");
+        fprintf(stderr, "usage: bench_verify ENROLLED[,ENROLLED...] APPLICANTS "
+                        "PER_SUBMISSION [WORKERS [ROUNDS]]\n");
         return 2;
     }
     int workers = argc >= 5 ? atoi(argv[4]) : 1;
@@ -306,90 +439,47 @@ int main(int argc, char **argv)
         rounds = 5;
     setenv("LINDUNG_LOG_LEVEL", "warn", 0);
     log_init("bench");
-    long enrolled = atol(argv[1]), applicants = atol(argv[2]), per = atol(argv[3]);
-    const char *conninfo = config_str("LINDUNG_DB", "dbname=lindung");
+    long applicants = atol(argv[2]), per = atol(argv[3]);
+    const char *conninfo = config_str("LINDUNG_DB", "");
     const char *local = config_str("LINDUNG_BENCH_LOCAL", "90");
     const char *batch = config_str("LINDUNG_VERIFY_BATCH", "16");
     bool waits = atoi(config_str("LINDUNG_BENCH_WAITS", "0")) != 0;
-    db_t *db = db_new(conninfo);
-    long fresh_per_round = applicants - applicants / 10;
-    bool reseed = (double)fresh_per_round > 0.1 * (double)enrolled;
-    double seed_s = 0;
-    printf(
-        "enrolled=%ld applicants=%ld per_submission=%ld workers=%d batch=%s local=%s%% "
-        "rounds=%d base=%s\n",
-        enrolled, applicants, per, workers, batch, local, rounds,
-        reseed ? "seeded-each-round" : "seeded-once-and-growing");
-    fflush(stdout);
-    double rate[50];
-    bool failed = false;
     metrics_t *metrics = metrics_new();
-    verifier_t *verifiers[16];
-    for (int i = 0; i < workers; i++) {
-        verifiers[i] = verifier_new(conninfo, NULL, metrics);
-        verifier_set_batch(verifiers[i], atoi(batch));
-    }
-    for (int round = 0; round < rounds && !failed; round++) {
-        seed_s = 0;
-        if ((round == 0 || reseed) && !seed_base(db, enrolled, applicants, &seed_s))
+    static base_t bases[MAX_SIZES];
+    int sizes = 0;
+    for (char *tok = strtok(argv[1], ","); tok && sizes < MAX_SIZES;
+         tok = strtok(NULL, ","))
+        bases[sizes++].enrolled = atol(tok);
+    for (int k = 0; k < sizes; k++) {
+        base_t *b = &bases[k];
+        if (!base_open(b, conninfo, b->enrolled, workers, batch, metrics))
             return 1;
-        if (!queue(db, enrolled, applicants, per, round, local))
+        long fresh_per_round = applicants - applicants / 10;
+        b->reseed = (double)fresh_per_round > 0.1 * (double)b->enrolled;
+        double seed_s = 0;
+        if (!seed_base(b->db, b->enrolled, applicants, &seed_s))
             return 1;
-        sampler_t *sampler = waits ? calloc(1, sizeof *sampler) : NULL;
-        pthread_t sampler_thread;
-        if (sampler) {
-            sampler->conninfo = conninfo;
-            snprintf(sampler->main_pid, sizeof sampler->main_pid, "%d",
-                     PQbackendPID(db_conn(db)));
-            pthread_create(&sampler_thread, NULL, sample, sampler);
-        }
-        worker_t w[16] = {{0}};
-        pthread_t threads[16];
-        long updates0, hot0, updates1, hot1;
-        if (!updates(db, &updates0, &hot0))
-            return 1;
-        double t2 = now_s();
-        for (int i = 0; i < workers; i++) {
-            w[i].verifier = verifiers[i];
-            pthread_create(&threads[i], NULL, work, &w[i]);
-        }
-        long subs = 0;
-        for (int i = 0; i < workers; i++) {
-            pthread_join(threads[i], NULL);
-            subs += w[i].submissions;
-            failed = failed || w[i].failed;
-        }
-        double t3 = now_s();
-        rate[round] = (double)applicants / (t3 - t2);
-        /* The workers' sessions ended, so their counts are in the statistics. */
-        if (!updates(db, &updates1, &hot1))
-            return 1;
-        printf("round=%d enrolled_before=%ld submissions=%ld seed_s=%.1f verify_s=%.3f "
-               "decisions_per_s=%.0f hot_decisions=%.0f%%\n",
-               round + 1, enrolled + (reseed ? 0 : (long)round * fresh_per_round), subs,
-               seed_s, t3 - t2, rate[round],
-               100.0 * (double)(hot1 - hot0) /
-                   (double)(updates1 - updates0 ? updates1 - updates0 : 1));
-        if (sampler) {
-            atomic_store(&sampler->stop, true);
-            pthread_join(sampler_thread, NULL);
-            print_waits(sampler);
-            free(sampler);
-        }
+        printf("enrolled=%ld applicants=%ld per_submission=%ld workers=%d batch=%s "
+               "local=%s%% rounds=%d base=%s seeded_in_s=%.1f\n",
+               b->enrolled, applicants, per, workers, batch, local, rounds,
+               b->reseed ? "seeded-each-round" : "seeded-once-and-growing", seed_s);
         fflush(stdout);
     }
-    for (int i = 0; i < workers; i++)
-        verifier_destroy(&verifiers[i]);
+    fflush(stdout);
+    bool ok = true;
+    for (int round = 0; round < rounds && ok; round++)
+        for (int k = 0; k < sizes && ok; k++) {
+            printf("size=%ld ", bases[k].enrolled);
+            ok = base_round(&bases[k], round, applicants, per, workers, local, waits);
+        }
+    if (ok) {
+        for (int k = 0; k < sizes; k++)
+            print_summary(&bases[k], rounds);
+        if (sizes == 2)
+            print_ratio(&bases[0], &bases[1], rounds);
+    }
+    for (int k = 0; k < sizes; k++)
+        base_close(&bases[k], workers);
     metrics_destroy(&metrics);
-    if (failed)
-        return 1;
-    double sorted[50];
-    memcpy(sorted, rate, (size_t)rounds * sizeof rate[0]);
-    qsort(sorted, (size_t)rounds, sizeof sorted[0], by_value);
-    double median = rounds % 2 ? sorted[rounds / 2]
-                               : (sorted[rounds / 2 - 1] + sorted[rounds / 2]) / 2;
-    printf("enrolled=%ld rounds=%d min=%.0f max=%.0f median_decisions_per_s=%.0f\n",
-           enrolled, rounds, sorted[0], sorted[rounds - 1], median);
-    db_destroy(&db);
-    return 0;
+    return ok ? 0 : 1;
 }
