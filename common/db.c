@@ -62,6 +62,11 @@ void db_destroy(db_t **self_p)
     *self_p = NULL;
 }
 
+const char *db_conninfo(const db_t *self)
+{
+    return self->conninfo;
+}
+
 PGconn *db_conn(db_t *self)
 {
     if (self->conn && PQstatus(self->conn) == CONNECTION_OK && !self->broken)

@@ -11,6 +11,10 @@ typedef struct db_t db_t;
 db_t *db_new(const char *conninfo);
 void db_destroy(db_t **self_p);
 
+/* The connection string it was made with (for a second session to the same
+ * database). */
+const char *db_conninfo(const db_t *self);
+
 /* The live connection, reconnecting first if it was lost; NULL while
  * PostgreSQL is unreachable (try again later). */
 PGconn *db_conn(db_t *self);

@@ -1,8 +1,10 @@
 /* accrual: billing as set-based SQL, one transaction per run: lock the month,
  * end lapsed enrolments, open invoices, insert lines, grow invoice totals by
- * exactly the lines inserted. A month's first run loads a fresh partition and
- * indexes it afterwards; a re-run reads only enrolments newer than what the
- * month's earlier runs saw (docs/billing.md, "How a run is made fast").
+ * exactly the lines inserted. A month's first run loads its partition in
+ * parts, each written by a session of its own and attached by the run's
+ * transaction (011_accrual_parts.sql); a re-run reads only enrolments newer
+ * than what the month's earlier runs saw (docs/billing.md, "How a run is made
+ * fast").
  * Rounding (docs/billing.md): integer arithmetic, half up, per component, the
  * same as premium.c; the premium SQL is accrual_due() in
  * 007_accrual_partitions.sql. No floating point touches money. Not the
@@ -15,6 +17,10 @@
 #include "log.h"
 
 #define LAPSE_LOG_MAX 100
+#define LOAD_PARTS_MAX 16
+
+/* Sessions that write a month's first load (accrual_set_load_parts). */
+static int load_parts = 2;
 
 /* One run per month at a time, across every billing process. */
 static const char *SQL_LOCK_MONTH = "SELECT pg_advisory_xact_lock(4242, $1::int)";
@@ -93,11 +99,45 @@ static const char *SQL_OPEN_INVOICES =
     "ORDER BY g.funding_source, g.payer_code "
     "ON CONFLICT (period, funding_source, payer_code) DO NOTHING";
 
-/* A month's first run (see SQL_FIRST_LOAD). The leading comment names the
- * statement in pg_stat_activity (the crash test watches for it). */
-static const char *SQL_LOAD =
+/* A month's first run (see SQL_FIRST_LOAD), in parts. Nothing to load when
+ * nobody is billed for the month: it then gets no partition, so a start-up
+ * catch-up over empty years costs no DDL. */
+static const char *SQL_ANY_DUE = "SELECT EXISTS (SELECT 1 FROM accrual_due($1::date))";
+
+/* The month's invoices as three aligned arrays, for the part sessions, which
+ * cannot see those this run opened. */
+static const char *SQL_INVOICE_MAP =
+    "SELECT coalesce(array_agg(id ORDER BY id), '{}'), "
+    "  coalesce(array_agg(funding_source ORDER BY id), '{}'), "
+    "  coalesce(array_agg(payer_code ORDER BY id), '{}') "
+    "FROM invoices WHERE period = $1";
+
+/* Enrolment ids are split into equal ranges, one per part. */
+static const char *SQL_ID_RANGE =
+    "SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM enrolments";
+
+/* One part, in its own session, committed there. The leading comment names
+ * the statement in pg_stat_activity (the crash test watches for it). */
+static const char *SQL_PART_LOAD =
     "/* accrual_run: INSERT INTO accruals, first load */ "
-    "SELECT lines, amount FROM accrual_load_month($1::date, $2::bigint, $3::boolean)";
+    "SELECT invoice_id, lines, amount FROM accrual_part_load($1::date, $2::int, "
+    "  nullif($3, '')::bigint, nullif($4, '')::bigint, $5::bigint, $6::boolean, "
+    "  $7::bigint[], $8::bigint[], $9::text[], $10::text[])";
+
+/* Back in the run's transaction: the parts become the month's partition. */
+static const char *SQL_PARTS_ATTACH =
+    "SELECT accrual_parts_attach($1::date, $2::bigint[])";
+
+/* Each invoice grows by exactly the lines its parts wrote ($1..$3, the
+ * parts' own counts and sums, aligned). */
+static const char *SQL_ADD_TOTALS =
+    "WITH t AS (SELECT invoice_id, sum(lines) AS n, sum(amount) AS total "
+    "           FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) "
+    "             AS t (invoice_id, lines, amount) GROUP BY invoice_id), "
+    "     upd AS (UPDATE invoices i SET total = i.total + t.total, "
+    "                    line_count = i.line_count + t.n, updated_at = now() "
+    "             FROM t WHERE i.id = t.invoice_id RETURNING t.n, t.total) "
+    "SELECT coalesce(sum(n), 0), coalesce(sum(total), 0) FROM upd";
 
 /* A re-run: lines for enrolments newer than $4 (SQL_SEEN_UP_TO) that have
  * none for the month. The NOT EXISTS skips what was accrued before; the
@@ -176,9 +216,31 @@ static bool query_value(db_t *db, const char *sql, int n, const char *const *par
     return ok;
 }
 
+/* One column of results as an array literal, "{a,b}": the results of
+ * several statements in turn. For columns of numbers (nothing to quote).
+ * NULL when out of memory; the caller frees it. */
+static char *number_array(PGresult *const *rs, int n, int col)
+{
+    size_t cap = 3, len = 0;
+    for (int k = 0; k < n; k++)
+        cap += (size_t)PQntuples(rs[k]) * 21; /* 20 characters of int64, a comma */
+    char *s = malloc(cap);
+    if (!s)
+        return NULL;
+    s[len++] = '{';
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < PQntuples(rs[k]); i++)
+            len += (size_t)snprintf(s + len, cap - len, "%s%.20s", len > 1 ? "," : "",
+                                    PQgetvalue(rs[k], i, col));
+    snprintf(s + len, cap - len, "}");
+    return s;
+}
+
 /* End lapsed enrolments before the month is accrued; log each (the NIK is
- * masked by log.c), at most LAPSE_LOG_MAX lines a run, then a count. */
-static int lapse(db_t *db, const char *month, accrual_result_t *result)
+ * masked by log.c), at most LAPSE_LOG_MAX lines a run, then a count. Their
+ * ids go to *ended (an array literal, freed by the caller) for the parts of a
+ * first load, which do not see this transaction's changes. */
+static int lapse(db_t *db, const char *month, accrual_result_t *result, char **ended)
 {
     char today[11];
     date_format(date_today(), today);
@@ -193,8 +255,9 @@ static int lapse(db_t *db, const char *month, accrual_result_t *result)
         log_warn("billing.lapsed", "period", month, "enrolment_id", PQgetvalue(r, i, 0),
                  "nik", PQgetvalue(r, i, 1), "payer", PQgetvalue(r, i, 2), "end_month",
                  PQgetvalue(r, i, 3), "reason", "more than 3 consecutive unpaid months");
+    *ended = number_array(&r, 1, 0);
     PQclear(r);
-    return 0;
+    return *ended ? 0 : -1;
 }
 
 /* The watermark (SQL_LOCK_ENROLMENTS), in its own short transaction.
@@ -229,12 +292,121 @@ static int open_invoices(db_t *db, const char *month, const char *seen)
     return ok ? 0 : -1;
 }
 
-/* Insert the month's lines: a first load when the month has no partition,
- * otherwise only enrolments newer than what finished runs saw. */
-static int accrue(db_t *db, const char *month, const char *run_id, const char *mark,
-                  accrual_result_t *result)
+/* The parts made by load_month become the month's partition; each invoice
+ * grows by exactly the lines its parts wrote. */
+static int attach_parts(db_t *db, const char *month, char bound[][24], int n,
+                        PGresult *const *done, accrual_result_t *result)
 {
-    char first[8], seen[24] = "0";
+    char bounds[LOAD_PARTS_MAX * 24 + 3] = "{";
+    for (int k = 1; k < n; k++)
+        snprintf(bounds + strlen(bounds), sizeof bounds - strlen(bounds), "%s%s",
+                 k > 1 ? "," : "", bound[k]);
+    strcat(bounds, "}");
+    const char *p_attach[] = {month, bounds};
+    if (!db_run(db, SQL_PARTS_ATTACH, 2, p_attach))
+        return -1;
+    char *ids = number_array(done, n, 0), *lines = number_array(done, n, 1),
+         *amounts = number_array(done, n, 2);
+    const char *p_totals[] = {ids, lines, amounts};
+    PGresult *r =
+        ids && lines && amounts ? db_exec(db, SQL_ADD_TOTALS, 3, p_totals) : NULL;
+    bool ok = db_ok(r) && PQntuples(r) == 1;
+    if (ok) {
+        result->lines_added = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        result->amount_added = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    }
+    PQclear(r);
+    free(ids);
+    free(lines);
+    free(amounts);
+    return ok ? 0 : -1;
+}
+
+/* Write the month's first load in load_parts sessions at once, one range of
+ * enrolment ids each, then attach their parts in the run's transaction and
+ * grow each invoice by its parts' lines (011_accrual_parts.sql). A part that
+ * fails fails the run; parts already committed are dropped by the next load
+ * of the month, and no query of accruals ever sees them. */
+static int load_month(db_t *db, const char *month, const char *run_id,
+                      const char *supplementary, const char *lapsed,
+                      accrual_result_t *result)
+{
+    const char *p_month[] = {month};
+    PGresult *map = db_exec(db, SQL_INVOICE_MAP, 1, p_month);
+    PGresult *range = db_exec(db, SQL_ID_RANGE, 0, NULL);
+    if (!db_ok(map) || PQntuples(map) != 1 || !db_ok(range) || PQntuples(range) != 1) {
+        PQclear(map);
+        PQclear(range);
+        return -1;
+    }
+    long long lo = atoll(PQgetvalue(range, 0, 0)), hi = atoll(PQgetvalue(range, 0, 1));
+    PQclear(range);
+    int n = load_parts;
+    char bound[LOAD_PARTS_MAX + 1][24]; /* part k: ids from bound k to bound k+1 */
+    snprintf(bound[0], sizeof bound[0], "%s", "");
+    snprintf(bound[n], sizeof bound[n], "%s", "");
+    for (int k = 1; k < n; k++)
+        snprintf(bound[k], sizeof bound[k], "%lld", lo + (hi - lo + 1) / n * k);
+    db_t *part[LOAD_PARTS_MAX] = {0};
+    PGresult *done[LOAD_PARTS_MAX] = {0};
+    int failed = -1;
+    for (int k = 0; k < n; k++) {
+        char number[8];
+        snprintf(number, sizeof number, "%d", k);
+        const char *params[] = {month,
+                                number,
+                                bound[k],
+                                bound[k + 1],
+                                run_id,
+                                supplementary,
+                                lapsed,
+                                PQgetvalue(map, 0, 0),
+                                PQgetvalue(map, 0, 1),
+                                PQgetvalue(map, 0, 2)};
+        part[k] = db_new(db_conninfo(db));
+        PGconn *conn = part[k] ? db_conn(part[k]) : NULL;
+        if (!conn ||
+            !PQsendQueryParams(conn, SQL_PART_LOAD, 10, NULL, params, NULL, NULL, 0)) {
+            failed = k;
+            break;
+        }
+    }
+    for (int k = 0; k < n && part[k]; k++) {
+        PGconn *conn = db_conn(part[k]);
+        for (PGresult *r; conn && (r = PQgetResult(conn)) != NULL;)
+            if (done[k] || PQresultStatus(r) != PGRES_TUPLES_OK)
+                PQclear(r), failed = failed < 0 ? k : failed;
+            else
+                done[k] = r;
+        if (!done[k] && failed < 0)
+            failed = k;
+    }
+    PQclear(map);
+    int rc = 0;
+    if (failed >= 0) {
+        snprintf(result->error, sizeof result->error, "accrue: part %d of %d: %s", failed,
+                 n, part[failed] ? db_error(part[failed]) : "out of memory");
+        char *nl = strchr(result->error, '\n');
+        if (nl)
+            *nl = '\0';
+        rc = -1;
+    }
+    if (rc == 0)
+        rc = attach_parts(db, month, bound, n, done, result);
+    for (int k = 0; k < n; k++) {
+        PQclear(done[k]);
+        db_destroy(&part[k]);
+    }
+    return rc;
+}
+
+/* Insert the month's lines: a first load when the month has no partition,
+ * otherwise only enrolments newer than what finished runs saw. `lapsed`:
+ * the ids this run ended as lapsed (lapse()). */
+static int accrue(db_t *db, const char *month, const char *run_id, const char *mark,
+                  const char *lapsed, accrual_result_t *result)
+{
+    char first[8], seen[24] = "0", any[8];
     const char *p_month[] = {month};
     if (!query_value(db, SQL_FIRST_LOAD, 1, p_month, first, sizeof first))
         return -1;
@@ -245,10 +417,15 @@ static int accrue(db_t *db, const char *month, const char *run_id, const char *m
     if (open_invoices(db, month, seen) != 0)
         return -1;
     const char *supplementary = result->supplementary ? "t" : "f";
-    const char *p_load[] = {month, run_id, supplementary};
+    if (load) {
+        if (!query_value(db, SQL_ANY_DUE, 1, p_month, any, sizeof any))
+            return -1;
+        return strcmp(any, "t") == 0
+                   ? load_month(db, month, run_id, supplementary, lapsed, result)
+                   : 0;
+    }
     const char *p_accrue[] = {month, run_id, supplementary, seen};
-    PGresult *r =
-        load ? db_exec(db, SQL_LOAD, 3, p_load) : db_exec(db, SQL_ACCRUE, 4, p_accrue);
+    PGresult *r = db_exec(db, SQL_ACCRUE, 4, p_accrue);
     bool ok = db_ok(r) && PQntuples(r) == 1;
     if (ok) {
         result->lines_added = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
@@ -286,14 +463,21 @@ int accrual_run(db_t *db, period_t period, const char *trigger, const char *mark
     if (!query_value(db, SQL_RUN_BEFORE, 1, p_month, value, sizeof value))
         return fail(db, result, "history");
     result->supplementary = strcmp(value, "t") == 0;
-    if (lapse(db, month, result) != 0)
-        return fail(db, result, "lapse");
     if (!query_value(db, SQL_PROGRAMS_MARK, 0, NULL, mark, sizeof mark))
         return fail(db, result, "programmes");
     const char *p_start[] = {month, trigger, upto, mark};
     if (!query_value(db, SQL_START_RUN, 4, p_start, run_id, sizeof run_id))
         return fail(db, result, "start");
-    if (accrue(db, month, run_id, mark, result) != 0)
+    char *lapsed = NULL;
+    if (lapse(db, month, result, &lapsed) != 0)
+        return fail(db, result, "lapse");
+    int rc = accrue(db, month, run_id, mark, lapsed, result);
+    free(lapsed);
+    if (rc != 0 && result->error[0]) { /* a part's error, already worded */
+        db_rollback(db);
+        return -1;
+    }
+    if (rc != 0)
         return fail(db, result, "accrue");
     char lines[24], amount[24];
     snprintf(lines, sizeof lines, "%" PRId64, result->lines_added);
@@ -303,6 +487,11 @@ int accrual_run(db_t *db, period_t period, const char *trigger, const char *mark
         return fail(db, result, "finish");
     result->run_id = strtoll(run_id, NULL, 10);
     return 0;
+}
+
+void accrual_set_load_parts(int parts)
+{
+    load_parts = parts < 1 ? 1 : parts > LOAD_PARTS_MAX ? LOAD_PARTS_MAX : parts;
 }
 
 int accrual_months_run(db_t *db, period_t *out, int cap)

@@ -32,6 +32,10 @@ void accrual_watermark(db_t *db, char *out, size_t cap);
 int accrual_run(db_t *db, period_t period, const char *trigger, const char *watermark,
                 accrual_result_t *result);
 
+/* How many sessions write a month's first load at once (default 2, at most
+ * 16): about the number of cores PostgreSQL has. */
+void accrual_set_load_parts(int parts);
+
 /* Months that have been run before, oldest first (for supplementary catch-up);
  * returns how many were written to out (at most cap), -1 on a database error. */
 int accrual_months_run(db_t *db, period_t *out, int cap);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <zmq.h>
+#include "accrual.h"
 #include "billing.h"
 #include "bus.h"
 #include "config.h"
@@ -29,7 +30,7 @@ static const char *SQL_ENROLMENT_WATERMARK =
 
 typedef struct {
     const char *db, *enrolments, *control, *schedule;
-    long port, sweep_ms, catch_up_months;
+    long port, sweep_ms, catch_up_months, load_parts;
 } settings_t;
 
 static int read_settings(settings_t *s)
@@ -43,7 +44,9 @@ static int read_settings(settings_t *s)
         config_int("LINDUNG_SWEEP_MS", 5000, 10, 3600000, &s->sweep_ms, err,
                    sizeof err) ||
         config_int("LINDUNG_BILLING_CATCHUP_MONTHS", 60, 1, 1200, &s->catch_up_months,
-                   err, sizeof err)) {
+                   err, sizeof err) ||
+        config_int("LINDUNG_BILLING_LOAD_PARTS", 2, 1, 16, &s->load_parts, err,
+                   sizeof err)) {
         log_error("config.invalid", "detail", err);
         return -1;
     }
@@ -126,6 +129,7 @@ int main(void)
     settings_t s;
     if (read_settings(&s) != 0)
         return 2;
+    accrual_set_load_parts((int)s.load_parts);
 
     char err[256];
     schedule_t *schedule = schedule_new(s.schedule, err, sizeof err);
