@@ -6,7 +6,12 @@ once and every invoice total equals the sum of its lines.
 reads enrolments). They start in 2027-01, a month the start-up catch-up does
 not reach (it stops at the current month), so the killed run is the only run
 in flight. "Mid-run" is observed, not guessed: the test waits until
-pg_stat_activity shows the accrual's INSERT INTO accruals executing.
+pg_stat_activity shows the accrual's INSERT INTO accruals executing (the
+sessions writing the month's parts, migration 011). The restarted billing
+loads in three parts instead of two, so the killed run's parts, whatever it
+left of them, are replaced rather than reused. A part left over from a run
+that never finished (made by hand here) is dropped by the month's load, and a
+part of a loaded month cannot be loaded again.
 Run directly:
   LINDUNG_BUILD_DIR=build-billing LINDUNG_SOURCE_DIR=. python3 tests/integration/test_billing_crash.py
 """
@@ -43,6 +48,10 @@ SELECT a.nik, s.program_id, v.codes[1 + a.idx % cardinality(v.codes)], a.id, 'AD
 FROM a, s, v
 """
 
+PARTS_LEFT = ("SELECT count(*) FROM pg_class c WHERE c.relkind = 'r' "
+              "AND c.relname ~ '^accruals_[0-9]{4}_[0-9]{2}_p[0-9]+$' "
+              "AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)")
+
 ACCRUING = ("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
             "AND query LIKE '%INSERT INTO accruals%' AND pid <> pg_backend_pid()")
 
@@ -70,7 +79,7 @@ class BillingCrash(harness.LindungTestCase):
         finally:
             ctl.kill()
             ctl.wait()
-        # the orphaned backend rolls back once it notices its client is gone
+        # the orphaned backends stop once they notice their client is gone
         harness.wait_until(lambda: s.cluster.scalar(ACCRUING) == "0", timeout=120,
                            message="the killed run's statement to end")
         self.assertEqual(s.cluster.scalar(
@@ -78,6 +87,7 @@ class BillingCrash(harness.LindungTestCase):
             "a killed run must leave nothing behind")
 
         # -- restart and run again, twice
+        s.env["LINDUNG_BILLING_LOAD_PARTS"] = "3"
         s.billing.start()
         first = json.loads(s.lindungctl("billing", "run", MONTH, timeout=600).stdout)
         self.assertTrue(first["ok"], first)
@@ -103,6 +113,24 @@ class BillingCrash(harness.LindungTestCase):
         self.assertEqual(s.cluster.scalar(
             f"SELECT count(*) FROM billing_runs WHERE period = '{MONTH}-01' "
             "AND finished_at IS NULL"), "0")
+        self.assertEqual(s.cluster.scalar(PARTS_LEFT), "0", "no part left unattached")
+
+        # -- a stale part of a month never loaded is replaced by its load
+        s.cluster.psql("CREATE TABLE accruals_2027_02_p1 AS SELECT 1 AS stale")
+        later = json.loads(s.lindungctl("billing", "run", "2027-02", timeout=600).stdout)
+        self.assertTrue(later["ok"], later)
+        self.assertEqual(later["lines_added"], N, later)
+        self.assertEqual(s.cluster.scalar(PARTS_LEFT), "0", "the stale part was replaced")
+        self.assertEqual(s.cluster.scalar(
+            "SELECT count(*) FROM accruals WHERE period = '2027-02-01'"), str(N))
+
+        # -- an attached part is never loaded again
+        with self.assertRaises(Exception) as refused:
+            s.cluster.psql("SELECT * FROM accrual_part_load('2027-01-01', 0, NULL, NULL, 0, "
+                           "false, '{}', '{}', '{}', '{}')")
+        self.assertIn("already attached", str(refused.exception))
+        self.assertEqual(s.cluster.scalar(
+            f"SELECT count(*) FROM accruals WHERE period = '{MONTH}-01'"), str(N))
 
 
 if __name__ == "__main__":
