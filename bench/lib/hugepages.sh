@@ -19,6 +19,11 @@
 BENCH_HUGE_PAGES_RESTORE=
 BENCH_HUGE_PAGES_OPT="-c huge_pages=off"
 
+# Huge pages nobody holds: free ones not already promised to a mapping.
+bench_huge_pages_free() {
+  awk '/^HugePages_Free:/ {f = $2} /^HugePages_Rsvd:/ {r = $2} END {print f - r}' /proc/meminfo
+}
+
 bench_huge_pages() {
   local data=$1 buffers=$2
   BENCH_HUGE_PAGES_OPT="-c huge_pages=off"
@@ -27,12 +32,12 @@ bench_huge_pages() {
   [ "$(id -u)" = 0 ] && as="runuser -u postgres --"
   need=$($as "$pg_bin/postgres" -D "$data" -c shared_buffers="$buffers" \
     -C shared_memory_size_in_huge_pages 2>/dev/null || echo 0)
-  free=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)
+  free=$(bench_huge_pages_free)
   total=$(awk '/^HugePages_Total:/ {print $2}' /proc/meminfo)
   if [ "${need:-0}" -gt 0 ] && [ "${free:-0}" -lt "$need" ] && [ "$(id -u)" = 0 ] &&
     sysctl -qw vm.nr_hugepages=$((total + need - free)) 2>/dev/null; then
     BENCH_HUGE_PAGES_RESTORE=$total
-    free=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)
+    free=$(bench_huge_pages_free)
   fi
   if [ "${need:-0}" -gt 0 ] && [ "${free:-0}" -ge "$need" ]; then
     BENCH_HUGE_PAGES_OPT="-c huge_pages=on"
