@@ -9,8 +9,12 @@
  * Each round takes a fresh month; the figures of every round are printed,
  * then the medians. A benchmark, not a test. Run it against a PostgreSQL
  * with fsync on (bench/billing/run.sh makes one). Usage:
- *   bench_billing [N] [ROUNDS]   (default 1000000 3; LINDUNG_DB names the
- *                        database, migrated with the demo programmes imported) */
+ *   bench_billing [N] [ROUNDS]   (default 1000000 5; LINDUNG_DB names the
+ *                        database, migrated with the demo programmes imported;
+ *                        LINDUNG_BILLING_LOAD_PARTS as for lindung-billing)
+ * The run and the bare inserts of a round follow each other within seconds,
+ * so their ratio is printed per round too, and the median of those ratios:
+ * the speed of a shared VM drifts by tens of percent over a minute. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,9 +172,12 @@ int main(int argc, char **argv)
     setenv("LINDUNG_LOG_LEVEL", "warn", 0);
     log_init("bench_billing");
     long n = argc > 1 ? atol(argv[1]) : 1000000;
-    int rounds = argc > 2 ? atoi(argv[2]) : 3;
+    int rounds = argc > 2 ? atoi(argv[2]) : 5;
     if (rounds < 1 || rounds > 16)
-        rounds = 3;
+        rounds = 5;
+    const char *parts = getenv("LINDUNG_BILLING_LOAD_PARTS");
+    if (parts && *parts)
+        accrual_set_load_parts(atoi(parts));
     db_t *db = db_new(getenv("LINDUNG_DB") ? getenv("LINDUNG_DB") : "dbname=lindung");
     if (!db_conn(db)) {
         fprintf(stderr, "bench: cannot connect: %s\n", db_error(db));
@@ -179,7 +186,7 @@ int main(int argc, char **argv)
     char fsync[16];
     printf("fsync = %s\n", one_value(db, SQL_FSYNC, 0, NULL, fsync, sizeof fsync));
     ensure_enrolments(db, n);
-    double run[16], same[16], constants[16], rerun[16];
+    double run[16], same[16], constants[16], rerun[16], ratio_same[16], ratio_const[16];
     bool exact = true;
     for (int i = 0; i < rounds; i++) {
         char month[8], first_day[11];
@@ -193,11 +200,14 @@ int main(int argc, char **argv)
         same[i] = run_bare(db, SQL_BARE_SAME, first_day, &same_rows);
         constants[i] = run_bare(db, SQL_BARE_CONSTANTS, first_day, &const_rows);
         rerun[i] = run_accrual(db, period, &again);
+        ratio_same[i] = same[i] / run[i];
+        ratio_const[i] = constants[i] / run[i];
         printf("round %d, month %s: run %.3f s (%" PRId64 " lines, Rp %" PRId64
                "), bare same rows %.3f s (%ld), bare constants %.3f s (%ld), "
-               "rerun %.3f s (%" PRId64 " lines)\n",
+               "rerun %.3f s (%" PRId64 " lines), ratios %.2f %.2f\n",
                i + 1, month, run[i], res.lines_added, res.amount_added, same[i],
-               same_rows, constants[i], const_rows, rerun[i], again.lines_added);
+               same_rows, constants[i], const_rows, rerun[i], again.lines_added,
+               ratio_same[i], ratio_const[i]);
         fflush(stdout);
         exact = exact && res.lines_added == same_rows && same_rows == const_rows &&
                 again.lines_added == 0;
@@ -207,12 +217,12 @@ int main(int argc, char **argv)
     printf("medians of %d rounds, %ld active enrolments:\n", rounds, n);
     printf("  accrual_run (real path):         %8.3f s  %9.0f lines/s\n", m_run,
            (double)n / m_run);
-    printf(
-        "  bare INSERT ... SELECT, same rows: %6.3f s  ratio (run speed / bare) %.2f\n",
-        m_same, m_same / m_run);
-    printf(
-        "  bare INSERT ... SELECT, constants: %6.3f s  ratio (run speed / bare) %.2f\n",
-        m_const, m_const / m_run);
+    printf("  bare INSERT ... SELECT, same rows: %6.3f s  ratio (run speed / bare) %.2f, "
+           "median of round ratios %.2f\n",
+           m_same, m_same / m_run, median(ratio_same, rounds));
+    printf("  bare INSERT ... SELECT, constants: %6.3f s  ratio (run speed / bare) %.2f, "
+           "median of round ratios %.2f\n",
+           m_const, m_const / m_run, median(ratio_const, rounds));
     printf("  rerun (no change):               %8.3f s\n", m_rerun);
     db_destroy(&db);
     return exact ? 0 : 1;

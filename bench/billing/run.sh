@@ -2,7 +2,7 @@
 # run.sh: bench_billing against a throw-away PostgreSQL 15 with fsync ON
 # (the test harness turns fsync off; a benchmark must not).
 #   bench/billing/run.sh BUILD_DIR [N]      e.g. bench/billing/run.sh build 1000000
-# ROUNDS=K (default 3): fresh months measured; medians are printed.
+# ROUNDS=K (default 5): fresh months measured; medians are printed.
 # Keeps the cluster when BENCH_KEEP=1 (then prints where it is).
 # Shared memory in huge pages where the machine can give them
 # (bench/lib/hugepages.sh; LINDUNG_BENCH_HUGE_PAGES=0 for 4 kB pages).
@@ -35,4 +35,4 @@ export LINDUNG_DB="host=$DIR dbname=lindung user=lindung"
 export LINDUNG_MIGRATIONS="$SRC/db/migrations"
 "$BUILD/tools/lindungctl/lindungctl" migrate
 "$BUILD/tools/lindungctl/lindungctl" program import "$SRC/db/seed/programs.json"
-"$BUILD/bench/billing/bench_billing" "$N" "${ROUNDS:-3}"
+"$BUILD/bench/billing/bench_billing" "$N" "${ROUNDS:-5}"
