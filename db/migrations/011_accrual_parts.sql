@@ -73,15 +73,17 @@ CREATE FUNCTION accrual_part_name(p_period date, p_part int) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$ SELECT accrual_partition_name(p_period) || '_p' || p_part $$;
 
 -- One part of a month's first load, in a session of its own (accrual.c):
+-- a new table like accruals, with every constraint of accruals and two of
+-- its own, its month and its range of enrolment ids (so that ATTACH finds
+-- them proven and reads nothing), all checked as each line is written; then
 -- the lines of enrolments with p_from <= id < p_to (NULL: no bound), except
 -- p_skip (ended by the run's lapse check, which this session cannot see),
 -- each with its invoice from the arrays (an enrolment whose payer has none is
--- not billed, as in accrual_due); then the constraints ATTACH PARTITION
--- demands, its id range among them, and the unique (enrolment_id, period)
--- index; then the part's lines per invoice, which the run adds to the
--- invoices. Parallel workers are not asked for: the run's parts already keep
--- the cores busy. A part whose run died (its billing process killed) stops
--- within a second instead of writing on for nobody.
+-- not billed, as in accrual_due); then the unique (enrolment_id, period)
+-- index, built in one sort; then the part's lines per invoice, which the run
+-- adds to the invoices. Parallel workers are not asked for: the run's parts
+-- already keep the cores busy. A part whose run died (its billing process
+-- killed) stops within a second instead of writing on for nobody.
 CREATE FUNCTION accrual_part_load(p_period date, p_part int, p_from bigint, p_to bigint,
                                   p_run bigint, p_supplementary boolean, p_skip bigint[],
                                   p_invoice_ids bigint[], p_sources text[], p_payers text[])
@@ -104,10 +106,15 @@ BEGIN
         RAISE EXCEPTION '% is already attached: its month was loaded', part;
     END IF;
     EXECUTE format('DROP TABLE IF EXISTS %I', part);
-    EXECUTE format('CREATE TABLE %I AS '
-                   'SELECT p.enrolment_id, %L::date AS period, p.jkk, p.jkm, '
-                   '  p.jkk + p.jkm AS amount, i.id AS invoice_id, %L::bigint AS run_id, '
-                   '  %L::boolean AS supplementary, now() AS created_at '
+    EXECUTE format('CREATE TABLE %I (LIKE accruals INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
+                   part);
+    EXECUTE format('ALTER TABLE %I ADD CONSTRAINT %I CHECK (period = %L), '
+                   '  ADD CONSTRAINT %I CHECK (%s)',
+                   part, part || '_period_check', p_period, part || '_range_check', bounds);
+    EXECUTE format('INSERT INTO %I (enrolment_id, period, jkk, jkm, amount, invoice_id, '
+                   '  run_id, supplementary) '
+                   'SELECT p.enrolment_id, %L::date, p.jkk, p.jkm, p.jkk + p.jkm, i.id, '
+                   '  %L::bigint, %L::boolean '
                    'FROM accrual_premiums(%L::date) p '
                    'JOIN unnest(%L::bigint[], %L::text[], %L::text[]) '
                    '  AS i (id, funding_source, payer_code) '
@@ -115,19 +122,8 @@ BEGIN
                    'WHERE %s AND NOT (p.enrolment_id = ANY (%L::bigint[]))',
                    part, p_period, p_run, p_supplementary, p_period,
                    p_invoice_ids, p_sources, p_payers, bounds, coalesce(p_skip, '{}'));
-    EXECUTE format('ALTER TABLE %I '
-                   '  ALTER enrolment_id SET NOT NULL, ALTER period SET NOT NULL, '
-                   '  ALTER jkk SET NOT NULL, ALTER jkm SET NOT NULL, '
-                   '  ALTER amount SET NOT NULL, ALTER invoice_id SET NOT NULL, '
-                   '  ALTER run_id SET NOT NULL, ALTER supplementary SET NOT NULL, '
-                   '  ALTER created_at SET NOT NULL, '
-                   '  ALTER supplementary SET DEFAULT false, ALTER created_at SET DEFAULT now(), '
-                   '  ADD CONSTRAINT accruals_amount_check CHECK (amount = jkk + jkm), '
-                   '  ADD CONSTRAINT %I CHECK (period = %L), '
-                   '  ADD CONSTRAINT %I CHECK (%s), '
-                   '  ADD CONSTRAINT %I UNIQUE (enrolment_id, period)',
-                   part, part || '_period_check', p_period,
-                   part || '_range_check', bounds, part || '_line_key');
+    EXECUTE format('ALTER TABLE %I ADD CONSTRAINT %I UNIQUE (enrolment_id, period)',
+                   part, part || '_line_key');
     RETURN QUERY EXECUTE format('SELECT invoice_id, count(*), sum(amount)::bigint '
                                 'FROM %I GROUP BY invoice_id', part);
 END $$;
