@@ -1,5 +1,5 @@
 /* config: settings from environment variables with local defaults.
- * Every variable is listed in docs/configuration.md. Not for command lines. */
+ * Every variable is listed in README.md ("Configuration"). Not for command lines. */
 #ifndef LINDUNG_CONFIG_H
 #define LINDUNG_CONFIG_H
 

@@ -1,5 +1,5 @@
 /* lindung-intake: accepts submissions over HTTP, stores them, and prompts
- * verify over ZeroMQ. Configuration: docs/configuration.md. */
+ * verify over ZeroMQ. Configuration: README.md ("Configuration"). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <zmq.h>
