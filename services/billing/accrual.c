@@ -375,8 +375,12 @@ static int load_month(db_t *db, const char *month, const char *run_id,
     char bound[LOAD_PARTS_MAX + 1][24]; /* part k: ids from bound k to bound k+1 */
     snprintf(bound[0], sizeof bound[0], "%s", "");
     snprintf(bound[n], sizeof bound[n], "%s", "");
-    for (int k = 1; k < n; k++)
-        snprintf(bound[k], sizeof bound[k], "%lld", lo + (hi - lo + 1) / n * k);
+    long long at = lo; /* each range at least one id wide: ATTACH refuses an empty one */
+    for (int k = 1; k < n; k++) {
+        long long even = lo + (hi - lo + 1) / n * k;
+        at = even > at ? even : at + 1;
+        snprintf(bound[k], sizeof bound[k], "%lld", at);
+    }
     db_t *part[LOAD_PARTS_MAX] = {0};
     PGresult *done[LOAD_PARTS_MAX] = {0};
     int failed = -1;

@@ -151,6 +151,8 @@ class BillingTest(harness.LindungTestCase):
         s = self.stack
         ids = self.enrol("PALI-2025-ADD", PALI_VILLAGE, 3, start="2026-01")
         ended = self.enrol("PALI-2025-ADD", PALI_VILLAGE_2, 1, start="2026-01", end="2026-02")
+        # more parts than enrolments: ranges of one id, and empty ones, must load too
+        s.env["LINDUNG_BILLING_LOAD_PARTS"] = "5"
         s.start_daemons("billing")
         self.run_month("2026-03")
         self.run_month("2026-03")
