@@ -385,7 +385,7 @@ static int load_month(db_t *db, const char *month, const char *run_id,
     PGresult *done[LOAD_PARTS_MAX] = {0};
     int failed = -1;
     for (int k = 0; k < n; k++) {
-        char number[8];
+        char number[12];
         snprintf(number, sizeof number, "%d", k);
         const char *params[] = {month,
                                 number,
