@@ -6,9 +6,10 @@
  * than what the month's earlier runs saw (docs/billing.md, "How a run is made
  * fast").
  * Rounding (docs/billing.md): integer arithmetic, half up, per component, the
- * same as premium.c; the premium SQL is accrual_due() in
- * 007_accrual_partitions.sql. No floating point touches money. Not the
- * schedule (schedule.c) nor logging of runs (billing.c). */
+ * same as premium.c; the premium SQL is accrual_premiums() in
+ * 011_accrual_parts.sql (accrual_due() adds the invoice). No floating point
+ * touches money. Not the schedule (schedule.c) nor logging of runs
+ * (billing.c). */
 #include "accrual.h"
 #include <inttypes.h>
 #include <stdio.h>
@@ -61,7 +62,7 @@ static const char *SQL_SEEN_UP_TO =
     "WHERE period = $1 AND finished_at IS NOT NULL AND programs_mark = $2";
 
 /* A month whose partition does not exist has no line at all: its first run
- * loads a fresh table (accrual_load_month, 007_accrual_partitions.sql). */
+ * loads it in parts (load_month). */
 static const char *SQL_FIRST_LOAD =
     "SELECT to_regclass(accrual_partition_name($1::date)) IS NULL";
 
