@@ -7,13 +7,15 @@
 --
 -- A month loaded this way is a partition of accruals that is itself
 -- partitioned by ranges of enrolment_id, one part per session. Each part is
--- made by accrual_part_load in its own session and committed there, a table
--- no query of accruals can see; the run's own transaction then makes the
+-- made by accrual_part_load in its own session, reading the run's snapshot,
+-- and committed there once every part is written: a table no query of
+-- accruals can see. The run's own transaction then makes the
 -- month's partition, attaches the parts to it and attaches it to accruals
 -- (accrual_parts_attach). So a month's lines still appear all at once, with
--- the run that made them, or not at all. A part left by a run that did not
--- finish is dropped by the next load of its month; it holds no line anyone
--- counts, because only attached tables are lines.
+-- the run that made them, or not at all. A part left by a run that died
+-- between its parts' commits and its own is dropped by the next load of its
+-- month; it holds no line anyone counts, because only attached tables are
+-- lines.
 
 -- Who pays, in order: a month's first load finds its payers by stepping from
 -- one payer to the next in this index, a few hundred probes, instead of
@@ -83,7 +85,11 @@ LANGUAGE sql IMMUTABLE AS $$ SELECT accrual_partition_name(p_period) || '_p' || 
 -- index, built in one sort; then the part's lines per invoice, which the run
 -- adds to the invoices. Parallel workers are not asked for: the run's parts
 -- already keep the cores busy. A part whose run died (its billing process
--- killed) stops within a second instead of writing on for nobody.
+-- killed) stops within a second instead of writing on for nobody; a part
+-- that waits 30 s for a lock fails (and so does its run) rather than wait
+-- for ever on a lock queued behind the run's own, which no deadlock check
+-- can see. The caller reads the run's snapshot (SET TRANSACTION SNAPSHOT)
+-- and commits once every part is written.
 CREATE FUNCTION accrual_part_load(p_period date, p_part int, p_from bigint, p_to bigint,
                                   p_run bigint, p_supplementary boolean, p_skip bigint[],
                                   p_invoice_ids bigint[], p_sources text[], p_payers text[])
@@ -94,6 +100,7 @@ SET max_parallel_maintenance_workers = 0
 SET maintenance_work_mem = '256MB'
 SET enable_sort = off
 SET client_connection_check_interval = '1s'
+SET lock_timeout = '30s'
 AS $$
 DECLARE
     part text := accrual_part_name(p_period, p_part);
@@ -139,6 +146,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     month text := accrual_partition_name(p_period);
     parts int := coalesce(cardinality(p_bounds), 0) + 1;
+    stale name;
     lo text;
     hi text;
 BEGIN
@@ -154,6 +162,15 @@ BEGIN
                    month, month || '_line_key');
     EXECUTE format('ALTER TABLE accruals ATTACH PARTITION %I FOR VALUES IN (%L)',
                    month, p_period);
+    -- Parts of the month that were not attached now never will be: left by a
+    -- run that died between its parts' commits and its own, with more parts
+    -- than this one.
+    FOR stale IN SELECT c.relname FROM pg_class c
+                 WHERE c.relnamespace = to_regnamespace(current_schema())
+                   AND c.relkind = 'r' AND c.relname ~ ('^' || month || '_p[0-9]+$')
+                   AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid) LOOP
+        EXECUTE format('DROP TABLE %I', stale);
+    END LOOP;
 END $$;
 
 -- The single-session load of 009 is no longer used.

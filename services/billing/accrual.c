@@ -145,8 +145,13 @@ static const char *SQL_INVOICE_MAP =
 static const char *SQL_ID_RANGE =
     "SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM enrolments";
 
-/* One part, in its own session, committed there. The leading comment names
- * the statement in pg_stat_activity (the crash test watches for it). */
+/* The run's snapshot, for the parts to read (SET TRANSACTION SNAPSHOT). */
+static const char *SQL_EXPORT_SNAPSHOT = "SELECT pg_export_snapshot()";
+static const char *SQL_PART_BEGIN =
+    "BEGIN ISOLATION LEVEL REPEATABLE READ; SET TRANSACTION SNAPSHOT ";
+
+/* One part, in its own session, committed there once every part is written. The leading
+ * comment names the statement in pg_stat_activity (the crash test watches for it). */
 static const char *SQL_PART_LOAD =
     "/* accrual_run: INSERT INTO accruals, first load */ "
     "SELECT invoice_id, lines, amount FROM accrual_part_load($1::date, $2::int, "
@@ -353,39 +358,119 @@ static int attach_parts(db_t *db, const char *month, char bound[][24], int n,
     return ok ? 0 : -1;
 }
 
+/* The sessions writing one first load, and the first of them to fail. */
+typedef struct {
+    int n;
+    db_t *db[LOAD_PARTS_MAX];
+    PGconn *conn[LOAD_PARTS_MAX]; /* NULL: not started */
+    PGresult *done[LOAD_PARTS_MAX];
+    int failed; /* -1: none */
+    char error[200];
+} parts_t;
+
+/* Part k failed: keep the first failure's message, and cancel the parts
+ * still writing, which the run will not use. */
+static void parts_fail(parts_t *p, int k, const char *message)
+{
+    if (p->failed >= 0)
+        return;
+    p->failed = k;
+    snprintf(p->error, sizeof p->error, "%s", message && *message ? message : "failed");
+    p->error[strcspn(p->error, "\n")] = '\0';
+    for (int j = 0; j < p->n; j++) {
+        PGcancel *cancel = j != k && p->conn[j] ? PQgetCancel(p->conn[j]) : NULL;
+        char ignored[64];
+        if (cancel)
+            PQcancel(cancel, ignored, sizeof ignored);
+        PQfreeCancel(cancel);
+    }
+}
+
+/* Start part k: a session in the run's snapshot (`begin`), writing its
+ * lines in the background. */
+static void part_start(parts_t *p, int k, const char *conninfo, const char *snapshot,
+                       const char *const *params)
+{
+    p->db[k] = db_new(conninfo);
+    PGconn *conn = p->db[k] ? db_conn(p->db[k]) : NULL;
+    if (!conn) {
+        parts_fail(p, k, p->db[k] ? db_error(p->db[k]) : "out of memory");
+        return;
+    }
+    /* SET TRANSACTION SNAPSHOT takes no parameter; the identifier comes from
+     * the server and is quoted by libpq. */
+    char *quoted = PQescapeLiteral(conn, snapshot, strlen(snapshot));
+    char begin[160];
+    snprintf(begin, sizeof begin, "%s%s", SQL_PART_BEGIN, quoted ? quoted : "''");
+    PQfreemem(quoted);
+    PGresult *r = PQexec(conn, begin);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok || !PQsendQueryParams(conn, SQL_PART_LOAD, 10, NULL, params, NULL, NULL, 0)) {
+        parts_fail(p, k, PQerrorMessage(conn));
+        return;
+    }
+    p->conn[k] = conn;
+}
+
+/* Wait for every started part; then commit them all, or roll them all back
+ * when one failed. */
+static void parts_finish(parts_t *p)
+{
+    for (int k = 0; k < p->n; k++)
+        for (PGresult *r; p->conn[k] && (r = PQgetResult(p->conn[k])) != NULL;) {
+            if (PQresultStatus(r) == PGRES_TUPLES_OK && !p->done[k]) {
+                p->done[k] = r;
+                continue;
+            }
+            parts_fail(p, k, PQresultErrorMessage(r));
+            PQclear(r);
+        }
+    for (int k = 0; k < p->n; k++) {
+        if (!p->conn[k])
+            continue;
+        PGresult *r = PQexec(p->conn[k], p->failed < 0 ? "COMMIT" : "ROLLBACK");
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            parts_fail(p, k, PQerrorMessage(p->conn[k]));
+        PQclear(r);
+    }
+}
+
 /* Write the month's first load in load_parts sessions at once, one range of
- * enrolment ids each, then attach their parts in the run's transaction and
- * grow each invoice by its parts' lines (011_accrual_parts.sql). A part that
- * fails fails the run; parts already committed are dropped by the next load
- * of the month, and no query of accruals ever sees them. */
+ * enrolment ids each, all reading the run's own snapshot (so they bill by the
+ * same rates, programmes and enrolments as the run's payers, and as each
+ * other); then attach their parts in the run's transaction and grow each
+ * invoice by its parts' lines (011_accrual_parts.sql). A part that fails
+ * fails the run, and every part is rolled back. */
 static int load_month(db_t *db, const char *month, const char *run_id,
                       const char *supplementary, const char *lapsed,
                       accrual_result_t *result)
 {
     const char *p_month[] = {month};
+    char snapshot[64];
     PGresult *map = db_exec(db, SQL_INVOICE_MAP, 1, p_month);
     PGresult *range = db_exec(db, SQL_ID_RANGE, 0, NULL);
-    if (!db_ok(map) || PQntuples(map) != 1 || !db_ok(range) || PQntuples(range) != 1) {
+    bool ok = db_ok(map) && PQntuples(map) == 1 && db_ok(range) &&
+              PQntuples(range) == 1 &&
+              query_value(db, SQL_EXPORT_SNAPSHOT, 0, NULL, snapshot, sizeof snapshot);
+    long long lo = ok ? atoll(PQgetvalue(range, 0, 0)) : 0;
+    long long hi = ok ? atoll(PQgetvalue(range, 0, 1)) : 0;
+    PQclear(range);
+    if (!ok) {
         PQclear(map);
-        PQclear(range);
         return -1;
     }
-    long long lo = atoll(PQgetvalue(range, 0, 0)), hi = atoll(PQgetvalue(range, 0, 1));
-    PQclear(range);
-    int n = load_parts;
+    parts_t p = {.n = load_parts, .failed = -1};
     char bound[LOAD_PARTS_MAX + 1][24]; /* part k: ids from bound k to bound k+1 */
     snprintf(bound[0], sizeof bound[0], "%s", "");
-    snprintf(bound[n], sizeof bound[n], "%s", "");
+    snprintf(bound[p.n], sizeof bound[p.n], "%s", "");
     long long at = lo; /* each range at least one id wide: ATTACH refuses an empty one */
-    for (int k = 1; k < n; k++) {
-        long long even = lo + (hi - lo + 1) / n * k;
+    for (int k = 1; k < p.n; k++) {
+        long long even = lo + (hi - lo + 1) / p.n * k;
         at = even > at ? even : at + 1;
         snprintf(bound[k], sizeof bound[k], "%lld", at);
     }
-    db_t *part[LOAD_PARTS_MAX] = {0};
-    PGresult *done[LOAD_PARTS_MAX] = {0};
-    int failed = -1;
-    for (int k = 0; k < n; k++) {
+    for (int k = 0; k < p.n && p.failed < 0; k++) {
         char number[12];
         snprintf(number, sizeof number, "%d", k);
         const char *params[] = {month,
@@ -398,39 +483,21 @@ static int load_month(db_t *db, const char *month, const char *run_id,
                                 PQgetvalue(map, 0, 0),
                                 PQgetvalue(map, 0, 1),
                                 PQgetvalue(map, 0, 2)};
-        part[k] = db_new(db_conninfo(db));
-        PGconn *conn = part[k] ? db_conn(part[k]) : NULL;
-        if (!conn ||
-            !PQsendQueryParams(conn, SQL_PART_LOAD, 10, NULL, params, NULL, NULL, 0)) {
-            failed = k;
-            break;
-        }
+        part_start(&p, k, db_conninfo(db), snapshot, params);
     }
-    for (int k = 0; k < n && part[k]; k++) {
-        PGconn *conn = db_conn(part[k]);
-        for (PGresult *r; conn && (r = PQgetResult(conn)) != NULL;)
-            if (done[k] || PQresultStatus(r) != PGRES_TUPLES_OK)
-                PQclear(r), failed = failed < 0 ? k : failed;
-            else
-                done[k] = r;
-        if (!done[k] && failed < 0)
-            failed = k;
-    }
+    parts_finish(&p);
     PQclear(map);
     int rc = 0;
-    if (failed >= 0) {
-        snprintf(result->error, sizeof result->error, "accrue: part %d of %d: %s", failed,
-                 n, part[failed] ? db_error(part[failed]) : "out of memory");
-        char *nl = strchr(result->error, '\n');
-        if (nl)
-            *nl = '\0';
+    if (p.failed >= 0) {
+        snprintf(result->error, sizeof result->error, "accrue: part %d of %d: %s",
+                 p.failed, p.n, p.error);
         rc = -1;
     }
     if (rc == 0)
-        rc = attach_parts(db, month, bound, n, done, result);
-    for (int k = 0; k < n; k++) {
-        PQclear(done[k]);
-        db_destroy(&part[k]);
+        rc = attach_parts(db, month, bound, p.n, p.done, result);
+    for (int k = 0; k < p.n; k++) {
+        PQclear(p.done[k]);
+        db_destroy(&p.db[k]);
     }
     return rc;
 }

@@ -115,12 +115,13 @@ class BillingCrash(harness.LindungTestCase):
             "AND finished_at IS NULL"), "0")
         self.assertEqual(s.cluster.scalar(PARTS_LEFT), "0", "no part left unattached")
 
-        # -- a stale part of a month never loaded is replaced by its load
+        # -- stale parts of a month never loaded are replaced, or dropped, by its load
         s.cluster.psql("CREATE TABLE accruals_2027_02_p1 AS SELECT 1 AS stale")
+        s.cluster.psql("CREATE TABLE accruals_2027_02_p7 AS SELECT 1 AS stale")  # > parts
         later = json.loads(s.lindungctl("billing", "run", "2027-02", timeout=600).stdout)
         self.assertTrue(later["ok"], later)
         self.assertEqual(later["lines_added"], N, later)
-        self.assertEqual(s.cluster.scalar(PARTS_LEFT), "0", "the stale part was replaced")
+        self.assertEqual(s.cluster.scalar(PARTS_LEFT), "0", "the stale parts are gone")
         self.assertEqual(s.cluster.scalar(
             "SELECT count(*) FROM accruals WHERE period = '2027-02-01'"), str(N))
 
