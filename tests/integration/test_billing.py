@@ -351,8 +351,15 @@ class BillingTest(harness.LindungTestCase):
         self.assertEqual(self.sql("SELECT count(*) FROM enrolments WHERE status = 'active'"),
                          [("2",)])
         # Rewind to 1 April 2026: only January-March billed, each on its 1st.
+        # April on lose their partitions, so April is a first load again: its
+        # parts cannot see the run's own lapse and must be told to skip it.
         s.billing.stop()
-        self.sql("DELETE FROM accruals WHERE period >= '2026-04-01'; "
+        self.sql("DO $$ DECLARE t text; BEGIN "
+                 "  FOR t IN SELECT c.relname FROM pg_inherits i JOIN pg_class c "
+                 "           ON c.oid = i.inhrelid WHERE i.inhparent = 'accruals'::regclass "
+                 "           AND c.relname >= 'accruals_2026_04' LOOP "
+                 "    EXECUTE format('DROP TABLE %I', t); "
+                 "  END LOOP; END $$; "
                  "DELETE FROM billing_runs WHERE period >= '2026-04-01'; "
                  "UPDATE accruals SET created_at = period; "
                  "UPDATE invoices i SET total = coalesce((SELECT sum(amount) FROM accruals a "
