@@ -11,7 +11,8 @@
  * with fsync on (bench/billing/run.sh makes one). Usage:
  *   bench_billing [N] [ROUNDS]   (default 1000000 5; LINDUNG_DB names the
  *                        database, migrated with the demo programmes imported;
- *                        LINDUNG_BILLING_LOAD_PARTS as for lindung-billing)
+ *                        LINDUNG_BILLING_LOAD_PARTS and
+ *                        LINDUNG_BILLING_LOAD_MEMORY_MB as for lindung-billing)
  * The run and the bare inserts of a round follow each other within seconds,
  * so their ratio is printed per round too, and the median of those ratios:
  * the speed of a shared VM drifts by tens of percent over a minute. */
@@ -178,6 +179,9 @@ int main(int argc, char **argv)
     const char *parts = getenv("LINDUNG_BILLING_LOAD_PARTS");
     if (parts && *parts)
         accrual_set_load_parts(atoi(parts));
+    const char *memory = getenv("LINDUNG_BILLING_LOAD_MEMORY_MB");
+    if (memory && *memory)
+        accrual_set_load_memory(atoi(memory));
     db_t *db = db_new(getenv("LINDUNG_DB") ? getenv("LINDUNG_DB") : "dbname=lindung");
     if (!db_conn(db)) {
         fprintf(stderr, "bench: cannot connect: %s\n", db_error(db));
@@ -185,6 +189,8 @@ int main(int argc, char **argv)
     }
     char fsync[16];
     printf("fsync = %s\n", one_value(db, SQL_FSYNC, 0, NULL, fsync, sizeof fsync));
+    printf("load parts = %s, index memory = %d MB a part\n",
+           parts && *parts ? parts : "2 (default)", accrual_part_memory_mb());
     ensure_enrolments(db, n);
     double run[16], same[16], constants[16], rerun[16], ratio_same[16], ratio_const[16];
     bool exact = true;

@@ -20,8 +20,10 @@
 #define LAPSE_LOG_MAX 100
 #define LOAD_PARTS_MAX 16
 
-/* Sessions that write a month's first load (accrual_set_load_parts). */
+/* Sessions that write a month's first load (accrual_set_load_parts), and
+ * the memory their index sorts share (accrual_set_load_memory). */
 static int load_parts = 2;
+static int load_memory_mb = 512;
 
 /* One run per month at a time, across every billing process. */
 static const char *SQL_LOCK_MONTH = "SELECT pg_advisory_xact_lock(4242, $1::int)";
@@ -149,6 +151,11 @@ static const char *SQL_ID_RANGE =
 static const char *SQL_EXPORT_SNAPSHOT = "SELECT pg_export_snapshot()";
 static const char *SQL_PART_BEGIN =
     "BEGIN ISOLATION LEVEL REPEATABLE READ; SET TRANSACTION SNAPSHOT ";
+
+/* A part's share of the load's index memory, for this transaction only
+ * (012_accrual_load_memory.sql). */
+static const char *SQL_PART_MEMORY =
+    "SELECT set_config('maintenance_work_mem', $1, true)";
 
 /* One part, in its own session, committed there once every part is written. The leading
  * comment names the statement in pg_stat_activity (the crash test watches for it). */
@@ -406,6 +413,12 @@ static void part_start(parts_t *p, int k, const char *conninfo, const char *snap
     PGresult *r = PQexec(conn, begin);
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
+    char memory[24];
+    snprintf(memory, sizeof memory, "%dMB", accrual_part_memory_mb());
+    const char *p_memory[] = {memory};
+    r = ok ? PQexecParams(conn, SQL_PART_MEMORY, 1, NULL, p_memory, NULL, NULL, 0) : NULL;
+    ok = ok && PQresultStatus(r) == PGRES_TUPLES_OK;
+    PQclear(r);
     if (!ok || !PQsendQueryParams(conn, SQL_PART_LOAD, 10, NULL, params, NULL, NULL, 0)) {
         parts_fail(p, k, PQerrorMessage(conn));
         return;
@@ -594,6 +607,19 @@ int accrual_run(db_t *db, period_t period, const char *trigger, const char *mark
 void accrual_set_load_parts(int parts)
 {
     load_parts = parts < 1 ? 1 : parts > LOAD_PARTS_MAX ? LOAD_PARTS_MAX : parts;
+}
+
+void accrual_set_load_memory(int mb)
+{
+    load_memory_mb = mb < LOAD_MEMORY_MIN_MB   ? LOAD_MEMORY_MIN_MB
+                     : mb > LOAD_MEMORY_MAX_MB ? LOAD_MEMORY_MAX_MB
+                                               : mb;
+}
+
+int accrual_part_memory_mb(void)
+{
+    int share = load_memory_mb / load_parts;
+    return share < 1 ? 1 : share; /* PostgreSQL's own minimum is 1 MB */
 }
 
 int accrual_months_run(db_t *db, period_t *out, int cap)

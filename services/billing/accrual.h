@@ -36,6 +36,18 @@ int accrual_run(db_t *db, period_t period, const char *trigger, const char *wate
  * 16): about the number of cores PostgreSQL has. */
 void accrual_set_load_parts(int parts);
 
+/* The memory, in MB, that a first load's parts share for their index sorts
+ * (default 512, from LOAD_MEMORY_MIN_MB to LOAD_MEMORY_MAX_MB): each part
+ * gets maintenance_work_mem = this / parts, at least 1 MB, PostgreSQL's own
+ * minimum. A part whose sort does not fit merges on disk: about 64 bytes a
+ * line, so 512 MB holds some 8 million lines in all (docs/billing.md). */
+#define LOAD_MEMORY_MIN_MB 1
+#define LOAD_MEMORY_MAX_MB 65536
+void accrual_set_load_memory(int mb);
+
+/* One part's share of that memory, in MB. */
+int accrual_part_memory_mb(void);
+
 /* Months that have been run before, oldest first (for supplementary catch-up);
  * returns how many were written to out (at most cap), -1 on a database error. */
 int accrual_months_run(db_t *db, period_t *out, int cap);

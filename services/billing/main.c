@@ -30,7 +30,7 @@ static const char *SQL_ENROLMENT_WATERMARK =
 
 typedef struct {
     const char *db, *enrolments, *control, *schedule;
-    long port, sweep_ms, catch_up_months, load_parts;
+    long port, sweep_ms, catch_up_months, load_parts, load_memory_mb;
 } settings_t;
 
 static int read_settings(settings_t *s)
@@ -46,7 +46,9 @@ static int read_settings(settings_t *s)
         config_int("LINDUNG_BILLING_CATCHUP_MONTHS", 60, 1, 1200, &s->catch_up_months,
                    err, sizeof err) ||
         config_int("LINDUNG_BILLING_LOAD_PARTS", 2, 1, 16, &s->load_parts, err,
-                   sizeof err)) {
+                   sizeof err) ||
+        config_int("LINDUNG_BILLING_LOAD_MEMORY_MB", 512, LOAD_MEMORY_MIN_MB,
+                   LOAD_MEMORY_MAX_MB, &s->load_memory_mb, err, sizeof err)) {
         log_error("config.invalid", "detail", err);
         return -1;
     }
@@ -130,6 +132,7 @@ int main(void)
     if (read_settings(&s) != 0)
         return 2;
     accrual_set_load_parts((int)s.load_parts);
+    accrual_set_load_memory((int)s.load_memory_mb);
 
     char err[256];
     schedule_t *schedule = schedule_new(s.schedule, err, sizeof err);

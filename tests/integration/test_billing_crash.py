@@ -11,7 +11,8 @@ sessions writing the month's parts, migration 011). The restarted billing
 loads in three parts instead of two, so the killed run's parts, whatever it
 left of them, are replaced rather than reused. A part left over from a run
 that never finished (made by hand here) is dropped by the month's load, and a
-part of a loaded month cannot be loaded again.
+part of a loaded month cannot be loaded again. A load given 1 MB of index
+memory in all makes each part's index sort spill to disk (migration 012).
 Run directly:
   LINDUNG_BUILD_DIR=build-billing LINDUNG_SOURCE_DIR=. python3 tests/integration/test_billing_crash.py
 """
@@ -51,6 +52,8 @@ FROM a, s, v
 PARTS_LEFT = ("SELECT count(*) FROM pg_class c WHERE c.relkind = 'r' "
               "AND c.relname ~ '^accruals_[0-9]{4}_[0-9]{2}_p[0-9]+$' "
               "AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)")
+
+TEMP_FILES = "SELECT temp_files FROM pg_stat_database WHERE datname = current_database()"
 
 ACCRUING = ("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
             "AND query LIKE '%INSERT INTO accruals%' AND pid <> pg_backend_pid()")
@@ -115,12 +118,20 @@ class BillingCrash(harness.LindungTestCase):
             "AND finished_at IS NULL"), "0")
         self.assertEqual(s.cluster.scalar(PARTS_LEFT), "0", "no part left unattached")
 
-        # -- stale parts of a month never loaded are replaced, or dropped, by its load
+        # -- stale parts of a month never loaded are replaced, or dropped, by its load;
+        # it is loaded with 1 MB of index memory shared by 3 parts, which the parts'
+        # index sorts (about 4 MB each) must overflow: proof that the share reaches
+        # them (012; with 011's 256 MB per part they wrote no temporary file)
         s.cluster.psql("CREATE TABLE accruals_2027_02_p1 AS SELECT 1 AS stale")
         s.cluster.psql("CREATE TABLE accruals_2027_02_p7 AS SELECT 1 AS stale")  # > parts
+        s.env["LINDUNG_BILLING_LOAD_MEMORY_MB"] = "1"
+        s.billing.restart()
+        temp_files_before = int(s.cluster.scalar(TEMP_FILES))
         later = json.loads(s.lindungctl("billing", "run", "2027-02", timeout=600).stdout)
         self.assertTrue(later["ok"], later)
         self.assertEqual(later["lines_added"], N, later)
+        harness.wait_until(lambda: int(s.cluster.scalar(TEMP_FILES)) >= temp_files_before + 3,
+                           timeout=30, message="each part's index sort to spill to disk")
         self.assertEqual(s.cluster.scalar(PARTS_LEFT), "0", "the stale parts are gone")
         self.assertEqual(s.cluster.scalar(
             "SELECT count(*) FROM accruals WHERE period = '2027-02-01'"), str(N))
