@@ -6,6 +6,8 @@
 # Keeps the cluster when BENCH_KEEP=1 (then prints where it is).
 # Shared memory in huge pages where the machine can give them
 # (bench/lib/hugepages.sh; LINDUNG_BENCH_HUGE_PAGES=0 for 4 kB pages).
+# LOAD_MEMORIES="512 2048": one bench_billing per value, in that order, each
+# with LINDUNG_BILLING_LOAD_MEMORY_MB set to it, on the same enrolments.
 # LINDUNG_BENCH_PG_OPTS: extra server options for experiments;
 # docs/benchmarks.md says when a figure used them.
 set -eu
@@ -35,4 +37,11 @@ export LINDUNG_DB="host=$DIR dbname=lindung user=lindung"
 export LINDUNG_MIGRATIONS="$SRC/db/migrations"
 "$BUILD/tools/lindungctl/lindungctl" migrate
 "$BUILD/tools/lindungctl/lindungctl" program import "$SRC/db/seed/programs.json"
-"$BUILD/bench/billing/bench_billing" "$N" "${ROUNDS:-5}"
+if [ -z "${LOAD_MEMORIES:-}" ]; then
+    "$BUILD/bench/billing/bench_billing" "$N" "${ROUNDS:-5}"
+    exit
+fi
+for mb in $LOAD_MEMORIES; do
+    echo "== LINDUNG_BILLING_LOAD_MEMORY_MB=$mb"
+    LINDUNG_BILLING_LOAD_MEMORY_MB=$mb "$BUILD/bench/billing/bench_billing" "$N" "${ROUNDS:-5}"
+done
