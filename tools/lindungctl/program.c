@@ -28,7 +28,8 @@ static const char *SQL_UPSERT =
     "  payer_name, submitter, coverage_start, coverage_end, submission_deadline, "
     "  deadline_policy, min_age, max_age, occupations, poverty_ref_required, "
     "village_quota, "
-    "  village_target, total_quota, relief_applies) "
+    "  village_target, total_quota, relief_applies, relief_basis, insured_income, "
+    "  income_ceiling, renews, total_target) "
     "SELECT j->>'code', j->>'name', j->>'regency_code', j->>'funding_source', "
     "  j->>'payer_code', j->>'payer_name', coalesce(j->>'submitter', 'village'), "
     "  ((j->>'coverage_start') || '-01')::date, ((j->>'coverage_end') || '-01')::date, "
@@ -37,7 +38,11 @@ static const char *SQL_UPSERT =
     "  coalesce((j->>'poverty_ref_required')::boolean, false), "
     "(j->>'village_quota')::int, "
     "  (j->>'village_target')::int, (j->>'total_quota')::int, "
-    "  coalesce((j->>'relief_applies')::boolean, true) "
+    "  coalesce((j->>'relief_applies')::boolean, j->>'funding_source' = 'CSR'), "
+    "  j->>'relief_basis', coalesce((j->>'insured_income')::bigint, 1000000), "
+    "  (j->>'income_ceiling')::bigint, "
+    "  (SELECT r.id FROM programs r WHERE r.code = j->>'renews'), "
+    "  (j->>'total_target')::int "
     "FROM (SELECT $1::jsonb AS j) s "
     "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, "
     "  regency_code = EXCLUDED.regency_code, "
@@ -57,6 +62,11 @@ static const char *SQL_UPSERT =
     "  village_target = EXCLUDED.village_target, "
     "  total_quota = EXCLUDED.total_quota, "
     "  relief_applies = EXCLUDED.relief_applies, "
+    "  relief_basis = EXCLUDED.relief_basis, "
+    "  insured_income = EXCLUDED.insured_income, "
+    "  income_ceiling = EXCLUDED.income_ceiling, "
+    "  renews = EXCLUDED.renews, "
+    "  total_target = EXCLUDED.total_target, "
     "  version = p.version + 1, updated_at = now() "
     "WHERE (p.name, "
     "  p.regency_code, "
@@ -75,7 +85,8 @@ static const char *SQL_UPSERT =
     "  p.village_quota, "
     "  p.village_target, "
     "  p.total_quota, "
-    "  p.relief_applies) IS DISTINCT FROM ("
+    "  p.relief_applies, p.relief_basis, p.insured_income, p.income_ceiling, "
+    "  p.renews, p.total_target) IS DISTINCT FROM ("
     "  EXCLUDED.name, "
     "  EXCLUDED.regency_code, "
     "  EXCLUDED.funding_source, "
@@ -93,12 +104,33 @@ static const char *SQL_UPSERT =
     "  EXCLUDED.village_quota, "
     "  EXCLUDED.village_target, "
     "  EXCLUDED.total_quota, "
-    "  EXCLUDED.relief_applies) "
+    "  EXCLUDED.relief_applies, EXCLUDED.relief_basis, EXCLUDED.insured_income, "
+    "  EXCLUDED.income_ceiling, EXCLUDED.renews, EXCLUDED.total_target) "
     "RETURNING id, version";
 
 static const char *SQL_VERSION = "INSERT INTO program_versions (program_id, version, "
                                  "rules) VALUES ($1, $2, $3::jsonb) "
                                  "ON CONFLICT DO NOTHING";
+
+/* A programme's active enrolments end with its last covered month
+ * (013_money_rules.sql): a changed coverage_end moves their planned end. The
+ * exclusion constraint refuses an end moved into a successor's months. */
+static const char *SQL_FOLLOW_END =
+    "UPDATE enrolments e SET end_month = p.coverage_end FROM programs p "
+    "WHERE p.code = $1 AND e.program_id = p.id AND e.status = 'active' "
+    "  AND e.end_month IS DISTINCT FROM p.coverage_end";
+
+/* A renewing programme's renews must name a programme with a last month
+ * before this one's first. */
+static const char *SQL_RENEWS_OK =
+    "SELECT n.renews IS NOT NULL AND o.coverage_end IS NOT NULL "
+    "  AND o.coverage_end < n.coverage_start "
+    "FROM programs n LEFT JOIN programs o ON o.id = n.renews WHERE n.code = $1";
+
+/* Queue the renewal of the old programme's participants (verify decides
+ * them under this programme's rules). */
+static const char *SQL_RENEWAL_QUEUE =
+    "SELECT program_renewal_queue(id) FROM programs WHERE code = $1";
 
 static const char *SQL_REGENCY_EXISTS =
     "SELECT 1 FROM regions WHERE code = $1 AND level = 'regency'";
@@ -132,6 +164,47 @@ static bool absent_or(const cJSON *o, const char *key, cJSON_bool (*is)(const cJ
     return !v || cJSON_IsNull(v) || is(v);
 }
 
+/* Relief follows the funding source (PP 50/2025 Pasal 3, docs/billing.md):
+ * CSR always, APBD and DBH_SAWIT never, ADD and APBDES only with a recorded
+ * legal basis. Incomes are whole rupiah. */
+static int check_money(const cJSON *p, const char *code, const char *fs)
+{
+    int bad = 0;
+    const cJSON *relief = cJSON_GetObjectItemCaseSensitive(p, "relief_applies");
+    if (!absent_or(p, "relief_applies", cJSON_IsBool))
+        bad += problem(code, "relief_applies", "must be true or false");
+    else if (relief && cJSON_IsBool(relief) && fs) {
+        bool on = cJSON_IsTrue(relief);
+        if (strcmp(fs, "CSR") == 0 && !on)
+            bad += problem(code, "relief_applies",
+                           "cannot be false for CSR: PP 50/2025 gives CSR-paid BPU "
+                           "participants the relief");
+        if ((strcmp(fs, "APBD") == 0 || strcmp(fs, "DBH_SAWIT") == 0) && on)
+            bad += problem(code, "relief_applies",
+                           "cannot be true for APBD or DBH_SAWIT: PP 50/2025 Pasal 3 "
+                           "excludes contributions paid from APBN/APBD");
+        if ((strcmp(fs, "ADD") == 0 || strcmp(fs, "APBDES") == 0) && on &&
+            !str(p, "relief_basis"))
+            bad += problem(code, "relief_basis",
+                           "is required to give an ADD or APBDES programme the relief "
+                           "(the legal basis)");
+    }
+    if (!absent_or(p, "relief_basis", cJSON_IsString))
+        bad += problem(code, "relief_basis", "must be text");
+    const char *incomes[] = {"insured_income", "income_ceiling"};
+    for (size_t i = 0; i < 2; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(p, incomes[i]);
+        if (!absent_or(p, incomes[i], cJSON_IsNumber) ||
+            (cJSON_IsNumber(v) && (v->valuedouble < 1 || v->valuedouble > 1e12 ||
+                                   v->valuedouble != (double)(long long)v->valuedouble)))
+            bad += problem(code, incomes[i],
+                           "must be a whole number of rupiah, 1 to 1,000,000,000,000");
+    }
+    if (!absent_or(p, "renews", cJSON_IsString))
+        bad += problem(code, "renews", "must be a programme code");
+    return bad;
+}
+
 /* Count the problems of one programme object. */
 static int check(const cJSON *p)
 {
@@ -162,10 +235,11 @@ static int check(const cJSON *p)
     if (str(p, "submission_deadline") && !date_parse(str(p, "submission_deadline"), &day))
         bad += problem(code, "submission_deadline", "must be YYYY-MM-DD");
     const char *ints[] = {"min_age", "max_age", "village_quota", "village_target",
-                          "total_quota"};
+                          "total_quota", "total_target"};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
         if (!absent_or(p, ints[i], cJSON_IsNumber))
             bad += problem(code, ints[i], "must be a whole number");
+    bad += check_money(p, code, fs);
     if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(p, "occupations")))
         bad += problem(code, "occupations",
                        "must be a list of codes or names, or [\"informal\"]");
@@ -222,12 +296,54 @@ static int load_one(db_t *db, const cJSON *p)
         bad = db_run(db, SQL_VERSION, 3, vp) ? 0 : problem(code, "", db_error(db));
         if (!bad)
             printf("program %s: version %s\n", code, PQgetvalue(r, 0, 1));
+        const char *cp[] = {code};
+        if (!bad && !db_run(db, SQL_FOLLOW_END, 1, cp))
+            bad = problem(code, "coverage_end", db_error(db));
     } else {
         printf("program %s: unchanged\n", code);
     }
     PQclear(r);
     free(json);
     return bad;
+}
+
+/* A renewal may name a programme later in the file: its renews is set
+ * again once every programme exists. */
+static const char *SQL_SET_RENEWS =
+    "UPDATE programs SET renews = (SELECT r.id FROM programs r WHERE r.code = $2), "
+    "  version = version + 1, updated_at = now() "
+    "WHERE code = $1 AND renews IS DISTINCT FROM "
+    "  (SELECT r.id FROM programs r WHERE r.code = $2)";
+
+static int load_renewal(db_t *db, const cJSON *p)
+{
+    const char *params[] = {str(p, "code"), str(p, "renews")};
+    return db_run(db, SQL_SET_RENEWS, 2, params) ? 0
+                                                   : problem(params[0], "renews", db_error(db));
+}
+
+/* After every programme is in: renewals point at known, earlier
+ * programmes, and their participants are queued for renewal. */
+static int renew_one(db_t *db, const cJSON *p)
+{
+    const char *code = str(p, "code");
+    if (!str(p, "renews"))
+        return 0;
+    const char *cp[] = {code};
+    PGresult *r = db_exec(db, SQL_RENEWS_OK, 1, cp);
+    bool ok = db_ok(r) && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (!ok)
+        return problem(code, "renews",
+                       "must name a programme of this file or the database whose "
+                       "coverage_end is before this programme's coverage_start");
+    r = db_exec(db, SQL_RENEWAL_QUEUE, 1, cp);
+    ok = db_ok(r) && PQntuples(r) == 1;
+    if (ok)
+        printf("program %s: %s participants of %s queued for renewal\n", code,
+               PQgetvalue(r, 0, 0), str(p, "renews"));
+    PQclear(r);
+    return ok ? 0 : problem(code, "renews", db_error(db));
 }
 
 int program_import(db_t *db, const char *path)
@@ -253,6 +369,11 @@ int program_import(db_t *db, const char *path)
     cJSON_ArrayForEach(p, list) bad += check(p);
     if (!bad && db_begin(db)) {
         cJSON_ArrayForEach(p, list) bad += load_one(db, p);
+        /* a second pass: a renewal may name a programme later in the file */
+        if (!bad)
+            cJSON_ArrayForEach(p, list) bad += str(p, "renews") ? load_renewal(db, p) : 0;
+        if (!bad)
+            cJSON_ArrayForEach(p, list) bad += renew_one(db, p);
         if (bad || !db_commit(db))
             db_rollback(db);
     } else if (!bad) {
