@@ -69,8 +69,9 @@ static const char *SQL_FIRST_LOAD =
     "SELECT to_regclass(accrual_partition_name($1::date)) IS NULL";
 
 static const char *SQL_START_RUN =
-    "INSERT INTO billing_runs (period, trigger, enrolment_watermark, programs_mark) "
-    "VALUES ($1, $2, nullif($3, '')::bigint, $4) RETURNING id";
+    "INSERT INTO billing_runs (period, trigger, enrolment_watermark, programs_mark, "
+    "  rates_mark) "
+    "VALUES ($1, $2, nullif($3, '')::bigint, $4, $5) RETURNING id";
 
 /* Every payer with an enrolment newer than $2 active in the month, as three
  * arrays. A SELECT of its own, not the SELECT of the INSERT below, because
@@ -116,32 +117,48 @@ static const char *SQL_PAYERS_FIRST =
     "                      AND (pe.coverage_end IS NULL OR pe.coverage_end >= $1::date) "
     "                    ORDER BY e.program_id LIMIT 1) g";
 
-/* An invoice for each of those payers ($2..$4, SQL_PAYERS) that has none for
- * the month, named after the company (CSR) or the region. */
+/* A document of this run ($5) for each of those payers ($2..$4, SQL_PAYERS),
+ * named after the company (CSR) or the region: the month's invoice when the
+ * payer has none for the month yet, otherwise a supplementary invoice.
+ * Issued documents never change (013): late lines never go on them. Due by
+ * the 15th of the month (BPJS), or 14 days after issue when issued later.
+ * A document that gets no line is removed before the run commits
+ * (SQL_DROP_EMPTY). */
 static const char *SQL_OPEN_INVOICES =
-    "INSERT INTO invoices (period, funding_source, payer_code, payer_name, due_date) "
+    "INSERT INTO invoices (period, funding_source, payer_code, payer_name, due_date, "
+    "  kind, run_id) "
     "SELECT $1::date, g.funding_source, g.payer_code, "
     "  coalesce(CASE WHEN g.funding_source = 'CSR' THEN p.payer_name END, r.name, "
-    "  g.payer_code), $1::date + 14 "
+    "  g.payer_code), "
+    "  greatest($1::date + 14, (now() AT TIME ZONE 'Asia/Jakarta')::date + 14), "
+    "  CASE WHEN EXISTS (SELECT 1 FROM invoices f WHERE f.period = $1::date "
+    "                      AND f.funding_source = g.funding_source "
+    "                      AND f.payer_code = g.payer_code AND f.kind = 'invoice') "
+    "       THEN 'supplementary' ELSE 'invoice' END, $5::bigint "
     "FROM unnest($2::text[], $3::text[], $4::int[]) "
     "       AS g (funding_source, payer_code, program_id) "
     "JOIN programs p ON p.id = g.program_id "
     "LEFT JOIN regions r ON r.code = g.payer_code "
     "ORDER BY g.funding_source, g.payer_code "
-    "ON CONFLICT (period, funding_source, payer_code) DO NOTHING";
+    "ON CONFLICT DO NOTHING";
+
+/* This run's documents that got nothing: never issued. */
+static const char *SQL_DROP_EMPTY =
+    "DELETE FROM invoices WHERE run_id = $1::bigint AND line_count = 0";
 
 /* A month's first run (see SQL_FIRST_LOAD), in parts. Nothing to load when
  * nobody is billed for the month: it then gets no partition, so a start-up
  * catch-up over empty years costs no DDL. */
-static const char *SQL_ANY_DUE = "SELECT EXISTS (SELECT 1 FROM accrual_due($1::date))";
+static const char *SQL_ANY_DUE =
+    "SELECT EXISTS (SELECT 1 FROM accrual_premiums($1::date))";
 
-/* The month's invoices as three aligned arrays, for the part sessions, which
- * cannot see those this run opened. */
+/* The documents this run ($2) opened for lines, as three aligned arrays, for
+ * the part sessions, which cannot see them. */
 static const char *SQL_INVOICE_MAP =
     "SELECT coalesce(array_agg(id ORDER BY id), '{}'), "
     "  coalesce(array_agg(funding_source ORDER BY id), '{}'), "
     "  coalesce(array_agg(payer_code ORDER BY id), '{}') "
-    "FROM invoices WHERE period = $1";
+    "FROM invoices WHERE period = $1 AND run_id = $2::bigint AND kind <> 'credit_note'";
 
 /* Enrolment ids are split into equal ranges, one per part. */
 static const char *SQL_ID_RANGE =
@@ -181,16 +198,19 @@ static const char *SQL_ADD_TOTALS =
     "SELECT coalesce(sum(n), 0), coalesce(sum(total), 0) FROM upd";
 
 /* A re-run: lines for enrolments newer than $4 (SQL_SEEN_UP_TO) that have
- * none for the month. The NOT EXISTS skips what was accrued before; the
- * unique (enrolment_id, period) index is what guarantees exactly once. Each
- * invoice grows by exactly the lines inserted. */
+ * none for the month, each on this run's document for its payer. The NOT
+ * EXISTS skips what was accrued before; the unique (enrolment_id, period)
+ * index is what guarantees exactly once. Each document grows by exactly the
+ * lines inserted. */
 static const char *SQL_ACCRUE =
     "/* accrual_run: INSERT INTO accruals */ "
     "WITH ins AS (INSERT INTO accruals (enrolment_id, period, jkk, jkm, amount, "
     "               invoice_id, run_id, supplementary) "
-    "             SELECT d.enrolment_id, $1, d.jkk, d.jkm, d.jkk + d.jkm, d.invoice_id, "
-    "               $2, $3 "
-    "             FROM accrual_due($1::date) d "
+    "             SELECT d.enrolment_id, $1, d.jkk, d.jkm, d.jkk + d.jkm, i.id, $2, $3 "
+    "             FROM accrual_premiums($1::date) d "
+    "             JOIN invoices i ON i.run_id = $2::bigint AND i.kind <> 'credit_note' "
+    "                            AND i.funding_source = d.funding_source "
+    "                            AND i.payer_code = d.payer_code "
     "             WHERE d.enrolment_id > $4::bigint "
     "               AND NOT EXISTS (SELECT 1 FROM accruals a "
     "                               WHERE a.period = $1 AND a.enrolment_id = "
@@ -204,24 +224,41 @@ static const char *SQL_ACCRUE =
     "             FROM per_invoice p WHERE i.id = p.invoice_id RETURNING p.n, p.total) "
     "SELECT coalesce(sum(n), 0), coalesce(sum(total), 0) FROM upd";
 
-/* Lapse (BPJS: after more than 3 consecutive unpaid months membership ends).
- * Before month $1 is accrued: an enrolment whose three previous months are
- * all unpaid past their due date ($2 is today in Jakarta) ends with
- * end_month = $1 - 1 month, the last of the three grace months, so a fourth
- * unpaid month is never billed. Only lines billed on time count (created on
- * or before the due date): a month billed late by a catch-up cannot lapse
- * anyone. An enrolment with a line at or after $1 is left alone (a re-run of
- * an old month must not end someone in the past). */
+/* Lapse (BPJS: after more than 3 consecutive unpaid months membership
+ * ends), judged per person. Before month $1 is accrued: an enrolment whose
+ * own lines of the three previous months are all unpaid past their due date
+ * ($2 is today in Jakarta) ends with end_month = $1 - 1 month, the last of
+ * the three grace months, so a fourth unpaid month is never billed. A line
+ * counts only when its document was issued on time (by the 15th of its
+ * month): a month billed late cannot lapse anyone. A line is unpaid while
+ * what payments allocated to it is less than its net charge (the line plus
+ * its corrections): someone else's unpaid or disputed line on the same
+ * invoice never lapses a person. The candidates are found through the payers
+ * of unpaid documents (enrolments_payer_idx) and their lines through the
+ * (enrolment_id, period) key, so paid-up payers cost nothing. An enrolment
+ * with a line at or after $1 is left alone (a re-run of an old month must
+ * not end someone in the past). */
 static const char *SQL_LAPSE =
-    "WITH unpaid AS MATERIALIZED ( "
-    "       SELECT id, period, due_date FROM invoice_balances "
+    "WITH docs AS MATERIALIZED ( "
+    "       SELECT id, funding_source, payer_code FROM invoice_balances "
     "       WHERE period >= ($1::date - interval '3 months')::date AND period < $1 "
-    "         AND status <> 'paid' AND due_date < $2::date), "
-    "     late AS (SELECT a.enrolment_id FROM unpaid u JOIN accruals a "
-    "                ON a.invoice_id = u.id AND a.period = u.period "
-    "              WHERE a.period >= ($1::date - interval '3 months')::date "
-    "                AND a.period < $1 "
-    "                AND a.created_at::date <= u.due_date "
+    "         AND kind <> 'credit_note' AND outstanding > 0 AND due_date < $2::date "
+    "         AND (issued_at AT TIME ZONE 'Asia/Jakarta')::date <= period + 14), "
+    "     payers AS (SELECT DISTINCT funding_source, payer_code FROM docs), "
+    "     late AS (SELECT a.enrolment_id FROM payers p "
+    "              JOIN enrolments c ON c.funding_source = p.funding_source "
+    "                               AND c.payer_code = p.payer_code "
+    "              JOIN accruals a ON a.enrolment_id = c.id "
+    "                 AND a.period >= ($1::date - interval '3 months')::date "
+    "                 AND a.period < $1 "
+    "              WHERE c.status = 'active' "
+    "                AND c.start_month <= ($1::date - interval '3 months')::date "
+    "                AND a.invoice_id IN (SELECT id FROM docs) "
+    "                AND a.amount + coalesce((SELECT sum(l.amount) FROM line_adjustments l "
+    "                      WHERE l.enrolment_id = a.enrolment_id AND l.period = a.period), 0) "
+    "                    > coalesce((SELECT sum(pl.amount) FROM payment_lines pl "
+    "                      WHERE pl.enrolment_id = a.enrolment_id "
+    "                        AND pl.period = a.period), 0) "
     "              GROUP BY a.enrolment_id HAVING count(*) = 3) "
     "UPDATE enrolments e SET status = 'ended', end_reason = 'lapsed', ended_at = now(), "
     "       end_month = ($1::date - interval '1 month')::date "
@@ -229,6 +266,99 @@ static const char *SQL_LAPSE =
     "  AND NOT EXISTS (SELECT 1 FROM accruals x WHERE x.enrolment_id = e.id AND x.period "
     ">= $1) "
     "RETURNING e.id, e.nik, e.payer_code, to_char(e.end_month, 'YYYY-MM')";
+
+/* A programme's coverage_end is a real end: once its last month is past
+ * ($1, the current month in Jakarta), its enrolments still active end with
+ * program_ended (their end_month is already the programme's last month).
+ * Found through the index of active enrolments per programme. */
+static const char *SQL_PROGRAMS_ENDED =
+    "UPDATE enrolments e SET status = 'ended', end_reason = 'program_ended', "
+    "  ended_at = now() "
+    "FROM programs p WHERE p.coverage_end < $1::date AND e.program_id = p.id "
+    "  AND e.status = 'active' AND e.end_month IS NOT NULL AND e.end_month < $1::date";
+
+/* What this run bills under (013_money_rules.sql: rates, reliefs, insured
+ * incomes, coverage ends). */
+static const char *SQL_RATES_MARK = "SELECT billing_rates_mark()";
+
+/* Whether the month's lines must be compared with what is due now: all of
+ * them when the month was last billed under other rates ('all'); otherwise
+ * those of enrolments ended (or cancelled) since about when it was last
+ * billed ('some'; the hour's margin covers an end committed while that run
+ * was starting, and a comparison finds nothing twice); 'none' when the month
+ * has no line yet. */
+static const char *SQL_RECONCILE_SCOPE =
+    "SELECT CASE WHEN to_regclass(accrual_partition_name($1::date)) IS NULL THEN 'none' "
+    "  WHEN (SELECT rates_mark FROM billing_runs WHERE period = $1 "
+    "        AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1) "
+    "       IS DISTINCT FROM $2 THEN 'all' ELSE 'some' END, "
+    "  coalesce((SELECT max(started_at) - interval '1 hour' FROM billing_runs "
+    "            WHERE period = $1 AND finished_at IS NOT NULL)::text, '-infinity')";
+
+static const char *SQL_ENDED_SINCE =
+    "SELECT coalesce(array_agg(id), '{}') FROM enrolments "
+    "WHERE ended_at >= $1::timestamptz";
+
+/* Corrections of month $1 by run $2: for every line billed in the month
+ * (of enrolments $3, or all when NULL), its net charge (the line plus its
+ * adjustments) against what is due for it now (accrual_premiums: today's
+ * rates, reliefs, insured income and coverage; nothing once the enrolment
+ * ended before the month). Each difference becomes an adjustment line: a
+ * reduction on a credit note, an increase on a supplementary invoice, both
+ * documents of this run. Issued documents are never touched. */
+static const char *SQL_DIFF =
+    "CREATE TEMP TABLE reconcile_diff ON COMMIT DROP AS "
+    "WITH billed AS ( "
+    "  SELECT a.enrolment_id, a.jkk + coalesce(sum(l.jkk), 0) AS jkk, "
+    "         a.jkm + coalesce(sum(l.jkm), 0) AS jkm "
+    "  FROM accruals a LEFT JOIN line_adjustments l "
+    "    ON l.enrolment_id = a.enrolment_id AND l.period = a.period "
+    "  WHERE a.period = $1::date "
+    "    AND ($2::bigint[] IS NULL OR a.enrolment_id = ANY ($2::bigint[])) "
+    "  GROUP BY a.enrolment_id, a.jkk, a.jkm), "
+    "due AS (SELECT d.enrolment_id, d.jkk, d.jkm FROM accrual_premiums($1::date) d "
+    "        WHERE $2::bigint[] IS NULL OR d.enrolment_id = ANY ($2::bigint[])) "
+    "SELECT b.enrolment_id, e.funding_source, e.payer_code, "
+    "  coalesce(d.jkk, 0) - b.jkk AS jkk, coalesce(d.jkm, 0) - b.jkm AS jkm, "
+    "  CASE WHEN d.enrolment_id IS NULL THEN 'ended' "
+    "       WHEN b.jkk + b.jkm = 0 THEN 'reinstated' ELSE 'rerate' END AS reason "
+    "FROM billed b LEFT JOIN due d ON d.enrolment_id = b.enrolment_id "
+    "JOIN enrolments e ON e.id = b.enrolment_id "
+    "WHERE coalesce(d.jkk, 0) + coalesce(d.jkm, 0) <> b.jkk + b.jkm";
+
+static const char *SQL_DIFF_DOCS =
+    "INSERT INTO invoices (period, funding_source, payer_code, payer_name, due_date, "
+    "  kind, run_id) "
+    "SELECT $1::date, g.funding_source, g.payer_code, "
+    "  coalesce((SELECT f.payer_name FROM invoices f WHERE f.period = $1::date "
+    "            AND f.funding_source = g.funding_source AND f.payer_code = g.payer_code "
+    "            ORDER BY f.id LIMIT 1), g.payer_code), "
+    "  greatest($1::date + 14, (now() AT TIME ZONE 'Asia/Jakarta')::date + 14), "
+    "  g.kind, $2::bigint "
+    "FROM (SELECT DISTINCT funding_source, payer_code, "
+    "        CASE WHEN jkk + jkm < 0 THEN 'credit_note' ELSE 'supplementary' END AS kind "
+    "      FROM reconcile_diff) g "
+    "ORDER BY 2, 3, 6 ON CONFLICT DO NOTHING";
+
+static const char *SQL_DIFF_LINES =
+    "WITH ins AS (INSERT INTO line_adjustments (enrolment_id, period, invoice_id, jkk, "
+    "               jkm, amount, reason, run_id) "
+    "             SELECT d.enrolment_id, $1::date, i.id, d.jkk, d.jkm, d.jkk + d.jkm, "
+    "               d.reason, $2::bigint "
+    "             FROM reconcile_diff d JOIN invoices i ON i.run_id = $2::bigint "
+    "               AND i.funding_source = d.funding_source "
+    "               AND i.payer_code = d.payer_code "
+    "               AND i.kind = CASE WHEN d.jkk + d.jkm < 0 THEN 'credit_note' "
+    "                                 ELSE 'supplementary' END "
+    "             RETURNING invoice_id, amount), "
+    "     per_invoice AS (SELECT invoice_id, count(*) AS n, sum(amount) AS total "
+    "                     FROM ins GROUP BY invoice_id), "
+    "     upd AS (UPDATE invoices i SET total = i.total + p.total, "
+    "                    line_count = i.line_count + p.n, updated_at = now() "
+    "             FROM per_invoice p WHERE i.id = p.invoice_id RETURNING p.n, p.total) "
+    "SELECT coalesce(sum(n), 0), coalesce(sum(total), 0) FROM upd";
+
+static const char *SQL_DIFF_DROP = "DROP TABLE reconcile_diff";
 
 static const char *SQL_FINISH_RUN =
     "UPDATE billing_runs SET finished_at = now(), lines_added = $2, amount_added = $3 "
@@ -320,7 +450,8 @@ void accrual_watermark(db_t *db, char *out, size_t cap)
 
 /* Open the invoices the month's new lines will go to (SQL_PAYERS, or
  * SQL_PAYERS_FIRST for a first load). */
-static int open_invoices(db_t *db, const char *month, const char *seen, bool first)
+static int open_invoices(db_t *db, const char *month, const char *seen, bool first,
+                         const char *run_id)
 {
     const char *p_payers[] = {month, seen};
     PGresult *r = first ? db_exec(db, SQL_PAYERS_FIRST, 1, p_payers)
@@ -328,8 +459,8 @@ static int open_invoices(db_t *db, const char *month, const char *seen, bool fir
     bool ok = db_ok(r) && PQntuples(r) == 1;
     if (ok) {
         const char *p_open[] = {month, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
-                                PQgetvalue(r, 0, 2)};
-        ok = db_run(db, SQL_OPEN_INVOICES, 4, p_open);
+                                PQgetvalue(r, 0, 2), run_id};
+        ok = db_run(db, SQL_OPEN_INVOICES, 5, p_open);
     }
     PQclear(r);
     return ok ? 0 : -1;
@@ -459,9 +590,9 @@ static int load_month(db_t *db, const char *month, const char *run_id,
                       const char *supplementary, const char *lapsed,
                       accrual_result_t *result)
 {
-    const char *p_month[] = {month};
+    const char *p_map[] = {month, run_id};
     char snapshot[64];
-    PGresult *map = db_exec(db, SQL_INVOICE_MAP, 1, p_month);
+    PGresult *map = db_exec(db, SQL_INVOICE_MAP, 2, p_map);
     PGresult *range = db_exec(db, SQL_ID_RANGE, 0, NULL);
     bool ok = db_ok(map) && PQntuples(map) == 1 && db_ok(range) &&
               PQntuples(range) == 1 &&
@@ -529,7 +660,7 @@ static int accrue(db_t *db, const char *month, const char *run_id, const char *m
     const char *p_seen[] = {month, mark};
     if (!load && !query_value(db, SQL_SEEN_UP_TO, 2, p_seen, seen, sizeof seen))
         return -1;
-    if (open_invoices(db, month, seen, load) != 0)
+    if (open_invoices(db, month, seen, load, run_id) != 0)
         return -1;
     const char *supplementary = result->supplementary ? "t" : "f";
     if (load) {
@@ -548,6 +679,72 @@ static int accrue(db_t *db, const char *month, const char *run_id, const char *m
     }
     PQclear(r);
     return ok ? 0 : -1;
+}
+
+/* End the enrolments of programmes whose last month is past. */
+static int end_programmes(db_t *db, accrual_result_t *result)
+{
+    char month[11];
+    date_t today = date_today();
+    date_format((date_t){today.year, today.month, 1}, month);
+    const char *params[] = {month};
+    PGresult *r = db_exec(db, SQL_PROGRAMS_ENDED, 1, params);
+    bool ok = db_ok(r);
+    if (ok)
+        result->programme_ended = strtoll(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+/* Compare the month's lines (`ids`: an array literal, or NULL for all) with
+ * what is due now; each difference goes on a credit note or a supplementary
+ * invoice of this run (SQL_DIFF). */
+static int correct_lines(db_t *db, const char *month, const char *run_id, const char *ids,
+                         accrual_result_t *result)
+{
+    const char *p_diff[] = {month, ids};
+    const char *p_run[] = {month, run_id};
+    if (!db_run(db, SQL_DIFF, 2, p_diff) || !db_run(db, SQL_DIFF_DOCS, 2, p_run))
+        return -1;
+    PGresult *r = db_exec(db, SQL_DIFF_LINES, 2, p_run);
+    bool ok = db_ok(r) && PQntuples(r) == 1;
+    if (ok) {
+        result->corrections = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        result->correction_amount = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    }
+    PQclear(r);
+    return ok && db_run(db, SQL_DIFF_DROP, 0, NULL) ? 0 : -1;
+}
+
+/* Re-rating and reversals: a month billed before is corrected when it was
+ * billed under other rates (every line) or when enrolments ended since
+ * (theirs). Never by editing an issued line or document. */
+static int reconcile(db_t *db, const char *month, const char *run_id,
+                     const char *rates_mark, accrual_result_t *result)
+{
+    const char *p_scope[] = {month, rates_mark};
+    PGresult *r = db_exec(db, SQL_RECONCILE_SCOPE, 2, p_scope);
+    if (!db_ok(r) || PQntuples(r) != 1) {
+        PQclear(r);
+        return -1;
+    }
+    char scope[8], since[64];
+    snprintf(scope, sizeof scope, "%s", PQgetvalue(r, 0, 0));
+    snprintf(since, sizeof since, "%s", PQgetvalue(r, 0, 1));
+    PQclear(r);
+    if (strcmp(scope, "none") == 0)
+        return 0;
+    if (strcmp(scope, "all") == 0)
+        return correct_lines(db, month, run_id, NULL, result);
+    const char *p_since[] = {since};
+    r = db_exec(db, SQL_ENDED_SINCE, 1, p_since);
+    bool ok = db_ok(r) && PQntuples(r) == 1;
+    char *ids = ok ? strdup(PQgetvalue(r, 0, 0)) : NULL;
+    PQclear(r);
+    int rc = !ids ? -1 : strcmp(ids, "{}") == 0 ? 0
+                                                : correct_lines(db, month, run_id, ids, result);
+    free(ids);
+    return rc;
 }
 
 int accrual_run(db_t *db, period_t period, const char *trigger, const char *mark_in,
@@ -580,14 +777,26 @@ int accrual_run(db_t *db, period_t period, const char *trigger, const char *mark
     result->supplementary = strcmp(value, "t") == 0;
     if (!query_value(db, SQL_PROGRAMS_MARK, 0, NULL, mark, sizeof mark))
         return fail(db, result, "programmes");
-    const char *p_start[] = {month, trigger, upto, mark};
-    if (!query_value(db, SQL_START_RUN, 4, p_start, run_id, sizeof run_id))
+    char rates[40];
+    if (!query_value(db, SQL_RATES_MARK, 0, NULL, rates, sizeof rates))
+        return fail(db, result, "rates mark");
+    const char *p_start[] = {month, trigger, upto, mark, rates};
+    if (!query_value(db, SQL_START_RUN, 5, p_start, run_id, sizeof run_id))
         return fail(db, result, "start");
+    if (end_programmes(db, result) != 0)
+        return fail(db, result, "programme ends");
     char *lapsed = NULL;
     if (lapse(db, month, result, &lapsed) != 0)
         return fail(db, result, "lapse");
+    if (reconcile(db, month, run_id, rates, result) != 0) {
+        free(lapsed);
+        return fail(db, result, "corrections");
+    }
     int rc = accrue(db, month, run_id, mark, lapsed, result);
     free(lapsed);
+    const char *p_run[] = {run_id};
+    if (rc == 0 && !db_run(db, SQL_DROP_EMPTY, 1, p_run))
+        return fail(db, result, "documents");
     if (rc != 0 && result->error[0]) { /* a part's error, already worded */
         db_rollback(db);
         return -1;

@@ -67,18 +67,24 @@ static cJSON *run_json(db_t *db, metrics_t *metrics, period_t period, const char
         cJSON_AddStringToObject(doc, "message", result.error);
         return doc;
     }
-    char lines[24], amount[24], lapsed[24];
+    char lines[24], amount[24], lapsed[24], corrections[24], corrected[24];
     snprintf(lines, sizeof lines, "%" PRId64, result.lines_added);
     snprintf(amount, sizeof amount, "%" PRId64, result.amount_added);
     snprintf(lapsed, sizeof lapsed, "%" PRId64, result.lapsed);
+    snprintf(corrections, sizeof corrections, "%" PRId64, result.corrections);
+    snprintf(corrected, sizeof corrected, "%" PRId64, result.correction_amount);
     log_info("billing.run", "period", month, "trigger", trigger, "lines_added", lines,
-             "amount_added", amount, "lapsed", lapsed, "supplementary",
+             "amount_added", amount, "lapsed", lapsed, "corrections", corrections,
+             "correction_amount", corrected, "supplementary",
              result.supplementary ? "true" : "false");
     /* Integers below 2^53 are exact in JSON numbers; rupiah totals stay far below. */
     cJSON_AddNumberToObject(doc, "run_id", (double)result.run_id);
     cJSON_AddNumberToObject(doc, "lines_added", (double)result.lines_added);
     cJSON_AddNumberToObject(doc, "amount_added", (double)result.amount_added);
     cJSON_AddNumberToObject(doc, "lapsed", (double)result.lapsed);
+    cJSON_AddNumberToObject(doc, "programme_ended", (double)result.programme_ended);
+    cJSON_AddNumberToObject(doc, "corrections", (double)result.corrections);
+    cJSON_AddNumberToObject(doc, "correction_amount", (double)result.correction_amount);
     cJSON_AddBoolToObject(doc, "supplementary", result.supplementary);
     return doc;
 }

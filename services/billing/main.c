@@ -4,10 +4,13 @@
  * the 1st at 01:00 Asia/Jakarta), answers run requests on the control socket
  * (lindungctl billing run YYYY-MM), and re-runs months already billed when
  * enrolments appear (prompted by enrolments.changed or found by the sweep),
- * so late enrolments get supplementary lines. Every run is accrual_run():
+ * so late enrolments get supplementary invoices, ended enrolments and
+ * changed rates get credit notes or supplementary invoices, and renewing
+ * programmes take over their predecessors' participants. Every run is accrual_run():
  * one transaction, exactly once, one run per month at a time. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <zmq.h>
 #include "accrual.h"
@@ -25,8 +28,21 @@
 
 #define POLL_MS 200
 
-static const char *SQL_ENROLMENT_WATERMARK =
-    "SELECT coalesce(max(id), 0) FROM enrolments";
+/* What makes months already billed worth running again: new enrolments
+ * (late lines), enrolments ended since (reversals), other rates or reliefs
+ * (re-rating). Cheap: two index ends and a fingerprint of small tables. */
+static const char *SQL_BILLING_STATE =
+    "SELECT coalesce(max(id), 0) || '/' || "
+    "  coalesce((SELECT max(ended_at) FROM enrolments WHERE ended_at IS NOT NULL)::text, "
+    "'') "
+    "  || '/' || billing_rates_mark() FROM enrolments";
+
+/* Renewing programmes take over their predecessors' participants (verify
+ * decides them): queued again on every sweep that saw a change, so people
+ * accepted into the old programme late are carried too. Idempotent. */
+static const char *SQL_QUEUE_RENEWALS =
+    "SELECT coalesce(sum(program_renewal_queue(id)), 0) FROM programs "
+    "WHERE renews IS NOT NULL";
 
 typedef struct {
     const char *db, *enrolments, *control, *schedule;
@@ -55,13 +71,24 @@ static int read_settings(settings_t *s)
     return 0;
 }
 
-/* The highest enrolment id, or -1 when the database is unavailable. */
-static long long enrolment_watermark(db_t *db)
+/* SQL_BILLING_STATE into out; false when the database is unavailable. */
+static bool billing_state(db_t *db, char *out, size_t cap)
 {
-    PGresult *r = db_exec(db, SQL_ENROLMENT_WATERMARK, 0, NULL);
-    long long mark = db_ok(r) && PQntuples(r) == 1 ? atoll(PQgetvalue(r, 0, 0)) : -1;
+    PGresult *r = db_exec(db, SQL_BILLING_STATE, 0, NULL);
+    bool ok = db_ok(r) && PQntuples(r) == 1;
+    snprintf(out, cap, "%s", ok ? PQgetvalue(r, 0, 0) : "");
     PQclear(r);
-    return mark;
+    return ok;
+}
+
+static void queue_renewals(db_t *db)
+{
+    PGresult *r = db_exec(db, SQL_QUEUE_RENEWALS, 0, NULL);
+    if (db_ok(r) && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "0") != 0)
+        log_info("billing.renewals_queued", "applicants", PQgetvalue(r, 0, 0));
+    else if (!db_ok(r))
+        log_warn("billing.renewals_failed", "detail", db_error(db));
+    PQclear(r);
 }
 
 typedef struct {
@@ -71,7 +98,7 @@ typedef struct {
     long catch_up_months;
     bool caught_up; /* the start-up catch-up has succeeded */
     period_t next;  /* the next month to run on schedule */
-    long long seen; /* enrolment watermark of the last catch-up */
+    char seen[128]; /* billing state (SQL_BILLING_STATE) of the last catch-up */
 } state_t;
 
 /* Start-up (and, until it succeeds, every sweep): bill every month up to the
@@ -80,15 +107,17 @@ typedef struct {
 static void catch_up(state_t *st)
 {
     period_t due = schedule_due_month(st->schedule, time(NULL));
-    long long mark = enrolment_watermark(st->db);
-    if (mark < 0 || billing_catch_up_to(st->db, st->metrics, due,
-                                        (int)st->catch_up_months, "startup") != 0) {
+    char mark[128];
+    if (!billing_state(st->db, mark, sizeof mark) ||
+        billing_catch_up_to(st->db, st->metrics, due, (int)st->catch_up_months,
+                            "startup") != 0) {
         log_warn("billing.catch_up_incomplete", "detail", db_error(st->db));
         return;
     }
     st->caught_up = true;
     st->next = period_next(due);
-    st->seen = mark;
+    snprintf(st->seen, sizeof st->seen, "%s", mark);
+    queue_renewals(st->db);
     char month[8];
     period_format(due, month);
     log_info("billing.caught_up", "through", month);
@@ -114,13 +143,16 @@ static void sweep(state_t *st, const char *trigger)
         catch_up(st);
         return;
     }
-    long long mark = enrolment_watermark(st->db);
-    if (mark < 0) {
+    char mark[128];
+    if (!billing_state(st->db, mark, sizeof mark)) {
         log_warn("db.unavailable", "detail", db_error(st->db));
         return;
     }
-    if (mark != st->seen && billing_catch_up(st->db, st->metrics, trigger) == 0)
-        st->seen = mark;
+    if (strcmp(mark, st->seen) != 0) {
+        queue_renewals(st->db);
+        if (billing_catch_up(st->db, st->metrics, trigger) == 0)
+            snprintf(st->seen, sizeof st->seen, "%s", mark);
+    }
     billing_observe(st->db, st->metrics);
 }
 
@@ -164,8 +196,7 @@ int main(void)
     state_t st = {.db = db,
                   .metrics = metrics,
                   .schedule = schedule,
-                  .catch_up_months = s.catch_up_months,
-                  .seen = -1};
+                  .catch_up_months = s.catch_up_months};
     catch_up(&st);
     zmq_pollitem_t items[] = {{.socket = bus_socket(in), .events = ZMQ_POLLIN},
                               {.socket = control_socket(control), .events = ZMQ_POLLIN}};

@@ -40,6 +40,12 @@ typedef struct {
     const char *poverty_ref; /* NULL or "" when absent */
     const char *village_code;
     date_t received; /* the day the submission arrived (Asia/Jakarta) */
+    /* Day 1 of the person's first covered month (rules_first_month): age
+     * limits are judged on it, and it must not be after coverage_end. */
+    date_t first_month;
+    /* Queued by a programme's renewal (program_renewal_queue), not sent by a
+     * village: no submission deadline applies. */
+    bool renewal;
 } applicant_facts_t;
 
 typedef struct {
@@ -56,9 +62,24 @@ typedef struct {
     nik_t nik; /* parsed, when nik_ok */
 } verdict_t;
 
+/* The first month an enrolment decided `today` covers (day 1): the month of
+ * `today` (coverage starts at acceptance; insurance cannot cover the past),
+ * or the programme's coverage_start when that is later. A renewal
+ * (`renewed_end`: the last covered month of the programme it renews, else
+ * NULL) instead continues without a gap: the month after renewed_end, or
+ * coverage_start when later. */
+date_t rules_first_month(const program_rules_t *program, date_t today,
+                         const date_t *renewed_end);
+
 /* Apply every rule that needs no database; `today` bounds the NIK's future check. */
 void rules_decide(const program_rules_t *program, const applicant_facts_t *who,
                   date_t today, verdict_t *out);
+
+/* The age limits on day 1 of `first_month`, adding AGE_OVER_LIMIT or
+ * AGE_UNDER_LIMIT to `v`; rules_decide calls it, and verifier again when an
+ * earlier enrolment moves a person's first month later. */
+void rules_check_age(const program_rules_t *program, date_t birth_date,
+                     date_t first_month, verdict_t *v);
 
 /* Add a reason (verifier adds the database ones the same way). */
 void rules_reject(verdict_t *v, const char *code, const char *fmt, ...);

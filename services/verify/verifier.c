@@ -6,14 +6,18 @@
  *      submission (the first occurrence is decided, later ones rejected);
  *   2. quota locks: a transaction-scoped advisory lock per (programme,
  *      village), and per programme when it has a total quota;
- *   3. enrol every candidate in one INSERT sorted by NIK, ON CONFLICT DO
- *      NOTHING against the unique index of active NIKs. Sorting makes every
- *      verifier take NIK locks in the same order, so two verifiers can wait
+ *   3. enrol every candidate in one INSERT sorted by NIK, from the person's
+ *      first covered month to the programme's last, ON CONFLICT DO NOTHING
+ *      against the exclusion constraint that lets no two enrolments of a NIK
+ *      cover the same month (013_money_rules.sql). Sorting makes every
+ *      verifier wait for NIKs in the same order, so two verifiers can wait
  *      for each other but never deadlock; a concurrent winner makes us wait,
  *      then we see its row and reject with DUPLICATE_ACTIVE, not an error;
- *   4. in submission order, the first candidates that fit the quota are
- *      accepted; the rest get QUOTA_EXCEEDED and their rows are removed
- *      before anyone else can see them;
+ *   4. a person whose earlier enrolment moved their first month later is
+ *      judged on that month's age again; in submission order, the first
+ *      candidates that fit the quota are accepted; the rest get
+ *      QUOTA_EXCEEDED; the rows of everyone rejected after the INSERT are
+ *      removed before anyone else can see them;
  *   5. decisions written, submission marked verified, commit.
  * A crash anywhere leaves every decision of the submission or none. */
 #include "verifier.h"
@@ -25,6 +29,7 @@
 #include <time.h>
 #include "db.h"
 #include "log.h"
+#include "period.h"
 #include "rules.h"
 
 #define MAX_OCCUPATION_CODE 1000
@@ -45,8 +50,9 @@ static const char *SQL_CLAIM =
 static const char *SQL_ASYNC_COMMIT = "SET LOCAL synchronous_commit TO off";
 
 /* The submission, locked, with its programme's rules (columns from
- * PROGRAM_COLUMN on), in one round trip. Only the submission row is locked:
- * programmes are read as any statement reads them. */
+ * PROGRAM_COLUMN on) and, for a renewal, the last covered month of the
+ * programme it renews, in one round trip. Only the submission row is
+ * locked: programmes are read as any statement reads them. */
 #define PROGRAM_COLUMN 5
 static const char *SQL_LOCK_SUBMISSION =
     "SELECT s.program_id, s.village_code, to_char(s.received_at AT TIME ZONE "
@@ -61,13 +67,16 @@ static const char *SQL_LOCK_SUBMISSION =
     "  p.poverty_ref_required, coalesce(p.payer_code, ''), coalesce(p.village_quota, "
     "-1), "
     "  coalesce(p.total_quota, -1), p.deadline_policy = 'warn', "
-    "  to_char(p.coverage_end, 'YYYY-MM-DD') "
+    "  to_char(p.coverage_end, 'YYYY-MM-DD'), s.origin = 'renewal', "
+    "  (SELECT to_char(o.coverage_end, 'YYYY-MM-DD') FROM programs o WHERE o.id = "
+    "p.renews) "
     "FROM submissions s JOIN programs p ON p.id = s.program_id "
     "WHERE s.id = $1 AND s.status <> 'verified' FOR UPDATE OF s SKIP LOCKED";
 
 static const char *SQL_PENDING_APPLICANTS =
     "SELECT id, nik, name, to_char(birth_date, 'YYYY-MM-DD'), sex, occupation, "
-    "  coalesce(poverty_ref, ''), coalesce(monthly_income, 1000000) "
+    "  coalesce(poverty_ref, ''), coalesce(monthly_income, 1000000), "
+    "  coalesce(renews_enrolment_id::text, 'null') "
     "FROM applicants WHERE submission_id = $1 AND decision = 'pending' ORDER BY idx";
 
 /* Quota locks: one key per (programme, village), one per programme total.
@@ -89,21 +98,52 @@ static const char *SQL_NEW_PARTICIPANTS =
     "char(1)) "
     "ORDER BY x.nik ON CONFLICT (nik) DO NOTHING RETURNING nik";
 
+/* Enrol the candidates ($1) in one statement, NIK-sorted.
+ * - First month: the submission's ($6), or the month after the last month of
+ *   the person's latest ended enrolment when that is later, so someone ended
+ *   (moved, left, lapsed) in month M and listed again starts in M+1. An
+ *   enrolment ended before it began covers nothing and moves nothing. Read
+ *   through the index of ended enrolments (008), once per row (hence the
+ *   materialized CTE).
+ * - Last month: the programme's ($7; NULL, open-ended). A person whose first
+ *   month would fall after it is not inserted: every month they could have
+ *   is covered already.
+ * - ON CONFLICT DO NOTHING without a target takes the exclusion constraint
+ *   enrolments_one_cover_per_month as arbiter: a row that would cover a month
+ *   already covered for its NIK, by anyone, is not inserted; an uncommitted
+ *   one makes us wait for its transaction first. */
 static const char *SQL_ENROL =
     "INSERT INTO enrolments (nik, program_id, village_code, applicant_id, "
-    "funding_source, "
-    "  payer_code, declared_income, transport, start_month) "
-    "SELECT x.nik, $2, $3, x.applicant_id, $4, $5, x.income, x.transport, $6 "
-    "FROM jsonb_to_recordset($1::jsonb) AS x(nik text, applicant_id bigint, income "
-    "bigint, "
-    "  transport boolean) "
-    "ORDER BY x.nik ON CONFLICT (nik) WHERE status = 'active' DO NOTHING "
-    "RETURNING applicant_id, id";
+    "  funding_source, payer_code, declared_income, transport, start_month, end_month, "
+    "  previous_enrolment_id) "
+    "WITH c AS MATERIALIZED ("
+    "  SELECT x.*, greatest($6::date, "
+    "    (SELECT (max(y.end_month) + interval '1 month')::date FROM enrolments y "
+    "     WHERE y.nik = x.nik AND y.status = 'ended' AND y.end_month >= y.start_month)) "
+    "    AS first_month "
+    "  FROM jsonb_to_recordset($1::jsonb) AS x(nik text, applicant_id bigint, "
+    "    income bigint, transport boolean, previous bigint)) "
+    "SELECT c.nik, $2, $3, c.applicant_id, $4, $5, c.income, c.transport, c.first_month, "
+    "  $7::date, c.previous "
+    "FROM c WHERE $7::date IS NULL OR c.first_month <= $7::date "
+    "ORDER BY c.nik ON CONFLICT DO NOTHING "
+    "RETURNING applicant_id, id, to_char(start_month, 'YYYY-MM-DD')";
 
-static const char *SQL_WHERE_ACTIVE =
-    "SELECT e.nik, p.code, e.village_code FROM enrolments e JOIN programs p ON p.id = "
-    "e.program_id "
-    "WHERE e.status = 'active' AND e.nik = ANY($1::text[])";
+/* Where a NIK whose INSERT did nothing is covered: of its enrolments that
+ * share a month with the months it asked for ($2 to $3), the one covering
+ * the latest (an ended enrolment that only moved its first month ends
+ * before the one it collided with). One probe per NIK of the exclusion
+ * constraint's index (nik, months). */
+static const char *SQL_WHERE_COVERED =
+    "SELECT c.nik, p.code, e.village_code, to_char(e.start_month, 'YYYY-MM'), "
+    "  coalesce(to_char(e.end_month, 'YYYY-MM'), '') "
+    "FROM unnest($1::text[]) AS c(nik) "
+    "CROSS JOIN LATERAL (SELECT y.program_id, y.village_code, y.start_month, y.end_month "
+    "  FROM enrolments y WHERE y.nik = c.nik "
+    "    AND enrolment_months(y.start_month, y.end_month) "
+    "        && enrolment_months($2::date, $3::date) "
+    "  ORDER BY coalesce(y.end_month, 'infinity') DESC LIMIT 1) e "
+    "JOIN programs p ON p.id = e.program_id";
 
 static const char *SQL_UNENROL = "DELETE FROM enrolments WHERE id = ANY($1::bigint[])";
 
@@ -162,6 +202,7 @@ typedef struct {
     int occupation;
     bool candidate;        /* passed every rule that needs no enrolment */
     char enrolment_id[24]; /* set when our INSERT won the NIK */
+    date_t start_month;    /* the won enrolment's first month */
     bool new_person;       /* participants had no row for this NIK before */
 } pending_t;
 
@@ -170,6 +211,9 @@ typedef struct {
     const char *village;
     const char *request_id;
     date_t received;
+    date_t today;       /* Asia/Jakarta, once per submission */
+    bool renewal;       /* queued by program_renewal_queue */
+    date_t first_month; /* of every applicant, unless an ended enrolment moves it */
     program_rules_t program;
     int village_quota, total_quota; /* -1: none */
     char payer[72];
@@ -284,6 +328,21 @@ static void load_program(PGresult *r, int at, batch_t *b)
                           date_parse(PQgetvalue(r, 0, at + 15), &p->coverage_end);
 }
 
+/* The submission's first covered month (rules_first_month), from the
+ * columns after the programme's: whether it is a renewal, and the last month
+ * of the programme it renews. A renewal whose old programme no longer says
+ * when it ended starts as any list would. */
+static void load_first_month(PGresult *r, int at, batch_t *b)
+{
+    b->today = date_today();
+    b->renewal = strcmp(PQgetvalue(r, 0, at + 16), "t") == 0;
+    date_t renewed_end;
+    bool continues = b->renewal && !PQgetisnull(r, 0, at + 17) &&
+                     date_parse(PQgetvalue(r, 0, at + 17), &renewed_end);
+    b->first_month =
+        rules_first_month(&b->program, b->today, continues ? &renewed_end : NULL);
+}
+
 static cJSON *reasons_json(const reason_t *list, int n)
 {
     cJSON *arr = cJSON_CreateArray();
@@ -353,7 +412,6 @@ static cJSON *person_json(const batch_t *b, const pending_t *a)
 /* Step 1: every rule that needs no enrolment, in submission order. */
 static void apply_rules(verifier_t *self, batch_t *b)
 {
-    date_t today = date_today();
     for (int i = 0; i < b->n; i++) {
         pending_t *a = &b->pending[i];
         a->row = i;
@@ -363,9 +421,11 @@ static void apply_rules(verifier_t *self, batch_t *b)
                                  .occupation = a->occupation,
                                  .poverty_ref = cell(b, a, 6),
                                  .village_code = b->village,
-                                 .received = b->received};
+                                 .received = b->received,
+                                 .first_month = b->first_month,
+                                 .renewal = b->renewal};
         date_parse(cell(b, a, 3), &who.birth_date);
-        rules_decide(&b->program, &who, today, &a->verdict);
+        rules_decide(&b->program, &who, b->today, &a->verdict);
     }
     reject_repeats(b);
     for (int i = 0; i < b->n; i++)
@@ -439,9 +499,11 @@ static void note_winners(batch_t *b, const PGresult *won)
         sort_key_t want = {.applicant_id = atoll(PQgetvalue(won, r, 0))};
         sort_key_t *hit =
             bsearch(&want, keys, (size_t)b->n, sizeof *keys, by_applicant_id);
-        if (hit)
-            snprintf(b->pending[hit->index].enrolment_id,
-                     sizeof b->pending[0].enrolment_id, "%s", PQgetvalue(won, r, 1));
+        if (!hit)
+            continue;
+        pending_t *a = &b->pending[hit->index];
+        snprintf(a->enrolment_id, sizeof a->enrolment_id, "%s", PQgetvalue(won, r, 1));
+        date_parse(PQgetvalue(won, r, 2), &a->start_month);
     }
     free(keys);
 }
@@ -484,16 +546,20 @@ static bool enrol_candidates(verifier_t *self, batch_t *b)
         cJSON_AddRawToObject(e, "applicant_id", cell(b, a, 0));
         cJSON_AddRawToObject(e, "income", cell(b, a, 7));
         cJSON_AddBoolToObject(e, "transport", self->occupations[a->occupation].transport);
+        /* a renewal names the enrolment it continues */
+        cJSON_AddRawToObject(e, "previous", cell(b, a, 8));
         cJSON_AddItemToArray(rows, e);
     }
-    char program_id[16], start[11];
+    char program_id[16], start[11], end[11];
     snprintf(program_id, sizeof program_id, "%d", b->program.id);
-    date_format(b->program.coverage_start, start);
-    const char *extra[] = {program_id, b->village, b->program.funding_source, b->payer,
-                           start};
+    date_format(b->first_month, start);
+    date_format(b->program.coverage_end, end);
+    const char *extra[] = {
+        program_id, b->village, b->program.funding_source,
+        b->payer,   start,      b->program.has_coverage_end ? end : NULL};
     PGresult *won = NULL, *created = NULL;
     bool ok = run_json(self, SQL_NEW_PARTICIPANTS, people, 0, NULL, &created) &&
-              run_json(self, SQL_ENROL, rows, 5, extra, &won);
+              run_json(self, SQL_ENROL, rows, 6, extra, &won);
     if (ok)
         note_new_people(b, created);
     PQclear(created);
@@ -505,7 +571,13 @@ static bool enrol_candidates(verifier_t *self, batch_t *b)
     return ok;
 }
 
-/* Tell a NIK that lost to an active enrolment where that enrolment is. */
+/* "YYYY-MM" or "YYYY-MM to YYYY-MM", the months an enrolment covers. */
+static void months_text(const char *from, const char *to, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s%s%s", from, to[0] ? " to " : "", to);
+}
+
+/* Tell a NIK whose INSERT did nothing where its months are covered already. */
 static bool explain_duplicates(verifier_t *self, batch_t *b)
 {
     cJSON *lost = cJSON_CreateArray();
@@ -518,8 +590,11 @@ static bool explain_duplicates(verifier_t *self, batch_t *b)
     cJSON_Delete(lost);
     /* A JSON array of digit strings becomes a text[] literal by swapping brackets. */
     list[0] = '{', list[strlen(list) - 1] = '}';
-    const char *params[] = {list};
-    PGresult *r = any ? db_exec(self->db, SQL_WHERE_ACTIVE, 1, params) : NULL;
+    char from[11], to[11];
+    date_format(b->first_month, from);
+    date_format(b->program.coverage_end, to);
+    const char *params[] = {list, from, b->program.has_coverage_end ? to : NULL};
+    PGresult *r = any ? db_exec(self->db, SQL_WHERE_COVERED, 3, params) : NULL;
     free(list);
     if (any && !db_ok(r)) {
         PQclear(r);
@@ -533,22 +608,43 @@ static bool explain_duplicates(verifier_t *self, batch_t *b)
         for (int k = 0; r && k < PQntuples(r) && hit < 0; k++)
             if (strcmp(PQgetvalue(r, k, 0), a->verdict.nik.digits) == 0)
                 hit = k;
-        if (hit >= 0)
+        char months[24];
+        if (hit >= 0) {
+            months_text(PQgetvalue(r, hit, 3), PQgetvalue(r, hit, 4), months,
+                        sizeof months);
             rules_reject(&a->verdict, "DUPLICATE_ACTIVE",
-                         "already active in programme %s, village %s",
+                         "already covered from %s in programme %s, village %s", months,
                          PQgetvalue(r, hit, 1), PQgetvalue(r, hit, 2));
-        else
-            rules_reject(&a->verdict, "DUPLICATE_ACTIVE", "already active elsewhere");
+        } else {
+            rules_reject(&a->verdict, "DUPLICATE_ACTIVE",
+                         "already covered in these months elsewhere");
+        }
         a->candidate = false;
     }
     PQclear(r);
     return true;
 }
 
-/* Step 4: places go in submission order; enrolments past the quota are removed. */
-static bool apply_quotas(verifier_t *self, batch_t *b, long village_left, long total_left)
+/* Step 4a: the INSERT may have started someone later than the submission's
+ * first month (an ended enrolment covers the months before); their age
+ * limits are judged again on the month their cover really begins. */
+static void judge_moved_starts(batch_t *b)
 {
-    cJSON *drop = cJSON_CreateArray();
+    for (int i = 0; i < b->n; i++) {
+        pending_t *a = &b->pending[i];
+        if (!a->candidate ||
+            period_compare(period_of(a->start_month), period_of(b->first_month)) == 0)
+            continue;
+        date_t birth;
+        date_parse(cell(b, a, 3), &birth);
+        rules_check_age(&b->program, birth, a->start_month, &a->verdict);
+        a->candidate = a->verdict.n_reasons == 0;
+    }
+}
+
+/* Step 4b: places go in submission order. */
+static void apply_quotas(batch_t *b, long village_left, long total_left)
+{
     for (int i = 0; i < b->n; i++) {
         pending_t *a = &b->pending[i];
         if (!a->candidate)
@@ -566,8 +662,16 @@ static bool apply_quotas(verifier_t *self, batch_t *b, long village_left, long t
                      b->total_quota >= 0 && total_left == 0 ? b->total_quota
                                                             : b->village_quota);
         a->candidate = false;
-        cJSON_AddItemToArray(drop, cJSON_CreateRaw(a->enrolment_id));
     }
+}
+
+/* Step 4c: remove the enrolments of everyone rejected after the INSERT. */
+static bool unenrol_rejected(verifier_t *self, batch_t *b)
+{
+    cJSON *drop = cJSON_CreateArray();
+    for (int i = 0; i < b->n; i++)
+        if (b->pending[i].enrolment_id[0] && !b->pending[i].candidate)
+            cJSON_AddItemToArray(drop, cJSON_CreateRaw(b->pending[i].enrolment_id));
     bool any = cJSON_GetArraySize(drop) > 0;
     char *list = cJSON_PrintUnformatted(drop);
     cJSON_Delete(drop);
@@ -642,9 +746,12 @@ static bool decide_all(verifier_t *self, batch_t *b)
     b->pending = calloc((size_t)b->n + 1, sizeof *b->pending);
     apply_rules(self, b);
     long village_left, total_left;
-    return lock_quotas(self, b, &village_left, &total_left) &&
-           enrol_candidates(self, b) && explain_duplicates(self, b) &&
-           apply_quotas(self, b, village_left, total_left) && write_decisions(self, b);
+    if (!lock_quotas(self, b, &village_left, &total_left) || !enrol_candidates(self, b) ||
+        !explain_duplicates(self, b))
+        return false;
+    judge_moved_starts(b);
+    apply_quotas(b, village_left, total_left);
+    return unenrol_rejected(self, b) && write_decisions(self, b);
 }
 
 /* What announce needs of a decided submission, kept until its transaction
@@ -694,6 +801,7 @@ static verify_result_t decide_submission(verifier_t *self, const char *id, outco
                  .request_id = PQgetvalue(s, 0, 3)};
     date_parse(PQgetvalue(s, 0, 2), &b.received);
     load_program(s, PROGRAM_COLUMN, &b);
+    load_first_month(s, PROGRAM_COLUMN, &b);
     bool ok = decide_all(self, &b);
     if (ok) {
         *o = (outcome_t){.accepted = b.accepted,

@@ -29,15 +29,21 @@ static applicant_facts_t budi(void)
                                .occupation = 9,
                                .poverty_ref = "",
                                .village_code = "16.12.01.2001",
-                               .received = {2026, 11, 24}};
+                               .received = {2026, 11, 24},
+                               .first_month = {2026, 11, 1}};
+}
+
+static const reason_t *reason(const verdict_t *v, const char *code)
+{
+    for (int i = 0; i < v->n_reasons; i++)
+        if (strcmp(v->reasons[i].code, code) == 0)
+            return &v->reasons[i];
+    return NULL;
 }
 
 static bool has(const verdict_t *v, const char *code)
 {
-    for (int i = 0; i < v->n_reasons; i++)
-        if (strcmp(v->reasons[i].code, code) == 0)
-            return true;
-    return false;
+    return reason(v, code) != NULL;
 }
 
 static verdict_t decide(program_rules_t p, applicant_facts_t a)
@@ -112,24 +118,71 @@ static void test_two_digit_year_decided_by_birth_date(void **state)
     assert_true(has(&v, "AGE_OVER_LIMIT"));
 }
 
-static void test_age_limits_at_coverage_start(void **state)
+/* Age is judged on the person's own first covered month (2026-11 here, day
+ * 1), not on the programme's coverage start 2025-07. */
+static void test_age_limits_on_first_month(void **state)
 {
     (void)state;
     applicant_facts_t a = budi();
-    a.nik = "1612010207600001"; /* born 1960-07-02: 64 on 2025-07-01 */
-    a.birth_date = (date_t){1960, 7, 2};
+    a.nik = "1612010211610001"; /* born 1961-11-02: 64 on 2026-11-01 */
+    a.birth_date = (date_t){1961, 11, 2};
     verdict_t v = decide(pali(), a);
     assert_false(has(&v, "AGE_OVER_LIMIT"));
-    a.nik = "1612010107600001"; /* born 1960-07-01: 65 on 2025-07-01 */
-    a.birth_date = (date_t){1960, 7, 1};
+    a.nik = "1612010111610001"; /* born 1961-11-01: 65 on 2026-11-01 */
+    a.birth_date = (date_t){1961, 11, 1};
     v = decide(pali(), a);
     assert_true(has(&v, "AGE_OVER_LIMIT"));
+    assert_string_equal(reason(&v, "AGE_OVER_LIMIT")->message,
+                        "aged 65 in its first covered month 2026-11; the limit is 64");
+    /* 64 on the coverage start 2025-07-01 but 65 when the person applies:
+     * over the limit (judged on the programme's start, they used to get in). */
+    a.nik = "1612011501610001";
+    a.birth_date = (date_t){1961, 1, 15};
+    v = decide(pali(), a);
+    assert_true(has(&v, "AGE_OVER_LIMIT"));
+    /* The same person in a renewal whose first month is 2026-01: 64. */
+    a.first_month = (date_t){2026, 1, 1};
+    v = decide(pali(), a);
+    assert_false(has(&v, "AGE_OVER_LIMIT"));
     program_rules_t p = pali();
     p.min_age = 18;
-    a.nik = "1612010101100001";
-    a.birth_date = (date_t){2010, 1, 1};
+    a = budi();
+    a.nik = "1612010212080001"; /* born 2008-12-02: 17 on 2026-11-01 */
+    a.birth_date = (date_t){2008, 12, 2};
     v = decide(p, a);
     assert_true(has(&v, "AGE_UNDER_LIMIT"));
+    assert_string_equal(reason(&v, "AGE_UNDER_LIMIT")->message,
+                        "aged 17 in its first covered month 2026-11; the minimum is 18");
+    a.first_month = (date_t){2026, 12, 1}; /* 17 still: the birthday is on the 2nd */
+    v = decide(p, a);
+    assert_true(has(&v, "AGE_UNDER_LIMIT"));
+    a.first_month = (date_t){2027, 1, 1};
+    v = decide(p, a);
+    assert_false(has(&v, "AGE_UNDER_LIMIT"));
+}
+
+/* Cover begins when a person is accepted, or when the programme begins;
+ * a renewal continues from the month after the old programme's last. */
+static void test_first_month(void **state)
+{
+    (void)state;
+    char d[11];
+    program_rules_t p = pali(); /* coverage from 2025-07 */
+    date_format(rules_first_month(&p, (date_t){2026, 11, 24}, NULL), d);
+    assert_string_equal(d, "2026-11-01");
+    date_format(rules_first_month(&p, (date_t){2025, 5, 31}, NULL), d);
+    assert_string_equal(d, "2025-07-01"); /* accepted before the programme starts */
+    date_t old_end = {2026, 12, 1};
+    p.coverage_start = (date_t){2027, 1, 1};
+    date_format(rules_first_month(&p, (date_t){2026, 12, 2}, &old_end), d);
+    assert_string_equal(d, "2027-01-01");
+    /* decided late: still no gap (the old programme covered until 2026-12) */
+    date_format(rules_first_month(&p, (date_t){2027, 3, 5}, &old_end), d);
+    assert_string_equal(d, "2027-01-01");
+    /* a successor starting later than the month after: its own start */
+    p.coverage_start = (date_t){2027, 4, 1};
+    date_format(rules_first_month(&p, (date_t){2026, 12, 2}, &old_end), d);
+    assert_string_equal(d, "2027-04-01");
 }
 
 static void test_occupation(void **state)
@@ -181,8 +234,18 @@ static void test_deadline(void **state)
     assert_int_equal(v.n_reasons, 0);
     assert_int_equal(v.n_warnings, 1);
     assert_string_equal(v.warnings[0].code, "SUBMITTED_AFTER_DEADLINE");
+    /* A renewal was submitted by no village: never late, either policy. */
+    a.renewal = true;
+    v = decide(p, a);
+    assert_int_equal(v.n_reasons, 0);
+    assert_int_equal(v.n_warnings, 0);
+    p.deadline_warn_only = false;
+    v = decide(p, a);
+    assert_int_equal(v.n_reasons, 0);
 }
 
+/* The programme's last month is compared with the person's first month,
+ * not with the day the list arrived. */
 static void test_programme_over(void **state)
 {
     (void)state;
@@ -193,7 +256,12 @@ static void test_programme_over(void **state)
     a.received = (date_t){2026, 11, 30};
     verdict_t v = decide(p, a);
     assert_false(has(&v, "DEADLINE_PASSED"));
-    a.received = (date_t){2026, 12, 1};
+    /* received on the 30th, decided on 1 December: nothing left to cover */
+    a.first_month = (date_t){2026, 12, 1};
+    v = decide(p, a);
+    assert_true(has(&v, "DEADLINE_PASSED"));
+    /* a renewal is held to its programme's last month too */
+    a.renewal = true;
     v = decide(p, a);
     assert_true(has(&v, "DEADLINE_PASSED"));
 }
@@ -212,6 +280,29 @@ static void test_add_only_for_desa(void **state)
     strcpy(apbd.funding_source, "APBD");
     a.village_code = "16.12.01.1003";
     v = decide(apbd, a);
+    assert_false(has(&v, "NOT_A_DESA"));
+}
+
+/* A kelurahan has no APBDes (the village budget) either. */
+static void test_apbdes_only_for_desa(void **state)
+{
+    (void)state;
+    program_rules_t p = pali();
+    strcpy(p.funding_source, "APBDES");
+    applicant_facts_t a = budi();
+    a.village_code = "16.12.01.1003"; /* a kelurahan */
+    verdict_t v = decide(p, a);
+    assert_true(has(&v, "NOT_A_DESA"));
+    assert_non_null(strstr(reason(&v, "NOT_A_DESA")->message, "APBDes"));
+    a.village_code = "16.12.01.2001";
+    v = decide(p, a);
+    assert_false(has(&v, "NOT_A_DESA"));
+    strcpy(p.funding_source, "DBH_SAWIT");
+    a.village_code = "16.12.01.1003";
+    v = decide(p, a);
+    assert_false(has(&v, "NOT_A_DESA"));
+    strcpy(p.funding_source, "CSR");
+    v = decide(p, a);
     assert_false(has(&v, "NOT_A_DESA"));
 }
 
@@ -250,12 +341,14 @@ int main(void)
         cmocka_unit_test(test_separators_accepted),
         cmocka_unit_test(test_birth_date_and_sex_mismatch),
         cmocka_unit_test(test_two_digit_year_decided_by_birth_date),
-        cmocka_unit_test(test_age_limits_at_coverage_start),
+        cmocka_unit_test(test_age_limits_on_first_month),
+        cmocka_unit_test(test_first_month),
         cmocka_unit_test(test_occupation),
         cmocka_unit_test(test_poverty_ref),
         cmocka_unit_test(test_deadline),
         cmocka_unit_test(test_programme_over),
         cmocka_unit_test(test_add_only_for_desa),
+        cmocka_unit_test(test_apbdes_only_for_desa),
         cmocka_unit_test(test_region_mismatch_is_a_warning),
         cmocka_unit_test(test_every_problem_reported),
     };

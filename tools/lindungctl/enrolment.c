@@ -1,6 +1,9 @@
-/* enrolment: `lindungctl enrolment end NIK --month YYYY-MM --reason R` and
- * `lindungctl enrolment history NIK`. The end month is the last month still
- * covered and billed; it may not be before the enrolment's first month. */
+/* enrolment: `lindungctl enrolment end|transfer|history` and `lindungctl
+ * program renewal`. The end month is the last month still covered and
+ * billed; it may not be before the enrolment's first month. A NIK may have
+ * several active enrolments one after the other (this year's and next
+ * year's renewal), never two covering the same month (013_money_rules.sql).
+ * NIKs are masked in everything printed. */
 #include "enrolment.h"
 #include "args.h"
 #include <cjson/cJSON.h>
@@ -9,24 +12,57 @@
 #include <string.h>
 #include "nik.h"
 #include "period.h"
+#include "pgjson.h"
+#include "region.h"
 
 static const char *const REASONS[] = {"death",  "moved",         "left",
                                       "lapsed", "program_ended", NULL};
 
+/* The enrolment covering the month ends with it. */
 static const char *SQL_END =
     "UPDATE enrolments SET status = 'ended', end_month = $2::date, end_reason = $3, "
     "  ended_at = now() "
     "WHERE nik = $1 AND status = 'active' AND start_month <= $2::date "
+    "  AND (end_month IS NULL OR end_month >= $2::date) "
     "RETURNING id, (SELECT code FROM programs p WHERE p.id = program_id), village_code";
+
+/* A later one (a renewal waiting for next year) would cover months after
+ * the end: it is cancelled, ending the month before it starts (it then covers
+ * nothing), with the same reason. Someone who died does not renew. */
+static const char *SQL_CANCEL_LATER =
+    "UPDATE enrolments SET status = 'ended', "
+    "  end_month = (start_month - interval '1 month')::date, end_reason = $3, "
+    "  ended_at = now() "
+    "WHERE nik = $1 AND status = 'active' AND start_month > $2::date "
+    "RETURNING id, (SELECT code FROM programs p WHERE p.id = program_id), village_code, "
+    "  to_char(start_month, 'YYYY-MM')";
+
+static const char *SQL_TRANSFER =
+    "SELECT result, old_enrolment_id, new_enrolment_id, message "
+    "FROM enrolment_transfer($1, $2, $3, $4::date, $5)";
 
 static const char *SQL_HISTORY =
     "SELECT e.id, p.code, e.village_code, e.funding_source, e.payer_code, "
     "  to_char(e.start_month, 'YYYY-MM'), coalesce(to_char(e.end_month, 'YYYY-MM'), ''), "
-    "  e.status, coalesce(e.end_reason, '') "
+    "  e.status, coalesce(e.end_reason, ''), coalesce(e.previous_enrolment_id::text, '') "
     "FROM enrolments e JOIN programs p ON p.id = e.program_id WHERE e.nik = $1 "
     /* every status, spelt out: answered from the index of active NIKs and the
      * index of ended ones (008_verify_speed.sql) */
     "  AND (e.status = 'active' OR e.status = 'ended') ORDER BY e.id";
+
+static const char *SQL_RENEWAL_PROGRAM =
+    "SELECT p.id, r.code FROM programs p LEFT JOIN programs r ON r.id = p.renews "
+    "WHERE p.code = $1";
+
+/* The applicants a renewal queued (program_renewal_queue, 013), with the
+ * enrolment verify made of the accepted ones. */
+static const char *SQL_RENEWAL_ITEMS =
+    "SELECT a.nik, s.village_code, a.decision, a.reasons::text, a.renews_enrolment_id, "
+    "  e.id, to_char(e.start_month, 'YYYY-MM') "
+    "FROM submissions s JOIN applicants a ON a.submission_id = s.id "
+    "LEFT JOIN enrolments e ON e.applicant_id = a.id "
+    "WHERE s.program_id = $1 AND s.origin = 'renewal' AND a.renews_enrolment_id IS NOT NULL "
+    "ORDER BY s.village_code, a.id";
 
 static bool known_reason(const char *r)
 {
@@ -34,6 +70,31 @@ static bool known_reason(const char *r)
         if (strcmp(*p, r) == 0)
             return true;
     return false;
+}
+
+static void print_json(cJSON *doc)
+{
+    char *text = cJSON_Print(doc);
+    printf("%s\n", text);
+    cJSON_free(text);
+    cJSON_Delete(doc);
+}
+
+/* ---------------------------------------------------------------- end */
+
+/* What an end changed, printed once it is committed. */
+static void end_print(const PGresult *covering, const PGresult *later, const char *masked,
+                      const char *month, const char *reason)
+{
+    if (PQntuples(covering) == 1)
+        printf("ended enrolment %s of %s (programme %s, village %s) after %s: %s\n",
+               PQgetvalue(covering, 0, 0), masked, PQgetvalue(covering, 0, 1),
+               PQgetvalue(covering, 0, 2), month, reason);
+    for (int i = 0; i < PQntuples(later); i++)
+        printf("cancelled enrolment %s of %s (programme %s, village %s) that was to "
+               "start %s: %s\n",
+               PQgetvalue(later, i, 0), masked, PQgetvalue(later, i, 1),
+               PQgetvalue(later, i, 2), PQgetvalue(later, i, 3), reason);
 }
 
 static int end_one(db_t *db, const char *nik_text, const char *month, const char *reason)
@@ -58,47 +119,138 @@ static int end_one(db_t *db, const char *nik_text, const char *month, const char
     date_format(period_first_day(p), first_day);
     nik_mask(nik.digits, masked);
     const char *params[] = {nik.digits, first_day, reason};
-    PGresult *r = db_exec(db, SQL_END, 3, params);
+    /* both or neither: a later enrolment is never left running alone */
+    PGresult *covering = db_begin(db) ? db_exec(db, SQL_END, 3, params) : NULL;
+    PGresult *later = db_ok(covering) ? db_exec(db, SQL_CANCEL_LATER, 3, params) : NULL;
     int rc = 0;
-    if (!db_ok(r)) {
+    if (!db_ok(later)) {
         fprintf(stderr, "enrolment end: %s\n", db_error(db));
         rc = 1;
-    } else if (PQntuples(r) == 0) {
-        fprintf(stderr, "enrolment end: %s has no active enrolment that started by %s\n",
+    } else if (PQntuples(covering) + PQntuples(later) == 0) {
+        fprintf(stderr,
+                "enrolment end: %s has no active enrolment covering %s, nor one starting "
+                "after it\n",
                 masked, month);
         rc = 1;
-    } else {
-        printf("ended enrolment %s of %s (programme %s, village %s) after %s: %s\n",
-               PQgetvalue(r, 0, 0), masked, PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
-               month, reason);
     }
-    PQclear(r);
+    if (rc != 0) {
+        db_rollback(db);
+    } else if (!db_commit(db)) {
+        fprintf(stderr, "enrolment end: %s\n", db_error(db));
+        rc = 1;
+    } else {
+        end_print(covering, later, masked, month, reason);
+    }
+    PQclear(covering);
+    PQclear(later);
     return rc;
 }
 
+/* ---------------------------------------------------------------- transfer */
+
+typedef struct {
+    nik_t nik;
+    char masked[NIK_MASKED_LEN + 1];
+    const char *village;
+    const char *program; /* NULL: the same programme */
+    char month[8];       /* M, "YYYY-MM" */
+    char first_day[11];  /* M's first day */
+    bool json;
+} transfer_args_t;
+
+/* false (exit 2) on a usage error, said on stderr. */
+static bool transfer_args(int argc, char **argv, transfer_args_t *t)
+{
+    const char *nik_text = argc > 2 ? argv[2] : NULL;
+    if (!nik_text || nik_parse(nik_text, date_today(), &t->nik) != NIK_OK) {
+        fprintf(stderr, "enrolment transfer: not a valid NIK\n");
+        return false;
+    }
+    nik_mask(t->nik.digits, t->masked);
+    t->village = args_value(argc, argv, "--village");
+    if (!t->village || region_level(t->village) != REGION_VILLAGE) {
+        fprintf(stderr, "enrolment transfer: --village PP.RR.DD.VVVV is required\n");
+        return false;
+    }
+    t->program = args_value(argc, argv, "--program");
+    const char *month = args_value(argc, argv, "--month");
+    /* M defaults to the current month in Asia/Jakarta, as the SQL does */
+    period_t p = period_of(date_today());
+    if (month && !period_parse(month, &p)) {
+        fprintf(stderr, "enrolment transfer: --month must be YYYY-MM (the last month in "
+                        "the old village)\n");
+        return false;
+    }
+    period_format(p, t->month);
+    date_format(period_first_day(p), t->first_day);
+    t->json = args_flag(argc, argv, "--json");
+    return true;
+}
+
+static void transfer_print(const transfer_args_t *t, const PGresult *r, bool ok)
+{
+    if (t->json) {
+        cJSON *doc = cJSON_CreateObject();
+        pgjson_add_text(doc, "result", r, 0, 0);
+        cJSON_AddStringToObject(doc, "nik", t->masked);
+        cJSON_AddStringToObject(doc, "month", t->month);
+        pgjson_add_int(doc, "old_enrolment_id", r, 0, 1);
+        pgjson_add_int(doc, "new_enrolment_id", r, 0, 2);
+        pgjson_add_text(doc, "message", r, 0, 3);
+        print_json(doc);
+    } else if (ok) {
+        printf("transferred %s: %s\n", t->masked, PQgetvalue(r, 0, 3));
+    } else {
+        fprintf(stderr, "enrolment transfer: %s: %s: %s\n", t->masked, PQgetvalue(r, 0, 0),
+                PQgetvalue(r, 0, 3));
+    }
+}
+
+static int transfer(db_t *db, int argc, char **argv)
+{
+    transfer_args_t t = {0};
+    if (!transfer_args(argc, argv, &t))
+        return 2;
+    /* who asked, for enrolment_transfers: the tool and the operator's login */
+    char source[96];
+    const char *user = getenv("USER");
+    snprintf(source, sizeof source, "lindungctl%s%.80s", user ? ":" : "", user ? user : "");
+    const char *params[] = {t.nik.digits, t.program, t.village, t.first_day, source};
+    PGresult *r = db_exec(db, SQL_TRANSFER, 5, params);
+    if (!db_ok(r) || PQntuples(r) != 1) {
+        fprintf(stderr, "enrolment transfer: %s\n", db_error(db));
+        PQclear(r);
+        return 1;
+    }
+    bool ok = strcmp(PQgetvalue(r, 0, 0), "ok") == 0;
+    transfer_print(&t, r, ok);
+    PQclear(r);
+    return ok ? 0 : 1;
+}
+
+/* ---------------------------------------------------------------- history */
+
 static void history_json(const PGresult *r)
 {
-    const char *keys[] = {"enrolment_id",   "program_code", "village_code",
-                          "funding_source", "payer_code",   "start_month",
-                          "end_month",      "status",       "end_reason"};
+    const char *keys[] = {"enrolment_id", "program_code", "village_code",
+                          "funding_source", "payer_code", "start_month",
+                          "end_month", "status", "end_reason",
+                          "previous_enrolment_id"};
     cJSON *list = cJSON_CreateArray();
     for (int i = 0; i < PQntuples(r); i++) {
         cJSON *o = cJSON_CreateObject();
-        for (int c = 0; c < 9; c++) {
+        for (int c = 0; c < 10; c++) {
             const char *v = PQgetvalue(r, i, c);
-            if (c == 0)
-                cJSON_AddNumberToObject(o, keys[c], atof(v));
-            else if (!v[0] && (c == 6 || c == 8))
+            if (!v[0] && (c == 6 || c == 8 || c == 9))
                 cJSON_AddNullToObject(o, keys[c]);
+            else if (c == 0 || c == 9)
+                cJSON_AddNumberToObject(o, keys[c], atof(v));
             else
                 cJSON_AddStringToObject(o, keys[c], v);
         }
         cJSON_AddItemToArray(list, o);
     }
-    char *text = cJSON_Print(list);
-    printf("%s\n", text);
-    cJSON_free(text);
-    cJSON_Delete(list);
+    print_json(list);
 }
 
 static int history(db_t *db, const char *nik_text, bool json)
@@ -120,16 +272,147 @@ static int history(db_t *db, const char *nik_text, bool json)
         PQclear(r);
         return 0;
     }
-    printf("%-8s %-24s %-15s %-10s %-8s %-8s %-7s %s\n", "ID", "PROGRAMME", "VILLAGE",
-           "SOURCE", "FROM", "TO", "STATUS", "REASON");
+    printf("%-8s %-24s %-15s %-10s %-8s %-8s %-7s %-14s %s\n", "ID", "PROGRAMME", "VILLAGE",
+           "SOURCE", "FROM", "TO", "STATUS", "REASON", "CONTINUES");
     for (int i = 0; i < PQntuples(r); i++)
-        printf("%-8s %-24s %-15s %-10s %-8s %-8s %-7s %s\n", PQgetvalue(r, i, 0),
+        printf("%-8s %-24s %-15s %-10s %-8s %-8s %-7s %-14s %s\n", PQgetvalue(r, i, 0),
                PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
                PQgetvalue(r, i, 5), PQgetvalue(r, i, 6), PQgetvalue(r, i, 7),
-               PQgetvalue(r, i, 8));
+               PQgetvalue(r, i, 8), PQgetvalue(r, i, 9));
     PQclear(r);
     return 0;
 }
+
+/* ---------------------------------------------------------------- renewal */
+
+typedef struct {
+    long queued, pending, accepted, rejected;
+} renewal_counts_t;
+
+static void renewal_count(renewal_counts_t *n, const char *decision)
+{
+    n->queued++;
+    if (strcmp(decision, "accepted") == 0)
+        n->accepted++;
+    else if (strcmp(decision, "rejected") == 0)
+        n->rejected++;
+    else
+        n->pending++;
+}
+
+/* "CODE: message; CODE: message" from a reasons array. */
+static void reasons_text(const char *json, char *out, size_t cap)
+{
+    cJSON *list = cJSON_Parse(json);
+    size_t used = 0;
+    out[0] = '\0';
+    const cJSON *r;
+    cJSON_ArrayForEach(r, list)
+    {
+        const cJSON *code = cJSON_GetObjectItemCaseSensitive(r, "code");
+        const cJSON *msg = cJSON_GetObjectItemCaseSensitive(r, "message");
+        int n = snprintf(out + used, cap - used, "%s%s: %s", used ? "; " : "",
+                         cJSON_IsString(code) ? code->valuestring : "?",
+                         cJSON_IsString(msg) ? msg->valuestring : "");
+        if (n < 0 || (size_t)n >= cap - used)
+            break;
+        used += (size_t)n;
+    }
+    cJSON_Delete(list);
+}
+
+static cJSON *renewal_item(const PGresult *r, int i)
+{
+    char masked[NIK_MASKED_LEN + 1];
+    nik_mask(PQgetvalue(r, i, 0), masked);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "nik", masked);
+    pgjson_add_text(o, "village_code", r, i, 1);
+    pgjson_add_text(o, "decision", r, i, 2);
+    cJSON *reasons = cJSON_Parse(PQgetvalue(r, i, 3));
+    cJSON_AddItemToObject(o, "reasons", reasons ? reasons : cJSON_CreateArray());
+    pgjson_add_int(o, "renews_enrolment_id", r, i, 4);
+    pgjson_add_int(o, "enrolment_id", r, i, 5);
+    pgjson_add_text(o, "start_month", r, i, 6);
+    return o;
+}
+
+static void renewal_json(const char *code, const PGresult *p, const PGresult *r)
+{
+    renewal_counts_t n = {0};
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "program_code", code);
+    pgjson_add_text(doc, "renews", p, 0, 1);
+    cJSON *items = cJSON_AddArrayToObject(doc, "items");
+    for (int i = 0; i < PQntuples(r); i++) {
+        cJSON_AddItemToArray(items, renewal_item(r, i));
+        renewal_count(&n, PQgetvalue(r, i, 2));
+    }
+    cJSON *counts = cJSON_AddObjectToObject(doc, "counts");
+    cJSON_AddNumberToObject(counts, "queued", (double)n.queued);
+    cJSON_AddNumberToObject(counts, "pending", (double)n.pending);
+    cJSON_AddNumberToObject(counts, "accepted", (double)n.accepted);
+    cJSON_AddNumberToObject(counts, "rejected", (double)n.rejected);
+    print_json(doc);
+}
+
+static void renewal_text(const char *code, const PGresult *p, const PGresult *r)
+{
+    renewal_counts_t n = {0};
+    if (PQgetisnull(p, 0, 1))
+        printf("programme %s renews no programme\n", code);
+    else
+        printf("programme %s renews %s\n", code, PQgetvalue(p, 0, 1));
+    printf("%-14s %-15s %-9s %-7s %s\n", "NIK", "VILLAGE", "DECISION", "FROM", "REASONS");
+    for (int i = 0; i < PQntuples(r); i++) {
+        char masked[NIK_MASKED_LEN + 1], reasons[1024];
+        nik_mask(PQgetvalue(r, i, 0), masked);
+        reasons_text(PQgetvalue(r, i, 3), reasons, sizeof reasons);
+        printf("%-14s %-15s %-9s %-7s %s\n", masked, PQgetvalue(r, i, 1),
+               PQgetvalue(r, i, 2), PQgetvalue(r, i, 6), reasons);
+        renewal_count(&n, PQgetvalue(r, i, 2));
+    }
+    printf("%ld queued: %ld pending, %ld accepted, %ld rejected\n", n.queued, n.pending,
+           n.accepted, n.rejected);
+}
+
+int enrolment_renewal_list(db_t *db, const char *code, bool json)
+{
+    if (!code) {
+        fprintf(stderr, "usage: lindungctl program renewal CODE [--json]\n");
+        return 2;
+    }
+    const char *pp[] = {code};
+    PGresult *p = db_exec(db, SQL_RENEWAL_PROGRAM, 1, pp);
+    if (!db_ok(p) || PQntuples(p) != 1) {
+        fprintf(stderr, "program renewal: %s\n",
+                db_ok(p) ? "no such programme" : db_error(db));
+        PQclear(p);
+        return 1;
+    }
+    const char *ip[] = {PQgetvalue(p, 0, 0)};
+    PGresult *r = db_exec(db, SQL_RENEWAL_ITEMS, 1, ip);
+    int rc = 0;
+    if (!db_ok(r)) {
+        fprintf(stderr, "program renewal: %s\n", db_error(db));
+        rc = 1;
+    } else if (json) {
+        renewal_json(code, p, r);
+    } else {
+        renewal_text(code, p, r);
+    }
+    PQclear(r);
+    PQclear(p);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+static const char *ENROLMENT_USAGE =
+    "usage: lindungctl enrolment end NIK --month YYYY-MM --reason REASON\n"
+    "       lindungctl enrolment transfer NIK --village CODE [--program CODE]\n"
+    "                                      [--month YYYY-MM] [--json]\n"
+    "       lindungctl enrolment history NIK [--json]\n";
 
 int enrolment_main(db_t *db, int argc, char **argv)
 {
@@ -137,10 +420,10 @@ int enrolment_main(db_t *db, int argc, char **argv)
     if (strcmp(verb, "end") == 0 && argc > 2)
         return end_one(db, argv[2], args_value(argc, argv, "--month"),
                        args_value(argc, argv, "--reason"));
+    if (strcmp(verb, "transfer") == 0)
+        return transfer(db, argc, argv);
     if (strcmp(verb, "history") == 0)
         return history(db, argc > 2 ? argv[2] : NULL, args_flag(argc, argv, "--json"));
-    fprintf(stderr,
-            "usage: lindungctl enrolment end NIK --month YYYY-MM --reason REASON\n"
-            "       lindungctl enrolment history NIK [--json]\n");
+    fputs(ENROLMENT_USAGE, stderr);
     return 2;
 }

@@ -20,6 +20,8 @@ static const char *USAGE =
     "\n"
     "  migrate [--dir DIR]                  apply database migrations (idempotent)\n"
     "  program import FILE.json             load or update programmes\n"
+    "  program renewal CODE [--json]        the renewal of programme CODE: who was\n"
+    "                                       queued, accepted or rejected and why\n"
     "  apikey create --name NAME [--scope SCOPE]\n"
     "                                       make a key; SCOPE is admin (default),\n"
     "                                       regency:PP.RR or village:PP.RR.DD.VVVV;\n"
@@ -27,7 +29,12 @@ static const char *USAGE =
     "  apikey list [--json]                 list keys (never the keys themselves)\n"
     "  apikey revoke ID|PREFIX              revoke a key\n"
     "  enrolment end NIK --month YYYY-MM --reason death|moved|left|lapsed|program_ended\n"
-    "                                       end an active enrolment after that month\n"
+    "                                       end the enrolment covering that month\n"
+    "                                       (and cancel a later one, e.g. a renewal)\n"
+    "  enrolment transfer NIK --village CODE [--program CODE] [--month YYYY-MM] [--json]\n"
+    "                                       end the enrolment in month M (default:\n"
+    "                                       this month, Asia/Jakarta) and continue it\n"
+    "                                       from M+1 there; exit 1 with a code if refused\n"
     "  enrolment history NIK [--json]       every enrolment of a NIK, ended ones too\n"
     "\n";
 
@@ -69,8 +76,11 @@ static int cmd_migrate(db_t *db, int argc, char **argv)
 
 static int cmd_program(db_t *db, int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[0], "renewal") == 0)
+        return enrolment_renewal_list(db, argv[1], args_flag(argc, argv, "--json"));
     if (argc < 2 || strcmp(argv[0], "import") != 0) {
-        fprintf(stderr, "usage: lindungctl program import FILE.json\n");
+        fprintf(stderr, "usage: lindungctl program import FILE.json\n"
+                        "       lindungctl program renewal CODE [--json]\n");
         return -1;
     }
     return program_import(db, argv[1]);

@@ -1,0 +1,357 @@
+"""Money an auditor can sign (issue 13), against a real PostgreSQL and the real
+billing daemon: documents that never change once issued (supplementary
+invoices for late lines, credit notes for reversals and re-rating), relief as
+PP 50/2025 Pasal 3 writes it, the programme's insured income, one covered
+month per person (the database refuses a second), programme ends, and lapse
+judged per person with payments allocated to lines.
+
+Every expected rupiah figure is computed here from the published rates (JKK
+1% of Rp 1,000,000 = 10,000; JKM 6,800; PP 50/2025 halves both), never read
+back from the code under test. Enrolments are made with SQL, as in
+test_billing.py: billing only reads them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import unittest
+
+import harness
+
+VILLAGE_A = "16.12.01.2001"
+VILLAGE_B = "16.12.01.2002"
+MURA_VILLAGE = "16.05.01.2002"
+
+FULL = 10000 + 6800          # Rp 16,800 a person-month
+HALF = 5000 + 3400           # PP 50/2025: both components halved
+
+ENROL_SQL = """
+WITH s AS (
+  INSERT INTO submissions (id, program_id, village_code, applicant_count)
+  SELECT gen_random_uuid(), p.id, '{village}', {n} FROM programs p WHERE p.code = '{program}'
+  RETURNING id, program_id),
+a AS (
+  INSERT INTO applicants (submission_id, idx, nik, name, birth_date, sex, occupation,
+                          decision, monthly_income)
+  SELECT s.id, g, ({nik_base}::bigint + g)::text, 'Peserta ' || g, '1980-01-01', 'M',
+         'PETANI/PEKEBUN', 'accepted', {income}
+  FROM s, generate_series(0, {n} - 1) g
+  RETURNING id, nik),
+pa AS (
+  INSERT INTO participants (nik, name, birth_date, sex)
+  SELECT nik, 'Peserta', '1980-01-01', 'M' FROM a RETURNING nik)
+INSERT INTO enrolments (nik, program_id, village_code, applicant_id, funding_source,
+                        payer_code, declared_income, transport, start_month, end_month)
+SELECT a.nik, s.program_id, '{village}', a.id, p.funding_source,
+       program_payer(p.id, '{village}'), {income}, false, '{start}-01', {end}
+FROM a, s JOIN programs p ON p.id = s.program_id
+RETURNING id
+"""
+
+
+def jakarta_today() -> datetime.date:
+    return (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=7)).date()
+
+
+class MoneyTest(harness.LindungTestCase):
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.stack.migrate()
+        self.stack.import_programs()
+        self.nik_base = 1612010101800000
+
+    # -- helpers
+    def sql(self, q: str) -> list[tuple]:
+        return self.stack.cluster.psql(q)
+
+    def enrol(self, program: str, village: str, n: int = 1, start: str = "2026-10",
+              end: str | None = None, income: int = 1000000) -> list[int]:
+        sql = ENROL_SQL.format(program=program, village=village, n=n, nik_base=self.nik_base,
+                               income=income, start=start,
+                               end=f"'{end}-01'" if end else "NULL")
+        self.nik_base += n
+        return [int(r[0]) for r in self.sql(sql)]
+
+    def run_month(self, month: str) -> dict:
+        doc = json.loads(self.stack.lindungctl("billing", "run", month).stdout)
+        self.assertTrue(doc["ok"], doc)
+        return doc
+
+    def documents(self, month: str, payer: str) -> list[tuple[str, int, int]]:
+        """(kind, total, line_count) of a payer's documents of a month, in issue order."""
+        return [(k, int(t), int(n)) for k, t, n in self.sql(
+            f"SELECT kind, total, line_count FROM invoices WHERE period = '{month}-01' "
+            f"AND payer_code = '{payer}' ORDER BY id")]
+
+    def net(self, enrolment: int, month: str) -> int:
+        """A person-month's net charge: its line plus its corrections."""
+        return int(self.sql(
+            f"SELECT coalesce((SELECT amount FROM accruals WHERE enrolment_id = {enrolment} "
+            f"AND period = '{month}-01'), 0) + coalesce((SELECT sum(amount) FROM "
+            f"line_adjustments WHERE enrolment_id = {enrolment} AND period = '{month}-01'), 0)"
+        )[0][0])
+
+    def assert_documents_consistent(self) -> None:
+        """Every document's total and count are exactly its lines and adjustments."""
+        bad = self.sql(
+            "SELECT i.id FROM invoices i "
+            "LEFT JOIN (SELECT invoice_id, sum(amount) s, count(*) n FROM accruals "
+            "           GROUP BY 1) a ON a.invoice_id = i.id "
+            "LEFT JOIN (SELECT invoice_id, sum(amount) s, count(*) n FROM line_adjustments "
+            "           GROUP BY 1) l ON l.invoice_id = i.id "
+            "WHERE i.total <> coalesce(a.s, 0) + coalesce(l.s, 0) "
+            "   OR i.line_count <> coalesce(a.n, 0) + coalesce(l.n, 0)")
+        self.assertEqual(bad, [], "documents whose totals differ from their items")
+        neg = self.sql("SELECT a.enrolment_id, a.period FROM accruals a "
+                       "JOIN line_adjustments l USING (enrolment_id, period) "
+                       "GROUP BY a.enrolment_id, a.period, a.amount "
+                       "HAVING a.amount + sum(l.amount) < 0")
+        self.assertEqual(neg, [], "a person-month credited below zero")
+
+    # -- tests
+    def test_late_lines_go_on_a_supplementary_invoice(self) -> None:
+        s = self.stack
+        self.enrol("PALI-2026-ADD", VILLAGE_A, 2, start="2026-10")
+        s.start_daemons("billing")
+        self.run_month("2026-10")
+        self.assertEqual(self.documents("2026-10", VILLAGE_A), [("invoice", 2 * FULL, 2)])
+        first = self.sql(f"SELECT id FROM invoices WHERE period = '2026-10-01' "
+                         f"AND payer_code = '{VILLAGE_A}'")[0][0]
+        paid = self.sql(f"SELECT result FROM billing_record_payment({first}, {2 * FULL}, "
+                        "'2026-10-10', 'TRX-OCT', 'test')")
+        self.assertEqual(paid, [("ok",)])
+        late = self.enrol("PALI-2026-ADD", VILLAGE_A, 1, start="2026-10")
+        self.run_month("2026-10")  # or the sweep did it first
+        self.assertEqual(self.documents("2026-10", VILLAGE_A),
+                         [("invoice", 2 * FULL, 2), ("supplementary", FULL, 1)])
+        # the paid invoice is still paid: a late line never reopens it
+        self.assertEqual(self.sql(f"SELECT status, outstanding FROM invoice_balances "
+                                  f"WHERE id = {first}"), [("paid", "0")])
+        self.assertEqual(self.sql(f"SELECT count(*) FROM accruals WHERE enrolment_id = "
+                                  f"{late[0]} AND supplementary"), [("1",)])
+        # the database itself refuses to edit an issued document
+        with self.assertRaises(Exception) as cm:
+            self.sql(f"UPDATE invoices SET total = total + 1 WHERE id = {first}")
+        self.assertIn("never changes", str(cm.exception))
+        with self.assertRaises(Exception):
+            self.sql(f"DELETE FROM invoices WHERE id = {first}")
+        # a third run adds nothing and issues nothing
+        self.assertEqual(self.run_month("2026-10")["lines_added"], 0)
+        self.assertEqual(len(self.documents("2026-10", VILLAGE_A)), 2)
+        self.assert_documents_consistent()
+
+    def test_relief_follows_the_funding_source(self) -> None:
+        """PP 50/2025 Pasal 3: no relief where the regency's budget pays (ADD,
+        DBH sawit), relief for CSR; an ADD programme gets it only with a
+        recorded legal basis."""
+        s = self.stack
+        add = self.enrol("PALI-2026-ADD", VILLAGE_A, 1, start="2026-06")
+        sawit = self.enrol("MURA-2024-SAWIT", MURA_VILLAGE, 1, start="2026-06")
+        csr = self.enrol("MURA-2026-CSR", MURA_VILLAGE, 1, start="2026-06")
+        s.start_daemons("billing")
+        self.run_month("2026-06")
+        self.assertEqual(self.net(add[0], "2026-06"), FULL)
+        self.assertEqual(self.net(sawit[0], "2026-06"), FULL)
+        self.assertEqual(self.net(csr[0], "2026-06"), HALF)
+        self.assertEqual(self.sql("SELECT code, relief_applies FROM programs WHERE code IN "
+                                  "('PALI-2026-ADD', 'MURA-2024-SAWIT', 'MURA-2026-CSR') "
+                                  "ORDER BY code"),
+                         [("MURA-2024-SAWIT", "f"), ("MURA-2026-CSR", "t"),
+                          ("PALI-2026-ADD", "f")])
+        # refused without a basis, for SAWIT at all, for CSR switched off
+        base = {"code": "X", "name": "x", "regency_code": "16.12", "coverage_start": "2026-01",
+                "occupations": ["informal"]}
+        for extra, field in (({"funding_source": "ADD", "relief_applies": True}, "relief_basis"),
+                             ({"funding_source": "DBH_SAWIT", "relief_applies": True},
+                              "relief_applies"),
+                             ({"funding_source": "CSR", "payer_code": "C", "payer_name": "C",
+                               "relief_applies": False}, "relief_applies")):
+            path = s.dir / "bad.json"
+            path.write_text(json.dumps({"programs": [dict(base, **extra)]}))
+            r = s.lindungctl("program", "import", str(path), check=False)
+            self.assertNotEqual(r.returncode, 0, extra)
+            self.assertIn(field, r.stderr)
+        self.assertEqual(self.sql("SELECT count(*) FROM programs WHERE code = 'X'"), [("0",)])
+
+    def test_relief_entered_late_rerates_on_a_credit_note(self) -> None:
+        """A relief entered after its month was billed (as PP 50/2025 was)
+        re-rates that month on a credit note; withdrawn, on a supplementary
+        invoice. The issued invoice never changes."""
+        s = self.stack
+        ids = self.enrol("MURA-2026-CSR", MURA_VILLAGE, 3, start="2027-01")
+        s.start_daemons("billing")
+        self.run_month("2027-01")
+        self.assertEqual(self.documents("2027-01", "CSR-MURA-01"), [("invoice", 3 * FULL, 3)])
+        self.sql("INSERT INTO premium_adjustments (name, first_month, last_month, off_bp, "
+                 "applies_jkk, applies_jkm, note) VALUES ('late relief', '2027-01-01', "
+                 "'2027-01-01', 5000, true, true, 'test: entered after the month was billed')")
+        self.run_month("2027-01")  # or the sweep did it first
+        self.assertEqual(self.documents("2027-01", "CSR-MURA-01"),
+                         [("invoice", 3 * FULL, 3), ("credit_note", -3 * (FULL - HALF), 3)])
+        for e in ids:
+            self.assertEqual(self.net(e, "2027-01"), HALF)
+        # idempotent
+        self.assertEqual(self.run_month("2027-01")["corrections"], 0)
+        # withdrawn: billed again in full, on a supplementary invoice
+        self.sql("DELETE FROM premium_adjustments WHERE name = 'late relief'")
+        self.run_month("2027-01")
+        kinds = [k for k, _, _ in self.documents("2027-01", "CSR-MURA-01")]
+        self.assertEqual(kinds, ["invoice", "credit_note", "supplementary"])
+        for e in ids:
+            self.assertEqual(self.net(e, "2027-01"), FULL)
+        owed = int(self.sql("SELECT sum(total) FROM invoices WHERE payer_code = 'CSR-MURA-01' "
+                            "AND period = '2027-01-01'")[0][0])
+        self.assertEqual(owed, 3 * FULL)
+        self.assert_documents_consistent()
+
+    def test_sweep_rerates_without_being_asked(self) -> None:
+        """The daemon notices a new rate and corrects every month it billed."""
+        s = self.stack
+        ids = self.enrol("MURA-2026-CSR", MURA_VILLAGE, 1, start="2027-02")
+        s.start_daemons("billing")
+        self.run_month("2027-02")
+        self.sql("INSERT INTO premium_rates (component, effective_month, flat_amount, note) "
+                 "VALUES ('JKM', '2027-02-01', 7000, 'test: a JKM rise entered late')")
+        harness.wait_until(lambda: self.net(ids[0], "2027-02") == 10000 + 7000, timeout=30,
+                           message="the sweep re-rated February")
+        self.assertEqual([k for k, _, _ in self.documents("2027-02", "CSR-MURA-01")],
+                         ["invoice", "supplementary"])
+        self.assert_documents_consistent()
+
+    def test_insured_income_caps_what_a_payer_owes(self) -> None:
+        s = self.stack
+        huge = self.enrol("PALI-2026-ADD", VILLAGE_A, 1, start="2026-11",
+                          income=1_000_000_000_000)
+        path = s.dir / "ceiling.json"
+        path.write_text(json.dumps({"programs": [{
+            "code": "CEIL", "name": "declared income up to a ceiling", "regency_code": "16.12",
+            "funding_source": "ADD", "coverage_start": "2026-01", "coverage_end": "2026-12",
+            "occupations": ["informal"], "income_ceiling": 2000000}]}))
+        s.lindungctl("program", "import", str(path))
+        capped = self.enrol("CEIL", VILLAGE_B, 1, start="2026-11", income=5000000)
+        mid = self.enrol("CEIL", VILLAGE_B, 1, start="2026-11", income=1500000)
+        low = self.enrol("CEIL", VILLAGE_B, 1, start="2026-11", income=0)
+        s.start_daemons("billing")
+        self.run_month("2026-11")
+        self.assertEqual(self.net(huge[0], "2026-11"), FULL)
+        self.assertEqual(self.net(capped[0], "2026-11"), 20000 + 6800)
+        self.assertEqual(self.net(mid[0], "2026-11"), 15000 + 6800)
+        self.assertEqual(self.net(low[0], "2026-11"), FULL)  # never below the minimum
+
+    def test_one_covered_month_per_person(self) -> None:
+        first = self.enrol("PALI-2026-ADD", VILLAGE_A, 1, start="2026-10")
+        nik = self.sql(f"SELECT nik FROM enrolments WHERE id = {first[0]}")[0][0]
+        insert = ("INSERT INTO enrolments (nik, program_id, village_code, previous_enrolment_id,"
+                  " funding_source, payer_code, start_month, end_month) SELECT '{nik}', p.id, "
+                  "'16.05.01.2002', {prev}, p.funding_source, 'CSR-MURA-01', '{start}', {end} "
+                  "FROM programs p WHERE p.code = 'MURA-2026-CSR'")
+        with self.assertRaises(Exception) as cm:
+            self.sql(insert.format(nik=nik, prev=first[0], start="2027-03-01", end="NULL"))
+        self.assertIn("enrolments_one_cover_per_month", str(cm.exception))
+        self.sql(f"UPDATE enrolments SET status = 'ended', end_reason = 'moved', "
+                 f"end_month = '2026-11-01', ended_at = now() WHERE id = {first[0]}")
+        with self.assertRaises(Exception):
+            self.sql(insert.format(nik=nik, prev=first[0], start="2026-11-01", end="NULL"))
+        self.sql(insert.format(nik=nik, prev=first[0], start="2026-12-01", end="NULL"))
+        overlaps = self.sql("SELECT count(*) FROM enrolments a JOIN enrolments b "
+                            "ON a.nik = b.nik AND a.id < b.id "
+                            "WHERE enrolment_months(a.start_month, a.end_month) "
+                            "&& enrolment_months(b.start_month, b.end_month)")
+        self.assertEqual(overlaps, [("0",)])
+
+    def test_ended_enrolment_is_credited_and_programme_ends(self) -> None:
+        s = self.stack
+        moved = self.enrol("PALI-2026-ADD", VILLAGE_A, 1, start="2026-09")
+        stays = self.enrol("PALI-2026-ADD", VILLAGE_A, 1, start="2026-09")
+        path = s.dir / "short.json"
+        path.write_text(json.dumps({"programs": [{
+            "code": "SHORT", "name": "ended last month", "regency_code": "16.12",
+            "funding_source": "ADD", "coverage_start": "2026-01", "coverage_end": "2026-11",
+            "occupations": ["informal"]}]}))
+        s.lindungctl("program", "import", str(path))
+        short = self.enrol("SHORT", VILLAGE_B, 1, start="2026-09", end="2026-11")
+        s.start_daemons("billing")
+        for m in ("2026-09", "2026-10", "2026-11"):
+            self.run_month(m)
+        # ended after October and November were billed: both credited
+        self.sql(f"UPDATE enrolments SET status = 'ended', end_reason = 'moved', "
+                 f"end_month = '2026-09-01', ended_at = now() WHERE id = {moved[0]}")
+        for m in ("2026-10", "2026-11"):
+            self.run_month(m)  # or the sweep did it first
+            self.assertEqual(self.documents(m, VILLAGE_A),
+                             [("invoice", 2 * FULL, 2), ("credit_note", -FULL, 1)])
+            self.assertEqual(self.net(moved[0], m), 0)
+            self.assertEqual(self.net(stays[0], m), FULL)
+            self.assertEqual(self.sql(f"SELECT reason FROM line_adjustments WHERE "
+                                      f"enrolment_id = {moved[0]} AND period = '{m}-01'"),
+                             [("ended",)])
+        self.assertEqual(self.net(moved[0], "2026-09"), FULL)
+        # SHORT ended with November: its enrolment ends, December bills nothing
+        self.run_month("2026-12")
+        self.assertEqual(self.sql(f"SELECT status, end_reason, to_char(end_month, 'YYYY-MM') "
+                                  f"FROM enrolments WHERE id = {short[0]}"),
+                         [("ended", "program_ended", "2026-11")])
+        self.assertEqual(self.net(short[0], "2026-12"), 0)
+        self.assert_documents_consistent()
+
+    def test_lapse_is_judged_per_person(self) -> None:
+        """Three people on one village invoice. The village disputes A's line
+        for three months and pays the rest; D is billed late each month on a
+        supplementary invoice issued after the due date and left unpaid. Only A
+        lapses: not B and C (paid), not D (lines not issued on time)."""
+        s = self.stack
+        s.env["LINDUNG_BILLING_CATCHUP_MONTHS"] = "1"  # the start-up bills this month only
+        a, b, c = self.enrol("PALI-2026-ADD", VILLAGE_A, 3, start="2026-05")
+        s.start_daemons("billing")
+        months = ("2026-05", "2026-06", "2026-07")
+        for m in months:
+            self.run_month(m)
+        d = self.enrol("PALI-2026-ADD", VILLAGE_A, 1, start="2026-05")[0]
+        for m in months:
+            self.run_month(m)  # D's lines: supplementary invoices, issued today (late)
+        # Rewind to 1 August 2026: the start-up's month (and any later) never
+        # happened, and each month's invoice was issued on its 1st. Tests may
+        # do what lindung never does: triggers are off for this session.
+        s.billing.stop()
+        self.sql("SET session_replication_role = replica; "
+                 "DO $$ DECLARE t text; BEGIN "
+                 "  FOR t IN SELECT c.relname FROM pg_inherits i JOIN pg_class c "
+                 "           ON c.oid = i.inhrelid WHERE i.inhparent = 'accruals'::regclass "
+                 "           AND c.relname >= 'accruals_2026_08' LOOP "
+                 "    EXECUTE format('DROP TABLE %I', t); "
+                 "  END LOOP; END $$; "
+                 "DELETE FROM invoices WHERE period >= '2026-08-01'; "
+                 "DELETE FROM billing_runs WHERE period >= '2026-08-01'; "
+                 "UPDATE invoices SET created_at = period + interval '1 hour', "
+                 "  due_date = period + 14 "
+                 "WHERE kind = 'invoice'")
+        for m in months:
+            inv = self.sql(f"SELECT id FROM invoices WHERE period = '{m}-01' AND "
+                           f"payer_code = '{VILLAGE_A}' AND kind = 'invoice'")[0][0]
+            r = self.sql(f"SELECT result FROM billing_record_payment({inv}, {2 * FULL}, "
+                         f"'{m}-10', 'TRX-{m}', 'test', NULL, ARRAY[{a}]::bigint[])")
+            self.assertEqual(r, [("ok",)])
+            self.assertEqual(self.sql(f"SELECT status FROM invoice_balances WHERE id = {inv}"),
+                             [("partially_paid",)])
+        # the restart's catch-up bills August first, then every month to now
+        today = jakarta_today()
+        s.env["LINDUNG_BILLING_CATCHUP_MONTHS"] = str((today.year - 2026) * 12 + today.month - 7)
+        s.billing.start()
+        harness.wait_until(lambda: s.billing.log_text().count("billing.caught_up") == 2,
+                           timeout=120, message="second catch-up")
+        rows = dict((int(i), (st, r, em)) for i, st, r, em in self.sql(
+            "SELECT id, status, coalesce(end_reason, ''), coalesce(to_char(end_month, "
+            "'YYYY-MM'), '') FROM enrolments"))
+        self.assertEqual(rows[a], ("ended", "lapsed", "2026-07"))
+        for other in (b, c, d):
+            self.assertEqual(rows[other][0], "active", other)
+        self.assertEqual(self.net(a, "2026-08"), 0)
+        self.assertEqual(self.net(b, "2026-08"), FULL)
+        self.assertEqual(self.net(d, "2026-08"), FULL)
+        self.assert_documents_consistent()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
