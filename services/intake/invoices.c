@@ -1,10 +1,16 @@
-/* invoices: the /v1/invoices routes of intake: a scoped, cursor-paged list,
- * one invoice with its lines and payments (JSON, or CSV with Accept:
- * text/csv), and recording a payment (admin keys only). A village key sees
- * its village's invoices, a regency key its villages' and its own, admin all.
- * Payments go through the database function billing_record_payment()
- * (db/migrations/004_billing.sql), the same rule lindungctl billing pay uses.
- * Not billing itself: invoices are written by lindung-billing. */
+/* invoices: the /v1/invoices routes of intake. A document is an invoice (a
+ * month's first one for a payer), a supplementary invoice (lines a later run
+ * added, upward corrections) or a credit note (reversals, negative); once
+ * issued it never changes (db/migrations/013_money_rules.sql). Routes: a
+ * scoped, cursor-paged list of documents; one document with its items
+ * (accrual lines and adjustments, each with what payments allocated to it)
+ * and its payments with the lines each paid (JSON, or the items as CSV with
+ * Accept: text/csv); and recording a payment (admin keys only), optionally
+ * naming the lines it pays or leaves unpaid. A village key sees its village's
+ * documents, a regency key its villages' and its own, admin all. Payments go
+ * through the database function billing_record_payment(), the same rule
+ * lindungctl billing pay uses. Not billing itself: documents are written by
+ * lindung-billing. */
 #include "invoices.h"
 #include "csvout.h"
 #include <math.h>
@@ -19,52 +25,134 @@
 #define LIST_DEFAULT_LIMIT 100
 #define LIST_MAX_LIMIT 1000
 #define MAX_REFERENCE 200
+#define MAX_PAY_LIST 10000 /* enrolments in "lines" or "except" (docs/api.md) */
+#define MAX_UNKNOWN_DETAILS 100
 #define MAX_SAFE_INTEGER 9007199254740991.0 /* 2^53 - 1: exact in a JSON number */
 #define PREFIX "/v1/invoices"
 
+/* The columns of a document, the same for the list and for one: what
+ * invoice_balances says (credit notes: status 'credit', negative total and
+ * outstanding) and the run that issued it. */
+#define DOCUMENT_COLUMNS                                                                 \
+    "b.id, to_char(b.period, 'YYYY-MM'), b.funding_source, b.payer_code, b.payer_name, " \
+    "b.total, b.line_count, b.paid, b.outstanding, b.status, "                           \
+    "to_char(b.due_date, 'YYYY-MM-DD'), b.kind, "                                        \
+    "to_char(b.issued_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), i.run_id "
+
+enum {
+    D_ID,
+    D_PERIOD,
+    D_SOURCE,
+    D_PAYER,
+    D_PAYER_NAME,
+    D_TOTAL,
+    D_LINE_COUNT,
+    D_PAID,
+    D_OUTSTANDING,
+    D_STATUS,
+    D_DUE,
+    D_KIND,
+    D_ISSUED,
+    D_RUN
+};
+
 /* $4 scope kind, $5 scope code; a regency sees payer codes "PP.RR" and
- * "PP.RR.*"; keyset pagination on id ($6, exclusive). */
+ * "PP.RR.*"; keyset pagination on id ($6, exclusive); $8 the kind. */
 static const char *SQL_LIST =
-    "SELECT id, to_char(period, 'YYYY-MM'), funding_source, payer_code, payer_name, "
-    "total, "
-    "  line_count, paid, outstanding, status, to_char(due_date, 'YYYY-MM-DD') "
-    "FROM invoice_balances "
-    "WHERE ($1::date IS NULL OR period = $1::date) "
-    "  AND ($2::text IS NULL OR funding_source = $2) "
-    "  AND ($3::text IS NULL OR payer_code = $3) "
-    "  AND ($4 = 'admin' OR ($4 = 'village' AND payer_code = $5) "
-    "       OR ($4 = 'regency' AND (payer_code = $5 OR left(payer_code, 6) = $5 || "
+    "SELECT " DOCUMENT_COLUMNS "FROM invoice_balances b JOIN invoices i ON i.id = b.id "
+    "WHERE ($1::date IS NULL OR b.period = $1::date) "
+    "  AND ($2::text IS NULL OR b.funding_source = $2) "
+    "  AND ($3::text IS NULL OR b.payer_code = $3) "
+    "  AND ($4 = 'admin' OR ($4 = 'village' AND b.payer_code = $5) "
+    "       OR ($4 = 'regency' AND (b.payer_code = $5 OR left(b.payer_code, 6) = $5 || "
     "'.'))) "
-    "  AND ($6::bigint IS NULL OR id > $6::bigint) "
-    "ORDER BY id LIMIT $7";
+    "  AND ($6::bigint IS NULL OR b.id > $6::bigint) "
+    "  AND ($8::text IS NULL OR b.kind = $8) "
+    "ORDER BY b.id LIMIT $7";
 
 static const char *SQL_ONE =
-    "SELECT id, to_char(period, 'YYYY-MM'), funding_source, payer_code, payer_name, "
-    "total, "
-    "  line_count, paid, outstanding, status, to_char(due_date, 'YYYY-MM-DD') "
-    "FROM invoice_balances WHERE id = $1";
+    "SELECT " DOCUMENT_COLUMNS "FROM invoice_balances b JOIN invoices i ON i.id = b.id "
+    "WHERE b.id = $1";
 
-/* Lines have no invoice index (007_accrual_partitions.sql): naming the
- * invoice's month makes PostgreSQL read that month's partition only. */
-static const char *SQL_LINES =
-    "SELECT a.enrolment_id, e.nik, pa.name, pr.code, e.village_code, a.jkk, a.jkm, "
-    "a.amount, "
-    "  a.supplementary "
-    "FROM accruals a JOIN enrolments e ON e.id = a.enrolment_id "
+/* A document's items: its accrual lines and its adjustments, from
+ * document_items() (which finds lines through the payer's enrolments, as
+ * accruals have no invoice index), in the order a payment without lines
+ * pays them: village, then enrolment. An adjustment names the line it
+ * corrects by (enrolment, month); line_invoice_id is the document that
+ * carries that line (the unique (enrolment_id, period) key finds it). */
+static const char *SQL_ITEMS =
+    "SELECT d.enrolment_id, e.nik, pa.name, pr.code, e.village_code, d.jkk, d.jkm, "
+    "  d.amount, coalesce(d.item = 'line' AND a.supplementary, false), "
+    "  CASE WHEN d.item = 'line' THEN 'line' ELSE 'adjustment' END, "
+    "  CASE WHEN d.item = 'line' THEN NULL ELSE d.item END, "
+    "  to_char(d.period, 'YYYY-MM'), d.allocated, a.invoice_id "
+    "FROM document_items($1) d JOIN enrolments e ON e.id = d.enrolment_id "
     "JOIN participants pa ON pa.nik = e.nik JOIN programs pr ON pr.id = e.program_id "
-    "WHERE a.invoice_id = $1 AND a.period = (SELECT period FROM invoices WHERE id = $1) "
-    "ORDER BY e.village_code, a.enrolment_id";
+    "LEFT JOIN accruals a ON a.enrolment_id = d.enrolment_id AND a.period = d.period "
+    "ORDER BY e.village_code, d.enrolment_id, d.period, d.item <> 'line', d.item";
+
+enum {
+    I_ENROLMENT,
+    I_NIK,
+    I_NAME,
+    I_PROGRAM,
+    I_VILLAGE,
+    I_JKK,
+    I_JKM,
+    I_AMOUNT,
+    I_SUPPLEMENTARY,
+    I_ITEM,
+    I_REASON,
+    I_PERIOD,
+    I_ALLOCATED,
+    I_LINE_INVOICE,
+    I_COLUMNS
+};
+
+/* The CSV columns are SQL_ITEMS's; the first nine are those of the CSV
+ * before documents had adjustments, in the same order. */
+static const char *ITEM_CSV_HEADER =
+    "enrolment_id,nik,name,program,village_code,jkk,jkm,amount,supplementary,item,"
+    "reason,period,allocated,line_invoice_id\r\n";
 
 static const char *SQL_PAYMENTS =
-    "SELECT id, amount, to_char(paid_on, 'YYYY-MM-DD'), reference "
-    "FROM payments WHERE invoice_id = $1 ORDER BY id";
+    "SELECT p.id, p.amount, to_char(p.paid_on, 'YYYY-MM-DD'), p.reference, "
+    "  (SELECT count(*) FROM payment_lines pl WHERE pl.payment_id = p.id) "
+    "FROM payments p WHERE p.invoice_id = $1 ORDER BY p.id";
+
+/* Ordered like SQL_PAYMENTS, so each payment's lines follow one another. */
+static const char *SQL_PAYMENT_LINES =
+    "SELECT pl.payment_id, pl.enrolment_id, to_char(pl.period, 'YYYY-MM'), pl.amount "
+    "FROM payment_lines pl JOIN payments p ON p.id = pl.payment_id "
+    "JOIN enrolments e ON e.id = pl.enrolment_id "
+    "WHERE p.invoice_id = $1 ORDER BY pl.payment_id, e.village_code, pl.enrolment_id, "
+    "  pl.period";
 
 static const char *SQL_PAY =
     "SELECT result, payment_id, total, paid, outstanding, status "
-    "FROM billing_record_payment($1, $2, $3, $4, $5)";
+    "FROM billing_record_payment($1, $2, $3, $4, $5, $6::bigint[], $7::bigint[])";
 
-static const char *LINE_CSV_HEADER =
-    "enrolment_id,nik,name,program,village_code,jkk,jkm,amount,supplementary\r\n";
+static const char *SQL_ALLOCATED_COUNT =
+    "SELECT count(*) FROM payment_lines WHERE payment_id = $1";
+
+/* For UNKNOWN_LINE: which listed enrolments have no item on the document,
+ * by list and position in the request. */
+static const char *SQL_UNKNOWN_LINES =
+    "WITH d AS (SELECT DISTINCT enrolment_id FROM document_items($1)) "
+    "SELECT x.list, x.ord - 1, x.id FROM ("
+    "  SELECT 'lines' AS list, u.ord, u.id "
+    "  FROM unnest($2::bigint[]) WITH ORDINALITY AS u (id, ord) "
+    "  UNION ALL SELECT 'except', u.ord, u.id "
+    "  FROM unnest($3::bigint[]) WITH ORDINALITY AS u (id, ord)) x "
+    "WHERE NOT EXISTS (SELECT 1 FROM d WHERE d.enrolment_id = x.id) "
+    "ORDER BY x.list DESC, x.ord LIMIT 100"; /* MAX_UNKNOWN_DETAILS */
+
+/* For AMOUNT_MISMATCH: what the lines chosen still owe on the document, as
+ * billing_record_payment() computes it. */
+static const char *SQL_STILL_OWED =
+    "SELECT coalesce(sum(d.amount - d.allocated), 0) FROM document_items($1) d "
+    "WHERE ($2::bigint[] IS NULL OR d.enrolment_id = ANY ($2::bigint[])) "
+    "  AND ($3::bigint[] IS NULL OR NOT (d.enrolment_id = ANY ($3::bigint[])))";
 
 static const char *scope_kind_name(const scope_t *s)
 {
@@ -73,7 +161,7 @@ static const char *scope_kind_name(const scope_t *s)
                                       : "village";
 }
 
-/* The same rule as SQL_LIST, for one invoice. */
+/* The same rule as SQL_LIST, for one document. */
 static bool invoice_in_scope(const scope_t *s, const char *payer_code)
 {
     if (s->kind == SCOPE_ADMIN)
@@ -88,17 +176,20 @@ static bool invoice_in_scope(const scope_t *s, const char *payer_code)
 static cJSON *invoice_json(const PGresult *r, int i)
 {
     cJSON *o = cJSON_CreateObject();
-    pgjson_add_int(o, "id", r, i, 0);
-    pgjson_add_text(o, "period", r, i, 1);
-    pgjson_add_text(o, "funding_source", r, i, 2);
-    pgjson_add_text(o, "payer_code", r, i, 3);
-    pgjson_add_text(o, "payer_name", r, i, 4);
-    pgjson_add_int(o, "total", r, i, 5);
-    pgjson_add_int(o, "line_count", r, i, 6);
-    pgjson_add_int(o, "paid", r, i, 7);
-    pgjson_add_int(o, "outstanding", r, i, 8);
-    pgjson_add_text(o, "status", r, i, 9);
-    pgjson_add_text(o, "due_date", r, i, 10);
+    pgjson_add_int(o, "id", r, i, D_ID);
+    pgjson_add_text(o, "kind", r, i, D_KIND);
+    pgjson_add_text(o, "period", r, i, D_PERIOD);
+    pgjson_add_text(o, "funding_source", r, i, D_SOURCE);
+    pgjson_add_text(o, "payer_code", r, i, D_PAYER);
+    pgjson_add_text(o, "payer_name", r, i, D_PAYER_NAME);
+    pgjson_add_int(o, "total", r, i, D_TOTAL);
+    pgjson_add_int(o, "line_count", r, i, D_LINE_COUNT);
+    pgjson_add_int(o, "paid", r, i, D_PAID);
+    pgjson_add_int(o, "outstanding", r, i, D_OUTSTANDING);
+    pgjson_add_text(o, "status", r, i, D_STATUS);
+    pgjson_add_text(o, "due_date", r, i, D_DUE);
+    pgjson_add_text(o, "issued_at", r, i, D_ISSUED);
+    pgjson_add_int(o, "run_id", r, i, D_RUN);
     return o;
 }
 
@@ -106,6 +197,17 @@ static void add_field_error(cJSON *errors, const char *field, const char *messag
 {
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "field", field);
+    cJSON_AddStringToObject(e, "message", message);
+    cJSON_AddItemToArray(errors, e);
+}
+
+/* {"field", "index", "message"}: one entry of a list field. */
+static void add_index_error(cJSON *errors, const char *field, int index,
+                            const char *message)
+{
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "field", field);
+    cJSON_AddNumberToObject(e, "index", index);
     cJSON_AddStringToObject(e, "message", message);
     cJSON_AddItemToArray(errors, e);
 }
@@ -120,13 +222,24 @@ static bool all_digits(const char *s, size_t max)
 
 typedef struct {
     char period[11];
-    const char *source, *payer, *cursor;
+    const char *source, *payer, *cursor, *kind;
     char limit[8];
 } list_query_t;
+
+static bool one_of(const char *value, const char *const *allowed)
+{
+    for (const char *const *a = allowed; *a; a++)
+        if (strcmp(value, *a) == 0)
+            return true;
+    return false;
+}
 
 /* Read and check the query string; every bad parameter goes into errors. */
 static void list_query_read(const http_request_t *req, list_query_t *q, cJSON *errors)
 {
+    static const char *const sources[] = {"ADD",  "DBH_SAWIT", "CSR",
+                                          "APBD", "APBDES",    NULL};
+    static const char *const kinds[] = {"invoice", "supplementary", "credit_note", NULL};
     memset(q, 0, sizeof *q);
     const char *period = http_request_query(req, "period");
     period_t p;
@@ -135,13 +248,12 @@ static void list_query_read(const http_request_t *req, list_query_t *q, cJSON *e
     else if (period)
         add_field_error(errors, "period", "must be YYYY-MM");
     q->source = http_request_query(req, "funding_source");
-    const char *sources[] = {"ADD", "DBH_SAWIT", "CSR", "APBD", "APBDES"};
-    bool known = !q->source;
-    for (size_t i = 0; q->source && i < sizeof sources / sizeof sources[0]; i++)
-        known = known || strcmp(q->source, sources[i]) == 0;
-    if (!known)
+    if (q->source && !one_of(q->source, sources))
         add_field_error(errors, "funding_source",
                         "must be ADD, DBH_SAWIT, CSR, APBD or APBDES");
+    q->kind = http_request_query(req, "kind");
+    if (q->kind && !one_of(q->kind, kinds))
+        add_field_error(errors, "kind", "must be invoice, supplementary or credit_note");
     q->payer = http_request_query(req, "payer");
     if (q->payer && (!q->payer[0] || strlen(q->payer) > 64))
         add_field_error(errors, "payer", "must be a payer code");
@@ -177,8 +289,9 @@ static void list_invoices(api_t *api, const http_request_t *req, http_response_t
                             scope_kind_name(&auth.scope),
                             auth.scope.code,
                             q.cursor,
-                            q.limit};
-    PGresult *r = db_exec(db, SQL_LIST, 7, params);
+                            q.limit,
+                            q.kind};
+    PGresult *r = db_exec(db, SQL_LIST, 8, params);
     if (!db_ok(r)) {
         PQclear(r);
         api_db_failure(db, res);
@@ -190,7 +303,7 @@ static void list_invoices(api_t *api, const http_request_t *req, http_response_t
     for (int i = 0; i < n; i++)
         cJSON_AddItemToArray(list, invoice_json(r, i));
     if (n == atoi(q.limit))
-        cJSON_AddStringToObject(doc, "next_cursor", PQgetvalue(r, n - 1, 0));
+        cJSON_AddStringToObject(doc, "next_cursor", PQgetvalue(r, n - 1, D_ID));
     else
         cJSON_AddNullToObject(doc, "next_cursor");
     PQclear(r);
@@ -199,7 +312,7 @@ static void list_invoices(api_t *api, const http_request_t *req, http_response_t
 
 /* ---------------------------------------------------------------- one */
 
-/* Load the invoice and check scope; NULL with the answer in res otherwise. */
+/* Load the document and check scope; NULL with the answer in res otherwise. */
 static PGresult *invoice_load(db_t *db, const auth_t *auth, const char *id,
                               http_response_t *res)
 {
@@ -219,7 +332,7 @@ static PGresult *invoice_load(db_t *db, const auth_t *auth, const char *id,
         http_response_error(res, 404, "NOT_FOUND", "no such invoice", NULL);
         return NULL;
     }
-    if (!invoice_in_scope(&auth->scope, PQgetvalue(r, 0, 3))) {
+    if (!invoice_in_scope(&auth->scope, PQgetvalue(r, 0, D_PAYER))) {
         PQclear(r);
         http_response_error(res, 403, "OUT_OF_SCOPE",
                             "this API key may not read that invoice", NULL);
@@ -228,19 +341,37 @@ static PGresult *invoice_load(db_t *db, const auth_t *auth, const char *id,
     return r;
 }
 
-static void answer_csv(const PGresult *lines, http_response_t *res)
+/* "-16800" is a number, not a formula: csvout_field would quote it and put
+ * an apostrophe before it, and spreadsheets would then not add it up. */
+static bool is_integer_text(const char *s)
+{
+    const char *digits = s[0] == '-' ? s + 1 : s;
+    size_t n = strlen(digits);
+    return n > 0 && strspn(digits, "0123456789") == n;
+}
+
+static void csv_item_field(FILE *out, const PGresult *items, int row, int col)
+{
+    const char *v = PQgetvalue(items, row, col);
+    if (col == I_SUPPLEMENTARY)
+        fputs(v[0] == 't' ? "true" : "false", out);
+    else if (is_integer_text(v))
+        fputs(v, out);
+    else
+        csvout_field(out, v);
+}
+
+static void answer_csv(const PGresult *items, http_response_t *res)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
-    fputs(LINE_CSV_HEADER, out);
-    for (int i = 0; i < PQntuples(lines); i++) {
-        for (int c = 0; c < 9; c++) {
+    fputs(ITEM_CSV_HEADER, out);
+    for (int i = 0; i < PQntuples(items); i++) {
+        for (int c = 0; c < I_COLUMNS; c++) {
             if (c)
                 fputc(',', out);
-            csvout_field(out, c == 8
-                                  ? (PQgetvalue(lines, i, c)[0] == 't' ? "true" : "false")
-                                  : PQgetvalue(lines, i, c));
+            csv_item_field(out, items, i, c);
         }
         fputs("\r\n", out);
     }
@@ -248,34 +379,65 @@ static void answer_csv(const PGresult *lines, http_response_t *res)
     http_response_text(res, 200, "text/csv; charset=utf-8", buf, len);
 }
 
-static cJSON *lines_json(const PGresult *r)
+/* The fields a line and an adjustment share: who, which month, how much,
+ * and what payments to this document allocated to it. */
+static cJSON *item_json(const PGresult *r, int i)
 {
-    cJSON *list = cJSON_CreateArray();
-    for (int i = 0; i < PQntuples(r); i++) {
-        cJSON *o = cJSON_CreateObject();
-        pgjson_add_int(o, "enrolment_id", r, i, 0);
-        pgjson_add_text(o, "nik", r, i, 1);
-        pgjson_add_text(o, "name", r, i, 2);
-        pgjson_add_text(o, "program_code", r, i, 3);
-        pgjson_add_text(o, "village_code", r, i, 4);
-        pgjson_add_int(o, "jkk", r, i, 5);
-        pgjson_add_int(o, "jkm", r, i, 6);
-        pgjson_add_int(o, "amount", r, i, 7);
-        pgjson_add_bool(o, "supplementary", r, i, 8);
-        cJSON_AddItemToArray(list, o);
-    }
-    return list;
+    cJSON *o = cJSON_CreateObject();
+    pgjson_add_int(o, "enrolment_id", r, i, I_ENROLMENT);
+    pgjson_add_text(o, "nik", r, i, I_NIK);
+    pgjson_add_text(o, "name", r, i, I_NAME);
+    pgjson_add_text(o, "program_code", r, i, I_PROGRAM);
+    pgjson_add_text(o, "village_code", r, i, I_VILLAGE);
+    pgjson_add_text(o, "period", r, i, I_PERIOD);
+    pgjson_add_int(o, "jkk", r, i, I_JKK);
+    pgjson_add_int(o, "jkm", r, i, I_JKM);
+    pgjson_add_int(o, "amount", r, i, I_AMOUNT);
+    pgjson_add_int(o, "allocated", r, i, I_ALLOCATED);
+    return o;
 }
 
-static cJSON *payments_json(const PGresult *r)
+/* Add "lines" (accrual lines) and "adjustments" (corrections, each naming
+ * the line it corrects) to the document. */
+static void items_json(cJSON *doc, const PGresult *r)
+{
+    cJSON *lines = cJSON_AddArrayToObject(doc, "lines");
+    cJSON *adjustments = cJSON_AddArrayToObject(doc, "adjustments");
+    for (int i = 0; i < PQntuples(r); i++) {
+        cJSON *o = item_json(r, i);
+        if (strcmp(PQgetvalue(r, i, I_ITEM), "line") == 0) {
+            pgjson_add_bool(o, "supplementary", r, i, I_SUPPLEMENTARY);
+            cJSON_AddItemToArray(lines, o);
+        } else {
+            pgjson_add_text(o, "reason", r, i, I_REASON);
+            pgjson_add_int(o, "line_invoice_id", r, i, I_LINE_INVOICE);
+            cJSON_AddItemToArray(adjustments, o);
+        }
+    }
+}
+
+/* Payments by id, each with the lines it paid (both results are ordered by
+ * payment id, so one pass over the lines fills every payment). */
+static cJSON *payments_json(const PGresult *r, const PGresult *lines)
 {
     cJSON *list = cJSON_CreateArray();
+    int l = 0, nlines = PQntuples(lines);
     for (int i = 0; i < PQntuples(r); i++) {
         cJSON *o = cJSON_CreateObject();
         pgjson_add_int(o, "id", r, i, 0);
         pgjson_add_int(o, "amount", r, i, 1);
         pgjson_add_text(o, "paid_on", r, i, 2);
         pgjson_add_text(o, "reference", r, i, 3);
+        pgjson_add_int(o, "line_count", r, i, 4);
+        cJSON *paid = cJSON_AddArrayToObject(o, "lines");
+        const char *id = PQgetvalue(r, i, 0);
+        for (; l < nlines && strcmp(PQgetvalue(lines, l, 0), id) == 0; l++) {
+            cJSON *x = cJSON_CreateObject();
+            pgjson_add_int(x, "enrolment_id", lines, l, 1);
+            pgjson_add_text(x, "period", lines, l, 2);
+            pgjson_add_int(x, "amount", lines, l, 3);
+            cJSON_AddItemToArray(paid, x);
+        }
         cJSON_AddItemToArray(list, o);
     }
     return list;
@@ -285,6 +447,16 @@ static bool wants_csv(const http_request_t *req)
 {
     const char *accept = http_request_header(req, "Accept");
     return accept && strstr(accept, "text/csv") != NULL;
+}
+
+static void answer_document(const PGresult *inv, const PGresult *items,
+                            const PGresult *pays, const PGresult *pay_lines,
+                            http_response_t *res)
+{
+    cJSON *doc = invoice_json(inv, 0);
+    items_json(doc, items);
+    cJSON_AddItemToObject(doc, "payments", payments_json(pays, pay_lines));
+    http_response_json(res, 200, doc);
 }
 
 static void read_invoice(api_t *api, const http_request_t *req, http_response_t *res,
@@ -298,22 +470,24 @@ static void read_invoice(api_t *api, const http_request_t *req, http_response_t 
     PGresult *inv = invoice_load(db, &auth, id, res);
     if (!inv)
         return;
+    bool csv = wants_csv(req);
     const char *params[] = {id};
-    PGresult *lines = db_exec(db, SQL_LINES, 1, params);
-    PGresult *pays = db_ok(lines) ? db_exec(db, SQL_PAYMENTS, 1, params) : NULL;
-    if (!db_ok(lines) || !db_ok(pays)) {
+    PGresult *items = db_exec(db, SQL_ITEMS, 1, params);
+    PGresult *pays = NULL, *pay_lines = NULL;
+    if (!csv && db_ok(items))
+        pays = db_exec(db, SQL_PAYMENTS, 1, params);
+    if (!csv && db_ok(pays))
+        pay_lines = db_exec(db, SQL_PAYMENT_LINES, 1, params);
+    if (!db_ok(items) || (!csv && !db_ok(pay_lines)))
         api_db_failure(db, res);
-    } else if (wants_csv(req)) {
-        answer_csv(lines, res);
-    } else {
-        cJSON *doc = invoice_json(inv, 0);
-        cJSON_AddItemToObject(doc, "lines", lines_json(lines));
-        cJSON_AddItemToObject(doc, "payments", payments_json(pays));
-        http_response_json(res, 200, doc);
-    }
+    else if (csv)
+        answer_csv(items, res);
+    else
+        answer_document(inv, items, pays, pay_lines, res);
     PQclear(inv);
-    PQclear(lines);
+    PQclear(items);
     PQclear(pays);
+    PQclear(pay_lines);
 }
 
 /* ---------------------------------------------------------------- pay */
@@ -322,7 +496,88 @@ typedef struct {
     char amount[24];
     char paid_on[11];
     const char *reference; /* points into the parsed body */
+    char *lines;           /* "lines" as a PostgreSQL array literal, or NULL */
+    char *except;          /* "except" likewise */
 } payment_in_t;
+
+static void payment_free(payment_in_t *p)
+{
+    free(p->lines);
+    free(p->except);
+    p->lines = p->except = NULL;
+}
+
+static int compare_ids(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+/* A list that names an enrolment twice is a mistake in the payer's
+ * spreadsheet, not something to guess about. */
+static bool ids_distinct(const long long *ids, int n, const char *field, cJSON *errors)
+{
+    long long *sorted = malloc((size_t)n * sizeof *sorted);
+    memcpy(sorted, ids, (size_t)n * sizeof *sorted);
+    qsort(sorted, (size_t)n, sizeof *sorted, compare_ids);
+    long long twice = 0;
+    for (int i = 1; i < n && !twice; i++)
+        if (sorted[i] == sorted[i - 1])
+            twice = sorted[i];
+    free(sorted);
+    if (twice) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "lists enrolment %lld more than once", twice);
+        add_field_error(errors, field, msg);
+    }
+    return twice == 0;
+}
+
+/* {1,2,3}: the ids as one parameter, in the order given (UNKNOWN_LINE
+ * details name positions in the request). */
+static char *ids_literal(const long long *ids, int n)
+{
+    size_t cap = (size_t)n * 21 + 3, used = 0;
+    char *out = malloc(cap);
+    out[used++] = '{';
+    for (int i = 0; i < n; i++)
+        used += (size_t)snprintf(out + used, cap - used, "%s%lld", i ? "," : "", ids[i]);
+    snprintf(out + used, cap - used, "}");
+    return out;
+}
+
+/* "lines" or "except": absent or null gives NULL; otherwise 1 to
+ * MAX_PAY_LIST distinct enrolment ids (whole numbers from 1), returned as an
+ * array literal. The first bad entry is reported, with its index. */
+static char *enrolment_list_read(const cJSON *body, const char *field, cJSON *errors)
+{
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(body, field);
+    if (!list || cJSON_IsNull(list))
+        return NULL;
+    int n = cJSON_IsArray(list) ? cJSON_GetArraySize(list) : -1;
+    if (n < 1 || n > MAX_PAY_LIST) {
+        add_field_error(errors, field,
+                        n < 0    ? "must be an array of enrolment ids"
+                        : n == 0 ? "must list at least one enrolment id"
+                                 : "must list at most 10000 enrolment ids");
+        return NULL;
+    }
+    long long *ids = malloc((size_t)n * sizeof *ids);
+    int i = 0;
+    for (const cJSON *x = list->child; x; x = x->next, i++) {
+        double v = cJSON_IsNumber(x) ? x->valuedouble : 0;
+        if (v != floor(v) || v < 1 || v > MAX_SAFE_INTEGER) {
+            add_index_error(errors, field, i,
+                            "must be an enrolment id (a whole number from 1)");
+            free(ids);
+            return NULL;
+        }
+        ids[i] = (long long)v;
+    }
+    char *literal = ids_distinct(ids, n, field, errors) ? ids_literal(ids, n) : NULL;
+    free(ids);
+    return literal;
+}
 
 /* Check every field; each bad one goes into errors. */
 static void payment_read(const cJSON *body, payment_in_t *p, cJSON *errors)
@@ -349,38 +604,170 @@ static void payment_read(const cJSON *body, payment_in_t *p, cJSON *errors)
         add_field_error(errors, "reference", "must be a string of 1 to 200 characters");
     else if (cJSON_IsString(ref))
         p->reference = ref->valuestring;
+    p->lines = enrolment_list_read(body, "lines", errors);
+    p->except = enrolment_list_read(body, "except", errors);
+    const cJSON *lines = cJSON_GetObjectItemCaseSensitive(body, "lines");
+    const cJSON *except = cJSON_GetObjectItemCaseSensitive(body, "except");
+    if (lines && !cJSON_IsNull(lines) && except && !cJSON_IsNull(except))
+        add_field_error(errors, "except", "give either lines or except, not both");
 }
 
-static void answer_payment(const PGresult *r, http_response_t *res)
+/* A refusal of billing_record_payment() and how it is answered. */
+typedef struct {
+    const char *result;
+    int status;
+    const char *code;
+    const char *message;
+} pay_refusal_t;
+
+static const pay_refusal_t PAY_REFUSALS[] = {
+    {"not_found", 404, "NOT_FOUND", "no such invoice"},
+    {"overpaid", 409, "OVERPAYMENT",
+     "the amount is more than the document's outstanding balance"},
+    {"duplicate", 409, "DUPLICATE_PAYMENT",
+     "a payment with this reference is already recorded"},
+    {"not_payable", 422, "NOT_PAYABLE",
+     "a credit note is not paid: it reduces what its payer owes"},
+    {"unknown_line", 422, "UNKNOWN_LINE",
+     "an enrolment listed has no line on this document"},
+    {"amount_mismatch", 422, "AMOUNT_MISMATCH",
+     "the amount is not what the lines chosen still owe on this document"},
+    {"nothing_due", 422, "NOTHING_DUE",
+     "the lines chosen owe nothing more on this document"},
+};
+
+/* UNKNOWN_LINE details: each listed enrolment without a line here. */
+static cJSON *unknown_lines_details(db_t *db, const char *id, const payment_in_t *p)
 {
-    const char *result = PQgetvalue(r, 0, 0);
-    if (strcmp(result, "not_found") == 0) {
-        http_response_error(res, 404, "NOT_FOUND", "no such invoice", NULL);
-        return;
+    const char *params[] = {id, p->lines, p->except};
+    PGresult *r = db_exec(db, SQL_UNKNOWN_LINES, 3, params);
+    if (!db_ok(r) || PQntuples(r) == 0) {
+        PQclear(r);
+        return NULL;
     }
-    if (strcmp(result, "overpaid") == 0 || strcmp(result, "duplicate") == 0) {
-        bool over = result[0] == 'o';
-        http_response_error(
-            res, 409, over ? "OVERPAYMENT" : "DUPLICATE_PAYMENT",
-            over ? "the amount is more than the invoice's outstanding balance"
-                 : "a payment with this reference is already recorded",
-            NULL);
-        return;
+    cJSON *details = cJSON_CreateArray();
+    for (int i = 0; i < PQntuples(r) && i < MAX_UNKNOWN_DETAILS; i++) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "enrolment %s has no line on this document",
+                 PQgetvalue(r, i, 2));
+        add_index_error(details, PQgetvalue(r, i, 0), atoi(PQgetvalue(r, i, 1)), msg);
     }
-    if (strcmp(result, "ok") != 0) {
+    PQclear(r);
+    return details;
+}
+
+/* AMOUNT_MISMATCH details: the amount the lines chosen still owe. */
+static cJSON *still_owed_details(db_t *db, const char *id, const payment_in_t *p)
+{
+    const char *params[] = {id, p->lines, p->except};
+    PGresult *r = db_exec(db, SQL_STILL_OWED, 3, params);
+    if (!db_ok(r) || PQntuples(r) != 1) {
+        PQclear(r);
+        return NULL;
+    }
+    char msg[128];
+    snprintf(msg, sizeof msg, "must be %s, what the lines chosen still owe",
+             PQgetvalue(r, 0, 0));
+    PQclear(r);
+    cJSON *details = cJSON_CreateArray();
+    add_field_error(details, "amount", msg);
+    return details;
+}
+
+/* A result that is not "ok": the HTTP error for it. */
+static void answer_refusal(db_t *db, const char *id, const payment_in_t *p,
+                           const char *result, http_response_t *res)
+{
+    if (strcmp(result, "future_date") == 0 || strcmp(result, "bad_amount") == 0) {
         cJSON *errors = cJSON_CreateArray();
         add_field_error(errors, result[0] == 'f' ? "paid_on" : "amount", result);
         http_response_error(res, 422, "INVALID_FIELDS", "the payment has invalid fields",
                             errors);
         return;
     }
+    for (size_t i = 0; i < sizeof PAY_REFUSALS / sizeof PAY_REFUSALS[0]; i++) {
+        const pay_refusal_t *f = &PAY_REFUSALS[i];
+        if (strcmp(result, f->result) != 0)
+            continue;
+        cJSON *details =
+            strcmp(result, "unknown_line") == 0      ? unknown_lines_details(db, id, p)
+            : strcmp(result, "amount_mismatch") == 0 ? still_owed_details(db, id, p)
+                                                     : NULL;
+        http_response_error(res, f->status, f->code, f->message, details);
+        return;
+    }
+    log_error("payment.unknown_result", "invoice_id", id, "result", result);
+    http_response_error(res, 500, "INTERNAL", "unexpected answer from the database",
+                        NULL);
+}
+
+static void answer_payment(db_t *db, const PGresult *r, http_response_t *res)
+{
+    const char *params[] = {PQgetvalue(r, 0, 1)};
+    PGresult *n = db_exec(db, SQL_ALLOCATED_COUNT, 1, params);
     cJSON *doc = cJSON_CreateObject();
     pgjson_add_int(doc, "payment_id", r, 0, 1);
     pgjson_add_int(doc, "total", r, 0, 2);
     pgjson_add_int(doc, "paid", r, 0, 3);
     pgjson_add_int(doc, "outstanding", r, 0, 4);
     pgjson_add_text(doc, "status", r, 0, 5);
+    /* the payment is recorded; a failed count only leaves the count out */
+    if (db_ok(n) && PQntuples(n) == 1)
+        pgjson_add_int(doc, "allocated_lines", n, 0, 0);
+    PQclear(n);
     http_response_json(res, 201, doc);
+}
+
+/* Parse and check the body; false with the answer in res otherwise. */
+static bool payment_body_read(const http_request_t *req, payment_in_t *p, cJSON **body,
+                              http_response_t *res)
+{
+    if (!http_request_media_type_is(req, "application/json")) {
+        http_response_error(res, 415, "UNSUPPORTED_MEDIA_TYPE",
+                            "send Content-Type: application/json", NULL);
+        return false;
+    }
+    *body = cJSON_ParseWithLength(req->body, req->body_len);
+    if (!cJSON_IsObject(*body)) {
+        http_response_error(res, 400, "MALFORMED_BODY", "the body is not a JSON object",
+                            NULL);
+        return false;
+    }
+    cJSON *errors = cJSON_CreateArray();
+    payment_read(*body, p, errors);
+    if (cJSON_GetArraySize(errors) > 0) {
+        http_response_error(res, 422, "INVALID_FIELDS", "the payment has invalid fields",
+                            errors);
+        return false;
+    }
+    cJSON_Delete(errors);
+    return true;
+}
+
+/* Record the checked payment, or answer why billing_record_payment()
+ * refused it. */
+static void payment_record(db_t *db, const auth_t *auth, const http_request_t *req,
+                           const char *id, const payment_in_t *p, http_response_t *res)
+{
+    if (!all_digits(id, 18)) {
+        http_response_error(res, 404, "NOT_FOUND", "no such invoice", NULL);
+        return;
+    }
+    char source[64];
+    snprintf(source, sizeof source, "api:%s", auth->key_id);
+    const char *params[] = {id,     p->amount, p->paid_on, p->reference,
+                            source, p->lines,  p->except};
+    PGresult *r = db_exec(db, SQL_PAY, 7, params);
+    if (!db_ok(r) || PQntuples(r) != 1) {
+        api_db_failure(db, res);
+    } else if (strcmp(PQgetvalue(r, 0, 0), "ok") == 0) {
+        log_info("payment.recorded", "invoice_id", id, "amount", p->amount, "payment_id",
+                 PQgetvalue(r, 0, 1), "request_id", req->request_id);
+        answer_payment(db, r, res);
+    } else {
+        answer_refusal(db, id, p, PQgetvalue(r, 0, 0), res);
+    }
+    PQclear(r);
 }
 
 static void pay_invoice(api_t *api, const http_request_t *req, http_response_t *res,
@@ -396,48 +783,12 @@ static void pay_invoice(api_t *api, const http_request_t *req, http_response_t *
                             "only an admin key may record payments", NULL);
         return;
     }
-    if (!http_request_media_type_is(req, "application/json")) {
-        http_response_error(res, 415, "UNSUPPORTED_MEDIA_TYPE",
-                            "send Content-Type: application/json", NULL);
-        return;
-    }
-    cJSON *body = cJSON_ParseWithLength(req->body, req->body_len);
-    if (!cJSON_IsObject(body)) {
-        cJSON_Delete(body);
-        http_response_error(res, 400, "MALFORMED_BODY", "the body is not a JSON object",
-                            NULL);
-        return;
-    }
-    payment_in_t p;
-    cJSON *errors = cJSON_CreateArray();
-    payment_read(body, &p, errors);
-    if (cJSON_GetArraySize(errors) > 0) {
-        cJSON_Delete(body);
-        http_response_error(res, 422, "INVALID_FIELDS", "the payment has invalid fields",
-                            errors);
-        return;
-    }
-    cJSON_Delete(errors);
-    if (!all_digits(id, 18)) {
-        cJSON_Delete(body);
-        http_response_error(res, 404, "NOT_FOUND", "no such invoice", NULL);
-        return;
-    }
-    char source[64];
-    snprintf(source, sizeof source, "api:%s", auth.key_id);
-    const char *params[] = {id, p.amount, p.paid_on, p.reference, source};
-    PGresult *r = db_exec(db, SQL_PAY, 5, params);
+    payment_in_t p = {0};
+    cJSON *body = NULL;
+    if (payment_body_read(req, &p, &body, res))
+        payment_record(db, &auth, req, id, &p, res);
+    payment_free(&p);
     cJSON_Delete(body);
-    if (!db_ok(r) || PQntuples(r) != 1) {
-        PQclear(r);
-        api_db_failure(db, res);
-        return;
-    }
-    if (strcmp(PQgetvalue(r, 0, 0), "ok") == 0)
-        log_info("payment.recorded", "invoice_id", id, "amount", p.amount, "request_id",
-                 req->request_id);
-    answer_payment(r, res);
-    PQclear(r);
 }
 
 /* ---------------------------------------------------------------- routing */

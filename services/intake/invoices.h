@@ -1,4 +1,7 @@
-/* invoices: the /v1/invoices routes of intake (list, read, CSV, payments). */
+/* invoices: the /v1/invoices routes of intake: documents (invoices,
+ * supplementary invoices, credit notes) listed and read with their items
+ * (JSON or CSV), and payments recorded against them, optionally naming the
+ * lines they pay or leave unpaid. */
 #ifndef LINDUNG_INVOICES_H
 #define LINDUNG_INVOICES_H
 #include <stdbool.h>

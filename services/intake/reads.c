@@ -1,4 +1,5 @@
-/* reads: participants, programmes and a programme's villages. Lists page
+/* reads: participants, programmes, a programme's villages and its renewal.
+ * Lists page
  * with ?limit= (default 100, at most 1000) and an opaque ?cursor= taken from
  * the previous page's next_cursor. A scoped key sees only its own region:
  * a participant with no enrolment in scope is answered 404, so a key cannot
@@ -22,21 +23,22 @@ static const char *SQL_PARTICIPANT =
 static const char *SQL_PARTICIPANT_ENROLMENTS =
     "SELECT e.id, p.code, e.village_code, e.funding_source, e.payer_code, "
     "  to_char(e.start_month, 'YYYY-MM'), to_char(e.end_month, 'YYYY-MM'), e.status, "
-    "  e.end_reason "
+    "  e.end_reason, e.previous_enrolment_id "
     "FROM enrolments e JOIN programs p ON p.id = e.program_id WHERE e.nik = $1 "
     /* every status, spelt out: answered from the index of active NIKs and the
      * index of ended ones (008_verify_speed.sql) */
     "  AND (e.status = 'active' OR e.status = 'ended') ORDER BY e.id";
 
 static const char *SQL_PROGRAMS =
-    "SELECT code, name, regency_code, funding_source, payer_code, payer_name, submitter, "
-    "  to_char(coverage_start, 'YYYY-MM'), to_char(coverage_end, 'YYYY-MM'), "
-    "  to_char(submission_deadline, 'YYYY-MM-DD'), min_age, max_age, "
-    "  array_to_json(occupations)::text, poverty_ref_required, village_quota, "
-    "village_target, "
-    "  total_quota, relief_applies, version, deadline_policy "
-    "FROM programs WHERE code > $1 AND ($2 = '' OR regency_code = $2) ORDER BY code "
-    "LIMIT $3";
+    "SELECT p.code, p.name, p.regency_code, p.funding_source, p.payer_code, p.payer_name, "
+    "  p.submitter, to_char(p.coverage_start, 'YYYY-MM'), "
+    "  to_char(p.coverage_end, 'YYYY-MM'), to_char(p.submission_deadline, 'YYYY-MM-DD'), "
+    "  p.min_age, p.max_age, array_to_json(p.occupations)::text, p.poverty_ref_required, "
+    "  p.village_quota, p.village_target, p.total_quota, p.relief_applies, p.version, "
+    "  p.deadline_policy, r.code, p.insured_income, p.income_ceiling, p.relief_basis, "
+    "  p.total_target "
+    "FROM programs p LEFT JOIN programs r ON r.id = p.renews "
+    "WHERE p.code > $1 AND ($2 = '' OR p.regency_code = $2) ORDER BY p.code LIMIT $3";
 
 static const char *SQL_PROGRAM_SCOPE = "SELECT id, regency_code, village_quota, "
                                        "village_target FROM programs WHERE code = $1";
@@ -52,6 +54,30 @@ static const char *SQL_PROGRAM_VILLAGES =
     "WHERE r.regency_code = $2 AND r.level = 'village' AND r.code > $3 "
     "  AND ($4 = '' OR r.code = $4) "
     "ORDER BY r.code LIMIT $5";
+
+static const char *SQL_RENEWAL_SCOPE =
+    "SELECT p.id, p.regency_code, r.code FROM programs p "
+    "LEFT JOIN programs r ON r.id = p.renews WHERE p.code = $1";
+
+/* The applicants a renewal queued (program_renewal_queue, 013), in the
+ * key's villages ($2: one village, or '' for all), after the cursor (an
+ * applicant id), with the enrolment verify made of the accepted ones. */
+static const char *SQL_RENEWAL_ITEMS =
+    "SELECT a.id, a.nik, a.name, s.village_code, a.decision, a.reasons::text, "
+    "  a.renews_enrolment_id, e.id, to_char(e.start_month, 'YYYY-MM') "
+    "FROM submissions s JOIN applicants a ON a.submission_id = s.id "
+    "LEFT JOIN enrolments e ON e.applicant_id = a.id "
+    "WHERE s.program_id = $1 AND s.origin = 'renewal' AND a.renews_enrolment_id IS NOT NULL "
+    "  AND ($2 = '' OR s.village_code = $2) AND a.id > $3::bigint "
+    "ORDER BY a.id LIMIT $4";
+
+static const char *SQL_RENEWAL_COUNTS =
+    "SELECT count(*), count(*) FILTER (WHERE a.decision = 'pending'), "
+    "  count(*) FILTER (WHERE a.decision = 'accepted'), "
+    "  count(*) FILTER (WHERE a.decision = 'rejected') "
+    "FROM submissions s JOIN applicants a ON a.submission_id = s.id "
+    "WHERE s.program_id = $1 AND s.origin = 'renewal' AND a.renews_enrolment_id IS NOT NULL "
+    "  AND ($2 = '' OR s.village_code = $2)";
 
 static cJSON *query_error(const char *field, const char *message)
 {
@@ -146,6 +172,9 @@ static void participant(api_t *api, const http_request_t *req, http_response_t *
         pgjson_add_text(o, "end_month", e, i, 6);
         pgjson_add_text(o, "status", e, i, 7);
         pgjson_add_text(o, "end_reason", e, i, 8);
+        /* the enrolment this one continues (a transfer or a renewal): an id
+         * only, so a key does not learn where the person was before */
+        pgjson_add_int(o, "previous_enrolment_id", e, i, 9);
         cJSON_AddItemToArray(list, o);
     }
     bool visible = PQntuples(p) == 1 && cJSON_GetArraySize(list) > 0;
@@ -196,6 +225,11 @@ static cJSON *program_json(const PGresult *r, int i)
     pgjson_add_bool(o, "relief_applies", r, i, 17);
     pgjson_add_int(o, "version", r, i, 18);
     pgjson_add_text(o, "deadline_policy", r, i, 19);
+    pgjson_add_text(o, "renews", r, i, 20);
+    pgjson_add_int(o, "insured_income", r, i, 21);
+    pgjson_add_int(o, "income_ceiling", r, i, 22);
+    pgjson_add_text(o, "relief_basis", r, i, 23);
+    pgjson_add_int(o, "total_target", r, i, 24);
     return o;
 }
 
@@ -224,6 +258,30 @@ static void programs(api_t *api, const http_request_t *req, http_response_t *res
     PQclear(r);
 }
 
+/* The programme of a programme route ($1: code) when the key may see it:
+ * 404 answered otherwise (unknown, or outside a scoped key's regency), the
+ * same answer for both so a key learns nothing outside its scope. */
+static PGresult *program_in_scope(db_t *db, const auth_t *auth, const char *sql,
+                                  const char *code, http_response_t *res)
+{
+    const char *pp[] = {code};
+    PGresult *p = db_exec_read(db, sql, 1, pp);
+    if (!db_ok(p)) {
+        PQclear(p);
+        api_db_failure(db, res);
+        return NULL;
+    }
+    char regency[8];
+    scope_regency(&auth->scope, regency);
+    if (PQntuples(p) == 0 || (regency[0] && strcmp(regency, PQgetvalue(p, 0, 1)) != 0)) {
+        PQclear(p);
+        http_response_error(res, 404, "NOT_FOUND",
+                            "no such programme in this key's scope", NULL);
+        return NULL;
+    }
+    return p;
+}
+
 static void program_villages(api_t *api, const http_request_t *req, http_response_t *res,
                              const char *code)
 {
@@ -234,21 +292,9 @@ static void program_villages(api_t *api, const http_request_t *req, http_respons
     const char *cursor;
     if (!api_authenticate(db, req, res, &auth) || !page_args(req, res, limit, &cursor))
         return;
-    const char *pp[] = {code};
-    PGresult *p = db_exec_read(db, SQL_PROGRAM_SCOPE, 1, pp);
-    if (!db_ok(p)) {
-        PQclear(p);
-        api_db_failure(db, res);
+    PGresult *p = program_in_scope(db, &auth, SQL_PROGRAM_SCOPE, code, res);
+    if (!p)
         return;
-    }
-    char regency[8];
-    scope_regency(&auth.scope, regency);
-    if (PQntuples(p) == 0 || (regency[0] && strcmp(regency, PQgetvalue(p, 0, 1)) != 0)) {
-        PQclear(p);
-        http_response_error(res, 404, "NOT_FOUND",
-                            "no such programme in this key's scope", NULL);
-        return;
-    }
     const char *only = auth.scope.kind == SCOPE_VILLAGE ? auth.scope.code : "";
     const char *vp[] = {PQgetvalue(p, 0, 0), PQgetvalue(p, 0, 1), cursor, only, limit};
     PGresult *r = db_exec_read(db, SQL_PROGRAM_VILLAGES, 5, vp);
@@ -275,6 +321,93 @@ static void program_villages(api_t *api, const http_request_t *req, http_respons
     answer_page(res, items, n ? PQgetvalue(r, n - 1, 0) : NULL, n == atoi(limit));
     PQclear(r);
     PQclear(p);
+}
+
+static cJSON *renewal_item(const PGresult *r, int i)
+{
+    cJSON *o = cJSON_CreateObject();
+    /* the NIK in full, as GET /v1/submissions/{id} shows a key its own
+     * village's people; other villages' rows are never read */
+    pgjson_add_text(o, "nik", r, i, 1);
+    pgjson_add_text(o, "name", r, i, 2);
+    pgjson_add_text(o, "village_code", r, i, 3);
+    pgjson_add_text(o, "decision", r, i, 4);
+    cJSON *reasons = cJSON_Parse(PQgetvalue(r, i, 5));
+    cJSON_AddItemToObject(o, "reasons", reasons ? reasons : cJSON_CreateArray());
+    pgjson_add_int(o, "renews_enrolment_id", r, i, 6);
+    pgjson_add_int(o, "enrolment_id", r, i, 7);
+    pgjson_add_text(o, "start_month", r, i, 8);
+    return o;
+}
+
+static cJSON *renewal_counts(const PGresult *c)
+{
+    cJSON *counts = cJSON_CreateObject();
+    const char *keys[] = {"queued", "pending", "accepted", "rejected"};
+    for (int k = 0; k < 4; k++)
+        pgjson_add_int(counts, keys[k], c, 0, k);
+    return counts;
+}
+
+/* The renewal cursor is the last applicant id of the previous page. */
+static bool renewal_cursor(const char *cursor, http_response_t *res)
+{
+    if (strlen(cursor) <= 18 && strspn(cursor, "0123456789") == strlen(cursor))
+        return true;
+    http_response_error(res, 422, "INVALID_FIELDS", "the query has invalid fields",
+                        query_error("cursor", "must be a next_cursor from a previous page"));
+    return false;
+}
+
+static void program_renewal(api_t *api, const http_request_t *req, http_response_t *res,
+                            const char *code)
+{
+    res->route = "/v1/programs/{code}/renewal";
+    db_t *db = api_db(api);
+    auth_t auth;
+    char limit[8];
+    const char *cursor;
+    if (!api_authenticate(db, req, res, &auth) || !page_args(req, res, limit, &cursor) ||
+        !renewal_cursor(cursor, res))
+        return;
+    PGresult *p = program_in_scope(db, &auth, SQL_RENEWAL_SCOPE, code, res);
+    if (!p)
+        return;
+    const char *only = auth.scope.kind == SCOPE_VILLAGE ? auth.scope.code : "";
+    const char *ip[] = {PQgetvalue(p, 0, 0), only, cursor[0] ? cursor : "0", limit};
+    PGresult *r = db_exec_read(db, SQL_RENEWAL_ITEMS, 4, ip);
+    PGresult *c = db_ok(r) ? db_exec_read(db, SQL_RENEWAL_COUNTS, 2, ip) : NULL;
+    if (!db_ok(r) || !db_ok(c) || PQntuples(c) != 1) {
+        PQclear(p);
+        PQclear(r);
+        PQclear(c);
+        api_db_failure(db, res);
+        return;
+    }
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "program_code", code);
+    pgjson_add_text(doc, "renews", p, 0, 2);
+    cJSON_AddItemToObject(doc, "counts", renewal_counts(c));
+    cJSON *items = cJSON_AddArrayToObject(doc, "items");
+    int n = PQntuples(r);
+    for (int i = 0; i < n; i++)
+        cJSON_AddItemToArray(items, renewal_item(r, i));
+    if (n > 0 && n == atoi(limit))
+        cJSON_AddStringToObject(doc, "next_cursor", PQgetvalue(r, n - 1, 0));
+    else
+        cJSON_AddNullToObject(doc, "next_cursor");
+    http_response_json(res, 200, doc);
+    PQclear(r);
+    PQclear(c);
+    PQclear(p);
+}
+
+/* The programme code of /v1/programs/{code}/..., cut to fit. */
+static void program_code_of(const char *path, size_t plen, const char *suffix,
+                            char code[72])
+{
+    size_t len = (size_t)(suffix - (path + plen));
+    snprintf(code, 72, "%.*s", (int)(len < 72 ? len : 71), path + plen);
 }
 
 static bool method_not_allowed(http_response_t *res, const char *route)
@@ -307,10 +440,16 @@ bool reads_route(api_t *api, const http_request_t *req, http_response_t *res)
         if (!get)
             return method_not_allowed(res, "/v1/programs/{code}/villages");
         char code[72];
-        size_t len = (size_t)(suffix - (path + plen));
-        snprintf(code, sizeof code, "%.*s",
-                 (int)(len < sizeof code ? len : sizeof code - 1), path + plen);
+        program_code_of(path, plen, suffix, code);
         program_villages(api, req, res, code);
+        return true;
+    }
+    if (suffix && strcmp(suffix, "/renewal") == 0) {
+        if (!get)
+            return method_not_allowed(res, "/v1/programs/{code}/renewal");
+        char code[72];
+        program_code_of(path, plen, suffix, code);
+        program_renewal(api, req, res, code);
         return true;
     }
     return false;

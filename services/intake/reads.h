@@ -1,5 +1,6 @@
 /* reads: the read-only routes of intake that are not submissions or
- * invoices: /v1/participants/{nik}, /v1/programs, /v1/programs/{code}/villages. */
+ * invoices: /v1/participants/{nik}, /v1/programs, /v1/programs/{code}/villages,
+ * /v1/programs/{code}/renewal. */
 #ifndef LINDUNG_READS_H
 #define LINDUNG_READS_H
 #include <stdbool.h>

@@ -102,8 +102,18 @@ class BillingTest(harness.LindungTestCase):
     # -- tests
     def test_relief_sql_agrees_with_c(self) -> None:
         s = self.stack
+        # Programmes whose premium basis is each applicant's declared income
+        # (income_ceiling), one with the relief (a recorded basis), one without.
+        path = s.dir / "relief.json"
+        common = {"regency_code": "16.12", "funding_source": "ADD", "coverage_start": "2025-01",
+                  "occupations": ["informal"], "income_ceiling": 1000000000}
+        path.write_text(json.dumps({"programs": [
+            dict(common, code="REL-ON", name="relief on", relief_applies=True,
+                 relief_basis="test: a recorded legal basis"),
+            dict(common, code="REL-OFF", name="relief off")]}))
+        s.lindungctl("program", "import", str(path))
         cases = []  # (program, transport, income)
-        for program, village in (("PALI-2025-ADD", PALI_VILLAGE), ("MURA-2026-CSR", MURA_VILLAGE)):
+        for program, village in (("REL-ON", PALI_VILLAGE), ("REL-OFF", PALI_VILLAGE_2)):
             for transport in (False, True):
                 for income in (0, 1000000, 1000050, 1000049, 2345678):
                     self.enrol(program, village, 1, start="2025-12", income=income,
@@ -136,7 +146,7 @@ class BillingTest(harness.LindungTestCase):
         self.assertEqual(amounts[("2026-03", "t", "f", "1000000")], 16800)
         self.assertEqual(amounts[("2026-03", "t", "t", "1000000")], 8400)
         self.assertEqual(amounts[("2026-04", "t", "f", "1000000")], 8400)
-        self.assertEqual(amounts[("2026-04", "f", "f", "1000000")], 16800)  # CSR: switch off
+        self.assertEqual(amounts[("2026-04", "f", "f", "1000000")], 16800)  # no relief
         self.assertEqual(amounts[("2027-01", "t", "f", "1000000")], 16800)
         self.assertEqual(amounts[("2027-03", "t", "t", "1000000")], 8400)
         self.assertEqual(amounts[("2027-04", "t", "t", "1000000")], 16800)
@@ -149,8 +159,8 @@ class BillingTest(harness.LindungTestCase):
 
     def test_exactly_once_supplementary_and_end(self) -> None:
         s = self.stack
-        ids = self.enrol("PALI-2025-ADD", PALI_VILLAGE, 3, start="2026-01")
-        ended = self.enrol("PALI-2025-ADD", PALI_VILLAGE_2, 1, start="2026-01", end="2026-02")
+        ids = self.enrol("PALI-2026-ADD", PALI_VILLAGE, 3, start="2026-01")
+        ended = self.enrol("PALI-2026-ADD", PALI_VILLAGE_2, 1, start="2026-01", end="2026-02")
         # more parts than enrolments: ranges of one id, and empty ones, must load too
         s.env["LINDUNG_BILLING_LOAD_PARTS"] = "5"
         s.start_daemons("billing")
@@ -163,16 +173,18 @@ class BillingTest(harness.LindungTestCase):
         self.assertEqual(self.sql(f"SELECT count(*) FROM accruals WHERE enrolment_id = {ended[0]}"),
                          [("2",)])
         # a late enrolment for months already run: supplementary lines, via the sweep
-        late = self.enrol("PALI-2025-ADD", PALI_VILLAGE, 1, start="2026-02")
+        late = self.enrol("PALI-2026-ADD", PALI_VILLAGE, 1, start="2026-02")
         harness.wait_until(lambda: self.sql(
             f"SELECT count(*) FROM accruals WHERE enrolment_id = {late[0]} "
             "AND period IN ('2026-02-01', '2026-03-01') AND supplementary")[0][0] == "2",
             timeout=30, message="supplementary lines for the late enrolment")
         dup = self.sql("SELECT enrolment_id, period FROM accruals GROUP BY 1, 2 HAVING count(*) > 1")
         self.assertEqual(dup, [])
-        inv = self.sql(f"SELECT total, line_count, due_date FROM invoices WHERE period = "
-                       f"'2026-03-01' AND payer_code = '{PALI_VILLAGE}'")
-        self.assertEqual(inv, [(str(4 * 16800), "4", "2026-03-15")])
+        # the late lines are on supplementary invoices: the issued invoice is as it was
+        inv = self.sql(f"SELECT kind, total, line_count FROM invoices WHERE period = "
+                       f"'2026-03-01' AND payer_code = '{PALI_VILLAGE}' ORDER BY id")
+        self.assertEqual(inv, [("invoice", str(3 * 16800), "3"),
+                               ("supplementary", "16800", "1")])
         self.assert_invoices_consistent()
 
     def test_rerun_reads_past_watermark_and_rereads_after_coverage_change(self) -> None:
@@ -180,8 +192,8 @@ class BillingTest(harness.LindungTestCase):
         and bill newer ones; when a programme's coverage end moves, the next
         re-run reads every enrolment again, so nobody is passed over."""
         s = self.stack
-        self.sql("UPDATE programs SET coverage_end = '2026-02-01' WHERE code = 'PALI-2025-ADD'")
-        pali = self.enrol("PALI-2025-ADD", PALI_VILLAGE, 2, start="2026-01")
+        self.sql("UPDATE programs SET coverage_end = '2026-02-01' WHERE code = 'PALI-2026-ADD'")
+        pali = self.enrol("PALI-2026-ADD", PALI_VILLAGE, 2, start="2026-01")
         s.start_daemons("billing")
         harness.wait_until(lambda: any(r.get("event") == "billing.caught_up"
                                        for r in s.billing.log_records()),
@@ -193,12 +205,12 @@ class BillingTest(harness.LindungTestCase):
                         "WHERE period = '2026-03-01'")[0][0]
         self.assertGreaterEqual(int(mark), max(pali))
         # a newer enrolment is above the watermark: the sweep's re-runs bill it
-        newer = self.enrol("GIANYAR-2024-ADD", "51.04.01.2001", 1, start="2026-01")
+        newer = self.enrol("MURA-2024-SAWIT", MURA_VILLAGE, 1, start="2026-01")
         harness.wait_until(lambda: self.sql(in_march.format(newer[0])) == [("1",)],
                            timeout=30, message="the newer enrolment billed for March")
         # PALI's coverage is extended: its enrolments are below the watermark,
         # and the changed programme fingerprint makes the re-run read them.
-        self.sql("UPDATE programs SET coverage_end = NULL WHERE code = 'PALI-2025-ADD'")
+        self.sql("UPDATE programs SET coverage_end = NULL WHERE code = 'PALI-2026-ADD'")
         self.assertEqual(self.run_month("2026-03")["lines_added"], 2)
         self.assertEqual(self.sql(in_march.format(",".join(map(str, pali)))), [("2",)])
         self.assertEqual(self.run_month("2026-03")["lines_added"], 0)
@@ -208,10 +220,14 @@ class BillingTest(harness.LindungTestCase):
 
     def test_payments_status_arrears_statement(self) -> None:
         s = self.stack
-        self.enrol("PALI-2025-ADD", PALI_VILLAGE, 2, start="2026-01")
-        self.enrol("PALI-2025-ADD", PALI_VILLAGE_2, 1, start="2026-01")
+        self.enrol("PALI-2026-ADD", PALI_VILLAGE, 2, start="2026-01")
+        self.enrol("PALI-2026-ADD", PALI_VILLAGE_2, 1, start="2026-01")
         s.start_daemons("billing", "intake")
         self.run_month("2026-01")
+        # January's invoices as if issued on 1 January (the catch-up issued
+        # them today, due in 14 days); tests may turn the triggers off
+        self.sql("SET session_replication_role = replica; UPDATE invoices SET "
+                 "created_at = period, due_date = period + 14 WHERE period = '2026-01-01'")
         inv = self.sql(f"SELECT id, total FROM invoices WHERE period = '2026-01-01' AND "
                        f"payer_code = '{PALI_VILLAGE}'")[0]
         inv_id, total = inv[0], int(inv[1])
@@ -314,7 +330,7 @@ class BillingTest(harness.LindungTestCase):
 
     def test_exports(self) -> None:
         s = self.stack
-        self.enrol("PALI-2025-ADD", PALI_VILLAGE, 3, start="2026-01")
+        self.enrol("PALI-2026-ADD", PALI_VILLAGE, 3, start="2026-01")
         s.start_daemons("billing")
         self.run_month("2026-05")
         with tempfile.TemporaryDirectory() as d:
@@ -325,7 +341,7 @@ class BillingTest(harness.LindungTestCase):
                 rows = f.read().strip().splitlines()
             self.assertEqual(len(rows), 4)
             self.assertTrue(rows[0].startswith("invoice_id,"))
-            self.assertEqual(sum(int(r.split(",")[9]) for r in rows[1:]), 3 * 8400)  # relief
+            self.assertEqual(sum(int(r.split(",")[9]) for r in rows[1:]), 3 * 16800)  # ADD: no relief
             xl = os.path.join(d, "lines.xlsx")
             s.lindungctl("billing", "export", "--payer", PALI_VILLAGE, "--period", "2026-05",
                          "--format", "xlsx", "--out", xl)
@@ -343,8 +359,8 @@ class BillingTest(harness.LindungTestCase):
 
     def test_lapse_after_three_unpaid_months(self) -> None:
         s = self.stack
-        [gone] = self.enrol("PALI-2025-ADD", PALI_VILLAGE, 1, start="2026-01")
-        [kept] = self.enrol("PALI-2025-ADD", PALI_VILLAGE_2, 1, start="2026-01")
+        [gone] = self.enrol("PALI-2026-ADD", PALI_VILLAGE, 1, start="2026-01")
+        [kept] = self.enrol("PALI-2026-ADD", PALI_VILLAGE_2, 1, start="2026-01")
         s.start_daemons("billing")
         self.wait_idle()
         # every line so far was billed late (today, by the catch-up): no lapse
@@ -354,14 +370,18 @@ class BillingTest(harness.LindungTestCase):
         # April on lose their partitions, so April is a first load again: its
         # parts cannot see the run's own lapse and must be told to skip it.
         s.billing.stop()
-        self.sql("DO $$ DECLARE t text; BEGIN "
+        # (what lindung never does, so this session turns the triggers off)
+        self.sql("SET session_replication_role = replica; "
+                 "DO $$ DECLARE t text; BEGIN "
                  "  FOR t IN SELECT c.relname FROM pg_inherits i JOIN pg_class c "
                  "           ON c.oid = i.inhrelid WHERE i.inhparent = 'accruals'::regclass "
                  "           AND c.relname >= 'accruals_2026_04' LOOP "
                  "    EXECUTE format('DROP TABLE %I', t); "
                  "  END LOOP; END $$; "
+                 "DELETE FROM invoices WHERE period >= '2026-04-01'; "
                  "DELETE FROM billing_runs WHERE period >= '2026-04-01'; "
                  "UPDATE accruals SET created_at = period; "
+                 "UPDATE invoices SET created_at = period, due_date = period + 14; "
                  "UPDATE invoices i SET total = coalesce((SELECT sum(amount) FROM accruals a "
                  "  WHERE a.invoice_id = i.id), 0), line_count = (SELECT count(*) FROM "
                  "  accruals a WHERE a.invoice_id = i.id)")
@@ -392,7 +412,7 @@ class BillingTest(harness.LindungTestCase):
 
     def test_start_up_catches_up_missed_months(self) -> None:
         s = self.stack
-        self.enrol("MURA-2024-ADD", MURA_VILLAGE, 2, start="2024-01")
+        self.enrol("MURA-2024-SAWIT", MURA_VILLAGE, 2, start="2024-07")
         s.start_daemons("billing")
         harness.wait_until(lambda: any(r.get("event") == "billing.caught_up"
                                        for r in s.billing.log_records()),
@@ -403,14 +423,16 @@ class BillingTest(harness.LindungTestCase):
         due = (today.year, today.month)
         months = int(self.sql("SELECT count(DISTINCT period) FROM billing_runs "
                               "WHERE trigger = 'startup' AND finished_at IS NOT NULL")[0][0])
-        expected = (due[0] - 2024) * 12 + due[1]
+        # from the earliest programme's first month (MURA-2023-ADD: 2023-01)
+        expected = (due[0] - 2023) * 12 + due[1]
         self.assertIn(months, (expected, expected - 1))
-        self.assertEqual(self.sql("SELECT count(*) FROM accruals"), [(str(2 * months),)])
+        billed = months - 18  # the enrolments start in 2024-07, 18 months after 2023-01
+        self.assertEqual(self.sql("SELECT count(*) FROM accruals"), [(str(2 * billed),)])
         # a restart runs nothing new
         s.billing.restart()
         harness.wait_until(lambda: s.billing.log_text().count("billing.caught_up") == 2,
                            timeout=120, message="second catch-up")
-        self.assertEqual(self.sql("SELECT count(*) FROM accruals"), [(str(2 * months),)])
+        self.assertEqual(self.sql("SELECT count(*) FROM accruals"), [(str(2 * billed),)])
         self.assert_invoices_consistent()
 
 

@@ -44,18 +44,45 @@ static const char *SQL_ADJUSTMENTS =
 
 static const char *SQL_PAY =
     "SELECT result, payment_id, total, paid, outstanding, status "
-    "FROM billing_record_payment($1, $2, $3, $4, 'lindungctl')";
+    "FROM billing_record_payment($1, $2, $3, $4, 'lindungctl', $5::bigint[], "
+    "  $6::bigint[])";
 
+static const char *SQL_PAY_DOCUMENT =
+    "SELECT kind, (SELECT count(*) FROM payment_lines WHERE payment_id = $2) "
+    "FROM invoices WHERE id = $1";
+
+/* Why a payment was refused, in numbers: what the lines chosen still owe
+ * (amount_mismatch) and which listed enrolments have no line on the
+ * document (unknown_line), as billing_record_payment() sees them. */
+static const char *SQL_PAY_STILL_OWED =
+    "SELECT coalesce(sum(d.amount - d.allocated), 0) FROM document_items($1) d "
+    "WHERE ($2::bigint[] IS NULL OR d.enrolment_id = ANY ($2::bigint[])) "
+    "  AND ($3::bigint[] IS NULL OR NOT (d.enrolment_id = ANY ($3::bigint[])))";
+
+static const char *SQL_PAY_UNKNOWN =
+    "SELECT string_agg(x.id::text, ', ' ORDER BY x.ord) "
+    "FROM unnest(coalesce($2::bigint[], '{}') || coalesce($3::bigint[], '{}')) "
+    "     WITH ORDINALITY AS x (id, ord) "
+    "WHERE NOT EXISTS (SELECT 1 FROM document_items($1) d WHERE d.enrolment_id = x.id)";
+
+/* Per payer and funding source. Arrears: what is unpaid on invoices and
+ * supplementary invoices past their due date ($1 is today). A credit note is
+ * not payable and never in arrears; it is netted into what the payer owes in
+ * all (owed = outstanding + credits). Payers with nothing unpaid are left
+ * out. */
 static const char *SQL_ARREARS =
     "SELECT payer_code, min(payer_name), funding_source, "
-    "  count(*) FILTER (WHERE due_date < $1::date AND outstanding > 0), "
-    "  coalesce(sum(outstanding) FILTER (WHERE due_date < $1::date), 0), "
-    "  sum(outstanding), "
-    "  coalesce(to_char(min(period) FILTER (WHERE due_date < $1::date AND outstanding > "
-    "0), "
+    "  count(*) FILTER (WHERE payable AND overdue AND outstanding > 0), "
+    "  coalesce(sum(outstanding) FILTER (WHERE payable AND overdue), 0), "
+    "  coalesce(sum(outstanding) FILTER (WHERE payable), 0), "
+    "  coalesce(sum(total) FILTER (WHERE NOT payable), 0), "
+    "  coalesce(to_char(min(period) FILTER (WHERE payable AND overdue AND outstanding > 0), "
     "                   'YYYY-MM'), '') "
-    "FROM invoice_balances WHERE outstanding > 0 "
-    "GROUP BY payer_code, funding_source ORDER BY 5 DESC, payer_code, funding_source";
+    "FROM (SELECT *, kind <> 'credit_note' AS payable, due_date < $1::date AS overdue "
+    "      FROM invoice_balances) b "
+    "GROUP BY payer_code, funding_source "
+    "HAVING coalesce(sum(outstanding) FILTER (WHERE payable), 0) > 0 "
+    "ORDER BY 5 DESC, payer_code, funding_source";
 
 static const char *SQL_LAPSES =
     "SELECT e.id, e.nik, p.code, e.village_code, e.payer_code, "
@@ -64,11 +91,13 @@ static const char *SQL_LAPSES =
     "FROM enrolments e JOIN programs p ON p.id = e.program_id "
     "WHERE e.end_reason = 'lapsed' ORDER BY e.ended_at DESC, e.id";
 
+/* Every document of the payer, in the order issued within each month and
+ * source; credit notes have negative totals. */
 static const char *SQL_STATEMENT =
     "SELECT to_char(period, 'YYYY-MM'), funding_source, id, total, paid, outstanding, "
-    "status, "
-    "  line_count, to_char(due_date, 'YYYY-MM-DD') "
-    "FROM invoice_balances WHERE payer_code = $1 ORDER BY period, funding_source";
+    "  status, line_count, to_char(due_date, 'YYYY-MM-DD'), kind, "
+    "  to_char(issued_at AT TIME ZONE 'Asia/Jakarta', 'YYYY-MM-DD'), payer_name "
+    "FROM invoice_balances WHERE payer_code = $1 ORDER BY period, funding_source, id";
 
 typedef struct {
     int argc;
@@ -370,63 +399,177 @@ static int rates_show(const args_t *a)
 
 /* ---------------------------------------------------------------- pay */
 
+#define MAX_PAY_LIST 10000 /* enrolments in --lines or --except, as over HTTP */
+
 static const char *pay_problem(const char *result)
 {
-    if (strcmp(result, "not_found") == 0)
-        return "no such invoice";
-    if (strcmp(result, "overpaid") == 0)
-        return "the amount is more than the invoice's outstanding balance";
-    if (strcmp(result, "duplicate") == 0)
-        return "a payment with this reference is already recorded for the invoice";
-    if (strcmp(result, "future_date") == 0)
-        return "the payment date is in the future";
-    return "the amount must be positive";
+    static const char *const problems[][2] = {
+        {"not_found", "no such invoice"},
+        {"overpaid", "the amount is more than the document's outstanding balance"},
+        {"duplicate", "a payment with this reference is already recorded for the invoice"},
+        {"future_date", "the payment date is in the future"},
+        {"bad_amount", "the amount must be positive"},
+        {"not_payable", "a credit note is not paid: it reduces what its payer owes"},
+        {"unknown_line", "an enrolment listed has no line on this document"},
+        {"amount_mismatch", "the amount is not what the lines chosen still owe"},
+        {"nothing_due", "the lines chosen owe nothing more on this document"},
+    };
+    for (size_t i = 0; i < sizeof problems / sizeof problems[0]; i++)
+        if (strcmp(result, problems[i][0]) == 0)
+            return problems[i][1];
+    return "refused";
+}
+
+static int compare_ids(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+/* "4,5,12" -> "{4,5,12}": 1 to MAX_PAY_LIST distinct enrolment ids, digits
+ * only. NULL (message printed) when the list is not that. */
+static char *parse_id_list(const char *flag, const char *text)
+{
+    size_t len = strlen(text);
+    bool ok = len > 0 && strspn(text, "0123456789,") == len && text[0] != ',' &&
+              text[len - 1] != ',' && !strstr(text, ",,");
+    long long *ids = malloc((len / 2 + 1) * sizeof *ids);
+    int n = 0;
+    for (const char *c = text; ok && *c; n++) {
+        char *end;
+        ids[n] = strtoll(c, &end, 10);
+        ok = ids[n] > 0 && end - c <= 18 && n < MAX_PAY_LIST;
+        c = *end == ',' ? end + 1 : end;
+    }
+    qsort(ids, (size_t)n, sizeof *ids, compare_ids);
+    for (int i = 1; ok && i < n; i++)
+        ok = ids[i] != ids[i - 1];
+    free(ids);
+    if (!ok) {
+        fprintf(stderr,
+                "billing pay: %s takes 1 to %d distinct enrolment ids, comma-separated "
+                "(e.g. 41,42)\n",
+                flag, MAX_PAY_LIST);
+        return NULL;
+    }
+    char *literal = malloc(len + 3);
+    snprintf(literal, len + 3, "{%s}", text);
+    return literal;
+}
+
+typedef struct {
+    const char *id, *reference;
+    char day[11], amount[24];
+    char *lines, *except; /* PostgreSQL array literals, or NULL */
+} pay_args_t;
+
+static int pay_usage(void)
+{
+    fprintf(stderr, "usage: lindungctl billing pay INVOICE_ID AMOUNT [--date YYYY-MM-DD] "
+                    "[--reference R] [--lines ID,... | --except ID,...]\n"
+                    "  AMOUNT: whole rupiah, digits only, positive\n");
+    return 2;
+}
+
+/* Read the command line into out; 0, or 2 (usage printed). */
+static int pay_args_read(const args_t *a, pay_args_t *out)
+{
+    const char *valued[] = {"--date", "--paid-on", "--reference", "--lines", "--except",
+                            NULL};
+    memset(out, 0, sizeof *out);
+    out->id = arg_positional(a, 1, valued);
+    const char *amount_s = arg_positional(a, 2, valued);
+    const char *date_s = arg_option(a, "--date");
+    if (!date_s)
+        date_s = arg_option(a, "--paid-on");
+    out->reference = arg_option(a, "--reference");
+    const char *lines = arg_option(a, "--lines"), *except = arg_option(a, "--except");
+    int64_t amount;
+    date_t paid_on = date_today();
+    if (!out->id || strspn(out->id, "0123456789") != strlen(out->id) ||
+        strlen(out->id) > 18 || !parse_amount(amount_s, &amount) || amount == 0 ||
+        (date_s && !date_parse(date_s, &paid_on)) ||
+        (out->reference && !out->reference[0]))
+        return pay_usage();
+    if (lines && except) {
+        fprintf(stderr, "billing pay: give either --lines or --except, not both\n");
+        return 2;
+    }
+    if ((lines && !(out->lines = parse_id_list("--lines", lines))) ||
+        (except && !(out->except = parse_id_list("--except", except))))
+        return 2;
+    date_format(paid_on, out->day);
+    snprintf(out->amount, sizeof out->amount, "%" PRId64, amount);
+    return 0;
+}
+
+/* After a refusal that is about lines: the numbers behind it. */
+static void pay_explain(db_t *db, const pay_args_t *p, const char *result)
+{
+    bool mismatch = strcmp(result, "amount_mismatch") == 0;
+    if (!mismatch && strcmp(result, "unknown_line") != 0)
+        return;
+    const char *params[] = {p->id, p->lines, p->except};
+    PGresult *r = db_exec(db, mismatch ? SQL_PAY_STILL_OWED : SQL_PAY_UNKNOWN, 3, params);
+    if (db_ok(r) && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
+        char owed[32];
+        if (mismatch) {
+            format_rupiah(value_i64(r, 0, 0), owed);
+            fprintf(stderr, "  the lines chosen still owe Rp %s on this document\n", owed);
+        } else {
+            fprintf(stderr, "  no line on this document: enrolment %s\n",
+                    PQgetvalue(r, 0, 0));
+        }
+    }
+    PQclear(r);
+}
+
+static void pay_print(db_t *db, const pay_args_t *p, const PGresult *r)
+{
+    char t[32], paid[32], o[32];
+    format_rupiah(value_i64(r, 0, 2), t);
+    format_rupiah(value_i64(r, 0, 3), paid);
+    format_rupiah(value_i64(r, 0, 4), o);
+    const char *params[] = {p->id, PQgetvalue(r, 0, 1)};
+    PGresult *d = db_exec(db, SQL_PAY_DOCUMENT, 2, params);
+    bool known = db_ok(d) && PQntuples(d) == 1;
+    printf("payment %s recorded: %s %s total Rp %s, paid Rp %s, outstanding Rp %s, %s\n",
+           PQgetvalue(r, 0, 1), known ? PQgetvalue(d, 0, 0) : "invoice", p->id, t, paid, o,
+           PQgetvalue(r, 0, 5));
+    if (known)
+        printf("allocated to %s line%s (the lines it paid: lindungctl does not list them; "
+               "GET /v1/invoices/%s does)\n",
+               PQgetvalue(d, 0, 1), strcmp(PQgetvalue(d, 0, 1), "1") == 0 ? "" : "s",
+               p->id);
+    PQclear(d);
 }
 
 static int billing_pay(const args_t *a)
 {
-    const char *valued[] = {"--date", "--reference", NULL};
-    const char *id = arg_positional(a, 1, valued);
-    const char *amount_s = arg_positional(a, 2, valued);
-    const char *date_s = arg_option(a, "--date");
-    const char *reference = arg_option(a, "--reference");
-    int64_t amount;
-    date_t paid_on = date_today();
-    if (!id || strspn(id, "0123456789") != strlen(id) || strlen(id) > 18 ||
-        !parse_amount(amount_s, &amount) || amount == 0 ||
-        (date_s && !date_parse(date_s, &paid_on)) || (reference && !reference[0])) {
-        fprintf(stderr,
-                "usage: lindungctl billing pay INVOICE_ID AMOUNT [--date YYYY-MM-DD] "
-                "[--reference R]\n  AMOUNT: whole rupiah, digits only, positive\n");
-        return 2;
+    pay_args_t p;
+    int rc = pay_args_read(a, &p);
+    db_t *db = rc == 0 ? session_connect() : NULL;
+    if (rc == 0 && !db)
+        rc = 1;
+    if (rc == 0) {
+        const char *params[] = {p.id, p.amount, p.day, p.reference, p.lines, p.except};
+        PGresult *r = db_exec(db, SQL_PAY, 6, params);
+        rc = 1;
+        if (!db_ok(r) || PQntuples(r) != 1) {
+            fprintf(stderr, "billing pay: %s\n", db_error(db));
+        } else if (strcmp(PQgetvalue(r, 0, 0), "ok") != 0) {
+            fprintf(stderr, "billing pay: %s (%s); nothing recorded\n",
+                    pay_problem(PQgetvalue(r, 0, 0)), PQgetvalue(r, 0, 0));
+            pay_explain(db, &p, PQgetvalue(r, 0, 0));
+        } else {
+            pay_print(db, &p, r);
+            rc = 0;
+        }
+        PQclear(r);
+        db_destroy(&db);
     }
-    char day[11], amount_t[24];
-    date_format(paid_on, day);
-    snprintf(amount_t, sizeof amount_t, "%" PRId64, amount);
-    db_t *db = session_connect();
-    if (!db)
-        return 1;
-    const char *params[] = {id, amount_t, day, reference};
-    PGresult *r = db_exec(db, SQL_PAY, 4, params);
-    int rc = 1;
-    if (!db_ok(r) || PQntuples(r) != 1) {
-        fprintf(stderr, "billing pay: %s\n", db_error(db));
-    } else if (strcmp(PQgetvalue(r, 0, 0), "ok") != 0) {
-        fprintf(stderr, "billing pay: %s (%s); nothing recorded\n",
-                pay_problem(PQgetvalue(r, 0, 0)), PQgetvalue(r, 0, 0));
-    } else {
-        char t[32], p[32], o[32];
-        format_rupiah(value_i64(r, 0, 2), t);
-        format_rupiah(value_i64(r, 0, 3), p);
-        format_rupiah(value_i64(r, 0, 4), o);
-        printf(
-            "payment %s recorded: invoice %s total Rp %s, paid Rp %s, outstanding Rp %s, "
-            "%s\n",
-            PQgetvalue(r, 0, 1), id, t, p, o, PQgetvalue(r, 0, 5));
-        rc = 0;
-    }
-    PQclear(r);
-    db_destroy(&db);
+    free(p.lines);
+    free(p.except);
     return rc;
 }
 
