@@ -117,7 +117,7 @@ static const char *SQL_ENROL =
     "  funding_source, payer_code, declared_income, transport, start_month, end_month, "
     "  previous_enrolment_id) "
     "WITH c AS MATERIALIZED ("
-    "  SELECT x.*, greatest($6::date, "
+    "  SELECT x.*, greatest($6::date, NULL::date, $6::date + 0 * "
     "    (SELECT (max(y.end_month) + interval '1 month')::date FROM enrolments y "
     "     WHERE y.nik = x.nik AND y.status = 'ended' AND y.end_month >= y.start_month)) "
     "    AS first_month "

@@ -544,8 +544,14 @@ class Stack:
         self.lindungctl("migrate")
 
     def import_programs(self, path: Path | str | None = None) -> None:
+        """The demo programmes (or `path`); with the demo programmes also the
+        test fixture PALI-TEST-ADD (programs_test.json): PALI's rules with no
+        end, so that tests of the flow do not depend on today's date."""
         self.lindungctl("program", "import",
                         str(path or SOURCE_DIR / "db/seed/programs.json"))
+        if path is None:
+            self.lindungctl("program", "import",
+                            str(SOURCE_DIR / "tests/integration/programs_test.json"))
 
     def create_key(self, scope: str = "admin", name: str | None = None) -> str:
         name = name or f"test-{scope}-{time.monotonic_ns()}"

@@ -1,6 +1,7 @@
 """End-to-end test: a PALI village submits five applicants over HTTP, verify
 decides each one, the accepted two are enrolled, and billing invoices the
-village's ADD budget for July 2025 exactly once, however often it is run.
+village's ADD budget for the current month (coverage starts at acceptance)
+exactly once, however often it is run.
 
 Runs the real lindung-intake, lindung-verify and lindung-billing against a
 throw-away PostgreSQL (see harness.py). CTest name: integration_e2e.
@@ -8,6 +9,7 @@ throw-away PostgreSQL (see harness.py). CTest name: integration_e2e.
 
 from __future__ import annotations
 
+import datetime
 import json
 import signal
 import time
@@ -15,9 +17,11 @@ import unittest
 
 import harness
 
-PROGRAM = "PALI-2025-ADD"
+PROGRAM = "PALI-TEST-ADD"
 VILLAGE = "16.12.01.2001"      # Talang Bulang, a desa of PALI (db/seed/wilayah.csv)
-PERIOD = "2025-07"
+# coverage starts in the month of acceptance (Asia/Jakarta): the month billed
+PERIOD = (datetime.datetime.now(datetime.timezone.utc)
+          + datetime.timedelta(hours=7)).strftime("%Y-%m")
 PREMIUM = 16800                # Rp per enrolment per month (JKK 10,000 + JKM 6,800)
 
 # NIK = PP RR DD (16 12 01) + DDMMYY (women: DD + 40) + serial.
@@ -28,7 +32,7 @@ GOOD_WOMAN = {"nik": "1612016308850001", "name": "Siti Aminah", "birth_date": "1
 # 15 digits: structurally not a NIK.
 BAD_NIK = {"nik": "161201150690001", "name": "Andi Salah", "birth_date": "1990-06-15",
            "sex": "M", "occupation": "PETANI/PEKEBUN"}
-# A valid NIK, but 70 years old on the coverage start 2025-07-01 (limit: under 65).
+# A valid NIK, but over 70 in the first covered month (limit: under 65).
 TOO_OLD = {"nik": "1612011003550002", "name": "Darmo Tua", "birth_date": "1955-03-10",
            "sex": "M", "occupation": "NELAYAN/PERIKANAN"}
 
@@ -91,16 +95,19 @@ class EndToEnd(harness.LindungTestCase):
                     for x in a["reasons"]:
                         self.assertTrue(x.get("message"), a)
 
-        # -- bill July 2025: one ADD invoice for the village, 2 x Rp 16,800
+        # -- bill this month: one ADD invoice for the village, 2 x Rp 16,800
         out = s.lindungctl("billing", "run", PERIOD).stdout
         json.loads(out)  # a JSON summary
-        invoice_sql = ("SELECT total, line_count FROM invoices WHERE period = '2025-07-01' "
+        invoice_sql = (f"SELECT total, line_count FROM invoices WHERE period = '{PERIOD}-01' "
                        f"AND funding_source = 'ADD' AND payer_code = '{VILLAGE}'")
         self.assertEqual(s.cluster.psql(invoice_sql), [(str(2 * PREMIUM), "2")],
                          f"invoice after first billing run; summary: {out}")
         self.assertEqual(s.cluster.psql(
-            "SELECT count(*), sum(amount) FROM accruals WHERE period = '2025-07-01'"),
+            f"SELECT count(*), sum(amount) FROM accruals WHERE period = '{PERIOD}-01'"),
             [("2", str(2 * PREMIUM))])
+        # nothing before the month of acceptance: insurance never covers the past
+        self.assertEqual(s.cluster.psql(
+            f"SELECT count(*) FROM accruals WHERE period < '{PERIOD}-01'"), [("0",)])
         # billing also accrues on its own (start-up catch-up, enrolment prompts,
         # sweeps): let that settle, so that what follows sees only the re-run
         before = self.settled_billing_rows()

@@ -35,7 +35,7 @@ from typing import Any
 import harness
 import nikgen
 
-PROGRAM = "PALI-2025-ADD"          # regency 16.12, ADD, target 100, no quota
+PROGRAM = "PALI-TEST-ADD"          # regency 16.12, ADD, target 100, no quota
 V1 = "16.12.01.2001"               # Talang Bulang (desa)
 V2 = "16.12.01.2002"               # Benuang (desa)
 V3 = "16.12.01.2004"               # Talang Akar (desa): only the villages test submits here

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import harness
 import nikgen
 
-PROGRAM = "PALI-2025-ADD"
+PROGRAM = "PALI-TEST-ADD"
 VILLAGE = "16.12.01.2001"
 CLIENTS = 6
 JOBS_PER_CLIENT = 30

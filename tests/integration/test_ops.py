@@ -30,7 +30,7 @@ PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 DEPLOY = harness.SOURCE_DIR / "deploy"
 
-PROGRAM = "PALI-2025-ADD"
+PROGRAM = "PALI-TEST-ADD"
 VILLAGE = "16.12.01.2001"        # Talang Bulang, a desa of PALI
 OTHER_VILLAGE = "16.12.01.2002"  # Benuang, a desa of PALI
 PERIOD = "2025-07"

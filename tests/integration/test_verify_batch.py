@@ -38,7 +38,7 @@ class VerifyBatchIsolation(harness.LindungTestCase):
             if n == 3:
                 people.append(POISON)
             r = s.api("POST", "/v1/submissions", key=key, json={
-                "program_code": "PALI-2025-ADD", "village_code": "16.12.01.2001",
+                "program_code": "PALI-TEST-ADD", "village_code": "16.12.01.2001",
                 "applicants": people})
             self.assertEqual(r.status, 202, r.body)
             ids.append(r.body["submission_id"])
@@ -62,7 +62,7 @@ class VerifyBatchIsolation(harness.LindungTestCase):
         # The failing one does not stall what comes after it: it is left out of
         # claims for a while, so new submissions are verified at once.
         r = s.api("POST", "/v1/submissions", key=key, json={
-            "program_code": "PALI-2025-ADD", "village_code": "16.12.01.2001",
+            "program_code": "PALI-TEST-ADD", "village_code": "16.12.01.2001",
             "applicants": [nikgen.person(200)]})
         later = r.body["submission_id"]
         harness.wait_until(lambda: c.scalar(

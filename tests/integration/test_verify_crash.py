@@ -30,7 +30,7 @@ class VerifyCrash(harness.LindungTestCase):
             # must still be decided exactly once after the crash.
             start = (n - 1 if n % 3 == 2 else n) * PER_SUBMISSION
             r = s.api("POST", "/v1/submissions", key=key, json={
-                "program_code": "PALI-2025-ADD", "village_code": "16.12.01.2001",
+                "program_code": "PALI-TEST-ADD", "village_code": "16.12.01.2001",
                 "applicants": people[start:start + PER_SUBMISSION]})
             self.assertEqual(r.status, 202, r.body)
 

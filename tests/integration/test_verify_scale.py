@@ -47,7 +47,7 @@ class VerifyScaleOut(harness.LindungTestCase):
         bodies = []
         for n in range(24):
             quota = n % 3 == 0
-            bodies.append({"program_code": "TEST-QUOTA" if quota else "PALI-2025-ADD",
+            bodies.append({"program_code": "TEST-QUOTA" if quota else "PALI-TEST-ADD",
                            "village_code": VILLAGES[0] if quota else VILLAGES[n % 3],
                            "applicants": rng.sample(people, 10) + rng.sample(own, 5)
                            if quota else rng.sample(people, 15)})
@@ -93,7 +93,7 @@ class VerifyScaleOut(harness.LindungTestCase):
         # Every shared person ends up enrolled somewhere (they are all eligible) ...
         self.assertEqual(c.scalar("SELECT count(DISTINCT e.nik) FROM enrolments e "
                                   "JOIN programs p ON p.id = e.program_id "
-                                  "WHERE p.code = 'PALI-2025-ADD' OR e.nik IN (" +
+                                  "WHERE p.code = 'PALI-TEST-ADD' OR e.nik IN (" +
                                   ",".join(f"'{p['nik']}'" for p in people) + ")"),
                          str(len(people)))
         # ... but the quota village holds exactly its quota, never more.

@@ -1,7 +1,10 @@
 /* billing_cmd: billing commands for operators and finance staff: rates in
- * force, payments, arrears, lapses, statements and exports. A run is always
- * done by lindung-billing (over its control socket), so the schedule, the
- * advisory lock and the metrics see every run. Money is int64 rupiah and is
+ * force, payments (optionally to chosen lines), arrears, lapses, statements
+ * and exports. Documents are invoices, supplementary invoices and credit
+ * notes (negative); what a payer owes in all is every document's total less
+ * every payment (docs/billing.md). A run is always done by lindung-billing
+ * (over its control socket), so the schedule, the advisory lock and the
+ * metrics see every run. Money is int64 rupiah and is
  * printed without ever passing through a double, except as JSON numbers
  * (exact below 2^53). Not the accrual (services/billing). */
 #include "billing_cmd.h"
@@ -76,7 +79,8 @@ static const char *SQL_ARREARS =
     "  coalesce(sum(outstanding) FILTER (WHERE payable AND overdue), 0), "
     "  coalesce(sum(outstanding) FILTER (WHERE payable), 0), "
     "  coalesce(sum(total) FILTER (WHERE NOT payable), 0), "
-    "  coalesce(to_char(min(period) FILTER (WHERE payable AND overdue AND outstanding > 0), "
+    "  coalesce(to_char(min(period) FILTER (WHERE payable AND overdue AND outstanding > "
+    "0), "
     "                   'YYYY-MM'), '') "
     "FROM (SELECT *, kind <> 'credit_note' AS payable, due_date < $1::date AS overdue "
     "      FROM invoice_balances) b "
@@ -406,7 +410,8 @@ static const char *pay_problem(const char *result)
     static const char *const problems[][2] = {
         {"not_found", "no such invoice"},
         {"overpaid", "the amount is more than the document's outstanding balance"},
-        {"duplicate", "a payment with this reference is already recorded for the invoice"},
+        {"duplicate",
+         "a payment with this reference is already recorded for the invoice"},
         {"future_date", "the payment date is in the future"},
         {"bad_amount", "the amount must be positive"},
         {"not_payable", "a credit note is not paid: it reduces what its payer owes"},
@@ -474,8 +479,8 @@ static int pay_usage(void)
 /* Read the command line into out; 0, or 2 (usage printed). */
 static int pay_args_read(const args_t *a, pay_args_t *out)
 {
-    const char *valued[] = {"--date", "--paid-on", "--reference", "--lines", "--except",
-                            NULL};
+    const char *valued[] = {"--date",  "--paid-on", "--reference",
+                            "--lines", "--except",  NULL};
     memset(out, 0, sizeof *out);
     out->id = arg_positional(a, 1, valued);
     const char *amount_s = arg_positional(a, 2, valued);
@@ -515,7 +520,8 @@ static void pay_explain(db_t *db, const pay_args_t *p, const char *result)
         char owed[32];
         if (mismatch) {
             format_rupiah(value_i64(r, 0, 0), owed);
-            fprintf(stderr, "  the lines chosen still owe Rp %s on this document\n", owed);
+            fprintf(stderr, "  the lines chosen still owe Rp %s on this document\n",
+                    owed);
         } else {
             fprintf(stderr, "  no line on this document: enrolment %s\n",
                     PQgetvalue(r, 0, 0));
@@ -534,13 +540,11 @@ static void pay_print(db_t *db, const pay_args_t *p, const PGresult *r)
     PGresult *d = db_exec(db, SQL_PAY_DOCUMENT, 2, params);
     bool known = db_ok(d) && PQntuples(d) == 1;
     printf("payment %s recorded: %s %s total Rp %s, paid Rp %s, outstanding Rp %s, %s\n",
-           PQgetvalue(r, 0, 1), known ? PQgetvalue(d, 0, 0) : "invoice", p->id, t, paid, o,
-           PQgetvalue(r, 0, 5));
+           PQgetvalue(r, 0, 1), known ? PQgetvalue(d, 0, 0) : "invoice", p->id, t, paid,
+           o, PQgetvalue(r, 0, 5));
     if (known)
-        printf("allocated to %s line%s (the lines it paid: lindungctl does not list them; "
-               "GET /v1/invoices/%s does)\n",
-               PQgetvalue(d, 0, 1), strcmp(PQgetvalue(d, 0, 1), "1") == 0 ? "" : "s",
-               p->id);
+        printf("allocated to %s line%s of the document\n", PQgetvalue(d, 0, 1),
+               strcmp(PQgetvalue(d, 0, 1), "1") == 0 ? "" : "s");
     PQclear(d);
 }
 
@@ -586,6 +590,52 @@ static PGresult *report_query(db_t *db, const char *sql, int n, const char *cons
     return NULL;
 }
 
+enum {
+    AR_PAYER,
+    AR_NAME,
+    AR_SOURCE,
+    AR_OVERDUE,
+    AR_ARREARS,
+    AR_OUTSTANDING,
+    AR_CREDITS,
+    AR_OLDEST
+};
+
+static cJSON *arrears_json(const PGresult *r, int i)
+{
+    int64_t outstanding = value_i64(r, i, AR_OUTSTANDING);
+    int64_t credits = value_i64(r, i, AR_CREDITS);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "payer_code", PQgetvalue(r, i, AR_PAYER));
+    cJSON_AddStringToObject(o, "payer_name", PQgetvalue(r, i, AR_NAME));
+    cJSON_AddStringToObject(o, "funding_source", PQgetvalue(r, i, AR_SOURCE));
+    cJSON_AddNumberToObject(o, "overdue_invoices", (double)value_i64(r, i, AR_OVERDUE));
+    cJSON_AddNumberToObject(o, "arrears", (double)value_i64(r, i, AR_ARREARS));
+    cJSON_AddNumberToObject(o, "outstanding", (double)outstanding);
+    cJSON_AddNumberToObject(o, "credits", (double)credits);
+    cJSON_AddNumberToObject(o, "owed", (double)(outstanding + credits));
+    if (PQgetvalue(r, i, AR_OLDEST)[0])
+        cJSON_AddStringToObject(o, "oldest_overdue_period", PQgetvalue(r, i, AR_OLDEST));
+    else
+        cJSON_AddNullToObject(o, "oldest_overdue_period");
+    return o;
+}
+
+static void arrears_print_row(const PGresult *r, int i)
+{
+    int64_t outstanding = value_i64(r, i, AR_OUTSTANDING);
+    int64_t credits = value_i64(r, i, AR_CREDITS);
+    char ar[32], out[32], cr[32], owed[32];
+    format_rupiah(value_i64(r, i, AR_ARREARS), ar);
+    format_rupiah(outstanding, out);
+    format_rupiah(credits, cr);
+    format_rupiah(outstanding + credits, owed);
+    printf("%-16s %-10s %8s %14s %14s %14s %14s  %-7s %s\n", PQgetvalue(r, i, AR_PAYER),
+           PQgetvalue(r, i, AR_SOURCE), PQgetvalue(r, i, AR_OVERDUE), ar, out, cr, owed,
+           PQgetvalue(r, i, AR_OLDEST)[0] ? PQgetvalue(r, i, AR_OLDEST) : "-",
+           PQgetvalue(r, i, AR_NAME));
+}
+
 static int billing_arrears(db_t *db, const args_t *a)
 {
     char today[11];
@@ -594,39 +644,23 @@ static int billing_arrears(db_t *db, const args_t *a)
     PGresult *r = report_query(db, SQL_ARREARS, 1, params);
     if (!r)
         return 1;
-    bool json = arg_flag(a, "--json");
-    cJSON *list = cJSON_CreateArray();
-    if (!json)
-        printf("%-16s %-10s %8s %16s %16s  %s  %s\n", "payer", "source", "overdue",
-               "arrears_rp", "outstanding_rp", "oldest", "name");
-    for (int i = 0; i < PQntuples(r); i++) {
-        if (json) {
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "payer_code", PQgetvalue(r, i, 0));
-            cJSON_AddStringToObject(o, "payer_name", PQgetvalue(r, i, 1));
-            cJSON_AddStringToObject(o, "funding_source", PQgetvalue(r, i, 2));
-            cJSON_AddNumberToObject(o, "overdue_invoices", (double)value_i64(r, i, 3));
-            cJSON_AddNumberToObject(o, "arrears", (double)value_i64(r, i, 4));
-            cJSON_AddNumberToObject(o, "outstanding", (double)value_i64(r, i, 5));
-            if (PQgetvalue(r, i, 6)[0])
-                cJSON_AddStringToObject(o, "oldest_overdue_period", PQgetvalue(r, i, 6));
-            else
-                cJSON_AddNullToObject(o, "oldest_overdue_period");
-            cJSON_AddItemToArray(list, o);
-            continue;
-        }
-        char ar[32], out[32];
-        format_rupiah(value_i64(r, i, 4), ar);
-        format_rupiah(value_i64(r, i, 5), out);
-        printf("%-16s %-10s %8s %16s %16s  %-7s %s\n", PQgetvalue(r, i, 0),
-               PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), ar, out,
-               PQgetvalue(r, i, 6)[0] ? PQgetvalue(r, i, 6) : "-", PQgetvalue(r, i, 1));
-    }
-    PQclear(r);
-    if (json)
+    if (arg_flag(a, "--json")) {
+        cJSON *list = cJSON_CreateArray();
+        for (int i = 0; i < PQntuples(r); i++)
+            cJSON_AddItemToArray(list, arrears_json(r, i));
+        PQclear(r);
         print_json(list);
-    else
-        cJSON_Delete(list);
+        return 0;
+    }
+    printf("%-16s %-10s %8s %14s %14s %14s %14s  %s  %s\n", "payer", "source", "overdue",
+           "arrears_rp", "outstanding_rp", "credits_rp", "owed_rp", "oldest", "name");
+    for (int i = 0; i < PQntuples(r); i++)
+        arrears_print_row(r, i);
+    PQclear(r);
+    printf(
+        "arrears: unpaid on invoices and supplementary invoices past their due date; "
+        "credit notes are\nnot payable and never in arrears. owed: all that is unpaid, "
+        "less the payer's credit notes\n(owed = outstanding + credits).\n");
     return 0;
 }
 
@@ -675,6 +709,110 @@ static int billing_lapses(db_t *db, const args_t *a)
     return 0;
 }
 
+enum {
+    ST_PERIOD,
+    ST_SOURCE,
+    ST_ID,
+    ST_TOTAL,
+    ST_PAID,
+    ST_OUTSTANDING,
+    ST_STATUS,
+    ST_LINES,
+    ST_DUE,
+    ST_KIND,
+    ST_ISSUED,
+    ST_NAME
+};
+
+/* What a payer owes in all: every document's total (credit notes negative)
+ * less every payment. */
+typedef struct {
+    int64_t billed;      /* invoices and supplementary invoices */
+    int64_t credited;    /* credit notes, negative */
+    int64_t paid;        /* payments */
+    int64_t outstanding; /* unpaid on invoices and supplementary invoices */
+} owed_t;
+
+static void owed_add(owed_t *t, const PGresult *r, int i)
+{
+    int64_t total = value_i64(r, i, ST_TOTAL);
+    if (strcmp(PQgetvalue(r, i, ST_KIND), "credit_note") == 0) {
+        t->credited += total;
+    } else {
+        t->billed += total;
+        t->outstanding += value_i64(r, i, ST_OUTSTANDING);
+    }
+    t->paid += value_i64(r, i, ST_PAID);
+}
+
+static int64_t owed_in_all(const owed_t *t)
+{
+    return t->billed + t->credited - t->paid;
+}
+
+static cJSON *statement_document_json(const PGresult *r, int i)
+{
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "period", PQgetvalue(r, i, ST_PERIOD));
+    cJSON_AddStringToObject(m, "funding_source", PQgetvalue(r, i, ST_SOURCE));
+    cJSON_AddStringToObject(m, "kind", PQgetvalue(r, i, ST_KIND));
+    cJSON_AddNumberToObject(m, "invoice_id", (double)value_i64(r, i, ST_ID));
+    cJSON_AddNumberToObject(m, "billed", (double)value_i64(r, i, ST_TOTAL));
+    cJSON_AddNumberToObject(m, "paid", (double)value_i64(r, i, ST_PAID));
+    cJSON_AddNumberToObject(m, "outstanding", (double)value_i64(r, i, ST_OUTSTANDING));
+    cJSON_AddStringToObject(m, "status", PQgetvalue(r, i, ST_STATUS));
+    cJSON_AddNumberToObject(m, "line_count", (double)value_i64(r, i, ST_LINES));
+    cJSON_AddStringToObject(m, "due_date", PQgetvalue(r, i, ST_DUE));
+    cJSON_AddStringToObject(m, "issued_on", PQgetvalue(r, i, ST_ISSUED));
+    return m;
+}
+
+static void statement_print_json(const char *payer, const PGresult *r, const owed_t *t)
+{
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "payer_code", payer);
+    cJSON_AddStringToObject(doc, "payer_name", PQgetvalue(r, 0, ST_NAME));
+    /* "months" as before documents had kinds: one entry per document, by
+     * month (scripts read it under that name) */
+    cJSON *list = cJSON_AddArrayToObject(doc, "months");
+    for (int i = 0; i < PQntuples(r); i++)
+        cJSON_AddItemToArray(list, statement_document_json(r, i));
+    cJSON *o = cJSON_AddObjectToObject(doc, "totals");
+    cJSON_AddNumberToObject(o, "billed", (double)t->billed);
+    cJSON_AddNumberToObject(o, "credited", (double)t->credited);
+    cJSON_AddNumberToObject(o, "paid", (double)t->paid);
+    cJSON_AddNumberToObject(o, "outstanding", (double)t->outstanding);
+    cJSON_AddNumberToObject(o, "owed", (double)owed_in_all(t));
+    print_json(doc);
+}
+
+static void statement_print_text(const char *payer, const PGresult *r, const owed_t *t)
+{
+    printf("statement for payer %s (%s): every document; credit notes are negative\n"
+           "%-8s %-10s %-13s %9s %-10s %-10s %14s %14s %14s  %s\n",
+           payer, PQgetvalue(r, 0, ST_NAME), "period", "source", "kind", "document",
+           "issued", "due", "billed_rp", "paid_rp", "outstanding_rp", "status");
+    for (int i = 0; i < PQntuples(r); i++) {
+        char bs[32], ps[32], os[32];
+        format_rupiah(value_i64(r, i, ST_TOTAL), bs);
+        format_rupiah(value_i64(r, i, ST_PAID), ps);
+        format_rupiah(value_i64(r, i, ST_OUTSTANDING), os);
+        printf("%-8s %-10s %-13s %9s %-10s %-10s %14s %14s %14s  %s\n",
+               PQgetvalue(r, i, ST_PERIOD), PQgetvalue(r, i, ST_SOURCE),
+               PQgetvalue(r, i, ST_KIND), PQgetvalue(r, i, ST_ID),
+               PQgetvalue(r, i, ST_ISSUED), PQgetvalue(r, i, ST_DUE), bs, ps, os,
+               PQgetvalue(r, i, ST_STATUS));
+    }
+    char b[32], c[32], p[32], o[32];
+    format_rupiah(t->billed, b), format_rupiah(t->credited, c);
+    format_rupiah(t->paid, p), format_rupiah(owed_in_all(t), o);
+    printf("billed (invoices and supplementary invoices) Rp %s\n"
+           "credit notes                                 Rp %s\n"
+           "paid                                         Rp %s\n"
+           "owed in all (billed + credit notes - paid)   Rp %s%s\n",
+           b, c, p, o, owed_in_all(t) < 0 ? " (in credit)" : "");
+}
+
 static int billing_statement(db_t *db, const args_t *a)
 {
     const char *payer = arg_option(a, "--payer");
@@ -691,50 +829,14 @@ static int billing_statement(db_t *db, const args_t *a)
         PQclear(r);
         return 1;
     }
-    bool json = arg_flag(a, "--json");
-    int64_t billed = 0, paid = 0, outstanding = 0;
-    cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "payer_code", payer);
-    cJSON *months = cJSON_AddArrayToObject(doc, "months");
-    if (!json)
-        printf("statement for payer %s\n%-8s %-10s %10s %14s %14s %14s  %s\n", payer,
-               "period", "source", "invoice", "billed_rp", "paid_rp", "outstanding_rp",
-               "status");
-    for (int i = 0; i < PQntuples(r); i++) {
-        int64_t b = value_i64(r, i, 3), p = value_i64(r, i, 4), o = value_i64(r, i, 5);
-        billed += b, paid += p, outstanding += o;
-        if (json) {
-            cJSON *m = cJSON_CreateObject();
-            cJSON_AddStringToObject(m, "period", PQgetvalue(r, i, 0));
-            cJSON_AddStringToObject(m, "funding_source", PQgetvalue(r, i, 1));
-            cJSON_AddNumberToObject(m, "invoice_id", (double)value_i64(r, i, 2));
-            cJSON_AddNumberToObject(m, "billed", (double)b);
-            cJSON_AddNumberToObject(m, "paid", (double)p);
-            cJSON_AddNumberToObject(m, "outstanding", (double)o);
-            cJSON_AddStringToObject(m, "status", PQgetvalue(r, i, 6));
-            cJSON_AddNumberToObject(m, "line_count", (double)value_i64(r, i, 7));
-            cJSON_AddStringToObject(m, "due_date", PQgetvalue(r, i, 8));
-            cJSON_AddItemToArray(months, m);
-            continue;
-        }
-        char bs[32], ps[32], os[32];
-        format_rupiah(b, bs), format_rupiah(p, ps), format_rupiah(o, os);
-        printf("%-8s %-10s %10s %14s %14s %14s  %s\n", PQgetvalue(r, i, 0),
-               PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), bs, ps, os, PQgetvalue(r, i, 6));
-    }
+    owed_t t = {0};
+    for (int i = 0; i < PQntuples(r); i++)
+        owed_add(&t, r, i);
+    if (arg_flag(a, "--json"))
+        statement_print_json(payer, r, &t);
+    else
+        statement_print_text(payer, r, &t);
     PQclear(r);
-    if (json) {
-        cJSON *t = cJSON_AddObjectToObject(doc, "totals");
-        cJSON_AddNumberToObject(t, "billed", (double)billed);
-        cJSON_AddNumberToObject(t, "paid", (double)paid);
-        cJSON_AddNumberToObject(t, "outstanding", (double)outstanding);
-        print_json(doc);
-        return 0;
-    }
-    cJSON_Delete(doc);
-    char bs[32], ps[32], os[32];
-    format_rupiah(billed, bs), format_rupiah(paid, ps), format_rupiah(outstanding, os);
-    printf("%-8s %-10s %10s %14s %14s %14s\n", "total", "", "", bs, ps, os);
     return 0;
 }
 
@@ -754,13 +856,20 @@ static int billing_export(db_t *db, const args_t *a)
         return 2;
     }
     char err[256];
-    long n =
-        export_write(db, payer, p, xlsx ? EXPORT_XLSX : EXPORT_CSV, out, err, sizeof err);
+    export_owed_t owed;
+    long n = export_write(db, payer, p, xlsx ? EXPORT_XLSX : EXPORT_CSV, out, &owed, err,
+                          sizeof err);
     if (n < 0) {
         fprintf(stderr, "billing export: %s\n", err);
         return 1;
     }
-    printf("%ld lines written to %s\n", n, out);
+    char o[32];
+    format_rupiah(owed.owed, o);
+    printf(
+        "%ld items written to %s\n"
+        "payer %s owes Rp %s in all (every month and source: invoices and supplementary "
+        "invoices,\nless credit notes, less payments)\n",
+        n, out, payer, o);
     return 0;
 }
 
@@ -770,6 +879,7 @@ static const char *USAGE =
     "usage: lindungctl billing run YYYY-MM\n"
     "       lindungctl billing pay INVOICE_ID AMOUNT [--date YYYY-MM-DD] [--reference "
     "R]\n"
+    "                  [--lines ENROLMENT_ID,... | --except ENROLMENT_ID,...]\n"
     "       lindungctl billing arrears [--json]\n"
     "       lindungctl billing lapses [--json]\n"
     "       lindungctl billing statement --payer CODE [--json]\n"
