@@ -350,12 +350,18 @@ static bool is_integer_text(const char *s)
     return n > 0 && strspn(digits, "0123456789") == n;
 }
 
+static bool is_number_column(int col)
+{
+    return col == I_ENROLMENT || col == I_JKK || col == I_JKM || col == I_AMOUNT ||
+           col == I_ALLOCATED || col == I_LINE_INVOICE;
+}
+
 static void csv_item_field(FILE *out, const PGresult *items, int row, int col)
 {
     const char *v = PQgetvalue(items, row, col);
     if (col == I_SUPPLEMENTARY)
         fputs(v[0] == 't' ? "true" : "false", out);
-    else if (is_integer_text(v))
+    else if (is_number_column(col) && is_integer_text(v))
         fputs(v, out);
     else
         csvout_field(out, v);

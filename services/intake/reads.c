@@ -25,13 +25,13 @@ static const char *SQL_PARTICIPANT_ENROLMENTS =
     "  to_char(e.start_month, 'YYYY-MM'), to_char(e.end_month, 'YYYY-MM'), e.status, "
     "  e.end_reason, e.previous_enrolment_id "
     "FROM enrolments e JOIN programs p ON p.id = e.program_id WHERE e.nik = $1 "
-    /* every status, spelt out: answered from the index of active NIKs and the
-     * index of ended ones (008_verify_speed.sql) */
-    "  AND (e.status = 'active' OR e.status = 'ended') ORDER BY e.id";
+    /* every status: answered from the exclusion constraint's index, which
+     * leads with the NIK (013_money_rules.sql) */
+    "ORDER BY e.id";
 
 static const char *SQL_PROGRAMS =
-    "SELECT p.code, p.name, p.regency_code, p.funding_source, p.payer_code, p.payer_name, "
-    "  p.submitter, to_char(p.coverage_start, 'YYYY-MM'), "
+    "SELECT p.code, p.name, p.regency_code, p.funding_source, p.payer_code, "
+    "  p.payer_name, p.submitter, to_char(p.coverage_start, 'YYYY-MM'), "
     "  to_char(p.coverage_end, 'YYYY-MM'), to_char(p.submission_deadline, 'YYYY-MM-DD'), "
     "  p.min_age, p.max_age, array_to_json(p.occupations)::text, p.poverty_ref_required, "
     "  p.village_quota, p.village_target, p.total_quota, p.relief_applies, p.version, "
@@ -67,7 +67,8 @@ static const char *SQL_RENEWAL_ITEMS =
     "  a.renews_enrolment_id, e.id, to_char(e.start_month, 'YYYY-MM') "
     "FROM submissions s JOIN applicants a ON a.submission_id = s.id "
     "LEFT JOIN enrolments e ON e.applicant_id = a.id "
-    "WHERE s.program_id = $1 AND s.origin = 'renewal' AND a.renews_enrolment_id IS NOT NULL "
+    "WHERE s.program_id = $1 AND s.origin = 'renewal' "
+    "  AND a.renews_enrolment_id IS NOT NULL "
     "  AND ($2 = '' OR s.village_code = $2) AND a.id > $3::bigint "
     "ORDER BY a.id LIMIT $4";
 
@@ -76,7 +77,8 @@ static const char *SQL_RENEWAL_COUNTS =
     "  count(*) FILTER (WHERE a.decision = 'accepted'), "
     "  count(*) FILTER (WHERE a.decision = 'rejected') "
     "FROM submissions s JOIN applicants a ON a.submission_id = s.id "
-    "WHERE s.program_id = $1 AND s.origin = 'renewal' AND a.renews_enrolment_id IS NOT NULL "
+    "WHERE s.program_id = $1 AND s.origin = 'renewal' "
+    "  AND a.renews_enrolment_id IS NOT NULL "
     "  AND ($2 = '' OR s.village_code = $2)";
 
 static cJSON *query_error(const char *field, const char *message)
@@ -354,8 +356,9 @@ static bool renewal_cursor(const char *cursor, http_response_t *res)
 {
     if (strlen(cursor) <= 18 && strspn(cursor, "0123456789") == strlen(cursor))
         return true;
-    http_response_error(res, 422, "INVALID_FIELDS", "the query has invalid fields",
-                        query_error("cursor", "must be a next_cursor from a previous page"));
+    http_response_error(
+        res, 422, "INVALID_FIELDS", "the query has invalid fields",
+        query_error("cursor", "must be a next_cursor from a previous page"));
     return false;
 }
 

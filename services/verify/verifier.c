@@ -102,9 +102,9 @@ static const char *SQL_NEW_PARTICIPANTS =
  * - First month: the submission's ($6), or the month after the last month of
  *   the person's latest ended enrolment when that is later, so someone ended
  *   (moved, left, lapsed) in month M and listed again starts in M+1. An
- *   enrolment ended before it began covers nothing and moves nothing. Read
- *   through the index of ended enrolments (008), once per row (hence the
- *   materialized CTE).
+ *   enrolment ended before it began covers nothing and moves nothing. Looked
+ *   up only for people known before this submission (most are new), once per
+ *   row (hence the materialized CTE).
  * - Last month: the programme's ($7; NULL, open-ended). A person whose first
  *   month would fall after it is not inserted: every month they could have
  *   is covered already.
@@ -117,12 +117,12 @@ static const char *SQL_ENROL =
     "  funding_source, payer_code, declared_income, transport, start_month, end_month, "
     "  previous_enrolment_id) "
     "WITH c AS MATERIALIZED ("
-    "  SELECT x.*, greatest($6::date, NULL::date, $6::date + 0 * "
+    "  SELECT x.*, CASE WHEN x.known THEN greatest($6::date, "
     "    (SELECT (max(y.end_month) + interval '1 month')::date FROM enrolments y "
     "     WHERE y.nik = x.nik AND y.status = 'ended' AND y.end_month >= y.start_month)) "
-    "    AS first_month "
+    "    ELSE $6::date END AS first_month "
     "  FROM jsonb_to_recordset($1::jsonb) AS x(nik text, applicant_id bigint, "
-    "    income bigint, transport boolean, previous bigint)) "
+    "    income bigint, transport boolean, previous bigint, known boolean)) "
     "SELECT c.nik, $2, $3, c.applicant_id, $4, $5, c.income, c.transport, c.first_month, "
     "  $7::date, c.previous "
     "FROM c WHERE $7::date IS NULL OR c.first_month <= $7::date "
@@ -135,15 +135,14 @@ static const char *SQL_ENROL =
  * before the one it collided with). One probe per NIK of the exclusion
  * constraint's index (nik, months). */
 static const char *SQL_WHERE_COVERED =
-    "SELECT c.nik, p.code, e.village_code, to_char(e.start_month, 'YYYY-MM'), "
+    "SELECT c.nik, e.code, e.village_code, to_char(e.start_month, 'YYYY-MM'), "
     "  coalesce(to_char(e.end_month, 'YYYY-MM'), '') "
     "FROM unnest($1::text[]) AS c(nik) "
-    "CROSS JOIN LATERAL (SELECT y.program_id, y.village_code, y.start_month, y.end_month "
-    "  FROM enrolments y WHERE y.nik = c.nik "
+    "CROSS JOIN LATERAL (SELECT p.code, y.village_code, y.start_month, y.end_month "
+    "  FROM enrolments y JOIN programs p ON p.id = y.program_id WHERE y.nik = c.nik "
     "    AND enrolment_months(y.start_month, y.end_month) "
     "        && enrolment_months($2::date, $3::date) "
-    "  ORDER BY coalesce(y.end_month, 'infinity') DESC LIMIT 1) e "
-    "JOIN programs p ON p.id = e.program_id";
+    "  ORDER BY coalesce(y.end_month, 'infinity') DESC LIMIT 1) e";
 
 static const char *SQL_UNENROL = "DELETE FROM enrolments WHERE id = ANY($1::bigint[])";
 
@@ -532,15 +531,32 @@ static void note_new_people(batch_t *b, const PGresult *created)
     free(keys);
 }
 
-/* Step 3: enrol every candidate, NIK-sorted by the SQL; note which won. */
+/* Step 3a: the participants rows; note whom we created. */
+static bool create_participants(verifier_t *self, batch_t *b)
+{
+    cJSON *people = cJSON_CreateArray();
+    for (int i = 0; i < b->n; i++)
+        if (b->pending[i].candidate)
+            cJSON_AddItemToArray(people, person_json(b, &b->pending[i]));
+    PGresult *created = NULL;
+    bool ok = run_json(self, SQL_NEW_PARTICIPANTS, people, 0, NULL, &created);
+    cJSON_Delete(people);
+    if (ok)
+        note_new_people(b, created);
+    PQclear(created);
+    return ok;
+}
+
+/* Step 3b: enrol every candidate, NIK-sorted by the SQL; note which won. */
 static bool enrol_candidates(verifier_t *self, batch_t *b)
 {
-    cJSON *people = cJSON_CreateArray(), *rows = cJSON_CreateArray();
+    if (!create_participants(self, b))
+        return false;
+    cJSON *rows = cJSON_CreateArray();
     for (int i = 0; i < b->n; i++) {
         pending_t *a = &b->pending[i];
         if (!a->candidate)
             continue;
-        cJSON_AddItemToArray(people, person_json(b, a));
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "nik", a->verdict.nik.digits);
         cJSON_AddRawToObject(e, "applicant_id", cell(b, a, 0));
@@ -548,6 +564,8 @@ static bool enrol_candidates(verifier_t *self, batch_t *b)
         cJSON_AddBoolToObject(e, "transport", self->occupations[a->occupation].transport);
         /* a renewal names the enrolment it continues */
         cJSON_AddRawToObject(e, "previous", cell(b, a, 8));
+        /* someone we just created has no enrolment, ended or not */
+        cJSON_AddBoolToObject(e, "known", !a->new_person);
         cJSON_AddItemToArray(rows, e);
     }
     char program_id[16], start[11], end[11];
@@ -557,13 +575,8 @@ static bool enrol_candidates(verifier_t *self, batch_t *b)
     const char *extra[] = {
         program_id, b->village, b->program.funding_source,
         b->payer,   start,      b->program.has_coverage_end ? end : NULL};
-    PGresult *won = NULL, *created = NULL;
-    bool ok = run_json(self, SQL_NEW_PARTICIPANTS, people, 0, NULL, &created) &&
-              run_json(self, SQL_ENROL, rows, 6, extra, &won);
-    if (ok)
-        note_new_people(b, created);
-    PQclear(created);
-    cJSON_Delete(people);
+    PGresult *won = NULL;
+    bool ok = run_json(self, SQL_ENROL, rows, 6, extra, &won);
     cJSON_Delete(rows);
     if (ok)
         note_winners(b, won);

@@ -11,6 +11,7 @@ daemons decide (test_e2e.py).
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -33,7 +34,9 @@ DEPLOY = harness.SOURCE_DIR / "deploy"
 PROGRAM = "PALI-TEST-ADD"
 VILLAGE = "16.12.01.2001"        # Talang Bulang, a desa of PALI
 OTHER_VILLAGE = "16.12.01.2002"  # Benuang, a desa of PALI
-PERIOD = "2025-07"
+# coverage starts in the month of acceptance (Asia/Jakarta): the month enrolled and billed
+PERIOD = (datetime.datetime.now(datetime.timezone.utc)
+          + datetime.timedelta(hours=7)).strftime("%Y-%m")
 PREMIUM = 16800
 
 GOOD_MAN = {"nik": "1612011205800001", "name": "Budi Santoso", "birth_date": "1980-05-12",
@@ -378,6 +381,16 @@ class Lindungctl(CtlMixin, unittest.TestCase):
         cls.stack.cleanup(keep=os.environ.get("LINDUNG_TEST_KEEP") == "1")
 
     def test_status(self) -> None:
+        # billing re-runs its months after each prompt: wait until it is idle,
+        # so that the last run status shows is the last run in the database
+        last_run = "SELECT max(id) FROM billing_runs WHERE finished_at IS NOT NULL"
+        settled = {"mark": None}
+
+        def idle() -> bool:
+            mark = self.stack.cluster.scalar(last_run)
+            quiet, settled["mark"] = mark == settled["mark"], mark
+            return quiet
+        harness.wait_until(idle, timeout=60, interval=1.0, message="billing to be idle")
         doc = self.ctl_json("status")
         self.assertTrue(doc["ok"])
         self.assertEqual([d["name"] for d in doc["daemons"]], ["intake", "verify", "billing"])

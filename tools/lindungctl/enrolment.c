@@ -46,9 +46,9 @@ static const char *SQL_HISTORY =
     "  to_char(e.start_month, 'YYYY-MM'), coalesce(to_char(e.end_month, 'YYYY-MM'), ''), "
     "  e.status, coalesce(e.end_reason, ''), coalesce(e.previous_enrolment_id::text, '') "
     "FROM enrolments e JOIN programs p ON p.id = e.program_id WHERE e.nik = $1 "
-    /* every status, spelt out: answered from the index of active NIKs and the
-     * index of ended ones (008_verify_speed.sql) */
-    "  AND (e.status = 'active' OR e.status = 'ended') ORDER BY e.id";
+    /* every status: answered from the exclusion constraint's index, which
+     * leads with the NIK (013_money_rules.sql) */
+    "ORDER BY e.id";
 
 static const char *SQL_RENEWAL_PROGRAM =
     "SELECT p.id, r.code FROM programs p LEFT JOIN programs r ON r.id = p.renews "
@@ -61,7 +61,8 @@ static const char *SQL_RENEWAL_ITEMS =
     "  e.id, to_char(e.start_month, 'YYYY-MM') "
     "FROM submissions s JOIN applicants a ON a.submission_id = s.id "
     "LEFT JOIN enrolments e ON e.applicant_id = a.id "
-    "WHERE s.program_id = $1 AND s.origin = 'renewal' AND a.renews_enrolment_id IS NOT NULL "
+    "WHERE s.program_id = $1 AND s.origin = 'renewal' "
+    "  AND a.renews_enrolment_id IS NOT NULL "
     "ORDER BY s.village_code, a.id";
 
 static bool known_reason(const char *r)
@@ -201,8 +202,8 @@ static void transfer_print(const transfer_args_t *t, const PGresult *r, bool ok)
     } else if (ok) {
         printf("transferred %s: %s\n", t->masked, PQgetvalue(r, 0, 3));
     } else {
-        fprintf(stderr, "enrolment transfer: %s: %s: %s\n", t->masked, PQgetvalue(r, 0, 0),
-                PQgetvalue(r, 0, 3));
+        fprintf(stderr, "enrolment transfer: %s: %s: %s\n", t->masked,
+                PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 3));
     }
 }
 
@@ -214,7 +215,8 @@ static int transfer(db_t *db, int argc, char **argv)
     /* who asked, for enrolment_transfers: the tool and the operator's login */
     char source[96];
     const char *user = getenv("USER");
-    snprintf(source, sizeof source, "lindungctl%s%.80s", user ? ":" : "", user ? user : "");
+    snprintf(source, sizeof source, "lindungctl%s%.80s", user ? ":" : "",
+             user ? user : "");
     const char *params[] = {t.nik.digits, t.program, t.village, t.first_day, source};
     PGresult *r = db_exec(db, SQL_TRANSFER, 5, params);
     if (!db_ok(r) || PQntuples(r) != 1) {
@@ -232,10 +234,10 @@ static int transfer(db_t *db, int argc, char **argv)
 
 static void history_json(const PGresult *r)
 {
-    const char *keys[] = {"enrolment_id", "program_code", "village_code",
-                          "funding_source", "payer_code", "start_month",
-                          "end_month", "status", "end_reason",
-                          "previous_enrolment_id"};
+    const char *keys[] = {
+        "enrolment_id", "program_code",         "village_code", "funding_source",
+        "payer_code",   "start_month",          "end_month",    "status",
+        "end_reason",   "previous_enrolment_id"};
     cJSON *list = cJSON_CreateArray();
     for (int i = 0; i < PQntuples(r); i++) {
         cJSON *o = cJSON_CreateObject();
@@ -272,8 +274,8 @@ static int history(db_t *db, const char *nik_text, bool json)
         PQclear(r);
         return 0;
     }
-    printf("%-8s %-24s %-15s %-10s %-8s %-8s %-7s %-14s %s\n", "ID", "PROGRAMME", "VILLAGE",
-           "SOURCE", "FROM", "TO", "STATUS", "REASON", "CONTINUES");
+    printf("%-8s %-24s %-15s %-10s %-8s %-8s %-7s %-14s %s\n", "ID", "PROGRAMME",
+           "VILLAGE", "SOURCE", "FROM", "TO", "STATUS", "REASON", "CONTINUES");
     for (int i = 0; i < PQntuples(r); i++)
         printf("%-8s %-24s %-15s %-10s %-8s %-8s %-7s %-14s %s\n", PQgetvalue(r, i, 0),
                PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),

@@ -31,10 +31,11 @@ static const char *USAGE =
     "  enrolment end NIK --month YYYY-MM --reason death|moved|left|lapsed|program_ended\n"
     "                                       end the enrolment covering that month\n"
     "                                       (and cancel a later one, e.g. a renewal)\n"
-    "  enrolment transfer NIK --village CODE [--program CODE] [--month YYYY-MM] [--json]\n"
+    "  enrolment transfer NIK --village CODE [--program CODE]\n"
+    "                     [--month YYYY-MM] [--json]\n"
     "                                       end the enrolment in month M (default:\n"
     "                                       this month, Asia/Jakarta) and continue it\n"
-    "                                       from M+1 there; exit 1 with a code if refused\n"
+    "                                       from M+1 there; refused: exit 1, a code\n"
     "  enrolment history NIK [--json]       every enrolment of a NIK, ended ones too\n"
     "\n";
 
