@@ -254,8 +254,10 @@ static const char *SQL_LAPSE =
     "              WHERE c.status = 'active' "
     "                AND c.start_month <= ($1::date - interval '3 months')::date "
     "                AND a.invoice_id IN (SELECT id FROM docs) "
-    "                AND a.amount + coalesce((SELECT sum(l.amount) FROM line_adjustments l "
-    "                      WHERE l.enrolment_id = a.enrolment_id AND l.period = a.period), 0) "
+    "                AND a.amount + coalesce((SELECT sum(l.amount) FROM line_adjustments "
+    "l "
+    "                      WHERE l.enrolment_id = a.enrolment_id AND l.period = "
+    "a.period), 0) "
     "                    > coalesce((SELECT sum(pl.amount) FROM payment_lines pl "
     "                      WHERE pl.enrolment_id = a.enrolment_id "
     "                        AND pl.period = a.period), 0) "
@@ -741,8 +743,9 @@ static int reconcile(db_t *db, const char *month, const char *run_id,
     bool ok = db_ok(r) && PQntuples(r) == 1;
     char *ids = ok ? strdup(PQgetvalue(r, 0, 0)) : NULL;
     PQclear(r);
-    int rc = !ids ? -1 : strcmp(ids, "{}") == 0 ? 0
-                                                : correct_lines(db, month, run_id, ids, result);
+    int rc = !ids                     ? -1
+             : strcmp(ids, "{}") == 0 ? 0
+                                      : correct_lines(db, month, run_id, ids, result);
     free(ids);
     return rc;
 }

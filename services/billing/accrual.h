@@ -3,9 +3,9 @@
  * grouped into the run's own documents per (month, funding source, payer): the
  * month's invoice, or a supplementary invoice when the payer has one already;
  * lines billed before and now due otherwise (re-rated, ended) are corrected on
- * a credit note or a supplementary invoice. Issued documents never change. The unique (enrolment, period) index
- * makes a second run a no-op; a watermark makes it cheap. Not the schedule
- * (billing main.c). */
+ * a credit note or a supplementary invoice. Issued documents never change. The unique
+ * (enrolment, period) index makes a second run a no-op; a watermark makes it cheap. Not
+ * the schedule (billing main.c). */
 #ifndef LINDUNG_ACCRUAL_H
 #define LINDUNG_ACCRUAL_H
 #include <stddef.h>
@@ -16,13 +16,13 @@
 typedef struct {
     int64_t run_id;
     int64_t lines_added;
-    int64_t amount_added; /* rupiah */
-    int64_t lapsed;       /* enrolments ended as lapsed before this month */
+    int64_t amount_added;      /* rupiah */
+    int64_t lapsed;            /* enrolments ended as lapsed before this month */
     int64_t programme_ended;   /* enrolments ended because their programme did */
     int64_t corrections;       /* adjustment lines (re-rating, reversals) */
     int64_t correction_amount; /* their sum, rupiah (negative: credited) */
     bool supplementary;        /* the month had been run before */
-    char error[256];      /* when accrual_run returns -1 */
+    char error[256];           /* when accrual_run returns -1 */
 } accrual_result_t;
 
 /* The enrolment watermark: every enrolment with an id at or below it is

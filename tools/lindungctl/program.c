@@ -234,8 +234,8 @@ static int check(const cJSON *p)
         bad += problem(code, "deadline_policy", "must be \"reject\" or \"warn\"");
     if (str(p, "submission_deadline") && !date_parse(str(p, "submission_deadline"), &day))
         bad += problem(code, "submission_deadline", "must be YYYY-MM-DD");
-    const char *ints[] = {"min_age", "max_age", "village_quota", "village_target",
-                          "total_quota", "total_target"};
+    const char *ints[] = {"min_age",        "max_age",     "village_quota",
+                          "village_target", "total_quota", "total_target"};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
         if (!absent_or(p, ints[i], cJSON_IsNumber))
             bad += problem(code, ints[i], "must be a whole number");
@@ -318,8 +318,9 @@ static const char *SQL_SET_RENEWS =
 static int load_renewal(db_t *db, const cJSON *p)
 {
     const char *params[] = {str(p, "code"), str(p, "renews")};
-    return db_run(db, SQL_SET_RENEWS, 2, params) ? 0
-                                                   : problem(params[0], "renews", db_error(db));
+    return db_run(db, SQL_SET_RENEWS, 2, params)
+               ? 0
+               : problem(params[0], "renews", db_error(db));
 }
 
 /* After every programme is in: renewals point at known, earlier
