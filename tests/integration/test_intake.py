@@ -1022,6 +1022,22 @@ class Intake(unittest.TestCase):
         self.assert_error(self.req("POST", pay, self.admin,
                                    {"amount": 16800, "paid_on": today,
                                     "reference": "SP2D-0001"}), 409, "DUPLICATE_PAYMENT")
+        # payments name their lines (issue 13): each refusal of the allocation
+        c = self.stack.cluster
+        first, second = sorted(int(x[0]) for x in c.psql(
+            f"SELECT enrolment_id FROM document_items({iid})"))
+        for lines, code in (([first], "NOTHING_DUE"), ([second], "AMOUNT_MISMATCH"),
+                            ([987654321], "UNKNOWN_LINE")):
+            self.assert_error(self.req("POST", pay, self.admin,
+                                       {"amount": 1, "paid_on": today, "lines": lines}), 422, code)
+        credit = c.scalar(
+            "WITH r AS (INSERT INTO billing_runs (period, trigger, finished_at) "
+            f"SELECT period, 'manual', now() FROM invoices WHERE id = {iid} RETURNING id) "
+            "INSERT INTO invoices (period, funding_source, payer_code, payer_name, due_date, "
+            "kind, run_id) SELECT i.period, i.funding_source, i.payer_code, i.payer_name, "
+            f"i.due_date, 'credit_note', r.id FROM invoices i, r WHERE i.id = {iid} RETURNING id")
+        self.assert_error(self.req("POST", f"/v1/invoices/{credit}/payments", self.admin,
+                                   {"amount": 1, "paid_on": today}), 422, "NOT_PAYABLE")
         self.assert_error(self.req("GET", "/v1/invoices?period=2025-13", self.admin), 422,
                           "INVALID_FIELDS")
         # like every list (docs/openapi.yaml, schema Page): items + next_cursor
