@@ -10,7 +10,8 @@
  * then the medians. A benchmark, not a test. Run it against a PostgreSQL
  * with fsync on (bench/billing/run.sh makes one). Usage:
  *   bench_billing [N] [ROUNDS]   (default 1000000 5; LINDUNG_DB names the
- *                        database, migrated with the demo programmes imported;
+ *                        database, migrated, with the demo programmes and
+ *                        bench/billing/programs.json imported;
  *                        LINDUNG_BILLING_LOAD_PARTS and
  *                        LINDUNG_BILLING_LOAD_MEMORY_MB as for lindung-billing)
  * The run and the bare inserts of a round follow each other within seconds,
@@ -22,37 +23,9 @@
 #include <string.h>
 #include <time.h>
 #include "accrual.h"
+#include "bench_common.h"
 #include "db.h"
 #include "log.h"
-
-static const char *SQL_COUNT_ACTIVE =
-    "SELECT count(*) FROM enrolments WHERE status = 'active' AND end_month IS NULL";
-
-/* N synthetic people, one submission, all accepted into PALI's ADD
- * programme, spread over PALI's villages (payers), from January 2026. */
-static const char *SQL_GENERATE =
-    "WITH s AS (INSERT INTO submissions (id, program_id, village_code, applicant_count) "
-    "           SELECT gen_random_uuid(), p.id, '16.12.01.2001', $1::int FROM programs p "
-    "           WHERE p.code = 'PALI-2025-ADD' RETURNING id, program_id), "
-    "     v AS (SELECT array_agg(code ORDER BY code) AS codes FROM regions "
-    "           WHERE regency_code = '16.12' AND level = 'village' AND village_kind <> "
-    "'kelurahan'), "
-    "     base AS (SELECT coalesce(max(nik::bigint), 1612010101000000) AS b FROM "
-    "participants), "
-    "     a AS (INSERT INTO applicants (submission_id, idx, nik, name, birth_date, sex, "
-    "             occupation, decision) "
-    "           SELECT s.id, g, (base.b + 1 + g)::text, 'Peserta', '1980-01-01', 'M', "
-    "             'PETANI/PEKEBUN', 'accepted' FROM s, base, generate_series(0, $1::int "
-    "- 1) g "
-    "           RETURNING id, idx, nik), "
-    "     pa AS (INSERT INTO participants (nik, name, birth_date, sex) "
-    "            SELECT nik, 'Peserta', '1980-01-01', 'M' FROM a) "
-    "INSERT INTO enrolments (nik, program_id, village_code, applicant_id, "
-    "funding_source, "
-    "  payer_code, transport, start_month) "
-    "SELECT a.nik, s.program_id, v.codes[1 + a.idx % cardinality(v.codes)], a.id, 'ADD', "
-    "  v.codes[1 + a.idx % cardinality(v.codes)], a.idx % 10 = 0, '2026-01-01' "
-    "FROM a, s, v";
 
 /* A month no run has touched: after every month run so far, and no earlier
  * than 2030-01 so that nothing is ever due (no lapse check work). */
@@ -76,54 +49,8 @@ static const char *SQL_BARE_CONSTANTS =
     "FROM enrolments e "
     "WHERE e.start_month <= $1::date AND (e.end_month IS NULL OR e.end_month >= "
     "$1::date)";
-static const char *SQL_ANALYZE = "ANALYZE enrolments";
 static const char *SQL_CHECKPOINT = "CHECKPOINT";
 static const char *SQL_FSYNC = "SHOW fsync";
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static const char *one_value(db_t *db, const char *sql, int n, const char *const *p,
-                             char *out, size_t cap)
-{
-    PGresult *r = db_exec(db, sql, n, p);
-    if (!db_ok(r) || PQntuples(r) != 1) {
-        fprintf(stderr, "bench: %s\n", db_error(db));
-        exit(1);
-    }
-    snprintf(out, cap, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return out;
-}
-
-static void must(db_t *db, const char *sql, int n, const char *const *p)
-{
-    if (!db_run(db, sql, n, p)) {
-        fprintf(stderr, "bench: %s\n", db_error(db));
-        exit(1);
-    }
-}
-
-static void ensure_enrolments(db_t *db, long want)
-{
-    char v[32];
-    long have = atol(one_value(db, SQL_COUNT_ACTIVE, 0, NULL, v, sizeof v));
-    if (have >= want)
-        return;
-    char n[24];
-    snprintf(n, sizeof n, "%ld", want - have);
-    printf("generating %s enrolments...\n", n);
-    fflush(stdout);
-    double t0 = now_s();
-    const char *p[] = {n};
-    must(db, SQL_GENERATE, 1, p);
-    must(db, SQL_ANALYZE, 0, NULL);
-    printf("  generated in %.1f s\n", now_s() - t0);
-}
 
 static double run_bare(db_t *db, const char *sql, const char *first_day, long *rows)
 {

@@ -10,6 +10,12 @@
 # with LINDUNG_BILLING_LOAD_MEMORY_MB set to it, on the same enrolments.
 # LINDUNG_BENCH_PG_OPTS: extra server options for experiments;
 # docs/benchmarks.md says when a figure used them.
+# LAPSE=1: bench_lapse instead (N enrolments from 2026-01, three months
+# billed, due and partly unpaid, then April's run with its lapse check; see
+# bench_lapse.c), with pg_stat_statements loaded for its per-statement
+# times. LINDUNG_BENCH_PAY=sql records its payments set-based.
+# The synthetic people are enrolled in bench/billing/programs.json's
+# PALI-BENCH-ADD (PALI's rules, no end), imported after the demo programmes.
 set -eu
 BUILD=$(cd "${1:?usage: run.sh BUILD_DIR [N]}" && pwd)
 N=${2:-1000000}
@@ -27,16 +33,23 @@ cleanup() {
 trap cleanup EXIT
 $AS "$PGBIN/initdb" -D "$DIR/data" -U lindung --auth=trust -E UTF8 --no-locale >/dev/null
 bench_huge_pages "$DIR/data" 512MB
-echo "bench cluster: shared_buffers=512MB ${BENCH_HUGE_PAGES_OPT#-c } ${LINDUNG_BENCH_PG_OPTS:-}"
+PRELOAD=""
+[ "${LAPSE:-0}" = 1 ] && PRELOAD="-c shared_preload_libraries=pg_stat_statements"
+echo "bench cluster: shared_buffers=512MB ${BENCH_HUGE_PAGES_OPT#-c } ${PRELOAD#-c } ${LINDUNG_BENCH_PG_OPTS:-}"
 $AS "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/postgres.log" -w start -o \
     "-k $DIR -c listen_addresses= -c fsync=on -c synchronous_commit=on $BENCH_HUGE_PAGES_OPT \
      -c shared_buffers=512MB -c max_wal_size=8GB -c work_mem=64MB \
-     -c maintenance_work_mem=256MB ${LINDUNG_BENCH_PG_OPTS:-}" >/dev/null
+     -c maintenance_work_mem=256MB $PRELOAD ${LINDUNG_BENCH_PG_OPTS:-}" >/dev/null
 "$PGBIN/createdb" -h "$DIR" -U lindung lindung
 export LINDUNG_DB="host=$DIR dbname=lindung user=lindung"
 export LINDUNG_MIGRATIONS="$SRC/db/migrations"
 "$BUILD/tools/lindungctl/lindungctl" migrate
 "$BUILD/tools/lindungctl/lindungctl" program import "$SRC/db/seed/programs.json"
+"$BUILD/tools/lindungctl/lindungctl" program import "$SRC/bench/billing/programs.json"
+if [ "${LAPSE:-0}" = 1 ]; then
+    "$BUILD/bench/billing/bench_lapse" "$N"
+    exit
+fi
 if [ -z "${LOAD_MEMORIES:-}" ]; then
     "$BUILD/bench/billing/bench_billing" "$N" "${ROUNDS:-5}"
     exit

@@ -232,6 +232,21 @@ class Coverage(harness.LindungTestCase):
         self.assertEqual(got[0]["messages"], [f"already covered from {ym(nxt)} in programme "
                                               f"MURA-2026-CSR, village {MURA_DESA[1]}"])
 
+        # 64 on day 1 of this month, 65 on day 1 of the next: accepted now,
+        # moved, and listed again, they are judged on next month, their new
+        # first month, and nothing of the refused enrolment is kept.
+        older = person(13, years_before(nxt, 65), district="160501")
+        got = self.decided(self.submit(key, "MURA-2026-CSR", MURA_DESA[0], [older]))
+        self.assertEqual(got[0]["decision"], "accepted", got)
+        self.stack.lindungctl("enrolment", "end", older["nik"], "--month", ym(m),
+                              "--reason", "moved")
+        got = self.decided(self.submit(key, "MURA-2026-CSR", MURA_DESA[1], [older]))
+        self.assertEqual(got[0]["codes"], ["AGE_OVER_LIMIT"], got)
+        self.assertEqual(got[0]["messages"],
+                         [f"aged 65 in its first covered month {ym(nxt)}; the limit is 64"])
+        self.assertEqual(self.enrolments(older["nik"]),
+                         [("MURA-2026-CSR", MURA_DESA[0], ym(m), ym(m), "ended")])
+
         # Ended this month and listed for a programme whose last month is this
         # one: no month is left to cover, so not accepted (and nothing stored).
         other = person(12, datetime.date(1981, 6, 7), district="160501")
