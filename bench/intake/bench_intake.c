@@ -63,7 +63,7 @@ static size_t build_request(char *buf, size_t cap, int thread, long seq)
 {
     static __thread char body[1 << 20];
     size_t n = (size_t)snprintf(body, sizeof body,
-                                "{\"program_code\":\"PALI-2025-ADD\",\"village_code\":"
+                                "{\"program_code\":\"PALI-TEST-ADD\",\"village_code\":"
                                 "\"16.12.01.2001\",\"reference\":\"bench %d-%ld\","
                                 "\"applicants\":[",
                                 thread, seq);

@@ -60,7 +60,7 @@ static const char *SQL_PEOPLE =
 static const char *SQL_SEED_SUBMISSION =
     "INSERT INTO submissions (id, program_id, village_code, status, applicant_count) "
     "SELECT gen_random_uuid(), id, '16.12.01.2001', 'verified', $1::int FROM programs "
-    "WHERE code = 'PALI-2025-ADD' RETURNING id";
+    "WHERE code = 'PALI-TEST-ADD' RETURNING id";
 
 static const char *SQL_SEED_ENROLLED =
     "WITH a AS (INSERT INTO applicants (submission_id, idx, nik, name, birth_date, sex, "
@@ -75,7 +75,7 @@ static const char *SQL_SEED_ENROLLED =
     "funding_source, "
     "  payer_code, start_month) "
     "SELECT a.nik, pr.id, '16.12.01.2001', a.id, 'ADD', '16.12.01.2001', '2025-07-01' "
-    "FROM a, programs pr WHERE pr.code = 'PALI-2025-ADD'";
+    "FROM a, programs pr WHERE pr.code = 'PALI-TEST-ADD'";
 
 /* Fresh people, with one in ten already enrolled (DUPLICATE_ACTIVE), in
  * submissions spread over PALI's desa as real traffic would be. A village's
@@ -96,7 +96,7 @@ static const char *SQL_QUEUE =
     "           SELECT gen_random_uuid(), p.id, v.code, $2::int "
     "           FROM programs p, generate_series(0, $1::int / $2::int - 1) g "
     "           JOIN v ON v.k = g % (SELECT count(*) FROM v) "
-    "           WHERE p.code = 'PALI-2025-ADD' RETURNING id, village_code), "
+    "           WHERE p.code = 'PALI-TEST-ADD' RETURNING id, village_code), "
     "     sn AS (SELECT id, village_code, row_number() OVER () - 1 AS k FROM s), "
     "     q AS (SELECT row_number() OVER () - 1 AS n, i, nik, name, b, sex FROM people), "
     "     l AS (SELECT sn.id AS sid, sn.village_code, q.*, q.n + $4::bigint AS m, "
