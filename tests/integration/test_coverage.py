@@ -287,6 +287,14 @@ class Coverage(harness.LindungTestCase):
             self.stack.lindungctl("enrolment", "end", p["nik"], "--month", ym(m),
                                   "--reason", "moved")
 
+        # Eight more are covered in the CSR programme now and are transferred
+        # to another village (from next month) by an operator while the lists
+        # below, which name them too, are decided.
+        movers_now = [person(200 + i, datetime.date(1975 + i, 2 + i, 3 + i))
+                      for i in range(8)]
+        got = self.decided(self.submit(key, "MURA-2026-CSR", MURA_DESA[0], movers_now))
+        self.assertEqual({g["decision"] for g in got}, {"accepted"}, got)
+
         # Twelve lists at once, from different villages and programmes, each
         # naming all thirty people in its own order, while both verifiers run.
         second.start()
@@ -305,22 +313,44 @@ class Coverage(harness.LindungTestCase):
             (ids if r.status == 202 else errors).append(
                 r.body["submission_id"] if r.status == 202 else r)
 
+        for n, b in enumerate(bodies):
+            b["applicants"] = b["applicants"] + (movers_now if n % 3 == 0 else [])
+        transfers = []
+
+        def transfer_all():
+            for p in movers_now:
+                r = self.stack.lindungctl("enrolment", "transfer", p["nik"], "--village",
+                                          MURA_DESA[3], "--month", ym(m), check=False)
+                transfers.append((r.returncode, r.stdout + r.stderr))
+
         threads = [threading.Thread(target=post, args=(b,)) for b in bodies]
+        threads.append(threading.Thread(target=transfer_all))
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         self.assertEqual(errors, [])
+        self.assertEqual([rc for rc, _ in transfers], [0] * len(movers_now), transfers)
         self.wait_verified()
         racing = ",".join(f"'{i}'" for i in ids)
 
         # One query over every enrolment: no NIK covered twice in any month.
         self.assertEqual(c.scalar(OVERLAPS), "0")
+        # The transferred people: covered by the transfer alone, from next
+        # month in the new village, never by a racing list.
+        for p in movers_now:
+            self.assertEqual([e[1:] for e in self.enrolments(p["nik"])],
+                             [(MURA_DESA[0], ym(m), ym(m), "ended"),
+                              (MURA_DESA[3], ym(nxt), None, "active")])
+        moved_niks = ",".join(f"'{p['nik']}'" for p in movers_now)
+        self.assertEqual(c.scalar(
+            f"SELECT count(*) FROM applicants WHERE submission_id IN ({racing}) "
+            f"AND nik IN ({moved_niks}) AND decision <> 'rejected'"), "0")
         # Each person accepted exactly once among the racing lists (all are
         # eligible), every other listing rejected as a duplicate only.
         accepted = dict(c.psql(
             "SELECT nik, count(*) FROM applicants WHERE decision = 'accepted' "
-            f"AND submission_id IN ({racing}) GROUP BY nik"))
+            f"AND submission_id IN ({racing}) AND nik NOT IN ({moved_niks}) GROUP BY nik"))
         self.assertEqual(accepted, {p["nik"]: "1" for p in people})
         self.assertEqual(c.psql(
             "SELECT DISTINCT r->>'code' FROM applicants, jsonb_array_elements(reasons) r "
