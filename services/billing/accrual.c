@@ -285,10 +285,10 @@ static const char *SQL_RATES_MARK = "SELECT billing_rates_mark()";
 
 /* Whether the month's lines must be compared with what is due now: all of
  * them when the month was last billed under other rates ('all'); otherwise
- * those of enrolments ended (or cancelled) since about when it was last
- * billed ('some'; the hour's margin covers an end committed while that run
- * was starting, and a comparison finds nothing twice); 'none' when the month
- * has no line yet. */
+ * those of enrolments whose months changed since about when it was last
+ * billed (ended, cancelled, or an end undone: coverage_changed_at, 016) ('some'; the
+ * hour's margin covers an end committed while that run was starting, and a comparison
+ * finds nothing twice); 'none' when the month has no line yet. */
 static const char *SQL_RECONCILE_SCOPE =
     "SELECT CASE WHEN to_regclass(accrual_partition_name($1::date)) IS NULL THEN 'none' "
     "  WHEN (SELECT rates_mark FROM billing_runs WHERE period = $1 "
@@ -299,7 +299,7 @@ static const char *SQL_RECONCILE_SCOPE =
 
 static const char *SQL_ENDED_SINCE =
     "SELECT coalesce(array_agg(id), '{}') FROM enrolments "
-    "WHERE ended_at >= $1::timestamptz";
+    "WHERE coverage_changed_at >= $1::timestamptz";
 
 /* Corrections of month $1 by run $2: for every line billed in the month
  * (of enrolments $3, or all when NULL), its net charge (the line plus its

@@ -29,12 +29,12 @@
 #define POLL_MS 200
 
 /* What makes months already billed worth running again: new enrolments
- * (late lines), enrolments ended since (reversals), other rates or reliefs
- * (re-rating). Cheap: two index ends and a fingerprint of small tables. */
+ * (late lines), enrolments whose months changed since (reversals, an end
+ * undone), other rates or reliefs (re-rating). Cheap: two index ends and a fingerprint of small tables. */
 static const char *SQL_BILLING_STATE =
     "SELECT coalesce(max(id), 0) || '/' || "
-    "  coalesce((SELECT max(ended_at) FROM enrolments WHERE ended_at IS NOT NULL)::text, "
-    "'') "
+    "  coalesce((SELECT max(coverage_changed_at) FROM enrolments "
+    "            WHERE coverage_changed_at IS NOT NULL)::text, '') "
     "  || '/' || billing_rates_mark() FROM enrolments";
 
 /* Renewing programmes take over their predecessors' participants (verify
