@@ -73,7 +73,8 @@ static const char *SQL_START_RUN =
     "  rates_mark) "
     "VALUES ($1, $2, nullif($3, '')::bigint, $4, $5) RETURNING id";
 
-/* Every payer with an enrolment newer than $2 active in the month, as three
+/* Every payer with an enrolment newer than $2 (or among $3, those whose
+ * months changed since the month's last run) active in the month, as three
  * arrays. A SELECT of its own, not the SELECT of the INSERT below, because
  * only a plain SELECT may be grouped by parallel workers (a first load reads
  * every enrolment here). Grouped before any join: a million enrolments have
@@ -84,7 +85,8 @@ static const char *SQL_PAYERS =
     "  coalesce(array_agg(g.payer_code), '{}'), coalesce(array_agg(g.program_id), '{}') "
     "FROM (SELECT e.funding_source, e.payer_code, min(e.program_id) AS program_id "
     "      FROM enrolments e JOIN programs pe ON pe.id = e.program_id "
-    "      WHERE e.id > $2::bigint AND e.start_month <= $1::date "
+    "      WHERE (e.id > $2::bigint OR e.id = ANY ($3::bigint[])) "
+    "        AND e.start_month <= $1::date "
     "        AND (e.end_month IS NULL OR e.end_month >= $1::date) "
     "        AND (pe.coverage_end IS NULL OR pe.coverage_end >= $1::date) "
     "      GROUP BY e.funding_source, e.payer_code) g";
@@ -211,7 +213,8 @@ static const char *SQL_ACCRUE =
     "             JOIN invoices i ON i.run_id = $2::bigint AND i.kind <> 'credit_note' "
     "                            AND i.funding_source = d.funding_source "
     "                            AND i.payer_code = d.payer_code "
-    "             WHERE d.enrolment_id > $4::bigint "
+    "             WHERE (d.enrolment_id > $4::bigint "
+    "                    OR d.enrolment_id = ANY ($5::bigint[])) "
     "               AND NOT EXISTS (SELECT 1 FROM accruals a "
     "                               WHERE a.period = $1 AND a.enrolment_id = "
     "d.enrolment_id) "
@@ -452,12 +455,12 @@ void accrual_watermark(db_t *db, char *out, size_t cap)
 
 /* Open the invoices the month's new lines will go to (SQL_PAYERS, or
  * SQL_PAYERS_FIRST for a first load). */
-static int open_invoices(db_t *db, const char *month, const char *seen, bool first,
-                         const char *run_id)
+static int open_invoices(db_t *db, const char *month, const char *seen,
+                         const char *changed, bool first, const char *run_id)
 {
-    const char *p_payers[] = {month, seen};
+    const char *p_payers[] = {month, seen, changed};
     PGresult *r = first ? db_exec(db, SQL_PAYERS_FIRST, 1, p_payers)
-                        : db_exec(db, SQL_PAYERS, 2, p_payers);
+                        : db_exec(db, SQL_PAYERS, 3, p_payers);
     bool ok = db_ok(r) && PQntuples(r) == 1;
     if (ok) {
         const char *p_open[] = {month, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
@@ -652,7 +655,7 @@ static int load_month(db_t *db, const char *month, const char *run_id,
  * otherwise only enrolments newer than what finished runs saw. `lapsed`:
  * the ids this run ended as lapsed (lapse()). */
 static int accrue(db_t *db, const char *month, const char *run_id, const char *mark,
-                  const char *lapsed, accrual_result_t *result)
+                  const char *lapsed, const char *changed, accrual_result_t *result)
 {
     char first[8], seen[24] = "0", any[8];
     const char *p_month[] = {month};
@@ -662,7 +665,7 @@ static int accrue(db_t *db, const char *month, const char *run_id, const char *m
     const char *p_seen[] = {month, mark};
     if (!load && !query_value(db, SQL_SEEN_UP_TO, 2, p_seen, seen, sizeof seen))
         return -1;
-    if (open_invoices(db, month, seen, load, run_id) != 0)
+    if (open_invoices(db, month, seen, changed, load, run_id) != 0)
         return -1;
     const char *supplementary = result->supplementary ? "t" : "f";
     if (load) {
@@ -672,8 +675,8 @@ static int accrue(db_t *db, const char *month, const char *run_id, const char *m
                    ? load_month(db, month, run_id, supplementary, lapsed, result)
                    : 0;
     }
-    const char *p_accrue[] = {month, run_id, supplementary, seen};
-    PGresult *r = db_exec(db, SQL_ACCRUE, 4, p_accrue);
+    const char *p_accrue[] = {month, run_id, supplementary, seen, changed};
+    PGresult *r = db_exec(db, SQL_ACCRUE, 5, p_accrue);
     bool ok = db_ok(r) && PQntuples(r) == 1;
     if (ok) {
         result->lines_added = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
@@ -719,10 +722,13 @@ static int correct_lines(db_t *db, const char *month, const char *run_id, const 
 }
 
 /* Re-rating and reversals: a month billed before is corrected when it was
- * billed under other rates (every line) or when enrolments ended since
- * (theirs). Never by editing an issued line or document. */
+ * billed under other rates (every line) or when enrolments' months changed
+ * since (theirs). Never by editing an issued line or document. The ids of
+ * those enrolments go to *changed (an array literal, freed by the caller):
+ * the re-run bills them too, though they are below the watermark (an end
+ * undone gives back months never billed). */
 static int reconcile(db_t *db, const char *month, const char *run_id,
-                     const char *rates_mark, accrual_result_t *result)
+                     const char *rates_mark, accrual_result_t *result, char **changed)
 {
     const char *p_scope[] = {month, rates_mark};
     PGresult *r = db_exec(db, SQL_RECONCILE_SCOPE, 2, p_scope);
@@ -735,19 +741,19 @@ static int reconcile(db_t *db, const char *month, const char *run_id,
     snprintf(since, sizeof since, "%s", PQgetvalue(r, 0, 1));
     PQclear(r);
     if (strcmp(scope, "none") == 0)
-        return 0;
-    if (strcmp(scope, "all") == 0)
-        return correct_lines(db, month, run_id, NULL, result);
+        return (*changed = strdup("{}")) ? 0 : -1;
     const char *p_since[] = {since};
     r = db_exec(db, SQL_ENDED_SINCE, 1, p_since);
     bool ok = db_ok(r) && PQntuples(r) == 1;
-    char *ids = ok ? strdup(PQgetvalue(r, 0, 0)) : NULL;
+    *changed = ok ? strdup(PQgetvalue(r, 0, 0)) : NULL;
     PQclear(r);
-    int rc = !ids                     ? -1
-             : strcmp(ids, "{}") == 0 ? 0
-                                      : correct_lines(db, month, run_id, ids, result);
-    free(ids);
-    return rc;
+    if (!*changed)
+        return -1;
+    if (strcmp(scope, "all") == 0)
+        return correct_lines(db, month, run_id, NULL, result);
+    return strcmp(*changed, "{}") == 0
+               ? 0
+               : correct_lines(db, month, run_id, *changed, result);
 }
 
 int accrual_run(db_t *db, period_t period, const char *trigger, const char *mark_in,
@@ -791,12 +797,15 @@ int accrual_run(db_t *db, period_t period, const char *trigger, const char *mark
     char *lapsed = NULL;
     if (lapse(db, month, result, &lapsed) != 0)
         return fail(db, result, "lapse");
-    if (reconcile(db, month, run_id, rates, result) != 0) {
+    char *changed = NULL;
+    if (reconcile(db, month, run_id, rates, result, &changed) != 0) {
         free(lapsed);
+        free(changed);
         return fail(db, result, "corrections");
     }
-    int rc = accrue(db, month, run_id, mark, lapsed, result);
+    int rc = accrue(db, month, run_id, mark, lapsed, changed, result);
     free(lapsed);
+    free(changed);
     const char *p_run[] = {run_id};
     if (rc == 0 && !db_run(db, SQL_DROP_EMPTY, 1, p_run))
         return fail(db, result, "documents");

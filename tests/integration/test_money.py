@@ -296,6 +296,34 @@ class MoneyTest(harness.LindungTestCase):
         self.assertEqual(self.net(short[0], "2026-12"), 0)
         self.assert_documents_consistent()
 
+    def test_an_end_undone_is_billed_again(self) -> None:
+        """An end recorded in error and undone (issue 14's death corrected):
+        months credited are billed again on a supplementary invoice, and months
+        skipped while it was ended are billed, although the enrolment is older
+        than every run's watermark."""
+        s = self.stack
+        gone, stays = self.enrol("MURA-2026-CSR", MURA_VILLAGE, 2, start="2027-03")
+        s.start_daemons("billing")
+        self.run_month("2027-03")
+        self.run_month("2027-04")
+        self.sql(f"UPDATE enrolments SET status = 'ended', end_reason = 'left', "
+                 f"end_month = '2027-03-01', ended_at = now() WHERE id = {gone}")
+        self.run_month("2027-04")
+        self.run_month("2027-05")
+        self.assertEqual([self.net(gone, m) for m in ("2027-03", "2027-04", "2027-05")],
+                         [FULL, 0, 0])
+        self.sql(f"UPDATE enrolments SET status = 'active', end_reason = NULL, "
+                 f"end_month = NULL, ended_at = NULL WHERE id = {gone}")
+        self.run_month("2027-04")
+        self.run_month("2027-05")
+        self.assertEqual([self.net(gone, m) for m in ("2027-03", "2027-04", "2027-05")],
+                         [FULL, FULL, FULL])
+        self.assertEqual(self.sql(f"SELECT reason, amount FROM line_adjustments "
+                                  f"WHERE enrolment_id = {gone} ORDER BY id"),
+                         [("ended", str(-FULL)), ("reinstated", str(FULL))])
+        self.assertEqual(self.net(stays, "2027-05"), FULL)
+        self.assert_documents_consistent()
+
     def test_lapse_is_judged_per_person(self) -> None:
         """Three people on one village invoice. The village disputes A's line
         for three months and pays the rest; D is billed late each month on a
