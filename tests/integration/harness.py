@@ -355,14 +355,15 @@ class Cluster:
             return "(no postgres log)"
 
     # -- queries
-    def psql(self, sql: str, dbname: str = "lindung") -> list[tuple[str | None, ...]]:
+    def psql(self, sql: str, dbname: str = "lindung",
+             timeout: float = 60.0) -> list[tuple[str | None, ...]]:
         """Run SQL with psql; return the rows of the last statement as tuples
         of strings (None for NULL). Raises RuntimeError on any SQL error."""
         conn = (f"host={self.sockdir} port={self.PORT} dbname={dbname} user=lindung")
         r = subprocess.run([str(PG_BIN / "psql"), "-X", "-q", "-A", "-t",
                             "-v", "ON_ERROR_STOP=1", "-F", "\x1f", "-R", "\x1e",
                             "-P", "null=\\N", "-d", conn, "-c", sql],
-                           stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
         if r.returncode != 0:
             raise RuntimeError(f"psql failed ({r.returncode}) for {sql!r}:\n"
                                + r.stderr.decode(errors="replace"))

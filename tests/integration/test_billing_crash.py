@@ -85,7 +85,7 @@ class BillingCrash(harness.LindungTestCase):
         s = self.stack
         s.migrate()
         s.import_programs()
-        s.cluster.psql(GENERATE)
+        s.cluster.psql(GENERATE, timeout=300)  # 200,000 people: slow on a busy machine
         s.cluster.psql("ANALYZE enrolments")
         s.start_daemons("billing")
         harness.wait_until(lambda: "billing.caught_up" in s.billing.log_text(), timeout=120,
