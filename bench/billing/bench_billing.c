@@ -118,7 +118,7 @@ int main(int argc, char **argv)
     printf("fsync = %s\n", one_value(db, SQL_FSYNC, 0, NULL, fsync, sizeof fsync));
     printf("load parts = %s, index memory = %d MB a part\n",
            parts && *parts ? parts : "2 (default)", accrual_part_memory_mb());
-    ensure_enrolments(db, n);
+    ensure_enrolments(db, n, 1);
     double run[16], same[16], constants[16], rerun[16], ratio_same[16], ratio_const[16];
     bool exact = true;
     for (int i = 0; i < rounds; i++) {

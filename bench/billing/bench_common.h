@@ -17,10 +17,15 @@
 static const char *SQL_COUNT_ACTIVE =
     "SELECT count(*) FROM enrolments WHERE status = 'active' AND end_month IS NULL";
 
-/* N synthetic people, one submission, all accepted into BENCH_PROGRAM,
+/* N synthetic people ($1), one submission, all accepted into BENCH_PROGRAM,
  * spread over PALI's 65 desa (payers; kelurahan are never ADD payers), from
- * January 2026. Each gets a NIK of its own, so the exclusion constraint of
- * 013 (one covered month per NIK) holds. */
+ * January 2026, in runs of $2 consecutive ids per village: 1 (bench_billing,
+ * as in every earlier session) deals them out one by one, so a village's
+ * people are every 65th id; 100 (bench_lapse) gives each village blocks of
+ * 100, as when villages send their lists of about a hundred in batches,
+ * which is what decides how scattered a village's lines are in the
+ * (enrolment, month) index. Each person gets a NIK of its own, so the
+ * exclusion constraint of 013 (one covered month per NIK) holds. */
 static const char *SQL_GENERATE =
     "WITH s AS (INSERT INTO submissions (id, program_id, village_code, applicant_count) "
     "           SELECT gen_random_uuid(), p.id, '16.12.01.2001', $1::int FROM programs p "
@@ -41,8 +46,9 @@ static const char *SQL_GENERATE =
     "INSERT INTO enrolments (nik, program_id, village_code, applicant_id, "
     "funding_source, "
     "  payer_code, transport, start_month) "
-    "SELECT a.nik, s.program_id, v.codes[1 + a.idx % cardinality(v.codes)], a.id, 'ADD', "
-    "  v.codes[1 + a.idx % cardinality(v.codes)], a.idx % 10 = 0, '2026-01-01' "
+    "SELECT a.nik, s.program_id, v.codes[1 + a.idx / $2::int % cardinality(v.codes)], a.id, "
+    "  'ADD', v.codes[1 + a.idx / $2::int % cardinality(v.codes)], a.idx % 10 = 0, "
+    "  '2026-01-01' "
     "FROM a, s, v";
 
 static const char *SQL_ANALYZE = "ANALYZE enrolments";
@@ -76,20 +82,22 @@ static void must(db_t *db, const char *sql, int n, const char *const *p)
     }
 }
 
-/* At least `want` active open-ended enrolments; generates what is missing. */
-static void ensure_enrolments(db_t *db, long want)
+/* At least `want` active open-ended enrolments; generates what is missing,
+ * in runs of `run` ids per village (SQL_GENERATE). */
+static void ensure_enrolments(db_t *db, long want, int run)
 {
     char v[32];
     long have = atol(one_value(db, SQL_COUNT_ACTIVE, 0, NULL, v, sizeof v));
     if (have >= want)
         return;
-    char n[24];
+    char n[24], r[12];
     snprintf(n, sizeof n, "%ld", want - have);
-    printf("generating %s enrolments...\n", n);
+    snprintf(r, sizeof r, "%d", run);
+    printf("generating %s enrolments (runs of %s ids per village)...\n", n, r);
     fflush(stdout);
     double t0 = now_s();
-    const char *p[] = {n};
-    must(db, SQL_GENERATE, 1, p);
+    const char *p[] = {n, r};
+    must(db, SQL_GENERATE, 2, p);
     must(db, SQL_ANALYZE, 0, NULL);
     printf("  generated in %.1f s\n", now_s() - t0);
     fflush(stdout);

@@ -2,26 +2,34 @@
  * months are due and partly unpaid, so that its lapse check has real work
  * (issue 13: "a month's run <= 30 s including the lapse check"). On a fresh
  * database (bench/billing/run.sh with LAPSE=1 makes one):
- *   1. N enrolments from January 2026 (bench_common.h);
+ *   1. N enrolments from January 2026 (bench_common.h), each village's in
+ *      runs of 100 consecutive ids (LINDUNG_BENCH_VILLAGE_RUN=K: of K; 1
+ *      deals them out one by one, as bench_billing does);
  *   2. January, February and March 2026 billed through accrual_run;
  *   3. test-only: their documents made to look issued on time (created_at
  *      the 1st of their month, 01:00 Jakarta; due_date the 15th), with
  *      session_replication_role = replica, since the trigger of 013 keeps
  *      issued documents fixed;
- *   4. payments, each month the same way: the payers (villages) in code
- *      order, i = 0, 1, ...: i % 10 == 0 pays nothing; i % 10 == 1 pays all
- *      but one disputed line (its lowest enrolment id, the same person every
- *      month: p_except); every other payer pays its invoice in full
- *      (neither p_lines nor p_except: the document's order). Each payment is
- *      one call of billing_record_payment, in a transaction of its own, as a
- *      district's payment comes in; each call is timed. LINDUNG_BENCH_PAY=sql
- *      records the same payments and allocations in two set-based statements
- *      instead (quicker set-up at 10 million; the function's cost is then
- *      not measured);
+ *   4. payments: the payers (villages) in code order, i = 0, 1, ..., in
+ *      month m = 0, 1, 2 of the three: k = (i + s * m) % 10, where s is 0
+ *      (LINDUNG_BENCH_UNPAID=same, the default: the same villages every
+ *      month) or 1 (=rotate: another tenth each month). k == 0 pays nothing;
+ *      k == 1 pays all but one disputed line (the payer's lowest enrolment
+ *      id, the same person every month: p_except); every other payer pays
+ *      its invoice in full (neither p_lines nor p_except: the document's
+ *      order). Each payment is one call of billing_record_payment, in a
+ *      transaction of its own, as a district's payment comes in, and each
+ *      call is timed. LINDUNG_BENCH_PAY_CALLS=K: only the first K payments
+ *      go through the function, the rest are recorded with the same
+ *      allocations by two set-based statements (a quicker set-up at 10
+ *      million; K=0: none through the function);
  *   5. VACUUM ANALYZE (what autovacuum does in the weeks between runs), a
  *      CHECKPOINT, then April 2026 through accrual_run, timed: the run with
- *      its lapse check. Lapsed: every enrolment of the non-paying villages
- *      and one per disputing village; the bench checks that count exactly;
+ *      its lapse check. Who must lapse: with `same`, every enrolment of the
+ *      villages that paid nothing and one per disputing village (a tenth of
+ *      everyone, plus one a village); with `rotate`, nobody (no one has three
+ *      unpaid months), while the check still reads the lines of about four
+ *      tenths of the villages. The bench checks the count exactly;
  *   6. April again (the rerun; its lapse check finds the same documents).
  * With pg_stat_statements loaded (run.sh does), the statements of steps 5
  * and 6 that took over 20 ms are printed with their times, the lapse
@@ -51,13 +59,18 @@ static const char *SQL_ON_TIME =
 /* Step 4: the month's invoices, payer by payer in code order, with what
  * each payer does (0 nothing, 1 all but its disputed line, 2 in full), the
  * disputed enrolment and what the payment is. */
+/* The payers in code order, i = 0, 1, ... */
+#define PAYERS                                                                      \
+    "p AS (SELECT payer_code, row_number() OVER (ORDER BY payer_code) - 1 AS i "    \
+    "      FROM (SELECT DISTINCT payer_code FROM invoices "                         \
+    "            WHERE period = '2026-01-01' AND kind = 'invoice') x) "
+
 static const char *SQL_TO_PAY =
-    "WITH p AS (SELECT payer_code, (row_number() OVER (ORDER BY payer_code) - 1) % 10 AS k "
-    "           FROM (SELECT DISTINCT payer_code FROM invoices "
-    "                 WHERE period = '2026-01-01' AND kind = 'invoice') x) "
+    "WITH " PAYERS ", "
+    "     q AS (SELECT payer_code, (i + $3::int * $2::int) % 10 AS k FROM p) "
     "SELECT i.id, CASE p.k WHEN 0 THEN 0 WHEN 1 THEN 1 ELSE 2 END, d.enrolment_id, "
     "  i.total - CASE WHEN p.k = 1 THEN a.amount ELSE 0 END, i.line_count "
-    "FROM invoices i JOIN p ON p.payer_code = i.payer_code "
+    "FROM invoices i JOIN q p ON p.payer_code = i.payer_code "
     "CROSS JOIN LATERAL (SELECT min(e.id) AS enrolment_id FROM enrolments e "
     "                    WHERE e.funding_source = i.funding_source "
     "                      AND e.payer_code = i.payer_code) d "
@@ -68,12 +81,13 @@ static const char *SQL_PAY =
     "SELECT result FROM billing_record_payment($1::bigint, $2::bigint, $3::date + 10, "
     "  'bench-' || $1, 'bench', NULL, nullif($4, '')::bigint[])";
 
-/* LINDUNG_BENCH_PAY=sql: the same payments and allocations, set-based
- * ($1: invoice ids, $2: disputed enrolment or 0, $3: amounts). */
+/* The same payments and allocations, set-based (LINDUNG_BENCH_PAY_CALLS):
+ * $1 invoice ids, $2 amounts; then $1 invoice ids, $2 the disputed
+ * enrolment of each, or 0. */
 static const char *SQL_PAY_SET =
     "INSERT INTO payments (invoice_id, amount, paid_on, reference, source) "
     "SELECT t.id, t.amount, i.period + 10, 'bench-' || t.id, 'bench' "
-    "FROM unnest($1::bigint[], $3::bigint[]) AS t (id, amount) "
+    "FROM unnest($1::bigint[], $2::bigint[]) AS t (id, amount) "
     "JOIN invoices i ON i.id = t.id";
 static const char *SQL_PAY_LINES_SET =
     "INSERT INTO payment_lines (payment_id, enrolment_id, period, amount) "
@@ -86,15 +100,17 @@ static const char *SQL_PAY_LINES_SET =
     "JOIN accruals a ON a.enrolment_id = e.id AND a.period = i.period "
     "WHERE a.invoice_id = i.id AND a.enrolment_id <> t.disputed";
 
-/* Who must lapse in April: every active enrolment of a payer that paid
- * nothing, and each disputed line's person. */
+/* Who must lapse in April ($1: s): every active enrolment of a payer that
+ * paid nothing in all three months, and the disputed person of a payer
+ * that left that line (at least) unpaid in all three. */
 static const char *SQL_EXPECTED =
-    "WITH p AS (SELECT payer_code, (row_number() OVER (ORDER BY payer_code) - 1) % 10 AS k "
-    "           FROM (SELECT DISTINCT payer_code FROM invoices "
-    "                 WHERE period = '2026-01-01' AND kind = 'invoice') x) "
-    "SELECT (SELECT count(*) FROM enrolments e JOIN p ON p.payer_code = e.payer_code "
-    "        WHERE p.k = 0 AND e.status = 'active') "
-    "     + (SELECT count(*) FROM p WHERE p.k = 1)";
+    "WITH " PAYERS ", "
+    "     c AS (SELECT payer_code, bool_and((i + $1::int * m) % 10 = 0) AS nothing, "
+    "             bool_and((i + $1::int * m) % 10 IN (0, 1)) AS disputed "
+    "           FROM p, generate_series(0, 2) m GROUP BY payer_code) "
+    "SELECT (SELECT count(*) FROM enrolments e JOIN c ON c.payer_code = e.payer_code "
+    "        WHERE c.nothing AND e.status = 'active') "
+    "     + (SELECT count(*) FROM c WHERE c.disputed AND NOT c.nothing)";
 
 static const char *SQL_STATEMENTS_RESET =
     "SELECT pg_stat_statements_reset() FROM pg_extension "
@@ -150,76 +166,117 @@ static void print_statements(db_t *db, const char *title)
     fflush(stdout);
 }
 
-/* Step 4 for one month, a call per invoice. Returns the payments made. */
-static int pay_by_function(db_t *db, PGresult *todo, const char *first_day, double *times,
-                           long *lines, double *total)
+/* What step 4 did: payments through the function (each timed) and
+ * set-based, and the lines each kind allocated. */
+typedef struct {
+    int calls_left; /* payments still to make through the function */
+    int calls, set_based, unpaid, disputes;
+    long call_lines, set_lines;
+    double call_seconds, set_seconds;
+    double times[4096];
+} payments_t;
+
+/* One payment through billing_record_payment (row i of SQL_TO_PAY). */
+static void pay_by_function(db_t *db, PGresult *todo, int i, const char *first_day,
+                            payments_t *pay)
 {
-    int n = 0;
-    for (int i = 0; i < PQntuples(todo); i++) {
-        int kind = atoi(PQgetvalue(todo, i, 1));
-        if (kind == 0)
-            continue;
-        char except[32] = "";
-        if (kind == 1)
-            snprintf(except, sizeof except, "{%s}", PQgetvalue(todo, i, 2));
-        const char *p[] = {PQgetvalue(todo, i, 0), PQgetvalue(todo, i, 3), first_day, except};
-        double t0 = now_s();
-        PGresult *r = db_exec(db, SQL_PAY, 4, p);
-        double t = now_s() - t0;
-        if (!db_ok(r) || PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), "ok") != 0) {
-            fprintf(stderr, "bench: payment of invoice %s: %s\n", PQgetvalue(todo, i, 0),
-                    db_ok(r) && PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : db_error(db));
-            exit(1);
-        }
-        PQclear(r);
-        times[n++] = t;
-        *total += t;
-        *lines += atol(PQgetvalue(todo, i, 4)) - (kind == 1);
+    int kind = atoi(PQgetvalue(todo, i, 1));
+    char except[32] = "";
+    if (kind == 1)
+        snprintf(except, sizeof except, "{%s}", PQgetvalue(todo, i, 2));
+    const char *p[] = {PQgetvalue(todo, i, 0), PQgetvalue(todo, i, 3), first_day, except};
+    double t0 = now_s();
+    PGresult *r = db_exec(db, SQL_PAY, 4, p);
+    double t = now_s() - t0;
+    if (!db_ok(r) || PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), "ok") != 0) {
+        fprintf(stderr, "bench: payment of invoice %s: %s\n", PQgetvalue(todo, i, 0),
+                db_ok(r) && PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : db_error(db));
+        exit(1);
     }
-    return n;
+    PQclear(r);
+    if (pay->calls < (int)(sizeof pay->times / sizeof *pay->times))
+        pay->times[pay->calls] = t;
+    pay->calls++;
+    pay->call_seconds += t;
+    pay->call_lines += atol(PQgetvalue(todo, i, 4)) - (kind == 1);
 }
 
-/* Step 4 for one month, set-based (LINDUNG_BENCH_PAY=sql). */
-static int pay_by_sql(db_t *db, PGresult *todo, long *lines, double *total)
+/* Append one number to an array literal being built ("{" to start). */
+static void append(char *array, size_t cap, const char *number)
+{
+    size_t len = strlen(array);
+    snprintf(array + len, cap - len, "%s%s", len > 1 ? "," : "", number);
+}
+
+/* Step 4 for one month: the first payments through the function (as many
+ * as pay->calls_left allows), the others set-based, in one transaction. */
+static void pay_month(db_t *db, PGresult *todo, const char *first_day, payments_t *pay)
 {
     size_t cap = (size_t)PQntuples(todo) * 24 + 3;
-    char *ids = malloc(cap), *disputed = malloc(cap), *amounts = malloc(cap);
+    char *ids = calloc(1, cap), *disputed = calloc(1, cap), *amounts = calloc(1, cap);
     if (!ids || !disputed || !amounts) {
         fprintf(stderr, "bench: out of memory\n");
         exit(1);
     }
-    strcpy(ids, "{");
-    strcpy(disputed, "{");
-    strcpy(amounts, "{");
-    int n = 0;
+    ids[0] = disputed[0] = amounts[0] = '{';
+    int set_based = 0;
     for (int i = 0; i < PQntuples(todo); i++) {
         int kind = atoi(PQgetvalue(todo, i, 1));
+        pay->unpaid += kind == 0;
+        pay->disputes += kind == 1;
         if (kind == 0)
             continue;
-        const char *sep = n ? "," : "";
-        snprintf(ids + strlen(ids), cap - strlen(ids), "%s%s", sep, PQgetvalue(todo, i, 0));
-        snprintf(disputed + strlen(disputed), cap - strlen(disputed), "%s%s", sep,
-                 kind == 1 ? PQgetvalue(todo, i, 2) : "0");
-        snprintf(amounts + strlen(amounts), cap - strlen(amounts), "%s%s", sep,
-                 PQgetvalue(todo, i, 3));
-        *lines += atol(PQgetvalue(todo, i, 4)) - (kind == 1);
-        n++;
+        if (pay->calls_left != 0) {
+            pay_by_function(db, todo, i, first_day, pay);
+            pay->calls_left -= pay->calls_left > 0;
+            continue;
+        }
+        append(ids, cap, PQgetvalue(todo, i, 0));
+        append(disputed, cap, kind == 1 ? PQgetvalue(todo, i, 2) : "0");
+        append(amounts, cap, PQgetvalue(todo, i, 3));
+        pay->set_lines += atol(PQgetvalue(todo, i, 4)) - (kind == 1);
+        set_based++;
     }
     strcat(ids, "}");
     strcat(disputed, "}");
     strcat(amounts, "}");
-    const char *p_pay[] = {ids, disputed, amounts};
-    const char *p_lines[] = {ids, disputed};
-    double t0 = now_s();
-    must(db, "BEGIN", 0, NULL);
-    must(db, SQL_PAY_SET, 3, p_pay);
-    must(db, SQL_PAY_LINES_SET, 2, p_lines);
-    must(db, "COMMIT", 0, NULL);
-    *total += now_s() - t0;
+    if (set_based > 0) {
+        const char *p_pay[] = {ids, amounts};
+        const char *p_lines[] = {ids, disputed};
+        double t0 = now_s();
+        must(db, "BEGIN", 0, NULL);
+        must(db, SQL_PAY_SET, 2, p_pay);
+        must(db, SQL_PAY_LINES_SET, 2, p_lines);
+        must(db, "COMMIT", 0, NULL);
+        pay->set_seconds += now_s() - t0;
+        pay->set_based += set_based;
+    }
     free(ids);
     free(disputed);
     free(amounts);
-    return n;
+}
+
+static void print_payments(payments_t *pay)
+{
+    printf("payments: %d (%d of them all but one disputed line), %d invoices left "
+           "unpaid\n",
+           pay->calls + pay->set_based, pay->disputes, pay->unpaid);
+    int n = pay->calls < (int)(sizeof pay->times / sizeof *pay->times)
+                ? pay->calls
+                : (int)(sizeof pay->times / sizeof *pay->times);
+    if (n > 0) {
+        qsort(pay->times, (size_t)n, sizeof *pay->times, by_value);
+        printf("  by billing_record_payment: %d calls, %ld lines allocated in %.1f s; "
+               "per payment median %.3f s, 90th percentile %.3f s, max %.3f s; "
+               "%.1f us per line\n",
+               pay->calls, pay->call_lines, pay->call_seconds, pay->times[n / 2],
+               pay->times[n * 9 / 10], pay->times[n - 1],
+               pay->call_seconds / (double)(pay->call_lines ? pay->call_lines : 1) * 1e6);
+    }
+    if (pay->set_based > 0)
+        printf("  set-based (not the function): %d payments, %ld lines allocated in %.1f s\n",
+               pay->set_based, pay->set_lines, pay->set_seconds);
+    fflush(stdout);
 }
 
 int main(int argc, char **argv)
@@ -233,8 +290,12 @@ int main(int argc, char **argv)
     const char *memory = getenv("LINDUNG_BILLING_LOAD_MEMORY_MB");
     if (memory && *memory)
         accrual_set_load_memory(atoi(memory));
-    const char *pay_mode = getenv("LINDUNG_BENCH_PAY");
-    bool by_function = !pay_mode || strcmp(pay_mode, "sql") != 0;
+    const char *calls = getenv("LINDUNG_BENCH_PAY_CALLS");
+    const char *unpaid = getenv("LINDUNG_BENCH_UNPAID");
+    bool rotate = unpaid && strcmp(unpaid, "rotate") == 0;
+    char shift[2] = {rotate ? '1' : '0', '\0'};
+    static payments_t pay;
+    pay.calls_left = calls && *calls ? atoi(calls) : -1; /* -1: every payment */
     db_t *db = db_new(getenv("LINDUNG_DB") ? getenv("LINDUNG_DB") : "dbname=lindung");
     if (!db_conn(db)) {
         fprintf(stderr, "bench: cannot connect: %s\n", db_error(db));
@@ -246,12 +307,14 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("fsync = %s\n", one_value(db, "SHOW fsync", 0, NULL, v, sizeof v));
-    printf("load parts = %s, index memory = %d MB a part, payments %s\n",
-           parts && *parts ? parts : "2 (default)", accrual_part_memory_mb(),
-           by_function ? "by billing_record_payment, one call per invoice"
-                       : "set-based (LINDUNG_BENCH_PAY=sql)");
+    printf("load parts = %s, index memory = %d MB a part\n",
+           parts && *parts ? parts : "2 (default)", accrual_part_memory_mb());
+    printf("unpaid villages: %s; payments through billing_record_payment: %s\n",
+           rotate ? "another tenth each month (rotate)" : "the same tenth each month (same)",
+           pay.calls_left < 0 ? "all" : calls);
     double t_all = now_s();
-    ensure_enrolments(db, n);
+    const char *run = getenv("LINDUNG_BENCH_VILLAGE_RUN");
+    ensure_enrolments(db, n, run && atoi(run) > 0 ? atoi(run) : 100);
 
     accrual_result_t res;
     double t;
@@ -272,46 +335,26 @@ int main(int argc, char **argv)
     PQclear(r);
     must(db, "COMMIT", 0, NULL);
 
-    int paid = 0, unpaid = 0, disputes = 0;
-    long lines = 0;
-    double pay_total = 0, times[4096];
     for (int m = 0; m < MONTHS; m++) {
-        char first_day[11];
+        char first_day[11], index[2] = {(char)('0' + m), '\0'};
         snprintf(first_day, sizeof first_day, "%s-01", MONTH[m]);
-        const char *p[] = {first_day};
-        PGresult *todo = db_exec(db, SQL_TO_PAY, 1, p);
-        if (!db_ok(todo) || PQntuples(todo) > 4096 / MONTHS) {
-            fprintf(stderr, "bench: %s\n", db_ok(todo) ? "too many invoices" : db_error(db));
+        const char *p[] = {first_day, index, shift};
+        PGresult *todo = db_exec(db, SQL_TO_PAY, 3, p);
+        if (!db_ok(todo)) {
+            fprintf(stderr, "bench: %s\n", db_error(db));
             return 1;
         }
-        for (int i = 0; i < PQntuples(todo); i++) {
-            int kind = atoi(PQgetvalue(todo, i, 1));
-            unpaid += kind == 0;
-            disputes += kind == 1;
-        }
-        paid += by_function ? pay_by_function(db, todo, first_day, times + paid, &lines,
-                                               &pay_total)
-                            : pay_by_sql(db, todo, &lines, &pay_total);
+        pay_month(db, todo, first_day, &pay);
         PQclear(todo);
     }
-    printf("payments: %d (%d of them all but one disputed line), %d invoices left "
-           "unpaid; %ld lines allocated in %.1f s",
-           paid, disputes, unpaid, lines, pay_total);
-    if (by_function && paid > 0) {
-        qsort(times, (size_t)paid, sizeof *times, by_value);
-        printf("; per payment: median %.3f s, 90th percentile %.3f s, max %.3f s; "
-               "%.1f us per line",
-               times[paid / 2], times[paid * 9 / 10], times[paid - 1],
-               pay_total / (double)lines * 1e6);
-    }
-    printf("\n");
-    fflush(stdout);
+    print_payments(&pay);
 
     double t0 = now_s();
     must(db, SQL_VACUUM, 0, NULL);
     printf("VACUUM ANALYZE: %.1f s\n", now_s() - t0);
     char expected[24];
-    one_value(db, SQL_EXPECTED, 0, NULL, expected, sizeof expected);
+    const char *p_shift[] = {shift};
+    one_value(db, SQL_EXPECTED, 1, p_shift, expected, sizeof expected);
     must(db, SQL_STATEMENTS_ON, 0, NULL);
     must(db, SQL_CHECKPOINT, 0, NULL);
     db_run(db, SQL_STATEMENTS_RESET, 0, NULL);

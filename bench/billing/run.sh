@@ -13,7 +13,11 @@
 # LAPSE=1: bench_lapse instead (N enrolments from 2026-01, three months
 # billed, due and partly unpaid, then April's run with its lapse check; see
 # bench_lapse.c), with pg_stat_statements loaded for its per-statement
-# times. LINDUNG_BENCH_PAY=sql records its payments set-based.
+# times. LINDUNG_BENCH_UNPAID=same|rotate (which villages leave invoices
+# unpaid), LINDUNG_BENCH_PAY_CALLS=K (only the first K payments through
+# billing_record_payment, the rest set-based), LINDUNG_BENCH_VILLAGE_RUN=K
+# (a village's people in runs of K consecutive ids, default 100): see
+# bench_lapse.c.
 # The synthetic people are enrolled in bench/billing/programs.json's
 # PALI-BENCH-ADD (PALI's rules, no end), imported after the demo programmes.
 set -eu

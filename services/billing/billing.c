@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include "accrual.h"
+#include "config.h"
 #include "log.h"
 
 #define MAX_MONTHS 1200
@@ -17,6 +18,16 @@ static const char *SQL_LATEST_PERIOD = "SELECT extract(epoch FROM max(period))::
 
 static const char *SQL_ACCRUED_BY_SOURCE =
     "SELECT funding_source, sum(total) FROM invoices GROUP BY funding_source";
+
+/* Enrolments BPJS has neither registered nor refused $1 days after their
+ * acceptance (019_bpjs.sql), that cover at least one month: the same rule as
+ * `lindungctl bpjs unconfirmed`. Reads the partial index of pending ones. */
+static const char *SQL_BPJS_UNCONFIRMED =
+    "SELECT count(*) FROM enrolments e WHERE e.bpjs_status = 'pending' "
+    "  AND e.created_at < now() - make_interval(days => $1::int) "
+    "  AND NOT isempty(enrolment_months(e.start_month, e.end_month))";
+
+#define BPJS_CONFIRM_DAYS_DEFAULT 14
 
 static const double duration_bounds[] = {0.01, 0.05, 0.1, 0.5, 1,  2.5,
                                          5,    10,   30,  60,  300};
@@ -44,6 +55,22 @@ static void record(metrics_t *metrics, const char *month, bool ok, double second
     metrics_gauge_set(metrics, "lindung_billing_last_success_timestamp_seconds",
                       "When the last successful run for a month finished (Unix time).",
                       labels, (double)time(NULL));
+}
+
+/* Called after every month of a catch-up (billing_on_month). */
+static void (*month_done)(void *) = NULL;
+static void *month_done_arg = NULL;
+
+void billing_on_month(void (*fn)(void *), void *arg)
+{
+    month_done = fn;
+    month_done_arg = arg;
+}
+
+static void between_months(void)
+{
+    if (month_done)
+        month_done(month_done_arg);
 }
 
 /* One run; `watermark` as accrual_run() takes it. */
@@ -97,14 +124,18 @@ cJSON *billing_run_json(db_t *db, metrics_t *metrics, period_t period,
 
 /* A catch-up runs many months; one watermark serves them all, so verify is
  * held once, not once a month. */
-int billing_catch_up(db_t *db, metrics_t *metrics, const char *trigger)
+int billing_catch_up(db_t *db, metrics_t *metrics, const char *trigger,
+                     const period_t *from)
 {
     char mark[24];
     accrual_watermark(db, mark, sizeof mark);
     period_t *months = calloc(MAX_MONTHS, sizeof *months);
     int n = accrual_months_run(db, months, MAX_MONTHS);
     for (int i = 0; i < n; i++)
-        cJSON_Delete(run_json(db, metrics, months[i], trigger, mark));
+        if (!from || period_compare(months[i], *from) >= 0) {
+            cJSON_Delete(run_json(db, metrics, months[i], trigger, mark));
+            between_months();
+        }
     free(months);
     return n < 0 ? -1 : 0;
 }
@@ -130,10 +161,72 @@ int billing_catch_up_to(db_t *db, metrics_t *metrics, period_t due, int max_mont
     int failed = 0;
     for (period_t p = first; period_compare(p, due) <= 0; p = period_next(p)) {
         cJSON *doc = run_json(db, metrics, p, trigger, mark);
+        between_months();
         failed += !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "ok"));
         cJSON_Delete(doc);
     }
     return failed ? -1 : 0;
+}
+
+/* LINDUNG_BPJS_CONFIRM_DAYS is read on every sweep (cheap), so a bad value
+ * is warned about each time and the default used: the gauge never stops. */
+static void observe_bpjs(db_t *db, metrics_t *metrics)
+{
+    long days = BPJS_CONFIRM_DAYS_DEFAULT;
+    char err[256], text[16];
+    if (config_int("LINDUNG_BPJS_CONFIRM_DAYS", BPJS_CONFIRM_DAYS_DEFAULT, 0, 3650, &days,
+                   err, sizeof err) != 0) {
+        log_warn("config.invalid", "detail", err);
+        days = BPJS_CONFIRM_DAYS_DEFAULT;
+    }
+    snprintf(text, sizeof text, "%ld", days);
+    const char *params[] = {text};
+    PGresult *r = db_exec(db, SQL_BPJS_UNCONFIRMED, 1, params);
+    if (db_ok(r) && PQntuples(r) == 1)
+        metrics_gauge_set(
+            metrics, "lindung_bpjs_unconfirmed_enrolments",
+            "Enrolments accepted more than LINDUNG_BPJS_CONFIRM_DAYS days ago that BPJS "
+            "has neither registered nor refused; read from the database.",
+            NULL, strtod(PQgetvalue(r, 0, 0), NULL));
+    PQclear(r);
+}
+
+/* Open claims (reported or filed, 018_claims.sql) by kind and age since
+ * they were recorded, every bucket present (zero too) so that a bucket
+ * emptied does not keep its last value; and the age of the oldest. */
+static const char *SQL_CLAIMS_OPEN =
+    "SELECT k.kind, b.bucket, count(c.id), "
+    "  coalesce(max(extract(epoch FROM now() - c.created_at)), 0)::bigint "
+    "FROM (VALUES ('JKM'), ('JKK')) k (kind) "
+    "CROSS JOIN (VALUES ('under_30d', 0, 30), ('30d_to_90d', 30, 90), "
+    "                   ('over_90d', 90, 1000000)) b (bucket, lo, hi) "
+    "LEFT JOIN claims c ON c.kind = k.kind AND c.status IN ('reported', 'filed') "
+    "  AND c.created_at <= now() - make_interval(days => b.lo) "
+    "  AND c.created_at > now() - make_interval(days => b.hi) "
+    "GROUP BY k.kind, b.bucket, b.lo ORDER BY k.kind, b.lo";
+
+static void observe_claims(db_t *db, metrics_t *metrics)
+{
+    PGresult *r = db_exec(db, SQL_CLAIMS_OPEN, 0, NULL);
+    double oldest[2] = {0, 0}; /* JKM, JKK */
+    for (int i = 0; db_ok(r) && i < PQntuples(r); i++) {
+        char labels[64];
+        snprintf(labels, sizeof labels, "kind=\"%s\",age_bucket=\"%s\"",
+                 PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+        metrics_gauge_set(metrics, "lindung_claims_open",
+                          "Claims reported or filed and not yet paid or refused, by kind "
+                          "and age since recorded; read from the database.",
+                          labels, strtod(PQgetvalue(r, i, 2), NULL));
+        int k = PQgetvalue(r, i, 0)[2] == 'K'; /* JKK, not JKM */
+        double age = strtod(PQgetvalue(r, i, 3), NULL);
+        oldest[k] = age > oldest[k] ? age : oldest[k];
+    }
+    for (int k = 0; db_ok(r) && k < 2; k++)
+        metrics_gauge_set(metrics, "lindung_claims_open_oldest_age_seconds",
+                          "Age of the oldest open (reported or filed) claim, by kind; 0 "
+                          "when none is open.",
+                          k ? "kind=\"JKK\"" : "kind=\"JKM\"", oldest[k]);
+    PQclear(r);
 }
 
 void billing_observe(db_t *db, metrics_t *metrics)
@@ -155,4 +248,6 @@ void billing_observe(db_t *db, metrics_t *metrics)
                           labels, strtod(PQgetvalue(r, i, 1), NULL));
     }
     PQclear(r);
+    observe_bpjs(db, metrics);
+    observe_claims(db, metrics);
 }

@@ -13,9 +13,12 @@
 cJSON *billing_run_json(db_t *db, metrics_t *metrics, period_t period,
                         const char *trigger);
 
-/* Run again every month that has been run before, so an enrolment accepted
- * late gets its supplementary lines. -1 when the database is unavailable. */
-int billing_catch_up(db_t *db, metrics_t *metrics, const char *trigger);
+/* Run again every month that has been run before (from `from` on, or all
+ * when NULL), so an enrolment accepted late gets its supplementary lines and
+ * changed coverage or rates their corrections. -1 when the database is
+ * unavailable. */
+int billing_catch_up(db_t *db, metrics_t *metrics, const char *trigger,
+                     const period_t *from);
 
 /* Run every month from the earliest programme coverage start (but at most
  * max_months back) up to and including `due`: months never run are billed,
@@ -23,6 +26,12 @@ int billing_catch_up(db_t *db, metrics_t *metrics, const char *trigger);
  * the database is unavailable (try again later); 0 otherwise. */
 int billing_catch_up_to(db_t *db, metrics_t *metrics, period_t due, int max_months,
                         const char *trigger);
+
+/* fn(arg) is called after each month of a catch-up: the daemon lets its
+ * ZeroMQ sockets take in new peers there (a socket's new connections and
+ * subscriptions are processed only when its own thread calls into it, and a
+ * publisher drops what it sends before a subscriber's subscription arrives). */
+void billing_on_month(void (*fn)(void *), void *arg);
 
 /* Refresh gauges read from the database (accrued amount by funding source). */
 void billing_observe(db_t *db, metrics_t *metrics);

@@ -26,7 +26,7 @@ static const char *SQL_EXPORT_LINES =
     "  coalesce(d.item = 'line' AND a.supplementary, false), i.kind, "
     "  CASE WHEN d.item = 'line' THEN 'line' ELSE 'adjustment' END, "
     "  CASE WHEN d.item = 'line' THEN '' ELSE d.item END, "
-    "  to_char(d.period, 'YYYY-MM'), d.allocated, a.invoice_id "
+    "  to_char(d.period, 'YYYY-MM'), d.allocated, a.invoice_id, coalesce(e.kpj, '') "
     "FROM invoices i CROSS JOIN LATERAL document_items(i.id) d "
     "JOIN enrolments e ON e.id = d.enrolment_id "
     "JOIN participants pa ON pa.nik = e.nik "
@@ -54,14 +54,16 @@ typedef struct {
 } column_t;
 
 /* The first eleven are the columns of exports before documents had
- * adjustments, in the same order. */
+ * adjustments, in the same order. kpj, last so earlier columns keep their
+ * places: the person's BPJS membership number once BPJS registered them
+ * (019_bpjs.sql), for the payer's reconciliation. */
 static const column_t LINE_COLUMNS[] = {
     {"invoice_id", COL_ID},     {"funding_source", COL_TEXT}, {"enrolment_id", COL_ID},
     {"nik", COL_TEXT},          {"name", COL_TEXT},           {"program", COL_TEXT},
     {"village_code", COL_TEXT}, {"jkk", COL_MONEY},           {"jkm", COL_MONEY},
     {"amount", COL_MONEY},      {"supplementary", COL_TEXT},  {"kind", COL_TEXT},
     {"item", COL_TEXT},         {"reason", COL_TEXT},         {"period", COL_TEXT},
-    {"allocated", COL_MONEY},   {"line_invoice_id", COL_ID},
+    {"allocated", COL_MONEY},   {"line_invoice_id", COL_ID},  {"kpj", COL_TEXT},
 };
 
 static const column_t SUMMARY_COLUMNS[] = {

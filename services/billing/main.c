@@ -30,12 +30,22 @@
 
 /* What makes months already billed worth running again: new enrolments
  * (late lines), enrolments whose months changed since (reversals, an end
- * undone), other rates or reliefs (re-rating). Cheap: two index ends and a fingerprint of small tables. */
+ * undone), other rates or reliefs (re-rating). Cheap: two index ends and a
+ * fingerprint of small tables. Three parts, "id/changed_at/rates". */
 static const char *SQL_BILLING_STATE =
     "SELECT coalesce(max(id), 0) || '/' || "
     "  coalesce((SELECT max(coverage_changed_at) FROM enrolments "
     "            WHERE coverage_changed_at IS NOT NULL)::text, '') "
     "  || '/' || billing_rates_mark() FROM enrolments";
+
+/* The earliest month the changes since a state can touch: the first month
+ * of every enrolment newer than $1 or whose months changed at or after $2.
+ * Months before it need no re-run (rates unchanged); NULL: none. */
+static const char *SQL_EARLIEST_AFFECTED =
+    "SELECT to_char(least((SELECT min(start_month) FROM enrolments WHERE id > "
+    "$1::bigint), "
+    "  (SELECT min(start_month) FROM enrolments "
+    "   WHERE coverage_changed_at >= $2::timestamptz)), 'YYYY-MM')";
 
 /* Renewing programmes take over their predecessors' participants (verify
  * decides them): queued again on every sweep that saw a change, so people
@@ -135,8 +145,32 @@ static void run_scheduled(state_t *st)
     cJSON_Delete(doc);
 }
 
-/* Re-run months already billed when enrolments appeared since the last
- * catch-up, whether or not their prompt arrived. */
+/* Which months billed before the state `now` differs from st->seen can
+ * touch: 1 with *from set (those from it on), 0 for all (rates changed), -1
+ * when the database is unavailable. A prompt for one accepted list then
+ * re-runs this month, not every month since the first programme began. */
+static int months_affected(const state_t *st, const char *now, period_t *from)
+{
+    const char *seen_rates = strrchr(st->seen, '/'), *now_rates = strrchr(now, '/');
+    const char *seen_changed = strchr(st->seen, '/');
+    if (!seen_rates || !now_rates || !seen_changed || strcmp(seen_rates, now_rates) != 0)
+        return 0;
+    char id[24], changed[64];
+    snprintf(id, sizeof id, "%.*s", (int)(seen_changed - st->seen), st->seen);
+    snprintf(changed, sizeof changed, "%.*s", (int)(seen_rates - seen_changed - 1),
+             seen_changed + 1);
+    const char *params[] = {id, changed[0] ? changed : "-infinity"};
+    PGresult *r = db_exec(st->db, SQL_EARLIEST_AFFECTED, 2, params);
+    int rc = !db_ok(r) || PQntuples(r) != 1            ? -1
+             : PQgetisnull(r, 0, 0)                    ? 0
+             : period_parse(PQgetvalue(r, 0, 0), from) ? 1
+                                                       : 0;
+    PQclear(r);
+    return rc;
+}
+
+/* Re-run months already billed when enrolments appeared or changed, or rates
+ * changed, since the last catch-up, whether or not a prompt arrived. */
 static void sweep(state_t *st, const char *trigger)
 {
     if (!st->caught_up) {
@@ -150,10 +184,21 @@ static void sweep(state_t *st, const char *trigger)
     }
     if (strcmp(mark, st->seen) != 0) {
         queue_renewals(st->db);
-        if (billing_catch_up(st->db, st->metrics, trigger) == 0)
+        period_t from;
+        int scope = months_affected(st, mark, &from);
+        if (scope >= 0 && billing_catch_up(st->db, st->metrics, trigger,
+                                           scope == 1 ? &from : NULL) == 0)
             snprintf(st->seen, sizeof st->seen, "%s", mark);
     }
     billing_observe(st->db, st->metrics);
+}
+
+/* Between the months of a long catch-up: let the sockets process their
+ * pending commands (new peers, subscriptions) without taking a message. */
+static void tend_sockets(void *arg)
+{
+    zmq_pollitem_t *items = arg;
+    zmq_poll(items, 2, 0);
 }
 
 int main(void)
@@ -197,9 +242,10 @@ int main(void)
                   .metrics = metrics,
                   .schedule = schedule,
                   .catch_up_months = s.catch_up_months};
-    catch_up(&st);
     zmq_pollitem_t items[] = {{.socket = bus_socket(in), .events = ZMQ_POLLIN},
                               {.socket = control_socket(control), .events = ZMQ_POLLIN}};
+    billing_on_month(tend_sockets, items);
+    catch_up(&st);
     long idle_ms = 0;
     while (!signals_stop_requested()) {
         int n = zmq_poll(items, 2, POLL_MS);

@@ -9,7 +9,9 @@
 #include <time.h>
 #include <uuid/uuid.h>
 #include "auth.h"
+#include "claims.h"
 #include "csvbody.h"
+#include "events.h"
 #include "invoices.h"
 #include "reads.h"
 #include "db.h"
@@ -462,7 +464,8 @@ void api_handle(const http_request_t *req, http_response_t *res, void *arg)
     const char *prefix = "/v1/submissions/";
     bool get = strcmp(req->method, "GET") == 0;
     bool post = strcmp(req->method, "POST") == 0;
-    if (invoices_route(api, req, res) || reads_route(api, req, res))
+    if (invoices_route(api, req, res) || claims_route(api, req, res) ||
+        events_route(api, req, res) || reads_route(api, req, res))
         return;
     if (strcmp(req->path, "/v1/submissions") == 0 && post) {
         create_submission(api, req, res);

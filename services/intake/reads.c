@@ -17,13 +17,26 @@
 #define PAGE_MAX 1000
 
 static const char *SQL_PARTICIPANT =
-    "SELECT nik, name, to_char(birth_date, 'YYYY-MM-DD'), sex FROM participants WHERE "
-    "nik = $1";
+    "SELECT nik, name, to_char(birth_date, 'YYYY-MM-DD'), sex, "
+    "  to_char(deceased_on, 'YYYY-MM-DD') FROM participants WHERE nik = $1";
+
+/* The person's life events (017_life_events.sql) with the village of the
+ * enrolment each applied to, so a scoped key sees only its own (and those
+ * it sent itself, refused ones included). */
+static const char *SQL_PARTICIPANT_EVENTS =
+    "SELECT pe.id, pe.kind, to_char(pe.event_date, 'YYYY-MM-DD'), pe.reference, "
+    "  pe.to_village, pe.reason, pe.result, pe.code, pe.message, pe.enrolment_id, "
+    "  pe.new_enrolment_id, to_char(pe.received_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+    "  to_char(pe.corrected_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), pe.correction_reason, "
+    "  coalesce(e.village_code, ''), pe.api_key_id::text = $2 "
+    "FROM participant_events pe LEFT JOIN enrolments e ON e.id = pe.enrolment_id "
+    "WHERE pe.nik = $1 ORDER BY pe.id";
 
 static const char *SQL_PARTICIPANT_ENROLMENTS =
     "SELECT e.id, p.code, e.village_code, e.funding_source, e.payer_code, "
     "  to_char(e.start_month, 'YYYY-MM'), to_char(e.end_month, 'YYYY-MM'), e.status, "
-    "  e.end_reason, e.previous_enrolment_id "
+    "  e.end_reason, e.previous_enrolment_id, e.kpj, e.bpjs_status, "
+    "  to_char(e.bpjs_effective_month, 'YYYY-MM') "
     "FROM enrolments e JOIN programs p ON p.id = e.program_id WHERE e.nik = $1 "
     /* every status: answered from the exclusion constraint's index, which
      * leads with the NIK (013_money_rules.sql) */
@@ -137,6 +150,43 @@ static bool enrolment_in_scope(const scope_t *scope, const PGresult *r, int row)
     return scope_allows_village(scope, PQgetvalue(r, row, 2));
 }
 
+static cJSON *event_json(const PGresult *r, int i)
+{
+    cJSON *o = cJSON_CreateObject();
+    pgjson_add_int(o, "event_id", r, i, 0);
+    const char *text[] = {"kind",   "date",   "reference", "to_village",
+                          "reason", "result", "code",      "message"};
+    for (int c = 0; c < 8; c++)
+        pgjson_add_text(o, text[c], r, i, c + 1);
+    pgjson_add_int(o, "enrolment_id", r, i, 9);
+    pgjson_add_int(o, "new_enrolment_id", r, i, 10);
+    pgjson_add_text(o, "received_at", r, i, 11);
+    pgjson_add_text(o, "corrected_at", r, i, 12);
+    pgjson_add_text(o, "correction_reason", r, i, 13);
+    return o;
+}
+
+/* The events a key may see: applied to an enrolment in its scope, or sent
+ * by the key itself. NULL when the database failed. */
+static cJSON *participant_events(db_t *db, const auth_t *auth, const char *nik)
+{
+    const char *params[] = {nik, auth->key_id};
+    PGresult *r = db_exec_read(db, SQL_PARTICIPANT_EVENTS, 2, params);
+    if (!db_ok(r)) {
+        PQclear(r);
+        return NULL;
+    }
+    cJSON *list = cJSON_CreateArray();
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *village = PQgetvalue(r, i, 14);
+        bool own = strcmp(PQgetvalue(r, i, 15), "t") == 0;
+        if (own || (village[0] && scope_allows_village(&auth->scope, village)))
+            cJSON_AddItemToArray(list, event_json(r, i));
+    }
+    PQclear(r);
+    return list;
+}
+
 static void participant(api_t *api, const http_request_t *req, http_response_t *res,
                         const char *nik_text)
 {
@@ -177,6 +227,11 @@ static void participant(api_t *api, const http_request_t *req, http_response_t *
         /* the enrolment this one continues (a transfer or a renewal): an id
          * only, so a key does not learn where the person was before */
         pgjson_add_int(o, "previous_enrolment_id", e, i, 9);
+        /* BPJS's answer (019_bpjs.sql): the KPJ once registered; pending,
+         * registered or refused */
+        pgjson_add_text(o, "kpj", e, i, 10);
+        pgjson_add_text(o, "bpjs_status", e, i, 11);
+        pgjson_add_text(o, "bpjs_effective_month", e, i, 12);
         cJSON_AddItemToArray(list, o);
     }
     bool visible = PQntuples(p) == 1 && cJSON_GetArraySize(list) > 0;
@@ -189,8 +244,16 @@ static void participant(api_t *api, const http_request_t *req, http_response_t *
         pgjson_add_text(doc, "name", p, 0, 1);
         pgjson_add_text(doc, "birth_date", p, 0, 2);
         pgjson_add_text(doc, "sex", p, 0, 3);
+        pgjson_add_text(doc, "deceased_on", p, 0, 4);
         cJSON_AddItemToObject(doc, "enrolments", list);
-        http_response_json(res, 200, doc);
+        cJSON *events = participant_events(db, &auth, nik.digits);
+        if (events) {
+            cJSON_AddItemToObject(doc, "events", events);
+            http_response_json(res, 200, doc);
+        } else {
+            cJSON_Delete(doc);
+            api_db_failure(db, res);
+        }
     }
     PQclear(p);
     PQclear(e);

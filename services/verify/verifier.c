@@ -125,7 +125,11 @@ static const char *SQL_ENROL =
     "    income bigint, transport boolean, previous bigint, known boolean)) "
     "SELECT c.nik, $2, $3, c.applicant_id, $4, $5, c.income, c.transport, c.first_month, "
     "  $7::date, c.previous "
-    "FROM c WHERE $7::date IS NULL OR c.first_month <= $7::date "
+    "FROM c WHERE ($7::date IS NULL OR c.first_month <= $7::date) "
+    /* a person recorded as deceased (017_life_events.sql) is not enrolled
+     * and is told DECEASED by explain_duplicates; only known people can be */
+    "  AND NOT (c.known AND EXISTS (SELECT 1 FROM participants d WHERE d.nik = c.nik "
+    "    AND d.deceased_on IS NOT NULL)) "
     "ORDER BY c.nik ON CONFLICT DO NOTHING "
     "RETURNING applicant_id, id, to_char(start_month, 'YYYY-MM-DD')";
 
@@ -136,13 +140,15 @@ static const char *SQL_ENROL =
  * constraint's index (nik, months). */
 static const char *SQL_WHERE_COVERED =
     "SELECT c.nik, e.code, e.village_code, to_char(e.start_month, 'YYYY-MM'), "
-    "  coalesce(to_char(e.end_month, 'YYYY-MM'), '') "
+    "  coalesce(to_char(e.end_month, 'YYYY-MM'), ''), "
+    "  coalesce(to_char(d.deceased_on, 'YYYY-MM-DD'), '') "
     "FROM unnest($1::text[]) AS c(nik) "
-    "CROSS JOIN LATERAL (SELECT p.code, y.village_code, y.start_month, y.end_month "
+    "LEFT JOIN participants d ON d.nik = c.nik "
+    "LEFT JOIN LATERAL (SELECT p.code, y.village_code, y.start_month, y.end_month "
     "  FROM enrolments y JOIN programs p ON p.id = y.program_id WHERE y.nik = c.nik "
     "    AND enrolment_months(y.start_month, y.end_month) "
     "        && enrolment_months($2::date, $3::date) "
-    "  ORDER BY coalesce(y.end_month, 'infinity') DESC LIMIT 1) e";
+    "  ORDER BY coalesce(y.end_month, 'infinity') DESC LIMIT 1) e ON true";
 
 static const char *SQL_UNENROL = "DELETE FROM enrolments WHERE id = ANY($1::bigint[])";
 
@@ -622,7 +628,10 @@ static bool explain_duplicates(verifier_t *self, batch_t *b)
             if (strcmp(PQgetvalue(r, k, 0), a->verdict.nik.digits) == 0)
                 hit = k;
         char months[24];
-        if (hit >= 0) {
+        if (hit >= 0 && PQgetvalue(r, hit, 5)[0]) {
+            rules_reject(&a->verdict, "DECEASED", "recorded as deceased on %s",
+                         PQgetvalue(r, hit, 5));
+        } else if (hit >= 0 && !PQgetisnull(r, hit, 1)) {
             months_text(PQgetvalue(r, hit, 3), PQgetvalue(r, hit, 4), months,
                         sizeof months);
             rules_reject(&a->verdict, "DUPLICATE_ACTIVE",

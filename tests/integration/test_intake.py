@@ -910,6 +910,22 @@ class Intake(unittest.TestCase):
                 self.assertNotIn(nik, r.raw.decode())
                 self.assertNotIn(person["name"], r.raw.decode())
 
+    def test_claims_refusals(self) -> None:
+        """The claims register's own error codes (test_claims.py tests the rest)."""
+        person = fresh(1)[0]
+        self.wait_verified(self.accepted(self.submit([person])))
+        today = (datetime.datetime.now(datetime.timezone.utc)
+                 + datetime.timedelta(hours=7)).strftime("%Y-%m-%d")
+        claim = {"nik": person["nik"], "accident_date": today, "accident_kind": "jatuh",
+                 "amount_claimed": 1000000}
+        r = self.req("POST", "/v1/claims", self.admin, claim)
+        self.assertEqual(r.status, 201, r)
+        self.assert_error(self.req("POST", f"/v1/claims/{r.body['id']}/steps", self.admin,
+                                   {"status": "paid", "date": today, "amount": 1}),
+                          409, "INVALID_TRANSITION")
+        self.assert_error(self.req("POST", "/v1/claims", self.admin,
+                                   dict(claim, nik="1612011205809998")), 422, "NOT_COVERED")
+
     def test_programs_pagination(self) -> None:
         seen: list[str] = []
         cursor = None

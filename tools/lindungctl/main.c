@@ -5,11 +5,14 @@
 #include <string.h>
 #include "apikey.h"
 #include "billing_cmd.h"
+#include "claims.h"
+#include "bpjs.h"
 #include "config.h"
 #include "args.h"
 #include "db.h"
 #include "session.h"
 #include "enrolment.h"
+#include "event.h"
 #include "log.h"
 #include "migrate.h"
 #include "ops.h"
@@ -49,7 +52,10 @@ static const char *ENVIRONMENT =
 static void usage(FILE *out)
 {
     fputs(USAGE, out);
+    event_usage(out);
     billing_cmd_usage(out);
+    claims_cmd_usage(out);
+    bpjs_usage(out);
     ops_usage(out);
     fputs(ENVIRONMENT, out);
 }
@@ -117,6 +123,7 @@ int main(int argc, char **argv)
         return 0;
     }
     bool own_help = strcmp(cmd, "billing") == 0 || strcmp(cmd, "rates") == 0 ||
+                    strcmp(cmd, "claims") == 0 || strcmp(cmd, "bpjs") == 0 ||
                     strcmp(cmd, "status") == 0 || strcmp(cmd, "submissions") == 0 ||
                     strcmp(cmd, "participants") == 0 || strcmp(cmd, "trace") == 0;
     if (!own_help && (args_flag(rest, args, "--help") || args_flag(rest, args, "-h"))) {
@@ -131,12 +138,22 @@ int main(int argc, char **argv)
         db_destroy(&db);
         return rc;
     }
+    if (strcmp(cmd, "event") == 0) {
+        db_t *db = session_connect();
+        int rc = db ? event_main(db, argc - 1, argv + 1) : 1;
+        db_destroy(&db);
+        return rc;
+    }
     if (strcmp(cmd, "program") == 0)
         return with_db(cmd_program, rest, args);
     if (strcmp(cmd, "apikey") == 0)
         return with_db(cmd_apikey, rest, args);
     if (strcmp(cmd, "billing") == 0 || strcmp(cmd, "rates") == 0)
         return billing_cmd_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "claims") == 0)
+        return claims_cmd_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "bpjs") == 0)
+        return bpjs_main(argc - 1, argv + 1);
     if (strcmp(cmd, "status") == 0 || strcmp(cmd, "submissions") == 0 ||
         strcmp(cmd, "participants") == 0 || strcmp(cmd, "trace") == 0)
         return ops_main(argc - 1, argv + 1);

@@ -1,0 +1,518 @@
+/* events: POST /v1/participants/{nik}/events and POST /v1/events.
+ *
+ * Intake checks the shape of every event (listing every problem with its
+ * index, as for submissions) and normalises them: the NIK to its 16 digits,
+ * the date to YYYY-MM-DD. Everything else is one call of
+ * participant_events_receive (017_life_events.sql), which in one statement,
+ * hence one transaction, answers an Idempotency-Key retry, checks the key's
+ * scope, stores every event with the key and applies it. Why one statement:
+ * a client that heard 201 knows its events are applied; one that heard
+ * nothing (intake killed, connection lost) retries with the same key and the
+ * events are either already there (answered from storage) or were never
+ * stored, so none is applied twice. Set-based in SQL, so 10,000 events cost
+ * a handful of statements, not 10,000 round trips. */
+#include "events.h"
+#include <csv.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uuid/uuid.h>
+#include "date.h"
+#include "log.h"
+#include "nik.h"
+#include "pgjson.h"
+#include "region.h"
+#include "submission.h"
+
+#define MAX_IDEMPOTENCY_KEY 200
+#define CSV_MAX_COLUMNS 16
+
+static const char *SQL_RECEIVE =
+    "SELECT outcome, batch_id, idx, event_id, kind, nik, result, code, message, "
+    "  enrolment_id, new_enrolment_id "
+    "FROM participant_events_receive($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8::jsonb)";
+
+static const char *const KINDS[] = {"death", "moved", "left", NULL};
+static const char *const CSV_COLUMNS[] = {"kind",       "nik",    "date", "reference",
+                                          "to_village", "reason", NULL};
+
+typedef enum { PARSE_OK, PARSE_MALFORMED, PARSE_INVALID } parse_t;
+
+static void add_error(cJSON *errors, const char *field, int index, const char *message)
+{
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "field", field);
+    if (index >= 0)
+        cJSON_AddNumberToObject(e, "index", index);
+    cJSON_AddStringToObject(e, "message", message);
+    cJSON_AddItemToArray(errors, e);
+}
+
+static bool known_kind(const char *k)
+{
+    for (const char *const *p = KINDS; *p; p++)
+        if (strcmp(*p, k) == 0)
+            return true;
+    return false;
+}
+
+/* A string field: NULL when absent (or empty and optional); an error when
+ * present but not a string, or longer than max. */
+static const char *text_field(const cJSON *ev, const char *name, int index, size_t max,
+                              bool required, cJSON *errors)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(ev, name);
+    if (!v || cJSON_IsNull(v) || (cJSON_IsString(v) && !v->valuestring[0] && !required)) {
+        if (required)
+            add_error(errors, name, index, "is required");
+        return NULL;
+    }
+    if (!cJSON_IsString(v)) {
+        add_error(errors, name, index, "must be a string");
+        return NULL;
+    }
+    if (required && !v->valuestring[0]) {
+        add_error(errors, name, index, "must not be empty");
+        return NULL;
+    }
+    if (strlen(v->valuestring) > max) {
+        char m[64];
+        snprintf(m, sizeof m, "must be at most %zu bytes", max);
+        add_error(errors, name, index, m);
+        return NULL;
+    }
+    return v->valuestring;
+}
+
+static void check_kind_fields(const cJSON *ev, const char *kind, int index, cJSON *errors,
+                              cJSON *out)
+{
+    const char *ref =
+        text_field(ev, "reference", index, EVENTS_MAX_REFERENCE, false, errors);
+    if (ref)
+        cJSON_AddStringToObject(out, "reference", ref);
+    if (strcmp(kind, "moved") == 0) {
+        const char *v = text_field(ev, "to_village", index, 32, true, errors);
+        if (v && region_level(v) != REGION_VILLAGE)
+            add_error(errors, "to_village", index,
+                      "must be a village code PP.RR.DD.VVVV");
+        else if (v)
+            cJSON_AddStringToObject(out, "to_village", v);
+    }
+    if (strcmp(kind, "left") == 0) {
+        const char *r = text_field(ev, "reason", index, EVENTS_MAX_REASON, true, errors);
+        if (r)
+            cJSON_AddStringToObject(out, "reason", r);
+    }
+}
+
+/* One event: every problem to `errors`; when there is none, the normalised
+ * copy (with "idx") to `list`. path_nik: the NIK of the per-person route. */
+static void check_event(const cJSON *ev, int index, const char *path_nik, cJSON *errors,
+                        cJSON *list)
+{
+    if (!cJSON_IsObject(ev)) {
+        add_error(errors, "events", index, "must be an object");
+        return;
+    }
+    int before = cJSON_GetArraySize(errors);
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddNumberToObject(out, "idx", index);
+    date_t today = date_today(), when;
+    const char *kind = text_field(ev, "kind", index, 16, true, errors);
+    if (kind && !known_kind(kind))
+        add_error(errors, "kind", index, "must be \"death\", \"moved\" or \"left\"");
+    else if (kind)
+        cJSON_AddStringToObject(out, "kind", kind);
+    const char *nik_text =
+        path_nik ? path_nik
+                 : text_field(ev, "nik", index, SUBMISSION_MAX_NIK, true, errors);
+    nik_t nik;
+    if (nik_text && nik_parse(nik_text, today, &nik) != NIK_OK)
+        add_error(errors, "nik", index, "must be a valid 16-digit NIK");
+    else if (nik_text)
+        cJSON_AddStringToObject(out, "nik", nik.digits);
+    const char *date = text_field(ev, "date", index, 10, true, errors);
+    if (date && !date_parse(date, &when))
+        add_error(errors, "date", index, "must be an existing date as YYYY-MM-DD");
+    else if (date && date_compare(when, today) > 0)
+        add_error(errors, "date", index, "must not be in the future (Asia/Jakarta)");
+    else if (date)
+        cJSON_AddStringToObject(out, "date", date);
+    if (kind && known_kind(kind))
+        check_kind_fields(ev, kind, index, errors, out);
+    if (cJSON_GetArraySize(errors) == before)
+        cJSON_AddItemToArray(list, out);
+    else
+        cJSON_Delete(out);
+}
+
+static int by_nik(const void *a, const void *b)
+{
+    const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+    int c = strcmp(cJSON_GetObjectItem(x, "nik")->valuestring,
+                   cJSON_GetObjectItem(y, "nik")->valuestring);
+    if (c)
+        return c;
+    return cJSON_GetObjectItem(x, "idx")->valueint -
+           cJSON_GetObjectItem(y, "idx")->valueint;
+}
+
+/* One event per person per request: the events of one request are applied
+ * together, set-based, so two about one person would have no order. */
+static void check_one_per_person(const cJSON *list, cJSON *errors)
+{
+    int n = cJSON_GetArraySize(list);
+    if (n < 2)
+        return;
+    const cJSON **sorted = malloc(sizeof *sorted * (size_t)n);
+    int i = 0;
+    const cJSON *ev;
+    cJSON_ArrayForEach(ev, list) sorted[i++] = ev;
+    qsort(sorted, (size_t)n, sizeof *sorted, by_nik);
+    for (i = 1; i < n; i++)
+        if (strcmp(cJSON_GetObjectItem(sorted[i - 1], "nik")->valuestring,
+                   cJSON_GetObjectItem(sorted[i], "nik")->valuestring) == 0)
+            add_error(errors, "nik", cJSON_GetObjectItem(sorted[i], "idx")->valueint,
+                      "appears more than once in this request: send one event per "
+                      "person, later ones in a later request");
+    free(sorted);
+}
+
+static parse_t check_list(const cJSON *events, const char *path_nik, cJSON *errors,
+                          cJSON *list)
+{
+    if (!cJSON_IsArray(events)) {
+        add_error(errors, "events", -1, events ? "must be an array" : "is required");
+        return PARSE_INVALID;
+    }
+    int n = cJSON_GetArraySize(events);
+    if (n == 0 || n > EVENTS_MAX) {
+        add_error(errors, "events", -1,
+                  n ? "must list at most 10000 events" : "must list at least one event");
+        return PARSE_INVALID;
+    }
+    int i = 0;
+    const cJSON *ev;
+    cJSON_ArrayForEach(ev, events) check_event(ev, i++, path_nik, errors, list);
+    check_one_per_person(list, errors);
+    return cJSON_GetArraySize(errors) ? PARSE_INVALID : PARSE_OK;
+}
+
+/* JSON: {"events": [...]} on /v1/events, one event object on the
+ * per-person route. */
+static parse_t parse_json(const http_request_t *req, const char *path_nik, cJSON *errors,
+                          cJSON *list)
+{
+    cJSON *doc = NULL;
+    if (submission_text_ok(req->body, req->body_len))
+        doc = cJSON_ParseWithLength(req->body, req->body_len);
+    if (!cJSON_IsObject(doc)) {
+        cJSON_Delete(doc);
+        add_error(errors, "body", -1, "must be a JSON object in UTF-8");
+        return PARSE_MALFORMED;
+    }
+    parse_t rc;
+    if (path_nik) {
+        cJSON *one = cJSON_CreateArray();
+        cJSON_AddItemReferenceToArray(one, doc);
+        rc = check_list(one, path_nik, errors, list);
+        cJSON_Delete(one);
+    } else {
+        rc = check_list(cJSON_GetObjectItemCaseSensitive(doc, "events"), NULL, errors,
+                        list);
+    }
+    cJSON_Delete(doc);
+    return rc;
+}
+
+typedef struct {
+    cJSON *rows;   /* each record as an array of strings */
+    cJSON *record; /* the current one */
+} csv_reader_t;
+
+static void csv_field(void *s, size_t len, void *arg)
+{
+    csv_reader_t *r = arg;
+    if (!r->record)
+        r->record = cJSON_CreateArray();
+    char *text = strndup(s ? s : "", s ? len : 0);
+    cJSON_AddItemToArray(r->record, cJSON_CreateString(text));
+    free(text);
+}
+
+static void csv_row(int c, void *arg)
+{
+    (void)c;
+    csv_reader_t *r = arg;
+    if (!r->record)
+        return; /* a blank line */
+    cJSON_AddItemToArray(r->rows, r->record);
+    r->record = NULL;
+}
+
+static int no_space(unsigned char c)
+{
+    (void)c;
+    return 0;
+}
+
+/* The header's column names -> index into CSV_COLUMNS; false on a problem. */
+static bool csv_header(const cJSON *header, int column[CSV_MAX_COLUMNS], cJSON *errors)
+{
+    int n = cJSON_GetArraySize(header);
+    if (n > CSV_MAX_COLUMNS) {
+        add_error(errors, "header", -1, "has more than 16 columns");
+        return false;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *name = cJSON_GetArrayItem(header, i)->valuestring;
+        column[i] = -1;
+        for (int k = 0; CSV_COLUMNS[k]; k++)
+            if (strcmp(CSV_COLUMNS[k], name) == 0)
+                column[i] = k;
+        if (column[i] < 0) {
+            add_error(errors, "header", -1,
+                      "unknown column; known columns are kind, nik, date, reference, "
+                      "to_village, reason");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A data record as the JSON object a JSON client would have sent. */
+static cJSON *csv_event(const cJSON *record, const int *column, int width, int index,
+                        cJSON *errors)
+{
+    if (cJSON_GetArraySize(record) != width) {
+        add_error(errors, "events", index,
+                  "has a different number of fields than the header");
+        return NULL;
+    }
+    cJSON *ev = cJSON_CreateObject();
+    for (int i = 0; i < width; i++) {
+        const char *v = cJSON_GetArrayItem(record, i)->valuestring;
+        if (v[0])
+            cJSON_AddStringToObject(ev, CSV_COLUMNS[column[i]], v);
+    }
+    return ev;
+}
+
+/* text/csv on /v1/events: a header row, then one event per record. */
+static parse_t parse_csv(const http_request_t *req, cJSON *errors, cJSON *list)
+{
+    struct csv_parser p;
+    csv_reader_t r = {.rows = cJSON_CreateArray()};
+    bool ok = submission_text_ok(req->body, req->body_len) && req->body_len > 0 &&
+              csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) == 0;
+    if (ok) {
+        csv_set_space_func(&p, no_space);
+        ok = csv_parse(&p, req->body, req->body_len, csv_field, csv_row, &r) ==
+                 req->body_len &&
+             csv_fini(&p, csv_field, csv_row, &r) == 0;
+        csv_free(&p);
+    }
+    cJSON_Delete(r.record);
+    if (!ok || cJSON_GetArraySize(r.rows) == 0) {
+        cJSON_Delete(r.rows);
+        add_error(errors, "body", -1, "must be RFC 4180 CSV in UTF-8 with a header row");
+        return PARSE_MALFORMED;
+    }
+    int column[CSV_MAX_COLUMNS];
+    const cJSON *header = cJSON_GetArrayItem(r.rows, 0);
+    int width = cJSON_GetArraySize(header);
+    parse_t rc = PARSE_INVALID;
+    if (csv_header(header, column, errors)) {
+        cJSON *events = cJSON_CreateArray();
+        for (int i = 1; i < cJSON_GetArraySize(r.rows); i++) {
+            cJSON *ev =
+                csv_event(cJSON_GetArrayItem(r.rows, i), column, width, i - 1, errors);
+            cJSON_AddItemToArray(events, ev ? ev : cJSON_CreateNull());
+        }
+        if (cJSON_GetArraySize(errors) == 0)
+            rc = check_list(events, NULL, errors, list);
+        cJSON_Delete(events);
+    }
+    cJSON_Delete(r.rows);
+    return rc;
+}
+
+static const char *scope_kind_text(const scope_t *s)
+{
+    return s->kind == SCOPE_ADMIN     ? "admin"
+           : s->kind == SCOPE_REGENCY ? "regency"
+                                      : "village";
+}
+
+static cJSON *result_json(const PGresult *r, int i)
+{
+    cJSON *o = cJSON_CreateObject();
+    pgjson_add_int(o, "index", r, i, 2);
+    pgjson_add_int(o, "event_id", r, i, 3);
+    pgjson_add_text(o, "kind", r, i, 4);
+    pgjson_add_text(o, "nik", r, i, 5);
+    pgjson_add_text(o, "result", r, i, 6);
+    pgjson_add_text(o, "code", r, i, 7);
+    pgjson_add_text(o, "message", r, i, 8);
+    pgjson_add_int(o, "enrolment_id", r, i, 9);
+    pgjson_add_int(o, "new_enrolment_id", r, i, 10);
+    return o;
+}
+
+/* 201 (stored and applied now) or 200 (a retry: the stored results). */
+static void answer_results(http_response_t *res, const PGresult *r, bool replay,
+                           const char *request_id)
+{
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "batch_id", PQgetvalue(r, 0, 1));
+    cJSON *counts = cJSON_AddObjectToObject(doc, "counts");
+    cJSON *events = cJSON_AddArrayToObject(doc, "events");
+    int applied = 0, n = PQntuples(r);
+    for (int i = 0; i < n; i++) {
+        applied += strcmp(PQgetvalue(r, i, 6), "applied") == 0;
+        cJSON_AddItemToArray(events, result_json(r, i));
+    }
+    cJSON_AddNumberToObject(counts, "total", n);
+    cJSON_AddNumberToObject(counts, "applied", applied);
+    cJSON_AddNumberToObject(counts, "refused", n - applied);
+    char na[16], nr[16];
+    snprintf(na, sizeof na, "%d", applied);
+    snprintf(nr, sizeof nr, "%d", n - applied);
+    log_info(replay ? "events.replayed" : "events.applied", "batch_id",
+             PQgetvalue(r, 0, 1), "applied", na, "refused", nr, "request_id", request_id);
+    http_response_json(res, replay ? 200 : 201, doc);
+}
+
+static void answer_not_found(http_response_t *res, const PGresult *r, bool per_person)
+{
+    /* the per-person route answers exactly as GET of an unknown NIK */
+    cJSON *details = NULL;
+    if (!per_person) {
+        details = cJSON_CreateArray();
+        add_error(details, "nik", atoi(PQgetvalue(r, 0, 2)),
+                  "no participant with that NIK in this key's scope");
+    }
+    http_response_error(res, 404, "NOT_FOUND", "no participant with that NIK", details);
+}
+
+static void receive(db_t *db, const auth_t *auth, const http_request_t *req,
+                    const char *idem_key, const char *events, bool per_person,
+                    http_response_t *res)
+{
+    uuid_t raw;
+    char id[37];
+    uuid_generate_random(raw);
+    uuid_unparse_lower(raw, id);
+    const char *params[] = {id,
+                            auth->key_id,
+                            idem_key,
+                            events,
+                            req->request_id,
+                            scope_kind_text(&auth->scope),
+                            auth->scope.code,
+                            events};
+    PGresult *r = db_exec(db, SQL_RECEIVE, 8, params);
+    if (!db_ok(r) || PQntuples(r) == 0) {
+        PQclear(r);
+        api_db_failure(db, res);
+        return;
+    }
+    const char *outcome = PQgetvalue(r, 0, 0);
+    if (strcmp(outcome, "conflict") == 0)
+        http_response_error(res, 409, "IDEMPOTENCY_CONFLICT",
+                            "this Idempotency-Key was used with different events", NULL);
+    else if (strcmp(outcome, "not_found") == 0)
+        answer_not_found(res, r, per_person);
+    else
+        answer_results(res, r, strcmp(outcome, "replay") == 0, req->request_id);
+    PQclear(r);
+}
+
+static void bad_body(http_response_t *res, parse_t parsed, bool csv, cJSON *errors)
+{
+    bool malformed = parsed == PARSE_MALFORMED;
+    http_response_error(res, malformed ? 400 : 422,
+                        malformed ? "MALFORMED_BODY" : "INVALID_FIELDS",
+                        malformed ? (csv ? "the body is not RFC 4180 CSV in UTF-8"
+                                         : "the body is not a JSON object in UTF-8")
+                                  : "the events have invalid fields",
+                        errors);
+}
+
+/* Both routes: path_nik is the per-person route's NIK, NULL for the batch. */
+static void create_events(api_t *api, const http_request_t *req, http_response_t *res,
+                          const char *path_nik)
+{
+    db_t *db = api_db(api);
+    auth_t auth;
+    if (!api_authenticate(db, req, res, &auth))
+        return;
+    bool csv = !path_nik && http_request_media_type_is(req, "text/csv");
+    if (!csv && !http_request_media_type_is(req, "application/json")) {
+        http_response_error(res, 415, "UNSUPPORTED_MEDIA_TYPE",
+                            path_nik ? "send Content-Type: application/json"
+                                     : "send Content-Type: application/json or text/csv",
+                            NULL);
+        return;
+    }
+    const char *idem_key = http_request_header(req, "Idempotency-Key");
+    if (idem_key && (strlen(idem_key) == 0 || strlen(idem_key) > MAX_IDEMPOTENCY_KEY)) {
+        http_response_error(res, 400, "BAD_IDEMPOTENCY_KEY",
+                            "Idempotency-Key must be 1 to 200 characters", NULL);
+        return;
+    }
+    nik_t nik;
+    if (path_nik && nik_parse(path_nik, date_today(), &nik) != NIK_OK) {
+        http_response_error(res, 404, "NOT_FOUND", "no participant with that NIK", NULL);
+        return;
+    }
+    cJSON *errors = cJSON_CreateArray(), *list = cJSON_CreateArray();
+    parse_t parsed = csv ? parse_csv(req, errors, list)
+                         : parse_json(req, path_nik ? nik.digits : NULL, errors, list);
+    if (parsed != PARSE_OK) {
+        bad_body(res, parsed, csv, errors);
+        cJSON_Delete(list);
+        return;
+    }
+    cJSON_Delete(errors);
+    /* the normalised events are both what is stored and what an
+     * Idempotency-Key promises (their hash is kept with the batch) */
+    char *text = cJSON_PrintUnformatted(list);
+    cJSON_Delete(list);
+    receive(db, &auth, req, idem_key, text, path_nik != NULL, res);
+    free(text);
+}
+
+static bool not_allowed(http_response_t *res, const char *route)
+{
+    http_response_method_not_allowed(res, route, "only POST is allowed here");
+    return true;
+}
+
+bool events_route(api_t *api, const http_request_t *req, http_response_t *res)
+{
+    const char *path = req->path, *prefix = "/v1/participants/", *suffix = "/events";
+    bool post = strcmp(req->method, "POST") == 0;
+    if (strcmp(path, "/v1/events") == 0) {
+        res->route = "/v1/events";
+        if (!post)
+            return not_allowed(res, "/v1/events");
+        create_events(api, req, res, NULL);
+        return true;
+    }
+    size_t plen = strlen(prefix), len = strlen(path), slen = strlen(suffix);
+    if (strncmp(path, prefix, plen) != 0 || len <= plen + slen ||
+        strcmp(path + len - slen, suffix) != 0)
+        return false;
+    char nik[SUBMISSION_MAX_NIK + 1];
+    size_t nlen = len - plen - slen;
+    if (nlen > SUBMISSION_MAX_NIK || memchr(path + plen, '/', nlen))
+        return false;
+    snprintf(nik, sizeof nik, "%.*s", (int)nlen, path + plen);
+    res->route = "/v1/participants/{nik}/events";
+    if (!post)
+        return not_allowed(res, "/v1/participants/{nik}/events");
+    create_events(api, req, res, nik);
+    return true;
+}

@@ -1,0 +1,19 @@
+/* events: life events (death, moved, left) reported over the API,
+ * POST /v1/participants/{nik}/events (one) and POST /v1/events (a batch, JSON
+ * or CSV). Shape is checked here; storing and applying is one statement of
+ * participant_events_receive (017_life_events.sql), so an answered event is
+ * applied and an unanswered one was never stored. docs/lifecycle.md. */
+#ifndef LINDUNG_EVENTS_H
+#define LINDUNG_EVENTS_H
+#include <stdbool.h>
+#include "api.h"
+
+#define EVENTS_MAX 10000
+#define EVENTS_MAX_REFERENCE 200
+#define EVENTS_MAX_REASON 500
+
+/* Answers the event routes (405 for other methods there); false when the
+ * path is not one of them. Call before reads_route, which owns the rest of
+ * /v1/participants/. */
+bool events_route(api_t *api, const http_request_t *req, http_response_t *res);
+#endif

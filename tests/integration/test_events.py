@@ -1,0 +1,373 @@
+"""Life events (issue 14, "Life events API" and "Death"; docs/lifecycle.md)
+against a real PostgreSQL, intake, verify and billing:
+
+  - each kind: death (coverage ends with the month of death, later months
+    already billed are credited in exact rupiah, the NIK is rejected
+    DECEASED afterwards), moved (a transfer within the programme's regency,
+    an end elsewhere), left (an end), and a refusal (no enrolment covers it);
+  - a death reported in error, corrected with lindungctl: the coverage comes
+    back and billing bills it again;
+  - the batch form, JSON and CSV, with Idempotency-Key (a retry answers the
+    same, another body 409), 422 listing every problem with its index, 404
+    for a NIK outside the key's scope exactly as for an unknown NIK;
+  - kill -9 of intake while it applies 10,000 events, then a retry with the
+    same key: every event applied exactly once.
+
+Expected rupiah are computed here from the published rates (JKK 1% of
+Rp 1,000,000 = 10,000; JKM 6,800; CSR relief halves both in 2026-04..12),
+never read back from the code under test. Enrolments are made with SQL, as
+in test_money.py; events go through the API.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import signal
+import threading
+import time
+import unittest
+
+import harness
+
+VILLAGE_A = "16.12.01.2001"      # Talang Bulang, PALI (desa)
+VILLAGE_B = "16.12.01.2002"      # Benuang, PALI (desa)
+MURA_VILLAGE = "16.05.01.2002"   # Surodadi, Musi Rawas
+ADD = "PALI-TEST-ADD"            # test fixture, no end
+CSR = "MURA-2026-CSR"
+
+FULL = 10000 + 6800              # Rp 16,800 a person-month
+HALF = 5000 + 3400               # PP 50/2025 relief: both halved (CSR, 2026-04..12)
+
+# n people enrolled from {start}; NIK g: 161201 010180+k serial, all valid
+ENROL_SQL = """
+WITH s AS (
+  INSERT INTO submissions (id, program_id, village_code, applicant_count)
+  SELECT gen_random_uuid(), p.id, '{village}', {n} FROM programs p WHERE p.code = '{program}'
+  RETURNING id, program_id),
+a AS (
+  INSERT INTO applicants (submission_id, idx, nik, name, birth_date, sex, occupation,
+                          decision, monthly_income)
+  SELECT s.id, g, '{district}0101' || lpad(({year} + (g + {base}) / 9000)::text, 2, '0')
+                  || lpad(((g + {base}) % 9000 + 1)::text, 4, '0'),
+         'Peserta ' || g, '1980-01-01', 'M', 'PETANI/PEKEBUN', 'accepted', 1000000
+  FROM s, generate_series(0, {n} - 1) g
+  RETURNING id, nik),
+pa AS (
+  INSERT INTO participants (nik, name, birth_date, sex)
+  SELECT nik, 'Peserta', '1980-01-01', 'M' FROM a RETURNING nik)
+INSERT INTO enrolments (nik, program_id, village_code, applicant_id, funding_source,
+                        payer_code, declared_income, transport, start_month, end_month)
+SELECT a.nik, s.program_id, '{village}', a.id, p.funding_source,
+       program_payer(p.id, '{village}'), 1000000, false, '{start}-01', p.coverage_end
+FROM a, s JOIN programs p ON p.id = s.program_id
+RETURNING id, nik
+"""
+
+
+def jakarta_today() -> datetime.date:
+    return (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=7)).date()
+
+
+def month_add(month: str, n: int) -> str:
+    y, m = map(int, month.split("-"))
+    k = y * 12 + m - 1 + n
+    return f"{k // 12:04d}-{k % 12 + 1:02d}"
+
+
+THIS_MONTH = jakarta_today().strftime("%Y-%m")
+
+
+class EventsTest(harness.LindungTestCase):
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.stack.migrate()
+        self.stack.import_programs()
+        self.base = 0
+
+    # -- helpers
+    def sql(self, q: str) -> list[tuple]:
+        return self.stack.cluster.psql(q)
+
+    def enrol(self, program: str, village: str, n: int = 1,
+              start: str = THIS_MONTH) -> list[tuple[int, str]]:
+        district = village.replace(".", "")[:6]
+        rows = self.sql(ENROL_SQL.format(program=program, village=village, n=n,
+                                         base=self.base, start=start, district=district,
+                                         year=80))
+        self.base += n
+        return [(int(i), nik) for i, nik in rows]
+
+    def run_month(self, month: str) -> None:
+        doc = json.loads(self.stack.lindungctl("billing", "run", month).stdout)
+        self.assertTrue(doc["ok"], doc)
+
+    def net(self, enrolment: int, month: str) -> int:
+        return int(self.sql(
+            f"SELECT coalesce((SELECT amount FROM accruals WHERE enrolment_id = {enrolment} "
+            f"AND period = '{month}-01'), 0) + coalesce((SELECT sum(amount) FROM "
+            f"line_adjustments WHERE enrolment_id = {enrolment} AND period = '{month}-01'), 0)"
+        )[0][0])
+
+    def documents(self, month: str, payer: str) -> list[tuple[str, int]]:
+        return [(k, int(t)) for k, t in self.sql(
+            f"SELECT kind, total FROM invoices WHERE period = '{month}-01' "
+            f"AND payer_code = '{payer}' ORDER BY id")]
+
+    def enrolment(self, eid: int) -> tuple:
+        return self.sql(f"SELECT status, to_char(end_month, 'YYYY-MM'), end_reason "
+                        f"FROM enrolments WHERE id = {eid}")[0]
+
+    def post_event(self, key: str, nik: str, event: dict, **kw) -> harness.Response:
+        return self.stack.api("POST", f"/v1/participants/{nik}/events", key, json=event, **kw)
+
+    def post_batch(self, key: str, events: list[dict], idem: str | None = None,
+                   timeout: float = 10.0) -> harness.Response:
+        headers = {"Idempotency-Key": idem} if idem else None
+        return self.stack.api("POST", "/v1/events", key, headers=headers,
+                              json={"events": events}, timeout=timeout)
+
+    def submit_again(self, key: str, nik: str) -> list[dict]:
+        """A new submission of the NIK in PALI-TEST-ADD; its decided reasons."""
+        r = self.stack.api("POST", "/v1/submissions", key, json={
+            "program_code": ADD, "village_code": VILLAGE_A,
+            "applicants": [{"nik": nik, "name": "Peserta", "birth_date": "1980-01-01",
+                            "sex": "M", "occupation": "PETANI/PEKEBUN"}]})
+        self.assertEqual(r.status, 202, r)
+        sid = r.body["submission_id"]
+        harness.wait_until(lambda: self.stack.api("GET", f"/v1/submissions/{sid}", key)
+                           .body["status"] == "verified", timeout=30)
+        return self.stack.api("GET", f"/v1/submissions/{sid}", key).body["applicants"]
+
+    # -- tests
+    def test_death_credit_note_deceased_and_correction(self) -> None:
+        s = self.stack
+        start = month_add(THIS_MONTH, -3)
+        death_month = month_add(THIS_MONTH, -2)
+        (dead, dead_nik), (alive, _) = self.enrol(ADD, VILLAGE_A, 2, start=start)
+        (csr_dead, csr_nik), = self.enrol(CSR, MURA_VILLAGE, 1, start=start)
+        csr_payer = self.sql(f"SELECT payer_code FROM enrolments WHERE id = {csr_dead}")[0][0]
+        s.start_daemons("billing", "verify", "intake")
+        months = [month_add(start, i) for i in range(4)]
+        for m in months:
+            self.run_month(m)
+        for m in months:
+            self.assertEqual(self.net(dead, m), FULL, m)
+            self.assertEqual(self.net(csr_dead, m), HALF, m)
+        key = s.create_key("regency:16.12")
+        r = self.post_event(key, dead_nik, {"kind": "death", "date": f"{death_month}-17",
+                                            "reference": "AKTA-KEMATIAN-0001"})
+        self.assertEqual(r.status, 201, r)
+        ev = r.body["events"][0]
+        self.assertEqual((ev["result"], ev["code"], ev["enrolment_id"]),
+                         ("applied", "ended", dead), ev)
+        self.assertEqual(self.enrolment(dead), ("ended", death_month, "death"))
+        admin = s.create_key("admin")
+        r = self.post_event(admin, csr_nik, {"kind": "death", "date": f"{death_month}-01"})
+        self.assertEqual(r.status, 201, r)
+        # billing credits the months after the death, by itself (its sweep) or
+        # when the months are run again: exact rupiah, person-month by month
+        later = [m for m in months if m > death_month]
+        for m in later:
+            self.run_month(m)
+        for m in months:
+            want = FULL if m <= death_month else 0
+            self.assertEqual(self.net(dead, m), want, m)
+            self.assertEqual(self.net(alive, m), FULL, m)
+            self.assertEqual(self.net(csr_dead, m), HALF if m <= death_month else 0, m)
+        for m in later:
+            self.assertEqual(self.documents(m, VILLAGE_A),
+                             [("invoice", 2 * FULL), ("credit_note", -FULL)], m)
+            self.assertEqual(self.documents(m, csr_payer),
+                             [("invoice", HALF), ("credit_note", -HALF)], m)
+        # the person reads as deceased, with the event
+        doc = s.api("GET", f"/v1/participants/{dead_nik}", key).body
+        self.assertEqual(doc["deceased_on"], f"{death_month}-17")
+        self.assertEqual([(e["kind"], e["reference"], e["result"]) for e in doc["events"]],
+                         [("death", "AKTA-KEMATIAN-0001", "applied")])
+        # DECEASED: a later submission of the NIK is rejected, with the date
+        got = self.submit_again(key, dead_nik)
+        self.assertEqual(got[0]["decision"], "rejected", got)
+        self.assertEqual([x["code"] for x in got[0]["reasons"]], ["DECEASED"], got)
+        self.assertIn(f"{death_month}-17", got[0]["reasons"][0]["message"])
+        # a second death report is refused, not applied twice
+        r = self.post_event(key, dead_nik, {"kind": "death", "date": f"{death_month}-17"})
+        self.assertEqual((r.status, r.body["events"][0]["code"]), (201, "already_deceased"))
+        # a death reported in error: corrected, the coverage back, billed again
+        out = s.lindungctl("event", "list", dead_nik).stdout
+        self.assertIn("deceased on", out)
+        self.assertNotIn(dead_nik, out)   # masked
+        out = s.lindungctl("event", "correct", str(ev["event_id"]), "--reason",
+                           "wrong NIK on the death certificate").stdout
+        self.assertIn("active again", out)
+        self.assertEqual(self.enrolment(dead), ("active", None, None))
+        self.assertIsNone(s.api("GET", f"/v1/participants/{dead_nik}", key)
+                          .body["deceased_on"])
+        again = s.lindungctl("event", "correct", str(ev["event_id"]), "--reason", "x",
+                             check=False)
+        self.assertEqual(again.returncode, 1)
+        self.assertIn("corrected", again.stderr)
+        for m in later:
+            self.run_month(m)
+        for m in months:
+            self.assertEqual(self.net(dead, m), FULL, m)
+        for m in later:
+            self.assertEqual(self.documents(m, VILLAGE_A),
+                             [("invoice", 2 * FULL), ("credit_note", -FULL),
+                              ("supplementary", FULL)], m)
+        self.assertEqual(self.sql(f"SELECT DISTINCT reason FROM line_adjustments "
+                                  f"WHERE enrolment_id = {dead} AND amount > 0"),
+                         [("reinstated",)])
+
+    def test_moved_and_left(self) -> None:
+        s = self.stack
+        people = self.enrol(ADD, VILLAGE_A, 5, start=month_add(THIS_MONTH, -1))
+        s.start_daemons("intake")
+        key = s.create_key("regency:16.12")
+        today = jakarta_today().isoformat()
+        events = [
+            {"kind": "moved", "nik": people[0][1], "date": today, "to_village": VILLAGE_B},
+            {"kind": "moved", "nik": people[1][1], "date": today,
+             "to_village": MURA_VILLAGE},
+            {"kind": "left", "nik": people[2][1], "date": today,
+             "reason": "now a salaried worker (PPU)"},
+            {"kind": "left", "nik": people[3][1], "date": f"{month_add(THIS_MONTH, -3)}-05",
+             "reason": "before the enrolment began"},
+            {"kind": "moved", "nik": people[4][1], "date": today, "to_village": VILLAGE_A},
+        ]
+        r = self.post_batch(key, events)
+        self.assertEqual(r.status, 201, r)
+        got = [(e["index"], e["result"], e["code"]) for e in r.body["events"]]
+        self.assertEqual(got, [(0, "applied", "transferred"), (1, "applied", "ended"),
+                               (2, "applied", "ended"), (3, "refused", "not_covered"),
+                               (4, "refused", "same_place")])
+        self.assertEqual(r.body["counts"], {"total": 5, "applied": 3, "refused": 2})
+        # moved within the regency: ends this month, continues next month in B
+        self.assertEqual(self.enrolment(people[0][0]), ("ended", THIS_MONTH, "moved"))
+        new = r.body["events"][0]["new_enrolment_id"]
+        self.assertEqual(self.sql(f"SELECT village_code, to_char(start_month, 'YYYY-MM'), "
+                                  f"status, previous_enrolment_id FROM enrolments "
+                                  f"WHERE id = {new}"),
+                         [(VILLAGE_B, month_add(THIS_MONTH, 1), "active",
+                           str(people[0][0]))])
+        self.assertEqual(self.sql(f"SELECT source FROM enrolment_transfers "
+                                  f"WHERE new_enrolment_id = {new}")[0][0][:4], "api:")
+        # moved out of the regency: an end, saying why there is no transfer
+        self.assertEqual(self.enrolment(people[1][0]), ("ended", THIS_MONTH, "moved"))
+        self.assertIn("no transfer", r.body["events"][1]["message"])
+        self.assertEqual(self.enrolment(people[2][0]), ("ended", THIS_MONTH, "left"))
+        self.assertEqual(self.enrolment(people[3][0]), ("active", None, None))
+        self.assertEqual(self.enrolment(people[4][0]), ("active", None, None))
+        # stored as received, with the key that sent them
+        self.assertEqual(self.sql("SELECT count(*), count(DISTINCT api_key_id), "
+                                  "max(reason) FILTER (WHERE idx = 2) "
+                                  "FROM participant_events"),
+                         [("5", "1", "now a salaried worker (PPU)")])
+
+    def test_batch_idempotency_errors_and_scope(self) -> None:
+        s = self.stack
+        people = self.enrol(ADD, VILLAGE_A, 3, start=THIS_MONTH)
+        other, = self.enrol(ADD, VILLAGE_B, 1, start=THIS_MONTH)
+        s.start_daemons("intake")
+        key = s.create_key(f"village:{VILLAGE_A}")
+        today = jakarta_today().isoformat()
+        batch = [{"kind": "left", "nik": people[0][1], "date": today, "reason": "moved abroad"},
+                 {"kind": "death", "nik": people[1][1], "date": today}]
+        first = self.post_batch(key, batch, idem="ev-batch-1")
+        self.assertEqual(first.status, 201, first)
+        replay = self.post_batch(key, batch, idem="ev-batch-1")
+        self.assertEqual(replay.status, 200, replay)
+        self.assertEqual(replay.body, first.body)
+        other_body = self.post_batch(key, batch[:1], idem="ev-batch-1")
+        self.assertEqual((other_body.status, other_body.body["error"]["code"]),
+                         (409, "IDEMPOTENCY_CONFLICT"))
+        self.assertEqual(self.sql("SELECT count(*) FROM participant_events"), [("2",)])
+        # 422: every problem, each with its index
+        tomorrow = (jakarta_today() + datetime.timedelta(days=1)).isoformat()
+        bad = [{"kind": "born", "nik": people[2][1], "date": today},
+               {"kind": "death", "nik": "123", "date": today},
+               {"kind": "death", "nik": people[2][1], "date": tomorrow},
+               {"kind": "moved", "nik": other[1], "date": today},
+               {"kind": "left", "nik": people[0][1], "date": "2026-02-30", "reason": "x"}]
+        r = self.post_batch(key, bad)
+        self.assertEqual((r.status, r.body["error"]["code"]), (422, "INVALID_FIELDS"), r)
+        problems = sorted((d["index"], d["field"]) for d in r.body["error"]["details"])
+        self.assertEqual(problems, [(0, "kind"), (1, "nik"), (2, "date"), (3, "to_village"),
+                                    (4, "date")])
+        dup = self.post_batch(key, [batch[0], dict(batch[0])])
+        self.assertEqual([(d["index"], d["field"]) for d in dup.body["error"]["details"]],
+                         [(1, "nik")])
+        # 404: outside the key's scope is exactly an unknown NIK
+        unknown = "1612010101990001"
+        a = self.post_event(key, other[1], {"kind": "death", "date": today})
+        b = self.post_event(key, unknown, {"kind": "death", "date": today})
+        self.assertEqual((a.status, b.status), (404, 404))
+        self.assertEqual(a.body, b.body)
+        self.assertEqual(s.api("GET", f"/v1/participants/{other[1]}", key).body, a.body)
+        c = self.post_batch(key, [{"kind": "death", "nik": other[1], "date": today}])
+        self.assertEqual((c.status, c.body["error"]["details"][0]["index"]), (404, 0))
+        self.assertEqual(self.enrolment(other[0]), ("active", None, None))
+        # CSV, with a header row
+        csv = f"kind,nik,date,reason\r\nleft,{people[2][1]},{today},\"no longer poor, DTKS\"\r\n"
+        r = s.api("POST", "/v1/events", key, headers={"Content-Type": "text/csv"}, data=csv)
+        self.assertEqual((r.status, r.body["events"][0]["code"]), (201, "ended"), r)
+        self.assertEqual(self.enrolment(people[2][0]), ("ended", THIS_MONTH, "left"))
+        r = s.api("POST", "/v1/events", key, headers={"Content-Type": "text/csv"},
+                  data="kind,nik,\"date\nleft")
+        self.assertEqual((r.status, r.body["error"]["code"]), (400, "MALFORMED_BODY"))
+        r = s.api("GET", "/v1/events", key)
+        self.assertEqual(r.status, 405)
+
+    def test_kill_intake_mid_batch_applies_each_event_once(self) -> None:
+        s = self.stack
+        n = 10000
+        people = self.enrol(ADD, VILLAGE_A, n, start=month_add(THIS_MONTH, -1))
+        s.start_daemons("intake")
+        key = s.create_key("admin")
+        today = jakarta_today().isoformat()
+        events = [{"kind": "death" if i % 2 else "left", "nik": nik, "date": today,
+                   "reason": "pindah kerja"} for i, (_, nik) in enumerate(people)]
+        for e in events:
+            if e["kind"] == "death":
+                del e["reason"]
+        answers: list = []
+
+        def send() -> None:
+            try:
+                answers.append(self.post_batch(key, events, idem="big-1", timeout=120))
+            except Exception as exc:  # the connection dies with intake
+                answers.append(exc)
+
+        t = threading.Thread(target=send)
+        t.start()
+        # kill while PostgreSQL is applying the batch for intake
+        harness.wait_until(lambda: self.sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+            "AND pid <> pg_backend_pid() "
+            "AND query LIKE '%participant_events_receive(%'")[0][0] != "0", timeout=60)
+        s.intake.kill(signal.SIGKILL)
+        t.join(130)
+        self.assertEqual(len(answers), 1)
+        self.assertNotIsInstance(answers[0], harness.Response,
+                                 "intake answered before it was killed")
+        s.intake.start()
+        # retry until answered: the first try either committed (a replay) or
+        # left nothing (applied now)
+        r = harness.wait_until(lambda: (lambda x: x if x.status in (200, 201) else None)(
+            self.post_batch(key, events, idem="big-1", timeout=120)), timeout=120)
+        self.assertEqual(r.body["counts"], {"total": n, "applied": n, "refused": 0})
+        self.assertEqual(self.sql(
+            "SELECT count(*), count(DISTINCT nik), count(DISTINCT batch_id) "
+            "FROM participant_events"), [(str(n), str(n), "1")])
+        self.assertEqual(self.sql(
+            "SELECT end_reason, count(*) FROM enrolments GROUP BY 1 ORDER BY 1"),
+            [("death", str(n // 2)), ("left", str(n // 2))])
+        self.assertEqual(self.sql("SELECT count(*) FROM participants "
+                                  "WHERE deceased_on IS NOT NULL"), [(str(n // 2),)])
+        again = self.post_batch(key, events, idem="big-1", timeout=120)
+        self.assertEqual(again.status, 200)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

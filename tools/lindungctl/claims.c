@@ -1,0 +1,456 @@
+/* claims: the claims register for operators (docs/lifecycle.md, "Claims").
+ * JKM claims open by themselves when a death is recorded
+ * (db/migrations/018_claims.sql); JKK claims are recorded here or over the
+ * API. Every rule (who is covered, which step may follow which, dates and
+ * amounts) is in the database functions claim_open_jkk() and claim_step(),
+ * the ones intake's /v1/claims uses. The report reads the view loss_ratio:
+ * claims paid against premiums paid, in basis points rounded half up, in
+ * integer arithmetic. Money is int64 rupiah, never a double except as a
+ * JSON number (exact below 2^53). */
+#include "claims.h"
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "args.h"
+#include "date.h"
+#include "db.h"
+#include "period.h"
+#include "session.h"
+
+#define MAX_AMOUNT_DIGITS 13 /* up to Rp 1,000,000,000,000 */
+#define MAX_AMOUNT 1000000000000LL
+#define LIST_LIMIT "1000"
+
+static const char *SQL_OPEN_JKK =
+    "SELECT result, claim_id FROM claim_open_jkk($1, $2::date, $3, $4::bigint, "
+    "  'lindungctl', 'admin', '')";
+
+static const char *SQL_STEP =
+    "SELECT result, status FROM claim_step($1::bigint, $2, $3::date, $4::bigint, $5, "
+    "  'lindungctl')";
+
+/* $1 status, $2 kind, $3 regency; the newest first, at most LIST_LIMIT. */
+static const char *SQL_LIST =
+    "SELECT c.id, c.kind, c.status, to_char(c.status_on, 'YYYY-MM-DD'), c.nik, p.code, "
+    "  c.village_code, to_char(c.event_date, 'YYYY-MM-DD'), c.amount_claimed, "
+    "  coalesce(c.amount_paid, 0), coalesce(c.accident_kind, '') "
+    "FROM claims c JOIN programs p ON p.id = c.program_id "
+    "WHERE ($1::text IS NULL OR c.status = $1) AND ($2::text IS NULL OR c.kind = $2) "
+    "  AND ($3::text IS NULL OR c.regency_code = $3) "
+    "ORDER BY c.id DESC LIMIT " LIST_LIMIT;
+
+static const char *SQL_STEPS =
+    "SELECT status, to_char(on_date, 'YYYY-MM-DD'), coalesce(amount, 0), "
+    "  coalesce(note, ''), source FROM claim_steps WHERE claim_id = $1::bigint ORDER BY "
+    "id";
+
+/* Totals over the months asked for, per programme and regency, and the
+ * ratio of claims paid to premiums paid in basis points (half up). */
+static const char *SQL_REPORT =
+    "SELECT program_code, regency_code, min(to_char(month, 'YYYY-MM')), "
+    "  max(to_char(month, 'YYYY-MM')), sum(premiums_billed)::bigint, "
+    "  sum(premiums_paid)::bigint, sum(claims_paid)::bigint, "
+    "  CASE WHEN sum(premiums_paid) > 0 THEN div(sum(claims_paid) * 20000 "
+    "    + sum(premiums_paid), 2 * sum(premiums_paid))::bigint END "
+    "FROM loss_ratio "
+    "WHERE ($1::text IS NULL OR regency_code = $1) AND ($2::text IS NULL OR program_code "
+    "= $2) "
+    "  AND ($3::date IS NULL OR month >= $3::date) AND ($4::date IS NULL OR month <= "
+    "$4::date) "
+    "GROUP BY program_code, regency_code ORDER BY program_code, regency_code";
+
+static const char *SQL_REPORT_CLAIMS =
+    "SELECT coalesce(sum(claims_reported), 0)::bigint, coalesce(sum(jkm_reported), "
+    "0)::bigint, "
+    "  coalesce(sum(claims_paid), 0)::bigint, coalesce(sum(jkm_paid), 0)::bigint "
+    "FROM claims_by_month WHERE program_code = $1 AND regency_code = $2 "
+    "  AND ($3::date IS NULL OR month >= $3::date) AND ($4::date IS NULL OR month <= "
+    "$4::date)";
+
+static const char *USAGE =
+    "       lindungctl claims add --nik NIK --date YYYY-MM-DD --kind TEXT --amount "
+    "RUPIAH [--json]\n"
+    "                  record a JKK (work accident) claim\n"
+    "       lindungctl claims step ID --status filed|paid|refused --date YYYY-MM-DD\n"
+    "                  [--amount RUPIAH] [--note TEXT] [--json]\n"
+    "       lindungctl claims list [--status S] [--kind JKM|JKK] [--regency PP.RR] "
+    "[--json]\n"
+    "       lindungctl claims show ID [--json]\n"
+    "       lindungctl claims report [--regency PP.RR] [--program CODE] [--from "
+    "YYYY-MM]\n"
+    "                  [--to YYYY-MM] [--json]   claims paid against premiums\n";
+
+void claims_cmd_usage(FILE *out)
+{
+    fputs(USAGE, out);
+}
+
+static void print_json(cJSON *doc)
+{
+    char *text = cJSON_Print(doc);
+    printf("%s\n", text);
+    free(text);
+    cJSON_Delete(doc);
+}
+
+/* Strict whole rupiah from 1 to MAX_AMOUNT. */
+static bool amount_ok(const char *s)
+{
+    size_t len = s ? strlen(s) : 0;
+    return len > 0 && len <= MAX_AMOUNT_DIGITS && strspn(s, "0123456789") == len &&
+           strtoll(s, NULL, 10) >= 1 && strtoll(s, NULL, 10) <= MAX_AMOUNT;
+}
+
+static bool date_ok(const char *s)
+{
+    date_t d;
+    return s && date_parse(s, &d);
+}
+
+/* "2024-03" -> "2024-03-01" in out; NULL (and ok) when absent. */
+static const char *month_arg(const char *s, char out[11], bool *ok)
+{
+    period_t p;
+    if (!s)
+        return NULL;
+    if (!period_parse(s, &p)) {
+        *ok = false;
+        return NULL;
+    }
+    date_format(period_first_day(p), out);
+    return out;
+}
+
+/* 1234567 -> "1,234,567" */
+static void format_rupiah(const char *digits, char out[40])
+{
+    size_t n = strlen(digits), o = 0;
+    for (size_t i = 0; i < n && o < 38; i++) {
+        if (i > 0 && digits[i - 1] != '-' && (n - i) % 3 == 0)
+            out[o++] = ',';
+        out[o++] = digits[i];
+    }
+    out[o] = '\0';
+}
+
+static void add_int(cJSON *o, const char *key, const PGresult *r, int row, int col)
+{
+    if (PQgetisnull(r, row, col))
+        cJSON_AddNullToObject(o, key);
+    else
+        cJSON_AddNumberToObject(o, key,
+                                (double)strtoll(PQgetvalue(r, row, col), NULL, 10));
+}
+
+/* ---------------------------------------------------------------- show */
+
+static const char *const CLAIM_FIELDS[] = {
+    "id",           "kind",         "status",     "status_on",      "nik",
+    "program",      "village_code", "event_date", "amount_claimed", "amount_paid",
+    "accident_kind"};
+
+static bool is_amount_field(int col)
+{
+    return col == 0 || col == 8 || col == 9;
+}
+
+static cJSON *claim_json(const PGresult *r, int i)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (int c = 0; c < (int)(sizeof CLAIM_FIELDS / sizeof CLAIM_FIELDS[0]); c++) {
+        if (is_amount_field(c))
+            add_int(o, CLAIM_FIELDS[c], r, i, c);
+        else
+            cJSON_AddStringToObject(o, CLAIM_FIELDS[c], PQgetvalue(r, i, c));
+    }
+    return o;
+}
+
+static void claim_print_row(const PGresult *r, int i)
+{
+    char claimed[40], paid[40];
+    format_rupiah(PQgetvalue(r, i, 8), claimed);
+    format_rupiah(PQgetvalue(r, i, 9), paid);
+    printf("%-8s %-4s %-10s %-10s %-16s %-22s %-14s %-10s %16s %16s %s\n",
+           PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+           PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5),
+           PQgetvalue(r, i, 6), PQgetvalue(r, i, 7), claimed, paid, PQgetvalue(r, i, 10));
+}
+
+static void claim_print_header(void)
+{
+    printf("%-8s %-4s %-10s %-10s %-16s %-22s %-14s %-10s %16s %16s %s\n", "id", "kind",
+           "status", "since", "nik", "program", "village", "event", "claimed", "paid",
+           "accident");
+}
+
+static cJSON *steps_json(const PGresult *s)
+{
+    cJSON *list = cJSON_CreateArray();
+    for (int i = 0; i < PQntuples(s); i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "status", PQgetvalue(s, i, 0));
+        cJSON_AddStringToObject(o, "date", PQgetvalue(s, i, 1));
+        add_int(o, "amount", s, i, 2);
+        cJSON_AddStringToObject(o, "note", PQgetvalue(s, i, 3));
+        cJSON_AddStringToObject(o, "source", PQgetvalue(s, i, 4));
+        cJSON_AddItemToArray(list, o);
+    }
+    return list;
+}
+
+static void steps_print(const PGresult *s)
+{
+    printf("steps:\n");
+    for (int i = 0; i < PQntuples(s); i++) {
+        char amount[40];
+        format_rupiah(PQgetvalue(s, i, 2), amount);
+        printf("  %-10s %s %16s  %s  (%s)\n", PQgetvalue(s, i, 0), PQgetvalue(s, i, 1),
+               amount, PQgetvalue(s, i, 3), PQgetvalue(s, i, 4));
+    }
+}
+
+/* One claim with its steps. */
+static int claim_show(db_t *db, const char *id, bool json)
+{
+    static const char *SQL_ONE_WHERE = " AND c.id = $4::bigint";
+    if (!id[0] || strlen(id) > 18 || strspn(id, "0123456789") != strlen(id)) {
+        fprintf(stderr, "claims: no claim %s\n", id);
+        return 1;
+    }
+    char sql[2048];
+    /* the list's query narrowed to one id: one set of columns to keep right */
+    const char *order = strstr(SQL_LIST, "ORDER BY");
+    snprintf(sql, sizeof sql, "%.*s%s", (int)(order - SQL_LIST), SQL_LIST, SQL_ONE_WHERE);
+    const char *params[] = {NULL, NULL, NULL, id};
+    PGresult *r = db_exec(db, sql, 4, params);
+    const char *sp[] = {id};
+    PGresult *s = db_ok(r) ? db_exec(db, SQL_STEPS, 1, sp) : NULL;
+    int rc = 0;
+    if (!db_ok(r) || !db_ok(s)) {
+        fprintf(stderr, "claims: %s\n", db_error(db));
+        rc = 1;
+    } else if (PQntuples(r) != 1) {
+        fprintf(stderr, "claims: no claim %s\n", id);
+        rc = 1;
+    } else if (json) {
+        cJSON *doc = claim_json(r, 0);
+        cJSON_AddItemToObject(doc, "steps", steps_json(s));
+        print_json(doc);
+    } else {
+        claim_print_header();
+        claim_print_row(r, 0);
+        steps_print(s);
+    }
+    PQclear(r);
+    PQclear(s);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- add */
+
+static int claims_add(db_t *db, int argc, char **argv)
+{
+    const char *nik = args_value(argc, argv, "--nik");
+    const char *on = args_value(argc, argv, "--date");
+    const char *kind = args_value(argc, argv, "--kind");
+    const char *amount = args_value(argc, argv, "--amount");
+    if (!nik || !date_ok(on) || !kind || !kind[0] || !amount_ok(amount)) {
+        fprintf(stderr, "claims add: give --nik NIK --date YYYY-MM-DD --kind TEXT "
+                        "--amount RUPIAH (1 to 1000000000000)\n");
+        return 2;
+    }
+    const char *params[] = {nik, on, kind, amount};
+    PGresult *r = db_exec(db, SQL_OPEN_JKK, 4, params);
+    int rc = 1;
+    if (!db_ok(r) || PQntuples(r) != 1)
+        fprintf(stderr, "claims add: %s\n", db_error(db));
+    else if (strcmp(PQgetvalue(r, 0, 0), "ok") != 0)
+        fprintf(stderr, "claims add: refused: %s\n", PQgetvalue(r, 0, 0));
+    else
+        rc = claim_show(db, PQgetvalue(r, 0, 1), args_flag(argc, argv, "--json"));
+    PQclear(r);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- step */
+
+static int claims_step(db_t *db, int argc, char **argv)
+{
+    const char *id = argc > 1 ? argv[1] : NULL;
+    const char *status = args_value(argc, argv, "--status");
+    const char *on = args_value(argc, argv, "--date");
+    const char *amount = args_value(argc, argv, "--amount");
+    const char *note = args_value(argc, argv, "--note");
+    if (!id || strspn(id, "0123456789") != strlen(id) || !id[0] || strlen(id) > 18 ||
+        !status || !date_ok(on) || (amount && !amount_ok(amount))) {
+        fprintf(stderr, "claims step: give ID --status filed|paid|refused --date "
+                        "YYYY-MM-DD [--amount RUPIAH] [--note TEXT]\n");
+        return 2;
+    }
+    const char *params[] = {id, status, on, amount, note};
+    PGresult *r = db_exec(db, SQL_STEP, 5, params);
+    int rc = 1;
+    if (!db_ok(r) || PQntuples(r) != 1)
+        fprintf(stderr, "claims step: %s\n", db_error(db));
+    else if (strcmp(PQgetvalue(r, 0, 0), "ok") != 0)
+        fprintf(stderr, "claims step: refused: %s (the claim is %s)\n",
+                PQgetvalue(r, 0, 0),
+                PQgetisnull(r, 0, 1) ? "unknown" : PQgetvalue(r, 0, 1));
+    else
+        rc = claim_show(db, id, args_flag(argc, argv, "--json"));
+    PQclear(r);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- list */
+
+static int claims_list(db_t *db, int argc, char **argv)
+{
+    const char *params[] = {args_value(argc, argv, "--status"),
+                            args_value(argc, argv, "--kind"),
+                            args_value(argc, argv, "--regency")};
+    PGresult *r = db_exec(db, SQL_LIST, 3, params);
+    if (!db_ok(r)) {
+        fprintf(stderr, "claims list: %s\n", db_error(db));
+        PQclear(r);
+        return 1;
+    }
+    if (args_flag(argc, argv, "--json")) {
+        cJSON *list = cJSON_CreateArray();
+        for (int i = 0; i < PQntuples(r); i++)
+            cJSON_AddItemToArray(list, claim_json(r, i));
+        print_json(list);
+    } else {
+        claim_print_header();
+        for (int i = 0; i < PQntuples(r); i++)
+            claim_print_row(r, i);
+    }
+    PQclear(r);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- report */
+
+enum { P_PROGRAM, P_REGENCY, P_FIRST, P_LAST, P_BILLED, P_PAID, P_CLAIMS, P_BP };
+
+/* The claim counts of one row of the report: reported, of which JKM, paid,
+ * of which JKM. */
+static PGresult *report_counts(db_t *db, const PGresult *r, int i,
+                               const char *const *months)
+{
+    const char *params[] = {PQgetvalue(r, i, P_PROGRAM), PQgetvalue(r, i, P_REGENCY),
+                            months[0], months[1]};
+    PGresult *c = db_exec(db, SQL_REPORT_CLAIMS, 4, params);
+    if (db_ok(c) && PQntuples(c) == 1)
+        return c;
+    PQclear(c);
+    return NULL;
+}
+
+static cJSON *report_row_json(const PGresult *r, int i, const PGresult *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "program_code", PQgetvalue(r, i, P_PROGRAM));
+    cJSON_AddStringToObject(o, "regency_code", PQgetvalue(r, i, P_REGENCY));
+    cJSON_AddStringToObject(o, "first_month", PQgetvalue(r, i, P_FIRST));
+    cJSON_AddStringToObject(o, "last_month", PQgetvalue(r, i, P_LAST));
+    add_int(o, "premiums_billed", r, i, P_BILLED);
+    add_int(o, "premiums_paid", r, i, P_PAID);
+    add_int(o, "claims_paid", r, i, P_CLAIMS);
+    add_int(o, "loss_ratio_bp", r, i, P_BP);
+    if (c) {
+        add_int(o, "claims_reported", c, 0, 0);
+        add_int(o, "jkm_reported", c, 0, 1);
+        add_int(o, "claims_paid_count", c, 0, 2);
+        add_int(o, "jkm_paid_count", c, 0, 3);
+    }
+    return o;
+}
+
+static void report_row_print(const PGresult *r, int i, const PGresult *c)
+{
+    char billed[40], paid[40], claims[40];
+    format_rupiah(PQgetvalue(r, i, P_BILLED), billed);
+    format_rupiah(PQgetvalue(r, i, P_PAID), paid);
+    format_rupiah(PQgetvalue(r, i, P_CLAIMS), claims);
+    const char *bp = PQgetisnull(r, i, P_BP) ? "-" : PQgetvalue(r, i, P_BP);
+    printf("%-24s %-6s %s..%s %18s %18s %18s %8s %6s %6s\n", PQgetvalue(r, i, P_PROGRAM),
+           PQgetvalue(r, i, P_REGENCY), PQgetvalue(r, i, P_FIRST),
+           PQgetvalue(r, i, P_LAST), billed, paid, claims, bp,
+           c ? PQgetvalue(c, 0, 2) : "?", c ? PQgetvalue(c, 0, 3) : "?");
+}
+
+static int claims_report(db_t *db, int argc, char **argv)
+{
+    bool ok = true;
+    char from[11], to[11];
+    const char *months[] = {month_arg(args_value(argc, argv, "--from"), from, &ok),
+                            month_arg(args_value(argc, argv, "--to"), to, &ok)};
+    if (!ok) {
+        fprintf(stderr, "claims report: give --from and --to as YYYY-MM\n");
+        return 2;
+    }
+    const char *params[] = {args_value(argc, argv, "--regency"),
+                            args_value(argc, argv, "--program"), months[0], months[1]};
+    PGresult *r = db_exec(db, SQL_REPORT, 4, params);
+    if (!db_ok(r)) {
+        fprintf(stderr, "claims report: %s\n", db_error(db));
+        PQclear(r);
+        return 1;
+    }
+    bool json = args_flag(argc, argv, "--json");
+    cJSON *list = json ? cJSON_CreateArray() : NULL;
+    if (!json)
+        printf("%-24s %-6s %-16s %18s %18s %18s %8s %6s %6s\n", "program", "regency",
+               "months", "premiums billed", "premiums paid", "claims paid", "ratio bp",
+               "paid", "JKM");
+    for (int i = 0; i < PQntuples(r); i++) {
+        PGresult *c = report_counts(db, r, i, months);
+        if (json)
+            cJSON_AddItemToArray(list, report_row_json(r, i, c));
+        else
+            report_row_print(r, i, c);
+        PQclear(c);
+    }
+    if (json)
+        print_json(list);
+    else
+        printf("ratio: claims paid / premiums paid, in basis points (10000 = 100%%), "
+               "rounded half up\n");
+    PQclear(r);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+int claims_cmd_main(int argc, char **argv)
+{
+    /* argv[0] is "claims" */
+    int n = argc - 1;
+    char **a = argv + 1;
+    if (n < 1 || args_flag(n, a, "--help") || args_flag(n, a, "-h")) {
+        fputs(USAGE, n < 1 ? stderr : stdout);
+        return n < 1 ? 2 : 0;
+    }
+    int (*fn)(db_t *, int, char **) = strcmp(a[0], "add") == 0      ? claims_add
+                                      : strcmp(a[0], "step") == 0   ? claims_step
+                                      : strcmp(a[0], "list") == 0   ? claims_list
+                                      : strcmp(a[0], "report") == 0 ? claims_report
+                                                                    : NULL;
+    bool show = strcmp(a[0], "show") == 0;
+    if (!fn && !show) {
+        fputs(USAGE, stderr);
+        return 2;
+    }
+    db_t *db = session_connect();
+    if (!db)
+        return 1;
+    int rc = show ? (n > 1 ? claim_show(db, a[1], args_flag(n, a, "--json")) : 2)
+                  : fn(db, n, a);
+    db_destroy(&db);
+    return rc;
+}

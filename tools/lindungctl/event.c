@@ -1,0 +1,162 @@
+/* event: list a person's life events and correct a death reported in
+ * error. The rules live in SQL (017_life_events.sql) so the API and this
+ * tool cannot disagree; this file reads arguments and prints. NIKs are
+ * masked in everything printed. */
+#include "event.h"
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include "args.h"
+#include "nik.h"
+#include "pgjson.h"
+
+#define MAX_REASON 500
+
+static const char *SQL_LIST =
+    "SELECT id, kind, to_char(event_date, 'YYYY-MM-DD'), coalesce(reference, ''), "
+    "  coalesce(to_village, ''), coalesce(reason, ''), coalesce(result, ''), "
+    "  coalesce(code, ''), coalesce(message, ''), coalesce(enrolment_id::text, ''), "
+    "  coalesce(new_enrolment_id::text, ''), "
+    "  to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+    "  coalesce(api_key_id::text, ''), "
+    "  coalesce(to_char(corrected_at AT TIME ZONE 'UTC', "
+    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+    "''), "
+    "  coalesce(correction_reason, ''), coalesce(corrected_by, '') "
+    "FROM participant_events WHERE nik = $1 ORDER BY id";
+
+static const char *SQL_DECEASED =
+    "SELECT coalesce(to_char(deceased_on, 'YYYY-MM-DD'), '') FROM participants "
+    "WHERE nik = $1";
+
+static const char *SQL_CORRECT =
+    "SELECT result, message FROM participant_event_correct($1::bigint, $2, $3)";
+
+void event_usage(FILE *out)
+{
+    fputs("  event list NIK [--json]              a person's life events (death, moved,\n"
+          "                                       left) as reported, with results\n"
+          "  event correct EVENT_ID --reason TEXT a death reported in error: clear\n"
+          "                                       deceased_on, restore the coverage\n"
+          "                                       (billing bills it again)\n",
+          out);
+}
+
+static cJSON *list_json(const PGresult *r, const char *deceased)
+{
+    static const char *const KEYS[] = {"event_id",
+                                       "kind",
+                                       "date",
+                                       "reference",
+                                       "to_village",
+                                       "reason",
+                                       "result",
+                                       "code",
+                                       "message",
+                                       "enrolment_id",
+                                       "new_enrolment_id",
+                                       "received_at",
+                                       "api_key_id",
+                                       "corrected_at",
+                                       "correction_reason",
+                                       "corrected_by"};
+    cJSON *doc = cJSON_CreateObject();
+    if (deceased[0])
+        cJSON_AddStringToObject(doc, "deceased_on", deceased);
+    else
+        cJSON_AddNullToObject(doc, "deceased_on");
+    cJSON *items = cJSON_AddArrayToObject(doc, "events");
+    for (int i = 0; i < PQntuples(r); i++) {
+        cJSON *o = cJSON_CreateObject();
+        for (int c = 0; c < 16; c++)
+            pgjson_add_text(o, KEYS[c], r, i, c);
+        cJSON_AddItemToArray(items, o);
+    }
+    return doc;
+}
+
+static void list_text(const PGresult *r, const char *masked, const char *deceased)
+{
+    printf("%s%s%s\n", masked, deceased[0] ? ": deceased on " : "", deceased);
+    for (int i = 0; i < PQntuples(r); i++) {
+        printf("event %s  %s %s  %s %s: %s", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+               PQgetvalue(r, i, 2), PQgetvalue(r, i, 6), PQgetvalue(r, i, 7),
+               PQgetvalue(r, i, 8));
+        if (PQgetvalue(r, i, 13)[0])
+            printf("  [corrected %s by %s: %s]", PQgetvalue(r, i, 13),
+                   PQgetvalue(r, i, 15), PQgetvalue(r, i, 14));
+        printf("\n");
+    }
+}
+
+static int event_list(db_t *db, const char *nik_text, bool json)
+{
+    nik_t nik;
+    if (!nik_text || nik_parse(nik_text, date_today(), &nik) != NIK_OK) {
+        fprintf(stderr, "event list: not a valid NIK\n");
+        return 2;
+    }
+    const char *params[] = {nik.digits};
+    PGresult *d = db_exec(db, SQL_DECEASED, 1, params);
+    PGresult *r = db_ok(d) ? db_exec(db, SQL_LIST, 1, params) : NULL;
+    int rc = 0;
+    if (!db_ok(r)) {
+        fprintf(stderr, "event list: %s\n", db_error(db));
+        rc = 1;
+    } else {
+        const char *deceased = PQntuples(d) ? PQgetvalue(d, 0, 0) : "";
+        char masked[NIK_MASKED_LEN + 1];
+        nik_mask(nik.digits, masked);
+        if (json) {
+            cJSON *doc = list_json(r, deceased);
+            char *text = cJSON_Print(doc);
+            printf("%s\n", text);
+            cJSON_free(text);
+            cJSON_Delete(doc);
+        } else {
+            list_text(r, masked, deceased);
+        }
+    }
+    PQclear(d);
+    PQclear(r);
+    return rc;
+}
+
+static int event_correct(db_t *db, const char *id, const char *reason)
+{
+    if (!id || strspn(id, "0123456789") != strlen(id) || !id[0] || strlen(id) > 18) {
+        fprintf(stderr, "event correct: EVENT_ID must be an event number\n");
+        return 2;
+    }
+    if (!reason || !reason[0] || strlen(reason) > MAX_REASON) {
+        fprintf(stderr, "event correct: --reason TEXT (1 to 500 bytes) is required\n");
+        return 2;
+    }
+    const char *params[] = {id, reason, "lindungctl"};
+    PGresult *r = db_exec(db, SQL_CORRECT, 3, params);
+    int rc = 0;
+    if (!db_ok(r) || PQntuples(r) != 1) {
+        fprintf(stderr, "event correct: %s\n", db_error(db));
+        rc = 1;
+    } else if (strcmp(PQgetvalue(r, 0, 0), "ok") != 0) {
+        fprintf(stderr, "event correct: refused (%s): %s\n", PQgetvalue(r, 0, 0),
+                PQgetvalue(r, 0, 1));
+        rc = 1;
+    } else {
+        printf("%s\n", PQgetvalue(r, 0, 1));
+    }
+    PQclear(r);
+    return rc;
+}
+
+int event_main(db_t *db, int argc, char **argv)
+{
+    const char *verb = argc > 1 ? argv[1] : "";
+    if (strcmp(verb, "list") == 0 && argc > 2)
+        return event_list(db, argv[2], args_flag(argc, argv, "--json"));
+    if (strcmp(verb, "correct") == 0 && argc > 2)
+        return event_correct(db, argv[2], args_value(argc, argv, "--reason"));
+    fputs("usage:\n", stderr);
+    event_usage(stderr);
+    return 2;
+}
