@@ -130,7 +130,8 @@ class MoneyTest(harness.LindungTestCase):
         self.assertEqual(self.sql(f"SELECT status, outstanding FROM invoice_balances "
                                   f"WHERE id = {first}"), [("paid", "0")])
         self.assertEqual(self.sql(f"SELECT count(*) FROM accruals WHERE enrolment_id = "
-                                  f"{late[0]} AND supplementary"), [("1",)])
+                                  f"{late[0]} AND period = '2026-10-01' AND supplementary"),
+                         [("1",)])
         # the database itself refuses to edit an issued document
         with self.assertRaises(Exception) as cm:
             self.sql(f"UPDATE invoices SET total = total + 1 WHERE id = {first}")
