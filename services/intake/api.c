@@ -10,6 +10,7 @@
 #include <uuid/uuid.h>
 #include "auth.h"
 #include "claims.h"
+#include "reports.h"
 #include "csvbody.h"
 #include "events.h"
 #include "invoices.h"
@@ -465,7 +466,8 @@ void api_handle(const http_request_t *req, http_response_t *res, void *arg)
     bool get = strcmp(req->method, "GET") == 0;
     bool post = strcmp(req->method, "POST") == 0;
     if (invoices_route(api, req, res) || claims_route(api, req, res) ||
-        events_route(api, req, res) || reads_route(api, req, res))
+        events_route(api, req, res) || reads_route(api, req, res) ||
+        reports_route(api, req, res))
         return;
     if (strcmp(req->path, "/v1/submissions") == 0 && post) {
         create_submission(api, req, res);

@@ -396,9 +396,43 @@ static void answer_not_found(http_response_t *res, const PGresult *r, bool per_p
     http_response_error(res, 404, "NOT_FOUND", "no participant with that NIK", details);
 }
 
-static void receive(db_t *db, const auth_t *auth, const http_request_t *req,
-                    const char *idem_key, const char *events, bool per_person,
-                    http_response_t *res)
+#define EVENTS_TOTAL "lindung_events_total"
+#define EVENTS_HELP "Life events stored and applied (result applied) or refused, by kind."
+static const char *const RESULTS[] = {"applied", "refused"};
+
+static void count_event(metrics_t *m, const char *kind, const char *result, double n)
+{
+    char labels[64];
+    snprintf(labels, sizeof labels, "kind=\"%s\",result=\"%s\"", kind, result);
+    metrics_counter_add(m, EVENTS_TOTAL, EVENTS_HELP, labels, n);
+}
+
+void events_metrics_init(metrics_t *m)
+{
+    for (int k = 0; KINDS[k]; k++)
+        for (int r = 0; r < 2; r++)
+            count_event(m, KINDS[k], RESULTS[r], 0);
+}
+
+/* A new batch's results, per kind and result: one counter step per pair,
+ * not per event (a batch is up to 10,000). A retry's stored results were
+ * counted when they were applied. */
+static void count_results(metrics_t *m, const PGresult *r)
+{
+    int n[sizeof KINDS / sizeof KINDS[0]][2] = {{0}};
+    for (int i = 0; i < PQntuples(r); i++)
+        for (int k = 0; KINDS[k]; k++)
+            if (strcmp(PQgetvalue(r, i, 4), KINDS[k]) == 0)
+                n[k][strcmp(PQgetvalue(r, i, 6), "applied") == 0 ? 0 : 1]++;
+    for (int k = 0; KINDS[k]; k++)
+        for (int x = 0; x < 2; x++)
+            if (n[k][x] > 0)
+                count_event(m, KINDS[k], RESULTS[x], n[k][x]);
+}
+
+static void receive(db_t *db, metrics_t *metrics, const auth_t *auth,
+                    const http_request_t *req, const char *idem_key, const char *events,
+                    bool per_person, http_response_t *res)
 {
     uuid_t raw;
     char id[37];
@@ -426,6 +460,8 @@ static void receive(db_t *db, const auth_t *auth, const http_request_t *req,
         answer_not_found(res, r, per_person);
     else
         answer_results(res, r, strcmp(outcome, "replay") == 0, req->request_id);
+    if (strcmp(outcome, "applied") == 0)
+        count_results(metrics, r);
     PQclear(r);
 }
 
@@ -480,7 +516,7 @@ static void create_events(api_t *api, const http_request_t *req, http_response_t
      * Idempotency-Key promises (their hash is kept with the batch) */
     char *text = cJSON_PrintUnformatted(list);
     cJSON_Delete(list);
-    receive(db, &auth, req, idem_key, text, path_nik != NULL, res);
+    receive(db, api->metrics, &auth, req, idem_key, text, path_nik != NULL, res);
     free(text);
 }
 

@@ -16,4 +16,8 @@
  * path is not one of them. Call before reads_route, which owns the rest of
  * /v1/participants/. */
 bool events_route(api_t *api, const http_request_t *req, http_response_t *res);
+
+/* lindung_events_total{kind,result} at 0 for every kind and result, from
+ * the start, so an alert on its increase can fire on the first event. */
+void events_metrics_init(metrics_t *m);
 #endif

@@ -6,6 +6,7 @@
 #include "api.h"
 #include "bus.h"
 #include "config.h"
+#include "events.h"
 #include "httpd.h"
 #include "log.h"
 #include "metrics.h"
@@ -46,6 +47,7 @@ int main(void)
     char err[256];
     void *zmq = zmq_ctx_new();
     metrics_t *metrics = metrics_new();
+    events_metrics_init(metrics);
     bus_t *bus =
         bus_new(zmq, BUS_PUBLISHER, s.bus_endpoint, true, metrics, err, sizeof err);
     if (!bus) {

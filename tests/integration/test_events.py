@@ -184,6 +184,10 @@ class EventsTest(harness.LindungTestCase):
         # the person reads as deceased, with the event
         doc = s.api("GET", f"/v1/participants/{dead_nik}", key).body
         self.assertEqual(doc["deceased_on"], f"{death_month}-17")
+        # its JKM claim (018, set-based in 021) carries the date of death,
+        # written after the enrolment ended in the same transaction
+        claim = f"SELECT status, event_date FROM claims WHERE enrolment_id = {dead}"
+        self.assertEqual(s.cluster.psql(claim), [("reported", f"{death_month}-17")])
         self.assertEqual([(e["kind"], e["reference"], e["result"]) for e in doc["events"]],
                          [("death", "AKTA-KEMATIAN-0001", "applied")])
         # DECEASED: a later submission of the NIK is rejected, with the date
@@ -202,6 +206,7 @@ class EventsTest(harness.LindungTestCase):
                            "wrong NIK on the death certificate").stdout
         self.assertIn("active again", out)
         self.assertEqual(self.enrolment(dead), ("active", None, None))
+        self.assertEqual(s.cluster.psql(claim), [("withdrawn", f"{death_month}-17")])
         self.assertIsNone(s.api("GET", f"/v1/participants/{dead_nik}", key)
                           .body["deceased_on"])
         again = s.lindungctl("event", "correct", str(ev["event_id"]), "--reason", "x",
@@ -270,6 +275,11 @@ class EventsTest(harness.LindungTestCase):
         people = self.enrol(ADD, VILLAGE_A, 3, start=THIS_MONTH)
         other, = self.enrol(ADD, VILLAGE_B, 1, start=THIS_MONTH)
         s.start_daemons("intake")
+        # the events counter is there at 0 from the start, every kind and result
+        for kind in ("death", "moved", "left"):
+            for result in ("applied", "refused"):
+                self.assertIn(f'lindung_events_total{{kind="{kind}",result="{result}"}} 0',
+                              s.intake.metrics())
         key = s.create_key(f"village:{VILLAGE_A}")
         today = jakarta_today().isoformat()
         batch = [{"kind": "left", "nik": people[0][1], "date": today, "reason": "moved abroad"},
@@ -283,6 +293,11 @@ class EventsTest(harness.LindungTestCase):
         self.assertEqual((other_body.status, other_body.body["error"]["code"]),
                          (409, "IDEMPOTENCY_CONFLICT"))
         self.assertEqual(self.sql("SELECT count(*) FROM participant_events"), [("2",)])
+        # counted once, when applied: the replay is not counted again
+        metrics = s.intake.metrics()
+        self.assertIn('lindung_events_total{kind="left",result="applied"} 1', metrics)
+        self.assertIn('lindung_events_total{kind="death",result="applied"} 1', metrics)
+        self.assertIn('lindung_events_total{kind="moved",result="applied"} 0', metrics)
         # 422: every problem, each with its index
         tomorrow = (jakarta_today() + datetime.timedelta(days=1)).isoformat()
         bad = [{"kind": "born", "nik": people[2][1], "date": today},

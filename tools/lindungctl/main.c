@@ -7,6 +7,7 @@
 #include "billing_cmd.h"
 #include "claims.h"
 #include "bpjs.h"
+#include "report.h"
 #include "config.h"
 #include "args.h"
 #include "db.h"
@@ -56,6 +57,7 @@ static void usage(FILE *out)
     billing_cmd_usage(out);
     claims_cmd_usage(out);
     bpjs_usage(out);
+    report_usage(out);
     ops_usage(out);
     fputs(ENVIRONMENT, out);
 }
@@ -124,8 +126,9 @@ int main(int argc, char **argv)
     }
     bool own_help = strcmp(cmd, "billing") == 0 || strcmp(cmd, "rates") == 0 ||
                     strcmp(cmd, "claims") == 0 || strcmp(cmd, "bpjs") == 0 ||
-                    strcmp(cmd, "status") == 0 || strcmp(cmd, "submissions") == 0 ||
-                    strcmp(cmd, "participants") == 0 || strcmp(cmd, "trace") == 0;
+                    strcmp(cmd, "report") == 0 || strcmp(cmd, "status") == 0 ||
+                    strcmp(cmd, "submissions") == 0 || strcmp(cmd, "participants") == 0 ||
+                    strcmp(cmd, "trace") == 0;
     if (!own_help && (args_flag(rest, args, "--help") || args_flag(rest, args, "-h"))) {
         usage(stdout);
         return 0;
@@ -154,6 +157,8 @@ int main(int argc, char **argv)
         return claims_cmd_main(argc - 1, argv + 1);
     if (strcmp(cmd, "bpjs") == 0)
         return bpjs_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "report") == 0)
+        return report_main(argc - 1, argv + 1);
     if (strcmp(cmd, "status") == 0 || strcmp(cmd, "submissions") == 0 ||
         strcmp(cmd, "participants") == 0 || strcmp(cmd, "trace") == 0)
         return ops_main(argc - 1, argv + 1);
