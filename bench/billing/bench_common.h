@@ -46,8 +46,9 @@ static const char *SQL_GENERATE =
     "INSERT INTO enrolments (nik, program_id, village_code, applicant_id, "
     "funding_source, "
     "  payer_code, transport, start_month) "
-    "SELECT a.nik, s.program_id, v.codes[1 + a.idx / $2::int % cardinality(v.codes)], a.id, "
-    "  'ADD', v.codes[1 + a.idx / $2::int % cardinality(v.codes)], a.idx % 10 = 0, "
+    "SELECT a.nik, s.program_id, "
+    "  v.codes[1 + a.idx / $2::int % cardinality(v.codes)], a.id, 'ADD', "
+    "  v.codes[1 + a.idx / $2::int % cardinality(v.codes)], a.idx % 10 = 0, "
     "  '2026-01-01' "
     "FROM a, s, v";
 

@@ -31,6 +31,9 @@
  *      unpaid months), while the check still reads the lines of about four
  *      tenths of the villages. The bench checks the count exactly;
  *   6. April again (the rerun; its lapse check finds the same documents).
+ * LINDUNG_BENCH_RESUME=1 (run.sh's BENCH_REUSE=DIR sets it): on a database
+ * kept after step 4, steps 5 and 6 only; give N and LINDUNG_BENCH_UNPAID as
+ * then (neither is checked).
  * With pg_stat_statements loaded (run.sh does), the statements of steps 5
  * and 6 that took over 20 ms are printed with their times, the lapse
  * statement among them. A benchmark, not a test. Usage:
@@ -50,6 +53,17 @@ static const char *RUN_MONTH = "2026-04";
 
 static const char *SQL_FRESH = "SELECT count(*) FROM billing_runs";
 
+/* LINDUNG_BENCH_RESUME=1 on a database kept after steps 1-4 (BENCH_KEEP=1;
+ * a run of April that failed or was stopped left nothing): January to March
+ * billed and paid, April never run. */
+static const char *SQL_RESUMABLE =
+    "SELECT (SELECT count(DISTINCT period) FROM billing_runs "
+    "        WHERE finished_at IS NOT NULL "
+    "        AND period BETWEEN '2026-01-01' AND '2026-03-01') = 3 "
+    "   AND NOT EXISTS (SELECT 1 FROM billing_runs WHERE finished_at IS NOT NULL "
+    "                   AND period >= '2026-04-01') "
+    "   AND EXISTS (SELECT 1 FROM payments)";
+
 /* Step 3 (test-only): issued on time, due on the 15th. */
 static const char *SQL_ON_TIME =
     "UPDATE invoices SET created_at = ((period + time '01:00') AT TIME ZONE "
@@ -60,9 +74,9 @@ static const char *SQL_ON_TIME =
  * each payer does (0 nothing, 1 all but its disputed line, 2 in full), the
  * disputed enrolment and what the payment is. */
 /* The payers in code order, i = 0, 1, ... */
-#define PAYERS                                                                      \
-    "p AS (SELECT payer_code, row_number() OVER (ORDER BY payer_code) - 1 AS i "    \
-    "      FROM (SELECT DISTINCT payer_code FROM invoices "                         \
+#define PAYERS                                                                           \
+    "p AS (SELECT payer_code, row_number() OVER (ORDER BY payer_code) - 1 AS i "         \
+    "      FROM (SELECT DISTINCT payer_code FROM invoices "                              \
     "            WHERE period = '2026-01-01' AND kind = 'invoice') x) "
 
 static const char *SQL_TO_PAY =
@@ -115,7 +129,8 @@ static const char *SQL_EXPECTED =
 static const char *SQL_STATEMENTS_RESET =
     "SELECT pg_stat_statements_reset() FROM pg_extension "
     "WHERE extname = 'pg_stat_statements'";
-static const char *SQL_STATEMENTS_ON = "CREATE EXTENSION IF NOT EXISTS pg_stat_statements";
+static const char *SQL_STATEMENTS_ON =
+    "CREATE EXTENSION IF NOT EXISTS pg_stat_statements";
 static const char *SQL_STATEMENTS =
     "SELECT round(total_exec_time)::bigint, calls, rows, "
     "  left(regexp_replace(query, '\\s+', ' ', 'g'), 90) "
@@ -274,9 +289,49 @@ static void print_payments(payments_t *pay)
                pay->call_seconds / (double)(pay->call_lines ? pay->call_lines : 1) * 1e6);
     }
     if (pay->set_based > 0)
-        printf("  set-based (not the function): %d payments, %ld lines allocated in %.1f s\n",
+        printf("  set-based (not the function): %d payments, %ld lines allocated "
+               "in %.1f s\n",
                pay->set_based, pay->set_lines, pay->set_seconds);
     fflush(stdout);
+}
+
+/* Steps 1-4: enrolments, January to March billed, made on time, paid. */
+static void set_up(db_t *db, long n, const char *shift, payments_t *pay)
+{
+    const char *run = getenv("LINDUNG_BENCH_VILLAGE_RUN");
+    ensure_enrolments(db, n, run && atoi(run) > 0 ? atoi(run) : 100);
+    accrual_result_t res;
+    double t;
+    for (int m = 0; m < MONTHS; m++) {
+        must(db, SQL_CHECKPOINT, 0, NULL);
+        run_month(db, MONTH[m], "bill", &res, &t);
+    }
+
+    must(db, "BEGIN", 0, NULL);
+    must(db, "SET LOCAL session_replication_role = replica", 0, NULL);
+    PGresult *r = db_exec(db, SQL_ON_TIME, 0, NULL);
+    if (!db_ok(r)) {
+        fprintf(stderr, "bench: %s\n", db_error(db));
+        exit(1);
+    }
+    printf("test-only: %s documents made issued on the 1st, due on the 15th\n",
+           PQcmdTuples(r));
+    PQclear(r);
+    must(db, "COMMIT", 0, NULL);
+
+    for (int m = 0; m < MONTHS; m++) {
+        char first_day[11], index[2] = {(char)('0' + m), '\0'};
+        snprintf(first_day, sizeof first_day, "%s-01", MONTH[m]);
+        const char *p[] = {first_day, index, shift};
+        PGresult *todo = db_exec(db, SQL_TO_PAY, 3, p);
+        if (!db_ok(todo)) {
+            fprintf(stderr, "bench: %s\n", db_error(db));
+            exit(1);
+        }
+        pay_month(db, todo, first_day, pay);
+        PQclear(todo);
+    }
+    print_payments(pay);
 }
 
 int main(int argc, char **argv)
@@ -302,52 +357,30 @@ int main(int argc, char **argv)
         return 1;
     }
     char v[64];
-    if (atol(one_value(db, SQL_FRESH, 0, NULL, v, sizeof v)) != 0) {
-        fprintf(stderr, "bench: bench_lapse needs a database no billing run has touched\n");
+    const char *resume_env = getenv("LINDUNG_BENCH_RESUME");
+    bool resume = resume_env && strcmp(resume_env, "1") == 0;
+    if (resume && strcmp(one_value(db, SQL_RESUMABLE, 0, NULL, v, sizeof v), "t") != 0) {
+        fprintf(stderr, "bench: nothing to resume: January to March must be billed and "
+                        "paid, April never run\n");
+        return 1;
+    }
+    if (!resume && atol(one_value(db, SQL_FRESH, 0, NULL, v, sizeof v)) != 0) {
+        fprintf(stderr,
+                "bench: bench_lapse needs a database no billing run has touched\n");
         return 1;
     }
     printf("fsync = %s\n", one_value(db, "SHOW fsync", 0, NULL, v, sizeof v));
     printf("load parts = %s, index memory = %d MB a part\n",
            parts && *parts ? parts : "2 (default)", accrual_part_memory_mb());
     printf("unpaid villages: %s; payments through billing_record_payment: %s\n",
-           rotate ? "another tenth each month (rotate)" : "the same tenth each month (same)",
+           rotate ? "another tenth each month (rotate)"
+                  : "the same tenth each month (same)",
            pay.calls_left < 0 ? "all" : calls);
     double t_all = now_s();
-    const char *run = getenv("LINDUNG_BENCH_VILLAGE_RUN");
-    ensure_enrolments(db, n, run && atoi(run) > 0 ? atoi(run) : 100);
-
-    accrual_result_t res;
-    double t;
-    for (int m = 0; m < MONTHS; m++) {
-        must(db, SQL_CHECKPOINT, 0, NULL);
-        run_month(db, MONTH[m], "bill", &res, &t);
-    }
-
-    must(db, "BEGIN", 0, NULL);
-    must(db, "SET LOCAL session_replication_role = replica", 0, NULL);
-    PGresult *r = db_exec(db, SQL_ON_TIME, 0, NULL);
-    if (!db_ok(r)) {
-        fprintf(stderr, "bench: %s\n", db_error(db));
-        return 1;
-    }
-    printf("test-only: %s documents made issued on the 1st, due on the 15th\n",
-           PQcmdTuples(r));
-    PQclear(r);
-    must(db, "COMMIT", 0, NULL);
-
-    for (int m = 0; m < MONTHS; m++) {
-        char first_day[11], index[2] = {(char)('0' + m), '\0'};
-        snprintf(first_day, sizeof first_day, "%s-01", MONTH[m]);
-        const char *p[] = {first_day, index, shift};
-        PGresult *todo = db_exec(db, SQL_TO_PAY, 3, p);
-        if (!db_ok(todo)) {
-            fprintf(stderr, "bench: %s\n", db_error(db));
-            return 1;
-        }
-        pay_month(db, todo, first_day, &pay);
-        PQclear(todo);
-    }
-    print_payments(&pay);
+    if (resume)
+        printf("resuming: January to March billed and paid before\n");
+    else
+        set_up(db, n, shift, &pay);
 
     double t0 = now_s();
     must(db, SQL_VACUUM, 0, NULL);
@@ -358,6 +391,7 @@ int main(int argc, char **argv)
     must(db, SQL_STATEMENTS_ON, 0, NULL);
     must(db, SQL_CHECKPOINT, 0, NULL);
     db_run(db, SQL_STATEMENTS_RESET, 0, NULL);
+    accrual_result_t res;
     double t_run;
     run_month(db, RUN_MONTH, "run", &res, &t_run);
     bool exact = res.lapsed == atol(expected);
