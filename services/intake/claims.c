@@ -9,6 +9,7 @@
  * key its villages', admin all; only regency and admin keys write. The
  * loss ratio is read from the view loss_ratio, per programme and regency. */
 #include "claims.h"
+#include "fields.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,41 +107,12 @@ enum {
     R_CUM_BP
 };
 
-static const char *scope_kind_name(const scope_t *s)
-{
-    return s->kind == SCOPE_ADMIN     ? "admin"
-           : s->kind == SCOPE_REGENCY ? "regency"
-                                      : "village";
-}
-
 /* The same rule as SQL_LIST, for one claim. */
 static bool claim_in_scope(const scope_t *s, const char *village, const char *regency)
 {
     return s->kind == SCOPE_ADMIN ||
            (s->kind == SCOPE_VILLAGE && strcmp(s->code, village) == 0) ||
            (s->kind == SCOPE_REGENCY && strcmp(s->code, regency) == 0);
-}
-
-static void add_field_error(cJSON *errors, const char *field, const char *message)
-{
-    cJSON *e = cJSON_CreateObject();
-    cJSON_AddStringToObject(e, "field", field);
-    cJSON_AddStringToObject(e, "message", message);
-    cJSON_AddItemToArray(errors, e);
-}
-
-static bool all_digits(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    return n > 0 && n <= max && strspn(s, "0123456789") == n;
-}
-
-static bool one_of(const char *value, const char *const *allowed)
-{
-    for (const char *const *a = allowed; *a; a++)
-        if (strcmp(value, *a) == 0)
-            return true;
-    return false;
 }
 
 static cJSON *claim_json(const PGresult *r, int i)
@@ -241,25 +213,25 @@ static void list_query_read(const http_request_t *req, list_query_t *q, cJSON *e
     static const char *const kinds[] = {"JKM", "JKK", NULL};
     memset(q, 0, sizeof *q);
     q->status = http_request_query(req, "status");
-    if (q->status && !one_of(q->status, statuses))
-        add_field_error(errors, "status",
-                        "must be reported, filed, paid, refused or withdrawn");
+    if (q->status && !fields_one_of(q->status, statuses))
+        fields_add_error(errors, "status",
+                         "must be reported, filed, paid, refused or withdrawn");
     q->kind = http_request_query(req, "kind");
-    if (q->kind && !one_of(q->kind, kinds))
-        add_field_error(errors, "kind", "must be JKM or JKK");
+    if (q->kind && !fields_one_of(q->kind, kinds))
+        fields_add_error(errors, "kind", "must be JKM or JKK");
     const char *period = http_request_query(req, "period");
     period_t p;
     if (period && period_parse(period, &p))
         date_format(period_first_day(p), q->month);
     else if (period)
-        add_field_error(errors, "period", "must be YYYY-MM");
+        fields_add_error(errors, "period", "must be YYYY-MM");
     q->cursor = http_request_query(req, "cursor");
-    if (q->cursor && !all_digits(q->cursor, 18))
-        add_field_error(errors, "cursor", "must be a next_cursor from a previous page");
+    if (q->cursor && !fields_all_digits(q->cursor, 18))
+        fields_add_error(errors, "cursor", "must be a next_cursor from a previous page");
     const char *limit = http_request_query(req, "limit");
-    long n = limit && all_digits(limit, 4) ? atol(limit) : LIST_DEFAULT_LIMIT;
-    if (limit && (!all_digits(limit, 4) || n < 1 || n > LIST_MAX_LIMIT))
-        add_field_error(errors, "limit", "must be a whole number from 1 to 1000");
+    long n = limit && fields_all_digits(limit, 4) ? atol(limit) : LIST_DEFAULT_LIMIT;
+    if (limit && (!fields_all_digits(limit, 4) || n < 1 || n > LIST_MAX_LIMIT))
+        fields_add_error(errors, "limit", "must be a whole number from 1 to 1000");
     snprintf(q->limit, sizeof q->limit, "%ld", n);
 }
 
@@ -276,8 +248,8 @@ static void list_claims(db_t *db, const auth_t *auth, const http_request_t *req,
     }
     cJSON_Delete(errors);
     const char *params[] = {
-        scope_kind_name(&auth->scope), auth->scope.code, q.status, q.kind,
-        q.month[0] ? q.month : NULL,   q.cursor,         q.limit};
+        fields_scope_kind(&auth->scope), auth->scope.code, q.status, q.kind,
+        q.month[0] ? q.month : NULL,     q.cursor,         q.limit};
     PGresult *r = db_exec(db, SQL_LIST, 7, params);
     if (!db_ok(r)) {
         PQclear(r);
@@ -303,7 +275,7 @@ static void list_claims(db_t *db, const auth_t *auth, const http_request_t *req,
 static PGresult *claim_load(db_t *db, const auth_t *auth, const char *id,
                             http_response_t *res)
 {
-    if (!all_digits(id, 18)) {
+    if (!fields_all_digits(id, 18)) {
         http_response_error(res, 404, "NOT_FOUND", "no such claim", NULL);
         return NULL;
     }
@@ -379,28 +351,28 @@ static void jkk_read(const cJSON *body, jkk_in_t *in, cJSON *errors)
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(body, "kind");
     if (kind && !cJSON_IsNull(kind) &&
         !(cJSON_IsString(kind) && strcmp(kind->valuestring, "JKK") == 0))
-        add_field_error(errors, "kind",
-                        "must be JKK: a JKM claim opens by itself when a death is "
-                        "recorded");
+        fields_add_error(errors, "kind",
+                         "must be JKK: a JKM claim opens by itself when a death is "
+                         "recorded");
     const cJSON *nik = cJSON_GetObjectItemCaseSensitive(body, "nik");
     if (cJSON_IsString(nik) && strlen(nik->valuestring) == 16 &&
-        all_digits(nik->valuestring, 16))
+        fields_all_digits(nik->valuestring, 16))
         in->nik = nik->valuestring;
     else
-        add_field_error(errors, "nik", "must be a NIK of 16 digits");
+        fields_add_error(errors, "nik", "must be a NIK of 16 digits");
     if (!past_date_read(cJSON_GetObjectItemCaseSensitive(body, "accident_date"),
                         in->date))
-        add_field_error(errors, "accident_date",
-                        "must be a date YYYY-MM-DD, not in the future");
+        fields_add_error(errors, "accident_date",
+                         "must be a date YYYY-MM-DD, not in the future");
     const cJSON *what = cJSON_GetObjectItemCaseSensitive(body, "accident_kind");
     if (!what || cJSON_IsNull(what) ||
         !text_read(what, MAX_ACCIDENT_KIND, &in->accident_kind))
-        add_field_error(errors, "accident_kind",
-                        "must be a string of 1 to 200 characters");
+        fields_add_error(errors, "accident_kind",
+                         "must be a string of 1 to 200 characters");
     if (!amount_read(cJSON_GetObjectItemCaseSensitive(body, "amount_claimed"),
                      in->amount))
-        add_field_error(errors, "amount_claimed",
-                        "must be a whole number of rupiah from 1 to 1000000000000");
+        fields_add_error(errors, "amount_claimed",
+                         "must be a whole number of rupiah from 1 to 1000000000000");
 }
 
 static void create_claim(db_t *db, const auth_t *auth, const http_request_t *req,
@@ -426,7 +398,7 @@ static void create_claim(db_t *db, const auth_t *auth, const http_request_t *req
     char source[64];
     snprintf(source, sizeof source, "api:%s", auth->key_id);
     const char *params[] = {in.nik,          in.date, in.accident_kind,
-                            in.amount,       source,  scope_kind_name(&auth->scope),
+                            in.amount,       source,  fields_scope_kind(&auth->scope),
                             auth->scope.code};
     PGresult *r = db_exec(db, SQL_OPEN_JKK, 7, params);
     if (!db_ok(r) || PQntuples(r) != 1) {
@@ -462,23 +434,23 @@ static void step_read(const cJSON *body, step_in_t *in, cJSON *errors)
     static const char *const statuses[] = {"filed", "paid", "refused", NULL};
     memset(in, 0, sizeof *in);
     const cJSON *status = cJSON_GetObjectItemCaseSensitive(body, "status");
-    if (cJSON_IsString(status) && one_of(status->valuestring, statuses))
+    if (cJSON_IsString(status) && fields_one_of(status->valuestring, statuses))
         in->status = status->valuestring;
     else
-        add_field_error(errors, "status", "must be filed, paid or refused");
+        fields_add_error(errors, "status", "must be filed, paid or refused");
     if (!past_date_read(cJSON_GetObjectItemCaseSensitive(body, "date"), in->date))
-        add_field_error(errors, "date", "must be a date YYYY-MM-DD, not in the future");
+        fields_add_error(errors, "date", "must be a date YYYY-MM-DD, not in the future");
     const cJSON *amount = cJSON_GetObjectItemCaseSensitive(body, "amount");
     in->has_amount = amount && !cJSON_IsNull(amount);
     if (in->has_amount && !amount_read(amount, in->amount))
-        add_field_error(errors, "amount",
-                        "must be a whole number of rupiah from 1 to 1000000000000");
+        fields_add_error(errors, "amount",
+                         "must be a whole number of rupiah from 1 to 1000000000000");
     else if (in->status && strcmp(in->status, "paid") == 0 && !in->has_amount)
-        add_field_error(errors, "amount", "a paid step needs the amount paid");
+        fields_add_error(errors, "amount", "a paid step needs the amount paid");
     else if (in->status && strcmp(in->status, "refused") == 0 && in->has_amount)
-        add_field_error(errors, "amount", "a refused claim has no amount");
+        fields_add_error(errors, "amount", "a refused claim has no amount");
     if (!text_read(cJSON_GetObjectItemCaseSensitive(body, "note"), MAX_NOTE, &in->note))
-        add_field_error(errors, "note", "must be a string of 1 to 500 characters");
+        fields_add_error(errors, "note", "must be a string of 1 to 500 characters");
 }
 
 /* A result of claim_step() that is not "ok". */
@@ -491,8 +463,8 @@ static void answer_step_refusal(const char *result, const char *status,
         http_response_error(res, 409, "INVALID_TRANSITION", msg, NULL);
     } else if (strcmp(result, "bad_date") == 0) {
         cJSON *errors = cJSON_CreateArray();
-        add_field_error(errors, "date",
-                        "must not be before the event or the claim's previous step");
+        fields_add_error(errors, "date",
+                         "must not be before the event or the claim's previous step");
         http_response_error(res, 422, "INVALID_FIELDS", "the step has invalid fields",
                             errors);
     } else if (strcmp(result, "not_found") == 0) {
@@ -566,7 +538,7 @@ static void month_param(const http_request_t *req, const char *name, char out[11
     if (v && period_parse(v, &p))
         date_format(period_first_day(p), out);
     else if (v)
-        add_field_error(errors, name, "must be YYYY-MM");
+        fields_add_error(errors, name, "must be YYYY-MM");
 }
 
 static void report_query_read(const http_request_t *req, report_query_t *q, cJSON *errors)
@@ -576,10 +548,10 @@ static void report_query_read(const http_request_t *req, report_query_t *q, cJSO
     if (q->regency && (strlen(q->regency) != 5 || q->regency[2] != '.' ||
                        strspn(q->regency, "0123456789") != 2 ||
                        strspn(q->regency + 3, "0123456789") != 2))
-        add_field_error(errors, "regency", "must be a regency code PP.RR");
+        fields_add_error(errors, "regency", "must be a regency code PP.RR");
     q->program = http_request_query(req, "program");
     if (q->program && (!q->program[0] || strlen(q->program) > 64))
-        add_field_error(errors, "program", "must be a programme code");
+        fields_add_error(errors, "program", "must be a programme code");
     month_param(req, "from", q->from, errors);
     month_param(req, "to", q->to, errors);
 }
@@ -677,8 +649,8 @@ static void loss_ratio_report(db_t *db, const auth_t *auth, const http_request_t
         return;
     }
     const char *params[] = {
-        scope_kind_name(&auth->scope), auth->scope.code,     q.regency, q.program,
-        q.from[0] ? q.from : NULL,     q.to[0] ? q.to : NULL};
+        fields_scope_kind(&auth->scope), auth->scope.code,     q.regency, q.program,
+        q.from[0] ? q.from : NULL,       q.to[0] ? q.to : NULL};
     PGresult *r = db_exec(db, SQL_LOSS_RATIO, 6, params);
     if (!db_ok(r)) {
         PQclear(r);

@@ -12,6 +12,7 @@
  * lindungctl billing pay uses. Not billing itself: documents are written by
  * lindung-billing. */
 #include "invoices.h"
+#include "fields.h"
 #include "csvout.h"
 #include <math.h>
 #include <stdio.h>
@@ -154,13 +155,6 @@ static const char *SQL_STILL_OWED =
     "WHERE ($2::bigint[] IS NULL OR d.enrolment_id = ANY ($2::bigint[])) "
     "  AND ($3::bigint[] IS NULL OR NOT (d.enrolment_id = ANY ($3::bigint[])))";
 
-static const char *scope_kind_name(const scope_t *s)
-{
-    return s->kind == SCOPE_ADMIN     ? "admin"
-           : s->kind == SCOPE_REGENCY ? "regency"
-                                      : "village";
-}
-
 /* The same rule as SQL_LIST, for one document. */
 static bool invoice_in_scope(const scope_t *s, const char *payer_code)
 {
@@ -193,14 +187,6 @@ static cJSON *invoice_json(const PGresult *r, int i)
     return o;
 }
 
-static void add_field_error(cJSON *errors, const char *field, const char *message)
-{
-    cJSON *e = cJSON_CreateObject();
-    cJSON_AddStringToObject(e, "field", field);
-    cJSON_AddStringToObject(e, "message", message);
-    cJSON_AddItemToArray(errors, e);
-}
-
 /* {"field", "index", "message"}: one entry of a list field. */
 static void add_index_error(cJSON *errors, const char *field, int index,
                             const char *message)
@@ -212,12 +198,6 @@ static void add_index_error(cJSON *errors, const char *field, int index,
     cJSON_AddItemToArray(errors, e);
 }
 
-static bool all_digits(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    return n > 0 && n <= max && strspn(s, "0123456789") == n;
-}
-
 /* ---------------------------------------------------------------- list */
 
 typedef struct {
@@ -225,14 +205,6 @@ typedef struct {
     const char *source, *payer, *cursor, *kind;
     char limit[8];
 } list_query_t;
-
-static bool one_of(const char *value, const char *const *allowed)
-{
-    for (const char *const *a = allowed; *a; a++)
-        if (strcmp(value, *a) == 0)
-            return true;
-    return false;
-}
 
 /* Read and check the query string; every bad parameter goes into errors. */
 static void list_query_read(const http_request_t *req, list_query_t *q, cJSON *errors)
@@ -246,24 +218,24 @@ static void list_query_read(const http_request_t *req, list_query_t *q, cJSON *e
     if (period && period_parse(period, &p))
         date_format(period_first_day(p), q->period);
     else if (period)
-        add_field_error(errors, "period", "must be YYYY-MM");
+        fields_add_error(errors, "period", "must be YYYY-MM");
     q->source = http_request_query(req, "funding_source");
-    if (q->source && !one_of(q->source, sources))
-        add_field_error(errors, "funding_source",
-                        "must be ADD, DBH_SAWIT, CSR, APBD or APBDES");
+    if (q->source && !fields_one_of(q->source, sources))
+        fields_add_error(errors, "funding_source",
+                         "must be ADD, DBH_SAWIT, CSR, APBD or APBDES");
     q->kind = http_request_query(req, "kind");
-    if (q->kind && !one_of(q->kind, kinds))
-        add_field_error(errors, "kind", "must be invoice, supplementary or credit_note");
+    if (q->kind && !fields_one_of(q->kind, kinds))
+        fields_add_error(errors, "kind", "must be invoice, supplementary or credit_note");
     q->payer = http_request_query(req, "payer");
     if (q->payer && (!q->payer[0] || strlen(q->payer) > 64))
-        add_field_error(errors, "payer", "must be a payer code");
+        fields_add_error(errors, "payer", "must be a payer code");
     q->cursor = http_request_query(req, "cursor");
-    if (q->cursor && !all_digits(q->cursor, 18))
-        add_field_error(errors, "cursor", "must be a next_cursor from a previous page");
+    if (q->cursor && !fields_all_digits(q->cursor, 18))
+        fields_add_error(errors, "cursor", "must be a next_cursor from a previous page");
     const char *limit = http_request_query(req, "limit");
-    long n = limit && all_digits(limit, 4) ? atol(limit) : LIST_DEFAULT_LIMIT;
-    if (limit && (!all_digits(limit, 4) || n < 1 || n > LIST_MAX_LIMIT))
-        add_field_error(errors, "limit", "must be a whole number from 1 to 1000");
+    long n = limit && fields_all_digits(limit, 4) ? atol(limit) : LIST_DEFAULT_LIMIT;
+    if (limit && (!fields_all_digits(limit, 4) || n < 1 || n > LIST_MAX_LIMIT))
+        fields_add_error(errors, "limit", "must be a whole number from 1 to 1000");
     snprintf(q->limit, sizeof q->limit, "%ld", n);
 }
 
@@ -286,7 +258,7 @@ static void list_invoices(api_t *api, const http_request_t *req, http_response_t
     const char *params[] = {q.period[0] ? q.period : NULL,
                             q.source,
                             q.payer,
-                            scope_kind_name(&auth.scope),
+                            fields_scope_kind(&auth.scope),
                             auth.scope.code,
                             q.cursor,
                             q.limit,
@@ -316,7 +288,7 @@ static void list_invoices(api_t *api, const http_request_t *req, http_response_t
 static PGresult *invoice_load(db_t *db, const auth_t *auth, const char *id,
                               http_response_t *res)
 {
-    if (!all_digits(id, 18)) {
+    if (!fields_all_digits(id, 18)) {
         http_response_error(res, 404, "NOT_FOUND", "no such invoice", NULL);
         return NULL;
     }
@@ -534,7 +506,7 @@ static bool ids_distinct(const long long *ids, int n, const char *field, cJSON *
     if (twice) {
         char msg[96];
         snprintf(msg, sizeof msg, "lists enrolment %lld more than once", twice);
-        add_field_error(errors, field, msg);
+        fields_add_error(errors, field, msg);
     }
     return twice == 0;
 }
@@ -562,10 +534,10 @@ static char *enrolment_list_read(const cJSON *body, const char *field, cJSON *er
         return NULL;
     int n = cJSON_IsArray(list) ? cJSON_GetArraySize(list) : -1;
     if (n < 1 || n > MAX_PAY_LIST) {
-        add_field_error(errors, field,
-                        n < 0    ? "must be an array of enrolment ids"
-                        : n == 0 ? "must list at least one enrolment id"
-                                 : "must list at most 10000 enrolment ids");
+        fields_add_error(errors, field,
+                         n < 0    ? "must be an array of enrolment ids"
+                         : n == 0 ? "must list at least one enrolment id"
+                                  : "must list at most 10000 enrolment ids");
         return NULL;
     }
     long long *ids = malloc((size_t)n * sizeof *ids);
@@ -592,22 +564,23 @@ static void payment_read(const cJSON *body, payment_in_t *p, cJSON *errors)
     const cJSON *amount = cJSON_GetObjectItemCaseSensitive(body, "amount");
     double v = cJSON_IsNumber(amount) ? amount->valuedouble : -1;
     if (!cJSON_IsNumber(amount) || v != floor(v) || v < 1 || v > MAX_SAFE_INTEGER)
-        add_field_error(errors, "amount", "must be a whole number of rupiah, at least 1");
+        fields_add_error(errors, "amount",
+                         "must be a whole number of rupiah, at least 1");
     else
         snprintf(p->amount, sizeof p->amount, "%lld", (long long)v);
     const cJSON *paid_on = cJSON_GetObjectItemCaseSensitive(body, "paid_on");
     date_t d;
     if (!cJSON_IsString(paid_on) || !date_parse(paid_on->valuestring, &d))
-        add_field_error(errors, "paid_on", "must be a date YYYY-MM-DD");
+        fields_add_error(errors, "paid_on", "must be a date YYYY-MM-DD");
     else if (date_compare(d, date_today()) > 0)
-        add_field_error(errors, "paid_on", "must not be in the future");
+        fields_add_error(errors, "paid_on", "must not be in the future");
     else
         date_format(d, p->paid_on);
     const cJSON *ref = cJSON_GetObjectItemCaseSensitive(body, "reference");
     if (ref && !cJSON_IsNull(ref) &&
         (!cJSON_IsString(ref) || !ref->valuestring[0] ||
          strlen(ref->valuestring) > MAX_REFERENCE))
-        add_field_error(errors, "reference", "must be a string of 1 to 200 characters");
+        fields_add_error(errors, "reference", "must be a string of 1 to 200 characters");
     else if (cJSON_IsString(ref))
         p->reference = ref->valuestring;
     p->lines = enrolment_list_read(body, "lines", errors);
@@ -615,7 +588,7 @@ static void payment_read(const cJSON *body, payment_in_t *p, cJSON *errors)
     const cJSON *lines = cJSON_GetObjectItemCaseSensitive(body, "lines");
     const cJSON *except = cJSON_GetObjectItemCaseSensitive(body, "except");
     if (lines && !cJSON_IsNull(lines) && except && !cJSON_IsNull(except))
-        add_field_error(errors, "except", "give either lines or except, not both");
+        fields_add_error(errors, "except", "give either lines or except, not both");
 }
 
 /* A refusal of billing_record_payment() and how it is answered. */
@@ -676,7 +649,7 @@ static cJSON *still_owed_details(db_t *db, const char *id, const payment_in_t *p
              PQgetvalue(r, 0, 0));
     PQclear(r);
     cJSON *details = cJSON_CreateArray();
-    add_field_error(details, "amount", msg);
+    fields_add_error(details, "amount", msg);
     return details;
 }
 
@@ -686,7 +659,7 @@ static void answer_refusal(db_t *db, const char *id, const payment_in_t *p,
 {
     if (strcmp(result, "future_date") == 0 || strcmp(result, "bad_amount") == 0) {
         cJSON *errors = cJSON_CreateArray();
-        add_field_error(errors, result[0] == 'f' ? "paid_on" : "amount", result);
+        fields_add_error(errors, result[0] == 'f' ? "paid_on" : "amount", result);
         http_response_error(res, 422, "INVALID_FIELDS", "the payment has invalid fields",
                             errors);
         return;
@@ -755,7 +728,7 @@ static bool payment_body_read(const http_request_t *req, payment_in_t *p, cJSON 
 static void payment_record(db_t *db, const auth_t *auth, const http_request_t *req,
                            const char *id, const payment_in_t *p, http_response_t *res)
 {
-    if (!all_digits(id, 18)) {
+    if (!fields_all_digits(id, 18)) {
         http_response_error(res, 404, "NOT_FOUND", "no such invoice", NULL);
         return;
     }

@@ -8,6 +8,7 @@
  * all. A programme outside the key's scope is the same 404 as an unknown one.
  * No paging: one programme has at most a few hundred villages. */
 #include "reports.h"
+#include "fields.h"
 #include <stdio.h>
 #include <string.h>
 #include "pgjson.h"
@@ -100,21 +101,6 @@ static const level_t *level_of(const char *name)
     return NULL;
 }
 
-static const char *scope_kind_name(const scope_t *s)
-{
-    return s->kind == SCOPE_ADMIN     ? "admin"
-           : s->kind == SCOPE_REGENCY ? "regency"
-                                      : "village";
-}
-
-static void add_field_error(cJSON *errors, const char *field, const char *message)
-{
-    cJSON *e = cJSON_CreateObject();
-    cJSON_AddStringToObject(e, "field", field);
-    cJSON_AddStringToObject(e, "message", message);
-    cJSON_AddItemToArray(errors, e);
-}
-
 /* ?program= and ?level=; false (422 answered, every problem listed) when bad. */
 static bool read_query(const http_request_t *req, http_response_t *res,
                        const char **program, const level_t **level)
@@ -122,10 +108,10 @@ static bool read_query(const http_request_t *req, http_response_t *res,
     cJSON *errors = cJSON_CreateArray();
     *program = http_request_query(req, "program");
     if (*program && (!**program || strlen(*program) > MAX_PROGRAM))
-        add_field_error(errors, "program", "must be a programme code");
+        fields_add_error(errors, "program", "must be a programme code");
     *level = level_of(http_request_query(req, "level"));
     if (!*level)
-        add_field_error(errors, "level", "must be village, district or regency");
+        fields_add_error(errors, "level", "must be village, district or regency");
     if (cJSON_GetArraySize(errors) > 0) {
         http_response_error(res, 422, "INVALID_FIELDS",
                             "the query has invalid parameters", errors);
@@ -189,7 +175,7 @@ static void participants_report(api_t *api, const http_request_t *req,
     }
     if (!program_visible(db, &auth, program, res))
         return;
-    const char *params[] = {scope_kind_name(&auth.scope), auth.scope.code, program};
+    const char *params[] = {fields_scope_kind(&auth.scope), auth.scope.code, program};
     PGresult *r = db_exec_read(db, level->sql, 3, params);
     if (!db_ok(r)) {
         PQclear(r);
