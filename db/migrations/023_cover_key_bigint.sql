@@ -1,4 +1,4 @@
--- 024_cover_key_bigint: the one-covered-month constraint (013) keyed on the
+-- 023_cover_key_bigint: the one-covered-month constraint (013) keyed on the
 -- NIK as a number. A GiST index compares a text key through btree_gist's
 -- text support, which made every enrolment insert and every update of an
 -- enrolment's months several times dearer (bench/billing, bench/verify:
@@ -13,4 +13,4 @@ ALTER TABLE enrolments DROP CONSTRAINT enrolments_one_cover_per_month,
 CREATE INDEX enrolments_nik_idx ON enrolments (nik);
 COMMENT ON INDEX enrolments_nik_idx IS 'Look-ups of a person''s enrolments by NIK.';
 COMMENT ON CONSTRAINT enrolments_one_cover_per_month ON enrolments IS
-    'One person, one covered month: no two enrolments of a NIK share a month (013, 024).';
+    'One person, one covered month: no two enrolments of a NIK share a month (013, 023).';
