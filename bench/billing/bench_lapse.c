@@ -11,7 +11,8 @@
  *      session_replication_role = replica, since the trigger of 013 keeps
  *      issued documents fixed;
  *   4. payments: the payers (villages) in code order, i = 0, 1, ..., in
- *      month m = 0, 1, 2 of the three: k = (i + s * m) % 10, where s is 0
+ *      month m = 0, 1, 2 of the three: k = (i + s * m) % M, where M is
+ *      LINDUNG_BENCH_MODULUS (default 10: a tenth pays nothing), s is 0
  *      (LINDUNG_BENCH_UNPAID=same, the default: the same villages every
  *      month) or 1 (=rotate: another tenth each month). k == 0 pays nothing;
  *      k == 1 pays all but one disputed line (the payer's lowest enrolment
@@ -31,6 +32,8 @@
  *      unpaid months), while the check still reads the lines of about four
  *      tenths of the villages. The bench checks the count exactly;
  *   6. April again (the rerun; its lapse check finds the same documents).
+ * LINDUNG_BENCH_SETUP_ONLY=1: steps 1-4 only (with run.sh's BENCH_KEEP=1,
+ * a cluster to copy and time April on, again and again, by BENCH_REUSE).
  * LINDUNG_BENCH_RESUME=1 (run.sh's BENCH_REUSE=DIR sets it): on a database
  * kept after step 4, steps 5 and 6 only; give N and LINDUNG_BENCH_UNPAID as
  * then (neither is checked).
@@ -81,7 +84,7 @@ static const char *SQL_ON_TIME =
 
 static const char *SQL_TO_PAY =
     "WITH " PAYERS ", "
-    "     q AS (SELECT payer_code, (i + $3::int * $2::int) % 10 AS k FROM p) "
+    "     q AS (SELECT payer_code, (i + $3::int * $2::int) % $4::int AS k FROM p) "
     "SELECT i.id, CASE p.k WHEN 0 THEN 0 WHEN 1 THEN 1 ELSE 2 END, d.enrolment_id, "
     "  i.total - CASE WHEN p.k = 1 THEN a.amount ELSE 0 END, i.line_count "
     "FROM invoices i JOIN q p ON p.payer_code = i.payer_code "
@@ -119,8 +122,8 @@ static const char *SQL_PAY_LINES_SET =
  * that left that line (at least) unpaid in all three. */
 static const char *SQL_EXPECTED =
     "WITH " PAYERS ", "
-    "     c AS (SELECT payer_code, bool_and((i + $1::int * m) % 10 = 0) AS nothing, "
-    "             bool_and((i + $1::int * m) % 10 IN (0, 1)) AS disputed "
+    "     c AS (SELECT payer_code, bool_and((i + $1::int * m) % $2::int = 0) AS nothing, "
+    "             bool_and((i + $1::int * m) % $2::int IN (0, 1)) AS disputed "
     "           FROM p, generate_series(0, 2) m GROUP BY payer_code) "
     "SELECT (SELECT count(*) FROM enrolments e JOIN c ON c.payer_code = e.payer_code "
     "        WHERE c.nothing AND e.status = 'active') "
@@ -296,7 +299,8 @@ static void print_payments(payments_t *pay)
 }
 
 /* Steps 1-4: enrolments, January to March billed, made on time, paid. */
-static void set_up(db_t *db, long n, const char *shift, payments_t *pay)
+static void set_up(db_t *db, long n, const char *shift, const char *modulus,
+                   payments_t *pay)
 {
     const char *run = getenv("LINDUNG_BENCH_VILLAGE_RUN");
     ensure_enrolments(db, n, run && atoi(run) > 0 ? atoi(run) : 100);
@@ -322,8 +326,8 @@ static void set_up(db_t *db, long n, const char *shift, payments_t *pay)
     for (int m = 0; m < MONTHS; m++) {
         char first_day[11], index[2] = {(char)('0' + m), '\0'};
         snprintf(first_day, sizeof first_day, "%s-01", MONTH[m]);
-        const char *p[] = {first_day, index, shift};
-        PGresult *todo = db_exec(db, SQL_TO_PAY, 3, p);
+        const char *p[] = {first_day, index, shift, modulus};
+        PGresult *todo = db_exec(db, SQL_TO_PAY, 4, p);
         if (!db_ok(todo)) {
             fprintf(stderr, "bench: %s\n", db_error(db));
             exit(1);
@@ -349,6 +353,10 @@ int main(int argc, char **argv)
     const char *unpaid = getenv("LINDUNG_BENCH_UNPAID");
     bool rotate = unpaid && strcmp(unpaid, "rotate") == 0;
     char shift[2] = {rotate ? '1' : '0', '\0'};
+    const char *mod_env = getenv("LINDUNG_BENCH_MODULUS");
+    char modulus[12];
+    snprintf(modulus, sizeof modulus, "%d",
+             mod_env && atoi(mod_env) >= 2 ? atoi(mod_env) : 10);
     static payments_t pay;
     pay.calls_left = calls && *calls ? atoi(calls) : -1; /* -1: every payment */
     db_t *db = db_new(getenv("LINDUNG_DB") ? getenv("LINDUNG_DB") : "dbname=lindung");
@@ -372,22 +380,29 @@ int main(int argc, char **argv)
     printf("fsync = %s\n", one_value(db, "SHOW fsync", 0, NULL, v, sizeof v));
     printf("load parts = %s, index memory = %d MB a part\n",
            parts && *parts ? parts : "2 (default)", accrual_part_memory_mb());
-    printf("unpaid villages: %s; payments through billing_record_payment: %s\n",
-           rotate ? "another tenth each month (rotate)"
-                  : "the same tenth each month (same)",
-           pay.calls_left < 0 ? "all" : calls);
+    printf(
+        "unpaid villages: one in %s, %s; payments through billing_record_payment: %s\n",
+        modulus, rotate ? "others each month (rotate)" : "the same each month (same)",
+        pay.calls_left < 0 ? "all" : calls);
     double t_all = now_s();
     if (resume)
         printf("resuming: January to March billed and paid before\n");
     else
-        set_up(db, n, shift, &pay);
+        set_up(db, n, shift, modulus, &pay);
+    const char *only = getenv("LINDUNG_BENCH_SETUP_ONLY");
+    if (only && strcmp(only, "1") == 0) {
+        printf("set-up only: January to March billed and paid, April not run (%.0f s)\n",
+               now_s() - t_all);
+        db_destroy(&db);
+        return 0;
+    }
 
     double t0 = now_s();
     must(db, SQL_VACUUM, 0, NULL);
     printf("VACUUM ANALYZE: %.1f s\n", now_s() - t0);
     char expected[24];
-    const char *p_shift[] = {shift};
-    one_value(db, SQL_EXPECTED, 1, p_shift, expected, sizeof expected);
+    const char *p_shift[] = {shift, modulus};
+    one_value(db, SQL_EXPECTED, 2, p_shift, expected, sizeof expected);
     must(db, SQL_STATEMENTS_ON, 0, NULL);
     must(db, SQL_CHECKPOINT, 0, NULL);
     db_run(db, SQL_STATEMENTS_RESET, 0, NULL);

@@ -236,40 +236,53 @@ static const char *SQL_ACCRUE =
  * month): a month billed late cannot lapse anyone. A line is unpaid while
  * what payments allocated to it is less than its net charge (the line plus
  * its corrections): someone else's unpaid or disputed line on the same
- * invoice never lapses a person. The candidates are found through the payers
- * of unpaid documents (enrolments_payer_idx) and their lines through the
- * (enrolment_id, period) key, so paid-up payers cost nothing. An enrolment
- * with a line at or after $1 is left alone (a re-run of an old month must
- * not end someone in the past). */
+ * invoice never lapses a person. An enrolment with a line at or after $1 is
+ * left alone (a re-run of an old month must not end someone in the past).
+ * Why it is cheap when most payers pay (docs/benchmarks.md, "Lapse"):
+ *   - a person's lines are all on their payer's documents, so only payers
+ *     with an unpaid, on-time document in each of the three months can have
+ *     anyone lapse (payers); everyone else costs nothing;
+ *   - their people are found through enrolments_payer_idx and their lines
+ *     through the (enrolment_id, period) key;
+ *   - a line on a document that received no payment at all has no
+ *     allocation (payment_lines belong to the document's own payments), so
+ *     allocations are probed only on documents partly paid;
+ *   - corrections of the three months are few: summed once and hashed. */
 static const char *SQL_LAPSE =
     "WITH docs AS MATERIALIZED ( "
-    "       SELECT id, funding_source, payer_code FROM invoice_balances "
+    "       SELECT id, period, funding_source, payer_code, paid > 0 AS some_paid "
+    "       FROM invoice_balances "
     "       WHERE period >= ($1::date - interval '3 months')::date AND period < $1 "
     "         AND kind <> 'credit_note' AND outstanding > 0 AND due_date < $2::date "
     "         AND (issued_at AT TIME ZONE 'Asia/Jakarta')::date <= period + 14), "
-    "     payers AS (SELECT DISTINCT funding_source, payer_code FROM docs), "
+    "     payers AS MATERIALIZED ( "
+    "       SELECT funding_source, payer_code FROM docs "
+    "       GROUP BY funding_source, payer_code HAVING count(DISTINCT period) = 3), "
+    "     fixes AS MATERIALIZED ( "
+    "       SELECT enrolment_id, period, sum(amount) AS amount FROM line_adjustments "
+    "       WHERE period >= ($1::date - interval '3 months')::date AND period < $1 "
+    "       GROUP BY enrolment_id, period), "
     "     late AS (SELECT a.enrolment_id FROM payers p "
     "              JOIN enrolments c ON c.funding_source = p.funding_source "
     "                               AND c.payer_code = p.payer_code "
     "              JOIN accruals a ON a.enrolment_id = c.id "
     "                 AND a.period >= ($1::date - interval '3 months')::date "
     "                 AND a.period < $1 "
+    "              JOIN docs d ON d.id = a.invoice_id "
+    "              LEFT JOIN fixes f ON f.enrolment_id = a.enrolment_id "
+    "                               AND f.period = a.period "
     "              WHERE c.status = 'active' "
     "                AND c.start_month <= ($1::date - interval '3 months')::date "
-    "                AND a.invoice_id IN (SELECT id FROM docs) "
-    "                AND a.amount + coalesce((SELECT sum(l.amount) FROM line_adjustments "
-    "l "
-    "                      WHERE l.enrolment_id = a.enrolment_id AND l.period = "
-    "a.period), 0) "
-    "                    > coalesce((SELECT sum(pl.amount) FROM payment_lines pl "
-    "                      WHERE pl.enrolment_id = a.enrolment_id "
-    "                        AND pl.period = a.period), 0) "
+    "                AND a.amount + coalesce(f.amount, 0) > CASE WHEN d.some_paid "
+    "                    THEN coalesce((SELECT sum(pl.amount) FROM payment_lines pl "
+    "                          WHERE pl.enrolment_id = a.enrolment_id "
+    "                            AND pl.period = a.period), 0) ELSE 0 END "
     "              GROUP BY a.enrolment_id HAVING count(*) = 3) "
     "UPDATE enrolments e SET status = 'ended', end_reason = 'lapsed', ended_at = now(), "
     "       end_month = ($1::date - interval '1 month')::date "
     "FROM late l WHERE e.id = l.enrolment_id AND e.status = 'active' "
-    "  AND NOT EXISTS (SELECT 1 FROM accruals x WHERE x.enrolment_id = e.id AND x.period "
-    ">= $1) "
+    "  AND NOT EXISTS (SELECT 1 FROM accruals x "
+    "                  WHERE x.enrolment_id = e.id AND x.period >= $1) "
     "RETURNING e.id, e.nik, e.payer_code, to_char(e.end_month, 'YYYY-MM')";
 
 /* A programme's coverage_end is a real end: once its last month is past
