@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "fields.h"
 
 /* The applicant fields of design.md §4, in the documented order. */
 static const char *COLUMN_NAME[] = {"nik",   "name",           "birth_date",
@@ -64,8 +65,8 @@ static int no_space(unsigned char c)
 }
 
 /* {"field", "index"?, "line"?, "column"?, "message"}; -1 or 0 leave one out. */
-static cJSON *add_error_at(cJSON *errors, const char *field, int index, int line,
-                           int column, const char *message)
+static void add_error_at(cJSON *errors, const char *field, int index, int line,
+                         int column, const char *message)
 {
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "field", field);
@@ -76,8 +77,7 @@ static cJSON *add_error_at(cJSON *errors, const char *field, int index, int line
     if (column > 0)
         cJSON_AddNumberToObject(e, "column", column);
     cJSON_AddStringToObject(e, "message", message);
-    cJSON_AddItemToArray(errors, e);
-    return e;
+    fields_append_error(errors, e);
 }
 
 static void add_error(cJSON *errors, const char *field, int index, int line,
@@ -93,11 +93,14 @@ static cJSON *tail_of(cJSON *array)
 }
 
 /* submission.c reports {"field", "index", "message"}; name the line too,
- * placed before "message" so the objects read like ours. */
+ * placed before "message" so the objects read like ours. Not on the entry
+ * that only counts what a full list leaves out (fields.h). */
 static void add_line_after(cJSON *errors, cJSON *tail, int line)
 {
     cJSON *e = tail ? tail->next : errors->child;
     for (; e; e = e->next) {
+        if (fields_is_truncation(e))
+            continue;
         cJSON *message = cJSON_DetachItemFromObjectCaseSensitive(e, "message");
         cJSON_AddNumberToObject(e, "line", line);
         if (message)
@@ -334,18 +337,12 @@ static bool params_ok(const char *const values[3], cJSON *errors)
     return true;
 }
 
-static void move_all(cJSON *from, cJSON *to)
-{
-    while (from->child)
-        cJSON_AddItemToArray(to, cJSON_DetachItemFromArray(from, 0));
-}
-
 /* After a clean parse: the same top-level answers as submission_from_json. */
 static submission_result_t conclude(reader_t *r, submission_t *out, cJSON *errors)
 {
     char msg[96];
     if (r->header_bad) {
-        move_all(r->errors, errors);
+        fields_move_errors(r->errors, errors);
     } else if (r->rows == 0) {
         add_error(errors, "applicants", -1, 0, "must list at least one applicant");
     } else if (r->rows > SUBMISSION_MAX_APPLICANTS) {
@@ -353,12 +350,12 @@ static submission_result_t conclude(reader_t *r, submission_t *out, cJSON *error
                  SUBMISSION_MAX_APPLICANTS);
         add_error(errors, "applicants", -1, r->over_line, msg);
     } else {
-        move_all(r->errors, errors);
+        fields_move_errors(r->errors, errors);
         out->applicants = r->list;
         r->list = NULL;
         out->count = r->rows;
     }
-    return cJSON_GetArraySize(errors) ? SUBMISSION_INVALID : SUBMISSION_OK;
+    return fields_error_count(errors) ? SUBMISSION_INVALID : SUBMISSION_OK;
 }
 
 submission_result_t csvbody_parse(submission_t *out, const char *body, size_t len,
@@ -397,4 +394,19 @@ submission_result_t csvbody_parse(submission_t *out, const char *body, size_t le
     cJSON_Delete(r.errors);
     cJSON_Delete(r.list);
     return result;
+}
+
+submission_result_t csvbody_parse_request(submission_t *out, const http_request_t *req,
+                                          cJSON *errors)
+{
+    static const char *names[] = {"program_code", "village_code", "reference"};
+    const char *values[3];
+    for (int i = 0; i < 3; i++) {
+        if (!fields_query_text(req, names[i], &values[i])) {
+            add_error(errors, names[i], -1, 0, "must not hold a NUL character (%00)");
+            return SUBMISSION_MALFORMED;
+        }
+    }
+    return csvbody_parse(out, req->body, req->body_len, values[0], values[1], values[2],
+                         errors);
 }

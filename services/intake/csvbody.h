@@ -11,6 +11,7 @@
 #define LINDUNG_CSVBODY_H
 #include <stddef.h>
 #include <cjson/cJSON.h>
+#include "httpd.h"
 #include "submission.h"
 
 /* Parse `body` (len bytes, may contain NULs) into `out`, a fresh
@@ -22,8 +23,15 @@
  * when columns or fields are wrong; SUBMISSION_OK otherwise. Problems are
  * appended to `errors` as {"field", "index"?, "line"?, "message"}: "index" is
  * the applicant (data row, 0-based), "line" the 1-based physical line where
- * the record starts. Nothing is appended on SUBMISSION_OK. */
+ * the record starts; past FIELDS_MAX_ERRORS they are counted, not listed
+ * (fields.h). Nothing is appended on SUBMISSION_OK. */
 submission_result_t csvbody_parse(submission_t *out, const char *body, size_t len,
                                   const char *program_code, const char *village_code,
                                   const char *reference, cJSON *errors);
+
+/* csvbody_parse of a request: its body, and program_code, village_code and
+ * reference from its query string. A query value holding a NUL (%00) is
+ * SUBMISSION_MALFORMED naming the parameter, never read as cut short there. */
+submission_result_t csvbody_parse_request(submission_t *out, const http_request_t *req,
+                                          cJSON *errors);
 #endif

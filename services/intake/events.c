@@ -18,6 +18,8 @@
 #include <string.h>
 #include <uuid/uuid.h>
 #include "date.h"
+#include "fields.h"
+#include "jsonguard.h"
 #include "log.h"
 #include "nik.h"
 #include "pgjson.h"
@@ -45,7 +47,7 @@ static void add_error(cJSON *errors, const char *field, int index, const char *m
     if (index >= 0)
         cJSON_AddNumberToObject(e, "index", index);
     cJSON_AddStringToObject(e, "message", message);
-    cJSON_AddItemToArray(errors, e);
+    fields_append_error(errors, e);
 }
 
 static bool known_kind(const char *k)
@@ -115,7 +117,7 @@ static void check_event(const cJSON *ev, int index, const char *path_nik, cJSON 
         add_error(errors, "events", index, "must be an object");
         return;
     }
-    int before = cJSON_GetArraySize(errors);
+    int before = fields_error_count(errors);
     cJSON *out = cJSON_CreateObject();
     cJSON_AddNumberToObject(out, "idx", index);
     date_t today = date_today(), when;
@@ -141,7 +143,7 @@ static void check_event(const cJSON *ev, int index, const char *path_nik, cJSON 
         cJSON_AddStringToObject(out, "date", date);
     if (kind && known_kind(kind))
         check_kind_fields(ev, kind, index, errors, out);
-    if (cJSON_GetArraySize(errors) == before)
+    if (fields_error_count(errors) == before)
         cJSON_AddItemToArray(list, out);
     else
         cJSON_Delete(out);
@@ -196,7 +198,7 @@ static parse_t check_list(const cJSON *events, const char *path_nik, cJSON *erro
     const cJSON *ev;
     cJSON_ArrayForEach(ev, events) check_event(ev, i++, path_nik, errors, list);
     check_one_per_person(list, errors);
-    return cJSON_GetArraySize(errors) ? PARSE_INVALID : PARSE_OK;
+    return fields_error_count(errors) ? PARSE_INVALID : PARSE_OK;
 }
 
 /* JSON: {"events": [...]} on /v1/events, one event object on the
@@ -204,12 +206,11 @@ static parse_t check_list(const cJSON *events, const char *path_nik, cJSON *erro
 static parse_t parse_json(const http_request_t *req, const char *path_nik, cJSON *errors,
                           cJSON *list)
 {
+    /* shape, size and NULs on the raw bytes first: jsonguard.h */
     cJSON *doc = NULL;
-    if (submission_text_ok(req->body, req->body_len))
-        doc = cJSON_ParseWithLength(req->body, req->body_len);
-    if (!cJSON_IsObject(doc)) {
-        cJSON_Delete(doc);
-        add_error(errors, "body", -1, "must be a JSON object in UTF-8");
+    jsonguard_result_t guard = jsonguard_parse(req->body, req->body_len, &doc);
+    if (guard != JSONGUARD_OK) {
+        add_error(errors, "body", -1, jsonguard_message(guard));
         return PARSE_MALFORMED;
     }
     parse_t rc;
@@ -226,16 +227,31 @@ static parse_t parse_json(const http_request_t *req, const char *path_nik, cJSON
     return rc;
 }
 
+/* What one body may hold in memory: the header and one record more than
+ * EVENTS_MAX, so that the cap is still reported; one field more than a header
+ * may have, so that a wider record still differs from it. Past these a
+ * record or field is dropped, not kept: 8 MiB of commas is not 4 million
+ * strings. */
+#define CSV_MAX_RECORDS (EVENTS_MAX + 2)
+#define CSV_MAX_FIELDS (CSV_MAX_COLUMNS + 1)
+
 typedef struct {
     cJSON *rows;   /* each record as an array of strings */
     cJSON *record; /* the current one */
+    int records;   /* records in rows */
+    int fields;    /* fields in record */
 } csv_reader_t;
 
 static void csv_field(void *s, size_t len, void *arg)
 {
     csv_reader_t *r = arg;
-    if (!r->record)
+    if (!r->record) {
         r->record = cJSON_CreateArray();
+        r->fields = 0;
+    }
+    if (r->records >= CSV_MAX_RECORDS || r->fields >= CSV_MAX_FIELDS)
+        return;
+    r->fields++;
     char *text = strndup(s ? s : "", s ? len : 0);
     cJSON_AddItemToArray(r->record, cJSON_CreateString(text));
     free(text);
@@ -247,7 +263,12 @@ static void csv_row(int c, void *arg)
     csv_reader_t *r = arg;
     if (!r->record)
         return; /* a blank line */
-    cJSON_AddItemToArray(r->rows, r->record);
+    if (r->records < CSV_MAX_RECORDS) {
+        cJSON_AddItemToArray(r->rows, r->record);
+        r->records++;
+    } else {
+        cJSON_Delete(r->record);
+    }
     r->record = NULL;
 }
 
@@ -314,7 +335,7 @@ static parse_t parse_csv(const http_request_t *req, cJSON *errors, cJSON *list)
         csv_free(&p);
     }
     cJSON_Delete(r.record);
-    if (!ok || cJSON_GetArraySize(r.rows) == 0) {
+    if (!ok || r.records == 0) {
         cJSON_Delete(r.rows);
         add_error(errors, "body", -1, "must be RFC 4180 CSV in UTF-8 with a header row");
         return PARSE_MALFORMED;
@@ -325,12 +346,13 @@ static parse_t parse_csv(const http_request_t *req, cJSON *errors, cJSON *list)
     parse_t rc = PARSE_INVALID;
     if (csv_header(header, column, errors)) {
         cJSON *events = cJSON_CreateArray();
-        for (int i = 1; i < cJSON_GetArraySize(r.rows); i++) {
-            cJSON *ev =
-                csv_event(cJSON_GetArrayItem(r.rows, i), column, width, i - 1, errors);
+        int index = 0;
+        /* walked, not indexed: cJSON_GetArrayItem walks from the start */
+        for (const cJSON *record = header->next; record; record = record->next) {
+            cJSON *ev = csv_event(record, column, width, index++, errors);
             cJSON_AddItemToArray(events, ev ? ev : cJSON_CreateNull());
         }
-        if (cJSON_GetArraySize(errors) == 0)
+        if (fields_error_count(errors) == 0)
             rc = check_list(events, NULL, errors, list);
         cJSON_Delete(events);
     }

@@ -1,13 +1,91 @@
 /* fields: shared checks of intake's routes (fields.h). */
 #include "fields.h"
+#include <microhttpd.h>
 #include <string.h>
+#include "region.h"
+
+/* A 422's list is a plain cJSON array that routes hand to httpd as is, so
+ * its count rides on the array itself: an array's number fields are unused
+ * by cJSON (not printed, not freed), and walking the list to count it, as
+ * cJSON_GetArraySize does, made checking 10,000 bad applicants quadratic. */
+static int count_of(const cJSON *errors)
+{
+    return errors->valueint;
+}
+
+static void count_set(cJSON *errors, int n)
+{
+    errors->valueint = n;
+    errors->valuedouble = n;
+}
+
+bool fields_is_truncation(const cJSON *entry)
+{
+    return entry && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(entry, "truncated"));
+}
+
+/* Keep (or make) the list's last entry the one that counts what is not
+ * listed, with the total so far. */
+static void note_truncation(cJSON *errors)
+{
+    cJSON *last = errors->child ? errors->child->prev : NULL;
+    if (!fields_is_truncation(last)) {
+        last = cJSON_CreateObject();
+        cJSON_AddStringToObject(last, "field", "details");
+        cJSON_AddStringToObject(last, "message",
+                                "only the first 1000 problems are listed; \"total\" "
+                                "counts them all");
+        cJSON_AddTrueToObject(last, "truncated");
+        cJSON_AddNumberToObject(last, "total", 0);
+        cJSON_AddItemToArray(errors, last);
+    }
+    cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(last, "total"),
+                         count_of(errors));
+}
+
+void fields_append_error(cJSON *errors, cJSON *entry)
+{
+    count_set(errors, count_of(errors) + 1);
+    if (count_of(errors) <= FIELDS_MAX_ERRORS) {
+        cJSON_AddItemToArray(errors, entry);
+        return;
+    }
+    cJSON_Delete(entry);
+    note_truncation(errors);
+}
 
 void fields_add_error(cJSON *errors, const char *field, const char *message)
 {
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "field", field);
     cJSON_AddStringToObject(e, "message", message);
-    cJSON_AddItemToArray(errors, e);
+    fields_append_error(errors, e);
+}
+
+int fields_error_count(const cJSON *errors)
+{
+    return count_of(errors);
+}
+
+void fields_move_errors(cJSON *from, cJSON *to)
+{
+    int moved = 0;
+    while (from->child) {
+        cJSON *e = cJSON_DetachItemViaPointer(from, from->child);
+        if (fields_is_truncation(e)) {
+            cJSON_Delete(e);
+            continue;
+        }
+        fields_append_error(to, e);
+        moved++;
+    }
+    int unlisted = count_of(from) - moved;
+    count_set(from, 0);
+    if (unlisted <= 0)
+        return;
+    count_set(to, count_of(to) + unlisted);
+    if (count_of(to) > FIELDS_MAX_ERRORS)
+        note_truncation(to);
 }
 
 bool fields_all_digits(const char *s, size_t max)
@@ -29,4 +107,61 @@ const char *fields_scope_kind(const scope_t *s)
     return s->kind == SCOPE_ADMIN     ? "admin"
            : s->kind == SCOPE_REGENCY ? "regency"
                                       : "village";
+}
+
+bool fields_scope_sees_regency(const scope_t *s, const char *regency_code)
+{
+    char own[6];
+    if (s->kind == SCOPE_ADMIN)
+        return true;
+    if (!regency_code)
+        return false;
+    if (s->kind == SCOPE_REGENCY)
+        return strcmp(s->code, regency_code) == 0;
+    return region_regency_of(s->code, own) && strcmp(own, regency_code) == 0;
+}
+
+bool fields_query_text(const http_request_t *req, const char *name, const char **value)
+{
+    const char *v = NULL;
+    size_t len = 0;
+    *value = NULL;
+    if (MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND, name,
+                                      strlen(name), &v, &len) != MHD_YES ||
+        !v)
+        return true;
+    if (memchr(v, '\0', len))
+        return false;
+    *value = v;
+    return true;
+}
+
+/* Bytes in the UTF-8 sequence led by c; 0 for a byte that cannot lead one. */
+static size_t sequence_length(unsigned c)
+{
+    return c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+}
+
+bool fields_text_ok(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = p[i];
+        size_t n = sequence_length(c);
+        if (c == 0 || n == 0 || i + n > len)
+            return false;
+        unsigned cp = n == 1 ? c : n == 2 ? c & 0x1F : n == 3 ? c & 0x0F : c & 0x07;
+        for (size_t k = 1; k < n; k++) {
+            if ((p[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        /* Reject overlong forms, surrogates and code points past U+10FFFF. */
+        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+            (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+            return false;
+        i += n;
+    }
+    return true;
 }

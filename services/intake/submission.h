@@ -31,15 +31,18 @@ typedef struct {
 
 typedef enum {
     SUBMISSION_OK = 0,
-    SUBMISSION_MALFORMED, /* not JSON, not UTF-8, has NUL bytes: 400 */
+    SUBMISSION_MALFORMED, /* not a JSON object, not UTF-8, a NUL (byte or \u0000),
+                             over jsonguard's limits: 400 */
     SUBMISSION_INVALID    /* JSON, but fields are wrong: 422, see errors */
 } submission_result_t;
 
 submission_t *submission_new(void);
 void submission_destroy(submission_t **self_p);
 
-/* Parse a JSON body. On SUBMISSION_INVALID every problem is appended to
- * `errors` as {"field", "index"?, "message"}; on MALFORMED one entry explains. */
+/* Parse a JSON body, after jsonguard has looked at its raw bytes. On
+ * SUBMISSION_INVALID every problem is appended to `errors` as {"field",
+ * "index"?, "message"} (the first FIELDS_MAX_ERRORS listed, the rest counted:
+ * fields.h); on MALFORMED one entry explains. */
 submission_result_t submission_from_json(submission_t *self, const char *body, size_t len,
                                          cJSON *errors);
 
