@@ -29,6 +29,15 @@ static bool is_separator(char c)
     return c == ' ' || c == '.' || c == '-';
 }
 
+/* Length of the run of separators starting at s. */
+static size_t separator_run(const char *s)
+{
+    size_t n = 0;
+    while (is_separator(s[n]))
+        n++;
+    return n;
+}
+
 static int two_digits(const char *s)
 {
     return (s[0] - '0') * 10 + (s[1] - '0');
@@ -200,10 +209,13 @@ void nik_mask(const char *nik, char out[NIK_MASKED_LEN + 1])
     mask_digits(nik, nik + NIK_LEN - 4, out);
 }
 
-/* Scans a run of digits starting at s, letting single separators join digit
- * groups ("1612.0101-0190 0001"), since a person's NIK reaches logs in the
- * form it was typed. Returns the run's length in bytes and fills the first
- * and last four digits; *ndigits is the number of digits in the run. */
+/* Scans a run of digits starting at s, letting separators join digit groups
+ * ("1612.0101-0190 0001"), since a person's NIK reaches logs in the form it
+ * was typed. Any number of separators may join two groups ("1612  0101",
+ * "1612..0101", "1612 - 0101"): nik_parse accepts every such form as a NIK,
+ * so the masker must treat each as one. Returns the run's length in bytes
+ * (trailing separators excluded) and fills the first and last four digits;
+ * *ndigits is the number of digits in the run. */
 static size_t scan_digit_run(const char *s, size_t *ndigits, char first4[4],
                              char last4[4])
 {
@@ -219,8 +231,9 @@ static size_t scan_digit_run(const char *s, size_t *ndigits, char first4[4],
             i++;
             continue;
         }
-        if (is_separator(s[i]) && is_digit(s[i + 1])) {
-            i++;
+        size_t seps = separator_run(s + i);
+        if (seps > 0 && is_digit(s[i + seps])) {
+            i += seps;
             continue;
         }
         break;

@@ -1,5 +1,6 @@
 /* auth: find the API key behind an "Authorization: Bearer ..." header.
- * Keys are stored as sha256 hashes; the lookup hashes what was sent. */
+ * Keys are stored as sha256 hashes; the lookup hashes what was sent, and
+ * notes the time of use at most once a minute per key (last_used_at). */
 #ifndef LINDUNG_AUTH_H
 #define LINDUNG_AUTH_H
 #include "db.h"
@@ -8,7 +9,7 @@
 typedef enum {
     AUTH_OK = 0,
     AUTH_MISSING,    /* no bearer header: 401 */
-    AUTH_INVALID,    /* unknown or revoked: 401 */
+    AUTH_INVALID,    /* unknown, revoked or expired: 401 */
     AUTH_UNAVAILABLE /* database down: 503 */
 } auth_result_t;
 

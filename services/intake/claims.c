@@ -271,7 +271,9 @@ static void list_claims(db_t *db, const auth_t *auth, const http_request_t *req,
 
 /* ---------------------------------------------------------------- one */
 
-/* Load the claim and check scope; NULL with the answer in res otherwise. */
+/* Load the claim and check scope; NULL with the answer in res otherwise.
+ * A claim outside the key's scope is answered exactly as one that does not
+ * exist: ids are sequential, and a 403 would tell which ones exist. */
 static PGresult *claim_load(db_t *db, const auth_t *auth, const char *id,
                             http_response_t *res)
 {
@@ -286,16 +288,10 @@ static PGresult *claim_load(db_t *db, const auth_t *auth, const char *id,
         api_db_failure(db, res);
         return NULL;
     }
-    if (PQntuples(r) == 0) {
+    if (PQntuples(r) == 0 || !claim_in_scope(&auth->scope, PQgetvalue(r, 0, C_VILLAGE),
+                                             PQgetvalue(r, 0, C_REGENCY))) {
         PQclear(r);
         http_response_error(res, 404, "NOT_FOUND", "no such claim", NULL);
-        return NULL;
-    }
-    if (!claim_in_scope(&auth->scope, PQgetvalue(r, 0, C_VILLAGE),
-                        PQgetvalue(r, 0, C_REGENCY))) {
-        PQclear(r);
-        http_response_error(res, 403, "OUT_OF_SCOPE",
-                            "this API key may not read that claim", NULL);
         return NULL;
     }
     return r;
@@ -501,7 +497,7 @@ static void step_claim(db_t *db, const auth_t *auth, const http_request_t *req,
 {
     if (!may_write(auth, res))
         return;
-    PGresult *c = claim_load(db, auth, id, res); /* 404 or 403 before the body */
+    PGresult *c = claim_load(db, auth, id, res); /* 404 before the body */
     if (!c)
         return;
     PQclear(c);

@@ -284,7 +284,9 @@ static void list_invoices(api_t *api, const http_request_t *req, http_response_t
 
 /* ---------------------------------------------------------------- one */
 
-/* Load the document and check scope; NULL with the answer in res otherwise. */
+/* Load the document and check scope; NULL with the answer in res otherwise.
+ * A document outside the key's scope is answered exactly as one that does
+ * not exist: ids are sequential, and a 403 would tell which ones exist. */
 static PGresult *invoice_load(db_t *db, const auth_t *auth, const char *id,
                               http_response_t *res)
 {
@@ -299,15 +301,9 @@ static PGresult *invoice_load(db_t *db, const auth_t *auth, const char *id,
         api_db_failure(db, res);
         return NULL;
     }
-    if (PQntuples(r) == 0) {
+    if (PQntuples(r) == 0 || !invoice_in_scope(&auth->scope, PQgetvalue(r, 0, D_PAYER))) {
         PQclear(r);
         http_response_error(res, 404, "NOT_FOUND", "no such invoice", NULL);
-        return NULL;
-    }
-    if (!invoice_in_scope(&auth->scope, PQgetvalue(r, 0, D_PAYER))) {
-        PQclear(r);
-        http_response_error(res, 403, "OUT_OF_SCOPE",
-                            "this API key may not read that invoice", NULL);
         return NULL;
     }
     return r;

@@ -311,15 +311,15 @@ class ClaimsTest(harness.LindungTestCase):
             if cursor is None:
                 break
         self.assertEqual(seen, [ca, cb, cc])
-        # one claim: out of scope is 403, as an invoice
+        # one claim: out of scope is 404, as an unknown id and as an invoice
         self.assertEqual(self.api("GET", f"/v1/claims/{cb}", keys["regency"]).status, 200)
-        self.assert_error(self.api("GET", f"/v1/claims/{cb}", keys["village"]), 403,
-                          "OUT_OF_SCOPE")
-        self.assert_error(self.api("GET", f"/v1/claims/{ca}", keys["other"]), 403,
-                          "OUT_OF_SCOPE")
+        self.assert_error(self.api("GET", f"/v1/claims/{cb}", keys["village"]), 404,
+                          "NOT_FOUND")
+        self.assert_error(self.api("GET", f"/v1/claims/{ca}", keys["other"]), 404,
+                          "NOT_FOUND")
         self.assert_error(self.api("POST", f"/v1/claims/{cc}/steps", keys["regency"],
-                                   {"status": "filed", "date": "2024-04-20"}), 403,
-                          "OUT_OF_SCOPE")
+                                   {"status": "filed", "date": "2024-04-20"}), 404,
+                          "NOT_FOUND")
         self.assert_error(self.api("GET", "/v1/claims/abc", admin), 404, "NOT_FOUND")
         # a regency key records a JKK claim only for its own participants
         (_, nik_c), = self.enrol(BULUKUMBA, BULUKUMBA_V)

@@ -354,9 +354,10 @@ class DocumentsTest(harness.LindungTestCase):
         err = self.assert_error(r, 422, "INVALID_FIELDS")
         self.assertEqual(sorted(d["field"] for d in err["details"]), ["kind", "period"])
 
-        # scope as before: the regency's documents are not a village's
-        self.assert_error(s.api("GET", f"/v1/invoices/{b['credit']}", key=village), 403,
-                          "OUT_OF_SCOPE")
+        # scope as before: the regency's documents are not a village's (404, as
+        # an id that does not exist: issue 15)
+        self.assert_error(s.api("GET", f"/v1/invoices/{b['credit']}", key=village), 404,
+                          "NOT_FOUND")
         self.assertEqual(s.api("GET", "/v1/invoices", key=village).body["items"], [])
 
         # an issued document never changes (013's trigger)

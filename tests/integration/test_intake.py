@@ -1022,8 +1022,8 @@ class Intake(unittest.TestCase):
                      headers={"Accept": "text/csv"})
         self.assertEqual(r.status, 200, r)
         self.assertTrue(r.raw.startswith(b"enrolment_id,nik,name,program,village_code"), r)
-        self.assert_error(self.req("GET", f"/v1/invoices/{iid}", self.k_v1), 403,
-                          "OUT_OF_SCOPE")
+        self.assert_error(self.req("GET", f"/v1/invoices/{iid}", self.k_v1), 404,
+                          "NOT_FOUND")
         pay = f"/v1/invoices/{iid}/payments"
         today = datetime.date.today().isoformat()
         self.assert_error(self.req("POST", pay, self.k_pali, {"amount": 1, "paid_on": today}),

@@ -214,6 +214,30 @@ static void test_nik_masked(void **state)
     free(text);
 }
 
+/* Issue 15: NIKs typed with doubled or mixed separators are NIKs to
+ * nik_parse, so they must be masked too, at every level (debug lines carry
+ * request fields). */
+static void test_nik_masked_whatever_the_separators(void **state)
+{
+    (void)state;
+    setenv("LINDUNG_LOG_LEVEL", "debug", 1);
+    log_init("intake");
+    log_debug("applicant", "spaces", "1604  0215  0590  0002", "dots",
+              "1604..0215..0590..0002", "mixed", "nik: 1604 - 0215 .. 0590 -. 0002;",
+              "every digit", "1-6-0-4 0 2 1 5..0 5 9 0--0 0 0 2");
+    char *text = captured();
+    assert_null(strstr(text, "0215"));
+    assert_null(strstr(text, "0590"));
+    cJSON *json = parse_line(text, 0);
+    assert_string_equal(field(json, "level"), "debug");
+    assert_string_equal(field(json, "spaces"), "1604******0002");
+    assert_string_equal(field(json, "dots"), "1604******0002");
+    assert_string_equal(field(json, "mixed"), "nik: 1604******0002;");
+    assert_string_equal(field(json, "every digit"), "1604******0002");
+    cJSON_Delete(json);
+    free(text);
+}
+
 static void test_escaping(void **state)
 {
     (void)state;
@@ -316,6 +340,7 @@ int main(void)
         T(test_level_filter),
         T(test_invalid_level_warns),
         T(test_nik_masked),
+        T(test_nik_masked_whatever_the_separators),
         T(test_escaping),
         T(test_null_value_skipped),
         T(test_long_value_truncated),

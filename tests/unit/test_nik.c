@@ -365,6 +365,62 @@ static void test_mask_text(void **state)
     mask_text(NULL, "");
 }
 
+/* Issue 15: nik_parse accepts any number of spaces, dots and dashes anywhere
+ * in a NIK, so every such form must be masked whole. Each form is first
+ * checked to be one nik_parse accepts. */
+static void mask_parsed_form(const char *nik_form, const char *want_masked)
+{
+    nik_t nik;
+    assert_int_equal(nik_parse(nik_form, today, &nik), NIK_OK);
+    char in[128], want[128];
+    snprintf(in, sizeof in, "nik=[%s] ok", nik_form);
+    snprintf(want, sizeof want, "nik=[%s] ok", want_masked);
+    mask_text(in, want);
+}
+
+static void test_mask_text_every_separator_form(void **state)
+{
+    (void)state;
+    mask_parsed_form("1604  0215  0590  0002", "1604******0002");
+    mask_parsed_form("1604..0215..0590..0002", "1604******0002");
+    mask_parsed_form("1604--0215--0590--0002", "1604******0002");
+    mask_parsed_form("1604 - 0215 - 0590 - 0002", "1604******0002");
+    mask_parsed_form("1604. 0215 .0590-.-0002", "1604******0002");
+    mask_parsed_form("16.04.02.150590.0002", "1604******0002");
+    mask_parsed_form("1 6 0 4 0 2 1 5 0 5 9 0 0 0 0 2", "1604******0002");
+    mask_parsed_form("1..6..0..4..0..2..1..5..0..5..9..0..0..0..0..2", "1604******0002");
+    mask_parsed_form("1604          0215          0590          0002", "1604******0002");
+    /* Leading and trailing separators belong to nik_parse's form but not to
+     * the digits: they stay, the digits go. */
+    mask_parsed_form("  1604  0215  0590  0002  ", "  1604******0002  ");
+    mask_parsed_form("..1604..0215..0590..0002..", "..1604******0002..");
+}
+
+/* Every arrangement of separator runs between the 16 digits: a fixed
+ * pseudo-random sample, so a failure is reproducible. */
+static void test_mask_text_random_separator_runs(void **state)
+{
+    (void)state;
+    static const char digits[] = "1604021505900002";
+    static const char seps[] = " .-";
+    unsigned seed = 15;
+    for (int round = 0; round < 2000; round++) {
+        char form[16 * 6 + 1];
+        size_t n = 0;
+        for (int d = 0; d < 16; d++) {
+            form[n++] = digits[d];
+            seed = seed * 1103515245u + 12345u;
+            int run = d < 15 ? (int)((seed >> 16) % 5) : 0;
+            for (int k = 0; k < run; k++) {
+                seed = seed * 1103515245u + 12345u;
+                form[n++] = seps[(seed >> 16) % 3];
+            }
+        }
+        form[n] = '\0';
+        mask_parsed_form(form, "1604******0002");
+    }
+}
+
 static void test_mask_text_truncates_safely(void **state)
 {
     (void)state;
@@ -415,6 +471,8 @@ int main(void)
         cmocka_unit_test(test_mask),
         cmocka_unit_test(test_mask_text),
         cmocka_unit_test(test_mask_text_truncates_safely),
+        cmocka_unit_test(test_mask_text_every_separator_form),
+        cmocka_unit_test(test_mask_text_random_separator_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

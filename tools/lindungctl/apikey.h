@@ -1,13 +1,16 @@
-/* apikey: make, list and revoke API keys. A key is shown once, when made;
- * only its sha256 hash and a short prefix are stored. */
+/* apikey: `lindungctl apikey create|list|revoke`: make, list and revoke API
+ * keys. A key is shown once, when made; only its sha256 hash and a short
+ * prefix are stored. A key is named by its id (a UUID), never by its
+ * prefix: two keys may share a prefix. */
 #ifndef LINDUNG_APIKEY_H
 #define LINDUNG_APIKEY_H
-#include <stdbool.h>
-#include "db.h"
+#include <stdio.h>
 
-/* Prints the new key alone on one line. 0 on success. */
-int apikey_create(db_t *db, const char *name, const char *scope);
-int apikey_list(db_t *db, bool json);
-/* `which` is a key id or a key prefix. */
-int apikey_revoke(db_t *db, const char *which);
+/* argv[0] is "apikey". Returns the process exit code: 0 done, 1 failed (no
+ * such key, database unreachable), 2 bad usage (also an id that is not a
+ * whole key id, and an --expires already past). */
+int apikey_main(int argc, char **argv);
+
+/* The apikey command's lines for lindungctl's usage text. */
+void apikey_usage(FILE *out);
 #endif

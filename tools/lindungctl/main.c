@@ -26,12 +26,6 @@ static const char *USAGE =
     "  program import FILE.json             load or update programmes\n"
     "  program renewal CODE [--json]        the renewal of programme CODE: who was\n"
     "                                       queued, accepted or rejected and why\n"
-    "  apikey create --name NAME [--scope SCOPE]\n"
-    "                                       make a key; SCOPE is admin (default),\n"
-    "                                       regency:PP.RR or village:PP.RR.DD.VVVV;\n"
-    "                                       prints the key alone on one line, once\n"
-    "  apikey list [--json]                 list keys (never the keys themselves)\n"
-    "  apikey revoke ID|PREFIX              revoke a key\n"
     "  enrolment end NIK --month YYYY-MM --reason death|moved|left|lapsed|program_ended\n"
     "                                       end the enrolment covering that month\n"
     "                                       (and cancel a later one, e.g. a renewal)\n"
@@ -53,6 +47,7 @@ static const char *ENVIRONMENT =
 static void usage(FILE *out)
 {
     fputs(USAGE, out);
+    apikey_usage(out);
     event_usage(out);
     billing_cmd_usage(out);
     claims_cmd_usage(out);
@@ -95,22 +90,6 @@ static int cmd_program(db_t *db, int argc, char **argv)
     return program_import(db, argv[1]);
 }
 
-static int cmd_apikey(db_t *db, int argc, char **argv)
-{
-    const char *verb = argc > 0 ? argv[0] : "";
-    if (strcmp(verb, "create") == 0) {
-        const char *scope = args_value(argc, argv, "--scope");
-        return apikey_create(db, args_value(argc, argv, "--name"),
-                             scope ? scope : "admin");
-    }
-    if (strcmp(verb, "list") == 0)
-        return apikey_list(db, args_flag(argc, argv, "--json"));
-    if (strcmp(verb, "revoke") == 0)
-        return apikey_revoke(db, argc > 1 ? argv[1] : NULL);
-    fprintf(stderr, "usage: lindungctl apikey create|list|revoke\n");
-    return -1;
-}
-
 int main(int argc, char **argv)
 {
     /* Operators read stdout; only warnings and errors go to the log. */
@@ -128,7 +107,7 @@ int main(int argc, char **argv)
                     strcmp(cmd, "claims") == 0 || strcmp(cmd, "bpjs") == 0 ||
                     strcmp(cmd, "report") == 0 || strcmp(cmd, "status") == 0 ||
                     strcmp(cmd, "submissions") == 0 || strcmp(cmd, "participants") == 0 ||
-                    strcmp(cmd, "trace") == 0;
+                    strcmp(cmd, "trace") == 0 || strcmp(cmd, "apikey") == 0;
     if (!own_help && (args_flag(rest, args, "--help") || args_flag(rest, args, "-h"))) {
         usage(stdout);
         return 0;
@@ -150,7 +129,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "program") == 0)
         return with_db(cmd_program, rest, args);
     if (strcmp(cmd, "apikey") == 0)
-        return with_db(cmd_apikey, rest, args);
+        return apikey_main(argc - 1, argv + 1);
     if (strcmp(cmd, "billing") == 0 || strcmp(cmd, "rates") == 0)
         return billing_cmd_main(argc - 1, argv + 1);
     if (strcmp(cmd, "claims") == 0)
