@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "date.h"
+#include "jsonguard.h"
 #include "log.h"
 #include "period.h"
 #include "pgjson.h"
@@ -73,8 +74,9 @@ static const char *SQL_STEPS =
     "  to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
     "FROM claim_steps WHERE claim_id = $1 ORDER BY id";
 
-static const char *SQL_OPEN_JKK = "SELECT result, claim_id FROM claim_open_jkk($1, "
-                                  "$2::date, $3, $4::bigint, $5, $6, $7)";
+/* Once per Idempotency-Key ($8, may be NULL): 026_claims_idempotency.sql. */
+static const char *SQL_OPEN_JKK = "SELECT result, claim_id FROM claim_open_jkk_once($1, "
+                                  "$2::date, $3, $4::bigint, $5, $6, $7, $8)";
 
 static const char *SQL_STEP =
     "SELECT result, status FROM claim_step($1, $2, $3::date, $4::bigint, $5, $6)";
@@ -177,10 +179,12 @@ static bool json_body_read(const http_request_t *req, cJSON **body, http_respons
                             "send Content-Type: application/json", NULL);
         return false;
     }
-    *body = cJSON_ParseWithLength(req->body, req->body_len);
-    if (!cJSON_IsObject(*body)) {
-        http_response_error(res, 400, "MALFORMED_BODY", "the body is not a JSON object",
-                            NULL);
+    /* shape, size and NULs on the raw bytes before a tree: jsonguard.h */
+    jsonguard_result_t guard = jsonguard_parse(req->body, req->body_len, body);
+    if (guard != JSONGUARD_OK) {
+        char message[96];
+        snprintf(message, sizeof message, "the body %s", jsonguard_message(guard));
+        http_response_error(res, 400, "MALFORMED_BODY", message, NULL);
         return false;
     }
     return true;
@@ -371,11 +375,57 @@ static void jkk_read(const cJSON *body, jkk_in_t *in, cJSON *errors)
                          "must be a whole number of rupiah from 1 to 1000000000000");
 }
 
+/* Record the claim, once per Idempotency-Key: 201 when opened, 200 with
+ * the same claim for a retry, 409 when the key was used for another claim. */
+static void open_jkk(db_t *db, const auth_t *auth, const http_request_t *req,
+                     const jkk_in_t *in, http_response_t *res)
+{
+    char source[64];
+    snprintf(source, sizeof source, "api:%s", auth->key_id);
+    const char *params[] = {in->nik,
+                            in->date,
+                            in->accident_kind,
+                            in->amount,
+                            source,
+                            fields_scope_kind(&auth->scope),
+                            auth->scope.code,
+                            http_request_header(req, "Idempotency-Key")};
+    PGresult *r = db_exec(db, SQL_OPEN_JKK, 8, params);
+    const char *result = db_ok(r) && PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : NULL;
+    if (!result) {
+        api_db_failure(db, res);
+    } else if (strcmp(result, "ok") == 0 || strcmp(result, "replay") == 0) {
+        bool opened = strcmp(result, "ok") == 0;
+        log_info(opened ? "claim.recorded" : "claim.replayed", "claim_id",
+                 PQgetvalue(r, 0, 1), "kind", "JKK", "request_id", req->request_id);
+        answer_claim(db, auth, PQgetvalue(r, 0, 1), opened ? 201 : 200, res);
+    } else if (strcmp(result, "idempotency_conflict") == 0) {
+        http_response_error(res, 409, "IDEMPOTENCY_CONFLICT",
+                            "this Idempotency-Key was used with a different claim", NULL);
+    } else {
+        /* not_covered; bad_date and bad_amount were checked above. The same
+         * answer for a NIK outside the key's scope: a key cannot learn
+         * where else someone is enrolled. */
+        http_response_error(res, 422, "NOT_COVERED",
+                            "no enrolment in this key's scope covered that NIK in the "
+                            "accident month",
+                            NULL);
+    }
+    PQclear(r);
+}
+
 static void create_claim(db_t *db, const auth_t *auth, const http_request_t *req,
                          http_response_t *res)
 {
     if (!may_write(auth, res))
         return;
+    const char *idem_key = http_request_header(req, "Idempotency-Key");
+    if (idem_key &&
+        (strlen(idem_key) == 0 || strlen(idem_key) > FIELDS_MAX_IDEMPOTENCY_KEY)) {
+        http_response_error(res, 400, "BAD_IDEMPOTENCY_KEY",
+                            "Idempotency-Key must be 1 to 200 characters", NULL);
+        return;
+    }
     cJSON *body = NULL;
     if (!json_body_read(req, &body, res)) {
         cJSON_Delete(body);
@@ -391,28 +441,7 @@ static void create_claim(db_t *db, const auth_t *auth, const http_request_t *req
         return;
     }
     cJSON_Delete(errors);
-    char source[64];
-    snprintf(source, sizeof source, "api:%s", auth->key_id);
-    const char *params[] = {in.nik,          in.date, in.accident_kind,
-                            in.amount,       source,  fields_scope_kind(&auth->scope),
-                            auth->scope.code};
-    PGresult *r = db_exec(db, SQL_OPEN_JKK, 7, params);
-    if (!db_ok(r) || PQntuples(r) != 1) {
-        api_db_failure(db, res);
-    } else if (strcmp(PQgetvalue(r, 0, 0), "ok") == 0) {
-        log_info("claim.recorded", "claim_id", PQgetvalue(r, 0, 1), "kind", "JKK",
-                 "request_id", req->request_id);
-        answer_claim(db, auth, PQgetvalue(r, 0, 1), 201, res);
-    } else {
-        /* not_covered; bad_date and bad_amount were checked above. The same
-         * answer for a NIK outside the key's scope: a key cannot learn
-         * where else someone is enrolled. */
-        http_response_error(res, 422, "NOT_COVERED",
-                            "no enrolment in this key's scope covered that NIK in the "
-                            "accident month",
-                            NULL);
-    }
-    PQclear(r);
+    open_jkk(db, auth, req, &in, res);
     cJSON_Delete(body);
 }
 

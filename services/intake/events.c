@@ -26,7 +26,6 @@
 #include "region.h"
 #include "submission.h"
 
-#define MAX_IDEMPOTENCY_KEY 200
 #define CSV_MAX_COLUMNS 16
 
 static const char *SQL_RECEIVE =
@@ -515,7 +514,8 @@ static void create_events(api_t *api, const http_request_t *req, http_response_t
         return;
     }
     const char *idem_key = http_request_header(req, "Idempotency-Key");
-    if (idem_key && (strlen(idem_key) == 0 || strlen(idem_key) > MAX_IDEMPOTENCY_KEY)) {
+    if (idem_key &&
+        (strlen(idem_key) == 0 || strlen(idem_key) > FIELDS_MAX_IDEMPOTENCY_KEY)) {
         http_response_error(res, 400, "BAD_IDEMPOTENCY_KEY",
                             "Idempotency-Key must be 1 to 200 characters", NULL);
         return;

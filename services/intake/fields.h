@@ -16,6 +16,9 @@
  * answer of a request that is wrong everywhere (docs/api.md, "Limits"). */
 #define FIELDS_MAX_ERRORS 1000
 
+/* An Idempotency-Key header: 1 to this many bytes (docs/api.md). */
+#define FIELDS_MAX_IDEMPOTENCY_KEY 200
+
 /* Append `entry` (an error object; ownership taken) to a 422's list of
  * errors, or count it when the list is full. O(1): cJSON arrays are linked
  * lists, so the count is kept with the list rather than walked. */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "date.h"
+#include "jsonguard.h"
 #include "log.h"
 #include "period.h"
 #include "pgjson.h"
@@ -702,10 +703,12 @@ static bool payment_body_read(const http_request_t *req, payment_in_t *p, cJSON 
                             "send Content-Type: application/json", NULL);
         return false;
     }
-    *body = cJSON_ParseWithLength(req->body, req->body_len);
-    if (!cJSON_IsObject(*body)) {
-        http_response_error(res, 400, "MALFORMED_BODY", "the body is not a JSON object",
-                            NULL);
+    /* shape, size and NULs on the raw bytes before a tree: jsonguard.h */
+    jsonguard_result_t guard = jsonguard_parse(req->body, req->body_len, body);
+    if (guard != JSONGUARD_OK) {
+        char message[96];
+        snprintf(message, sizeof message, "the body %s", jsonguard_message(guard));
+        http_response_error(res, 400, "MALFORMED_BODY", message, NULL);
         return false;
     }
     cJSON *errors = cJSON_CreateArray();

@@ -273,6 +273,38 @@ class ClaimsTest(harness.LindungTestCase):
         self.assertEqual([c["id"] for c in listed], [lid, cid])
         self.assertEqual(self.ctl("claims", "bogus", check=False).returncode, 2)
 
+    def test_jkk_claim_retried_with_an_idempotency_key_is_one_claim(self) -> None:
+        """A district system that lost the answer posts the claim again with
+        the same Idempotency-Key: the same claim (200), not a second one; the
+        key reused for another claim is 409 and records nothing; another API
+        key's same Idempotency-Key is its own claim."""
+        s = self.stack
+        s.start_daemons("intake")
+        (_, nik), = self.enrol(GIANYAR, GIANYAR_A)
+        regency = s.create_key("regency:51.04")
+        other = s.create_key("regency:51.04")
+        body = {"nik": nik, "accident_date": "2024-05-02", "accident_kind": "tertimpa batang",
+                "amount_claimed": 7_000_000}
+        once = {"Idempotency-Key": "gianyar-jkk-0001"}
+        first = s.api("POST", "/v1/claims", regency, headers=once, json=body)
+        self.assertEqual(first.status, 201, first.body)
+        again = s.api("POST", "/v1/claims", regency, headers=once, json=body)
+        self.assertEqual((again.status, again.body["id"]), (200, first.body["id"]), again.body)
+        self.assert_error(s.api("POST", "/v1/claims", regency, headers=once,
+                                json=dict(body, amount_claimed=7_000_001)),
+                          409, "IDEMPOTENCY_CONFLICT")
+        self.assert_error(s.api("POST", "/v1/claims", regency,
+                                headers={"Idempotency-Key": ""}, json=body),
+                          400, "BAD_IDEMPOTENCY_KEY")
+        self.assertEqual(self.sql("SELECT count(*) FROM claims WHERE kind = 'JKK'"), [("1",)])
+        self.assertEqual(self.sql("SELECT count(*) FROM claim_steps"), [("1",)])
+        theirs = s.api("POST", "/v1/claims", other, headers=once, json=body)
+        self.assertEqual(theirs.status, 201, theirs.body)
+        self.assertNotEqual(theirs.body["id"], first.body["id"])
+        # without a key, each post is a claim (the register takes what it is told)
+        self.assertEqual(s.api("POST", "/v1/claims", regency, json=body).status, 201)
+        self.assertEqual(self.sql("SELECT count(*) FROM claims WHERE kind = 'JKK'"), [("3",)])
+
     def test_scoping_like_invoices(self) -> None:
         s = self.stack
         s.start_daemons("intake")
