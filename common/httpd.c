@@ -1,31 +1,80 @@
-/* httpd: libmicrohttpd glue. Bodies are gathered in a per-connection buffer
- * with a hard cap (MHD hands them over in chunks); past the cap we keep
- * reading but discard, then answer 413, so the client gets an answer rather
- * than a reset. A connection timeout is set because MHD's default is none. */
+/* httpd: libmicrohttpd glue. A request that carries a body is looked at as
+ * soon as its head is in: a Content-Length over the cap gets 413, a built-in
+ * endpoint answers without the body, and the admit hook may answer (no key,
+ * a wrong route or media type), all before a body byte is read; after such
+ * an answer libmicrohttpd closes the connection rather than read on. A body
+ * that is read goes into an anonymous mapping of its own, sized from
+ * Content-Length when there is one and counted against one budget for all
+ * connections; unmapping gives the memory straight back to the system,
+ * where malloc would keep freed multi-megabyte blocks in its arenas. A body
+ * that outgrows the cap or the budget is read on and discarded, up to as
+ * much again, then answered 413 or 503, so the client hears why rather than
+ * a reset. Deadlines and the connection limit are httpguard's; the idle
+ * timeout is set because libmicrohttpd's default is none. */
+#define _GNU_SOURCE /* mremap */
 #include "httpd.h"
+#include <errno.h>
 #include <microhttpd.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 #include <uuid/uuid.h>
+#include "httpguard.h"
 #include "log.h"
+
+#define DEFAULT_MAX_CONNECTIONS 2048
+#define DEFAULT_HEADER_TIMEOUT_S 10
+#define DEFAULT_BUDGET_BODIES 8    /* the default budget, in bodies of the cap */
+#define BODY_GRACE_S 30            /* before a body's minimum rate applies */
+#define BODY_MIN_RATE 1024         /* bytes a second, averaged over the body */
+#define BODY_FIRST_CAP (16 * 1024) /* a chunked body's first buffer */
+#define POOL_BYTES (16 * 1024)     /* libmicrohttpd's memory per connection */
+#define FD_RESERVE 128             /* descriptors for PostgreSQL, ZeroMQ, files */
+#define WARN_EVERY_MS 60000        /* libmicrohttpd's messages: one warning a minute */
 
 struct httpd_t {
     struct MHD_Daemon *mhd;
     httpd_config_t config;
+    httpguard_t *guard;
+    size_t body_cap;          /* largest body buffer: the cap and a NUL, in pages */
+    _Atomic size_t body_held; /* bytes mapped for bodies, all connections */
+    _Atomic int64_t warned_ms;
+    _Atomic long unwarned;
 };
 
 typedef struct {
-    char *buf;
+    char *buf; /* an anonymous mapping of cap bytes, or NULL */
     size_t len, cap;
-    bool too_large;
+    size_t seen;   /* body bytes received, kept or not */
+    int refusal;   /* 413 or 503 once the rest of the body is discarded */
+    bool answered; /* queued: nothing more to do for this request */
+    void *admitted;
+    char request_id[72];
     struct timespec started;
 } upload_t;
 
+/* What the head says of a body: none, a length, or chunks (length 0). */
+typedef struct {
+    bool present;
+    size_t length;
+} body_head_t;
+
 static const double latency_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                         0.1,   0.25,   0.5,   1,    2.5,   5};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 const char *http_request_header(const http_request_t *req, const char *name)
 {
@@ -91,34 +140,128 @@ void http_response_not_found(http_response_t *res)
     http_response_error(res, 404, "NOT_FOUND", "no such endpoint", NULL);
 }
 
-static void upload_append(upload_t *up, const char *data, size_t size, size_t max)
+/* ---------------------------------------------------------------- bodies */
+
+static size_t page_round(size_t n)
 {
-    if (up->too_large || up->len + size > max) {
-        up->too_large = true;
-        return;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    return (n + page - 1) / page * page;
+}
+
+static bool budget_take(httpd_t *self, size_t n)
+{
+    size_t held = atomic_fetch_add(&self->body_held, n) + n;
+    if (held <= self->config.body_budget)
+        return true;
+    atomic_fetch_sub(&self->body_held, n);
+    return false;
+}
+
+/* Resize the body's mapping to cap bytes (a whole number of pages). */
+static bool body_map(httpd_t *self, upload_t *up, size_t cap)
+{
+    if (!budget_take(self, cap - up->cap))
+        return false;
+    void *p = up->buf ? mremap(up->buf, up->cap, cap, MREMAP_MAYMOVE)
+                      : mmap(NULL, cap, PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        atomic_fetch_sub(&self->body_held, cap - up->cap);
+        return false;
     }
-    if (up->len + size + 1 > up->cap) {
-        size_t cap = up->cap ? up->cap : 4096;
-        while (cap < up->len + size + 1)
-            cap *= 2;
-        up->buf = realloc(up->buf, cap);
-        up->cap = cap;
+    up->buf = p;
+    up->cap = cap;
+    return true;
+}
+
+/* Room for `need` bytes, doubling (a chunked body's size shows as it comes). */
+static bool body_reserve(httpd_t *self, upload_t *up, size_t need)
+{
+    if (need <= up->cap)
+        return true;
+    size_t cap = up->cap ? up->cap : BODY_FIRST_CAP;
+    while (cap < need)
+        cap *= 2;
+    cap = page_round(cap);
+    return body_map(self, up, cap < self->body_cap ? cap : self->body_cap);
+}
+
+static void body_free(httpd_t *self, upload_t *up)
+{
+    if (!up->buf)
+        return;
+    munmap(up->buf, up->cap);
+    atomic_fetch_sub(&self->body_held, up->cap);
+    up->buf = NULL;
+    up->len = up->cap = 0;
+}
+
+/* Keep the next piece of a body. False to drop the connection: a refused
+ * body went on for as long again as the cap. */
+static bool upload_append(httpd_t *self, upload_t *up, const char *data, size_t size)
+{
+    up->seen += size;
+    if (!up->refusal && up->len + size > self->config.max_body)
+        up->refusal = 413;
+    else if (!up->refusal && !body_reserve(self, up, up->len + size + 1))
+        up->refusal = 503;
+    if (up->refusal) {
+        body_free(self, up); /* discarded from here on: give the memory back now */
+        return up->seen <= 2 * self->config.max_body;
     }
     memcpy(up->buf + up->len, data, size);
     up->len += size;
     up->buf[up->len] = '\0';
+    return true;
 }
 
-static void builtin_endpoints(httpd_t *self, const http_request_t *req,
-                              http_response_t *res, bool *handled)
+static body_head_t body_head(struct MHD_Connection *conn)
 {
-    *handled = true;
-    if (strcmp(req->path, "/healthz") == 0) {
+    body_head_t h = {0};
+    if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding")) {
+        h.present = true;
+        return h;
+    }
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    if (!cl)
+        return h;
+    errno = 0;
+    unsigned long long n = strtoull(cl, NULL, 10);
+    h.length = errno || n > SIZE_MAX ? SIZE_MAX : (size_t)n;
+    h.present = h.length > 0;
+    return h;
+}
+
+/* ---------------------------------------------------------------- answers */
+
+static void answer_too_large(const httpd_t *self, http_response_t *res)
+{
+    char msg[128];
+    snprintf(msg, sizeof msg, "request body is larger than %zu bytes",
+             self->config.max_body);
+    res->route = "too_large";
+    http_response_error(res, 413, "BODY_TOO_LARGE", msg, NULL);
+}
+
+static void answer_busy(http_response_t *res)
+{
+    res->route = "busy";
+    res->retry_after_s = 1;
+    http_response_error(res, 503, "SERVER_BUSY",
+                        "the server holds as many request bodies as it may; "
+                        "try again in a moment",
+                        NULL);
+}
+
+/* The built-in endpoints; false when the path is none of them. */
+static bool builtin_endpoints(httpd_t *self, http_response_t *res, const char *path)
+{
+    if (strcmp(path, "/healthz") == 0) {
         res->route = "/healthz";
         cJSON *doc = cJSON_CreateObject();
         cJSON_AddStringToObject(doc, "status", "ok");
         http_response_json(res, 200, doc);
-    } else if (strcmp(req->path, "/readyz") == 0) {
+    } else if (strcmp(path, "/readyz") == 0) {
         res->route = "/readyz";
         char why[256] = "";
         bool ready = !self->config.ready ||
@@ -128,18 +271,29 @@ static void builtin_endpoints(httpd_t *self, const http_request_t *req,
         if (!ready)
             cJSON_AddStringToObject(doc, "reason", why);
         http_response_json(res, ready ? 200 : 503, doc);
-    } else if (strcmp(req->path, "/metrics") == 0 && self->config.metrics) {
+    } else if (strcmp(path, "/metrics") == 0 && self->config.metrics) {
         res->route = "/metrics";
         char *text = metrics_render(self->config.metrics);
         http_response_text(res, 200, "text/plain; version=0.0.4; charset=utf-8", text,
                            text ? strlen(text) : 0);
     } else {
-        *handled = false;
+        return false;
     }
+    return true;
 }
 
-static void record_request(httpd_t *self, const http_request_t *req,
-                           const http_response_t *res, const upload_t *up)
+static void dispatch(httpd_t *self, const http_request_t *req, http_response_t *res)
+{
+    if (builtin_endpoints(self, res, req->path))
+        return;
+    if (self->config.handler)
+        self->config.handler(req, res, self->config.arg);
+    else
+        http_response_not_found(res);
+}
+
+static void record_request(httpd_t *self, const char *method, const http_response_t *res,
+                           const upload_t *up)
 {
     if (!self->config.metrics)
         return;
@@ -149,9 +303,7 @@ static void record_request(httpd_t *self, const http_request_t *req,
                      (double)(now.tv_nsec - up->started.tv_nsec) / 1e9;
     char labels[256];
     snprintf(labels, sizeof labels, "method=\"%s\",route=\"%s\",status=\"%d\"",
-             strcmp(req->method, "GET") == 0 || strcmp(req->method, "POST") == 0
-                 ? req->method
-                 : "other",
+             strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0 ? method : "other",
              res->route ? res->route : "unmatched", res->status);
     metrics_counter_add(self->config.metrics, "lindung_http_requests_total",
                         "HTTP requests answered, by method, route and status.", labels,
@@ -178,6 +330,11 @@ static enum MHD_Result queue(struct MHD_Connection *conn, http_response_t *res,
     MHD_add_response_header(r, "X-Request-Id", request_id);
     if (res->location[0])
         MHD_add_response_header(r, "Location", res->location);
+    if (res->retry_after_s > 0) {
+        char secs[16];
+        snprintf(secs, sizeof secs, "%d", res->retry_after_s);
+        MHD_add_response_header(r, "Retry-After", secs);
+    }
     enum MHD_Result rc = MHD_queue_response(conn, (unsigned)res->status, r);
     MHD_destroy_response(r);
     return rc;
@@ -203,6 +360,83 @@ static void new_request_id(struct MHD_Connection *conn, char out[72])
     uuid_unparse_lower(id, out);
 }
 
+static enum MHD_Result answer(httpd_t *self, struct MHD_Connection *conn, upload_t *up,
+                              const char *method, http_response_t *res)
+{
+    up->answered = true;
+    httpguard_answering(self->guard, httpguard_conn(conn));
+    record_request(self, method, res, up);
+    return queue(conn, res, up->request_id);
+}
+
+/* ---------------------------------------------------------------- requests */
+
+/* The head is in. A request without a body is answered at the final call,
+ * as libmicrohttpd keeps a connection alive only then; one with a body may
+ * be answered now, from its head alone. */
+static enum MHD_Result request_begin(httpd_t *self, struct MHD_Connection *conn,
+                                     const char *url, const char *method, void **con_cls)
+{
+    upload_t *up = calloc(1, sizeof *up);
+    if (!up)
+        return MHD_NO;
+    clock_gettime(CLOCK_MONOTONIC, &up->started);
+    new_request_id(conn, up->request_id);
+    *con_cls = up;
+    body_head_t head = body_head(conn);
+    httpguard_head_done(self->guard, httpguard_conn(conn), head.present);
+    if (!head.present)
+        return MHD_YES;
+    http_request_t req = {.conn = conn,
+                          .method = method,
+                          .path = url,
+                          .body = "",
+                          .request_id = up->request_id};
+    http_response_t res = {.status = 500};
+    if (head.length > self->config.max_body)
+        answer_too_large(self, &res);
+    else if (builtin_endpoints(self, &res, url))
+        ;
+    else if (self->config.admit &&
+             !self->config.admit(&req, &res, &up->admitted, self->config.arg))
+        ;
+    else if (head.length && !body_map(self, up, page_round(head.length + 1)))
+        answer_busy(&res);
+    else
+        return MHD_YES;
+    return answer(self, conn, up, method, &res);
+}
+
+static enum MHD_Result request_body(httpd_t *self, struct MHD_Connection *conn,
+                                    upload_t *up, const char *data, size_t *size)
+{
+    size_t n = *size;
+    *size = 0;
+    httpguard_body_read(self->guard, httpguard_conn(conn), n);
+    return upload_append(self, up, data, n) ? MHD_YES : MHD_NO;
+}
+
+static enum MHD_Result request_end(httpd_t *self, struct MHD_Connection *conn,
+                                   const char *url, const char *method, upload_t *up)
+{
+    http_request_t req = {.conn = conn,
+                          .method = method,
+                          .path = url,
+                          .body = up->buf ? up->buf : "",
+                          .body_len = up->len,
+                          .request_id = up->request_id,
+                          .admitted = up->admitted};
+    http_response_t res = {.status = 500};
+    if (up->refusal == 413)
+        answer_too_large(self, &res);
+    else if (up->refusal == 503)
+        answer_busy(&res);
+    else
+        dispatch(self, &req, &res);
+    body_free(self, up); /* now: a client slow to read its answer must not hold it */
+    return answer(self, conn, up, method, &res);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -211,72 +445,168 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)version;
     httpd_t *self = cls;
     upload_t *up = *con_cls;
-    if (!up) {
-        up = calloc(1, sizeof *up);
-        clock_gettime(CLOCK_MONOTONIC, &up->started);
-        *con_cls = up;
-        return MHD_YES;
-    }
-    if (*upload_data_size > 0) {
-        upload_append(up, upload_data, *upload_data_size, self->config.max_body);
+    if (!up)
+        return request_begin(self, conn, url, method, con_cls);
+    if (up->answered) {
         *upload_data_size = 0;
         return MHD_YES;
     }
-    char request_id[72];
-    new_request_id(conn, request_id);
-    http_request_t req = {.conn = conn,
-                          .method = method,
-                          .path = url,
-                          .body = up->buf ? up->buf : "",
-                          .body_len = up->len,
-                          .request_id = request_id};
-    http_response_t res = {.status = 500};
-    bool handled = false;
-    if (up->too_large) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "request body is larger than %zu bytes",
-                 self->config.max_body);
-        res.route = "too_large";
-        http_response_error(&res, 413, "BODY_TOO_LARGE", msg, NULL);
-        handled = true;
-    } else {
-        builtin_endpoints(self, &req, &res, &handled);
+    if (*upload_data_size > 0)
+        return request_body(self, conn, up, upload_data, upload_data_size);
+    return request_end(self, conn, url, method, up);
+}
+
+static const char *abort_reason(enum MHD_RequestTerminationCode toe)
+{
+    switch (toe) {
+    case MHD_REQUEST_TERMINATED_COMPLETED_OK:
+        return NULL;
+    case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:
+        return "timeout";
+    case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
+        return "shutdown";
+    case MHD_REQUEST_TERMINATED_READ_ERROR:
+        return "read_error";
+    case MHD_REQUEST_TERMINATED_CLIENT_ABORT:
+        return "client_abort";
+    default:
+        return "error";
     }
-    if (!handled && self->config.handler)
-        self->config.handler(&req, &res, self->config.arg);
-    else if (!handled)
-        http_response_not_found(&res);
-    record_request(self, &req, &res, up);
-    return queue(conn, &res, request_id);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)conn, (void)toe;
+    httpd_t *self = cls;
     upload_t *up = *con_cls;
     if (!up)
         return;
-    free(up->buf);
+    const char *reason = abort_reason(toe);
+    if (reason && self->config.metrics) {
+        char labels[64];
+        snprintf(labels, sizeof labels, "reason=\"%s\"", reason);
+        metrics_counter_add(self->config.metrics, "lindung_http_requests_aborted_total",
+                            "Requests that ended without their answer delivered.", labels,
+                            1);
+    }
+    httpguard_request_done(self->guard, httpguard_conn(conn));
+    body_free(self, up);
+    free(up->admitted);
     free(up);
     *con_cls = NULL;
 }
 
+/* ---------------------------------------------------------------- server */
+
+/* Whether this libmicrohttpd message may be a warning: one a minute, so that
+ * clients hanging up by the thousand cannot flood the log; the others go out
+ * at debug. `skipped`: how many went to debug since the last warning. */
+static bool warning_due(httpd_t *self, long *skipped)
+{
+    int64_t now = mono_ms();
+    int64_t last = atomic_load(&self->warned_ms);
+    if (now - last < WARN_EVERY_MS ||
+        !atomic_compare_exchange_strong(&self->warned_ms, &last, now)) {
+        atomic_fetch_add(&self->unwarned, 1);
+        return false;
+    }
+    *skipped = atomic_exchange(&self->unwarned, 0);
+    return true;
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    httpd_t *self = cls;
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     char *nl = strchr(msg, '\n');
     if (nl)
         *nl = '\0';
-    log_warn("http.server", "detail", msg);
+    if (self->config.metrics)
+        metrics_counter_add(self->config.metrics, "lindung_http_server_messages_total",
+                            "Messages from libmicrohttpd, mostly clients that hung up "
+                            "mid-request.",
+                            NULL, 1);
+    long skipped = 0;
+    if (!warning_due(self, &skipped)) {
+        log_debug("http.server", "detail", msg);
+        return;
+    }
+    char n[24];
+    snprintf(n, sizeof n, "%ld", skipped);
+    log_warn("http.server", "detail", msg, "debug_since_last_warning", n);
+}
+
+/* The descriptors this process may open, after raising the soft limit to
+ * the hard one: each connection takes one, and the usual soft limit of
+ * 1,024 would stop the server short of its connection limit. */
+static unsigned long fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 1024;
+    rlim_t most = rl.rlim_max == RLIM_INFINITY ? (rlim_t)1 << 20 : rl.rlim_max;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= most)
+        return (unsigned long)most;
+    struct rlimit raised = {.rlim_cur = most, .rlim_max = rl.rlim_max};
+    return (unsigned long)(setrlimit(RLIMIT_NOFILE, &raised) == 0 ? most : rl.rlim_cur);
+}
+
+/* Our connection limit, lowered to what the descriptors allow, and
+ * libmicrohttpd's (returned), twice ours: it splits its limit evenly over
+ * the pool's threads, and one thread may hold more than its share. */
+static unsigned connection_limits(httpd_t *self)
+{
+    unsigned long fds = fd_limit();
+    unsigned long usable = fds > 2 * FD_RESERVE ? fds - FD_RESERVE : fds / 2;
+    if ((unsigned long)self->config.max_connections > usable / 2) {
+        char wanted[24], allowed[24];
+        snprintf(wanted, sizeof wanted, "%d", self->config.max_connections);
+        self->config.max_connections = (int)(usable / 2);
+        snprintf(allowed, sizeof allowed, "%d", self->config.max_connections);
+        log_warn("http.max_connections_lowered", "wanted", wanted, "allowed", allowed,
+                 "detail", "the open-file limit (ulimit -n) is too low");
+    }
+    unsigned long mhd = 2 * (unsigned long)self->config.max_connections;
+    return (unsigned)(mhd < usable ? mhd : usable);
+}
+
+static void apply_defaults(httpd_t *self)
+{
+    httpd_config_t *c = &self->config;
+    if (c->timeout_s <= 0)
+        c->timeout_s = 30;
+    if (c->max_connections <= 0)
+        c->max_connections = DEFAULT_MAX_CONNECTIONS;
+    if (c->header_timeout_s <= 0)
+        c->header_timeout_s = DEFAULT_HEADER_TIMEOUT_S;
+    self->body_cap = page_round(c->max_body + 1);
+    if (c->body_budget == 0)
+        c->body_budget = DEFAULT_BUDGET_BODIES * self->body_cap;
+    if (c->body_budget < self->body_cap)
+        c->body_budget = self->body_cap; /* one body of the cap always fits */
 }
 
 httpd_t *httpd_new(const httpd_config_t *config, char *err, size_t errcap)
 {
     httpd_t *self = calloc(1, sizeof *self);
     self->config = *config;
+    apply_defaults(self);
+    atomic_init(&self->body_held, 0);
+    atomic_init(&self->warned_ms, INT64_MIN / 2);
+    atomic_init(&self->unwarned, 0);
+    unsigned mhd_limit = connection_limits(self);
+    httpguard_config_t guard = {.max_connections = self->config.max_connections,
+                                .header_timeout_s = self->config.header_timeout_s,
+                                .body_grace_s = BODY_GRACE_S,
+                                .body_min_rate = BODY_MIN_RATE,
+                                .metrics = self->config.metrics};
+    self->guard = httpguard_new(&guard);
+    if (!self->guard) {
+        snprintf(err, errcap, "cannot start the HTTP connection guard");
+        free(self);
+        return NULL;
+    }
     unsigned flags =
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_EPOLL_LINUX_ONLY;
     /* The logger must be the first option, or MHD prints early messages itself;
@@ -285,12 +615,14 @@ httpd_t *httpd_new(const httpd_config_t *config, char *err, size_t errcap)
     self->mhd = MHD_start_daemon(
         flags, (uint16_t)config->port, NULL, NULL, on_request, self,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, self, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)(config->timeout_s > 0 ? config->timeout_s : 30),
-        MHD_OPTION_CONNECTION_LIMIT, 1000u, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        self, threads ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads,
-        MHD_OPTION_END);
+        (unsigned)self->config.timeout_s, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)POOL_BYTES,
+        MHD_OPTION_NOTIFY_CONNECTION, httpguard_notify, self->guard,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, self,
+        threads ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, MHD_OPTION_END);
     if (!self->mhd) {
         snprintf(err, errcap, "cannot listen on HTTP port %d", config->port);
+        httpguard_destroy(&self->guard);
         free(self);
         return NULL;
     }
@@ -304,6 +636,7 @@ httpd_t *httpd_new_ops(int port, httpd_ready_fn ready, void *ready_arg,
                              .threads = 1,
                              .max_body = 1024,
                              .timeout_s = 10,
+                             .max_connections = 512,
                              .ready = ready,
                              .ready_arg = ready_arg,
                              .metrics = metrics};
@@ -316,6 +649,7 @@ void httpd_destroy(httpd_t **self_p)
         return;
     httpd_t *self = *self_p;
     MHD_stop_daemon(self->mhd);
+    httpguard_destroy(&self->guard); /* after: stopping closes every connection */
     free(self);
     *self_p = NULL;
 }

@@ -1,7 +1,10 @@
 /* httpd: the HTTP server every daemon runs, on libmicrohttpd with a thread
  * pool. It collects the request body up to a cap, answers /healthz, /readyz
  * and /metrics itself, counts requests per route and status, and hands every
- * other request to the daemon's handler. Not a router: the handler routes. */
+ * other request to the daemon's handler. Slow clients are cut off by
+ * httpguard; a body is read only once an admit hook has passed its request
+ * head, and bodies share one memory budget (docs/security.md, "HTTP
+ * limits"). Not a router: the handler routes. */
 #ifndef LINDUNG_HTTPD_H
 #define LINDUNG_HTTPD_H
 #include <stdbool.h>
@@ -18,6 +21,7 @@ typedef struct {
     const char *body; /* NUL-terminated copy; may contain NULs before body_len */
     size_t body_len;
     const char *request_id; /* X-Request-Id from the caller or a new uuid */
+    const void *admitted;   /* what the admit hook kept for the handler, or NULL */
 } http_request_t;
 
 typedef struct {
@@ -27,22 +31,37 @@ typedef struct {
     const char *content_type; /* static string */
     const char *route; /* static route pattern for metrics, e.g. "/v1/submissions/{id}" */
     char location[128]; /* optional Location header */
+    int retry_after_s;  /* optional Retry-After header, when above 0 */
 } http_response_t;
 
 typedef void (*httpd_handler_fn)(const http_request_t *req, http_response_t *res,
                                  void *arg);
 /* Readiness: true when ready; otherwise fill why. */
 typedef bool (*httpd_ready_fn)(void *arg, char *why, size_t whycap);
+/* Admission of a request that carries a body (a Content-Length above 0, or
+ * Transfer-Encoding), called once its head is in and before any body byte
+ * is read: req has an empty body. Return true to read the body and then
+ * call the handler; false to answer now with res: the body is never read
+ * and the connection closes after the answer, so a refused request costs
+ * no body memory. *keep: optionally a malloc'd block the handler then gets
+ * as req->admitted; httpd frees it. Runs on the connection's worker thread,
+ * as the handler does. */
+typedef bool (*httpd_admit_fn)(const http_request_t *req, http_response_t *res,
+                               void **keep, void *arg);
 
 typedef struct {
     int port;
     int threads;              /* worker threads in the pool */
     size_t max_body;          /* bytes; larger bodies get 413 */
     int timeout_s;            /* idle connection timeout */
+    int max_connections;      /* 0: 2048; beyond it the oldest unfinished head goes */
+    int header_timeout_s;     /* 0: 10; to complete a request head, trickled or not */
+    size_t body_budget;       /* 0: 8 x max_body; bodies held at once, all together */
     httpd_handler_fn handler; /* NULL: only the built-in endpoints */
+    httpd_admit_fn admit;     /* NULL: every body is read */
     httpd_ready_fn ready;
     void *ready_arg;
-    void *arg; /* for handler */
+    void *arg; /* for handler and admit */
     metrics_t *metrics;
 } httpd_config_t;
 

@@ -47,7 +47,9 @@ bool ready_check(void *arg, char *why, size_t whycap)
 {
     ready_t *self = arg;
     pthread_mutex_lock(&self->lock);
-    PGresult *r = db_exec(self->db, SQL_SCHEMA_VERSION, 0, NULL);
+    /* A read: after a PostgreSQL restart the dead session is replaced and
+     * the query sent again, so the first probe after it is not a false 503. */
+    PGresult *r = db_exec_read(self->db, SQL_SCHEMA_VERSION, 0, NULL);
     bool ok = db_ok(r) && PQntuples(r) == 1;
     int version = ok ? atoi(PQgetvalue(r, 0, 0)) : 0;
     if (!ok)

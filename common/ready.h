@@ -1,6 +1,7 @@
 /* ready: the /readyz check every daemon shares: PostgreSQL answers and its
  * schema is at the version this build expects. Uses its own connection, so
- * HTTP threads never touch a main loop's. Not liveness (that is /healthz). */
+ * HTTP threads never touch a main loop's, and reconnects within the probe
+ * when PostgreSQL has restarted. Not liveness (that is /healthz). */
 #ifndef LINDUNG_READY_H
 #define LINDUNG_READY_H
 #include <stdbool.h>

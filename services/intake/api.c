@@ -3,6 +3,7 @@
  * submission is never lost; a request that fails writes nothing. */
 #include "api.h"
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,10 @@ void api_db_failure(db_t *db, http_response_t *res)
 bool api_authenticate(db_t *db, const http_request_t *req, http_response_t *res,
                       auth_t *auth)
 {
+    if (req->admitted) { /* checked from the request head: api_admit */
+        *auth = *(const auth_t *)req->admitted;
+        return true;
+    }
     switch (auth_check(db, http_request_header(req, "Authorization"), auth)) {
     case AUTH_OK:
         return true;
@@ -457,6 +462,75 @@ static void read_submission(api_t *api, const http_request_t *req, http_response
     }
     cJSON_AddItemToObject(doc, "applicants", applicants);
     http_response_json(res, 200, doc);
+}
+
+/* ---------------------------------------------------------------- admission */
+
+/* How the route a request goes to reads its body. */
+typedef enum { BODY_UNREAD, BODY_JSON, BODY_JSON_OR_CSV } body_use_t;
+
+/* path is prefix, then min to max bytes without a '/', then suffix. */
+static bool path_between(const char *path, const char *prefix, const char *suffix,
+                         size_t min, size_t max)
+{
+    size_t n = strlen(path), p = strlen(prefix), s = strlen(suffix);
+    if (n < p + s || strncmp(path, prefix, p) != 0 || strcmp(path + n - s, suffix) != 0)
+        return false;
+    size_t mid = n - p - s;
+    return mid >= min && mid <= max && !memchr(path + p, '/', mid);
+}
+
+/* The body-reading routes exactly as api_handle and the route modules
+ * dispatch them; any other request is answered without its body. A new
+ * route that reads a body must be added here, or it gets an empty one. */
+static body_use_t body_use(const http_request_t *req)
+{
+    const char *path = req->path;
+    if (strcmp(req->method, "POST") != 0)
+        return BODY_UNREAD;
+    if (strcmp(path, "/v1/submissions") == 0 || strcmp(path, "/v1/events") == 0)
+        return BODY_JSON_OR_CSV;
+    if (strcmp(path, "/v1/claims") == 0 || strcmp(path, "/v1/claims/") == 0 ||
+        path_between(path, "/v1/claims/", "/steps", 0, SIZE_MAX) ||
+        path_between(path, "/v1/invoices/", "/payments", 0, SIZE_MAX) ||
+        path_between(path, "/v1/participants/", "/events", 1, SUBMISSION_MAX_NIK))
+        return BODY_JSON;
+    return BODY_UNREAD;
+}
+
+static bool media_type_fits(const http_request_t *req, body_use_t use)
+{
+    return http_request_media_type_is(req, "application/json") ||
+           (use == BODY_JSON_OR_CSV && http_request_media_type_is(req, "text/csv"));
+}
+
+/* A request with a body is read only when its route reads bodies, its key
+ * is good and its media type is one the route takes. Otherwise the answer
+ * is the route's own to the request without its body: every route checks
+ * its method, key and media type before it reads a body (and writes
+ * nothing before), so that answer is the one the body would have had. */
+bool api_admit(const http_request_t *req, http_response_t *res, void **keep, void *arg)
+{
+    api_t *api = arg;
+    body_use_t use = body_use(req);
+    auth_t auth;
+    if (use == BODY_UNREAD ||
+        auth_check(api_db(api), http_request_header(req, "Authorization"), &auth) !=
+            AUTH_OK) {
+        api_handle(req, res, api);
+        return false;
+    }
+    if (!media_type_fits(req, use)) {
+        http_request_t keyed = *req;
+        keyed.admitted = &auth;
+        api_handle(&keyed, res, api);
+        return false;
+    }
+    auth_t *kept = malloc(sizeof *kept);
+    if (kept)
+        *kept = auth; /* else the handler looks the key up again */
+    *keep = kept;
+    return true;
 }
 
 void api_handle(const http_request_t *req, http_response_t *res, void *arg)

@@ -17,6 +17,7 @@ typedef struct {
     const char *db;
     const char *bus_endpoint;
     long port, threads, max_body, timeout_s;
+    long max_connections, header_timeout_s, body_budget_mb;
 } settings_t;
 
 static int read_settings(settings_t *s)
@@ -29,6 +30,12 @@ static int read_settings(settings_t *s)
         config_int("LINDUNG_MAX_BODY", 8 << 20, 1024, 64 << 20, &s->max_body, err,
                    sizeof err) ||
         config_int("LINDUNG_HTTP_TIMEOUT_S", 30, 1, 3600, &s->timeout_s, err,
+                   sizeof err) ||
+        config_int("LINDUNG_HTTP_MAX_CONNECTIONS", 2048, 16, 65536, &s->max_connections,
+                   err, sizeof err) ||
+        config_int("LINDUNG_HTTP_HEADER_TIMEOUT_S", 10, 1, 300, &s->header_timeout_s, err,
+                   sizeof err) ||
+        config_int("LINDUNG_HTTP_BODY_BUDGET_MB", 64, 1, 65536, &s->body_budget_mb, err,
                    sizeof err)) {
         log_error("config.invalid", "detail", err);
         return -1;
@@ -61,7 +68,11 @@ int main(void)
                            .threads = (int)s.threads,
                            .max_body = (size_t)s.max_body,
                            .timeout_s = (int)s.timeout_s,
+                           .max_connections = (int)s.max_connections,
+                           .header_timeout_s = (int)s.header_timeout_s,
+                           .body_budget = (size_t)s.body_budget_mb << 20,
                            .handler = api_handle,
+                           .admit = api_admit,
                            .ready = ready_check,
                            .ready_arg = ready,
                            .arg = &api,
