@@ -14,6 +14,7 @@
 #include "reports.h"
 #include "csvbody.h"
 #include "events.h"
+#include "fields.h"
 #include "invoices.h"
 #include "reads.h"
 #include "db.h"
@@ -189,12 +190,31 @@ static void target_remember(const submission_t *sub, const target_t *t)
     c->expires = time(NULL) + TARGET_CACHE_SECONDS;
 }
 
-/* The programme and village must exist and belong together; 422 otherwise. */
-static bool resolve_target(db_t *db, const submission_t *sub, http_response_t *res,
-                           target_t *t)
+/* A key scoped to a regency or village gets one answer for a programme that
+ * does not exist and for one of another regency, so that trying codes tells
+ * it nothing about other regencies (docs/api.md, "Submitting a list"). */
+static void answer_no_programme(const scope_t *scope, http_response_t *res)
 {
-    if (target_cached(sub, t))
-        return true;
+    if (scope->kind != SCOPE_ADMIN) {
+        http_response_error(res, 403, "OUT_OF_SCOPE",
+                            "this API key may not submit for that programme", NULL);
+        return;
+    }
+    http_response_error(res, 422, "INVALID_FIELDS", "the submission has invalid fields",
+                        field_error("program_code", "no such programme"));
+}
+
+/* The programme must exist in the key's sight, and the village with it in
+ * the programme's regency; 403 or 422 otherwise. */
+static bool resolve_target(db_t *db, const submission_t *sub, const scope_t *scope,
+                           http_response_t *res, target_t *t)
+{
+    if (target_cached(sub, t)) {
+        if (fields_scope_sees_regency(scope, t->regency))
+            return true;
+        answer_no_programme(scope, res);
+        return false;
+    }
     const char *params[] = {sub->program_code, sub->village_code};
     PGresult *r = db_exec_read(db, SQL_PROGRAM_AND_VILLAGE, 2, params);
     if (!db_ok(r)) {
@@ -202,10 +222,13 @@ static bool resolve_target(db_t *db, const submission_t *sub, http_response_t *r
         api_db_failure(db, res);
         return false;
     }
+    if (PQntuples(r) == 0 || !fields_scope_sees_regency(scope, PQgetvalue(r, 0, 1))) {
+        PQclear(r);
+        answer_no_programme(scope, res);
+        return false;
+    }
     const char *problem_field = NULL, *problem = NULL;
-    if (PQntuples(r) == 0) {
-        problem_field = "program_code", problem = "no such programme";
-    } else if (PQgetisnull(r, 0, 2) || strcmp(PQgetvalue(r, 0, 2), "village") != 0) {
+    if (PQgetisnull(r, 0, 2) || strcmp(PQgetvalue(r, 0, 2), "village") != 0) {
         problem_field = "village_code", problem = "no such village";
     } else if (strcmp(PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 3)) != 0) {
         problem_field = "village_code",
@@ -315,10 +338,7 @@ static void create_submission(api_t *api, const http_request_t *req, http_respon
     cJSON *errors = cJSON_CreateArray();
     submission_t *sub = submission_new();
     submission_result_t parsed =
-        csv ? csvbody_parse(sub, req->body, req->body_len,
-                            http_request_query(req, "program_code"),
-                            http_request_query(req, "village_code"),
-                            http_request_query(req, "reference"), errors)
+        csv ? csvbody_parse_request(sub, req, errors)
             : submission_from_json(sub, req->body, req->body_len, errors);
     if (parsed != SUBMISSION_OK) {
         bool malformed = parsed == SUBMISSION_MALFORMED;
@@ -333,7 +353,7 @@ static void create_submission(api_t *api, const http_request_t *req, http_respon
     }
     cJSON_Delete(errors);
     target_t target;
-    if (!resolve_target(db, sub, res, &target)) {
+    if (!resolve_target(db, sub, &auth.scope, res, &target)) {
         submission_destroy(&sub);
         return;
     }
