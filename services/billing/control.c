@@ -1,6 +1,10 @@
 /* control: REP socket. Each request gets exactly one reply, errors included,
  * or the REQ peer would be stuck. A run requested here is the same run as a
- * scheduled one (accrual_run), so it is idempotent. */
+ * scheduled one (accrual_run), so it is idempotent; but a month far off
+ * issues real invoices to every payer (a run for 2099-12 once made 43), so
+ * months outside the window need "force": true, and each refusal and forced
+ * run is logged with who asked (the CURVE client's key name, when CURVE is
+ * on). */
 #include "control.h"
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -8,22 +12,32 @@
 #include <string.h>
 #include <zmq.h>
 #include "billing.h"
+#include "date.h"
 #include "log.h"
 #include "period.h"
 
 #define CONTROL_MAX_REQUEST 4096
 
+#define CONTROL_DEFAULT_PAST 60
+#define CONTROL_DEFAULT_FUTURE 12
+
 struct control_t {
     void *socket;
+    int max_past, max_future; /* the window, in months from the current one */
 };
 
-control_t *control_new(void *zmq_ctx, const char *endpoint, char *err, size_t errcap)
+control_t *control_new(void *zmq_ctx, const char *endpoint, const zmqauth_t *auth,
+                       char *err, size_t errcap)
 {
     void *sock = zmq_socket(zmq_ctx, ZMQ_REP);
     int linger = 0;
     int64_t maxmsg = CONTROL_MAX_REQUEST;
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    if (zmqauth_apply(auth, sock, err, errcap) != 0) {
+        zmq_close(sock);
+        return NULL;
+    }
     if (zmq_bind(sock, endpoint) != 0) {
         snprintf(err, errcap, "bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
         zmq_close(sock);
@@ -31,6 +45,8 @@ control_t *control_new(void *zmq_ctx, const char *endpoint, char *err, size_t er
     }
     control_t *self = calloc(1, sizeof *self);
     self->socket = sock;
+    self->max_past = CONTROL_DEFAULT_PAST;
+    self->max_future = CONTROL_DEFAULT_FUTURE;
     return self;
 }
 
@@ -48,6 +64,12 @@ void *control_socket(control_t *self)
     return self->socket;
 }
 
+void control_set_window(control_t *self, int max_past, int max_future)
+{
+    self->max_past = max_past;
+    self->max_future = max_future;
+}
+
 static cJSON *error_reply(const char *code, const char *message)
 {
     cJSON *doc = cJSON_CreateObject();
@@ -57,19 +79,67 @@ static cJSON *error_reply(const char *code, const char *message)
     return doc;
 }
 
-static cJSON *handle(const char *text, size_t len, db_t *db, metrics_t *metrics)
+/* The refusal of a month outside the window: machine-readable (the code,
+ * the month, the window's ends) and a message saying what to do. */
+static cJSON *window_refusal(period_t period, period_t earliest, period_t latest,
+                             const char *by)
+{
+    char p[8], from[8], to[8], message[256];
+    period_format(period, p);
+    period_format(earliest, from);
+    period_format(latest, to);
+    snprintf(message, sizeof message,
+             "%s is outside the months billing runs without force (%s to %s); check "
+             "the month, or repeat with force (lindungctl billing run %s --force)",
+             p, from, to, p);
+    log_warn("billing.run_refused", "period", p, "earliest", from, "latest", to, "by",
+             by);
+    cJSON *doc = error_reply("PERIOD_OUT_OF_WINDOW", message);
+    cJSON_AddStringToObject(doc, "period", p);
+    cJSON_AddStringToObject(doc, "earliest", from);
+    cJSON_AddStringToObject(doc, "latest", to);
+    return doc;
+}
+
+/* Run the month, or refuse it when it is outside the window unforced. */
+static cJSON *run(const control_t *self, period_t period, bool force, const char *by,
+                  db_t *db, metrics_t *metrics)
+{
+    period_t now = period_of(date_today());
+    period_t earliest = period_add(now, -self->max_past);
+    period_t latest = period_add(now, self->max_future);
+    bool inside =
+        period_compare(period, earliest) >= 0 && period_compare(period, latest) <= 0;
+    if (!inside && !force)
+        return window_refusal(period, earliest, latest, by);
+    char p[8];
+    period_format(period, p);
+    if (inside)
+        log_info("billing.run_requested", "period", p, "by", by);
+    else
+        log_warn("billing.run_forced", "period", p, "by", by);
+    cJSON *reply = billing_run_json(db, metrics, period, "manual");
+    cJSON_AddBoolToObject(reply, "forced", !inside);
+    return reply;
+}
+
+static cJSON *handle(const control_t *self, const char *text, size_t len, const char *by,
+                     db_t *db, metrics_t *metrics)
 {
     cJSON *req = cJSON_ParseWithLength(text, len);
     const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(req, "command");
     const cJSON *month = cJSON_GetObjectItemCaseSensitive(req, "period");
+    const cJSON *force = cJSON_GetObjectItemCaseSensitive(req, "force");
     cJSON *reply;
     period_t period;
     if (!cJSON_IsString(cmd) || strcmp(cmd->valuestring, "run") != 0) {
         reply = error_reply("UNKNOWN_COMMAND", "the only command is \"run\"");
     } else if (!cJSON_IsString(month) || !period_parse(month->valuestring, &period)) {
         reply = error_reply("BAD_PERIOD", "period must be YYYY-MM");
+    } else if (force && !cJSON_IsBool(force)) {
+        reply = error_reply("BAD_FORCE", "force must be true or false");
     } else {
-        reply = billing_run_json(db, metrics, period, "manual");
+        reply = run(self, period, cJSON_IsTrue(force), by, db, metrics);
     }
     cJSON_Delete(req);
     return reply;
@@ -89,7 +159,11 @@ void control_serve(control_t *self, db_t *db, metrics_t *metrics)
         zmq_msg_init(&msg);
         zmq_msg_recv(&msg, self->socket, 0);
     }
-    cJSON *reply = handle(zmq_msg_data(&msg), zmq_msg_size(&msg), db, metrics);
+    /* The name of the CURVE client's key (zap.h); none without CURVE. */
+    const char *user = zmq_msg_gets(&msg, "User-Id");
+    char by[80];
+    snprintf(by, sizeof by, "%s", user && *user ? user : "unauthenticated");
+    cJSON *reply = handle(self, zmq_msg_data(&msg), zmq_msg_size(&msg), by, db, metrics);
     zmq_msg_close(&msg);
     char *text = cJSON_PrintUnformatted(reply);
     cJSON_Delete(reply);

@@ -25,6 +25,7 @@
 #include "ready.h"
 #include "schedule.h"
 #include "signals.h"
+#include "zmqauth.h"
 
 #define POLL_MS 200
 
@@ -57,6 +58,7 @@ static const char *SQL_QUEUE_RENEWALS =
 typedef struct {
     const char *db, *enrolments, *control, *schedule;
     long port, sweep_ms, catch_up_months, load_parts, load_memory_mb;
+    long max_past_months, max_future_months; /* control's window (control.h) */
 } settings_t;
 
 static int read_settings(settings_t *s)
@@ -74,7 +76,11 @@ static int read_settings(settings_t *s)
         config_int("LINDUNG_BILLING_LOAD_PARTS", 2, 1, 16, &s->load_parts, err,
                    sizeof err) ||
         config_int("LINDUNG_BILLING_LOAD_MEMORY_MB", 512, LOAD_MEMORY_MIN_MB,
-                   LOAD_MEMORY_MAX_MB, &s->load_memory_mb, err, sizeof err)) {
+                   LOAD_MEMORY_MAX_MB, &s->load_memory_mb, err, sizeof err) ||
+        config_int("LINDUNG_BILLING_MAX_PAST_MONTHS", 60, 0, 1200, &s->max_past_months,
+                   err, sizeof err) ||
+        config_int("LINDUNG_BILLING_MAX_FUTURE_MONTHS", 12, 0, 1200,
+                   &s->max_future_months, err, sizeof err)) {
         log_error("config.invalid", "detail", err);
         return -1;
     }
@@ -219,13 +225,19 @@ int main(void)
     }
     void *zmq = zmq_ctx_new();
     metrics_t *metrics = metrics_new();
+    zmqauth_t *auth = zmqauth_new(zmq, ZMQAUTH_SERVER, metrics, err, sizeof err);
+    if (!auth) {
+        log_error("config.invalid", "detail", err);
+        return 2;
+    }
     bus_t *in =
-        bus_new(zmq, BUS_SUBSCRIBER, s.enrolments, true, metrics, err, sizeof err);
-    control_t *control = in ? control_new(zmq, s.control, err, sizeof err) : NULL;
+        bus_new(zmq, BUS_SUBSCRIBER, s.enrolments, true, auth, metrics, err, sizeof err);
+    control_t *control = in ? control_new(zmq, s.control, auth, err, sizeof err) : NULL;
     if (!in || !control) {
         log_error("bus.failed", "detail", err);
         return 1;
     }
+    control_set_window(control, (int)s.max_past_months, (int)s.max_future_months);
     ready_t *ready = ready_new(s.db);
     ready_watch(ready, in);
     httpd_t *server =
@@ -271,6 +283,7 @@ int main(void)
     httpd_destroy(&server);
     control_destroy(&control);
     bus_destroy(&in);
+    zmqauth_destroy(&auth);
     zmq_ctx_term(zmq);
     ready_destroy(&ready);
     metrics_destroy(&metrics);

@@ -12,6 +12,7 @@
 #include "metrics.h"
 #include "ready.h"
 #include "signals.h"
+#include "zmqauth.h"
 
 typedef struct {
     const char *db;
@@ -55,8 +56,13 @@ int main(void)
     void *zmq = zmq_ctx_new();
     metrics_t *metrics = metrics_new();
     events_metrics_init(metrics);
+    zmqauth_t *auth = zmqauth_new(zmq, ZMQAUTH_SERVER, metrics, err, sizeof err);
+    if (!auth) {
+        log_error("config.invalid", "detail", err);
+        return 2;
+    }
     bus_t *bus =
-        bus_new(zmq, BUS_PUBLISHER, s.bus_endpoint, true, metrics, err, sizeof err);
+        bus_new(zmq, BUS_PUBLISHER, s.bus_endpoint, true, auth, metrics, err, sizeof err);
     if (!bus) {
         log_error("bus.failed", "detail", err);
         return 1;
@@ -93,6 +99,7 @@ int main(void)
     httpd_destroy(&server);
     bus_destroy(&bus);
     ready_destroy(&ready);
+    zmqauth_destroy(&auth);
     zmq_ctx_term(zmq);
     metrics_destroy(&metrics);
     log_info("stopped");

@@ -11,6 +11,7 @@
 #include "ready.h"
 #include "signals.h"
 #include "verifier.h"
+#include "zmqauth.h"
 
 typedef struct {
     const char *db, *submissions, *enrolments;
@@ -64,11 +65,16 @@ int main(void)
     char err[256];
     void *zmq = zmq_ctx_new();
     metrics_t *metrics = metrics_new();
-    bus_t *in =
-        bus_new(zmq, BUS_SUBSCRIBER, s.submissions, false, metrics, err, sizeof err);
-    bus_t *out =
-        in ? bus_new(zmq, BUS_PUBLISHER, s.enrolments, false, metrics, err, sizeof err)
-           : NULL;
+    zmqauth_t *auth = zmqauth_new(zmq, ZMQAUTH_CLIENT, metrics, err, sizeof err);
+    if (!auth) {
+        log_error("config.invalid", "detail", err);
+        return 2;
+    }
+    bus_t *in = bus_new(zmq, BUS_SUBSCRIBER, s.submissions, false, auth, metrics, err,
+                        sizeof err);
+    bus_t *out = in ? bus_new(zmq, BUS_PUBLISHER, s.enrolments, false, auth, metrics, err,
+                              sizeof err)
+                    : NULL;
     if (!in || !out) {
         log_error("bus.failed", "detail", err);
         return 1;
@@ -99,6 +105,7 @@ int main(void)
     httpd_destroy(&server);
     bus_destroy(&in);
     bus_destroy(&out);
+    zmqauth_destroy(&auth);
     zmq_ctx_term(zmq);
     ready_destroy(&ready);
     metrics_destroy(&metrics);

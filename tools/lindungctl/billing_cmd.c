@@ -20,6 +20,7 @@
 #include "export.h"
 #include "period.h"
 #include "premium.h"
+#include "zmqauth.h"
 
 #define MAX_AMOUNT_DIGITS 15 /* < 2^53: stays exact in JSON numbers */
 #define DEFAULT_INCOME 1000000
@@ -182,14 +183,136 @@ static void print_json(cJSON *doc)
 
 /* ---------------------------------------------------------------- run */
 
-/* Send one request to billing's control socket and print the reply. */
-static int billing_run(const char *month)
+/* What the REQ socket saw while waiting: a reply, a refused handshake (bad
+ * or missing keys: waiting longer would not help), or nothing in time. */
+typedef enum { WAIT_REPLY, WAIT_REFUSED, WAIT_TIMEOUT } wait_t;
+
+/* Wait for billing's reply, watching the socket monitor for a refused
+ * handshake so that a key problem is an error at once, not a long timeout. */
+static wait_t wait_reply(void *req, void *monitor, long timeout_s)
+{
+    long left_ms = timeout_s * 1000;
+    while (left_ms > 0) {
+        zmq_pollitem_t items[] = {{.socket = req, .events = ZMQ_POLLIN},
+                                  {.socket = monitor, .events = ZMQ_POLLIN}};
+        long step = left_ms < 1000 ? left_ms : 1000;
+        int n = zmq_poll(items, monitor ? 2 : 1, step);
+        left_ms -= step;
+        if (n > 0 && (items[0].revents & ZMQ_POLLIN))
+            return WAIT_REPLY;
+        if (n > 0 && (items[1].revents & ZMQ_POLLIN)) {
+            zmq_msg_t event;
+            zmq_msg_init(&event);
+            zmq_msg_recv(&event, monitor, 0);
+            zmq_msg_close(&event);
+            zmq_msg_init(&event); /* the second frame names the endpoint */
+            zmq_msg_recv(&event, monitor, 0);
+            zmq_msg_close(&event);
+            return WAIT_REFUSED;
+        }
+    }
+    return WAIT_TIMEOUT;
+}
+
+/* Print billing's reply and judge it: 0 when it says ok, 1 otherwise. */
+static int print_reply(void *req)
+{
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    if (zmq_msg_recv(&msg, req, 0) < 0) {
+        zmq_msg_close(&msg);
+        fprintf(stderr, "billing run: %s\n", zmq_strerror(zmq_errno()));
+        return 1;
+    }
+    printf("%.*s\n", (int)zmq_msg_size(&msg), (const char *)zmq_msg_data(&msg));
+    cJSON *doc = cJSON_ParseWithLength(zmq_msg_data(&msg), zmq_msg_size(&msg));
+    zmq_msg_close(&msg);
+    const cJSON *ok = cJSON_GetObjectItemCaseSensitive(doc, "ok");
+    const cJSON *message = cJSON_GetObjectItemCaseSensitive(doc, "message");
+    int rc = cJSON_IsTrue(ok) ? 0 : 1;
+    if (!cJSON_IsBool(ok))
+        fprintf(stderr, "billing run: lindung-billing's answer is not a control reply\n");
+    else if (rc != 0 && cJSON_IsString(message))
+        fprintf(stderr, "billing run: %s\n", message->valuestring);
+    cJSON_Delete(doc);
+    return rc;
+}
+
+/* The request socket, with CURVE keys when configured and a monitor (into
+ * *monitor) for failed handshakes. NULL with a message printed. */
+static void *control_connect(void *ctx, const zmqauth_t *auth, const char *endpoint,
+                             void **monitor)
+{
+    char err[256];
+    void *req = zmq_socket(ctx, ZMQ_REQ);
+    int linger = 0;
+    zmq_setsockopt(req, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmqauth_apply(auth, req, err, sizeof err) != 0) {
+        fprintf(stderr, "billing run: %s\n", err);
+        zmq_close(req);
+        return NULL;
+    }
+    *monitor = NULL;
+    if (zmq_socket_monitor(req, "inproc://lindungctl-control",
+                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
+        *monitor = zmq_socket(ctx, ZMQ_PAIR);
+        zmq_setsockopt(*monitor, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_connect(*monitor, "inproc://lindungctl-control");
+    }
+    if (zmq_connect(req, endpoint) != 0) {
+        fprintf(stderr, "billing run: connect %s: %s\n", endpoint,
+                zmq_strerror(zmq_errno()));
+        zmq_close(req);
+        return NULL;
+    }
+    return req;
+}
+
+/* Send the run request and wait for its answer: 0 ok, 1 otherwise. */
+static int request_run(void *req, void *monitor, const char *endpoint, const char *month,
+                       bool force, long timeout_s)
+{
+    char body[96];
+    snprintf(body, sizeof body, "{\"command\":\"run\",\"period\":\"%s\"%s}", month,
+             force ? ",\"force\":true" : "");
+    zmq_send(req, body, strlen(body), 0);
+    wait_t got = wait_reply(req, monitor, timeout_s);
+    if (got == WAIT_REPLY)
+        return print_reply(req);
+    if (got == WAIT_REFUSED)
+        fprintf(
+            stderr,
+            "billing run: lindung-billing at %s refused the ZeroMQ handshake:\n"
+            "  check LINDUNG_ZMQ_SERVER_PUBLIC_FILE, LINDUNG_ZMQ_CLIENT_SECRET_FILE\n"
+            "  and that this client's public key is in billing's\n"
+            "  LINDUNG_ZMQ_AUTHORIZED_KEYS_DIR (docs/operations.md, ZeroMQ security)\n",
+            endpoint);
+    else
+        fprintf(stderr, "billing run: no answer from lindung-billing at %s within %lds\n",
+                endpoint, timeout_s);
+    return 1;
+}
+
+/* Send one request to billing's control socket, print the reply, and exit
+ * 0 only when billing says ok. */
+static int billing_run(const args_t *a)
 {
     period_t p;
+    static const char *const valued[] = {NULL};
+    const char *month = arg_positional(a, 1, valued); /* after "run" */
+    bool force = arg_flag(a, "--force");
     if (!month || !period_parse(month, &p)) {
         fprintf(stderr, "billing run: give the month as YYYY-MM\n");
         return 2;
     }
+    /* A mistyped --force must not pass for a plain run, nor the reverse. */
+    for (int i = 1; i < a->argc; i++)
+        if (strncmp(a->argv[i], "--", 2) == 0 && strcmp(a->argv[i], "--force") != 0) {
+            fprintf(stderr, "billing run: unknown option %s\n", a->argv[i]);
+            return 2;
+        }
     long timeout_s = 0;
     char err[256];
     if (config_int("LINDUNG_CTL_TIMEOUT_S", 600, 1, 86400, &timeout_s, err, sizeof err)) {
@@ -198,26 +321,22 @@ static int billing_run(const char *month)
     }
     const char *endpoint = config_str("LINDUNG_BILLING_CONTROL", "tcp://127.0.0.1:5563");
     void *ctx = zmq_ctx_new();
-    void *req = zmq_socket(ctx, ZMQ_REQ);
-    int linger = 0;
-    zmq_setsockopt(req, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_connect(req, endpoint);
-    char body[96];
-    snprintf(body, sizeof body, "{\"command\":\"run\",\"period\":\"%s\"}", month);
-    zmq_send(req, body, strlen(body), 0);
-    zmq_pollitem_t item = {.socket = req, .events = ZMQ_POLLIN};
-    int rc = 1;
-    if (zmq_poll(&item, 1, timeout_s * 1000) == 1) {
-        char reply[4096];
-        int n = zmq_recv(req, reply, sizeof reply - 1, 0);
-        reply[n < 0 ? 0 : (n < (int)sizeof reply ? n : (int)sizeof reply - 1)] = '\0';
-        printf("%s\n", reply);
-        rc = strstr(reply, "\"ok\":true") ? 0 : 1;
-    } else {
-        fprintf(stderr, "billing run: no answer from lindung-billing at %s within %lds\n",
-                endpoint, timeout_s);
+    zmqauth_t *auth = zmqauth_new(ctx, ZMQAUTH_CLIENT, NULL, err, sizeof err);
+    if (!auth) {
+        fprintf(stderr, "billing run: %s\n", err);
+        zmq_ctx_term(ctx);
+        return 2;
     }
-    zmq_close(req);
+    void *monitor = NULL;
+    void *req = control_connect(ctx, auth, endpoint, &monitor);
+    int rc = req ? request_run(req, monitor, endpoint, month, force, timeout_s) : 1;
+    if (monitor) {
+        zmq_socket_monitor(req, NULL, 0);
+        zmq_close(monitor);
+    }
+    if (req)
+        zmq_close(req);
+    zmqauth_destroy(&auth);
     zmq_ctx_term(ctx);
     return rc;
 }
@@ -876,7 +995,9 @@ static int billing_export(db_t *db, const args_t *a)
 /* ---------------------------------------------------------------- dispatch */
 
 static const char *USAGE =
-    "usage: lindungctl billing run YYYY-MM\n"
+    "usage: lindungctl billing run YYYY-MM [--force]\n"
+    "                  (--force: a month outside billing's window, by default 60\n"
+    "                  months back to 12 ahead; docs/operations.md)\n"
     "       lindungctl billing pay INVOICE_ID AMOUNT [--date YYYY-MM-DD] [--reference "
     "R]\n"
     "                  [--lines ENROLMENT_ID,... | --except ENROLMENT_ID,...]\n"
@@ -914,7 +1035,7 @@ int billing_cmd_main(int argc, char **argv)
         return rates_show(&a);
     const char *verb = argc >= 2 ? argv[1] : "";
     if (strcmp(verb, "run") == 0)
-        return billing_run(argc > 2 ? argv[2] : NULL);
+        return billing_run(&a);
     if (strcmp(verb, "pay") == 0)
         return billing_pay(&a);
     if (strcmp(verb, "arrears") == 0)

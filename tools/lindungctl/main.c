@@ -18,6 +18,7 @@
 #include "migrate.h"
 #include "ops.h"
 #include "program.h"
+#include "zmq_cmd.h"
 
 static const char *USAGE =
     "usage: lindungctl COMMAND [ARGS]\n"
@@ -41,6 +42,7 @@ static const char *ENVIRONMENT =
     "\n"
     "environment: LINDUNG_DB (libpq conninfo, default dbname=lindung),\n"
     "  LINDUNG_MIGRATIONS, LINDUNG_BILLING_CONTROL, LINDUNG_CTL_TIMEOUT_S,\n"
+    "  LINDUNG_ZMQ_SERVER_PUBLIC_FILE, LINDUNG_ZMQ_CLIENT_SECRET_FILE (billing run),\n"
     "  LINDUNG_{INTAKE,VERIFY,BILLING}_{HOST,PORT} (for status)\n"
     "`lindungctl COMMAND --help` shows one command's usage.\n";
 
@@ -54,6 +56,7 @@ static void usage(FILE *out)
     bpjs_usage(out);
     report_usage(out);
     ops_usage(out);
+    zmq_cmd_usage(out);
     fputs(ENVIRONMENT, out);
 }
 
@@ -107,7 +110,8 @@ int main(int argc, char **argv)
                     strcmp(cmd, "claims") == 0 || strcmp(cmd, "bpjs") == 0 ||
                     strcmp(cmd, "report") == 0 || strcmp(cmd, "status") == 0 ||
                     strcmp(cmd, "submissions") == 0 || strcmp(cmd, "participants") == 0 ||
-                    strcmp(cmd, "trace") == 0 || strcmp(cmd, "apikey") == 0;
+                    strcmp(cmd, "trace") == 0 || strcmp(cmd, "apikey") == 0 ||
+                    strcmp(cmd, "zmq") == 0;
     if (!own_help && (args_flag(rest, args, "--help") || args_flag(rest, args, "-h"))) {
         usage(stdout);
         return 0;
@@ -136,6 +140,8 @@ int main(int argc, char **argv)
         return claims_cmd_main(argc - 1, argv + 1);
     if (strcmp(cmd, "bpjs") == 0)
         return bpjs_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "zmq") == 0)
+        return zmq_cmd_main(argc - 1, argv + 1);
     if (strcmp(cmd, "report") == 0)
         return report_main(argc - 1, argv + 1);
     if (strcmp(cmd, "status") == 0 || strcmp(cmd, "submissions") == 0 ||
