@@ -8,7 +8,9 @@
  * reconnect starts a new generation and statements are prepared again (the
  * server forgets them with the old session). Not thread-safe: one db_t per
  * thread. */
+#define _GNU_SOURCE /* program_invocation_short_name */
 #include "db.h"
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "log.h"
@@ -67,6 +69,20 @@ const char *db_conninfo(const db_t *self)
     return self->conninfo;
 }
 
+/* A session says which program holds it, in pg_stat_activity and in the
+ * server's log (%a): the binary's own name, lindung-intake, lindung-verify,
+ * lindung-billing or lindungctl, so an operator tells the daemons' sessions
+ * apart even where they log in as one user. Only a fallback: an
+ * application_name in the conninfo, or PGAPPNAME, wins. The conninfo is
+ * expanded as libpq's "dbname" (a connection string or URI), so everything
+ * it says still applies; PQreset reconnects with the same settings. */
+static PGconn *db_connect(const char *conninfo)
+{
+    const char *const keys[] = {"dbname", "fallback_application_name", NULL};
+    const char *const values[] = {conninfo, program_invocation_short_name, NULL};
+    return PQconnectdbParams(keys, values, 1);
+}
+
 PGconn *db_conn(db_t *self)
 {
     if (self->conn && PQstatus(self->conn) == CONNECTION_OK && !self->broken)
@@ -75,7 +91,7 @@ PGconn *db_conn(db_t *self)
     if (self->conn) {
         PQreset(self->conn);
     } else {
-        self->conn = PQconnectdb(self->conninfo);
+        self->conn = db_connect(self->conninfo);
     }
     if (PQstatus(self->conn) != CONNECTION_OK) {
         db_remember_error(self, PQerrorMessage(self->conn));

@@ -14,11 +14,17 @@ daemons built by CMake talking over real ZeroMQ sockets, and real HTTP:
 
 Pieces, each usable on its own:
   Cluster      initdb + postgres on a unix socket in a temp dir; conninfo,
-               psql(sql) -> rows, stop()/start() to simulate a database restart.
+               psql(sql) -> rows (as the superuser, or user=...),
+               stop()/start() to simulate a database restart.
   Daemon       one daemon process: start (waits for /healthz), kill(sig),
                stop(), restart(), log_text(), with free ports picked up front.
   Stack        a Cluster plus the LINDUNG_* environment (free HTTP and ZeroMQ
                ports, LINDUNG_SWEEP_MS=500), lindungctl(*args), the three daemons.
+               As in production (db/migrations/027_roles.sql), no daemon is a
+               superuser: each logs in as its own user (DB_LOGINS), a member
+               of its role; lindungctl as `lindungctl` (acting as
+               lindung_admin, the owner), except migrate(), which runs as the
+               superuser `lindung` like an operator's first migration.
   http()       JSON-aware HTTP request -> Response(status, headers, body, raw).
   wait_until() poll a predicate until it returns something truthy.
 
@@ -75,6 +81,23 @@ PORT_VARS = {
     "intake": "LINDUNG_INTAKE_PORT",
     "verify": "LINDUNG_VERIFY_PORT",
     "billing": "LINDUNG_BILLING_PORT",
+}
+
+# The database login of each program, a member of its role of 027_roles.sql
+# (deploy/db-users.sql makes them); the cluster's superuser is `lindung`.
+DB_LOGINS = {
+    "intake": "intake",
+    "verify": "verify",
+    "billing": "billing",
+    "lindungctl": "lindungctl",
+    "analyst": "analyst",
+}
+DB_ROLES = {
+    "intake": "lindung_intake",
+    "verify": "lindung_verify",
+    "billing": "lindung_billing",
+    "lindungctl": "lindung_admin",
+    "analyst": "lindung_analyst",
 }
 
 PR_SET_PDEATHSIG = 1
@@ -267,8 +290,11 @@ class Cluster:
         self.logfile = self.dir / "postgres.log"
         self.proc: subprocess.Popen | None = None
         self._pguser = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
-        self.conninfo = (f"host={self.sockdir} port={self.PORT} "
-                         f"dbname=lindung user=lindung")
+        self.conninfo = self.conninfo_as("lindung")
+
+    def conninfo_as(self, user: str, dbname: str = "lindung") -> str:
+        """The connection string for `user` (trust auth: no password)."""
+        return f"host={self.sockdir} port={self.PORT} dbname={dbname} user={user}"
 
     # -- life cycle
     def _run_as_pg(self, argv: list[str], **kw) -> subprocess.CompletedProcess:
@@ -355,11 +381,12 @@ class Cluster:
             return "(no postgres log)"
 
     # -- queries
-    def psql(self, sql: str, dbname: str = "lindung",
-             timeout: float = 60.0) -> list[tuple[str | None, ...]]:
-        """Run SQL with psql; return the rows of the last statement as tuples
-        of strings (None for NULL). Raises RuntimeError on any SQL error."""
-        conn = (f"host={self.sockdir} port={self.PORT} dbname={dbname} user=lindung")
+    def psql(self, sql: str, dbname: str = "lindung", timeout: float = 60.0,
+             user: str = "lindung") -> list[tuple[str | None, ...]]:
+        """Run SQL with psql (as the superuser `lindung` unless `user` says
+        another login); return the rows of the last statement as tuples of
+        strings (None for NULL). Raises RuntimeError on any SQL error."""
+        conn = self.conninfo_as(user, dbname)
         r = subprocess.run([str(PG_BIN / "psql"), "-X", "-q", "-A", "-t",
                             "-v", "ON_ERROR_STOP=1", "-F", "\x1f", "-R", "\x1e",
                             "-P", "null=\\N", "-d", conn, "-c", sql],
@@ -375,8 +402,8 @@ class Cluster:
         return [tuple(None if c == "\\N" else c for c in rec.split("\x1f"))
                 for rec in out.split("\x1e")]
 
-    def scalar(self, sql: str, dbname: str = "lindung") -> str | None:
-        rows = self.psql(sql, dbname)
+    def scalar(self, sql: str, dbname: str = "lindung", user: str = "lindung") -> str | None:
+        rows = self.psql(sql, dbname, user=user)
         return rows[0][0] if rows else None
 
 
@@ -384,11 +411,17 @@ class Cluster:
 
 class Daemon:
     """One daemon process with its log in `logfile`. start() waits for
-    GET /healthz to answer 200."""
+    GET /healthz to answer 200. `env` is read at each start (a test may change
+    it between restarts). The daemon logs in as its own user (DB_LOGINS, by
+    its binary): LINDUNG_DB is `db` when given, else env's LINDUNG_DB with
+    its user= made that login, so that a daemon a test makes from a copy of
+    the stack's environment is no more privileged than the stack's."""
 
     def __init__(self, name: str, binary: Path, env: dict[str, str], http_port: int,
-                 logfile: Path, wrapper: list[str] | None = None):
-        self.name, self.binary, self.env = name, Path(binary), env
+                 logfile: Path, wrapper: list[str] | None = None, db: str | None = None):
+        self.name, self.binary, self.env, self.db = name, Path(binary), env, db
+        self.login = next((DB_LOGINS[p] for p, b in BINARIES.items()
+                           if b == self.binary and p in DB_LOGINS), None)
         self.http_port, self.logfile = http_port, logfile
         self.wrapper = wrapper if wrapper is not None else shlex.split(
             os.environ.get("LINDUNG_DAEMON_WRAPPER", ""))
@@ -412,7 +445,14 @@ class Daemon:
         log = open(self.logfile, "ab")
         log.write(f"--- harness: starting {self.name} at {time.strftime('%H:%M:%S')}\n".encode())
         log.flush()
-        self.proc = subprocess.Popen(self.wrapper + [str(self.binary)], env=self.env,
+        env = dict(self.env)
+        if self.db:
+            env["LINDUNG_DB"] = self.db
+        elif self.login and "LINDUNG_DB" in env:
+            env["LINDUNG_DB"] = " ".join([p for p in env["LINDUNG_DB"].split()
+                                          if not p.startswith("user=")]
+                                         + [f"user={self.login}"])
+        self.proc = subprocess.Popen(self.wrapper + [str(self.binary)], env=env,
                                      stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                      preexec_fn=_preexec(signal.SIGKILL))
         log.close()
@@ -495,6 +535,34 @@ class Daemon:
 
 # ---------------------------------------------------------------- the whole system
 
+# See Stack.migrate(). In a schema of its own, out of the way of tests that
+# look at what public holds; an event trigger's function is called without
+# any EXECUTE check, so nobody else needs to reach it.
+FIXTURE_OWNER_SQL = r"""
+CREATE SCHEMA IF NOT EXISTS harness;
+REVOKE ALL ON SCHEMA harness FROM PUBLIC;
+CREATE OR REPLACE FUNCTION harness.fixture_owner() RETURNS event_trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    t regclass;
+BEGIN
+    FOR t IN SELECT c.oid FROM pg_event_trigger_ddl_commands() x
+             JOIN pg_class c ON c.oid = x.objid
+             WHERE x.object_type = 'table' AND c.relnamespace = 'public'::regnamespace
+               AND c.relname LIKE 'accruals\_%'
+               AND c.relowner <> 'lindung_admin'::regrole LOOP
+        EXECUTE format('ALTER TABLE %s OWNER TO lindung_admin', t);
+    END LOOP;
+END $$;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_event_trigger WHERE evtname = 'harness_fixture_owner') THEN
+        CREATE EVENT TRIGGER harness_fixture_owner ON ddl_command_end
+            WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO')
+            EXECUTE FUNCTION harness.fixture_owner();
+    END IF;
+END $$;
+"""
+
 class Stack:
     """A Cluster (with database `lindung`) plus the environment and daemons of
     one lindung installation, all on free local ports."""
@@ -508,7 +576,8 @@ class Stack:
         self.env = {k: v for k, v in os.environ.items()
                     if not k.startswith("LINDUNG_") and not k.startswith("PG")}
         self.env.update({
-            "LINDUNG_DB": self.cluster.conninfo,
+            # lindungctl's; each daemon logs in as its own user (Daemon)
+            "LINDUNG_DB": self.cluster.conninfo_as(DB_LOGINS["lindungctl"]),
             "LINDUNG_MIGRATIONS": str(SOURCE_DIR / "db/migrations"),
             "LINDUNG_BUS_SUBMISSIONS": f"tcp://127.0.0.1:{bus['submissions']}",
             "LINDUNG_BUS_ENROLMENTS": f"tcp://127.0.0.1:{bus['enrolments']}",
@@ -525,15 +594,23 @@ class Stack:
     def start_postgres(self) -> "Stack":
         self.cluster.init().start()
         self.cluster.create_database("lindung")
+        # The logins exist from the start, with no privilege yet (migrate()
+        # makes them members of their roles): a daemon or lindungctl started
+        # before the schema is there fails as it would with any user.
+        self.cluster.psql("; ".join(f'CREATE ROLE "{u}" LOGIN' for u in DB_LOGINS.values()),
+                          dbname="postgres")
         return self
 
     # -- lindungctl
     def lindungctl(self, *args: str, check: bool = True, input: str | None = None,
-                   timeout: float = 60.0) -> subprocess.CompletedProcess:
-        """Run lindungctl with this stack's environment; text output captured.
-        With check=True a non-zero exit raises AssertionError with the output."""
+                   timeout: float = 60.0,
+                   env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        """Run lindungctl with this stack's environment (`env` overrides some
+        of it); text output captured. With check=True a non-zero exit raises
+        AssertionError with the output."""
         argv = [str(BINARIES["lindungctl"]), *map(str, args)]
-        r = subprocess.run(argv, env=self.env, input=input, capture_output=True,
+        r = subprocess.run(argv, env={**self.env, **(env or {})}, input=input,
+                           capture_output=True,
                            text=True, timeout=timeout,
                            stdin=None if input is not None else subprocess.DEVNULL)
         if check and r.returncode != 0:
@@ -542,7 +619,25 @@ class Stack:
         return r
 
     def migrate(self) -> None:
-        self.lindungctl("migrate")
+        """`lindungctl migrate` as the superuser (027_roles.sql makes the roles
+        and gives lindung_admin every object), then deploy/db-users.sql: the
+        logins become members of their roles, lindungctl acts as
+        lindung_admin."""
+        self.lindungctl("migrate", env={"LINDUNG_DB": self.cluster.conninfo})
+        r = subprocess.run([str(PG_BIN / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+                            "-d", self.cluster.conninfo,
+                            "-f", str(SOURCE_DIR / "deploy/db-users.sql")],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError(f"deploy/db-users.sql failed ({r.returncode}):\n{r.stderr}")
+        # Tests fake what billing leaves behind (a stale part of a month, a
+        # month's partition) as the superuser; billing drops and replaces such
+        # tables through lindung_admin's functions (027), which may drop only
+        # what lindung_admin owns, as every table billing makes is. So here a
+        # table of accruals' family a superuser makes goes to lindung_admin,
+        # as if billing had made it.
+        self.cluster.psql(FIXTURE_OWNER_SQL)
 
     def import_programs(self, path: Path | str | None = None) -> None:
         """The demo programmes (or `path`); with the demo programmes also the
