@@ -252,9 +252,20 @@ static void append(char *out, size_t cap, size_t *len, const char *s, size_t n)
     *len += n;
 }
 
-/* Length of a UUID (8-4-4-4-12 hex digits) starting at s, or 0. Ids of
- * submissions and requests are UUIDs; one whose trailing groups happen to be
- * all digits looks like a separated NIK, and masking it would break tracing. */
+/* What a token (an id, a word, a number) is made of; a UUID is kept only
+ * as a whole one. */
+static bool is_token_char(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           c == '-' || c == '_';
+}
+
+/* Length of a UUID (8-4-4-4-12 hex digits) starting at s and ending its
+ * token, or 0. Ids of submissions and requests are UUIDs; one whose trailing
+ * groups happen to be all digits looks like a separated NIK, and masking it
+ * would break tracing. The shape alone is not enough: digits right after it
+ * ("...-123456789012" "3456") would join its last group into a NIK-long run
+ * that stays unmasked (found by tests/fuzz/fuzz_nik). */
 static size_t uuid_at(const char *s)
 {
     static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
@@ -265,7 +276,7 @@ static size_t uuid_at(const char *s)
         if (shape[i] == '-' ? c != '-' : !hex)
             return 0;
     }
-    return sizeof shape - 1;
+    return is_token_char(s[sizeof shape - 1]) ? 0 : sizeof shape - 1;
 }
 
 void nik_mask_text(const char *s, char *out, size_t cap)
@@ -273,7 +284,7 @@ void nik_mask_text(const char *s, char *out, size_t cap)
     if (!out || cap == 0)
         return;
     size_t len = 0;
-    bool token_start = true; /* a UUID counts only where a token begins */
+    bool token_start = true; /* a UUID counts only as a whole token */
     while (s && *s && len < cap - 1) {
         size_t uuid = token_start ? uuid_at(s) : 0;
         if (uuid) {
@@ -282,8 +293,7 @@ void nik_mask_text(const char *s, char *out, size_t cap)
             token_start = false;
             continue;
         }
-        token_start = !((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
-                        (*s >= 'A' && *s <= 'Z') || *s == '-' || *s == '_');
+        token_start = !is_token_char(*s);
         if (!is_digit(*s)) {
             append(out, cap, &len, s, 1);
             s++;

@@ -37,8 +37,6 @@ static const char *const KINDS[] = {"death", "moved", "left", NULL};
 static const char *const CSV_COLUMNS[] = {"kind",       "nik",    "date", "reference",
                                           "to_village", "reason", NULL};
 
-typedef enum { PARSE_OK, PARSE_MALFORMED, PARSE_INVALID } parse_t;
-
 static void add_error(cJSON *errors, const char *field, int index, const char *message)
 {
     cJSON *e = cJSON_CreateObject();
@@ -180,39 +178,39 @@ static void check_one_per_person(const cJSON *list, cJSON *errors)
     free(sorted);
 }
 
-static parse_t check_list(const cJSON *events, const char *path_nik, cJSON *errors,
-                          cJSON *list)
+static events_parse_t check_list(const cJSON *events, const char *path_nik, cJSON *errors,
+                                 cJSON *list)
 {
     if (!cJSON_IsArray(events)) {
         add_error(errors, "events", -1, events ? "must be an array" : "is required");
-        return PARSE_INVALID;
+        return EVENTS_PARSE_INVALID;
     }
     int n = cJSON_GetArraySize(events);
     if (n == 0 || n > EVENTS_MAX) {
         add_error(errors, "events", -1,
                   n ? "must list at most 10000 events" : "must list at least one event");
-        return PARSE_INVALID;
+        return EVENTS_PARSE_INVALID;
     }
     int i = 0;
     const cJSON *ev;
     cJSON_ArrayForEach(ev, events) check_event(ev, i++, path_nik, errors, list);
     check_one_per_person(list, errors);
-    return fields_error_count(errors) ? PARSE_INVALID : PARSE_OK;
+    return fields_error_count(errors) ? EVENTS_PARSE_INVALID : EVENTS_PARSE_OK;
 }
 
 /* JSON: {"events": [...]} on /v1/events, one event object on the
  * per-person route. */
-static parse_t parse_json(const http_request_t *req, const char *path_nik, cJSON *errors,
-                          cJSON *list)
+static events_parse_t parse_json(const char *body, size_t len, const char *path_nik,
+                                 cJSON *errors, cJSON *list)
 {
     /* shape, size and NULs on the raw bytes first: jsonguard.h */
     cJSON *doc = NULL;
-    jsonguard_result_t guard = jsonguard_parse(req->body, req->body_len, &doc);
+    jsonguard_result_t guard = jsonguard_parse(body, len, &doc);
     if (guard != JSONGUARD_OK) {
         add_error(errors, "body", -1, jsonguard_message(guard));
-        return PARSE_MALFORMED;
+        return EVENTS_PARSE_MALFORMED;
     }
-    parse_t rc;
+    events_parse_t rc;
     if (path_nik) {
         cJSON *one = cJSON_CreateArray();
         cJSON_AddItemReferenceToArray(one, doc);
@@ -320,16 +318,15 @@ static cJSON *csv_event(const cJSON *record, const int *column, int width, int i
 }
 
 /* text/csv on /v1/events: a header row, then one event per record. */
-static parse_t parse_csv(const http_request_t *req, cJSON *errors, cJSON *list)
+static events_parse_t parse_csv(const char *body, size_t len, cJSON *errors, cJSON *list)
 {
     struct csv_parser p;
     csv_reader_t r = {.rows = cJSON_CreateArray()};
-    bool ok = submission_text_ok(req->body, req->body_len) && req->body_len > 0 &&
+    bool ok = submission_text_ok(body, len) && len > 0 &&
               csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) == 0;
     if (ok) {
         csv_set_space_func(&p, no_space);
-        ok = csv_parse(&p, req->body, req->body_len, csv_field, csv_row, &r) ==
-                 req->body_len &&
+        ok = csv_parse(&p, body, len, csv_field, csv_row, &r) == len &&
              csv_fini(&p, csv_field, csv_row, &r) == 0;
         csv_free(&p);
     }
@@ -337,12 +334,12 @@ static parse_t parse_csv(const http_request_t *req, cJSON *errors, cJSON *list)
     if (!ok || r.records == 0) {
         cJSON_Delete(r.rows);
         add_error(errors, "body", -1, "must be RFC 4180 CSV in UTF-8 with a header row");
-        return PARSE_MALFORMED;
+        return EVENTS_PARSE_MALFORMED;
     }
     int column[CSV_MAX_COLUMNS];
     const cJSON *header = cJSON_GetArrayItem(r.rows, 0);
     int width = cJSON_GetArraySize(header);
-    parse_t rc = PARSE_INVALID;
+    events_parse_t rc = EVENTS_PARSE_INVALID;
     if (csv_header(header, column, errors)) {
         cJSON *events = cJSON_CreateArray();
         int index = 0;
@@ -357,6 +354,13 @@ static parse_t parse_csv(const http_request_t *req, cJSON *errors, cJSON *list)
     }
     cJSON_Delete(r.rows);
     return rc;
+}
+
+events_parse_t events_parse(const char *body, size_t len, bool csv, const char *path_nik,
+                            cJSON *errors, cJSON *list)
+{
+    return csv ? parse_csv(body, len, errors, list)
+               : parse_json(body, len, path_nik, errors, list);
 }
 
 static const char *scope_kind_text(const scope_t *s)
@@ -486,9 +490,9 @@ static void receive(db_t *db, metrics_t *metrics, const auth_t *auth,
     PQclear(r);
 }
 
-static void bad_body(http_response_t *res, parse_t parsed, bool csv, cJSON *errors)
+static void bad_body(http_response_t *res, events_parse_t parsed, bool csv, cJSON *errors)
 {
-    bool malformed = parsed == PARSE_MALFORMED;
+    bool malformed = parsed == EVENTS_PARSE_MALFORMED;
     http_response_error(res, malformed ? 400 : 422,
                         malformed ? "MALFORMED_BODY" : "INVALID_FIELDS",
                         malformed ? (csv ? "the body is not RFC 4180 CSV in UTF-8"
@@ -526,9 +530,9 @@ static void create_events(api_t *api, const http_request_t *req, http_response_t
         return;
     }
     cJSON *errors = cJSON_CreateArray(), *list = cJSON_CreateArray();
-    parse_t parsed = csv ? parse_csv(req, errors, list)
-                         : parse_json(req, path_nik ? nik.digits : NULL, errors, list);
-    if (parsed != PARSE_OK) {
+    events_parse_t parsed = events_parse(req->body, req->body_len, csv,
+                                         path_nik ? nik.digits : NULL, errors, list);
+    if (parsed != EVENTS_PARSE_OK) {
         bad_body(res, parsed, csv, errors);
         cJSON_Delete(list);
         return;

@@ -357,6 +357,14 @@ static void test_mask_text(void **state)
     mask_text("3f2b8c1e-9d4a-4761-8690-123456789012 1612010101900001",
               "3f2b8c1e-9d4a-4761-8690-123456789012 1612******0001");
     mask_text("x3f2b8c1e-9d4a-4761-8690-123456789012", "x3f2b8c1e-9d4a-4761******9012");
+    /* ... nor a UUID-shaped head of one: its last group and the digits after
+     * it would be a NIK left whole (tests/fuzz/fuzz_nik found it). */
+    mask_text("3f2b8c1e-9d4a-4761-8690-1234567890121612 x",
+              "3f2b8c1e-9d4a-4761******1612 x");
+    mask_text("3f2b8c1e-9d4a-4761-8690-123456789012-1612",
+              "3f2b8c1e-9d4a-4761******1612");
+    mask_text("3f2b8c1e-9d4a-4761-8690-123456789012.",
+              "3f2b8c1e-9d4a-4761-8690-123456789012.");
     /* The price of catching separated NIKs: two dates joined by one space
      * look like one (docs/nik.md). Log such values under separate keys. */
     mask_text("2025-07-01 2025-12-31", "2025******1231");
