@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <uuid/uuid.h>
+#include "audit.h"
 #include "auth.h"
 #include "claims.h"
 #include "reports.h"
@@ -29,9 +30,10 @@ static const char *SQL_PROGRAM_AND_VILLAGE =
     "SELECT p.id, p.regency_code, r.level, r.regency_code, p.submitter "
     "FROM programs p LEFT JOIN regions r ON r.code = $2 WHERE p.code = $1";
 
-/* The submission and all its applicants in one statement: atomic without a
- * transaction block, so one round trip and one commit. The first column says
- * whether the submission row was new (0: an Idempotency-Key replay). */
+/* The submission, all its applicants and its audit record (audit.h) in one
+ * statement: atomic without a transaction block, so one round trip and one
+ * commit. The first column says whether the submission row was new (0: an
+ * Idempotency-Key replay, which stores and records nothing). */
 static const char *SQL_STORE =
     "WITH s AS (INSERT INTO submissions (id, program_id, village_code, reference, "
     "             applicant_count, api_key_id, idempotency_key, body_hash, request_id) "
@@ -48,7 +50,11 @@ static const char *SQL_STORE =
     "             birth_date date, sex char(1), occupation text, address text, phone "
     "text, "
     "             monthly_income bigint, poverty_ref text) "
-    "           RETURNING 1) "
+    "           RETURNING nik), "
+    "     au AS (" AUDIT_INSERT
+    "           SELECT 'key', $6::text, 'submission.create', s.id::text, "
+    "             (SELECT audit_nik_hashes(array_agg(a.nik)) FROM a), $9, "
+    "             jsonb_build_object('applicants', $5::int) FROM s) "
     "SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM a)";
 
 static const char *SQL_IDEMPOTENT_REPLAY =
@@ -67,9 +73,14 @@ static const char *SQL_SUBMISSION =
     "'rejected') "
     "FROM submissions s JOIN programs p ON p.id = s.program_id WHERE s.id = $1";
 
+/* The applicants, and the record that the key ($2) read them (audit.h). */
 static const char *SQL_APPLICANTS =
-    "SELECT idx, nik, name, decision, reasons::text, warnings::text "
-    "FROM applicants WHERE submission_id = $1 ORDER BY idx";
+    "WITH r AS MATERIALIZED (SELECT idx, nik, name, decision, reasons::text, "
+    "    warnings::text FROM applicants WHERE submission_id = $1), "
+    "  au AS (" AUDIT_INSERT "    SELECT 'key', $2, 'submission.read', $1::text, "
+                             "audit_nik_hashes(array_agg(nik)), "
+    "      $3, jsonb_build_object('applicants', count(*)) FROM r HAVING count(*) > 0) "
+    "SELECT * FROM r ORDER BY idx";
 
 /* One connection per worker thread, closed when the thread ends. */
 static pthread_key_t db_key;
@@ -406,10 +417,13 @@ static cJSON *parse_or_empty(const char *json)
     return v ? v : cJSON_CreateArray();
 }
 
-static cJSON *applicants_json(db_t *db, const char *id)
+/* The applicants as JSON; their read is recorded in the same statement.
+ * NULL when the database failed (nothing is sent). */
+static cJSON *applicants_json(db_t *db, const auth_t *auth, const http_request_t *req,
+                              const char *id)
 {
-    const char *params[] = {id};
-    PGresult *r = db_exec_read(db, SQL_APPLICANTS, 1, params);
+    const char *params[] = {id, auth->key_id, req->request_id};
+    PGresult *r = db_exec(db, SQL_APPLICANTS, 3, params);
     if (!db_ok(r)) {
         PQclear(r);
         return NULL;
@@ -474,7 +488,7 @@ static void read_submission(api_t *api, const http_request_t *req, http_response
     cJSON_AddNumberToObject(counts, "accepted", atoi(PQgetvalue(r, 0, 9)));
     cJSON_AddNumberToObject(counts, "rejected", atoi(PQgetvalue(r, 0, 10)));
     PQclear(r);
-    cJSON *applicants = applicants_json(db, id);
+    cJSON *applicants = applicants_json(db, &auth, req, id);
     if (!applicants) {
         cJSON_Delete(doc);
         api_db_failure(db, res);

@@ -9,6 +9,7 @@
  * key its villages', admin all; only regency and admin keys write. The
  * loss ratio is read from the view loss_ratio, per programme and regency. */
 #include "claims.h"
+#include "audit.h"
 #include "fields.h"
 #include <math.h>
 #include <stdio.h>
@@ -56,14 +57,21 @@ enum {
 /* $1 scope kind, $2 scope code; $3 status, $4 kind, $5 event month (first
  * day); keyset pagination on id ($6, exclusive), $7 the limit. */
 static const char *SQL_LIST =
-    "SELECT " CLAIM_COLUMNS "FROM claims c JOIN programs p ON p.id = c.program_id "
-    "WHERE ($1 = 'admin' OR ($1 = 'village' AND c.village_code = $2) "
-    "       OR ($1 = 'regency' AND c.regency_code = $2)) "
-    "  AND ($3::text IS NULL OR c.status = $3) "
-    "  AND ($4::text IS NULL OR c.kind = $4) "
-    "  AND ($5::date IS NULL OR date_trunc('month', c.event_date) = $5::date) "
-    "  AND ($6::bigint IS NULL OR c.id > $6::bigint) "
-    "ORDER BY c.id LIMIT $7";
+    "WITH r AS MATERIALIZED ("
+    "  SELECT " CLAIM_COLUMNS "FROM claims c JOIN programs p ON p.id = c.program_id "
+    "  WHERE ($1 = 'admin' OR ($1 = 'village' AND c.village_code = $2) "
+    "         OR ($1 = 'regency' AND c.regency_code = $2)) "
+    "    AND ($3::text IS NULL OR c.status = $3) "
+    "    AND ($4::text IS NULL OR c.kind = $4) "
+    "    AND ($5::date IS NULL OR date_trunc('month', c.event_date) = $5::date) "
+    "    AND ($6::bigint IS NULL OR c.id > $6::bigint) "
+    "  ORDER BY c.id LIMIT $7), "
+    /* the record that the key ($8) read the page's people ($9 the request
+     * id; audit.h), when there were any */
+    "  au AS (" AUDIT_INSERT
+    "    SELECT 'key', $8, 'claim.list', NULL, audit_nik_hashes(array_agg(nik)), $9, "
+    "      jsonb_build_object('claims', count(*)) FROM r HAVING count(*) > 0) "
+    "SELECT * FROM r ORDER BY id";
 
 static const char *SQL_ONE =
     "SELECT " CLAIM_COLUMNS "FROM claims c JOIN programs p ON p.id = c.program_id "
@@ -74,12 +82,26 @@ static const char *SQL_STEPS =
     "  to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
     "FROM claim_steps WHERE claim_id = $1 ORDER BY id";
 
-/* Once per Idempotency-Key ($8, may be NULL): 026_claims_idempotency.sql. */
-static const char *SQL_OPEN_JKK = "SELECT result, claim_id FROM claim_open_jkk_once($1, "
-                                  "$2::date, $3, $4::bigint, $5, $6, $7, $8)";
+/* Once per Idempotency-Key ($8, may be NULL): 026_claims_idempotency.sql.
+ * Opened, or answered again for a retry: recorded with the claim in the
+ * same statement ($9 the key, $10 the request id; audit.h). */
+static const char *SQL_OPEN_JKK =
+    "WITH r AS MATERIALIZED (SELECT result, claim_id FROM claim_open_jkk_once($1, "
+    "    $2::date, $3, $4::bigint, $5, $6, $7, $8)), "
+    "  au AS (" AUDIT_INSERT
+    "    SELECT 'key', $9, CASE r.result WHEN 'ok' THEN 'claim.create' "
+    "      ELSE 'claim.replay' END, r.claim_id::text, ARRAY[audit_nik_hash($1)], $10, "
+    "      jsonb_build_object('kind', 'JKK') FROM r WHERE r.result IN ('ok', 'replay')) "
+    "SELECT * FROM r";
 
+/* A step and, when taken, its record ($7 the key, $8 the request id). */
 static const char *SQL_STEP =
-    "SELECT result, status FROM claim_step($1, $2, $3::date, $4::bigint, $5, $6)";
+    "WITH r AS MATERIALIZED (SELECT result, status "
+    "    FROM claim_step($1, $2, $3::date, $4::bigint, $5, $6)), "
+    "  au AS (" AUDIT_INSERT "    SELECT 'key', $7, 'claim.step', $1::text, "
+    "      ARRAY(SELECT audit_nik_hash(c.nik) FROM claims c WHERE c.id = $1), $8, "
+    "      jsonb_build_object('status', $2::text) FROM r WHERE r.result = 'ok') "
+    "SELECT * FROM r";
 
 /* The report: $1 scope kind, $2 scope code (a regency sees its own), $3
  * regency, $4 programme code, $5 and $6 the first and last month. The
@@ -251,10 +273,16 @@ static void list_claims(db_t *db, const auth_t *auth, const http_request_t *req,
         return;
     }
     cJSON_Delete(errors);
-    const char *params[] = {
-        fields_scope_kind(&auth->scope), auth->scope.code, q.status, q.kind,
-        q.month[0] ? q.month : NULL,     q.cursor,         q.limit};
-    PGresult *r = db_exec(db, SQL_LIST, 7, params);
+    const char *params[] = {fields_scope_kind(&auth->scope),
+                            auth->scope.code,
+                            q.status,
+                            q.kind,
+                            q.month[0] ? q.month : NULL,
+                            q.cursor,
+                            q.limit,
+                            auth->key_id,
+                            req->request_id};
+    PGresult *r = db_exec(db, SQL_LIST, 9, params);
     if (!db_ok(r)) {
         PQclear(r);
         api_db_failure(db, res);
@@ -317,16 +345,20 @@ static cJSON *steps_json(const PGresult *s)
     return list;
 }
 
-/* Answer the claim with its steps; status 200 or 201. */
+/* Answer the claim with its steps; status 200 or 201. read_by: the
+ * request of a GET, whose read is recorded before the answer (audit.h); NULL
+ * after a change, which its own statement recorded. */
 static void answer_claim(db_t *db, const auth_t *auth, const char *id, int status,
-                         http_response_t *res)
+                         const http_request_t *read_by, http_response_t *res)
 {
     PGresult *c = claim_load(db, auth, id, res);
     if (!c)
         return;
     const char *params[] = {id};
     PGresult *s = db_exec(db, SQL_STEPS, 1, params);
-    if (!db_ok(s)) {
+    const char *niks[] = {PQgetvalue(c, 0, C_NIK)};
+    if (!db_ok(s) ||
+        (read_by && !audit_read(db, auth, read_by, "claim.read", id, niks, 1, NULL))) {
         api_db_failure(db, res);
     } else {
         cJSON *doc = claim_json(c, 0);
@@ -389,8 +421,10 @@ static void open_jkk(db_t *db, const auth_t *auth, const http_request_t *req,
                             source,
                             fields_scope_kind(&auth->scope),
                             auth->scope.code,
-                            http_request_header(req, "Idempotency-Key")};
-    PGresult *r = db_exec(db, SQL_OPEN_JKK, 8, params);
+                            http_request_header(req, "Idempotency-Key"),
+                            auth->key_id,
+                            req->request_id};
+    PGresult *r = db_exec(db, SQL_OPEN_JKK, 10, params);
     const char *result = db_ok(r) && PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : NULL;
     if (!result) {
         api_db_failure(db, res);
@@ -398,7 +432,7 @@ static void open_jkk(db_t *db, const auth_t *auth, const http_request_t *req,
         bool opened = strcmp(result, "ok") == 0;
         log_info(opened ? "claim.recorded" : "claim.replayed", "claim_id",
                  PQgetvalue(r, 0, 1), "kind", "JKK", "request_id", req->request_id);
-        answer_claim(db, auth, PQgetvalue(r, 0, 1), opened ? 201 : 200, res);
+        answer_claim(db, auth, PQgetvalue(r, 0, 1), opened ? 201 : 200, NULL, res);
     } else if (strcmp(result, "idempotency_conflict") == 0) {
         http_response_error(res, 409, "IDEMPOTENCY_CONFLICT",
                             "this Idempotency-Key was used with a different claim", NULL);
@@ -507,14 +541,15 @@ static void record_step(db_t *db, const auth_t *auth, const http_request_t *req,
     char source[64];
     snprintf(source, sizeof source, "api:%s", auth->key_id);
     const char *params[] = {
-        id, in->status, in->date, in->has_amount ? in->amount : NULL, in->note, source};
-    PGresult *r = db_exec(db, SQL_STEP, 6, params);
+        id,       in->status, in->date,     in->has_amount ? in->amount : NULL,
+        in->note, source,     auth->key_id, req->request_id};
+    PGresult *r = db_exec(db, SQL_STEP, 8, params);
     if (!db_ok(r) || PQntuples(r) != 1) {
         api_db_failure(db, res);
     } else if (strcmp(PQgetvalue(r, 0, 0), "ok") == 0) {
         log_info("claim.step", "claim_id", id, "status", in->status, "request_id",
                  req->request_id);
-        answer_claim(db, auth, id, 201, res);
+        answer_claim(db, auth, id, 201, NULL, res);
     } else {
         answer_step_refusal(PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), res);
     }
@@ -729,8 +764,7 @@ static void do_create(db_t *db, const auth_t *a, const http_request_t *req,
 static void do_read(db_t *db, const auth_t *a, const http_request_t *req, const char *id,
                     http_response_t *res)
 {
-    (void)req;
-    answer_claim(db, a, id, 200, res);
+    answer_claim(db, a, id, 200, req, res);
 }
 
 static void do_report(db_t *db, const auth_t *a, const http_request_t *req,

@@ -12,6 +12,7 @@
  * stored, so none is applied twice. Set-based in SQL, so 10,000 events cost
  * a handful of statements, not 10,000 round trips. */
 #include "events.h"
+#include "audit.h"
 #include <csv.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,10 +29,21 @@
 
 #define CSV_MAX_COLUMNS 16
 
+/* The events and, when stored (or answered again for a retry), the record
+ * of them with every NIK (audit.h), in the one statement. */
 static const char *SQL_RECEIVE =
-    "SELECT outcome, batch_id, idx, event_id, kind, nik, result, code, message, "
-    "  enrolment_id, new_enrolment_id "
-    "FROM participant_events_receive($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8::jsonb)";
+    "WITH r AS MATERIALIZED (SELECT outcome, batch_id, idx, event_id, kind, nik, result, "
+    "    code, message, enrolment_id, new_enrolment_id "
+    "  FROM participant_events_receive($1::uuid, $2::uuid, $3, $4, $5, $6, $7, "
+    "    $8::jsonb)), "
+    "  au AS (" AUDIT_INSERT
+    "    SELECT 'key', $2::text, CASE min(outcome) WHEN 'applied' THEN 'event.create' "
+    "      ELSE 'event.replay' END, min(batch_id::text), "
+    "      audit_nik_hashes(array_agg(nik)), $5, jsonb_build_object('events', count(*), "
+    "        'applied', "
+    "        count(*) FILTER (WHERE result = 'applied')) "
+    "    FROM r WHERE outcome IN ('applied', 'replay') HAVING count(*) > 0) "
+    "SELECT * FROM r ORDER BY idx";
 
 static const char *const KINDS[] = {"death", "moved", "left", NULL};
 static const char *const CSV_COLUMNS[] = {"kind",       "nik",    "date", "reference",

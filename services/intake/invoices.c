@@ -12,6 +12,7 @@
  * lindungctl billing pay uses. Not billing itself: documents are written by
  * lindung-billing. */
 #include "invoices.h"
+#include "audit.h"
 #include "fields.h"
 #include "csvout.h"
 #include <math.h>
@@ -83,15 +84,22 @@ static const char *SQL_ONE =
  * corrects by (enrolment, month); line_invoice_id is the document that
  * carries that line (the unique (enrolment_id, period) key finds it). */
 static const char *SQL_ITEMS =
-    "SELECT d.enrolment_id, e.nik, pa.name, pr.code, e.village_code, d.jkk, d.jkm, "
-    "  d.amount, coalesce(d.item = 'line' AND a.supplementary, false), "
-    "  CASE WHEN d.item = 'line' THEN 'line' ELSE 'adjustment' END, "
-    "  CASE WHEN d.item = 'line' THEN NULL ELSE d.item END, "
-    "  to_char(d.period, 'YYYY-MM'), d.allocated, a.invoice_id "
-    "FROM document_items($1) d JOIN enrolments e ON e.id = d.enrolment_id "
-    "JOIN participants pa ON pa.nik = e.nik JOIN programs pr ON pr.id = e.program_id "
-    "LEFT JOIN accruals a ON a.enrolment_id = d.enrolment_id AND a.period = d.period "
-    "ORDER BY e.village_code, d.enrolment_id, d.period, d.item <> 'line', d.item";
+    "WITH r AS MATERIALIZED ("
+    "  SELECT d.enrolment_id, e.nik, pa.name, pr.code, e.village_code, d.jkk, d.jkm, "
+    "    d.amount, coalesce(d.item = 'line' AND a.supplementary, false), "
+    "    CASE WHEN d.item = 'line' THEN 'line' ELSE 'adjustment' END AS item, "
+    "    CASE WHEN d.item = 'line' THEN NULL ELSE d.item END AS reason, "
+    "    to_char(d.period, 'YYYY-MM') AS period, d.allocated, a.invoice_id "
+    "  FROM document_items($1) d JOIN enrolments e ON e.id = d.enrolment_id "
+    "  JOIN participants pa ON pa.nik = e.nik JOIN programs pr ON pr.id = e.program_id "
+    "  LEFT JOIN accruals a ON a.enrolment_id = d.enrolment_id AND a.period = d.period), "
+    /* the record that the key ($3) read or exported ($2) the people on the
+     * document (audit.h); a document without items shows nobody */
+    "  au AS (" AUDIT_INSERT
+    "    SELECT 'key', $3, $2, $1::text, audit_nik_hashes(array_agg(nik)), $4, "
+    "      jsonb_build_object('items', count(*)) FROM r HAVING count(*) > 0) "
+    "SELECT * FROM r "
+    "ORDER BY village_code, enrolment_id, period, item <> 'line', reason";
 
 enum {
     I_ENROLMENT,
@@ -130,9 +138,17 @@ static const char *SQL_PAYMENT_LINES =
     "WHERE p.invoice_id = $1 ORDER BY pl.payment_id, e.village_code, pl.enrolment_id, "
     "  pl.period";
 
+/* The payment and, when recorded, its audit record ($8 the key, $9 the
+ * request id; audit.h) in one statement. No NIKs: a payment is a payer's,
+ * the lines it pays are read with the document. */
 static const char *SQL_PAY =
-    "SELECT result, payment_id, total, paid, outstanding, status "
-    "FROM billing_record_payment($1, $2, $3, $4, $5, $6::bigint[], $7::bigint[])";
+    "WITH r AS MATERIALIZED (SELECT result, payment_id, total, paid, outstanding, status "
+    "  FROM billing_record_payment($1, $2, $3, $4, $5, $6::bigint[], $7::bigint[])), "
+    "  au AS (" AUDIT_INSERT
+    "    SELECT 'key', $8, 'payment.record', r.payment_id::text, '{}', $9, "
+    "      jsonb_build_object('invoice_id', $1::bigint, 'amount', $2::bigint) "
+    "    FROM r WHERE r.result = 'ok') "
+    "SELECT * FROM r";
 
 static const char *SQL_ALLOCATED_COUNT =
     "SELECT count(*) FROM payment_lines WHERE payment_id = $1";
@@ -447,7 +463,9 @@ static void read_invoice(api_t *api, const http_request_t *req, http_response_t 
         return;
     bool csv = wants_csv(req);
     const char *params[] = {id};
-    PGresult *items = db_exec(db, SQL_ITEMS, 1, params);
+    const char *item_params[] = {id, csv ? "invoice.export" : "invoice.lines.read",
+                                 auth.key_id, req->request_id};
+    PGresult *items = db_exec(db, SQL_ITEMS, 4, item_params);
     PGresult *pays = NULL, *pay_lines = NULL;
     if (!csv && db_ok(items))
         pays = db_exec(db, SQL_PAYMENTS, 1, params);
@@ -733,9 +751,9 @@ static void payment_record(db_t *db, const auth_t *auth, const http_request_t *r
     }
     char source[64];
     snprintf(source, sizeof source, "api:%s", auth->key_id);
-    const char *params[] = {id,     p->amount, p->paid_on, p->reference,
-                            source, p->lines,  p->except};
-    PGresult *r = db_exec(db, SQL_PAY, 7, params);
+    const char *params[] = {id,       p->amount, p->paid_on,   p->reference,   source,
+                            p->lines, p->except, auth->key_id, req->request_id};
+    PGresult *r = db_exec(db, SQL_PAY, 9, params);
     if (!db_ok(r) || PQntuples(r) != 1) {
         api_db_failure(db, res);
     } else if (strcmp(PQgetvalue(r, 0, 0), "ok") == 0) {

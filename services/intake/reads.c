@@ -6,6 +6,7 @@
  * learn where else a NIK is enrolled (verify's DUPLICATE_ACTIVE reason says
  * so to the submitter, on purpose). */
 #include "reads.h"
+#include "audit.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,15 +76,23 @@ static const char *SQL_RENEWAL_SCOPE =
 /* The applicants a renewal queued (program_renewal_queue, 013), in the
  * key's villages ($2: one village, or '' for all), after the cursor (an
  * applicant id), with the enrolment verify made of the accepted ones. */
+/* With the record that the key ($5) read the page's people ($6 the
+ * request id, $7 the programme code; audit.h), when there were any. */
 static const char *SQL_RENEWAL_ITEMS =
-    "SELECT a.id, a.nik, a.name, s.village_code, a.decision, a.reasons::text, "
-    "  a.renews_enrolment_id, e.id, to_char(e.start_month, 'YYYY-MM') "
-    "FROM submissions s JOIN applicants a ON a.submission_id = s.id "
-    "LEFT JOIN enrolments e ON e.applicant_id = a.id "
-    "WHERE s.program_id = $1 AND s.origin = 'renewal' "
-    "  AND a.renews_enrolment_id IS NOT NULL "
-    "  AND ($2 = '' OR s.village_code = $2) AND a.id > $3::bigint "
-    "ORDER BY a.id LIMIT $4";
+    "WITH r AS MATERIALIZED ("
+    "  SELECT a.id, a.nik, a.name, s.village_code, a.decision, a.reasons::text, "
+    "    a.renews_enrolment_id, e.id AS enrolment_id, "
+    "    to_char(e.start_month, 'YYYY-MM') "
+    "  FROM submissions s JOIN applicants a ON a.submission_id = s.id "
+    "  LEFT JOIN enrolments e ON e.applicant_id = a.id "
+    "  WHERE s.program_id = $1 AND s.origin = 'renewal' "
+    "    AND a.renews_enrolment_id IS NOT NULL "
+    "    AND ($2 = '' OR s.village_code = $2) AND a.id > $3::bigint "
+    "  ORDER BY a.id LIMIT $4), "
+    "  au AS (" AUDIT_INSERT
+    "    SELECT 'key', $5, 'program.renewal.read', $7, audit_nik_hashes(array_agg(nik)), "
+    "      $6, jsonb_build_object('items', count(*)) FROM r HAVING count(*) > 0) "
+    "SELECT * FROM r ORDER BY id";
 
 static const char *SQL_RENEWAL_COUNTS =
     "SELECT count(*), count(*) FILTER (WHERE a.decision = 'pending'), "
@@ -187,6 +196,37 @@ static cJSON *participant_events(db_t *db, const auth_t *auth, const char *nik)
     return list;
 }
 
+/* The person (p), the enrolments the key may see and the events, as 200.
+ * The read is recorded before the answer, so one that could not be
+ * recorded is not sent (audit.h); a 404 shows nothing of the person and is
+ * not recorded. Takes `enrolments`. */
+static void answer_participant(db_t *db, const auth_t *auth, const http_request_t *req,
+                               const PGresult *p, cJSON *enrolments, const char *nik,
+                               http_response_t *res)
+{
+    cJSON *doc = cJSON_CreateObject();
+    pgjson_add_text(doc, "nik", p, 0, 0);
+    pgjson_add_text(doc, "name", p, 0, 1);
+    pgjson_add_text(doc, "birth_date", p, 0, 2);
+    pgjson_add_text(doc, "sex", p, 0, 3);
+    pgjson_add_text(doc, "deceased_on", p, 0, 4);
+    cJSON_AddItemToObject(doc, "enrolments", enrolments);
+    cJSON *events = participant_events(db, auth, nik);
+    char detail[64];
+    snprintf(detail, sizeof detail, "{\"enrolments\": %d, \"events\": %d}",
+             cJSON_GetArraySize(enrolments), events ? cJSON_GetArraySize(events) : 0);
+    const char *niks[] = {nik};
+    if (!events ||
+        !audit_read(db, auth, req, "participant.read", NULL, niks, 1, detail)) {
+        cJSON_Delete(events);
+        cJSON_Delete(doc);
+        api_db_failure(db, res);
+        return;
+    }
+    cJSON_AddItemToObject(doc, "events", events);
+    http_response_json(res, 200, doc);
+}
+
 static void participant(api_t *api, const http_request_t *req, http_response_t *res,
                         const char *nik_text)
 {
@@ -235,25 +275,11 @@ static void participant(api_t *api, const http_request_t *req, http_response_t *
         cJSON_AddItemToArray(list, o);
     }
     bool visible = PQntuples(p) == 1 && cJSON_GetArraySize(list) > 0;
-    if (!visible) {
+    if (visible) {
+        answer_participant(db, &auth, req, p, list, nik.digits, res);
+    } else {
         cJSON_Delete(list);
         http_response_error(res, 404, "NOT_FOUND", "no participant with that NIK", NULL);
-    } else {
-        cJSON *doc = cJSON_CreateObject();
-        pgjson_add_text(doc, "nik", p, 0, 0);
-        pgjson_add_text(doc, "name", p, 0, 1);
-        pgjson_add_text(doc, "birth_date", p, 0, 2);
-        pgjson_add_text(doc, "sex", p, 0, 3);
-        pgjson_add_text(doc, "deceased_on", p, 0, 4);
-        cJSON_AddItemToObject(doc, "enrolments", list);
-        cJSON *events = participant_events(db, &auth, nik.digits);
-        if (events) {
-            cJSON_AddItemToObject(doc, "events", events);
-            http_response_json(res, 200, doc);
-        } else {
-            cJSON_Delete(doc);
-            api_db_failure(db, res);
-        }
     }
     PQclear(p);
     PQclear(e);
@@ -440,8 +466,10 @@ static void program_renewal(api_t *api, const http_request_t *req, http_response
     if (!p)
         return;
     const char *only = auth.scope.kind == SCOPE_VILLAGE ? auth.scope.code : "";
-    const char *ip[] = {PQgetvalue(p, 0, 0), only, cursor[0] ? cursor : "0", limit};
-    PGresult *r = db_exec_read(db, SQL_RENEWAL_ITEMS, 4, ip);
+    const char *ip[] = {
+        PQgetvalue(p, 0, 0), only, cursor[0] ? cursor : "0", limit, auth.key_id,
+        req->request_id,     code};
+    PGresult *r = db_exec(db, SQL_RENEWAL_ITEMS, 7, ip);
     PGresult *c = db_ok(r) ? db_exec_read(db, SQL_RENEWAL_COUNTS, 2, ip) : NULL;
     if (!db_ok(r) || !db_ok(c) || PQntuples(c) != 1) {
         PQclear(p);

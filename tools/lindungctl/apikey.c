@@ -12,6 +12,7 @@
 #include <sys/random.h>
 #include <uuid/uuid.h>
 #include "args.h"
+#include "audit.h"
 #include "date.h"
 #include "db.h"
 #include "scope.h"
@@ -45,15 +46,21 @@ static const char SQL_SCOPE_REGION[] =
     "SELECT 1 FROM regions WHERE code = $1 AND level = $2";
 
 /* $6 a last day (the key stops at the next midnight, Asia/Jakarta), or $7 a
- * number of days from now; neither: no end. */
+ * number of days from now; neither: no end. Recorded in the audit trail in
+ * the same statement ($9 operator, $10 invocation; audit.h): the scope, not
+ * the name, which may be a person's. */
 static const char SQL_INSERT[] =
-    "INSERT INTO api_keys (id, name, prefix, key_hash, scope, expires_at) "
-    "VALUES ($1, $2, $3, sha256(convert_to($4, 'UTF8')), $5, "
-    "  CASE WHEN $6::date IS NOT NULL "
-    "       THEN ($6::date + 1)::timestamp AT TIME ZONE 'Asia/Jakarta' "
-    "       WHEN $7::integer IS NOT NULL "
-    "       THEN now() + make_interval(days => $7::integer) END) "
-    "RETURNING to_char(expires_at AT TIME ZONE 'UTC', $8)";
+    "WITH k AS (INSERT INTO api_keys (id, name, prefix, key_hash, scope, expires_at) "
+    "  VALUES ($1, $2, $3, sha256(convert_to($4, 'UTF8')), $5, "
+    "    CASE WHEN $6::date IS NOT NULL "
+    "         THEN ($6::date + 1)::timestamp AT TIME ZONE 'Asia/Jakarta' "
+    "         WHEN $7::integer IS NOT NULL "
+    "         THEN now() + make_interval(days => $7::integer) END) "
+    "  RETURNING id, scope, expires_at), "
+    "  au AS (" AUDIT_INSERT
+    "    SELECT 'operator', $9, 'apikey.create', k.id::text, '{}', $10, "
+    "      jsonb_build_object('scope', k.scope) FROM k) "
+    "SELECT to_char(expires_at AT TIME ZONE 'UTC', $8) FROM k";
 
 enum {
     L_ID,
@@ -78,9 +85,13 @@ static const char SQL_LIST[] =
     "  to_char(revoked_at AT TIME ZONE 'UTC', $1) "
     "FROM api_keys ORDER BY created_at, id";
 
+/* With its audit record ($2 operator, $3 invocation). */
 static const char SQL_REVOKE[] =
-    "UPDATE api_keys SET revoked_at = now() "
-    "WHERE id = $1::uuid AND revoked_at IS NULL RETURNING id, name, prefix";
+    "WITH k AS (UPDATE api_keys SET revoked_at = now() "
+    "  WHERE id = $1::uuid AND revoked_at IS NULL RETURNING id, name, prefix), "
+    "  au AS (" AUDIT_INSERT
+    "    SELECT 'operator', $2, 'apikey.revoke', k.id::text, '{}', $3, '{}' FROM k) "
+    "SELECT id, name, prefix FROM k";
 
 static const char SQL_REVOKED_AT[] =
     "SELECT to_char(revoked_at AT TIME ZONE 'UTC', $2) FROM api_keys WHERE id = $1::uuid";
@@ -223,9 +234,17 @@ static int apikey_create(db_t *db, const create_args_t *a)
     uuid_generate_random(raw);
     uuid_unparse_lower(raw, id);
     scope_format(&scope, canonical);
-    const char *params[] = {id,        a->name,         prefix,          key,
-                            canonical, a->expires_date, a->expires_days, TS_FORMAT};
-    PGresult *r = db_exec(db, SQL_INSERT, 8, params);
+    const char *params[] = {id,
+                            a->name,
+                            prefix,
+                            key,
+                            canonical,
+                            a->expires_date,
+                            a->expires_days,
+                            TS_FORMAT,
+                            audit_operator(),
+                            audit_invocation()};
+    PGresult *r = db_exec(db, SQL_INSERT, 10, params);
     if (!db_ok(r) || PQntuples(r) != 1) {
         fprintf(stderr, "apikey create: %s\n", db_error(db));
         PQclear(r);
@@ -358,8 +377,8 @@ static int apikey_revoke(db_t *db, const char *which)
 {
     if (!is_key_id(which))
         return revoke_refuse(db, which);
-    const char *params[] = {which};
-    PGresult *r = db_exec(db, SQL_REVOKE, 1, params);
+    const char *params[] = {which, audit_operator(), audit_invocation()};
+    PGresult *r = db_exec(db, SQL_REVOKE, 3, params);
     if (!db_ok(r)) {
         fprintf(stderr, "apikey revoke: %s\n", db_error(db));
         PQclear(r);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
+#include "audit.h"
 #include "config.h"
 #include "db.h"
 #include "session.h"
@@ -46,10 +47,17 @@ static const char *SQL_ADJUSTMENTS =
     "  AND (sector IS NULL OR (sector = 'transport' AND $2::boolean)) "
     "ORDER BY off_bp DESC, id";
 
+/* The payment and, when recorded, its audit record ($7 operator, $8
+ * invocation; audit.h) in one statement. */
 static const char *SQL_PAY =
-    "SELECT result, payment_id, total, paid, outstanding, status "
-    "FROM billing_record_payment($1, $2, $3, $4, 'lindungctl', $5::bigint[], "
-    "  $6::bigint[])";
+    "WITH r AS MATERIALIZED (SELECT result, payment_id, total, paid, outstanding, status "
+    "  FROM billing_record_payment($1, $2, $3, $4, 'lindungctl', $5::bigint[], "
+    "    $6::bigint[])), "
+    "  au AS (" AUDIT_INSERT
+    "    SELECT 'operator', $7, 'payment.record', r.payment_id::text, '{}', $8, "
+    "      jsonb_build_object('invoice_id', $1::bigint, 'amount', $2::bigint) "
+    "    FROM r WHERE r.result = 'ok') "
+    "SELECT * FROM r";
 
 static const char *SQL_PAY_DOCUMENT =
     "SELECT kind, (SELECT count(*) FROM payment_lines WHERE payment_id = $2) "
@@ -675,8 +683,15 @@ static int billing_pay(const args_t *a)
     if (rc == 0 && !db)
         rc = 1;
     if (rc == 0) {
-        const char *params[] = {p.id, p.amount, p.day, p.reference, p.lines, p.except};
-        PGresult *r = db_exec(db, SQL_PAY, 6, params);
+        const char *params[] = {p.id,
+                                p.amount,
+                                p.day,
+                                p.reference,
+                                p.lines,
+                                p.except,
+                                audit_operator(),
+                                audit_invocation()};
+        PGresult *r = db_exec(db, SQL_PAY, 8, params);
         rc = 1;
         if (!db_ok(r) || PQntuples(r) != 1) {
             fprintf(stderr, "billing pay: %s\n", db_error(db));

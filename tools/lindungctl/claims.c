@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "args.h"
+#include "audit.h"
 #include "date.h"
 #include "db.h"
 #include "period.h"
@@ -24,13 +25,25 @@
 #define MAX_AMOUNT 1000000000000LL
 #define LIST_LIMIT "1000"
 
+/* Each with its audit record in the same statement ($5 or $6 the operator,
+ * then the invocation; audit.h). */
 static const char *SQL_OPEN_JKK =
-    "SELECT result, claim_id FROM claim_open_jkk($1, $2::date, $3, $4::bigint, "
-    "  'lindungctl', 'admin', '')";
+    "WITH r AS MATERIALIZED (SELECT result, claim_id FROM claim_open_jkk($1, $2::date, "
+    "    $3, $4::bigint, 'lindungctl', 'admin', '')), "
+    "  au AS (" AUDIT_INSERT
+    "    SELECT 'operator', $5, 'claim.create', r.claim_id::text, "
+    "      ARRAY[audit_nik_hash($1)], $6, jsonb_build_object('kind', 'JKK') "
+    "    FROM r WHERE r.result = 'ok') "
+    "SELECT * FROM r";
 
 static const char *SQL_STEP =
-    "SELECT result, status FROM claim_step($1::bigint, $2, $3::date, $4::bigint, $5, "
-    "  'lindungctl')";
+    "WITH r AS MATERIALIZED (SELECT result, status FROM claim_step($1::bigint, $2, "
+    "    $3::date, $4::bigint, $5, 'lindungctl')), "
+    "  au AS (" AUDIT_INSERT "    SELECT 'operator', $6, 'claim.step', $1::text, "
+    "      ARRAY(SELECT audit_nik_hash(c.nik) FROM claims c WHERE c.id = $1::bigint), "
+    "$7, "
+    "      jsonb_build_object('status', $2::text) FROM r WHERE r.result = 'ok') "
+    "SELECT * FROM r";
 
 /* $1 status, $2 kind, $3 regency; the newest first, at most LIST_LIMIT. */
 static const char *SQL_LIST =
@@ -263,8 +276,8 @@ static int claims_add(db_t *db, int argc, char **argv)
                         "--amount RUPIAH (1 to 1000000000000)\n");
         return 2;
     }
-    const char *params[] = {nik, on, kind, amount};
-    PGresult *r = db_exec(db, SQL_OPEN_JKK, 4, params);
+    const char *params[] = {nik, on, kind, amount, audit_operator(), audit_invocation()};
+    PGresult *r = db_exec(db, SQL_OPEN_JKK, 6, params);
     int rc = 1;
     if (!db_ok(r) || PQntuples(r) != 1)
         fprintf(stderr, "claims add: %s\n", db_error(db));
@@ -291,8 +304,9 @@ static int claims_step(db_t *db, int argc, char **argv)
                         "YYYY-MM-DD [--amount RUPIAH] [--note TEXT]\n");
         return 2;
     }
-    const char *params[] = {id, status, on, amount, note};
-    PGresult *r = db_exec(db, SQL_STEP, 5, params);
+    const char *params[] = {
+        id, status, on, amount, note, audit_operator(), audit_invocation()};
+    PGresult *r = db_exec(db, SQL_STEP, 7, params);
     int rc = 1;
     if (!db_ok(r) || PQntuples(r) != 1)
         fprintf(stderr, "claims step: %s\n", db_error(db));

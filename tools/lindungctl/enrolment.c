@@ -6,6 +6,7 @@
  * NIKs are masked in everything printed. */
 #include "enrolment.h"
 #include "args.h"
+#include "audit.h"
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,9 +38,17 @@ static const char *SQL_CANCEL_LATER =
     "RETURNING id, (SELECT code FROM programs p WHERE p.id = program_id), village_code, "
     "  to_char(start_month, 'YYYY-MM')";
 
+/* The transfer and, when made, its audit record ($6 operator, $7 invocation;
+ * audit.h) in one statement. */
 static const char *SQL_TRANSFER =
-    "SELECT result, old_enrolment_id, new_enrolment_id, message "
-    "FROM enrolment_transfer($1, $2, $3, $4::date, $5)";
+    "WITH r AS MATERIALIZED (SELECT result, old_enrolment_id, new_enrolment_id, message "
+    "    FROM enrolment_transfer($1, $2, $3, $4::date, $5)), "
+    "  au AS (" AUDIT_INSERT
+    "    SELECT 'operator', $6, 'enrolment.transfer', r.old_enrolment_id::text, "
+    "      ARRAY[audit_nik_hash($1)], $7, jsonb_build_object('new_enrolment_id', "
+    "        r.new_enrolment_id, 'village', $3::text, 'month', $4::date) "
+    "    FROM r WHERE r.result = 'ok') "
+    "SELECT * FROM r";
 
 static const char *SQL_HISTORY =
     "SELECT e.id, p.code, e.village_code, e.funding_source, e.payer_code, "
@@ -98,6 +107,33 @@ static void end_print(const PGresult *covering, const PGresult *later, const cha
                PQgetvalue(later, i, 2), PQgetvalue(later, i, 3), reason);
 }
 
+/* The ids of column 0 of r as a JSON array. */
+static cJSON *ids_json(const PGresult *r)
+{
+    cJSON *list = cJSON_CreateArray();
+    for (int i = 0; i < PQntuples(r); i++)
+        cJSON_AddItemToArray(list, cJSON_CreateNumber(atof(PQgetvalue(r, i, 0))));
+    return list;
+}
+
+/* The end's audit record, in its transaction (audit.h). */
+static bool end_record(db_t *db, const nik_t *nik, const PGresult *covering,
+                       const PGresult *later, const char *month, const char *reason)
+{
+    cJSON *detail = cJSON_CreateObject();
+    cJSON_AddStringToObject(detail, "month", month);
+    cJSON_AddStringToObject(detail, "reason", reason);
+    cJSON_AddItemToObject(detail, "ended", ids_json(covering));
+    cJSON_AddItemToObject(detail, "cancelled", ids_json(later));
+    char *text = cJSON_PrintUnformatted(detail);
+    cJSON_Delete(detail);
+    const PGresult *first = PQntuples(covering) ? covering : later;
+    bool ok =
+        audit_record(db, "enrolment.end", PQgetvalue(first, 0, 0), nik->digits, text);
+    free(text);
+    return ok;
+}
+
 static int end_one(db_t *db, const char *nik_text, const char *month, const char *reason)
 {
     nik_t nik;
@@ -132,6 +168,10 @@ static int end_one(db_t *db, const char *nik_text, const char *month, const char
                 "enrolment end: %s has no active enrolment covering %s, nor one starting "
                 "after it\n",
                 masked, month);
+        rc = 1;
+    }
+    if (rc == 0 && !end_record(db, &nik, covering, later, month, reason)) {
+        fprintf(stderr, "enrolment end: %s\n", db_error(db));
         rc = 1;
     }
     if (rc != 0) {
@@ -217,8 +257,10 @@ static int transfer(db_t *db, int argc, char **argv)
     const char *user = getenv("USER");
     snprintf(source, sizeof source, "lindungctl%s%.80s", user ? ":" : "",
              user ? user : "");
-    const char *params[] = {t.nik.digits, t.program, t.village, t.first_day, source};
-    PGresult *r = db_exec(db, SQL_TRANSFER, 5, params);
+    const char *params[] = {t.nik.digits,      t.program, t.village,
+                            t.first_day,       source,    audit_operator(),
+                            audit_invocation()};
+    PGresult *r = db_exec(db, SQL_TRANSFER, 7, params);
     if (!db_ok(r) || PQntuples(r) != 1) {
         fprintf(stderr, "enrolment transfer: %s\n", db_error(db));
         PQclear(r);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "args.h"
+#include "audit.h"
 #include "nik.h"
 #include "pgjson.h"
 
@@ -29,8 +30,17 @@ static const char *SQL_DECEASED =
     "SELECT coalesce(to_char(deceased_on, 'YYYY-MM-DD'), '') FROM participants "
     "WHERE nik = $1";
 
+/* The correction and, when made, its audit record ($4 operator, $5
+ * invocation; audit.h) in one statement; not the reason, which is free text
+ * and stays with the event. */
 static const char *SQL_CORRECT =
-    "SELECT result, message FROM participant_event_correct($1::bigint, $2, $3)";
+    "WITH r AS MATERIALIZED (SELECT result, message "
+    "    FROM participant_event_correct($1::bigint, $2, $3)), "
+    "  au AS (" AUDIT_INSERT "    SELECT 'operator', $4, 'event.correct', $1::text, "
+    "      ARRAY(SELECT audit_nik_hash(pe.nik) FROM participant_events pe "
+    "            WHERE pe.id = $1::bigint), $5, '{}' "
+    "    FROM r WHERE r.result = 'ok') "
+    "SELECT * FROM r";
 
 void event_usage(FILE *out)
 {
@@ -132,8 +142,9 @@ static int event_correct(db_t *db, const char *id, const char *reason)
         fprintf(stderr, "event correct: --reason TEXT (1 to 500 bytes) is required\n");
         return 2;
     }
-    const char *params[] = {id, reason, "lindungctl"};
-    PGresult *r = db_exec(db, SQL_CORRECT, 3, params);
+    const char *params[] = {id, reason, "lindungctl", audit_operator(),
+                            audit_invocation()};
+    PGresult *r = db_exec(db, SQL_CORRECT, 5, params);
     int rc = 0;
     if (!db_ok(r) || PQntuples(r) != 1) {
         fprintf(stderr, "event correct: %s\n", db_error(db));

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "apikey.h"
+#include "audit.h"
 #include "billing_cmd.h"
 #include "claims.h"
 #include "bpjs.h"
@@ -57,6 +58,7 @@ static void usage(FILE *out)
     report_usage(out);
     ops_usage(out);
     zmq_cmd_usage(out);
+    audit_usage(out);
     fputs(ENVIRONMENT, out);
 }
 
@@ -111,7 +113,7 @@ int main(int argc, char **argv)
                     strcmp(cmd, "report") == 0 || strcmp(cmd, "status") == 0 ||
                     strcmp(cmd, "submissions") == 0 || strcmp(cmd, "participants") == 0 ||
                     strcmp(cmd, "trace") == 0 || strcmp(cmd, "apikey") == 0 ||
-                    strcmp(cmd, "zmq") == 0;
+                    strcmp(cmd, "zmq") == 0 || strcmp(cmd, "audit") == 0;
     if (!own_help && (args_flag(rest, args, "--help") || args_flag(rest, args, "-h"))) {
         usage(stdout);
         return 0;
@@ -138,6 +140,8 @@ int main(int argc, char **argv)
         return billing_cmd_main(argc - 1, argv + 1);
     if (strcmp(cmd, "claims") == 0)
         return claims_cmd_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "audit") == 0)
+        return audit_main(argc - 1, argv + 1);
     if (strcmp(cmd, "bpjs") == 0)
         return bpjs_main(argc - 1, argv + 1);
     if (strcmp(cmd, "zmq") == 0)

@@ -2,6 +2,7 @@
  * transaction for the whole file. The SQL reads fields from the JSON object
  * itself (one parameter), so the column list lives in one place. */
 #include "program.h"
+#include "audit.h"
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -347,6 +348,22 @@ static int renew_one(db_t *db, const cJSON *p)
     return ok ? 0 : problem(code, "renews", db_error(db));
 }
 
+/* The import's audit record, in its transaction (audit.h): the codes of
+ * the programmes in the file. */
+static bool import_record(db_t *db, const cJSON *list)
+{
+    cJSON *detail = cJSON_CreateObject(),
+          *codes = cJSON_AddArrayToObject(detail, "programs");
+    const cJSON *p;
+    cJSON_ArrayForEach(p, list)
+        cJSON_AddItemToArray(codes, cJSON_CreateString(str(p, "code")));
+    char *text = cJSON_PrintUnformatted(detail);
+    cJSON_Delete(detail);
+    bool ok = audit_record(db, "program.import", NULL, NULL, text);
+    free(text);
+    return ok;
+}
+
 int program_import(db_t *db, const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -375,6 +392,8 @@ int program_import(db_t *db, const char *path)
             cJSON_ArrayForEach(p, list) bad += str(p, "renews") ? load_renewal(db, p) : 0;
         if (!bad)
             cJSON_ArrayForEach(p, list) bad += renew_one(db, p);
+        if (!bad && !import_record(db, list))
+            bad = problem("*", "audit", db_error(db));
         if (bad || !db_commit(db))
             db_rollback(db);
     } else if (!bad) {
