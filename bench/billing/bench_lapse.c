@@ -129,6 +129,37 @@ static const char *SQL_EXPECTED =
     "        WHERE c.nothing AND e.status = 'active') "
     "     + (SELECT count(*) FROM c WHERE c.disputed AND NOT c.nothing)";
 
+/* LINDUNG_BENCH_SETTLE=M2 (with LINDUNG_BENCH_RESUME, `same` only): on a
+ * database paid as modulus $1 (LINDUNG_BENCH_MODULUS then), the payments
+ * that make it as if paid as modulus $2 (a multiple of $1): the villages
+ * that paid nothing but are no longer k == 0 pay their three invoices in
+ * full, and those that disputed a line but are no longer k == 1 pay that
+ * line. A 10-million set-up then serves several scenarios (about 50 minutes
+ * to make one here). Then give LINDUNG_BENCH_MODULUS=M2 for the count. */
+static const char *SQL_SETTLE_PAY =
+    "WITH " PAYERS ", "
+    "     s AS (SELECT payer_code, i % $1::int AS k FROM p "
+    "           WHERE i % $1::int IN (0, 1) AND i % $2::int <> i % $1::int) "
+    "INSERT INTO payments (invoice_id, amount, paid_on, reference, source) "
+    "SELECT i.id, CASE WHEN s.k = 0 THEN i.total ELSE a.amount END, i.period + 12, "
+    "  'settle-' || i.id, 'bench' "
+    "FROM invoices i JOIN s ON s.payer_code = i.payer_code "
+    "CROSS JOIN LATERAL (SELECT min(e.id) AS enrolment_id FROM enrolments e "
+    "                    WHERE e.funding_source = i.funding_source "
+    "                      AND e.payer_code = i.payer_code) d "
+    "LEFT JOIN accruals a ON a.enrolment_id = d.enrolment_id AND a.period = i.period "
+    "WHERE i.kind = 'invoice' AND i.period >= '2026-01-01' AND i.period < '2026-04-01'";
+static const char *SQL_SETTLE_LINES =
+    "INSERT INTO payment_lines (payment_id, enrolment_id, period, amount) "
+    "SELECT p.id, a.enrolment_id, a.period, a.amount "
+    "FROM payments p JOIN invoices i ON i.id = p.invoice_id "
+    "JOIN enrolments e ON e.funding_source = i.funding_source "
+    "                 AND e.payer_code = i.payer_code "
+    "JOIN accruals a ON a.enrolment_id = e.id AND a.period = i.period "
+    "WHERE p.reference = 'settle-' || i.id AND a.invoice_id = i.id "
+    "  AND NOT EXISTS (SELECT 1 FROM payment_lines x "
+    "                  WHERE x.enrolment_id = a.enrolment_id AND x.period = a.period)";
+
 static const char *SQL_STATEMENTS_RESET =
     "SELECT pg_stat_statements_reset() FROM pg_extension "
     "WHERE extname = 'pg_stat_statements'";
@@ -397,6 +428,18 @@ int main(int argc, char **argv)
         return 0;
     }
 
+    const char *settle = getenv("LINDUNG_BENCH_SETTLE");
+    if (resume && settle && atoi(settle) > 0) {
+        const char *from = getenv("LINDUNG_BENCH_SETTLE_FROM"); /* default 10 */
+        const char *p_settle[] = {from ? from : "10", settle};
+        double ts = now_s();
+        must(db, "BEGIN", 0, NULL);
+        must(db, SQL_SETTLE_PAY, 2, p_settle);
+        must(db, SQL_SETTLE_LINES, 0, NULL);
+        must(db, "COMMIT", 0, NULL);
+        printf("settled as if paid one in %s (from one in %s): %.1f s\n", settle,
+               p_settle[0], now_s() - ts);
+    }
     double t0 = now_s();
     must(db, SQL_VACUUM, 0, NULL);
     printf("VACUUM ANALYZE: %.1f s\n", now_s() - t0);
