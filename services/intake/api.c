@@ -78,7 +78,7 @@ static const char *SQL_APPLICANTS =
     "WITH r AS MATERIALIZED (SELECT idx, nik, name, decision, reasons::text, "
     "    warnings::text FROM applicants WHERE submission_id = $1), "
     "  au AS (" AUDIT_INSERT "    SELECT 'key', $2, 'submission.read', $1::text, "
-                             "audit_nik_hashes(array_agg(nik)), "
+    "audit_nik_hashes(array_agg(nik)), "
     "      $3, jsonb_build_object('applicants', count(*)) FROM r HAVING count(*) > 0) "
     "SELECT * FROM r ORDER BY idx";
 
