@@ -62,6 +62,9 @@ if [ -z "${BENCH_REUSE:-}" ]; then
     "$BUILD/tools/lindungctl/lindungctl" migrate
     "$BUILD/tools/lindungctl/lindungctl" program import "$SRC/db/seed/programs.json"
     "$BUILD/tools/lindungctl/lindungctl" program import "$SRC/bench/billing/programs.json"
+else
+    # a set-up kept by an older tree: bring its schema up to this one's
+    "$BUILD/tools/lindungctl/lindungctl" migrate
 fi
 if [ -n "${LINDUNG_BENCH_SQL:-}" ]; then
     echo "LINDUNG_BENCH_SQL: $LINDUNG_BENCH_SQL"

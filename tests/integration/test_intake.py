@@ -25,6 +25,7 @@ import json
 import os
 import re
 import signal
+import socket
 import threading
 import time
 import unittest
@@ -701,6 +702,73 @@ class Intake(unittest.TestCase):
                                    port=port), 5)
         finally:
             d.stop()
+
+    # ------------------------------------------------------------ 503 busy
+
+    def test_server_busy_when_bodies_fill_the_budget(self) -> None:
+        """Keyed heads announcing 8 MiB bodies hold the default budget (64
+        MiB: seven bodies of the cap, each a page more than 8 MiB); the head
+        of one more is answered 503 SERVER_BUSY with Retry-After, before any
+        body byte, and nothing is stored. Once they go, bodies are taken
+        again."""
+        max_body = 8 * 1024 * 1024
+        head = ("POST /v1/submissions HTTP/1.1\r\nHost: x\r\n"
+                f"Authorization: Bearer {self.admin}\r\n"
+                "Content-Type: application/json\r\n"
+                f"Content-Length: {max_body}\r\n\r\n").encode()
+
+        def probe() -> Resp | None:
+            """The answer to a head alone; None while the server waits for
+            the body (it took the body's room)."""
+            with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+                s.sendall(head)
+                s.settimeout(1.0)
+                raw = b""
+                try:
+                    while True:
+                        piece = s.recv(65536)
+                        if not piece:
+                            break
+                        raw += piece
+                        top, sep, body = raw.partition(b"\r\n\r\n")
+                        m = re.search(rb"(?im)^content-length: *(\d+)", top)
+                        if sep and m and len(body) >= int(m.group(1)):
+                            break
+                except socket.timeout:
+                    if not raw:
+                        return None
+            top, _, body = raw.partition(b"\r\n\r\n")
+            lines = top.decode("latin-1").split("\r\n")
+            headers = {k.strip().lower(): v.strip() for k, _, v in
+                       (line.partition(":") for line in lines[1:])}
+            r = Resp(int(lines[0].split()[1]), headers, body)
+            if r.code:
+                OBSERVED.setdefault(r.code, set()).add(r.status)
+            return r
+
+        holders = []
+        try:
+            for _ in range(8):
+                s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+                holders.append(s)
+                s.sendall(head + b"{")
+            r = None
+            # each holder's key check is a database round trip: on a loaded
+            # machine they may all take a while to be admitted
+            deadline = time.monotonic() + 60
+            while r is None and time.monotonic() < deadline:
+                r = probe()
+            self.assertIsNotNone(r, "the budget was never spent")
+            assert r is not None
+            self.assertEqual((r.status, r.code), (503, "SERVER_BUSY"), r)
+            self.assertEqual(r.headers.get("retry-after"), "1", r.headers)
+        finally:
+            for s in holders:
+                s.close()
+        deadline = time.monotonic() + 60
+        while probe() is not None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertIsNone(probe(), "bodies are not taken again once the holders went")
 
     # ------------------------------------------------------------ 422
 
