@@ -8,6 +8,8 @@
 # (bench/lib/hugepages.sh; LINDUNG_BENCH_HUGE_PAGES=0 for 4 kB pages).
 # LOAD_MEMORIES="512 2048": one bench_billing per value, in that order, each
 # with LINDUNG_BILLING_LOAD_MEMORY_MB set to it, on the same enrolments.
+# LINDUNG_BENCH_SHARED_BUFFERS: the cluster's shared_buffers (default 512MB; huge pages
+# are reserved for it).
 # LINDUNG_BENCH_PG_OPTS: extra server options for experiments;
 # LINDUNG_BENCH_SQL: SQL run once the database is migrated and imported
 # (e.g. "ALTER TABLE enrolments DISABLE TRIGGER x"), for experiments too;
@@ -47,13 +49,14 @@ cleanup() {
 trap cleanup EXIT
 [ -n "${BENCH_REUSE:-}" ] ||
     $AS "$PGBIN/initdb" -D "$DIR/data" -U lindung --auth=trust -E UTF8 --no-locale >/dev/null
-bench_huge_pages "$DIR/data" 512MB
+SB=${LINDUNG_BENCH_SHARED_BUFFERS:-512MB}
+bench_huge_pages "$DIR/data" "$SB"
 PRELOAD=""
 [ "${LAPSE:-0}" = 1 ] && PRELOAD="-c shared_preload_libraries=pg_stat_statements"
-echo "bench cluster: shared_buffers=512MB ${BENCH_HUGE_PAGES_OPT#-c } ${PRELOAD#-c } ${LINDUNG_BENCH_PG_OPTS:-}"
+echo "bench cluster: shared_buffers=$SB ${BENCH_HUGE_PAGES_OPT#-c } ${PRELOAD#-c } ${LINDUNG_BENCH_PG_OPTS:-}"
 $AS "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/postgres.log" -w start -o \
     "-k $DIR -c listen_addresses= -c fsync=on -c synchronous_commit=on $BENCH_HUGE_PAGES_OPT \
-     -c shared_buffers=512MB -c max_wal_size=8GB -c work_mem=64MB \
+     -c shared_buffers=$SB -c max_wal_size=8GB -c work_mem=64MB \
      -c maintenance_work_mem=256MB $PRELOAD ${LINDUNG_BENCH_PG_OPTS:-}" >/dev/null
 export LINDUNG_DB="host=$DIR dbname=lindung user=lindung"
 export LINDUNG_MIGRATIONS="$SRC/db/migrations"

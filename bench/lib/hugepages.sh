@@ -32,6 +32,8 @@ bench_huge_pages() {
   [ "$(id -u)" = 0 ] && as="runuser -u postgres --"
   need=$($as "$pg_bin/postgres" -D "$data" -c shared_buffers="$buffers" \
     -C shared_memory_size_in_huge_pages 2>/dev/null || echo 0)
+  # a margin for what -C does not count (pg_stat_statements' shared memory)
+  [ "${need:-0}" -gt 0 ] && need=$((need + need / 50 + 16))
   free=$(bench_huge_pages_free)
   total=$(awk '/^HugePages_Total:/ {print $2}' /proc/meminfo)
   if [ "${need:-0}" -gt 0 ] && [ "${free:-0}" -lt "$need" ] && [ "$(id -u)" = 0 ] &&

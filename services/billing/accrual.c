@@ -150,9 +150,21 @@ static const char *SQL_DROP_EMPTY =
 
 /* A month's first run (see SQL_FIRST_LOAD), in parts. Nothing to load when
  * nobody is billed for the month: it then gets no partition, so a start-up
- * catch-up over empty years costs no DDL. */
+ * catch-up over empty years costs no DDL. Asked of the tables, not of
+ * accrual_premiums(): PostgreSQL planned EXISTS over that function as a
+ * loop over programmes around all enrolments, materialised (14 s at 10
+ * million, docs/benchmarks.md). This asks for a little more than the
+ * function gives (no rates, no transport flag), which at worst loads
+ * nothing into a new partition; it never says no when a line is due. The
+ * programmes first: a month before any programme reads no enrolment. */
 static const char *SQL_ANY_DUE =
-    "SELECT EXISTS (SELECT 1 FROM accrual_premiums($1::date))";
+    "SELECT EXISTS (SELECT 1 FROM programs p WHERE p.coverage_start <= $1::date "
+    "               AND (p.coverage_end IS NULL OR p.coverage_end >= $1::date)) "
+    "   AND EXISTS (SELECT 1 FROM enrolments e JOIN programs p ON p.id = e.program_id "
+    "               WHERE e.start_month <= $1::date "
+    "                 AND (e.end_month IS NULL OR e.end_month >= $1::date) "
+    "                 AND p.coverage_start <= $1::date "
+    "                 AND (p.coverage_end IS NULL OR p.coverage_end >= $1::date))";
 
 /* The documents this run ($2) opened for lines, as three aligned arrays, for
  * the part sessions, which cannot see them. */
@@ -284,6 +296,17 @@ static const char *SQL_LAPSE =
     "  AND NOT EXISTS (SELECT 1 FROM accruals x "
     "                  WHERE x.enrolment_id = e.id AND x.period >= $1) "
     "RETURNING e.id, e.nik, e.payer_code, to_char(e.end_month, 'YYYY-MM')";
+
+/* The lapse check's people are few against all lines of three months:
+ * their lines are best found through accruals_line_key. PostgreSQL's
+ * default random_page_cost (4, a spinning disk's) made it read every line
+ * of the three months instead: at 10 million enrolments, its reading took
+ * 18.6 s against 5.7 s when one payer in a hundred is late, and 46.6 s
+ * against 41.2 s when one in ten is. 1.1 is the usual figure for an SSD or
+ * a database held in memory. For this statement only, within the run's
+ * transaction (docs/benchmarks.md, "Lapse at national size"). */
+static const char *SQL_LAPSE_COSTS = "SET LOCAL random_page_cost = 1.1";
+static const char *SQL_LAPSE_COSTS_RESET = "SET LOCAL random_page_cost TO DEFAULT";
 
 /* A programme's coverage_end is a real end: once its last month is past
  * ($1, the current month in Jakarta), its enrolments still active end with
@@ -434,7 +457,13 @@ static int lapse(db_t *db, const char *month, accrual_result_t *result, char **e
     char today[11];
     date_format(date_today(), today);
     const char *params[] = {month, today};
+    if (!db_run(db, SQL_LAPSE_COSTS, 0, NULL))
+        return -1;
     PGresult *r = db_exec(db, SQL_LAPSE, 2, params);
+    if (db_ok(r) && !db_run(db, SQL_LAPSE_COSTS_RESET, 0, NULL)) {
+        PQclear(r);
+        return -1;
+    }
     if (!db_ok(r)) {
         PQclear(r);
         return -1;
