@@ -10,7 +10,10 @@
  * that outgrows the cap or the budget is read on and discarded, up to as
  * much again, then answered 413 or 503, so the client hears why rather than
  * a reset. Deadlines and the connection limit are httpguard's; the idle
- * timeout is set because libmicrohttpd's default is none. */
+ * timeout is set because libmicrohttpd's default is none. With a
+ * certificate and key, libmicrohttpd speaks TLS (GnuTLS) on the same
+ * connections: httpguard's deadlines run from the TCP accept, so a TLS
+ * handshake that never finishes is cut as a slow head is. */
 #define _GNU_SOURCE /* mremap */
 #include "httpd.h"
 #include <errno.h>
@@ -38,6 +41,8 @@
 #define POOL_BYTES (16 * 1024)     /* libmicrohttpd's memory per connection */
 #define FD_RESERVE 128             /* descriptors for PostgreSQL, ZeroMQ, files */
 #define WARN_EVERY_MS 60000        /* libmicrohttpd's messages: one warning a minute */
+/* GnuTLS priorities: its usual ciphers, TLS 1.3 and 1.2 only. */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 struct httpd_t {
     struct MHD_Daemon *mhd;
@@ -587,8 +592,56 @@ static void apply_defaults(httpd_t *self)
         c->body_budget = self->body_cap; /* one body of the cap always fits */
 }
 
+/* The TLS options for libmicrohttpd (MHD_OPTION_ARRAY), ending in
+ * MHD_OPTION_END, and MHD_USE_TLS in *flags; none for plain HTTP. -1 with
+ * err when only one of certificate and key is given or libmicrohttpd was
+ * built without TLS. */
+static int tls_options(const httpd_config_t *c, struct MHD_OptionItem opts[4],
+                       unsigned *flags, char *err, size_t errcap)
+{
+    opts[0] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    if (!c->tls_cert_pem && !c->tls_key_pem)
+        return 0;
+    if (!c->tls_cert_pem || !c->tls_key_pem) {
+        snprintf(err, errcap, "HTTPS needs both a certificate and a key");
+        return -1;
+    }
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        snprintf(err, errcap,
+                 "this libmicrohttpd was built without TLS: "
+                 "serve plain HTTP behind a TLS proxy instead");
+        return -1;
+    }
+    opts[0] =
+        (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)c->tls_cert_pem};
+    opts[1] =
+        (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)c->tls_key_pem};
+    opts[2] =
+        (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES};
+    opts[3] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    *flags |= MHD_USE_TLS;
+    return 0;
+}
+
+static void start_failed(const httpd_t *self, char *err, size_t errcap)
+{
+    if (self->config.tls_cert_pem)
+        snprintf(err, errcap,
+                 "cannot serve HTTPS on port %d: the port is taken, or the "
+                 "certificate and key are unusable or do not match "
+                 "(libmicrohttpd's http.server message above says which)",
+                 self->config.port);
+    else
+        snprintf(err, errcap, "cannot listen on HTTP port %d", self->config.port);
+}
+
 httpd_t *httpd_new(const httpd_config_t *config, char *err, size_t errcap)
 {
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_EPOLL_LINUX_ONLY;
+    struct MHD_OptionItem tls[4];
+    if (tls_options(config, tls, &flags, err, errcap) != 0)
+        return NULL;
     httpd_t *self = calloc(1, sizeof *self);
     self->config = *config;
     apply_defaults(self);
@@ -607,8 +660,6 @@ httpd_t *httpd_new(const httpd_config_t *config, char *err, size_t errcap)
         free(self);
         return NULL;
     }
-    unsigned flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_EPOLL_LINUX_ONLY;
     /* The logger must be the first option, or MHD prints early messages itself;
      * a pool of one is no pool (MHD warns), so one thread means no pool option. */
     unsigned threads = (unsigned)(config->threads > 1 ? config->threads : 0);
@@ -618,10 +669,10 @@ httpd_t *httpd_new(const httpd_config_t *config, char *err, size_t errcap)
         (unsigned)self->config.timeout_s, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)POOL_BYTES,
         MHD_OPTION_NOTIFY_CONNECTION, httpguard_notify, self->guard,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, self,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, self, MHD_OPTION_ARRAY, tls,
         threads ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, MHD_OPTION_END);
     if (!self->mhd) {
-        snprintf(err, errcap, "cannot listen on HTTP port %d", config->port);
+        start_failed(self, err, errcap);
         httpguard_destroy(&self->guard);
         free(self);
         return NULL;

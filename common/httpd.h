@@ -1,10 +1,11 @@
 /* httpd: the HTTP server every daemon runs, on libmicrohttpd with a thread
- * pool. It collects the request body up to a cap, answers /healthz, /readyz
- * and /metrics itself, counts requests per route and status, and hands every
- * other request to the daemon's handler. Slow clients are cut off by
- * httpguard; a body is read only once an admit hook has passed its request
- * head, and bodies share one memory budget (docs/security.md, "HTTP
- * limits"). Not a router: the handler routes. */
+ * pool, over TLS when given a certificate and key. It collects the request
+ * body up to a cap, answers /healthz, /readyz and /metrics itself, counts
+ * requests per route and status, and hands every other request to the
+ * daemon's handler. Slow clients are cut off by httpguard; a body is read
+ * only once an admit hook has passed its request head, and bodies share one
+ * memory budget (docs/security.md, "HTTP limits"). Not a router: the
+ * handler routes. */
 #ifndef LINDUNG_HTTPD_H
 #define LINDUNG_HTTPD_H
 #include <stdbool.h>
@@ -63,6 +64,10 @@ typedef struct {
     void *ready_arg;
     void *arg; /* for handler and admit */
     metrics_t *metrics;
+    /* HTTPS: both PEM texts (pemfile.h), or both NULL for plain HTTP. They
+     * must stay valid for the server's life. TLS 1.2 and 1.3 only. */
+    const char *tls_cert_pem;
+    const char *tls_key_pem;
 } httpd_config_t;
 
 typedef struct httpd_t httpd_t;

@@ -39,12 +39,22 @@ static double seconds_since(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+static void count_run(metrics_t *metrics, bool ok, double n)
+{
+    metrics_counter_add(metrics, "lindung_billing_runs_total", "Billing runs, by result.",
+                        ok ? "result=\"success\"" : "result=\"failure\"", n);
+}
+
+void billing_metrics_init(metrics_t *metrics)
+{
+    count_run(metrics, true, 0);
+    count_run(metrics, false, 0);
+}
+
 static void record(metrics_t *metrics, const char *month, bool ok, double seconds)
 {
     char labels[64];
-    snprintf(labels, sizeof labels, "result=\"%s\"", ok ? "success" : "failure");
-    metrics_counter_add(metrics, "lindung_billing_runs_total", "Billing runs, by result.",
-                        labels, 1);
+    count_run(metrics, ok, 1);
     metrics_histogram_observe(metrics, "lindung_billing_run_duration_seconds",
                               "Duration of billing runs.", NULL, duration_bounds,
                               sizeof duration_bounds / sizeof duration_bounds[0],

@@ -33,6 +33,11 @@ int billing_catch_up_to(db_t *db, metrics_t *metrics, period_t due, int max_mont
  * publisher drops what it sends before a subscriber's subscription arrives). */
 void billing_on_month(void (*fn)(void *), void *arg);
 
+/* lindung_billing_runs_total{result} at 0 for both results, from the start,
+ * so that LindungBillingRunFailed (an increase of the failures) can fire on
+ * the first failure after a start. */
+void billing_metrics_init(metrics_t *metrics);
+
 /* Refresh gauges read from the database (accrued amount by funding source). */
 void billing_observe(db_t *db, metrics_t *metrics);
 #endif

@@ -225,6 +225,7 @@ int main(void)
     }
     void *zmq = zmq_ctx_new();
     metrics_t *metrics = metrics_new();
+    billing_metrics_init(metrics);
     zmqauth_t *auth = zmqauth_new(zmq, ZMQAUTH_SERVER, metrics, err, sizeof err);
     if (!auth) {
         log_error("config.invalid", "detail", err);

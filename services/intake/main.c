@@ -1,5 +1,7 @@
-/* lindung-intake: accepts submissions over HTTP, stores them, and prompts
- * verify over ZeroMQ. Configuration: README.md ("Configuration"). */
+/* lindung-intake: accepts submissions over HTTP, or HTTPS when given a
+ * certificate and key, stores them, and prompts verify over ZeroMQ.
+ * Configuration: README.md ("Configuration"). */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <zmq.h>
@@ -10,16 +12,42 @@
 #include "httpd.h"
 #include "log.h"
 #include "metrics.h"
+#include "pemfile.h"
 #include "ready.h"
 #include "signals.h"
 #include "zmqauth.h"
+
+#define TLS_CERT_VAR "LINDUNG_INTAKE_TLS_CERT_FILE"
+#define TLS_KEY_VAR "LINDUNG_INTAKE_TLS_KEY_FILE"
 
 typedef struct {
     const char *db;
     const char *bus_endpoint;
     long port, threads, max_body, timeout_s;
     long max_connections, header_timeout_s, body_budget_mb;
+    const char *tls_cert_file, *tls_key_file; /* both, or neither: plain HTTP */
 } settings_t;
+
+/* The certificate and key files' text, for as long as the server runs. */
+typedef struct {
+    char *cert, *key;
+} tls_pem_t;
+
+/* Both HTTPS files, or neither. */
+static int read_tls_settings(settings_t *s)
+{
+    s->tls_cert_file = config_str(TLS_CERT_VAR, NULL);
+    s->tls_key_file = config_str(TLS_KEY_VAR, NULL);
+    if (!s->tls_cert_file == !s->tls_key_file)
+        return 0;
+    char err[256];
+    snprintf(err, sizeof err,
+             "%s is set but %s is not: set both for HTTPS, or neither for plain HTTP",
+             s->tls_cert_file ? TLS_CERT_VAR : TLS_KEY_VAR,
+             s->tls_cert_file ? TLS_KEY_VAR : TLS_CERT_VAR);
+    log_error("config.invalid", "detail", err);
+    return -1;
+}
 
 static int read_settings(settings_t *s)
 {
@@ -41,7 +69,42 @@ static int read_settings(settings_t *s)
         log_error("config.invalid", "detail", err);
         return -1;
     }
-    return 0;
+    return read_tls_settings(s);
+}
+
+/* One HTTPS file into *pem; false, logged with its variable, when unusable. */
+static bool read_pem(const char *variable, const char *path, pemfile_kind_t kind,
+                     char **pem)
+{
+    char err[512];
+    if (pemfile_read(path, kind, pem, err, sizeof err) == 0)
+        return true;
+    log_error("config.invalid", "variable", variable, "detail", err);
+    return false;
+}
+
+/* HTTPS files are read now, so that a wrong one stops the start. */
+static int read_tls(const settings_t *s, tls_pem_t *tls)
+{
+    if (!s->tls_cert_file)
+        return 0;
+    if (read_pem(TLS_CERT_VAR, s->tls_cert_file, PEMFILE_CERTIFICATE, &tls->cert) &&
+        read_pem(TLS_KEY_VAR, s->tls_key_file, PEMFILE_PRIVATE_KEY, &tls->key))
+        return 0;
+    pemfile_free(&tls->cert);
+    return -1;
+}
+
+static void log_started(const settings_t *s)
+{
+    char port[8];
+    snprintf(port, sizeof port, "%ld", s->port);
+    log_info("started", "http_port", port, "scheme", s->tls_cert_file ? "https" : "http",
+             "tls_cert_file", s->tls_cert_file, "bus", s->bus_endpoint);
+    if (!s->tls_cert_file)
+        log_warn("http.plaintext", "detail",
+                 "intake serves plain HTTP: API keys and NIKs cross the network in "
+                 "clear unless a TLS proxy is in front (docs/operations.md, HTTPS)");
 }
 
 int main(void)
@@ -49,7 +112,8 @@ int main(void)
     log_init("intake");
     signals_install();
     settings_t s;
-    if (read_settings(&s) != 0)
+    tls_pem_t tls = {0};
+    if (read_settings(&s) != 0 || read_tls(&s, &tls) != 0)
         return 2;
 
     char err[256];
@@ -82,15 +146,15 @@ int main(void)
                            .ready = ready_check,
                            .ready_arg = ready,
                            .arg = &api,
-                           .metrics = metrics};
+                           .metrics = metrics,
+                           .tls_cert_pem = tls.cert,
+                           .tls_key_pem = tls.key};
     httpd_t *server = httpd_new(&http, err, sizeof err);
     if (!server) {
         log_error("http.failed", "detail", err);
         return 1;
     }
-    char port[8];
-    snprintf(port, sizeof port, "%ld", s.port);
-    log_info("started", "http_port", port, "bus", s.bus_endpoint);
+    log_started(&s);
 
     while (!signals_stop_requested())
         signals_sleep_ms(1000);
@@ -102,6 +166,8 @@ int main(void)
     zmqauth_destroy(&auth);
     zmq_ctx_term(zmq);
     metrics_destroy(&metrics);
+    pemfile_free(&tls.cert);
+    pemfile_free(&tls.key);
     log_info("stopped");
     return 0;
 }
