@@ -108,6 +108,11 @@ bus_t *bus_new(void *zmq_ctx, bus_kind_t kind, const char *endpoint, bool bind,
         return NULL;
     }
     bus_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errcap, "out of memory");
+        zmq_close(sock);
+        return NULL;
+    }
     self->socket = sock;
     self->kind = kind;
     self->metrics = metrics;

@@ -47,6 +47,10 @@ db_t *db_new(const char *conninfo)
     if (!self)
         return NULL;
     self->conninfo = strdup(conninfo);
+    if (!self->conninfo) {
+        free(self);
+        return NULL;
+    }
     return self;
 }
 
@@ -119,9 +123,11 @@ static const char *db_statement(db_t *self, const char *sql, int nparams, char n
     if (slot < 0 && self->n_prepared == DB_MAX_PREPARED)
         return NULL;
     if (slot < 0) {
+        char *text = strdup(sql);
+        if (!text)
+            return NULL;
         slot = self->n_prepared++;
-        self->prepared[slot] =
-            (prepared_t){.sql = sql, .text = strdup(sql), .generation = 0};
+        self->prepared[slot] = (prepared_t){.sql = sql, .text = text, .generation = 0};
     }
     snprintf(name, 32, "lindung_%d", slot);
     if (self->prepared[slot].generation == self->generation)

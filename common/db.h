@@ -8,6 +8,7 @@
 
 typedef struct db_t db_t;
 
+/* NULL when out of memory; connects on first use, not here. */
 db_t *db_new(const char *conninfo);
 void db_destroy(db_t **self_p);
 

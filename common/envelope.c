@@ -2,6 +2,7 @@
  * ignored so that newer senders can add some without breaking consumers. */
 #include "envelope.h"
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -27,11 +28,11 @@ void envelope_init(envelope_t *env, const char *type, const char *id,
 char *envelope_encode(const envelope_t *env)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "type", env->type);
-    cJSON_AddStringToObject(o, "id", env->id);
-    cJSON_AddStringToObject(o, "request_id", env->request_id);
-    cJSON_AddStringToObject(o, "sent_at", env->sent_at);
-    char *text = cJSON_PrintUnformatted(o);
+    bool ok = o && cJSON_AddStringToObject(o, "type", env->type) &&
+              cJSON_AddStringToObject(o, "id", env->id) &&
+              cJSON_AddStringToObject(o, "request_id", env->request_id) &&
+              cJSON_AddStringToObject(o, "sent_at", env->sent_at);
+    char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     return text;
 }

@@ -17,7 +17,7 @@ typedef struct {
 
 void envelope_init(envelope_t *env, const char *type, const char *id,
                    const char *request_id);
-/* JSON text; caller frees. */
+/* JSON text; caller frees. NULL when out of memory. */
 char *envelope_encode(const envelope_t *env);
 /* 0 on success, -1 when the JSON is not an envelope. */
 int envelope_decode(const char *json, size_t len, envelope_t *out);

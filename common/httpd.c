@@ -132,10 +132,37 @@ void http_response_error(http_response_t *res, int status, const char *code,
     http_response_json(res, status, doc);
 }
 
+bool http_response_header(http_response_t *res, const char *name, const char *value)
+{
+    if (strlen(value) >= sizeof res->headers[0].value)
+        return false;
+    int i = 0;
+    while (i < res->header_count && strcasecmp(res->headers[i].name, name) != 0)
+        i++;
+    if (i == HTTP_RESPONSE_HEADERS)
+        return false;
+    res->headers[i].name = name;
+    snprintf(res->headers[i].value, sizeof res->headers[i].value, "%s", value);
+    if (i == res->header_count)
+        res->header_count++;
+    return true;
+}
+
+void http_response_unauthenticated(http_response_t *res, const char *error,
+                                   const char *message)
+{
+    char challenge[96];
+    snprintf(challenge, sizeof challenge, "Bearer realm=\"lindung\"%s%s%s",
+             error ? ", error=\"" : "", error ? error : "", error ? "\"" : "");
+    http_response_header(res, "WWW-Authenticate", challenge);
+    http_response_error(res, 401, "UNAUTHENTICATED", message, NULL);
+}
+
 void http_response_method_not_allowed(http_response_t *res, const char *route,
-                                      const char *message)
+                                      const char *allow, const char *message)
 {
     res->route = route;
+    http_response_header(res, "Allow", allow);
     http_response_error(res, 405, "METHOD_NOT_ALLOWED", message, NULL);
 }
 
@@ -340,6 +367,8 @@ static enum MHD_Result queue(struct MHD_Connection *conn, http_response_t *res,
         snprintf(secs, sizeof secs, "%d", res->retry_after_s);
         MHD_add_response_header(r, "Retry-After", secs);
     }
+    for (int i = 0; i < res->header_count; i++)
+        MHD_add_response_header(r, res->headers[i].name, res->headers[i].value);
     enum MHD_Result rc = MHD_queue_response(conn, (unsigned)res->status, r);
     MHD_destroy_response(r);
     return rc;

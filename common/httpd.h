@@ -25,6 +25,14 @@ typedef struct {
     const void *admitted;   /* what the admit hook kept for the handler, or NULL */
 } http_request_t;
 
+#define HTTP_RESPONSE_HEADERS 4 /* extra headers one response may carry */
+
+/* A response header beyond those httpd sets itself: http_response_header. */
+typedef struct {
+    const char *name; /* static string */
+    char value[112];
+} http_header_t;
+
 typedef struct {
     int status;
     char *body; /* malloc'd; httpd frees it */
@@ -33,6 +41,8 @@ typedef struct {
     const char *route; /* static route pattern for metrics, e.g. "/v1/submissions/{id}" */
     char location[128]; /* optional Location header */
     int retry_after_s;  /* optional Retry-After header, when above 0 */
+    http_header_t headers[HTTP_RESPONSE_HEADERS];
+    int header_count;
 } http_response_t;
 
 typedef void (*httpd_handler_fn)(const http_request_t *req, http_response_t *res,
@@ -90,14 +100,25 @@ bool http_request_media_type_is(const http_request_t *req, const char *type);
 void http_response_json(http_response_t *res, int status, cJSON *doc);
 void http_response_text(http_response_t *res, int status, const char *content_type,
                         char *text, size_t len);
+/* Send the header `name` (a static string) with `value` (copied) in the
+ * answer, in place of one of that name set before. False, and nothing set,
+ * when the value does not fit or the response has no room for another. */
+bool http_response_header(http_response_t *res, const char *name, const char *value);
 /* {"error": {"code", "message", "details"?}} */
 void http_response_error(http_response_t *res, int status, const char *code,
                          const char *message, cJSON *details);
+/* 401 UNAUTHENTICATED with the challenge RFC 6750 asks for:
+ * `WWW-Authenticate: Bearer realm="lindung"`, and `error="invalid_token"`
+ * after it when `error` says so (a key was sent but is no good; NULL when
+ * none was sent). */
+void http_response_unauthenticated(http_response_t *res, const char *error,
+                                   const char *message);
 /* What a router answers when no handler fits: 405 METHOD_NOT_ALLOWED on a
- * known path asked with the wrong method, 404 NOT_FOUND ("no such
- * endpoint") anywhere else. Each also sets the route label of the request
- * metric. */
+ * known path asked with the wrong method, with `Allow: <allow>` (the
+ * methods the path takes, e.g. "GET" or "GET, POST"; RFC 9110), 404
+ * NOT_FOUND ("no such endpoint") anywhere else. Each also sets the route
+ * label of the request metric. */
 void http_response_method_not_allowed(http_response_t *res, const char *route,
-                                      const char *message);
+                                      const char *allow, const char *message);
 void http_response_not_found(http_response_t *res);
 #endif

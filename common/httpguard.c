@@ -109,6 +109,8 @@ static void *reaper_main(void *arg)
 httpguard_t *httpguard_new(const httpguard_config_t *config)
 {
     httpguard_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
     self->config = *config;
     if (self->config.body_min_rate == 0)
         self->config.body_min_rate = 1;

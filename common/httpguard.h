@@ -25,6 +25,7 @@ typedef struct {
     metrics_t *metrics;   /* NULL: nothing counted */
 } httpguard_config_t;
 
+/* NULL when out of memory or its thread cannot start. */
 httpguard_t *httpguard_new(const httpguard_config_t *config);
 /* Only after the MHD daemon it watched has stopped. */
 void httpguard_destroy(httpguard_t **self_p);

@@ -3,24 +3,47 @@
 #include <stdlib.h>
 #include <string.h>
 
-void pgjson_add_text(cJSON *obj, const char *key, const PGresult *r, int row, int col)
+bool pgjson_add_text(cJSON *obj, const char *key, const PGresult *r, int row, int col)
 {
     if (PQgetisnull(r, row, col))
-        cJSON_AddNullToObject(obj, key);
-    else
-        cJSON_AddStringToObject(obj, key, PQgetvalue(r, row, col));
+        return cJSON_AddNullToObject(obj, key) != NULL;
+    return cJSON_AddStringToObject(obj, key, PQgetvalue(r, row, col)) != NULL;
 }
 
-void pgjson_add_int(cJSON *obj, const char *key, const PGresult *r, int row, int col)
+bool pgjson_add_int(cJSON *obj, const char *key, const PGresult *r, int row, int col)
 {
     if (PQgetisnull(r, row, col))
-        cJSON_AddNullToObject(obj, key);
-    else
-        cJSON_AddNumberToObject(obj, key,
-                                (double)strtoll(PQgetvalue(r, row, col), NULL, 10));
+        return cJSON_AddNullToObject(obj, key) != NULL;
+    return cJSON_AddNumberToObject(
+               obj, key, (double)strtoll(PQgetvalue(r, row, col), NULL, 10)) != NULL;
 }
 
-void pgjson_add_bool(cJSON *obj, const char *key, const PGresult *r, int row, int col)
+bool pgjson_add_bool(cJSON *obj, const char *key, const PGresult *r, int row, int col)
 {
-    cJSON_AddBoolToObject(obj, key, strcmp(PQgetvalue(r, row, col), "t") == 0);
+    return cJSON_AddBoolToObject(obj, key, strcmp(PQgetvalue(r, row, col), "t") == 0) !=
+           NULL;
+}
+
+cJSON *pgjson_whole(cJSON *obj, bool ok)
+{
+    if (ok)
+        return obj;
+    cJSON_Delete(obj);
+    return NULL;
+}
+
+bool pgjson_append(cJSON *arr, cJSON *item)
+{
+    if (arr && item && cJSON_AddItemToArray(arr, item))
+        return true;
+    cJSON_Delete(item);
+    return false;
+}
+
+bool pgjson_put(cJSON *obj, const char *key, cJSON *item)
+{
+    if (obj && item && cJSON_AddItemToObject(obj, key, item))
+        return true;
+    cJSON_Delete(item);
+    return false;
 }

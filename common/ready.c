@@ -21,7 +21,13 @@ static const char *SQL_SCHEMA_VERSION =
 ready_t *ready_new(const char *conninfo)
 {
     ready_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
     self->db = db_new(conninfo);
+    if (!self->db) {
+        free(self);
+        return NULL;
+    }
     pthread_mutex_init(&self->lock, NULL);
     return self;
 }

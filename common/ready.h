@@ -17,6 +17,7 @@ typedef struct ready_t ready_t;
 
 struct bus_t;
 
+/* NULL when out of memory. */
 ready_t *ready_new(const char *conninfo);
 /* Also require this bus to be ready (its peer connected, when it connects). */
 void ready_watch(ready_t *self, struct bus_t *bus);

@@ -189,6 +189,11 @@ zap_t *zap_new(void *zmq_ctx, const char *authorized_dir, metrics_t *metrics, ch
         return NULL;
     }
     zap_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errcap, "ZAP handler: out of memory");
+        zmq_close(sock);
+        return NULL;
+    }
     self->socket = sock;
     self->metrics = metrics;
     snprintf(self->dir, sizeof self->dir, "%s", authorized_dir);

@@ -88,6 +88,10 @@ zmqauth_t *zmqauth_new(void *zmq_ctx, zmqauth_role_t role, metrics_t *metrics, c
                        size_t errcap)
 {
     zmqauth_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errcap, "out of memory");
+        return NULL;
+    }
     self->role = role;
     self->enabled = any_configured();
     if (!self->enabled) {

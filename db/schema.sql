@@ -1807,10 +1807,28 @@ CREATE TABLE public.audit_log (
 COMMENT ON TABLE public.audit_log IS 'Append-only record of every read of a person''s data and every change made over the API or by lindungctl (docs/security.md, "Audit trail"). UPDATE, DELETE and TRUNCATE are refused by trigger; daemon roles may only INSERT.';
 
 --
+-- Name: COLUMN audit_log.id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_log.id IS 'Row number, in the order rows were written; `lindungctl audit` lists rows in its order.';
+
+--
+-- Name: COLUMN audit_log.at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_log.at IS 'When the request was recorded (UTC timestamptz, the database''s clock: now() of the writing transaction).';
+
+--
 -- Name: COLUMN audit_log.actor_kind; Type: COMMENT; Schema: public; Owner: -
 --
 
 COMMENT ON COLUMN public.audit_log.actor_kind IS '''key'' (an API key: actor is its id), ''operator'' (lindungctl: actor is the OS login that ran it) or ''daemon''.';
+
+--
+-- Name: COLUMN audit_log.actor; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_log.actor IS 'Who acted: for actor_kind ''key'' the API key''s id (api_keys.id, never the key itself), for ''operator'' the OS login that ran lindungctl, for ''daemon'' a daemon''s name (allowed by the check; no daemon writes such rows yet).';
 
 --
 -- Name: COLUMN audit_log.db_user; Type: COMMENT; Schema: public; Owner: -
@@ -1835,6 +1853,12 @@ COMMENT ON COLUMN public.audit_log.object IS 'The id of the thing read or change
 --
 
 COMMENT ON COLUMN public.audit_log.nik_hashes IS 'audit_nik_hash() of every distinct NIK the request read or changed (the first 64 bits of HMAC-SHA256 with the pepper); search with nik_hashes @> ARRAY[audit_nik_hash(nik)].';
+
+--
+-- Name: COLUMN audit_log.nik_count; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_log.nik_count IS 'How many people the request concerned: the number of entries of nik_hashes (generated, never written).';
 
 --
 -- Name: COLUMN audit_log.request_id; Type: COMMENT; Schema: public; Owner: -
@@ -1881,6 +1905,18 @@ CREATE TABLE public.audit_pepper (
 --
 
 COMMENT ON TABLE public.audit_pepper IS 'The secret key of the audit trail''s NIK hashes (HMAC-SHA256), one row, made at migration; readable by the owner alone, used through audit_nik_hash(). Never changed: a new pepper would make every older row unfindable by NIK.';
+
+--
+-- Name: COLUMN audit_pepper.only_row; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_pepper.only_row IS 'Always true, and the primary key: the table holds one row, never two.';
+
+--
+-- Name: COLUMN audit_pepper.pepper; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_pepper.pepper IS 'The secret HMAC-SHA256 key (at least 32 random bytes, made by gen_random_bytes at migration) of audit_nik_hash(); secret: whoever has it can test a guessed NIK against a copy of audit_log.';
 
 --
 -- Name: billing_runs; Type: TABLE; Schema: public; Owner: -

@@ -7,6 +7,7 @@
 #include "accrual.h"
 #include "config.h"
 #include "log.h"
+#include "pgjson.h"
 
 #define MAX_MONTHS 1200
 
@@ -83,7 +84,28 @@ static void between_months(void)
         month_done(month_done_arg);
 }
 
-/* One run; `watermark` as accrual_run() takes it. */
+/* The answer for a run that succeeded; NULL when out of memory. */
+static cJSON *done_json(const char *month, const accrual_result_t *r)
+{
+    cJSON *doc = cJSON_CreateObject();
+    /* Integers below 2^53 are exact in JSON numbers; rupiah totals stay far below. */
+    return pgjson_whole(
+        doc,
+        doc && cJSON_AddTrueToObject(doc, "ok") &&
+            cJSON_AddStringToObject(doc, "period", month) &&
+            cJSON_AddNumberToObject(doc, "run_id", (double)r->run_id) &&
+            cJSON_AddNumberToObject(doc, "lines_added", (double)r->lines_added) &&
+            cJSON_AddNumberToObject(doc, "amount_added", (double)r->amount_added) &&
+            cJSON_AddNumberToObject(doc, "lapsed", (double)r->lapsed) &&
+            cJSON_AddNumberToObject(doc, "programme_ended", (double)r->programme_ended) &&
+            cJSON_AddNumberToObject(doc, "corrections", (double)r->corrections) &&
+            cJSON_AddNumberToObject(doc, "correction_amount",
+                                    (double)r->correction_amount) &&
+            cJSON_AddBoolToObject(doc, "supplementary", r->supplementary));
+}
+
+/* One run; `watermark` as accrual_run() takes it. NULL when out of memory,
+ * the run made or not. */
 static cJSON *run_json(db_t *db, metrics_t *metrics, period_t period, const char *trigger,
                        const char *watermark)
 {
@@ -94,15 +116,15 @@ static cJSON *run_json(db_t *db, metrics_t *metrics, period_t period, const char
     accrual_result_t result;
     int rc = accrual_run(db, period, trigger, watermark, &result);
     record(metrics, month, rc == 0, seconds_since(&t0));
-    cJSON *doc = cJSON_CreateObject();
-    cJSON_AddBoolToObject(doc, "ok", rc == 0);
-    cJSON_AddStringToObject(doc, "period", month);
     if (rc != 0) {
         log_error("billing.failed", "period", month, "trigger", trigger, "detail",
                   result.error);
-        cJSON_AddStringToObject(doc, "error", "RUN_FAILED");
-        cJSON_AddStringToObject(doc, "message", result.error);
-        return doc;
+        cJSON *doc = cJSON_CreateObject();
+        return pgjson_whole(doc,
+                            doc && cJSON_AddFalseToObject(doc, "ok") &&
+                                cJSON_AddStringToObject(doc, "period", month) &&
+                                cJSON_AddStringToObject(doc, "error", "RUN_FAILED") &&
+                                cJSON_AddStringToObject(doc, "message", result.error));
     }
     char lines[24], amount[24], lapsed[24], corrections[24], corrected[24];
     snprintf(lines, sizeof lines, "%" PRId64, result.lines_added);
@@ -114,16 +136,7 @@ static cJSON *run_json(db_t *db, metrics_t *metrics, period_t period, const char
              "amount_added", amount, "lapsed", lapsed, "corrections", corrections,
              "correction_amount", corrected, "supplementary",
              result.supplementary ? "true" : "false");
-    /* Integers below 2^53 are exact in JSON numbers; rupiah totals stay far below. */
-    cJSON_AddNumberToObject(doc, "run_id", (double)result.run_id);
-    cJSON_AddNumberToObject(doc, "lines_added", (double)result.lines_added);
-    cJSON_AddNumberToObject(doc, "amount_added", (double)result.amount_added);
-    cJSON_AddNumberToObject(doc, "lapsed", (double)result.lapsed);
-    cJSON_AddNumberToObject(doc, "programme_ended", (double)result.programme_ended);
-    cJSON_AddNumberToObject(doc, "corrections", (double)result.corrections);
-    cJSON_AddNumberToObject(doc, "correction_amount", (double)result.correction_amount);
-    cJSON_AddBoolToObject(doc, "supplementary", result.supplementary);
-    return doc;
+    return done_json(month, &result);
 }
 
 cJSON *billing_run_json(db_t *db, metrics_t *metrics, period_t period,
@@ -140,6 +153,8 @@ int billing_catch_up(db_t *db, metrics_t *metrics, const char *trigger,
     char mark[24];
     accrual_watermark(db, mark, sizeof mark);
     period_t *months = calloc(MAX_MONTHS, sizeof *months);
+    if (!months)
+        return -1;
     int n = accrual_months_run(db, months, MAX_MONTHS);
     for (int i = 0; i < n; i++)
         if (!from || period_compare(months[i], *from) >= 0) {

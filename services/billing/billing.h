@@ -9,14 +9,16 @@
 #include "period.h"
 
 /* Run one month; returns {"ok", "period", "run_id", "lines_added",
- * "amount_added", "supplementary"} or {"ok": false, "error", "message"}. */
+ * "amount_added", "supplementary"} or {"ok": false, "error", "message"};
+ * NULL when out of memory, the run made or not (running it again is
+ * harmless: accrual is idempotent). */
 cJSON *billing_run_json(db_t *db, metrics_t *metrics, period_t period,
                         const char *trigger);
 
 /* Run again every month that has been run before (from `from` on, or all
  * when NULL), so an enrolment accepted late gets its supplementary lines and
  * changed coverage or rates their corrections. -1 when the database is
- * unavailable. */
+ * unavailable or memory ran out. */
 int billing_catch_up(db_t *db, metrics_t *metrics, const char *trigger,
                      const period_t *from);
 

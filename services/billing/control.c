@@ -15,8 +15,13 @@
 #include "date.h"
 #include "log.h"
 #include "period.h"
+#include "pgjson.h"
 
 #define CONTROL_MAX_REQUEST 4096
+/* The reply when the real one cannot be made: a REQ peer must get one. */
+#define OUT_OF_MEMORY_REPLY                                                              \
+    "{\"ok\":false,\"error\":\"OUT_OF_MEMORY\",\"message\":\"billing ran out of "        \
+    "memory; the run may or may not have been made: run it again\"}"
 
 #define CONTROL_DEFAULT_PAST 60
 #define CONTROL_DEFAULT_FUTURE 12
@@ -44,6 +49,11 @@ control_t *control_new(void *zmq_ctx, const char *endpoint, const zmqauth_t *aut
         return NULL;
     }
     control_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errcap, "out of memory");
+        zmq_close(sock);
+        return NULL;
+    }
     self->socket = sock;
     self->max_past = CONTROL_DEFAULT_PAST;
     self->max_future = CONTROL_DEFAULT_FUTURE;
@@ -70,13 +80,14 @@ void control_set_window(control_t *self, int max_past, int max_future)
     self->max_future = max_future;
 }
 
+/* Every reply is NULL when out of memory; control_serve then sends
+ * OUT_OF_MEMORY_REPLY. */
 static cJSON *error_reply(const char *code, const char *message)
 {
     cJSON *doc = cJSON_CreateObject();
-    cJSON_AddBoolToObject(doc, "ok", false);
-    cJSON_AddStringToObject(doc, "error", code);
-    cJSON_AddStringToObject(doc, "message", message);
-    return doc;
+    return pgjson_whole(doc, doc && cJSON_AddFalseToObject(doc, "ok") &&
+                                 cJSON_AddStringToObject(doc, "error", code) &&
+                                 cJSON_AddStringToObject(doc, "message", message));
 }
 
 /* The refusal of a month outside the window: machine-readable (the code,
@@ -95,10 +106,9 @@ static cJSON *window_refusal(period_t period, period_t earliest, period_t latest
     log_warn("billing.run_refused", "period", p, "earliest", from, "latest", to, "by",
              by);
     cJSON *doc = error_reply("PERIOD_OUT_OF_WINDOW", message);
-    cJSON_AddStringToObject(doc, "period", p);
-    cJSON_AddStringToObject(doc, "earliest", from);
-    cJSON_AddStringToObject(doc, "latest", to);
-    return doc;
+    return pgjson_whole(doc, doc && cJSON_AddStringToObject(doc, "period", p) &&
+                                 cJSON_AddStringToObject(doc, "earliest", from) &&
+                                 cJSON_AddStringToObject(doc, "latest", to));
 }
 
 /* Run the month, or refuse it when it is outside the window unforced. */
@@ -119,8 +129,7 @@ static cJSON *run(const control_t *self, period_t period, bool force, const char
     else
         log_warn("billing.run_forced", "period", p, "by", by);
     cJSON *reply = billing_run_json(db, metrics, period, "manual");
-    cJSON_AddBoolToObject(reply, "forced", !inside);
-    return reply;
+    return pgjson_whole(reply, reply && cJSON_AddBoolToObject(reply, "forced", !inside));
 }
 
 static cJSON *handle(const control_t *self, const char *text, size_t len, const char *by,
@@ -165,8 +174,9 @@ void control_serve(control_t *self, db_t *db, metrics_t *metrics)
     snprintf(by, sizeof by, "%s", user && *user ? user : "unauthenticated");
     cJSON *reply = handle(self, zmq_msg_data(&msg), zmq_msg_size(&msg), by, db, metrics);
     zmq_msg_close(&msg);
-    char *text = cJSON_PrintUnformatted(reply);
+    char *text = reply ? cJSON_PrintUnformatted(reply) : NULL;
     cJSON_Delete(reply);
-    zmq_send(self->socket, text, strlen(text), 0);
+    const char *out = text ? text : OUT_OF_MEMORY_REPLY;
+    zmq_send(self->socket, out, strlen(out), 0);
     free(text);
 }

@@ -225,6 +225,10 @@ int main(void)
     }
     void *zmq = zmq_ctx_new();
     metrics_t *metrics = metrics_new();
+    if (!metrics) {
+        log_error("startup.failed", "detail", "out of memory");
+        return 1;
+    }
     billing_metrics_init(metrics);
     zmqauth_t *auth = zmqauth_new(zmq, ZMQAUTH_SERVER, metrics, err, sizeof err);
     if (!auth) {
@@ -240,6 +244,10 @@ int main(void)
     }
     control_set_window(control, (int)s.max_past_months, (int)s.max_future_months);
     ready_t *ready = ready_new(s.db);
+    if (!ready) {
+        log_error("startup.failed", "detail", "out of memory");
+        return 1;
+    }
     ready_watch(ready, in);
     httpd_t *server =
         httpd_new_ops((int)s.port, ready_check, ready, metrics, err, sizeof err);
@@ -248,6 +256,10 @@ int main(void)
         return 1;
     }
     db_t *db = db_new(s.db);
+    if (!db) {
+        log_error("startup.failed", "detail", "out of memory");
+        return 1;
+    }
     log_info("started", "bus_in", s.enrolments, "control", s.control, "schedule",
              s.schedule);
 

@@ -24,6 +24,10 @@ schedule_t *schedule_new(const char *spec, char *err, size_t errcap)
         return NULL;
     }
     schedule_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errcap, "out of memory");
+        return NULL;
+    }
     self->day = day;
     self->hour = hour;
     self->minute = minute;

@@ -131,12 +131,11 @@ bool api_authenticate(db_t *db, const http_request_t *req, http_response_t *res,
     case AUTH_OK:
         return true;
     case AUTH_MISSING:
-        http_response_error(res, 401, "UNAUTHENTICATED",
-                            "send an API key as 'Authorization: Bearer <key>'", NULL);
+        http_response_unauthenticated(res, NULL,
+                                      "send an API key as 'Authorization: Bearer <key>'");
         return false;
     case AUTH_INVALID:
-        http_response_error(res, 401, "UNAUTHENTICATED", "unknown or revoked API key",
-                            NULL);
+        http_response_unauthenticated(res, "invalid_token", "unknown or revoked API key");
         return false;
     case AUTH_UNAVAILABLE:
         api_db_failure(db, res);
@@ -581,9 +580,11 @@ void api_handle(const http_request_t *req, http_response_t *res, void *arg)
         create_submission(api, req, res);
     } else if (strncmp(req->path, prefix, strlen(prefix)) == 0 && get) {
         read_submission(api, req, res, req->path + strlen(prefix));
-    } else if (strcmp(req->path, "/v1/submissions") == 0 ||
-               strncmp(req->path, prefix, strlen(prefix)) == 0) {
-        http_response_method_not_allowed(res, "method_not_allowed",
+    } else if (strcmp(req->path, "/v1/submissions") == 0) {
+        http_response_method_not_allowed(res, "method_not_allowed", "POST",
+                                         "method not allowed here");
+    } else if (strncmp(req->path, prefix, strlen(prefix)) == 0) {
+        http_response_method_not_allowed(res, "method_not_allowed", "GET",
                                          "method not allowed here");
     } else {
         http_response_not_found(res);

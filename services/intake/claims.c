@@ -728,9 +728,10 @@ static void loss_ratio_report(db_t *db, const auth_t *auth, const http_request_t
 
 /* ---------------------------------------------------------------- routing */
 
-static void not_allowed(http_response_t *res)
+/* 405; allow: the methods the path takes */
+static void not_allowed(http_response_t *res, const char *allow)
 {
-    http_response_method_not_allowed(res, "method_not_allowed",
+    http_response_method_not_allowed(res, "method_not_allowed", allow,
                                      "method not allowed here");
 }
 
@@ -779,7 +780,7 @@ static void route_report(api_t *api, const http_request_t *req, http_response_t 
     if (strcmp(req->method, "GET") == 0)
         with_auth(api, req, res, REPORT_PATH, NULL, do_report);
     else
-        not_allowed(res);
+        not_allowed(res, "GET");
 }
 
 /* /v1/claims/{id} and /v1/claims/{id}/steps */
@@ -798,7 +799,7 @@ static void route_one(api_t *api, const http_request_t *req, http_response_t *re
     else if (slash && strcmp(slash, "/steps") == 0 && post)
         with_auth(api, req, res, PREFIX "/{id}/steps", id, step_claim);
     else if (!slash || strcmp(slash, "/steps") == 0)
-        not_allowed(res);
+        not_allowed(res, slash ? "POST" : "GET");
     else
         http_response_not_found(res);
 }
@@ -821,7 +822,7 @@ bool claims_route(api_t *api, const http_request_t *req, http_response_t *res)
     } else if (strcmp(req->method, "POST") == 0) {
         with_auth(api, req, res, PREFIX, NULL, do_create);
     } else {
-        not_allowed(res);
+        not_allowed(res, "GET, POST");
     }
     return true;
 }

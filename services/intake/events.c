@@ -560,7 +560,7 @@ static void create_events(api_t *api, const http_request_t *req, http_response_t
 
 static bool not_allowed(http_response_t *res, const char *route)
 {
-    http_response_method_not_allowed(res, route, "only POST is allowed here");
+    http_response_method_not_allowed(res, route, "POST", "only POST is allowed here");
     return true;
 }
 

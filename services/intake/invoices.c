@@ -803,7 +803,7 @@ bool invoices_route(api_t *api, const http_request_t *req, http_response_t *res)
             list_invoices(api, req, res);
             return true;
         }
-        http_response_method_not_allowed(res, "method_not_allowed",
+        http_response_method_not_allowed(res, "method_not_allowed", "GET",
                                          "method not allowed here");
         return true;
     }
@@ -817,8 +817,8 @@ bool invoices_route(api_t *api, const http_request_t *req, http_response_t *res)
     } else if (slash && strcmp(slash, "/payments") == 0 && post) {
         pay_invoice(api, req, res, id);
     } else if (!slash || strcmp(slash, "/payments") == 0) {
-        http_response_method_not_allowed(res, "method_not_allowed",
-                                         "method not allowed here");
+        http_response_method_not_allowed(
+            res, "method_not_allowed", slash ? "POST" : "GET", "method not allowed here");
     } else {
         http_response_not_found(res);
     }

@@ -506,7 +506,7 @@ static void program_code_of(const char *path, size_t plen, const char *suffix,
 
 static bool method_not_allowed(http_response_t *res, const char *route)
 {
-    http_response_method_not_allowed(res, route, "only GET is allowed here");
+    http_response_method_not_allowed(res, route, "GET", "only GET is allowed here");
     return true;
 }
 

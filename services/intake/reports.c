@@ -201,7 +201,7 @@ bool reports_route(api_t *api, const http_request_t *req, http_response_t *res)
         return false;
     res->route = ROUTE;
     if (strcmp(req->method, "GET") != 0)
-        http_response_method_not_allowed(res, ROUTE, "only GET is allowed here");
+        http_response_method_not_allowed(res, ROUTE, "GET", "only GET is allowed here");
     else
         participants_report(api, req, res);
     return true;

@@ -65,6 +65,10 @@ int main(void)
     char err[256];
     void *zmq = zmq_ctx_new();
     metrics_t *metrics = metrics_new();
+    if (!metrics) {
+        log_error("startup.failed", "detail", "out of memory");
+        return 1;
+    }
     zmqauth_t *auth = zmqauth_new(zmq, ZMQAUTH_CLIENT, metrics, err, sizeof err);
     if (!auth) {
         log_error("config.invalid", "detail", err);
@@ -80,6 +84,10 @@ int main(void)
         return 1;
     }
     ready_t *ready = ready_new(s.db);
+    if (!ready) {
+        log_error("startup.failed", "detail", "out of memory");
+        return 1;
+    }
     ready_watch(ready, in);
     ready_watch(ready, out);
     httpd_t *server =
@@ -89,7 +97,10 @@ int main(void)
         return 1;
     }
     verifier_t *verifier = verifier_new(s.db, out, metrics);
-    verifier_set_batch(verifier, (int)s.batch);
+    if (!verifier) {
+        log_error("startup.failed", "detail", "out of memory");
+        return 1;
+    }
     verifier_set_batch(verifier, (int)s.batch);
     log_info("started", "bus_in", s.submissions, "bus_out", s.enrolments);
 

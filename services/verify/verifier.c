@@ -30,6 +30,7 @@
 #include "db.h"
 #include "log.h"
 #include "period.h"
+#include "pgjson.h"
 #include "rules.h"
 
 #define MAX_OCCUPATION_CODE 1000
@@ -231,7 +232,13 @@ typedef struct {
 verifier_t *verifier_new(const char *conninfo, bus_t *enrolments, metrics_t *metrics)
 {
     verifier_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
     self->db = db_new(conninfo);
+    if (!self->db) {
+        free(self);
+        return NULL;
+    }
     self->batch = 1;
     self->enrolments = enrolments;
     self->metrics = metrics;
@@ -348,16 +355,21 @@ static void load_first_month(PGresult *r, int at, batch_t *b)
         rules_first_month(&b->program, b->today, continues ? &renewed_end : NULL);
 }
 
+/* NULL when out of memory, like every builder of JSON here. */
+static cJSON *reason_json(const reason_t *reason)
+{
+    cJSON *o = cJSON_CreateObject();
+    return pgjson_whole(o, o && cJSON_AddStringToObject(o, "code", reason->code) &&
+                               cJSON_AddStringToObject(o, "message", reason->message));
+}
+
 static cJSON *reasons_json(const reason_t *list, int n)
 {
     cJSON *arr = cJSON_CreateArray();
-    for (int i = 0; i < n; i++) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "code", list[i].code);
-        cJSON_AddStringToObject(o, "message", list[i].message);
-        cJSON_AddItemToArray(arr, o);
-    }
-    return arr;
+    bool ok = arr != NULL;
+    for (int i = 0; ok && i < n; i++)
+        ok = pgjson_append(arr, reason_json(&list[i]));
+    return pgjson_whole(arr, ok);
 }
 
 static const char *cell(const batch_t *b, const pending_t *a, int col)
@@ -386,10 +398,13 @@ static int by_applicant_id(const void *x, const void *y)
     return (a->applicant_id > b->applicant_id) - (a->applicant_id < b->applicant_id);
 }
 
-/* Later occurrences of a NIK met earlier in the submission are rejected. */
-static void reject_repeats(batch_t *b)
+/* Later occurrences of a NIK met earlier in the submission are rejected;
+ * false when out of memory. */
+static bool reject_repeats(batch_t *b)
 {
     sort_key_t *keys = calloc((size_t)b->n + 1, sizeof *keys);
+    if (!keys)
+        return false;
     int n = 0;
     for (int i = 0; i < b->n; i++)
         if (b->pending[i].verdict.nik_ok)
@@ -401,21 +416,23 @@ static void reject_repeats(batch_t *b)
                          "the same NIK appears earlier in this submission (applicant %d)",
                          keys[k - 1].index);
     free(keys);
+    return true;
 }
 
 /* The participant's details, as the participants table holds them. */
 static cJSON *person_json(const batch_t *b, const pending_t *a)
 {
     cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "nik", a->verdict.nik.digits);
-    cJSON_AddStringToObject(p, "name", cell(b, a, 2));
-    cJSON_AddStringToObject(p, "birth_date", cell(b, a, 3));
-    cJSON_AddStringToObject(p, "sex", cell(b, a, 4));
-    return p;
+    return pgjson_whole(p, p &&
+                               cJSON_AddStringToObject(p, "nik", a->verdict.nik.digits) &&
+                               cJSON_AddStringToObject(p, "name", cell(b, a, 2)) &&
+                               cJSON_AddStringToObject(p, "birth_date", cell(b, a, 3)) &&
+                               cJSON_AddStringToObject(p, "sex", cell(b, a, 4)));
 }
 
-/* Step 1: every rule that needs no enrolment, in submission order. */
-static void apply_rules(verifier_t *self, batch_t *b)
+/* Step 1: every rule that needs no enrolment, in submission order; false
+ * when out of memory. */
+static bool apply_rules(verifier_t *self, batch_t *b)
 {
     for (int i = 0; i < b->n; i++) {
         pending_t *a = &b->pending[i];
@@ -432,9 +449,11 @@ static void apply_rules(verifier_t *self, batch_t *b)
         date_parse(cell(b, a, 3), &who.birth_date);
         rules_decide(&b->program, &who, b->today, &a->verdict);
     }
-    reject_repeats(b);
+    if (!reject_repeats(b))
+        return false;
     for (int i = 0; i < b->n; i++)
         b->pending[i].candidate = b->pending[i].verdict.n_reasons == 0;
+    return true;
 }
 
 static char *one_value_query_text(verifier_t *self, const char *sql, int n,
@@ -443,6 +462,7 @@ static char *one_value_query_text(verifier_t *self, const char *sql, int n,
     PGresult *r = db_exec(self->db, sql, n, params);
     *ok = db_ok(r) && PQntuples(r) == 1;
     char *v = *ok ? strdup(PQgetvalue(r, 0, 0)) : NULL;
+    *ok = *ok && v;
     PQclear(r);
     return v;
 }
@@ -475,10 +495,14 @@ static bool lock_quotas(verifier_t *self, batch_t *b, long *village_left,
     return ok;
 }
 
+/* Runs sql with doc as $1; false when doc is NULL (a builder ran out of
+ * memory) or its text cannot be made. */
 static bool run_json(verifier_t *self, const char *sql, cJSON *doc, int nextra,
                      const char *const *extra, PGresult **out)
 {
-    char *text = cJSON_PrintUnformatted(doc);
+    char *text = doc ? cJSON_PrintUnformatted(doc) : NULL;
+    if (!text)
+        return false;
     const char *params[8] = {text};
     for (int i = 0; i < nextra && i < 7; i++)
         params[i + 1] = extra[i];
@@ -492,10 +516,13 @@ static bool run_json(verifier_t *self, const char *sql, cJSON *doc, int nextra,
     return ok;
 }
 
-/* Give each applicant whose INSERT won its NIK the new enrolment id. */
-static void note_winners(batch_t *b, const PGresult *won)
+/* Give each applicant whose INSERT won its NIK the new enrolment id; false
+ * when out of memory. */
+static bool note_winners(batch_t *b, const PGresult *won)
 {
     sort_key_t *keys = calloc((size_t)b->n + 1, sizeof *keys);
+    if (!keys)
+        return false;
     for (int i = 0; i < b->n; i++)
         keys[i] =
             (sort_key_t){.applicant_id = atoll(cell(b, &b->pending[i], 0)), .index = i};
@@ -511,6 +538,7 @@ static void note_winners(batch_t *b, const PGresult *won)
         date_parse(PQgetvalue(won, r, 2), &a->start_month);
     }
     free(keys);
+    return true;
 }
 
 static int by_nik(const void *x, const void *y)
@@ -519,10 +547,12 @@ static int by_nik(const void *x, const void *y)
 }
 
 /* Note the people our INSERT created, so that only people we knew before
- * get their details refreshed. */
-static void note_new_people(batch_t *b, const PGresult *created)
+ * get their details refreshed. False when out of memory. */
+static bool note_new_people(batch_t *b, const PGresult *created)
 {
     sort_key_t *keys = calloc((size_t)b->n + 1, sizeof *keys);
+    if (!keys)
+        return false;
     int n = 0;
     for (int i = 0; i < b->n; i++)
         if (b->pending[i].candidate)
@@ -535,22 +565,40 @@ static void note_new_people(batch_t *b, const PGresult *created)
             b->pending[hit->index].new_person = true;
     }
     free(keys);
+    return true;
 }
 
 /* Step 3a: the participants rows; note whom we created. */
 static bool create_participants(verifier_t *self, batch_t *b)
 {
     cJSON *people = cJSON_CreateArray();
-    for (int i = 0; i < b->n; i++)
+    bool ok = people != NULL;
+    for (int i = 0; ok && i < b->n; i++)
         if (b->pending[i].candidate)
-            cJSON_AddItemToArray(people, person_json(b, &b->pending[i]));
+            ok = pgjson_append(people, person_json(b, &b->pending[i]));
+    people = pgjson_whole(people, ok);
     PGresult *created = NULL;
-    bool ok = run_json(self, SQL_NEW_PARTICIPANTS, people, 0, NULL, &created);
+    ok = run_json(self, SQL_NEW_PARTICIPANTS, people, 0, NULL, &created) &&
+         note_new_people(b, created);
     cJSON_Delete(people);
-    if (ok)
-        note_new_people(b, created);
     PQclear(created);
     return ok;
+}
+
+/* One candidate's row of SQL_ENROL. */
+static cJSON *enrolment_json(const verifier_t *self, const batch_t *b, const pending_t *a)
+{
+    cJSON *e = cJSON_CreateObject();
+    return pgjson_whole(
+        e, e && cJSON_AddStringToObject(e, "nik", a->verdict.nik.digits) &&
+               cJSON_AddRawToObject(e, "applicant_id", cell(b, a, 0)) &&
+               cJSON_AddRawToObject(e, "income", cell(b, a, 7)) &&
+               cJSON_AddBoolToObject(e, "transport",
+                                     self->occupations[a->occupation].transport) &&
+               /* a renewal names the enrolment it continues */
+               cJSON_AddRawToObject(e, "previous", cell(b, a, 8)) &&
+               /* someone we just created has no enrolment, ended or not */
+               cJSON_AddBoolToObject(e, "known", !a->new_person));
 }
 
 /* Step 3b: enrol every candidate, NIK-sorted by the SQL; note which won. */
@@ -559,21 +607,11 @@ static bool enrol_candidates(verifier_t *self, batch_t *b)
     if (!create_participants(self, b))
         return false;
     cJSON *rows = cJSON_CreateArray();
-    for (int i = 0; i < b->n; i++) {
-        pending_t *a = &b->pending[i];
-        if (!a->candidate)
-            continue;
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "nik", a->verdict.nik.digits);
-        cJSON_AddRawToObject(e, "applicant_id", cell(b, a, 0));
-        cJSON_AddRawToObject(e, "income", cell(b, a, 7));
-        cJSON_AddBoolToObject(e, "transport", self->occupations[a->occupation].transport);
-        /* a renewal names the enrolment it continues */
-        cJSON_AddRawToObject(e, "previous", cell(b, a, 8));
-        /* someone we just created has no enrolment, ended or not */
-        cJSON_AddBoolToObject(e, "known", !a->new_person);
-        cJSON_AddItemToArray(rows, e);
-    }
+    bool ok = rows != NULL;
+    for (int i = 0; ok && i < b->n; i++)
+        if (b->pending[i].candidate)
+            ok = pgjson_append(rows, enrolment_json(self, b, &b->pending[i]));
+    rows = pgjson_whole(rows, ok);
     char program_id[16], start[11], end[11];
     snprintf(program_id, sizeof program_id, "%d", b->program.id);
     date_format(b->first_month, start);
@@ -582,10 +620,8 @@ static bool enrol_candidates(verifier_t *self, batch_t *b)
         program_id, b->village, b->program.funding_source,
         b->payer,   start,      b->program.has_coverage_end ? end : NULL};
     PGresult *won = NULL;
-    bool ok = run_json(self, SQL_ENROL, rows, 6, extra, &won);
+    ok = run_json(self, SQL_ENROL, rows, 6, extra, &won) && note_winners(b, won);
     cJSON_Delete(rows);
-    if (ok)
-        note_winners(b, won);
     PQclear(won);
     return ok;
 }
@@ -596,19 +632,31 @@ static void months_text(const char *from, const char *to, char *out, size_t cap)
     snprintf(out, cap, "%s%s%s", from, to[0] ? " to " : "", to);
 }
 
+/* A JSON array of digit strings or numbers as a PostgreSQL array literal
+ * ("{...}", by swapping brackets), caller frees; arr is deleted. NULL when
+ * out of memory, arr NULL included. */
+static char *array_literal(cJSON *arr)
+{
+    char *list = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    if (list)
+        list[0] = '{', list[strlen(list) - 1] = '}';
+    return list;
+}
+
 /* Tell a NIK whose INSERT did nothing where its months are covered already. */
 static bool explain_duplicates(verifier_t *self, batch_t *b)
 {
     cJSON *lost = cJSON_CreateArray();
-    for (int i = 0; i < b->n; i++)
+    bool ok = lost != NULL;
+    for (int i = 0; ok && i < b->n; i++)
         if (b->pending[i].candidate && !b->pending[i].enrolment_id[0])
-            cJSON_AddItemToArray(lost,
-                                 cJSON_CreateString(b->pending[i].verdict.nik.digits));
+            ok =
+                pgjson_append(lost, cJSON_CreateString(b->pending[i].verdict.nik.digits));
     bool any = cJSON_GetArraySize(lost) > 0;
-    char *list = cJSON_PrintUnformatted(lost);
-    cJSON_Delete(lost);
-    /* A JSON array of digit strings becomes a text[] literal by swapping brackets. */
-    list[0] = '{', list[strlen(list) - 1] = '}';
+    char *list = array_literal(pgjson_whole(lost, ok));
+    if (!list)
+        return false;
     char from[11], to[11];
     date_format(b->first_month, from);
     date_format(b->program.coverage_end, to);
@@ -691,15 +739,16 @@ static void apply_quotas(batch_t *b, long village_left, long total_left)
 static bool unenrol_rejected(verifier_t *self, batch_t *b)
 {
     cJSON *drop = cJSON_CreateArray();
-    for (int i = 0; i < b->n; i++)
+    bool ok = drop != NULL;
+    for (int i = 0; ok && i < b->n; i++)
         if (b->pending[i].enrolment_id[0] && !b->pending[i].candidate)
-            cJSON_AddItemToArray(drop, cJSON_CreateRaw(b->pending[i].enrolment_id));
+            ok = pgjson_append(drop, cJSON_CreateRaw(b->pending[i].enrolment_id));
     bool any = cJSON_GetArraySize(drop) > 0;
-    char *list = cJSON_PrintUnformatted(drop);
-    cJSON_Delete(drop);
-    list[0] = '{', list[strlen(list) - 1] = '}';
+    char *list = array_literal(pgjson_whole(drop, ok));
+    if (!list)
+        return false;
     const char *params[] = {list};
-    bool ok = !any || db_run(self->db, SQL_UNENROL, 1, params);
+    ok = !any || db_run(self->db, SQL_UNENROL, 1, params);
     free(list);
     return ok;
 }
@@ -721,38 +770,46 @@ static void count_decision(verifier_t *self, const verdict_t *v)
     }
 }
 
+/* One applicant's row of SQL_DECIDE. */
+static cJSON *decision_json(const batch_t *b, const pending_t *a)
+{
+    const verdict_t *v = &a->verdict;
+    cJSON *o = cJSON_CreateObject();
+    return pgjson_whole(
+        o, o && cJSON_AddRawToObject(o, "id", cell(b, a, 0)) &&
+               cJSON_AddStringToObject(o, "decision",
+                                       v->n_reasons == 0 ? "accepted" : "rejected") &&
+               pgjson_put(o, "reasons", reasons_json(v->reasons, v->n_reasons)) &&
+               pgjson_put(o, "warnings", reasons_json(v->warnings, v->n_warnings)));
+}
+
 /* Step 5: write every decision, refresh accepted people's details. */
 static bool write_decisions(verifier_t *self, batch_t *b)
 {
     cJSON *rows = cJSON_CreateArray(), *people = cJSON_CreateArray();
-    for (int i = 0; i < b->n; i++) {
+    bool ok = rows && people;
+    for (int i = 0; ok && i < b->n; i++) {
         pending_t *a = &b->pending[i];
         bool accepted = a->verdict.n_reasons == 0;
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddRawToObject(o, "id", cell(b, a, 0));
-        cJSON_AddStringToObject(o, "decision", accepted ? "accepted" : "rejected");
-        cJSON_AddItemToObject(o, "reasons",
-                              reasons_json(a->verdict.reasons, a->verdict.n_reasons));
-        cJSON_AddItemToObject(o, "warnings",
-                              reasons_json(a->verdict.warnings, a->verdict.n_warnings));
-        cJSON_AddItemToArray(rows, o);
+        ok = pgjson_append(rows, decision_json(b, a));
         accepted ? b->accepted++ : b->rejected++;
         count_decision(self, &a->verdict);
         log_debug("applicant.decided", "submission_id", b->submission_id, "nik",
                   cell(b, a, 1), "decision", accepted ? "accepted" : "rejected", "reason",
                   accepted ? NULL : a->verdict.reasons[0].code, "request_id",
                   b->request_id);
-        if (!accepted || a->new_person)
-            continue;
-        cJSON_AddItemToArray(people, person_json(b, a));
+        if (ok && accepted && !a->new_person)
+            ok = pgjson_append(people, person_json(b, a));
     }
+    rows = pgjson_whole(rows, ok);
+    people = pgjson_whole(people, ok);
     char version[16];
     snprintf(version, sizeof version, "%d", b->program.version);
     const char *extra[] = {version, b->submission_id};
     /* Most accepted people are new, so usually there is nothing to refresh. */
-    bool ok = run_json(self, SQL_DECIDE, rows, 2, extra, NULL) &&
-              (cJSON_GetArraySize(people) == 0 ||
-               run_json(self, SQL_REFRESH_PARTICIPANTS, people, 0, NULL, NULL));
+    ok = run_json(self, SQL_DECIDE, rows, 2, extra, NULL) &&
+         (cJSON_GetArraySize(people) == 0 ||
+          run_json(self, SQL_REFRESH_PARTICIPANTS, people, 0, NULL, NULL));
     cJSON_Delete(rows);
     cJSON_Delete(people);
     return ok;
@@ -766,7 +823,8 @@ static bool decide_all(verifier_t *self, batch_t *b)
         return false;
     b->n = PQntuples(b->applicants);
     b->pending = calloc((size_t)b->n + 1, sizeof *b->pending);
-    apply_rules(self, b);
+    if (!b->pending || !apply_rules(self, b))
+        return false;
     long village_left, total_left;
     if (!lock_quotas(self, b, &village_left, &total_left) || !enrol_candidates(self, b) ||
         !explain_duplicates(self, b))
@@ -847,6 +905,11 @@ static int verify_together(verifier_t *self, char (*ids)[40], int n)
 {
     outcome_t *out = calloc((size_t)n, sizeof *out);
     bool *done = calloc((size_t)n, sizeof *done);
+    if (!out || !done) {
+        free(out);
+        free(done);
+        return -1;
+    }
     bool ok = db_begin(self->db);
     for (int i = 0; ok && i < n; i++) {
         verify_result_t rc = decide_submission(self, ids[i], &out[i]);

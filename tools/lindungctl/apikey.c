@@ -15,6 +15,7 @@
 #include "audit.h"
 #include "date.h"
 #include "db.h"
+#include "pgjson.h"
 #include "scope.h"
 #include "session.h"
 
@@ -185,30 +186,30 @@ static bool create_args_read(int argc, char **argv, create_args_t *a)
 }
 
 /* stdout carries the key alone (scripts read it with $(...)); the id, which
- * an operator needs to revoke it later, goes to stderr. */
-static void print_created(const create_args_t *a, const char *id, const char *key,
-                          const char *scope, const PGresult *r)
+ * an operator needs to revoke it later, goes to stderr. 0, or 1 when the
+ * JSON could not be printed (the key exists: revoke it). */
+static int print_created(const create_args_t *a, const char *id, const char *key,
+                         const char *scope, const PGresult *r)
 {
     bool expires = !PQgetisnull(r, 0, 0);
     if (!a->json) {
         printf("%s\n", key);
         fprintf(stderr, "apikey create: key id %s (%s), %s%s\n", id, a->name,
                 expires ? "expires " : "no expiry", expires ? PQgetvalue(r, 0, 0) : "");
-        return;
+        return 0;
     }
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "id", id);
-    cJSON_AddStringToObject(o, "key", key);
-    cJSON_AddStringToObject(o, "name", a->name);
-    cJSON_AddStringToObject(o, "scope", scope);
-    if (expires)
-        cJSON_AddStringToObject(o, "expires_at", PQgetvalue(r, 0, 0));
-    else
-        cJSON_AddNullToObject(o, "expires_at");
-    char *text = cJSON_Print(o);
-    printf("%s\n", text);
-    cJSON_free(text);
-    cJSON_Delete(o);
+    bool ok = o && cJSON_AddStringToObject(o, "id", id) &&
+              cJSON_AddStringToObject(o, "key", key) &&
+              cJSON_AddStringToObject(o, "name", a->name) &&
+              cJSON_AddStringToObject(o, "scope", scope) &&
+              (expires ? cJSON_AddStringToObject(o, "expires_at", PQgetvalue(r, 0, 0))
+                       : cJSON_AddNullToObject(o, "expires_at"));
+    if (session_print_json(pgjson_whole(o, ok)) == 0)
+        return 0;
+    fprintf(stderr, "apikey create: key id %s was created but not shown: revoke it\n",
+            id);
+    return 1;
 }
 
 static int apikey_create(db_t *db, const create_args_t *a)
@@ -250,9 +251,9 @@ static int apikey_create(db_t *db, const create_args_t *a)
         PQclear(r);
         return 1;
     }
-    print_created(a, id, key, canonical, r);
+    int rc = print_created(a, id, key, canonical, r);
     PQclear(r);
-    return 0;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- list */
@@ -261,7 +262,7 @@ static const char *LIST_FIELDS[] = {"id",         "name",         "prefix",
                                     "scope",      "status",       "created_at",
                                     "expires_at", "last_used_at", "revoked_at"};
 
-static void list_json(const PGresult *r)
+static int list_json(const PGresult *r)
 {
     cJSON *list = cJSON_CreateArray();
     for (int i = 0; i < PQntuples(r); i++) {
@@ -274,10 +275,7 @@ static void list_json(const PGresult *r)
         }
         cJSON_AddItemToArray(list, o);
     }
-    char *text = cJSON_Print(list);
-    printf("%s\n", text);
-    cJSON_free(text);
-    cJSON_Delete(list);
+    return session_print_json(list);
 }
 
 /* A time for the table: "2025-05-30T10:11Z" (UTC, to the minute), "-" for none. */
@@ -313,12 +311,13 @@ static int apikey_list(db_t *db, bool json)
         PQclear(r);
         return 1;
     }
+    int rc = 0;
     if (json)
-        list_json(r);
+        rc = list_json(r);
     else
         list_text(r);
     PQclear(r);
-    return 0;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- revoke */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 #include "args.h"
+#include "pgjson.h"
 #include "session.h"
 
 #define LIMIT_DEFAULT "1000"
@@ -176,19 +177,17 @@ static cJSON *row_json(const PGresult *r, int i)
             cJSON_AddStringToObject(o, KEYS[c], PQgetvalue(r, i, c));
     }
     cJSON *detail = cJSON_Parse(PQgetvalue(r, i, A_DETAIL));
-    cJSON_AddItemToObject(o, "detail", detail ? detail : cJSON_CreateObject());
-    return o;
+    return pgjson_whole(o,
+                        pgjson_put(o, "detail", detail ? detail : cJSON_CreateObject()));
 }
 
-static void print_json(const PGresult *r)
+static int print_json(const PGresult *r)
 {
     cJSON *list = cJSON_CreateArray();
-    for (int i = 0; i < PQntuples(r); i++)
-        cJSON_AddItemToArray(list, row_json(r, i));
-    char *text = cJSON_Print(list);
-    printf("%s\n", text);
-    cJSON_free(text);
-    cJSON_Delete(list);
+    bool ok = list != NULL;
+    for (int i = 0; ok && i < PQntuples(r); i++)
+        ok = pgjson_append(list, row_json(r, i));
+    return session_print_json(pgjson_whole(list, ok));
 }
 
 static const char *or_dash(const PGresult *r, int i, int c)
@@ -226,7 +225,7 @@ static int search(db_t *db, const search_t *s)
     if (!db_ok(r))
         rc = search_failed(db, r);
     else if (s->json)
-        print_json(r);
+        rc = print_json(r);
     else
         print_text(r);
     PQclear(r);

@@ -20,6 +20,7 @@
 #include "session.h"
 #include "export.h"
 #include "period.h"
+#include "pgjson.h"
 #include "premium.h"
 #include "zmqauth.h"
 
@@ -179,14 +180,6 @@ static void format_rupiah(int64_t v, char out[32])
 static int64_t value_i64(const PGresult *r, int row, int col)
 {
     return strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
-
-static void print_json(cJSON *doc)
-{
-    char *text = cJSON_Print(doc);
-    printf("%s\n", text);
-    free(text);
-    cJSON_Delete(doc);
 }
 
 /* ---------------------------------------------------------------- run */
@@ -404,9 +397,9 @@ static cJSON *premium_json(const premium_t *p)
     return o;
 }
 
-static void rates_print_json(const rates_in_force_t *in, const char *month,
-                             bool transport, int64_t income, const premium_t *with,
-                             const premium_t *without)
+static int rates_print_json(const rates_in_force_t *in, const char *month, bool transport,
+                            int64_t income, const premium_t *with,
+                            const premium_t *without)
 {
     cJSON *doc = cJSON_CreateObject();
     cJSON_AddStringToObject(doc, "period", month);
@@ -437,9 +430,9 @@ static void rates_print_json(const rates_in_force_t *in, const char *month,
         cJSON_AddStringToObject(o, "last_month", PQgetvalue(a, i, 6));
         cJSON_AddItemToArray(list, o);
     }
-    cJSON_AddItemToObject(doc, "premium_with_relief", premium_json(with));
-    cJSON_AddItemToObject(doc, "premium_without_relief", premium_json(without));
-    print_json(doc);
+    bool ok = pgjson_put(doc, "premium_with_relief", premium_json(with)) &&
+              pgjson_put(doc, "premium_without_relief", premium_json(without));
+    return session_print_json(pgjson_whole(doc, ok));
 }
 
 static void rates_print_text(const rates_in_force_t *in, const char *month,
@@ -521,11 +514,11 @@ static int rates_show(const args_t *a)
         return 1;
     }
     if (arg_flag(a, "--json"))
-        rates_print_json(&in, pm, transport, income, &with, &without);
+        rc = rates_print_json(&in, pm, transport, income, &with, &without);
     else
         rates_print_text(&in, pm, transport, income, &with, &without);
     PQclear(in.adjustments);
-    return 0;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- pay */
@@ -566,6 +559,10 @@ static char *parse_id_list(const char *flag, const char *text)
     bool ok = len > 0 && strspn(text, "0123456789,") == len && text[0] != ',' &&
               text[len - 1] != ',' && !strstr(text, ",,");
     long long *ids = malloc((len / 2 + 1) * sizeof *ids);
+    if (!ids) {
+        fprintf(stderr, "billing pay: out of memory\n");
+        return NULL;
+    }
     int n = 0;
     for (const char *c = text; ok && *c; n++) {
         char *end;
@@ -585,7 +582,10 @@ static char *parse_id_list(const char *flag, const char *text)
         return NULL;
     }
     char *literal = malloc(len + 3);
-    snprintf(literal, len + 3, "{%s}", text);
+    if (literal)
+        snprintf(literal, len + 3, "{%s}", text);
+    else
+        fprintf(stderr, "billing pay: out of memory\n");
     return literal;
 }
 
@@ -780,11 +780,11 @@ static int billing_arrears(db_t *db, const args_t *a)
         return 1;
     if (arg_flag(a, "--json")) {
         cJSON *list = cJSON_CreateArray();
-        for (int i = 0; i < PQntuples(r); i++)
-            cJSON_AddItemToArray(list, arrears_json(r, i));
+        bool ok = list != NULL;
+        for (int i = 0; ok && i < PQntuples(r); i++)
+            ok = pgjson_append(list, arrears_json(r, i));
         PQclear(r);
-        print_json(list);
-        return 0;
+        return session_print_json(pgjson_whole(list, ok));
     }
     printf("%-16s %-10s %8s %14s %14s %14s %14s  %s  %s\n", "payer", "source", "overdue",
            "arrears_rp", "outstanding_rp", "credits_rp", "owed_rp", "oldest", "name");
@@ -837,9 +837,8 @@ static int billing_lapses(db_t *db, const args_t *a)
     }
     PQclear(r);
     if (json)
-        print_json(list);
-    else
-        cJSON_Delete(list);
+        return session_print_json(list);
+    cJSON_Delete(list);
     return 0;
 }
 
@@ -901,7 +900,7 @@ static cJSON *statement_document_json(const PGresult *r, int i)
     return m;
 }
 
-static void statement_print_json(const char *payer, const PGresult *r, const owed_t *t)
+static int statement_print_json(const char *payer, const PGresult *r, const owed_t *t)
 {
     cJSON *doc = cJSON_CreateObject();
     cJSON_AddStringToObject(doc, "payer_code", payer);
@@ -909,15 +908,16 @@ static void statement_print_json(const char *payer, const PGresult *r, const owe
     /* "months" as before documents had kinds: one entry per document, by
      * month (scripts read it under that name) */
     cJSON *list = cJSON_AddArrayToObject(doc, "months");
-    for (int i = 0; i < PQntuples(r); i++)
-        cJSON_AddItemToArray(list, statement_document_json(r, i));
+    bool ok = list != NULL;
+    for (int i = 0; ok && i < PQntuples(r); i++)
+        ok = pgjson_append(list, statement_document_json(r, i));
     cJSON *o = cJSON_AddObjectToObject(doc, "totals");
     cJSON_AddNumberToObject(o, "billed", (double)t->billed);
     cJSON_AddNumberToObject(o, "credited", (double)t->credited);
     cJSON_AddNumberToObject(o, "paid", (double)t->paid);
     cJSON_AddNumberToObject(o, "outstanding", (double)t->outstanding);
     cJSON_AddNumberToObject(o, "owed", (double)owed_in_all(t));
-    print_json(doc);
+    return session_print_json(pgjson_whole(doc, ok));
 }
 
 static void statement_print_text(const char *payer, const PGresult *r, const owed_t *t)
@@ -966,12 +966,13 @@ static int billing_statement(db_t *db, const args_t *a)
     owed_t t = {0};
     for (int i = 0; i < PQntuples(r); i++)
         owed_add(&t, r, i);
+    int rc = 0;
     if (arg_flag(a, "--json"))
-        statement_print_json(payer, r, &t);
+        rc = statement_print_json(payer, r, &t);
     else
         statement_print_text(payer, r, &t);
     PQclear(r);
-    return 0;
+    return rc;
 }
 
 static int billing_export(db_t *db, const args_t *a)

@@ -18,6 +18,7 @@
 #include "db.h"
 #include "nik.h"
 #include "period.h"
+#include "pgjson.h"
 #include "session.h"
 
 #define DEFAULT_CONFIRM_DAYS 14
@@ -164,11 +165,13 @@ static int export_xlsx(const PGresult *r, const char *path)
     return workbook_close(wb) == LXW_NO_ERROR ? 0 : -1;
 }
 
-/* "{4,5,12}" of the rows' enrolment ids (column 0). */
+/* "{4,5,12}" of the rows' enrolment ids (column 0); NULL when out of memory. */
 static char *id_array(const PGresult *r)
 {
     size_t cap = 3 + (size_t)PQntuples(r) * 21;
     char *out = malloc(cap);
+    if (!out)
+        return NULL;
     size_t n = 0;
     out[n++] = '{';
     for (int i = 0; i < PQntuples(r); i++)
@@ -202,7 +205,9 @@ static int export_run(db_t *db, const char *const params[3], bool xlsx, const ch
     } else {
         char *ids = id_array(r);
         const char *mp[] = {ids};
-        if (db_run(db, SQL_EXPORT_MARK, 1, mp) && db_commit(db)) {
+        if (!ids) {
+            fprintf(stderr, "bpjs export: out of memory\n");
+        } else if (db_run(db, SQL_EXPORT_MARK, 1, mp) && db_commit(db)) {
             printf("%d participant%s written to %s for BPJS registration\n", PQntuples(r),
                    PQntuples(r) == 1 ? "" : "s", out);
             rc = 0;
@@ -274,6 +279,7 @@ typedef struct {
     answer_row_t cur;
     answer_row_t *rows;
     int n, cap;
+    bool out_of_memory; /* a field or row was lost: the file is not imported */
 } reader_t;
 
 static int no_space(unsigned char c)
@@ -321,7 +327,10 @@ static void on_field(void *data, size_t len, void *ctx)
         char **slot = &r->cur.field[r->column[r->col]];
         free(*slot);
         *slot = strdup(text);
-        trim_lower(*slot, r->column[r->col] == F_STATUS);
+        if (*slot)
+            trim_lower(*slot, r->column[r->col] == F_STATUS);
+        else
+            r->out_of_memory = true;
     }
     r->col++;
 }
@@ -334,6 +343,22 @@ static bool row_blank(const answer_row_t *row)
     return true;
 }
 
+/* Room for one more row; false (out_of_memory set) when there is none. */
+static bool reader_room(reader_t *r)
+{
+    if (r->n < r->cap)
+        return true;
+    int cap = r->cap ? r->cap * 2 : 64;
+    answer_row_t *rows = realloc(r->rows, (size_t)cap * sizeof *rows);
+    if (!rows) {
+        r->out_of_memory = true;
+        return false;
+    }
+    r->rows = rows;
+    r->cap = cap;
+    return true;
+}
+
 static void on_record(int c, void *ctx)
 {
     (void)c;
@@ -341,14 +366,10 @@ static void on_record(int c, void *ctx)
     r->row_ended = true;
     if (!r->have_header) {
         r->have_header = true;
-    } else if (row_blank(&r->cur)) {
+    } else if (row_blank(&r->cur) || !reader_room(r)) {
         for (int f = 0; f < FIELDS; f++)
             free(r->cur.field[f]);
     } else {
-        if (r->n == r->cap) {
-            r->cap = r->cap ? r->cap * 2 : 64;
-            r->rows = realloc(r->rows, (size_t)r->cap * sizeof *r->rows);
-        }
         r->cur.line = r->record_line;
         r->rows[r->n++] = r->cur;
     }
@@ -365,7 +386,8 @@ static bool line_blank(const char *s, size_t len)
     return true;
 }
 
-/* Parse the whole file into r; false (message printed) when it is not CSV. */
+/* Parse the whole file into r; false (message printed) when it is not CSV
+ * or memory ran out (r->out_of_memory). */
 static bool read_answers(const char *body, size_t len, reader_t *r)
 {
     struct csv_parser p;
@@ -394,6 +416,10 @@ static bool read_answers(const char *body, size_t len, reader_t *r)
         ok = false;
     }
     csv_free(&p);
+    if (ok && r->out_of_memory) {
+        fprintf(stderr, "bpjs import: out of memory\n");
+        ok = false;
+    }
     return ok;
 }
 
@@ -485,6 +511,10 @@ static char *read_whole(const char *path, size_t *len)
     if (!f)
         return NULL;
     char *buf = malloc(MAX_FILE_BYTES + 1);
+    if (!buf) {
+        fclose(f);
+        return NULL;
+    }
     *len = fread(buf, 1, MAX_FILE_BYTES + 1, f);
     bool ok = !ferror(f) && *len <= MAX_FILE_BYTES;
     fclose(f);
@@ -500,6 +530,8 @@ static char *hex_of(const char *body, size_t len)
 {
     static const char digits[] = "0123456789abcdef";
     char *hex = malloc(len * 2 + 1);
+    if (!hex)
+        return NULL;
     for (size_t i = 0; i < len; i++) {
         hex[2 * i] = digits[(unsigned char)body[i] >> 4];
         hex[2 * i + 1] = digits[(unsigned char)body[i] & 15];
@@ -586,12 +618,14 @@ static int import_locked(db_t *db, const char *path, const char *body, size_t le
     char *hex = hex_of(body, len);
     int rc = 1;
     reader_t rd = {0};
-    if (import_seen(db, hex, path, &rc)) {
+    if (!hex) {
+        fprintf(stderr, "bpjs import: out of memory\n");
+    } else if (import_seen(db, hex, path, &rc)) {
         /* rc set */
     } else if (!read_answers(body, len, &rd) || !rd.have_header) {
-        if (!rd.have_header)
+        if (!rd.have_header && !rd.out_of_memory)
             fprintf(stderr, "bpjs import: %s is empty\n", path);
-        rc = 2;
+        rc = rd.out_of_memory ? 1 : 2;
     } else if (!header_complete(&rd)) {
         rc = 2;
     } else {
@@ -612,7 +646,9 @@ static int bpjs_import(db_t *db, int argc, char **argv)
     size_t len = 0;
     char *body = read_whole(path, &len);
     if (!body) {
-        fprintf(stderr, "bpjs import: cannot read %s (or larger than 64 MB)\n", path);
+        fprintf(stderr,
+                "bpjs import: cannot read %s (or larger than 64 MB, or out of memory)\n",
+                path);
         return 1;
     }
     /* one import at a time, so the same file twice at once is seen as such */
@@ -720,19 +756,18 @@ static int bpjs_unconfirmed(db_t *db, int argc, char **argv)
         PQclear(r);
         return 1;
     }
+    int rc = 0;
     if (args_flag(argc, argv, "--json")) {
         cJSON *list = cJSON_CreateArray();
-        for (int i = 0; i < PQntuples(r); i++)
-            cJSON_AddItemToArray(list, unconfirmed_json(r, i));
-        char *s = cJSON_Print(list);
-        printf("%s\n", s);
-        cJSON_free(s);
-        cJSON_Delete(list);
+        bool ok = list != NULL;
+        for (int i = 0; ok && i < PQntuples(r); i++)
+            ok = pgjson_append(list, unconfirmed_json(r, i));
+        rc = session_print_json(pgjson_whole(list, ok));
     } else {
         unconfirmed_text(r, days);
     }
     PQclear(r);
-    return 0;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- dispatch */

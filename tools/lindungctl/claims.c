@@ -19,6 +19,7 @@
 #include "date.h"
 #include "db.h"
 #include "period.h"
+#include "pgjson.h"
 #include "session.h"
 
 #define MAX_AMOUNT_DIGITS 13 /* up to Rp 1,000,000,000,000 */
@@ -99,14 +100,6 @@ static const char *USAGE =
 void claims_cmd_usage(FILE *out)
 {
     fputs(USAGE, out);
-}
-
-static void print_json(cJSON *doc)
-{
-    char *text = cJSON_Print(doc);
-    printf("%s\n", text);
-    free(text);
-    cJSON_Delete(doc);
 }
 
 /* Strict whole rupiah from 1 to MAX_AMOUNT. */
@@ -251,8 +244,8 @@ static int claim_show(db_t *db, const char *id, bool json)
         rc = 1;
     } else if (json) {
         cJSON *doc = claim_json(r, 0);
-        cJSON_AddItemToObject(doc, "steps", steps_json(s));
-        print_json(doc);
+        rc = session_print_json(
+            pgjson_whole(doc, pgjson_put(doc, "steps", steps_json(s))));
     } else {
         claim_print_header();
         claim_print_row(r, 0);
@@ -333,18 +326,20 @@ static int claims_list(db_t *db, int argc, char **argv)
         PQclear(r);
         return 1;
     }
+    int rc = 0;
     if (args_flag(argc, argv, "--json")) {
         cJSON *list = cJSON_CreateArray();
-        for (int i = 0; i < PQntuples(r); i++)
-            cJSON_AddItemToArray(list, claim_json(r, i));
-        print_json(list);
+        bool ok = list != NULL;
+        for (int i = 0; ok && i < PQntuples(r); i++)
+            ok = pgjson_append(list, claim_json(r, i));
+        rc = session_print_json(pgjson_whole(list, ok));
     } else {
         claim_print_header();
         for (int i = 0; i < PQntuples(r); i++)
             claim_print_row(r, i);
     }
     PQclear(r);
-    return 0;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- report */
@@ -418,6 +413,7 @@ static int claims_report(db_t *db, int argc, char **argv)
     }
     bool json = args_flag(argc, argv, "--json");
     cJSON *list = json ? cJSON_CreateArray() : NULL;
+    ok = !json || list;
     if (!json)
         printf("%-24s %-6s %-16s %18s %18s %18s %8s %6s %6s\n", "program", "regency",
                "months", "premiums billed", "premiums paid", "claims paid", "ratio bp",
@@ -425,18 +421,19 @@ static int claims_report(db_t *db, int argc, char **argv)
     for (int i = 0; i < PQntuples(r); i++) {
         PGresult *c = report_counts(db, r, i, months);
         if (json)
-            cJSON_AddItemToArray(list, report_row_json(r, i, c));
+            ok = ok && pgjson_append(list, report_row_json(r, i, c));
         else
             report_row_print(r, i, c);
         PQclear(c);
     }
+    int rc = 0;
     if (json)
-        print_json(list);
+        rc = session_print_json(pgjson_whole(list, ok));
     else
         printf("ratio: claims paid / premiums paid, in basis points (10000 = 100%%), "
                "rounded half up\n");
     PQclear(r);
-    return 0;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- dispatch */

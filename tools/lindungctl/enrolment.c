@@ -15,6 +15,7 @@
 #include "period.h"
 #include "pgjson.h"
 #include "region.h"
+#include "session.h"
 
 static const char *const REASONS[] = {"death",  "moved",         "left",
                                       "lapsed", "program_ended", NULL};
@@ -82,14 +83,6 @@ static bool known_reason(const char *r)
     return false;
 }
 
-static void print_json(cJSON *doc)
-{
-    char *text = cJSON_Print(doc);
-    printf("%s\n", text);
-    cJSON_free(text);
-    cJSON_Delete(doc);
-}
-
 /* ---------------------------------------------------------------- end */
 
 /* What an end changed, printed once it is committed. */
@@ -107,30 +100,37 @@ static void end_print(const PGresult *covering, const PGresult *later, const cha
                PQgetvalue(later, i, 2), PQgetvalue(later, i, 3), reason);
 }
 
-/* The ids of column 0 of r as a JSON array. */
+/* The ids of column 0 of r as a JSON array; NULL when out of memory. */
 static cJSON *ids_json(const PGresult *r)
 {
     cJSON *list = cJSON_CreateArray();
-    for (int i = 0; i < PQntuples(r); i++)
-        cJSON_AddItemToArray(list, cJSON_CreateNumber(atof(PQgetvalue(r, i, 0))));
-    return list;
+    bool ok = list != NULL;
+    for (int i = 0; ok && i < PQntuples(r); i++)
+        ok = pgjson_append(list, cJSON_CreateNumber(atof(PQgetvalue(r, i, 0))));
+    return pgjson_whole(list, ok);
 }
 
-/* The end's audit record, in its transaction (audit.h). */
+/* The end's audit record, in its transaction (audit.h); false, message
+ * printed, when it failed. */
 static bool end_record(db_t *db, const nik_t *nik, const PGresult *covering,
                        const PGresult *later, const char *month, const char *reason)
 {
     cJSON *detail = cJSON_CreateObject();
-    cJSON_AddStringToObject(detail, "month", month);
-    cJSON_AddStringToObject(detail, "reason", reason);
-    cJSON_AddItemToObject(detail, "ended", ids_json(covering));
-    cJSON_AddItemToObject(detail, "cancelled", ids_json(later));
-    char *text = cJSON_PrintUnformatted(detail);
+    bool ok = detail && cJSON_AddStringToObject(detail, "month", month) &&
+              cJSON_AddStringToObject(detail, "reason", reason) &&
+              pgjson_put(detail, "ended", ids_json(covering)) &&
+              pgjson_put(detail, "cancelled", ids_json(later));
+    char *text = ok ? cJSON_PrintUnformatted(detail) : NULL;
     cJSON_Delete(detail);
+    if (!text) {
+        fprintf(stderr, "enrolment end: out of memory\n");
+        return false;
+    }
     const PGresult *first = PQntuples(covering) ? covering : later;
-    bool ok =
-        audit_record(db, "enrolment.end", PQgetvalue(first, 0, 0), nik->digits, text);
+    ok = audit_record(db, "enrolment.end", PQgetvalue(first, 0, 0), nik->digits, text);
     free(text);
+    if (!ok)
+        fprintf(stderr, "enrolment end: %s\n", db_error(db));
     return ok;
 }
 
@@ -170,10 +170,8 @@ static int end_one(db_t *db, const char *nik_text, const char *month, const char
                 masked, month);
         rc = 1;
     }
-    if (rc == 0 && !end_record(db, &nik, covering, later, month, reason)) {
-        fprintf(stderr, "enrolment end: %s\n", db_error(db));
+    if (rc == 0 && !end_record(db, &nik, covering, later, month, reason))
         rc = 1;
-    }
     if (rc != 0) {
         db_rollback(db);
     } else if (!db_commit(db)) {
@@ -228,7 +226,8 @@ static bool transfer_args(int argc, char **argv, transfer_args_t *t)
     return true;
 }
 
-static void transfer_print(const transfer_args_t *t, const PGresult *r, bool ok)
+/* 0, or 1 when the JSON could not be printed. */
+static int transfer_print(const transfer_args_t *t, const PGresult *r, bool ok)
 {
     if (t->json) {
         cJSON *doc = cJSON_CreateObject();
@@ -238,13 +237,14 @@ static void transfer_print(const transfer_args_t *t, const PGresult *r, bool ok)
         pgjson_add_int(doc, "old_enrolment_id", r, 0, 1);
         pgjson_add_int(doc, "new_enrolment_id", r, 0, 2);
         pgjson_add_text(doc, "message", r, 0, 3);
-        print_json(doc);
-    } else if (ok) {
+        return session_print_json(doc);
+    }
+    if (ok)
         printf("transferred %s: %s\n", t->masked, PQgetvalue(r, 0, 3));
-    } else {
+    else
         fprintf(stderr, "enrolment transfer: %s: %s: %s\n", t->masked,
                 PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 3));
-    }
+    return 0;
 }
 
 static int transfer(db_t *db, int argc, char **argv)
@@ -267,14 +267,14 @@ static int transfer(db_t *db, int argc, char **argv)
         return 1;
     }
     bool ok = strcmp(PQgetvalue(r, 0, 0), "ok") == 0;
-    transfer_print(&t, r, ok);
+    int printed = transfer_print(&t, r, ok);
     PQclear(r);
-    return ok ? 0 : 1;
+    return ok ? printed : 1;
 }
 
 /* ---------------------------------------------------------------- history */
 
-static void history_json(const PGresult *r)
+static int history_json(const PGresult *r)
 {
     const char *keys[] = {
         "enrolment_id", "program_code",         "village_code", "funding_source",
@@ -294,7 +294,7 @@ static void history_json(const PGresult *r)
         }
         cJSON_AddItemToArray(list, o);
     }
-    print_json(list);
+    return session_print_json(list);
 }
 
 static int history(db_t *db, const char *nik_text, bool json)
@@ -312,9 +312,9 @@ static int history(db_t *db, const char *nik_text, bool json)
         return 1;
     }
     if (json) {
-        history_json(r);
+        int rc = history_json(r);
         PQclear(r);
-        return 0;
+        return rc;
     }
     printf("%-8s %-24s %-15s %-10s %-8s %-8s %-7s %-14s %s\n", "ID", "PROGRAMME",
            "VILLAGE", "SOURCE", "FROM", "TO", "STATUS", "REASON", "CONTINUES");
@@ -381,15 +381,16 @@ static cJSON *renewal_item(const PGresult *r, int i)
     return o;
 }
 
-static void renewal_json(const char *code, const PGresult *p, const PGresult *r)
+static int renewal_json(const char *code, const PGresult *p, const PGresult *r)
 {
     renewal_counts_t n = {0};
     cJSON *doc = cJSON_CreateObject();
     cJSON_AddStringToObject(doc, "program_code", code);
     pgjson_add_text(doc, "renews", p, 0, 1);
     cJSON *items = cJSON_AddArrayToObject(doc, "items");
-    for (int i = 0; i < PQntuples(r); i++) {
-        cJSON_AddItemToArray(items, renewal_item(r, i));
+    bool ok = items != NULL;
+    for (int i = 0; ok && i < PQntuples(r); i++) {
+        ok = pgjson_append(items, renewal_item(r, i));
         renewal_count(&n, PQgetvalue(r, i, 2));
     }
     cJSON *counts = cJSON_AddObjectToObject(doc, "counts");
@@ -397,7 +398,7 @@ static void renewal_json(const char *code, const PGresult *p, const PGresult *r)
     cJSON_AddNumberToObject(counts, "pending", (double)n.pending);
     cJSON_AddNumberToObject(counts, "accepted", (double)n.accepted);
     cJSON_AddNumberToObject(counts, "rejected", (double)n.rejected);
-    print_json(doc);
+    return session_print_json(pgjson_whole(doc, ok));
 }
 
 static void renewal_text(const char *code, const PGresult *p, const PGresult *r)
@@ -441,7 +442,7 @@ int enrolment_renewal_list(db_t *db, const char *code, bool json)
         fprintf(stderr, "program renewal: %s\n", db_error(db));
         rc = 1;
     } else if (json) {
-        renewal_json(code, p, r);
+        rc = renewal_json(code, p, r);
     } else {
         renewal_text(code, p, r);
     }

@@ -10,6 +10,7 @@
 #include "audit.h"
 #include "nik.h"
 #include "pgjson.h"
+#include "session.h"
 
 #define MAX_REASON 500
 
@@ -71,18 +72,18 @@ static cJSON *list_json(const PGresult *r, const char *deceased)
                                        "correction_reason",
                                        "corrected_by"};
     cJSON *doc = cJSON_CreateObject();
-    if (deceased[0])
-        cJSON_AddStringToObject(doc, "deceased_on", deceased);
-    else
-        cJSON_AddNullToObject(doc, "deceased_on");
-    cJSON *items = cJSON_AddArrayToObject(doc, "events");
-    for (int i = 0; i < PQntuples(r); i++) {
+    bool ok = doc && (deceased[0] ? cJSON_AddStringToObject(doc, "deceased_on", deceased)
+                                  : cJSON_AddNullToObject(doc, "deceased_on"));
+    cJSON *items = ok ? cJSON_AddArrayToObject(doc, "events") : NULL;
+    ok = items != NULL;
+    for (int i = 0; ok && i < PQntuples(r); i++) {
         cJSON *o = cJSON_CreateObject();
-        for (int c = 0; c < 16; c++)
-            pgjson_add_text(o, KEYS[c], r, i, c);
-        cJSON_AddItemToArray(items, o);
+        ok = o != NULL;
+        for (int c = 0; ok && c < 16; c++)
+            ok = pgjson_add_text(o, KEYS[c], r, i, c);
+        ok = pgjson_append(items, pgjson_whole(o, ok));
     }
-    return doc;
+    return pgjson_whole(doc, ok);
 }
 
 static void list_text(const PGresult *r, const char *masked, const char *deceased)
@@ -118,11 +119,7 @@ static int event_list(db_t *db, const char *nik_text, bool json)
         char masked[NIK_MASKED_LEN + 1];
         nik_mask(nik.digits, masked);
         if (json) {
-            cJSON *doc = list_json(r, deceased);
-            char *text = cJSON_Print(doc);
-            printf("%s\n", text);
-            cJSON_free(text);
-            cJSON_Delete(doc);
+            rc = session_print_json(list_json(r, deceased));
         } else {
             list_text(r, masked, deceased);
         }

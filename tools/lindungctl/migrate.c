@@ -7,6 +7,7 @@
  * relative to the migrations' parent folder) into TABLE. */
 #include "migrate.h"
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,8 @@ static const char *SQL_APPLIED = "SELECT 1 FROM schema_migrations WHERE version 
 static const char *SQL_RECORD =
     "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)";
 
+/* The whole file, NUL-terminated (caller frees); NULL when it cannot be read
+ * or memory ran out. */
 static char *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -30,7 +33,11 @@ static char *read_file(const char *path, size_t *len)
     fseek(f, 0, SEEK_END);
     long size = ftell(f);
     fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)size + 1);
+    char *buf = size >= 0 ? malloc((size_t)size + 1) : NULL;
+    if (!buf) {
+        fclose(f);
+        return NULL;
+    }
     size_t got = fread(buf, 1, (size_t)size, f);
     fclose(f);
     buf[got] = '\0';
@@ -44,21 +51,32 @@ static int by_name(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* NNN_name.sql files, sorted. */
+static bool is_migration(const char *name)
+{
+    size_t len = strlen(name);
+    return len > 8 && strspn(name, "0123456789") == 3 && name[3] == '_' &&
+           strcmp(name + len - 4, ".sql") == 0;
+}
+
+/* NNN_name.sql files, sorted; -1 when the folder cannot be read or memory
+ * ran out. */
 static int list_migrations(const char *dir, char **names, int cap)
 {
     DIR *d = opendir(dir);
     if (!d)
         return -1;
     int n = 0;
+    bool ok = true;
     struct dirent *e;
-    while ((e = readdir(d)) && n < cap) {
-        size_t len = strlen(e->d_name);
-        if (len > 8 && strspn(e->d_name, "0123456789") == 3 && e->d_name[3] == '_' &&
-            strcmp(e->d_name + len - 4, ".sql") == 0)
-            names[n++] = strdup(e->d_name);
-    }
+    while (ok && n < cap && (e = readdir(d)))
+        if (is_migration(e->d_name))
+            ok = (names[n++] = strdup(e->d_name)) != NULL;
     closedir(d);
+    if (!ok) {
+        while (n > 0)
+            free(names[--n]);
+        return -1;
+    }
     qsort(names, (size_t)n, sizeof *names, by_name);
     return n;
 }
@@ -163,7 +181,7 @@ int migrate_apply(db_t *db, const char *dir)
     char *names[MAX_MIGRATIONS];
     int n = list_migrations(dir, names, MAX_MIGRATIONS);
     if (n < 0)
-        fprintf(stderr, "migrate: cannot read folder %s\n", dir);
+        fprintf(stderr, "migrate: cannot read folder %s: %s\n", dir, strerror(errno));
     int applied = 0;
     for (int i = 0; i < n; i++) {
         int rc = applied >= 0 ? apply_one(db, dir, names[i]) : 0;

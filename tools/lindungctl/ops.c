@@ -11,6 +11,7 @@
 #include "config.h"
 #include "nik.h"
 #include "ops_internal.h"
+#include "session.h"
 
 #define DEFAULT_LIMIT "50"
 #define MAX_LIMIT 10000
@@ -113,6 +114,10 @@ static const char *SQL_PARTICIPANT_APPLICATIONS =
 db_t *ops_connect(const char *command)
 {
     db_t *db = db_new(config_str("LINDUNG_DB", "dbname=lindung"));
+    if (!db) {
+        fprintf(stderr, "lindungctl %s: out of memory\n", command);
+        return NULL;
+    }
     if (db_conn(db))
         return db;
     fprintf(stderr, "lindungctl %s: cannot connect to PostgreSQL: %s\n", command,
@@ -121,12 +126,9 @@ db_t *ops_connect(const char *command)
     return NULL;
 }
 
-void ops_print_json(cJSON *doc)
+int ops_print_json(cJSON *doc)
 {
-    char *text = cJSON_Print(doc);
-    printf("%s\n", text ? text : "null");
-    cJSON_free(text);
-    cJSON_Delete(doc);
+    return session_print_json(doc) == 0 ? OPS_OK : OPS_FAILED;
 }
 
 void ops_nik(const ops_args_t *args, const char *nik, char *out, size_t cap)
@@ -273,15 +275,15 @@ static cJSON *submission_json(const ops_args_t *args, const PGresult *r, int i)
     return o;
 }
 
-static void submissions_print(const ops_args_t *args, const PGresult *r)
+static int submissions_print(const ops_args_t *args, const PGresult *r)
 {
     int n = PQntuples(r);
     if (args->json) {
         cJSON *list = cJSON_CreateArray();
-        for (int i = 0; i < n; i++)
-            cJSON_AddItemToArray(list, submission_json(args, r, i));
-        ops_print_json(list);
-        return;
+        bool ok = list != NULL;
+        for (int i = 0; ok && i < n; i++)
+            ok = pgjson_append(list, submission_json(args, r, i));
+        return ops_print_json(pgjson_whole(list, ok));
     }
     printf("%-36s  %-16s  %-14s  %-9s  %5s  %5s  %5s  %5s  %s\n", "SUBMISSION", "PROGRAM",
            "VILLAGE", "STATUS", "TOTAL", "ACC", "REJ", "PEND", "RECEIVED (UTC)");
@@ -291,6 +293,7 @@ static void submissions_print(const ops_args_t *args, const PGresult *r)
                PQgetvalue(r, i, 4), PQgetvalue(r, i, 5), PQgetvalue(r, i, 6),
                PQgetvalue(r, i, 7), PQgetvalue(r, i, 8));
     printf("(%d submission%s)\n", n, n == 1 ? "" : "s");
+    return OPS_OK;
 }
 
 static int ops_submissions(const ops_args_t *args)
@@ -316,7 +319,7 @@ static int ops_submissions(const ops_args_t *args)
     PGresult *r = db_exec(db, SQL_SUBMISSIONS, 4, params);
     int rc = OPS_OK;
     if (db_ok(r))
-        submissions_print(args, r);
+        rc = submissions_print(args, r);
     else {
         fprintf(stderr, "lindungctl submissions: %s\n", db_error(db));
         rc = OPS_FAILED;
@@ -387,6 +390,11 @@ static cJSON *applications_json(const PGresult *r)
             pgjson_add_text(o, keys[c], r, i, c);
         cJSON *codes = cJSON_AddArrayToObject(o, "reasons");
         char *list_text = strdup(ops_val(r, i, 4));
+        if (!list_text) {
+            cJSON_Delete(o);
+            cJSON_Delete(list);
+            return NULL;
+        }
         for (char *save = NULL, *tok = strtok_r(list_text, ",", &save); tok;
              tok = strtok_r(NULL, ",", &save))
             cJSON_AddItemToArray(codes, cJSON_CreateString(tok));
@@ -426,21 +434,21 @@ static bool person_found(const person_t *p)
     return PQntuples(p->person) > 0 || PQntuples(p->applications) > 0;
 }
 
-static void person_print_json(const ops_args_t *args, const char *nik, const person_t *p)
+static int person_print_json(const ops_args_t *args, const char *nik, const person_t *p)
 {
     char shown[NIK_LEN + 1];
     ops_nik(args, nik, shown, sizeof shown);
     cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "nik", shown);
-    cJSON_AddBoolToObject(doc, "masked", !args->unmasked);
-    cJSON_AddBoolToObject(doc, "found", person_found(p));
-    cJSON_AddItemToObject(doc, "participant", participant_json(p->person));
-    cJSON_AddItemToObject(doc, "enrolments", enrolments_json(p->enrolments));
-    cJSON_AddItemToObject(doc, "applications", applications_json(p->applications));
-    ops_print_json(doc);
+    bool ok = doc && cJSON_AddStringToObject(doc, "nik", shown) &&
+              cJSON_AddBoolToObject(doc, "masked", !args->unmasked) &&
+              cJSON_AddBoolToObject(doc, "found", person_found(p)) &&
+              pgjson_put(doc, "participant", participant_json(p->person)) &&
+              pgjson_put(doc, "enrolments", enrolments_json(p->enrolments)) &&
+              pgjson_put(doc, "applications", applications_json(p->applications));
+    return ops_print_json(pgjson_whole(doc, ok));
 }
 
-static void person_print_text(const ops_args_t *args, const char *nik, const person_t *p)
+static int person_print_text(const ops_args_t *args, const char *nik, const person_t *p)
 {
     char shown[NIK_LEN + 1], name[256], money[48];
     ops_nik(args, nik, shown, sizeof shown);
@@ -470,6 +478,7 @@ static void person_print_text(const ops_args_t *args, const char *nik, const per
         printf("  %s  %-36s  %-16s  %-14s  %-8s  %s\n", PQgetvalue(a, i, 5),
                PQgetvalue(a, i, 0), PQgetvalue(a, i, 1), PQgetvalue(a, i, 2),
                PQgetvalue(a, i, 3), ops_val(a, i, 4));
+    return OPS_OK;
 }
 
 static int ops_participants(const ops_args_t *args)
@@ -491,8 +500,10 @@ static int ops_participants(const ops_args_t *args)
     if (!person_load(db, nik, &p))
         fprintf(stderr, "lindungctl participants: %s\n", db_error(db));
     else {
-        args->json ? person_print_json(args, nik, &p) : person_print_text(args, nik, &p);
-        rc = person_found(&p) ? OPS_OK : OPS_FAILED;
+        rc = args->json ? person_print_json(args, nik, &p)
+                        : person_print_text(args, nik, &p);
+        if (rc == OPS_OK && !person_found(&p))
+            rc = OPS_FAILED;
     }
     person_clear(&p);
     db_destroy(&db);

@@ -32,8 +32,9 @@ typedef struct {
 /* A connection to LINDUNG_DB, or NULL with a message on stderr. */
 db_t *ops_connect(const char *command);
 
-/* Pretty-print doc on stdout and free it. */
-void ops_print_json(cJSON *doc);
+/* Pretty-print doc on stdout and free it: OPS_OK, or OPS_FAILED when doc
+ * is NULL (out of memory) or cannot be printed (session_print_json). */
+int ops_print_json(cJSON *doc);
 
 /* A NIK for output: masked ("1612******0001") unless args->unmasked. */
 void ops_nik(const ops_args_t *args, const char *nik, char *out, size_t cap);

@@ -189,6 +189,10 @@ static void facts_load(facts_t *f)
 {
     memset(f, 0, sizeof *f);
     db_t *db = db_new(config_str("LINDUNG_DB", "dbname=lindung"));
+    if (!db) {
+        snprintf(f->error, sizeof f->error, "out of memory");
+        return;
+    }
     f->queue = db_exec(db, SQL_QUEUE, 0, NULL);
     f->decisions = db_ok(f->queue) ? db_exec(db, SQL_DECISIONS_HOUR, 0, NULL) : NULL;
     f->reasons = db_ok(f->decisions) ? db_exec(db, SQL_REASONS_HOUR, 0, NULL) : NULL;
@@ -279,13 +283,14 @@ static void add_database_json(cJSON *doc, const facts_t *f)
     cJSON_AddItemToObject(doc, "last_billing_run", last_run_json(f->last_run));
 }
 
-static void print_json(const probe_t *probes, const facts_t *f, bool healthy)
+static int print_json(const probe_t *probes, const facts_t *f, bool healthy)
 {
     cJSON *doc = cJSON_CreateObject();
-    cJSON_AddBoolToObject(doc, "ok", healthy);
-    cJSON_AddItemToObject(doc, "daemons", daemons_json(probes));
-    add_database_json(doc, f);
-    ops_print_json(doc);
+    bool ok = doc && cJSON_AddBoolToObject(doc, "ok", healthy) &&
+              pgjson_put(doc, "daemons", daemons_json(probes));
+    if (ok)
+        add_database_json(doc, f);
+    return ops_print_json(pgjson_whole(doc, ok));
 }
 
 static void print_reasons(const PGresult *r)
@@ -346,10 +351,11 @@ int ops_status(const ops_args_t *args)
     facts_t f;
     facts_load(&f);
     healthy = healthy && f.error[0] == '\0';
+    int rc = OPS_OK;
     if (args->json)
-        print_json(probes, &f, healthy);
+        rc = print_json(probes, &f, healthy);
     else
         print_text(probes, &f);
     facts_clear(&f);
-    return healthy ? OPS_OK : OPS_FAILED;
+    return healthy ? rc : OPS_FAILED;
 }

@@ -214,15 +214,16 @@ static cJSON *events_json(const trace_t *t)
     return events;
 }
 
-static void print_json(const ops_args_t *args, const trace_t *t)
+static int print_json(const ops_args_t *args, const trace_t *t)
 {
     cJSON *doc = cJSON_CreateObject();
-    cJSON_AddItemToObject(doc, "submission", submission_json(args, t->r[Q_SUBMISSION]));
-    cJSON_AddItemToObject(doc, "events", events_json(t));
-    cJSON_AddItemToObject(doc, "decisions", decisions_json(t));
-    cJSON_AddItemToObject(doc, "enrolments", enrolments_json(args, t->r[Q_ENROLMENTS]));
-    cJSON_AddItemToObject(doc, "accruals", accruals_json(t->r[Q_ACCRUALS]));
-    ops_print_json(doc);
+    bool ok = doc &&
+              pgjson_put(doc, "submission", submission_json(args, t->r[Q_SUBMISSION])) &&
+              pgjson_put(doc, "events", events_json(t)) &&
+              pgjson_put(doc, "decisions", decisions_json(t)) &&
+              pgjson_put(doc, "enrolments", enrolments_json(args, t->r[Q_ENROLMENTS])) &&
+              pgjson_put(doc, "accruals", accruals_json(t->r[Q_ACCRUALS]));
+    return ops_print_json(pgjson_whole(doc, ok));
 }
 
 /* ------------------------------------------------------------ text */
@@ -346,8 +347,10 @@ int ops_trace(const ops_args_t *args)
         fprintf(stderr, "lindungctl trace: %s\n", db_error(db));
     else if (PQntuples(t.r[Q_SUBMISSION]) != 1)
         fprintf(stderr, "lindungctl trace: no submission %s\n", args->positional[0]);
+    else if (args->json)
+        rc = print_json(args, &t);
     else {
-        args->json ? print_json(args, &t) : print_text(args, &t);
+        print_text(args, &t);
         rc = OPS_OK;
     }
     trace_clear(&t);

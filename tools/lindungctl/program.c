@@ -9,6 +9,7 @@
 #include <string.h>
 #include "date.h"
 #include "period.h"
+#include "pgjson.h"
 #include "region.h"
 
 /* Occupations: Dukcapil codes or names, or the word "informal" for every
@@ -247,21 +248,24 @@ static int check(const cJSON *p)
     return bad;
 }
 
+/* NULL when out of memory. */
 static char *occupations_as_text_list(const cJSON *p)
 {
     cJSON *list = cJSON_CreateArray();
+    bool ok = list != NULL;
     const cJSON *o;
     cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(p, "occupations"))
     {
         char num[16];
+        const char *text = cJSON_IsString(o) ? o->valuestring : NULL;
         if (cJSON_IsNumber(o)) {
             snprintf(num, sizeof num, "%d", o->valueint);
-            cJSON_AddItemToArray(list, cJSON_CreateString(num));
-        } else if (cJSON_IsString(o)) {
-            cJSON_AddItemToArray(list, cJSON_CreateString(o->valuestring));
+            text = num;
         }
+        if (ok && text)
+            ok = pgjson_append(list, cJSON_CreateString(text));
     }
-    char *text = cJSON_PrintUnformatted(list);
+    char *text = ok ? cJSON_PrintUnformatted(list) : NULL;
     cJSON_Delete(list);
     return text;
 }
@@ -276,6 +280,8 @@ static int load_one(db_t *db, const cJSON *p)
     if (!known)
         return problem(code, "regency_code", "is not a known regency");
     char *occ = occupations_as_text_list(p);
+    if (!occ)
+        return problem(code, "occupations", "could not be read: out of memory");
     const char *op[] = {occ};
     r = db_exec(db, SQL_RESOLVE_OCCUPATIONS, 1, op);
     free(occ);
@@ -287,6 +293,8 @@ static int load_one(db_t *db, const cJSON *p)
     snprintf(codes, sizeof codes, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
     char *json = cJSON_PrintUnformatted(p);
+    if (!json)
+        return problem(code, "", "could not be stored: out of memory");
     const char *up[] = {json, codes};
     r = db_exec(db, SQL_UPSERT, 2, up);
     int bad = 0;
@@ -349,18 +357,25 @@ static int renew_one(db_t *db, const cJSON *p)
 }
 
 /* The import's audit record, in its transaction (audit.h): the codes of
- * the programmes in the file. */
+ * the programmes in the file. False, message printed, when it failed. */
 static bool import_record(db_t *db, const cJSON *list)
 {
     cJSON *detail = cJSON_CreateObject(),
           *codes = cJSON_AddArrayToObject(detail, "programs");
+    bool ok = codes != NULL;
     const cJSON *p;
-    cJSON_ArrayForEach(p, list)
-        cJSON_AddItemToArray(codes, cJSON_CreateString(str(p, "code")));
-    char *text = cJSON_PrintUnformatted(detail);
+    cJSON_ArrayForEach(p, list) ok =
+        ok && pgjson_append(codes, cJSON_CreateString(str(p, "code")));
+    char *text = ok ? cJSON_PrintUnformatted(detail) : NULL;
     cJSON_Delete(detail);
-    bool ok = audit_record(db, "program.import", NULL, NULL, text);
+    if (!text) {
+        problem("*", "audit", "out of memory");
+        return false;
+    }
+    ok = audit_record(db, "program.import", NULL, NULL, text);
     free(text);
+    if (!ok)
+        problem("*", "audit", db_error(db));
     return ok;
 }
 
@@ -393,7 +408,7 @@ int program_import(db_t *db, const char *path)
         if (!bad)
             cJSON_ArrayForEach(p, list) bad += renew_one(db, p);
         if (!bad && !import_record(db, list))
-            bad = problem("*", "audit", db_error(db));
+            bad = 1;
         if (bad || !db_commit(db))
             db_rollback(db);
     } else if (!bad) {

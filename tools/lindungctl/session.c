@@ -7,9 +7,26 @@
 db_t *session_connect(void)
 {
     db_t *db = db_new(config_str("LINDUNG_DB", "dbname=lindung"));
+    if (!db) {
+        fprintf(stderr, "lindungctl: out of memory\n");
+        return NULL;
+    }
     if (!db_conn(db)) {
         fprintf(stderr, "lindungctl: cannot connect to PostgreSQL: %s\n", db_error(db));
         db_destroy(&db);
     }
     return db;
+}
+
+int session_print_json(cJSON *doc)
+{
+    char *text = doc ? cJSON_Print(doc) : NULL;
+    cJSON_Delete(doc);
+    if (!text) {
+        fprintf(stderr, "lindungctl: out of memory\n");
+        return 1;
+    }
+    printf("%s\n", text);
+    cJSON_free(text);
+    return 0;
 }
