@@ -548,7 +548,8 @@ static bool warning_due(httpd_t *self, long *skipped)
     return true;
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt,
+                                                             va_list ap)
 {
     httpd_t *self = cls;
     char msg[512];
@@ -621,6 +622,14 @@ static void apply_defaults(httpd_t *self)
         c->body_budget = self->body_cap; /* one body of the cap always fits */
 }
 
+/* An option's pointer for libmicrohttpd, whose struct MHD_OptionItem holds
+ * every pointer as `void *`: it only reads the PEM texts and the priority
+ * string, so giving it a const one is safe. */
+static void *mhd_text(const char *text)
+{
+    return (void *)(uintptr_t)text;
+}
+
 /* The TLS options for libmicrohttpd (MHD_OPTION_ARRAY), ending in
  * MHD_OPTION_END, and MHD_USE_TLS in *flags; none for plain HTTP. -1 with
  * err when only one of certificate and key is given or libmicrohttpd was
@@ -642,11 +651,11 @@ static int tls_options(const httpd_config_t *c, struct MHD_OptionItem opts[4],
         return -1;
     }
     opts[0] =
-        (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)c->tls_cert_pem};
+        (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, mhd_text(c->tls_cert_pem)};
     opts[1] =
-        (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)c->tls_key_pem};
+        (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, mhd_text(c->tls_key_pem)};
     opts[2] =
-        (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES};
+        (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, mhd_text(TLS_PRIORITIES)};
     opts[3] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     *flags |= MHD_USE_TLS;
     return 0;

@@ -203,10 +203,10 @@ void log_init(const char *service)
         log_warn("log_level_invalid", "value", env, "using", "info");
 }
 
-static void write_line(const line_t *line)
+static void write_line(const char *data, size_t len)
 {
     pthread_mutex_lock(&log_lock);
-    fwrite(line->data, 1, line->len, stderr);
+    fwrite(data, 1, len, stderr);
     fflush(stderr);
     pthread_mutex_unlock(&log_lock);
 }
@@ -252,10 +252,9 @@ void log_write(log_level_t level, const char *event, ...)
         /* Still leave a trace: an event lost without a word is worse. */
         static const char oom[] =
             "{\"level\":\"error\",\"event\":\"log_out_of_memory\"}\n";
-        line_t fallback = {(char *)oom, sizeof(oom) - 1, sizeof(oom), false};
-        write_line(&fallback);
+        write_line(oom, sizeof(oom) - 1);
     } else {
-        write_line(&line);
+        write_line(line.data, line.len);
     }
     free(line.data);
 }

@@ -68,14 +68,15 @@ static void request_close(request_t *req)
         zmq_msg_close(&req->part[i]);
 }
 
-/* Frame i as a NUL-terminated string in out ("" when missing). */
-static void frame_text(const request_t *req, int i, char *out, size_t cap)
+/* Frame i as a NUL-terminated string in out ("" when missing). The request
+ * is not const here and below: zmq_msg_data takes a non-const message. */
+static void frame_text(request_t *req, int i, char *out, size_t cap)
 {
     if (i >= req->n) {
         out[0] = '\0';
         return;
     }
-    zmq_msg_t *m = (zmq_msg_t *)&req->part[i];
+    zmq_msg_t *m = &req->part[i];
     size_t len = zmq_msg_size(m) < cap - 1 ? zmq_msg_size(m) : cap - 1;
     memcpy(out, zmq_msg_data(m), len);
     out[len] = '\0';
@@ -83,7 +84,7 @@ static void frame_text(const request_t *req, int i, char *out, size_t cap)
 
 /* The client's public key in Z85 when the request is a CURVE one; false
  * otherwise. */
-static bool client_key(const request_t *req, char key[ZMQKEYS_LEN + 1])
+static bool client_key(request_t *req, char key[ZMQKEYS_LEN + 1])
 {
     char version[8], mechanism[16];
     frame_text(req, 0, version, sizeof version);
@@ -91,18 +92,18 @@ static bool client_key(const request_t *req, char key[ZMQKEYS_LEN + 1])
     if (req->n != ZAP_FRAMES || strcmp(version, "1.0") != 0 ||
         strcmp(mechanism, "CURVE") != 0)
         return false;
-    zmq_msg_t *cred = (zmq_msg_t *)&req->part[6];
+    zmq_msg_t *cred = &req->part[6];
     if (zmq_msg_size(cred) != 32)
         return false;
     return zmq_z85_encode(key, zmq_msg_data(cred), 32) != NULL;
 }
 
-static void reply(void *sock, const request_t *req, const char *status, const char *text,
+static void reply(void *sock, request_t *req, const char *status, const char *text,
                   const char *user)
 {
     zmq_send(sock, "1.0", 3, ZMQ_SNDMORE);
     if (req->n > 1) {
-        zmq_msg_t *id = (zmq_msg_t *)&req->part[1];
+        zmq_msg_t *id = &req->part[1];
         zmq_send(sock, zmq_msg_data(id), zmq_msg_size(id), ZMQ_SNDMORE);
     } else {
         zmq_send(sock, "", 0, ZMQ_SNDMORE);

@@ -265,8 +265,8 @@ int main(int argc, char **argv)
     printf("requests=%ld ok=%ld errors=%ld applicants=%ld seconds=%.2f "
            "submissions_per_s=%.0f applicants_per_s=%.0f p50_ms=%.2f p99_ms=%.2f "
            "max_ms=%.2f\n",
-           requests, ok, errors, ok * per, elapsed, ok / elapsed, ok * per / elapsed, p50,
-           p99, max);
+           requests, ok, errors, ok * per, elapsed, (double)ok / elapsed,
+           (double)(ok * per) / elapsed, p50, p99, max);
     free(all);
     free(w);
     free(t);

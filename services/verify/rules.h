@@ -82,5 +82,6 @@ void rules_check_age(const program_rules_t *program, date_t birth_date,
                      date_t first_month, verdict_t *v);
 
 /* Add a reason (verifier adds the database ones the same way). */
-void rules_reject(verdict_t *v, const char *code, const char *fmt, ...);
+void rules_reject(verdict_t *v, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 #endif

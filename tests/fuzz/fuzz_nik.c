@@ -128,10 +128,10 @@ static void check_mask(const char *input, size_t cut)
     nik_mask_text(input, full, cap);
     size_t full_len = strlen(full);
     FUZZ_CHECK(full_len < cap - 1);
-    if (longest_digit_run(full) >= 12) {
+    /* nik_mask_text leaves no 12 or more digits in a row */
+    if (longest_digit_run(full) >= 12)
         fprintf(stderr, "unmasked digits in: \"%s\"\n", full);
-        FUZZ_CHECK(!"nik_mask_text left 12 or more digits in a row");
-    }
+    FUZZ_CHECK(longest_digit_run(full) < 12);
 
     size_t small_cap = cut % 48 + 1;
     char *small = malloc(small_cap);

@@ -342,11 +342,11 @@ static void test_same_errors_as_json(void **state)
         "\"monthly_income\":99999999999999999999}]}");
     assert_int_equal(csv.result, SUBMISSION_INVALID);
     assert_int_equal(json.result, SUBMISSION_INVALID);
-    const cJSON *e;
+    cJSON *e;
     cJSON_ArrayForEach(e, csv.errors)
     {
         assert_true(number(e, "line") >= 2);
-        cJSON_DeleteItemFromObject((cJSON *)e, "line");
+        cJSON_DeleteItemFromObject(e, "line");
     }
     if (!cJSON_Compare(csv.errors, json.errors, true)) {
         char *a = cJSON_PrintUnformatted(csv.errors);

@@ -315,9 +315,9 @@ static void test_threads_do_not_interleave(void **state)
 {
     (void)state;
     pthread_t threads[THREADS];
-    const char *names[THREADS] = {"t0", "t1", "t2", "t3"};
+    char names[THREADS][3] = {"t0", "t1", "t2", "t3"};
     for (int i = 0; i < THREADS; i++)
-        pthread_create(&threads[i], NULL, log_many, (void *)names[i]);
+        pthread_create(&threads[i], NULL, log_many, names[i]);
     for (int i = 0; i < THREADS; i++)
         pthread_join(threads[i], NULL);
     char *text = captured();
