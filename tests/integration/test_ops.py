@@ -280,7 +280,11 @@ class Health(OpsCase):
     def test_readyz_follows_postgres_without_a_restart(self) -> None:
         key = self.boot()
         s = self.stack
-        self.assertEqual(self.readyz(), {"intake": 200, "verify": 200, "billing": 200})
+        # verify is ready once its ZeroMQ peers are connected, which follows
+        # the start of intake and billing by a reconnect interval or two
+        harness.wait_until(
+            lambda: self.readyz() == {"intake": 200, "verify": 200, "billing": 200},
+            timeout=20, message="every /readyz to answer 200 after start")
         pids = {n: s.daemon(n).pid for n in ("intake", "verify", "billing")}
 
         s.cluster.stop("immediate")
