@@ -25,6 +25,8 @@ Pieces, each usable on its own:
                of its role; lindungctl as `lindungctl` (acting as
                lindung_admin, the owner), except migrate(), which runs as the
                superuser `lindung` like an operator's first migration.
+  SharedStackTestCase  one Stack for a whole test class (a costly set-up
+               shared by its tests); logs printed once if any test failed.
   http()       JSON-aware HTTP request -> Response(status, headers, body, raw).
   wait_until() poll a predicate until it returns something truthy.
 
@@ -712,6 +714,48 @@ class Stack:
             _log(f"kept {self.dir}")
 
 
+def _problem_count(case: unittest.TestCase) -> int | None:
+    """Failures + errors recorded so far (subtests included), or None when
+    the result object cannot tell."""
+    result = getattr(getattr(case, "_outcome", None), "result", None)
+    try:
+        return len(result.failures) + len(result.errors)
+    except AttributeError:
+        return None
+
+
+class SharedStackTestCase(unittest.TestCase):
+    """One `cls.stack` for the whole class, for tests that share a costly
+    set-up (a migrated database, running daemons). setUpClass makes the
+    Stack and its clean-up; the subclass's setUpClass calls it first, then
+    starts PostgreSQL and what it needs. When any test of the class failed
+    (or LINDUNG_TEST_LOGS=1) the logs are printed once, at the end."""
+
+    stack: Stack
+    failed = False
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        keep = os.environ.get("LINDUNG_TEST_KEEP") == "1"
+        cls.stack = Stack()
+        cls.addClassCleanup(cls._cleanup_stack, keep)
+
+    @classmethod
+    def _cleanup_stack(cls, keep: bool) -> None:
+        if cls.failed or os.environ.get("LINDUNG_TEST_LOGS") == "1":
+            cls.stack.dump_logs()
+        cls.stack.cleanup(keep=keep)
+
+    def setUp(self) -> None:
+        self._problems_before = _problem_count(self)
+        self.addCleanup(self._note_failure)
+
+    def _note_failure(self) -> None:
+        now = _problem_count(self)
+        if now is None or self._problems_before is None or now > self._problems_before:
+            type(self).failed = True
+
+
 class LindungTestCase(unittest.TestCase):
     """Gives each test a fresh `self.stack` with PostgreSQL started and the
     database created (not yet migrated). On failure the daemon and postgres
@@ -721,23 +765,14 @@ class LindungTestCase(unittest.TestCase):
 
     def setUp(self) -> None:
         keep = os.environ.get("LINDUNG_TEST_KEEP") == "1"
-        self._problems_before = self._problem_count()
+        self._problems_before = _problem_count(self)
         self.stack = Stack()
         self.addCleanup(self.stack.cleanup, keep)
         self.addCleanup(self._dump_logs_if_failed)  # runs before the clean-up
         self.stack.start_postgres()
 
-    def _problem_count(self) -> int | None:
-        """Failures + errors recorded so far (subtests included), or None when
-        the result object cannot tell."""
-        result = getattr(getattr(self, "_outcome", None), "result", None)
-        try:
-            return len(result.failures) + len(result.errors)
-        except AttributeError:
-            return None
-
     def _dump_logs_if_failed(self) -> None:
-        now = self._problem_count()
+        now = _problem_count(self)
         failed = now is None or self._problems_before is None or now > self._problems_before
         if failed or os.environ.get("LINDUNG_TEST_LOGS") == "1":
             self.stack.dump_logs()

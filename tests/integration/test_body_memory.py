@@ -137,15 +137,11 @@ def upload_all(port: int, request_head: bytes, size: int, chunked: bool,
     return statuses
 
 
-class BodyMemory(unittest.TestCase):
-    stack: harness.Stack
-    failed = False
-
+class BodyMemory(harness.SharedStackTestCase):
     @classmethod
     def setUpClass(cls) -> None:
-        keep = os.environ.get("LINDUNG_TEST_KEEP") == "1"
-        cls.stack = s = harness.Stack()
-        cls.addClassCleanup(cls._cleanup_stack, keep)
+        super().setUpClass()
+        s = cls.stack
         s.env["LINDUNG_HTTP_BODY_BUDGET_MB"] = str(BUDGET_MB)
         s.start_postgres()
         s.migrate()
@@ -154,22 +150,6 @@ class BodyMemory(unittest.TestCase):
         s.start_daemons("intake")
         cls.port = s.intake.http_port
 
-    @classmethod
-    def _cleanup_stack(cls, keep: bool) -> None:
-        if cls.failed or os.environ.get("LINDUNG_TEST_LOGS") == "1":
-            cls.stack.dump_logs()
-        cls.stack.cleanup(keep=keep)
-
-    def setUp(self) -> None:
-        result = getattr(getattr(self, "_outcome", None), "result", None)
-        self._before = len(result.failures) + len(result.errors) if result else None
-        self.addCleanup(self._note_failure)
-
-    def _note_failure(self) -> None:
-        result = getattr(getattr(self, "_outcome", None), "result", None)
-        now = len(result.failures) + len(result.errors) if result else None
-        if now is None or self._before is None or now > self._before:
-            type(self).failed = True
 
     def measure(self, label: str, fn) -> tuple[float, float, object]:
         """Run fn(); (peak growth, end growth) of intake in MB over its VmRSS

@@ -200,17 +200,14 @@ class Resp:
         return f"<{self.status} {self.body!r}>"
 
 
-class Intake(unittest.TestCase):
-    stack: harness.Stack
+class Intake(harness.SharedStackTestCase):
     port: int
-    failed = False
 
     # -- one stack for the class
     @classmethod
     def setUpClass(cls) -> None:
-        keep = os.environ.get("LINDUNG_TEST_KEEP") == "1"
-        cls.stack = s = harness.Stack()
-        cls.addClassCleanup(cls._cleanup_stack, keep)
+        super().setUpClass()
+        s = cls.stack
         s.start_postgres()
         s.migrate()
         s.import_programs()
@@ -223,28 +220,9 @@ class Intake(unittest.TestCase):
         s.start_daemons()
         cls.port = s.intake.http_port
 
-    @classmethod
-    def _cleanup_stack(cls, keep: bool) -> None:
-        if cls.failed or os.environ.get("LINDUNG_TEST_LOGS") == "1":
-            cls.stack.dump_logs()
-        cls.stack.cleanup(keep=keep)
-
     def setUp(self) -> None:
         TESTS_RUN.add(self._testMethodName)
-        self._before = self._problems()
-        self.addCleanup(self._note_failure)
-
-    def _problems(self) -> int | None:
-        result = getattr(getattr(self, "_outcome", None), "result", None)
-        try:
-            return len(result.failures) + len(result.errors)
-        except AttributeError:
-            return None
-
-    def _note_failure(self) -> None:
-        now = self._problems()
-        if now is None or self._before is None or now > self._before:
-            type(self).failed = True
+        super().setUp()
 
     # -- HTTP
     def req(self, method: str, path: str, key: str | None = None, body: Any = None,

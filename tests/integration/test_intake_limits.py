@@ -64,15 +64,11 @@ def status_kb(pid: int) -> dict[str, int]:
     return out
 
 
-class IntakeLimits(unittest.TestCase):
-    stack: harness.Stack
-    failed = False
-
+class IntakeLimits(harness.SharedStackTestCase):
     @classmethod
     def setUpClass(cls) -> None:
-        keep = os.environ.get("LINDUNG_TEST_KEEP") == "1"
-        cls.stack = s = harness.Stack()
-        cls.addClassCleanup(cls._cleanup_stack, keep)
+        super().setUpClass()
+        s = cls.stack
         s.start_postgres()
         s.migrate()
         s.import_programs()
@@ -81,27 +77,6 @@ class IntakeLimits(unittest.TestCase):
         cls.k_mura_village = s.create_key(f"village:{MURA_VILLAGE}", name="limits-mura-v")
         s.start_daemons("intake")
 
-    @classmethod
-    def _cleanup_stack(cls, keep: bool) -> None:
-        if cls.failed or os.environ.get("LINDUNG_TEST_LOGS") == "1":
-            cls.stack.dump_logs()
-        cls.stack.cleanup(keep=keep)
-
-    def setUp(self) -> None:
-        self._before = self._problems()
-        self.addCleanup(self._note_failure)
-
-    def _problems(self) -> int | None:
-        result = getattr(getattr(self, "_outcome", None), "result", None)
-        try:
-            return len(result.failures) + len(result.errors)
-        except AttributeError:
-            return None
-
-    def _note_failure(self) -> None:
-        now = self._problems()
-        if now is None or self._before is None or now > self._before:
-            type(self).failed = True
 
     # -- helpers
     def post(self, path: str, body: bytes | dict, key: str | None = None,

@@ -91,16 +91,12 @@ def metric(text: str, name: str, labels: str = "") -> float:
     return total
 
 
-class SlowClients(unittest.TestCase):
-    stack: harness.Stack
-    failed = False
-
+class SlowClients(harness.SharedStackTestCase):
     @classmethod
     def setUpClass(cls) -> None:
         raise_fd_limit(3 * SLOW)
-        keep = os.environ.get("LINDUNG_TEST_KEEP") == "1"
-        cls.stack = s = harness.Stack()
-        cls.addClassCleanup(cls._cleanup_stack, keep)
+        super().setUpClass()
+        s = cls.stack
         # the slow connections must outlive their opening on a busy machine:
         # the deadline itself is test_d's
         s.env["LINDUNG_HTTP_HEADER_TIMEOUT_S"] = "60"
@@ -110,22 +106,6 @@ class SlowClients(unittest.TestCase):
         cls.admin = s.create_key("admin", name="slow-admin")
         s.start_daemons("intake")
 
-    @classmethod
-    def _cleanup_stack(cls, keep: bool) -> None:
-        if cls.failed or os.environ.get("LINDUNG_TEST_LOGS") == "1":
-            cls.stack.dump_logs()
-        cls.stack.cleanup(keep=keep)
-
-    def setUp(self) -> None:
-        result = getattr(getattr(self, "_outcome", None), "result", None)
-        self._before = len(result.failures) + len(result.errors) if result else None
-        self.addCleanup(self._note_failure)
-
-    def _note_failure(self) -> None:
-        result = getattr(getattr(self, "_outcome", None), "result", None)
-        now = len(result.failures) + len(result.errors) if result else None
-        if now is None or self._before is None or now > self._before:
-            type(self).failed = True
 
     # -- helpers
     def extra_intake(self, name: str, **env: str) -> harness.Daemon:

@@ -135,15 +135,11 @@ class HttpsDaemon(harness.Daemon):
         return f"https://127.0.0.1:{self.http_port}"
 
 
-class TLS(unittest.TestCase):
-    stack: harness.Stack
-    failed = False
-
+class TLS(harness.SharedStackTestCase):
     @classmethod
     def setUpClass(cls) -> None:
-        keep = os.environ.get("LINDUNG_TEST_KEEP") == "1"
-        cls.stack = s = harness.Stack()
-        cls.addClassCleanup(cls._cleanup_stack, keep)
+        super().setUpClass()
+        s = cls.stack
         cls.cert, cls.key = make_certificate(s.dir)
         cls.trusting = ssl.create_default_context(cafile=str(cls.cert))
         urllib.request.install_opener(urllib.request.build_opener(
@@ -160,22 +156,6 @@ class TLS(unittest.TestCase):
         s.daemons["intake"] = cls.intake
         cls.intake.start()
 
-    @classmethod
-    def _cleanup_stack(cls, keep: bool) -> None:
-        if cls.failed or os.environ.get("LINDUNG_TEST_LOGS") == "1":
-            cls.stack.dump_logs()
-        cls.stack.cleanup(keep=keep)
-
-    def setUp(self) -> None:
-        result = getattr(getattr(self, "_outcome", None), "result", None)
-        self._before = len(result.failures) + len(result.errors) if result else None
-        self.addCleanup(self._note_failure)
-
-    def _note_failure(self) -> None:
-        result = getattr(getattr(self, "_outcome", None), "result", None)
-        now = len(result.failures) + len(result.errors) if result else None
-        if now is None or self._before is None or now > self._before:
-            type(self).failed = True
 
     # -- helpers
     def api(self, method: str, path: str, **kw) -> harness.Response:
