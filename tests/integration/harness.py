@@ -714,7 +714,7 @@ class Stack:
             _log(f"kept {self.dir}")
 
 
-def _problem_count(case: unittest.TestCase) -> int | None:
+def problem_count(case: unittest.TestCase) -> int | None:
     """Failures + errors recorded so far (subtests included), or None when
     the result object cannot tell."""
     result = getattr(getattr(case, "_outcome", None), "result", None)
@@ -747,11 +747,11 @@ class SharedStackTestCase(unittest.TestCase):
         cls.stack.cleanup(keep=keep)
 
     def setUp(self) -> None:
-        self._problems_before = _problem_count(self)
+        self._problems_before = problem_count(self)
         self.addCleanup(self._note_failure)
 
     def _note_failure(self) -> None:
-        now = _problem_count(self)
+        now = problem_count(self)
         if now is None or self._problems_before is None or now > self._problems_before:
             type(self).failed = True
 
@@ -765,14 +765,14 @@ class LindungTestCase(unittest.TestCase):
 
     def setUp(self) -> None:
         keep = os.environ.get("LINDUNG_TEST_KEEP") == "1"
-        self._problems_before = _problem_count(self)
+        self._problems_before = problem_count(self)
         self.stack = Stack()
         self.addCleanup(self.stack.cleanup, keep)
         self.addCleanup(self._dump_logs_if_failed)  # runs before the clean-up
         self.stack.start_postgres()
 
     def _dump_logs_if_failed(self) -> None:
-        now = _problem_count(self)
+        now = problem_count(self)
         failed = now is None or self._problems_before is None or now > self._problems_before
         if failed or os.environ.get("LINDUNG_TEST_LOGS") == "1":
             self.stack.dump_logs()

@@ -186,7 +186,7 @@ class Roles(harness.LindungTestCase):
         cls.stack.cleanup()
 
     def setUp(self) -> None:  # the class's stack, not one per test
-        self._problems_before = self._problem_count()
+        self._problems_before = harness.problem_count(self)
         self.addCleanup(self._dump_logs_if_failed)
 
     @classmethod
