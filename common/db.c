@@ -11,9 +11,12 @@
 #define _GNU_SOURCE /* program_invocation_short_name */
 #include "db.h"
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "log.h"
+#include "metrics.h"
 
 #define DB_MAX_PREPARED 128
 
@@ -32,6 +35,89 @@ struct db_t {
     prepared_t prepared[DB_MAX_PREPARED];
     int n_prepared;
 };
+
+/* What every db_t of the process saw, for operators following a failover
+ * (docs/ha.md): which server the newest session reached, how often sessions
+ * were made and refused, and since when no server would take one. One
+ * record per process, because the question is the daemon's, not a
+ * thread's; NULL metrics until db_observe. */
+static struct {
+    pthread_mutex_t lock;
+    metrics_t *metrics;
+    char server[128];  /* "host:port" of the newest session; "" before one */
+    time_t down_since; /* first refused connection of an outage; 0: none */
+} seen = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+void db_observe(metrics_t *metrics)
+{
+    if (!metrics)
+        return;
+    pthread_mutex_lock(&seen.lock);
+    seen.metrics = metrics;
+    /* present at 0 from the start, so that alerts see the first change */
+    metrics_counter_add(metrics, "lindung_db_connections_total",
+                        "Database sessions made, first ones and reconnections.", NULL, 0);
+    metrics_counter_add(metrics, "lindung_db_connect_failures_total",
+                        "Attempts to make a database session that no server took "
+                        "(none reachable, or none accepting writes).",
+                        NULL, 0);
+    metrics_counter_add(metrics, "lindung_db_unavailable_seconds_total",
+                        "Time from a refused connection to the next session made, "
+                        "summed over the outages that ended.",
+                        NULL, 0);
+    metrics_gauge_set(metrics, "lindung_db_unavailable_since_seconds",
+                      "Unix time of the first refused connection of the outage going on; "
+                      "0 while sessions are made.",
+                      NULL, 0);
+    pthread_mutex_unlock(&seen.lock);
+}
+
+static void seen_connected(const PGconn *conn)
+{
+    char server[128];
+    snprintf(server, sizeof server, "%s:%s", PQhost(conn), PQport(conn));
+    pthread_mutex_lock(&seen.lock);
+    metrics_t *m = seen.metrics;
+    if (m && strcmp(server, seen.server) != 0) {
+        char label[160];
+        char esc[140];
+        if (seen.server[0]) {
+            metrics_escape_label(seen.server, esc, sizeof esc);
+            snprintf(label, sizeof label, "server=\"%s\"", esc);
+            metrics_gauge_set(m, "lindung_db_server", NULL, label, 0);
+        }
+        metrics_escape_label(server, esc, sizeof esc);
+        snprintf(label, sizeof label, "server=\"%s\"", esc);
+        metrics_gauge_set(m, "lindung_db_server",
+                          "1 for the database server (host:port) of the newest session.",
+                          label, 1);
+    }
+    snprintf(seen.server, sizeof seen.server, "%s", server);
+    if (m)
+        metrics_counter_add(m, "lindung_db_connections_total", NULL, NULL, 1);
+    if (seen.down_since && m) {
+        metrics_counter_add(m, "lindung_db_unavailable_seconds_total", NULL, NULL,
+                            (double)(time(NULL) - seen.down_since));
+        metrics_gauge_set(m, "lindung_db_unavailable_since_seconds", NULL, NULL, 0);
+    }
+    seen.down_since = 0;
+    pthread_mutex_unlock(&seen.lock);
+}
+
+static void seen_refused(void)
+{
+    pthread_mutex_lock(&seen.lock);
+    if (!seen.down_since) {
+        seen.down_since = time(NULL);
+        if (seen.metrics)
+            metrics_gauge_set(seen.metrics, "lindung_db_unavailable_since_seconds", NULL,
+                              NULL, (double)seen.down_since);
+    }
+    if (seen.metrics)
+        metrics_counter_add(seen.metrics, "lindung_db_connect_failures_total", NULL, NULL,
+                            1);
+    pthread_mutex_unlock(&seen.lock);
+}
 
 static void db_remember_error(db_t *self, const char *msg)
 {
@@ -73,6 +159,15 @@ const char *db_conninfo(const db_t *self)
     return self->conninfo;
 }
 
+const char *db_server(const db_t *self, char *out, size_t cap)
+{
+    if (!self->conn || PQstatus(self->conn) != CONNECTION_OK)
+        snprintf(out, cap, "none");
+    else
+        snprintf(out, cap, "%s:%s", PQhost(self->conn), PQport(self->conn));
+    return out;
+}
+
 /* A session says which program holds it, in pg_stat_activity and in the
  * server's log (%a): the binary's own name, lindung-intake, lindung-verify,
  * lindung-billing or lindungctl, so an operator tells the daemons' sessions
@@ -99,6 +194,7 @@ PGconn *db_conn(db_t *self)
     }
     if (PQstatus(self->conn) != CONNECTION_OK) {
         db_remember_error(self, PQerrorMessage(self->conn));
+        seen_refused();
         return NULL;
     }
     /* Timestamps in UTC (dates are civil dates, unaffected); NOTICEs are noise. */
@@ -106,7 +202,8 @@ PGconn *db_conn(db_t *self)
         PQexec(self->conn, "SET TIME ZONE 'UTC'; SET client_min_messages = warning");
     PQclear(res);
     self->generation++;
-    log_info("db.connected");
+    seen_connected(self->conn);
+    log_info("db.connected", "server", PQhost(self->conn), "port", PQport(self->conn));
     return self->conn;
 }
 
@@ -142,7 +239,10 @@ static const char *db_statement(db_t *self, const char *sql, int nparams, char n
 }
 
 /* A failure that says the session is gone, whatever PQstatus still claims:
- * after a server shutdown libpq may only learn it from the error. */
+ * after a server shutdown libpq may only learn it from the error. A session
+ * on a server that no longer takes writes (25006: a primary demoted to a
+ * standby under it) is as good as gone: the next one goes to whichever
+ * server is primary now (target_session_attrs=read-write, docs/ha.md). */
 static bool db_failure_is_connection(const PGconn *conn, const PGresult *res)
 {
     if (PQstatus(conn) != CONNECTION_OK || !res)
@@ -152,7 +252,7 @@ static bool db_failure_is_connection(const PGconn *conn, const PGresult *res)
     const char *state = db_sqlstate(res);
     return state[0] == '\0' || strncmp(state, "08", 2) == 0 ||
            strcmp(state, "57P01") == 0 || strcmp(state, "57P02") == 0 ||
-           strcmp(state, "57P03") == 0;
+           strcmp(state, "57P03") == 0 || strcmp(state, "25006") == 0;
 }
 
 static PGresult *db_exec_once(db_t *self, PGconn *conn, const char *sql, int nparams,

@@ -4,7 +4,9 @@
 #ifndef LINDUNG_DB_H
 #define LINDUNG_DB_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <libpq-fe.h>
+#include "metrics.h"
 
 typedef struct db_t db_t;
 
@@ -16,6 +18,12 @@ void db_destroy(db_t **self_p);
  * database). */
 const char *db_conninfo(const db_t *self);
 
+/* The server ("host:port") of this db_t's session, "none" without one. */
+const char *db_server(const db_t *self, char *out, size_t cap);
+/* Count every db_t's sessions in `metrics` from now on (lindung_db_*:
+ * sessions made, refused, the server reached, time without one; docs/ha.md).
+ * Once per process, before the threads start. */
+void db_observe(metrics_t *metrics);
 /* The live connection, reconnecting first if it was lost; NULL while
  * PostgreSQL is unreachable (try again later). */
 PGconn *db_conn(db_t *self);

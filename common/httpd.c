@@ -295,13 +295,13 @@ static bool builtin_endpoints(httpd_t *self, http_response_t *res, const char *p
         http_response_json(res, 200, doc);
     } else if (strcmp(path, "/readyz") == 0) {
         res->route = "/readyz";
-        char why[256] = "";
+        char text[256] = "";
         bool ready = !self->config.ready ||
-                     self->config.ready(self->config.ready_arg, why, sizeof why);
+                     self->config.ready(self->config.ready_arg, text, sizeof text);
         cJSON *doc = cJSON_CreateObject();
         cJSON_AddStringToObject(doc, "status", ready ? "ready" : "unready");
-        if (!ready)
-            cJSON_AddStringToObject(doc, "reason", why);
+        if (text[0])
+            cJSON_AddStringToObject(doc, ready ? "database" : "reason", text);
         http_response_json(res, ready ? 200 : 503, doc);
     } else if (strcmp(path, "/metrics") == 0 && self->config.metrics) {
         res->route = "/metrics";

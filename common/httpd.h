@@ -47,8 +47,10 @@ typedef struct {
 
 typedef void (*httpd_handler_fn)(const http_request_t *req, http_response_t *res,
                                  void *arg);
-/* Readiness: true when ready; otherwise fill why. */
-typedef bool (*httpd_ready_fn)(void *arg, char *why, size_t whycap);
+/* Readiness: true when ready, and then `text` may name what it is ready
+ * with (the database server, shown as "database"); otherwise `text` says
+ * why not (shown as "reason"). */
+typedef bool (*httpd_ready_fn)(void *arg, char *text, size_t cap);
 /* Admission of a request that carries a body (a Content-Length above 0, or
  * Transfer-Encoding), called once its head is in and before any body byte
  * is read: req has an empty body. Return true to read the body and then

@@ -15,8 +15,11 @@ struct ready_t {
     int n_buses;
 };
 
+/* The schema's version, and whether the server is a standby: one taken
+ * without target_session_attrs=read-write in LINDUNG_DB (docs/ha.md) would
+ * refuse every write. */
 static const char *SQL_SCHEMA_VERSION =
-    "SELECT coalesce(max(version), 0) FROM schema_migrations";
+    "SELECT coalesce(max(version), 0), pg_is_in_recovery() FROM schema_migrations";
 
 ready_t *ready_new(const char *conninfo)
 {
@@ -49,7 +52,7 @@ void ready_destroy(ready_t **self_p)
     *self_p = NULL;
 }
 
-bool ready_check(void *arg, char *why, size_t whycap)
+bool ready_check(void *arg, char *text, size_t cap)
 {
     ready_t *self = arg;
     pthread_mutex_lock(&self->lock);
@@ -58,17 +61,26 @@ bool ready_check(void *arg, char *why, size_t whycap)
     PGresult *r = db_exec_read(self->db, SQL_SCHEMA_VERSION, 0, NULL);
     bool ok = db_ok(r) && PQntuples(r) == 1;
     int version = ok ? atoi(PQgetvalue(r, 0, 0)) : 0;
+    bool standby = ok && PQgetvalue(r, 0, 1)[0] == 't';
+    char server[128];
+    db_server(self->db, server, sizeof server);
     if (!ok)
-        snprintf(why, whycap, "database: %s", db_error(self->db));
+        snprintf(text, cap, "database: %s", db_error(self->db));
+    else if (standby)
+        snprintf(text, cap,
+                 "database server %s is a standby (read-only): LINDUNG_DB needs "
+                 "target_session_attrs=read-write",
+                 server);
     else if (version < LINDUNG_SCHEMA_VERSION)
-        snprintf(why, whycap,
+        snprintf(text, cap,
                  "schema at version %d, this build needs %d: run lindungctl migrate",
                  version, LINDUNG_SCHEMA_VERSION);
     PQclear(r);
-    bool buses_ok = true;
-    for (int i = 0;
-         ok && version >= LINDUNG_SCHEMA_VERSION && buses_ok && i < self->n_buses; i++)
-        buses_ok = bus_ready(self->buses[i], why, whycap);
+    ok = ok && !standby && version >= LINDUNG_SCHEMA_VERSION;
+    for (int i = 0; ok && i < self->n_buses; i++)
+        ok = bus_ready(self->buses[i], text, cap);
+    if (ok)
+        snprintf(text, cap, "%s", server);
     pthread_mutex_unlock(&self->lock);
-    return ok && version >= LINDUNG_SCHEMA_VERSION && buses_ok;
+    return ok;
 }

@@ -22,6 +22,8 @@ ready_t *ready_new(const char *conninfo);
 /* Also require this bus to be ready (its peer connected, when it connects). */
 void ready_watch(ready_t *self, struct bus_t *bus);
 void ready_destroy(ready_t **self_p);
-/* An httpd_ready_fn: arg is a ready_t. */
-bool ready_check(void *arg, char *why, size_t whycap);
+/* An httpd_ready_fn: arg is a ready_t. Ready: the database answers, is a
+ * primary at the schema this build needs, and every watched bus is ready;
+ * then `text` names the database server ("host:port"), else says why not. */
+bool ready_check(void *arg, char *text, size_t cap);
 #endif

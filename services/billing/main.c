@@ -229,6 +229,7 @@ int main(void)
         log_error("startup.failed", "detail", "out of memory");
         return 1;
     }
+    db_observe(metrics);
     billing_metrics_init(metrics);
     zmqauth_t *auth = zmqauth_new(zmq, ZMQAUTH_SERVER, metrics, err, sizeof err);
     if (!auth) {

@@ -8,6 +8,7 @@
 #include "api.h"
 #include "bus.h"
 #include "config.h"
+#include "db.h"
 #include "events.h"
 #include "httpd.h"
 #include "log.h"
@@ -120,6 +121,7 @@ int main(void)
     void *zmq = zmq_ctx_new();
     metrics_t *metrics = metrics_new();
     events_metrics_init(metrics);
+    db_observe(metrics);
     zmqauth_t *auth = zmqauth_new(zmq, ZMQAUTH_SERVER, metrics, err, sizeof err);
     if (!auth) {
         log_error("config.invalid", "detail", err);

@@ -5,6 +5,7 @@
 #include <zmq.h>
 #include "bus.h"
 #include "config.h"
+#include "db.h"
 #include "httpd.h"
 #include "log.h"
 #include "metrics.h"
@@ -69,6 +70,7 @@ int main(void)
         log_error("startup.failed", "detail", "out of memory");
         return 1;
     }
+    db_observe(metrics);
     zmqauth_t *auth = zmqauth_new(zmq, ZMQAUTH_CLIENT, metrics, err, sizeof err);
     if (!auth) {
         log_error("config.invalid", "detail", err);

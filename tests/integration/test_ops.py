@@ -286,6 +286,16 @@ class Health(OpsCase):
             lambda: self.readyz() == {"intake": 200, "verify": 200, "billing": 200},
             timeout=20, message="every /readyz to answer 200 after start")
         pids = {n: s.daemon(n).pid for n in ("intake", "verify", "billing")}
+        # the server each daemon is on, in /readyz and /metrics (docs/ha.md)
+        server = f"{s.cluster.sockdir}:{s.cluster.PORT}"
+        for n in pids:
+            self.assertEqual(harness.http("GET", s.daemon(n).url + "/readyz").body,
+                             {"status": "ready", "database": server}, n)
+        db_metric = lambda name, labels="": db_metric_value(s.intake, name, labels)  # noqa: E731
+        self.assertEqual(db_metric("lindung_db_server", f'server="{server}"'), 1)
+        self.assertEqual(db_metric("lindung_db_unavailable_since_seconds"), 0)
+        sessions = db_metric("lindung_db_connections_total")
+        self.assertGreaterEqual(sessions, 1)
 
         s.cluster.stop("immediate")
         harness.wait_until(lambda: set(self.readyz().values()) == {503}, timeout=20,
@@ -299,11 +309,18 @@ class Health(OpsCase):
         self.assertFalse(status["database"]["reachable"])
         self.assertEqual({d["status"] for d in status["daemons"]}, {"unready"})
         self.assertIsNone(status["queue"])
+        down_since = db_metric("lindung_db_unavailable_since_seconds")
+        self.assertGreater(down_since, time.time() - 60)
+        self.assertGreaterEqual(db_metric("lindung_db_connect_failures_total"), 1)
+        time.sleep(1.1)  # so that the outage lasts a whole second at least
 
         s.cluster.start()
         harness.wait_until(lambda: set(self.readyz().values()) == {200}, timeout=30,
                            message="every /readyz to answer 200 after PostgreSQL returned")
         self.assertEqual({n: s.daemon(n).pid for n in pids}, pids, "a daemon restarted")
+        self.assertEqual(db_metric("lindung_db_unavailable_since_seconds"), 0)
+        self.assertGreaterEqual(db_metric("lindung_db_unavailable_seconds_total"), 1)
+        self.assertGreater(db_metric("lindung_db_connections_total"), sessions)
         self.assertTrue(self.ctl_json("status")["ok"])
         self.wait_verified(self.submit(key, [GOOD_MAN]))
 
@@ -317,6 +334,16 @@ class Health(OpsCase):
 
 
 # ---------------------------------------------------------------- tracing
+
+def db_metric_value(daemon: harness.Daemon, name: str, labels: str = "") -> float:
+    """The value of one sample of `name` in the daemon's /metrics, whose
+    labels contain `labels`; fails when there is none."""
+    for line in daemon.metrics().splitlines():
+        m = re.match(rf"^{re.escape(name)}(\{{[^}}]*\}})? (\S+)$", line)
+        if m and labels in (m.group(1) or ""):
+            return float(m.group(2))
+    raise AssertionError(f"no {name}{{{labels}}} in /metrics")
+
 
 class Tracing(OpsCase):
 
