@@ -174,11 +174,22 @@ const char *db_server(const db_t *self, char *out, size_t cap)
  * apart even where they log in as one user. Only a fallback: an
  * application_name in the conninfo, or PGAPPNAME, wins. The conninfo is
  * expanded as libpq's "dbname" (a connection string or URI), so everything
- * it says still applies; PQreset reconnects with the same settings. */
+ * it says still applies; PQreset reconnects with the same settings.
+ *
+ * The settings before "dbname" are defaults the conninfo may override. They
+ * bound how long a session can hang on a database host that vanished (a
+ * failover, docs/ha.md) rather than refused: 5 s to connect to each host of
+ * a multi-host list, a dead peer noticed by TCP keepalives within about
+ * 25 s, and sent data unacknowledged for 30 s ends the session. They apply
+ * to TCP only; a local socket ignores them. */
 static PGconn *db_connect(const char *conninfo)
 {
-    const char *const keys[] = {"dbname", "fallback_application_name", NULL};
-    const char *const values[] = {conninfo, program_invocation_short_name, NULL};
+    const char *const keys[] = {"connect_timeout",           "keepalives_idle",
+                                "keepalives_interval",       "keepalives_count",
+                                "tcp_user_timeout",          "dbname",
+                                "fallback_application_name", NULL};
+    const char *const values[] = {
+        "5", "10", "5", "3", "30000", conninfo, program_invocation_short_name, NULL};
     return PQconnectdbParams(keys, values, 1);
 }
 
