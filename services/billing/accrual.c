@@ -29,15 +29,14 @@ static int load_memory_mb = 512;
 static const char *SQL_LOCK_MONTH = "SELECT pg_advisory_xact_lock(4242, $1::int)";
 
 static const char *SQL_RATES_IN_FORCE =
-    "SELECT (SELECT count(*) FROM premium_rates WHERE component = 'JKK' AND "
-    "effective_month <= $1) "
-    "     > 0 AND "
-    "       (SELECT count(*) FROM premium_rates WHERE component = 'JKM' AND "
-    "effective_month <= $1) "
-    "     > 0";
+    "SELECT (SELECT count(*) FROM premium_rates "
+    "        WHERE component = 'JKK' AND effective_month <= $1) > 0 "
+    "    AND (SELECT count(*) FROM premium_rates "
+    "         WHERE component = 'JKM' AND effective_month <= $1) > 0";
 
-static const char *SQL_RUN_BEFORE = "SELECT EXISTS (SELECT 1 FROM billing_runs WHERE "
-                                    "period = $1 AND finished_at IS NOT NULL)";
+static const char *SQL_RUN_BEFORE =
+    "SELECT EXISTS (SELECT 1 FROM billing_runs "
+    "               WHERE period = $1 AND finished_at IS NOT NULL)";
 
 /* The watermark of a run: the highest enrolment id such that every
  * enrolment at or below it is committed (or never will be). SHARE mode waits
@@ -54,13 +53,15 @@ static const char *SQL_WATERMARK = "SELECT coalesce(max(id), 0) FROM enrolments"
  * enrolments only if this is unchanged since the run that saw them. */
 static const char *SQL_PROGRAMS_MARK =
     "SELECT md5(coalesce(string_agg(id || ':' || coalesce(coverage_end::text, '-'), ',' "
-    "  ORDER BY id), '')) FROM programs";
+    "                               ORDER BY id), '')) "
+    "FROM programs";
 
 /* Enrolments at or below this id were all considered by a finished run of
  * the month under the same programme data: a re-run reads only newer ones.
  * 0 (read everything) when there is no such run. */
 static const char *SQL_SEEN_UP_TO =
-    "SELECT coalesce(max(enrolment_watermark), 0) FROM billing_runs "
+    "SELECT coalesce(max(enrolment_watermark), 0) "
+    "FROM billing_runs "
     "WHERE period = $1 AND finished_at IS NOT NULL AND programs_mark = $2";
 
 /* A month whose partition does not exist has no line at all: its first run
@@ -70,8 +71,9 @@ static const char *SQL_FIRST_LOAD =
 
 static const char *SQL_START_RUN =
     "INSERT INTO billing_runs (period, trigger, enrolment_watermark, programs_mark, "
-    "  rates_mark) "
-    "VALUES ($1, $2, nullif($3, '')::bigint, $4, $5) RETURNING id";
+    "    rates_mark) "
+    "VALUES ($1, $2, nullif($3, '')::bigint, $4, $5) "
+    "RETURNING id";
 
 /* Every payer with an enrolment newer than $2 (or among $3, those whose
  * months changed since the month's last run) active in the month, as three
@@ -82,14 +84,18 @@ static const char *SQL_START_RUN =
  * row, so their elements stay aligned. */
 static const char *SQL_PAYERS =
     "SELECT coalesce(array_agg(g.funding_source), '{}'), "
-    "  coalesce(array_agg(g.payer_code), '{}'), coalesce(array_agg(g.program_id), '{}') "
-    "FROM (SELECT e.funding_source, e.payer_code, min(e.program_id) AS program_id "
-    "      FROM enrolments e JOIN programs pe ON pe.id = e.program_id "
-    "      WHERE (e.id > $2::bigint OR e.id = ANY ($3::bigint[])) "
+    "    coalesce(array_agg(g.payer_code), '{}'), "
+    "    coalesce(array_agg(g.program_id), '{}') "
+    "FROM ("
+    "    SELECT e.funding_source, e.payer_code, min(e.program_id) AS program_id "
+    "    FROM enrolments e "
+    "    JOIN programs pe ON pe.id = e.program_id "
+    "    WHERE (e.id > $2::bigint OR e.id = ANY ($3::bigint[])) "
     "        AND e.start_month <= $1::date "
     "        AND (e.end_month IS NULL OR e.end_month >= $1::date) "
     "        AND (pe.coverage_end IS NULL OR pe.coverage_end >= $1::date) "
-    "      GROUP BY e.funding_source, e.payer_code) g";
+    "    GROUP BY e.funding_source, e.payer_code"
+    ") g";
 
 /* The same three arrays for a month's first load, where every enrolment
  * counts: the payers are found by stepping through enrolments_payer_idx from
@@ -99,25 +105,37 @@ static const char *SQL_PAYERS =
  * rather than a read of every enrolment). */
 static const char *SQL_PAYERS_FIRST =
     "WITH RECURSIVE payer AS ( "
-    "    (SELECT funding_source, payer_code FROM enrolments "
-    "     ORDER BY funding_source, payer_code LIMIT 1) "
-    "  UNION ALL "
-    "    SELECT n.funding_source, n.payer_code FROM payer p "
-    "    CROSS JOIN LATERAL (SELECT e.funding_source, e.payer_code FROM enrolments e "
-    "                        WHERE (e.funding_source, e.payer_code) "
-    "                              > (p.funding_source, p.payer_code) "
-    "                        ORDER BY e.funding_source, e.payer_code LIMIT 1) n) "
+    "    (SELECT funding_source, payer_code "
+    "     FROM enrolments "
+    "     ORDER BY funding_source, payer_code "
+    "     LIMIT 1) "
+    "    UNION ALL "
+    "    SELECT n.funding_source, n.payer_code "
+    "    FROM payer p "
+    "    CROSS JOIN LATERAL ("
+    "        SELECT e.funding_source, e.payer_code "
+    "        FROM enrolments e "
+    "        WHERE (e.funding_source, e.payer_code) > (p.funding_source, p.payer_code) "
+    "        ORDER BY e.funding_source, e.payer_code "
+    "        LIMIT 1"
+    "    ) n"
+    ") "
     "SELECT coalesce(array_agg(g.funding_source), '{}'), "
-    "  coalesce(array_agg(g.payer_code), '{}'), coalesce(array_agg(g.program_id), '{}') "
+    "    coalesce(array_agg(g.payer_code), '{}'), "
+    "    coalesce(array_agg(g.program_id), '{}') "
     "FROM payer p "
-    "CROSS JOIN LATERAL (SELECT p.funding_source, p.payer_code, e.program_id "
-    "                    FROM enrolments e JOIN programs pe ON pe.id = e.program_id "
-    "                    WHERE e.funding_source = p.funding_source "
-    "                      AND e.payer_code = p.payer_code "
-    "                      AND e.start_month <= $1::date "
-    "                      AND (e.end_month IS NULL OR e.end_month >= $1::date) "
-    "                      AND (pe.coverage_end IS NULL OR pe.coverage_end >= $1::date) "
-    "                    ORDER BY e.program_id LIMIT 1) g";
+    "CROSS JOIN LATERAL ("
+    "    SELECT p.funding_source, p.payer_code, e.program_id "
+    "    FROM enrolments e "
+    "    JOIN programs pe ON pe.id = e.program_id "
+    "    WHERE e.funding_source = p.funding_source "
+    "        AND e.payer_code = p.payer_code "
+    "        AND e.start_month <= $1::date "
+    "        AND (e.end_month IS NULL OR e.end_month >= $1::date) "
+    "        AND (pe.coverage_end IS NULL OR pe.coverage_end >= $1::date) "
+    "    ORDER BY e.program_id "
+    "    LIMIT 1"
+    ") g";
 
 /* A document of this run ($5) for each of those payers ($2..$4, SQL_PAYERS),
  * named after the company (CSR) or the region: the month's invoice when the
@@ -128,25 +146,27 @@ static const char *SQL_PAYERS_FIRST =
  * (SQL_DROP_EMPTY). */
 static const char *SQL_OPEN_INVOICES =
     "INSERT INTO invoices (period, funding_source, payer_code, payer_name, due_date, "
-    "  kind, run_id) "
+    "    kind, run_id) "
     "SELECT $1::date, g.funding_source, g.payer_code, "
-    "  coalesce(CASE WHEN g.funding_source = 'CSR' THEN p.payer_name END, r.name, "
-    "  g.payer_code), "
-    "  greatest($1::date + 14, (now() AT TIME ZONE 'Asia/Jakarta')::date + 14), "
-    "  CASE WHEN EXISTS (SELECT 1 FROM invoices f WHERE f.period = $1::date "
-    "                      AND f.funding_source = g.funding_source "
-    "                      AND f.payer_code = g.payer_code AND f.kind = 'invoice') "
-    "       THEN 'supplementary' ELSE 'invoice' END, $5::bigint "
+    "    coalesce(CASE WHEN g.funding_source = 'CSR' THEN p.payer_name END, r.name, "
+    "        g.payer_code), "
+    "    greatest($1::date + 14, (now() AT TIME ZONE 'Asia/Jakarta')::date + 14), "
+    "    CASE WHEN EXISTS (SELECT 1 FROM invoices f "
+    "                      WHERE f.period = $1::date "
+    "                          AND f.funding_source = g.funding_source "
+    "                          AND f.payer_code = g.payer_code AND f.kind = 'invoice') "
+    "        THEN 'supplementary' ELSE 'invoice' END, "
+    "    $5::bigint "
     "FROM unnest($2::text[], $3::text[], $4::int[]) "
-    "       AS g (funding_source, payer_code, program_id) "
+    "    AS g (funding_source, payer_code, program_id) "
     "JOIN programs p ON p.id = g.program_id "
     "LEFT JOIN regions r ON r.code = g.payer_code "
     "ORDER BY g.funding_source, g.payer_code "
     "ON CONFLICT DO NOTHING";
 
 /* This run's documents that got nothing: never issued. */
-static const char *SQL_DROP_EMPTY =
-    "DELETE FROM invoices WHERE run_id = $1::bigint AND line_count = 0";
+static const char *SQL_DROP_EMPTY = "DELETE FROM invoices "
+                                    "WHERE run_id = $1::bigint AND line_count = 0";
 
 /* A month's first run (see SQL_FIRST_LOAD), in parts. Nothing to load when
  * nobody is billed for the month: it then gets no partition, so a start-up
@@ -158,21 +178,24 @@ static const char *SQL_DROP_EMPTY =
  * nothing into a new partition; it never says no when a line is due. The
  * programmes first: a month before any programme reads no enrolment. */
 static const char *SQL_ANY_DUE =
-    "SELECT EXISTS (SELECT 1 FROM programs p WHERE p.coverage_start <= $1::date "
-    "               AND (p.coverage_end IS NULL OR p.coverage_end >= $1::date)) "
-    "   AND EXISTS (SELECT 1 FROM enrolments e JOIN programs p ON p.id = e.program_id "
-    "               WHERE e.start_month <= $1::date "
-    "                 AND (e.end_month IS NULL OR e.end_month >= $1::date) "
-    "                 AND p.coverage_start <= $1::date "
-    "                 AND (p.coverage_end IS NULL OR p.coverage_end >= $1::date))";
+    "SELECT EXISTS (SELECT 1 FROM programs p "
+    "               WHERE p.coverage_start <= $1::date "
+    "                   AND (p.coverage_end IS NULL OR p.coverage_end >= $1::date)) "
+    "    AND EXISTS (SELECT 1 FROM enrolments e "
+    "                JOIN programs p ON p.id = e.program_id "
+    "                WHERE e.start_month <= $1::date "
+    "                    AND (e.end_month IS NULL OR e.end_month >= $1::date) "
+    "                    AND p.coverage_start <= $1::date "
+    "                    AND (p.coverage_end IS NULL OR p.coverage_end >= $1::date))";
 
 /* The documents this run ($2) opened for lines, as three aligned arrays, for
  * the part sessions, which cannot see them. */
 static const char *SQL_INVOICE_MAP =
     "SELECT coalesce(array_agg(id ORDER BY id), '{}'), "
-    "  coalesce(array_agg(funding_source ORDER BY id), '{}'), "
-    "  coalesce(array_agg(payer_code ORDER BY id), '{}') "
-    "FROM invoices WHERE period = $1 AND run_id = $2::bigint AND kind <> 'credit_note'";
+    "    coalesce(array_agg(funding_source ORDER BY id), '{}'), "
+    "    coalesce(array_agg(payer_code ORDER BY id), '{}') "
+    "FROM invoices "
+    "WHERE period = $1 AND run_id = $2::bigint AND kind <> 'credit_note'";
 
 /* Enrolment ids are split into equal ranges, one per part. */
 static const char *SQL_ID_RANGE =
@@ -192,9 +215,10 @@ static const char *SQL_PART_MEMORY =
  * comment names the statement in pg_stat_activity (the crash test watches for it). */
 static const char *SQL_PART_LOAD =
     "/* accrual_run: INSERT INTO accruals, first load */ "
-    "SELECT invoice_id, lines, amount FROM accrual_part_load($1::date, $2::int, "
-    "  nullif($3, '')::bigint, nullif($4, '')::bigint, $5::bigint, $6::boolean, "
-    "  $7::bigint[], $8::bigint[], $9::text[], $10::text[])";
+    "SELECT invoice_id, lines, amount "
+    "FROM accrual_part_load($1::date, $2::int, nullif($3, '')::bigint, "
+    "    nullif($4, '')::bigint, $5::bigint, $6::boolean, $7::bigint[], $8::bigint[], "
+    "    $9::text[], $10::text[])";
 
 /* Back in the run's transaction: the parts become the month's partition. */
 static const char *SQL_PARTS_ATTACH =
@@ -203,12 +227,20 @@ static const char *SQL_PARTS_ATTACH =
 /* Each invoice grows by exactly the lines its parts wrote ($1..$3, the
  * parts' own counts and sums, aligned). */
 static const char *SQL_ADD_TOTALS =
-    "WITH t AS (SELECT invoice_id, sum(lines) AS n, sum(amount) AS total "
-    "           FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) "
-    "             AS t (invoice_id, lines, amount) GROUP BY invoice_id), "
-    "     upd AS (UPDATE invoices i SET total = i.total + t.total, "
-    "                    line_count = i.line_count + t.n, updated_at = now() "
-    "             FROM t WHERE i.id = t.invoice_id RETURNING t.n, t.total) "
+    "WITH t AS ("
+    "    SELECT invoice_id, sum(lines) AS n, sum(amount) AS total "
+    "    FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) "
+    "        AS t (invoice_id, lines, amount) "
+    "    GROUP BY invoice_id"
+    "), "
+    "upd AS ("
+    "    UPDATE invoices i "
+    "    SET total = i.total + t.total, line_count = i.line_count + t.n, "
+    "        updated_at = now() "
+    "    FROM t "
+    "    WHERE i.id = t.invoice_id "
+    "    RETURNING t.n, t.total"
+    ") "
     "SELECT coalesce(sum(n), 0), coalesce(sum(total), 0) FROM upd";
 
 /* A re-run: lines for enrolments newer than $4 (SQL_SEEN_UP_TO) that have
@@ -218,25 +250,33 @@ static const char *SQL_ADD_TOTALS =
  * lines inserted. */
 static const char *SQL_ACCRUE =
     "/* accrual_run: INSERT INTO accruals */ "
-    "WITH ins AS (INSERT INTO accruals (enrolment_id, period, jkk, jkm, amount, "
-    "               invoice_id, run_id, supplementary) "
-    "             SELECT d.enrolment_id, $1, d.jkk, d.jkm, d.jkk + d.jkm, i.id, $2, $3 "
-    "             FROM accrual_premiums($1::date) d "
-    "             JOIN invoices i ON i.run_id = $2::bigint AND i.kind <> 'credit_note' "
-    "                            AND i.funding_source = d.funding_source "
-    "                            AND i.payer_code = d.payer_code "
-    "             WHERE (d.enrolment_id > $4::bigint "
-    "                    OR d.enrolment_id = ANY ($5::bigint[])) "
-    "               AND NOT EXISTS (SELECT 1 FROM accruals a "
-    "                               WHERE a.period = $1 AND a.enrolment_id = "
-    "d.enrolment_id) "
-    "             ON CONFLICT (enrolment_id, period) DO NOTHING "
-    "             RETURNING invoice_id, amount), "
-    "     per_invoice AS (SELECT invoice_id, count(*) AS n, sum(amount) AS total "
-    "                     FROM ins GROUP BY invoice_id), "
-    "     upd AS (UPDATE invoices i SET total = i.total + p.total, "
-    "                    line_count = i.line_count + p.n, updated_at = now() "
-    "             FROM per_invoice p WHERE i.id = p.invoice_id RETURNING p.n, p.total) "
+    "WITH ins AS ("
+    "    INSERT INTO accruals (enrolment_id, period, jkk, jkm, amount, invoice_id, "
+    "        run_id, supplementary) "
+    "    SELECT d.enrolment_id, $1, d.jkk, d.jkm, d.jkk + d.jkm, i.id, $2, $3 "
+    "    FROM accrual_premiums($1::date) d "
+    "    JOIN invoices i ON i.run_id = $2::bigint AND i.kind <> 'credit_note' "
+    "        AND i.funding_source = d.funding_source "
+    "        AND i.payer_code = d.payer_code "
+    "    WHERE (d.enrolment_id > $4::bigint OR d.enrolment_id = ANY ($5::bigint[])) "
+    "        AND NOT EXISTS (SELECT 1 FROM accruals a "
+    "                        WHERE a.period = $1 AND a.enrolment_id = d.enrolment_id) "
+    "    ON CONFLICT (enrolment_id, period) DO NOTHING "
+    "    RETURNING invoice_id, amount"
+    "), "
+    "per_invoice AS ("
+    "    SELECT invoice_id, count(*) AS n, sum(amount) AS total "
+    "    FROM ins "
+    "    GROUP BY invoice_id"
+    "), "
+    "upd AS ("
+    "    UPDATE invoices i "
+    "    SET total = i.total + p.total, line_count = i.line_count + p.n, "
+    "        updated_at = now() "
+    "    FROM per_invoice p "
+    "    WHERE i.id = p.invoice_id "
+    "    RETURNING p.n, p.total"
+    ") "
     "SELECT coalesce(sum(n), 0), coalesce(sum(total), 0) FROM upd";
 
 /* Lapse (BPJS: after more than 3 consecutive unpaid months membership
@@ -262,39 +302,52 @@ static const char *SQL_ACCRUE =
  *   - corrections of the three months are few: summed once and hashed. */
 static const char *SQL_LAPSE =
     "WITH docs AS MATERIALIZED ( "
-    "       SELECT id, period, funding_source, payer_code, paid > 0 AS some_paid "
-    "       FROM invoice_balances "
-    "       WHERE period >= ($1::date - interval '3 months')::date AND period < $1 "
-    "         AND kind <> 'credit_note' AND outstanding > 0 AND due_date < $2::date "
-    "         AND (issued_at AT TIME ZONE 'Asia/Jakarta')::date <= period + 14), "
-    "     payers AS MATERIALIZED ( "
-    "       SELECT funding_source, payer_code FROM docs "
-    "       GROUP BY funding_source, payer_code HAVING count(DISTINCT period) = 3), "
-    "     fixes AS MATERIALIZED ( "
-    "       SELECT enrolment_id, period, sum(amount) AS amount FROM line_adjustments "
-    "       WHERE period >= ($1::date - interval '3 months')::date AND period < $1 "
-    "       GROUP BY enrolment_id, period), "
-    "     late AS (SELECT a.enrolment_id FROM payers p "
-    "              JOIN enrolments c ON c.funding_source = p.funding_source "
-    "                               AND c.payer_code = p.payer_code "
-    "              JOIN accruals a ON a.enrolment_id = c.id "
-    "                 AND a.period >= ($1::date - interval '3 months')::date "
-    "                 AND a.period < $1 "
-    "              JOIN docs d ON d.id = a.invoice_id "
-    "              LEFT JOIN fixes f ON f.enrolment_id = a.enrolment_id "
-    "                               AND f.period = a.period "
-    "              WHERE c.status = 'active' "
-    "                AND c.start_month <= ($1::date - interval '3 months')::date "
-    "                AND a.amount + coalesce(f.amount, 0) > CASE WHEN d.some_paid "
-    "                    THEN coalesce((SELECT sum(pl.amount) FROM payment_lines pl "
-    "                          WHERE pl.enrolment_id = a.enrolment_id "
-    "                            AND pl.period = a.period), 0) ELSE 0 END "
-    "              GROUP BY a.enrolment_id HAVING count(*) = 3) "
-    "UPDATE enrolments e SET status = 'ended', end_reason = 'lapsed', ended_at = now(), "
-    "       end_month = ($1::date - interval '1 month')::date "
-    "FROM late l WHERE e.id = l.enrolment_id AND e.status = 'active' "
-    "  AND NOT EXISTS (SELECT 1 FROM accruals x "
-    "                  WHERE x.enrolment_id = e.id AND x.period >= $1) "
+    "    SELECT id, period, funding_source, payer_code, paid > 0 AS some_paid "
+    "    FROM invoice_balances "
+    "    WHERE period >= ($1::date - interval '3 months')::date AND period < $1 "
+    "        AND kind <> 'credit_note' AND outstanding > 0 AND due_date < $2::date "
+    "        AND (issued_at AT TIME ZONE 'Asia/Jakarta')::date <= period + 14"
+    "), "
+    "payers AS MATERIALIZED ( "
+    "    SELECT funding_source, payer_code "
+    "    FROM docs "
+    "    GROUP BY funding_source, payer_code "
+    "    HAVING count(DISTINCT period) = 3"
+    "), "
+    "fixes AS MATERIALIZED ( "
+    "    SELECT enrolment_id, period, sum(amount) AS amount "
+    "    FROM line_adjustments "
+    "    WHERE period >= ($1::date - interval '3 months')::date AND period < $1 "
+    "    GROUP BY enrolment_id, period"
+    "), "
+    "late AS ("
+    "    SELECT a.enrolment_id "
+    "    FROM payers p "
+    "    JOIN enrolments c ON c.funding_source = p.funding_source "
+    "        AND c.payer_code = p.payer_code "
+    "    JOIN accruals a ON a.enrolment_id = c.id "
+    "        AND a.period >= ($1::date - interval '3 months')::date "
+    "        AND a.period < $1 "
+    "    JOIN docs d ON d.id = a.invoice_id "
+    "    LEFT JOIN fixes f ON f.enrolment_id = a.enrolment_id AND f.period = a.period "
+    "    WHERE c.status = 'active' "
+    "        AND c.start_month <= ($1::date - interval '3 months')::date "
+    "        AND a.amount + coalesce(f.amount, 0) > "
+    "            CASE WHEN d.some_paid "
+    "                THEN coalesce((SELECT sum(pl.amount) FROM payment_lines pl "
+    "                               WHERE pl.enrolment_id = a.enrolment_id "
+    "                                   AND pl.period = a.period), 0) "
+    "                ELSE 0 END "
+    "    GROUP BY a.enrolment_id "
+    "    HAVING count(*) = 3"
+    ") "
+    "UPDATE enrolments e "
+    "SET status = 'ended', end_reason = 'lapsed', ended_at = now(), "
+    "    end_month = ($1::date - interval '1 month')::date "
+    "FROM late l "
+    "WHERE e.id = l.enrolment_id AND e.status = 'active' "
+    "    AND NOT EXISTS (SELECT 1 FROM accruals x "
+    "                    WHERE x.enrolment_id = e.id AND x.period >= $1) "
     "RETURNING e.id, e.nik, e.payer_code, to_char(e.end_month, 'YYYY-MM')";
 
 /* The lapse check's people are few against all lines of three months:
@@ -313,10 +366,12 @@ static const char *SQL_LAPSE_COSTS_RESET = "SET LOCAL random_page_cost TO DEFAUL
  * program_ended (their end_month is already the programme's last month).
  * Found through the index of active enrolments per programme. */
 static const char *SQL_PROGRAMS_ENDED =
-    "UPDATE enrolments e SET status = 'ended', end_reason = 'program_ended', "
-    "  ended_at = now() "
-    "FROM programs p WHERE p.coverage_end < $1::date AND e.program_id = p.id "
-    "  AND e.status = 'active' AND e.end_month IS NOT NULL AND e.end_month < $1::date";
+    "UPDATE enrolments e "
+    "SET status = 'ended', end_reason = 'program_ended', ended_at = now() "
+    "FROM programs p "
+    "WHERE p.coverage_end < $1::date AND e.program_id = p.id "
+    "    AND e.status = 'active' "
+    "    AND e.end_month IS NOT NULL AND e.end_month < $1::date";
 
 /* What this run bills under (013_money_rules.sql: rates, reliefs, insured
  * incomes, coverage ends). */
@@ -330,15 +385,17 @@ static const char *SQL_RATES_MARK = "SELECT billing_rates_mark()";
  * finds nothing twice); 'none' when the month has no line yet. */
 static const char *SQL_RECONCILE_SCOPE =
     "SELECT CASE WHEN to_regclass(accrual_partition_name($1::date)) IS NULL THEN 'none' "
-    "  WHEN (SELECT rates_mark FROM billing_runs WHERE period = $1 "
-    "        AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1) "
-    "       IS DISTINCT FROM $2 THEN 'all' ELSE 'some' END, "
-    "  coalesce((SELECT max(started_at) - interval '1 hour' FROM billing_runs "
-    "            WHERE period = $1 AND finished_at IS NOT NULL)::text, '-infinity')";
+    "            WHEN (SELECT rates_mark FROM billing_runs "
+    "                  WHERE period = $1 AND finished_at IS NOT NULL "
+    "                  ORDER BY id DESC LIMIT 1) "
+    "                 IS DISTINCT FROM $2 THEN 'all' "
+    "            ELSE 'some' END, "
+    "    coalesce((SELECT max(started_at) - interval '1 hour' FROM billing_runs "
+    "              WHERE period = $1 AND finished_at IS NOT NULL)::text, '-infinity')";
 
-static const char *SQL_ENDED_SINCE =
-    "SELECT coalesce(array_agg(id), '{}') FROM enrolments "
-    "WHERE coverage_changed_at >= $1::timestamptz";
+static const char *SQL_ENDED_SINCE = "SELECT coalesce(array_agg(id), '{}') "
+                                     "FROM enrolments "
+                                     "WHERE coverage_changed_at >= $1::timestamptz";
 
 /* Corrections of month $1 by run $2: for every line billed in the month
  * (of enrolments $3, or all when NULL), its net charge (the line plus its
@@ -350,64 +407,89 @@ static const char *SQL_ENDED_SINCE =
 static const char *SQL_DIFF =
     "CREATE TEMP TABLE reconcile_diff ON COMMIT DROP AS "
     "WITH billed AS ( "
-    "  SELECT a.enrolment_id, a.jkk + coalesce(sum(l.jkk), 0) AS jkk, "
-    "         a.jkm + coalesce(sum(l.jkm), 0) AS jkm "
-    "  FROM accruals a LEFT JOIN line_adjustments l "
-    "    ON l.enrolment_id = a.enrolment_id AND l.period = a.period "
-    "  WHERE a.period = $1::date "
-    "    AND ($2::bigint[] IS NULL OR a.enrolment_id = ANY ($2::bigint[])) "
-    "  GROUP BY a.enrolment_id, a.jkk, a.jkm), "
-    "due AS (SELECT d.enrolment_id, d.jkk, d.jkm FROM accrual_premiums($1::date) d "
-    "        WHERE $2::bigint[] IS NULL OR d.enrolment_id = ANY ($2::bigint[])) "
+    "    SELECT a.enrolment_id, a.jkk + coalesce(sum(l.jkk), 0) AS jkk, "
+    "        a.jkm + coalesce(sum(l.jkm), 0) AS jkm "
+    "    FROM accruals a "
+    "    LEFT JOIN line_adjustments l "
+    "        ON l.enrolment_id = a.enrolment_id AND l.period = a.period "
+    "    WHERE a.period = $1::date "
+    "        AND ($2::bigint[] IS NULL OR a.enrolment_id = ANY ($2::bigint[])) "
+    "    GROUP BY a.enrolment_id, a.jkk, a.jkm"
+    "), "
+    "due AS ("
+    "    SELECT d.enrolment_id, d.jkk, d.jkm "
+    "    FROM accrual_premiums($1::date) d "
+    "    WHERE $2::bigint[] IS NULL OR d.enrolment_id = ANY ($2::bigint[])"
+    ") "
     "SELECT b.enrolment_id, e.funding_source, e.payer_code, "
-    "  coalesce(d.jkk, 0) - b.jkk AS jkk, coalesce(d.jkm, 0) - b.jkm AS jkm, "
-    "  CASE WHEN d.enrolment_id IS NULL THEN 'ended' "
-    "       WHEN b.jkk + b.jkm = 0 THEN 'reinstated' ELSE 'rerate' END AS reason "
-    "FROM billed b LEFT JOIN due d ON d.enrolment_id = b.enrolment_id "
+    "    coalesce(d.jkk, 0) - b.jkk AS jkk, coalesce(d.jkm, 0) - b.jkm AS jkm, "
+    "    CASE WHEN d.enrolment_id IS NULL THEN 'ended' "
+    "         WHEN b.jkk + b.jkm = 0 THEN 'reinstated' "
+    "         ELSE 'rerate' END AS reason "
+    "FROM billed b "
+    "LEFT JOIN due d ON d.enrolment_id = b.enrolment_id "
     "JOIN enrolments e ON e.id = b.enrolment_id "
     "WHERE coalesce(d.jkk, 0) + coalesce(d.jkm, 0) <> b.jkk + b.jkm";
 
 static const char *SQL_DIFF_DOCS =
     "INSERT INTO invoices (period, funding_source, payer_code, payer_name, due_date, "
-    "  kind, run_id) "
+    "    kind, run_id) "
     "SELECT $1::date, g.funding_source, g.payer_code, "
-    "  coalesce((SELECT f.payer_name FROM invoices f WHERE f.period = $1::date "
-    "            AND f.funding_source = g.funding_source AND f.payer_code = g.payer_code "
-    "            ORDER BY f.id LIMIT 1), g.payer_code), "
-    "  greatest($1::date + 14, (now() AT TIME ZONE 'Asia/Jakarta')::date + 14), "
-    "  g.kind, $2::bigint "
-    "FROM (SELECT DISTINCT funding_source, payer_code, "
+    "    coalesce((SELECT f.payer_name FROM invoices f "
+    "              WHERE f.period = $1::date "
+    "                  AND f.funding_source = g.funding_source "
+    "                  AND f.payer_code = g.payer_code "
+    "              ORDER BY f.id LIMIT 1), g.payer_code), "
+    "    greatest($1::date + 14, (now() AT TIME ZONE 'Asia/Jakarta')::date + 14), "
+    "    g.kind, $2::bigint "
+    "FROM ("
+    "    SELECT DISTINCT funding_source, payer_code, "
     "        CASE WHEN jkk + jkm < 0 THEN 'credit_note' ELSE 'supplementary' END AS kind "
-    "      FROM reconcile_diff) g "
-    "ORDER BY 2, 3, 6 ON CONFLICT DO NOTHING";
+    "    FROM reconcile_diff"
+    ") g "
+    "ORDER BY 2, 3, 6 "
+    "ON CONFLICT DO NOTHING";
 
 static const char *SQL_DIFF_LINES =
-    "WITH ins AS (INSERT INTO line_adjustments (enrolment_id, period, invoice_id, jkk, "
-    "               jkm, amount, reason, run_id) "
-    "             SELECT d.enrolment_id, $1::date, i.id, d.jkk, d.jkm, d.jkk + d.jkm, "
-    "               d.reason, $2::bigint "
-    "             FROM reconcile_diff d JOIN invoices i ON i.run_id = $2::bigint "
-    "               AND i.funding_source = d.funding_source "
-    "               AND i.payer_code = d.payer_code "
-    "               AND i.kind = CASE WHEN d.jkk + d.jkm < 0 THEN 'credit_note' "
-    "                                 ELSE 'supplementary' END "
-    "             RETURNING invoice_id, amount), "
-    "     per_invoice AS (SELECT invoice_id, count(*) AS n, sum(amount) AS total "
-    "                     FROM ins GROUP BY invoice_id), "
-    "     upd AS (UPDATE invoices i SET total = i.total + p.total, "
-    "                    line_count = i.line_count + p.n, updated_at = now() "
-    "             FROM per_invoice p WHERE i.id = p.invoice_id RETURNING p.n, p.total) "
+    "WITH ins AS ("
+    "    INSERT INTO line_adjustments (enrolment_id, period, invoice_id, jkk, jkm, "
+    "        amount, reason, run_id) "
+    "    SELECT d.enrolment_id, $1::date, i.id, d.jkk, d.jkm, d.jkk + d.jkm, d.reason, "
+    "        $2::bigint "
+    "    FROM reconcile_diff d "
+    "    JOIN invoices i ON i.run_id = $2::bigint "
+    "        AND i.funding_source = d.funding_source "
+    "        AND i.payer_code = d.payer_code "
+    "        AND i.kind = CASE WHEN d.jkk + d.jkm < 0 THEN 'credit_note' "
+    "                          ELSE 'supplementary' END "
+    "    RETURNING invoice_id, amount"
+    "), "
+    "per_invoice AS ("
+    "    SELECT invoice_id, count(*) AS n, sum(amount) AS total "
+    "    FROM ins "
+    "    GROUP BY invoice_id"
+    "), "
+    "upd AS ("
+    "    UPDATE invoices i "
+    "    SET total = i.total + p.total, line_count = i.line_count + p.n, "
+    "        updated_at = now() "
+    "    FROM per_invoice p "
+    "    WHERE i.id = p.invoice_id "
+    "    RETURNING p.n, p.total"
+    ") "
     "SELECT coalesce(sum(n), 0), coalesce(sum(total), 0) FROM upd";
 
 static const char *SQL_DIFF_DROP = "DROP TABLE reconcile_diff";
 
 static const char *SQL_FINISH_RUN =
-    "UPDATE billing_runs SET finished_at = now(), lines_added = $2, amount_added = $3 "
+    "UPDATE billing_runs "
+    "SET finished_at = now(), lines_added = $2, amount_added = $3 "
     "WHERE id = $1";
 
-static const char *SQL_MONTHS_RUN =
-    "SELECT DISTINCT to_char(period, 'YYYY-MM') FROM billing_runs "
-    "WHERE finished_at IS NOT NULL ORDER BY 1";
+static const char *SQL_MONTHS_RUN = "SELECT DISTINCT to_char(period, 'YYYY-MM') "
+                                    "FROM billing_runs "
+                                    "WHERE finished_at IS NOT NULL "
+                                    "ORDER BY 1";
 
 static int fail(db_t *db, accrual_result_t *result, const char *what)
 {

@@ -15,18 +15,22 @@ static const char *SQL_EARLIEST_COVERAGE =
     "SELECT to_char(min(coverage_start), 'YYYY-MM') FROM programs";
 
 static const char *SQL_LATEST_PERIOD = "SELECT extract(epoch FROM max(period))::float8 "
-                                       "FROM billing_runs WHERE finished_at IS NOT NULL";
+                                       "FROM billing_runs "
+                                       "WHERE finished_at IS NOT NULL";
 
-static const char *SQL_ACCRUED_BY_SOURCE =
-    "SELECT funding_source, sum(total) FROM invoices GROUP BY funding_source";
+static const char *SQL_ACCRUED_BY_SOURCE = "SELECT funding_source, sum(total) "
+                                           "FROM invoices "
+                                           "GROUP BY funding_source";
 
 /* Enrolments BPJS has neither registered nor refused $1 days after their
  * acceptance (019_bpjs.sql), that cover at least one month: the same rule as
  * `lindungctl bpjs unconfirmed`. Reads the partial index of pending ones. */
 static const char *SQL_BPJS_UNCONFIRMED =
-    "SELECT count(*) FROM enrolments e WHERE e.bpjs_status = 'pending' "
-    "  AND e.created_at < now() - make_interval(days => $1::int) "
-    "  AND NOT isempty(enrolment_months(e.start_month, e.end_month))";
+    "SELECT count(*) "
+    "FROM enrolments e "
+    "WHERE e.bpjs_status = 'pending' "
+    "    AND e.created_at < now() - make_interval(days => $1::int) "
+    "    AND NOT isempty(enrolment_months(e.start_month, e.end_month))";
 
 #define BPJS_CONFIRM_DAYS_DEFAULT 14
 
@@ -221,14 +225,15 @@ static void observe_bpjs(db_t *db, metrics_t *metrics)
  * emptied does not keep its last value; and the age of the oldest. */
 static const char *SQL_CLAIMS_OPEN =
     "SELECT k.kind, b.bucket, count(c.id), "
-    "  coalesce(max(extract(epoch FROM now() - c.created_at)), 0)::bigint "
+    "    coalesce(max(extract(epoch FROM now() - c.created_at)), 0)::bigint "
     "FROM (VALUES ('JKM'), ('JKK')) k (kind) "
     "CROSS JOIN (VALUES ('under_30d', 0, 30), ('30d_to_90d', 30, 90), "
     "                   ('over_90d', 90, 1000000)) b (bucket, lo, hi) "
     "LEFT JOIN claims c ON c.kind = k.kind AND c.status IN ('reported', 'filed') "
-    "  AND c.created_at <= now() - make_interval(days => b.lo) "
-    "  AND c.created_at > now() - make_interval(days => b.hi) "
-    "GROUP BY k.kind, b.bucket, b.lo ORDER BY k.kind, b.lo";
+    "    AND c.created_at <= now() - make_interval(days => b.lo) "
+    "    AND c.created_at > now() - make_interval(days => b.hi) "
+    "GROUP BY k.kind, b.bucket, b.lo "
+    "ORDER BY k.kind, b.lo";
 
 static void observe_claims(db_t *db, metrics_t *metrics)
 {

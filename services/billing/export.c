@@ -11,9 +11,11 @@
 /* The month's documents, in the order issued. */
 static const char *SQL_EXPORT_INVOICES =
     "SELECT id, funding_source, payer_name, total, line_count, paid, outstanding, "
-    "  status, to_char(due_date, 'YYYY-MM-DD'), kind, "
-    "  to_char(issued_at AT TIME ZONE 'Asia/Jakarta', 'YYYY-MM-DD HH24:MI') "
-    "FROM invoice_balances WHERE payer_code = $1 AND period = $2 ORDER BY id";
+    "    status, to_char(due_date, 'YYYY-MM-DD'), kind, "
+    "    to_char(issued_at AT TIME ZONE 'Asia/Jakarta', 'YYYY-MM-DD HH24:MI') "
+    "FROM invoice_balances "
+    "WHERE payer_code = $1 AND period = $2 "
+    "ORDER BY id";
 
 /* Every item of the month's documents (document_items(): accrual lines and
  * adjustments, with what payments to the document allocated to each), in
@@ -22,12 +24,13 @@ static const char *SQL_EXPORT_INVOICES =
  * carries that line. */
 static const char *SQL_EXPORT_LINES =
     "SELECT i.id, i.funding_source, d.enrolment_id, e.nik, pa.name, pr.code, "
-    "  e.village_code, d.jkk, d.jkm, d.amount, "
-    "  coalesce(d.item = 'line' AND a.supplementary, false), i.kind, "
-    "  CASE WHEN d.item = 'line' THEN 'line' ELSE 'adjustment' END, "
-    "  CASE WHEN d.item = 'line' THEN '' ELSE d.item END, "
-    "  to_char(d.period, 'YYYY-MM'), d.allocated, a.invoice_id, coalesce(e.kpj, '') "
-    "FROM invoices i CROSS JOIN LATERAL document_items(i.id) d "
+    "    e.village_code, d.jkk, d.jkm, d.amount, "
+    "    coalesce(d.item = 'line' AND a.supplementary, false), i.kind, "
+    "    CASE WHEN d.item = 'line' THEN 'line' ELSE 'adjustment' END, "
+    "    CASE WHEN d.item = 'line' THEN '' ELSE d.item END, "
+    "    to_char(d.period, 'YYYY-MM'), d.allocated, a.invoice_id, coalesce(e.kpj, '') "
+    "FROM invoices i "
+    "CROSS JOIN LATERAL document_items(i.id) d "
     "JOIN enrolments e ON e.id = d.enrolment_id "
     "JOIN participants pa ON pa.nik = e.nik "
     "JOIN programs pr ON pr.id = e.program_id "
@@ -39,12 +42,13 @@ static const char *SQL_EXPORT_LINES =
  * Owed is every document's total (credit notes negative) less payments. */
 static const char *SQL_EXPORT_OWED =
     "SELECT w.label, "
-    "  coalesce(sum(b.total) FILTER (WHERE b.kind <> 'credit_note'), 0), "
-    "  coalesce(sum(b.total) FILTER (WHERE b.kind = 'credit_note'), 0), "
-    "  coalesce(sum(b.paid), 0), coalesce(sum(b.total - b.paid), 0) "
+    "    coalesce(sum(b.total) FILTER (WHERE b.kind <> 'credit_note'), 0), "
+    "    coalesce(sum(b.total) FILTER (WHERE b.kind = 'credit_note'), 0), "
+    "    coalesce(sum(b.paid), 0), coalesce(sum(b.total - b.paid), 0) "
     "FROM (VALUES (1, to_char($2::date, 'YYYY-MM')), (2, 'every month')) AS w (n, label) "
     "LEFT JOIN invoice_balances b ON b.payer_code = $1 AND (w.n = 2 OR b.period = $2) "
-    "GROUP BY w.n, w.label ORDER BY w.n";
+    "GROUP BY w.n, w.label "
+    "ORDER BY w.n";
 
 typedef enum { COL_TEXT, COL_ID, COL_MONEY } column_type_t;
 

@@ -28,58 +28,79 @@
 
 static const char *SQL_PROGRAM_AND_VILLAGE =
     "SELECT p.id, p.regency_code, r.level, r.regency_code, p.submitter "
-    "FROM programs p LEFT JOIN regions r ON r.code = $2 WHERE p.code = $1";
+    "FROM programs p "
+    "LEFT JOIN regions r ON r.code = $2 "
+    "WHERE p.code = $1";
 
 /* The submission, all its applicants and its audit record (audit.h) in one
  * statement: atomic without a transaction block, so one round trip and one
  * commit. The first column says whether the submission row was new (0: an
  * Idempotency-Key replay, which stores and records nothing). */
 static const char *SQL_STORE =
-    "WITH s AS (INSERT INTO submissions (id, program_id, village_code, reference, "
-    "             applicant_count, api_key_id, idempotency_key, body_hash, request_id) "
-    "           VALUES ($1, $2, $3, $4, $5, $6, $7, sha256(convert_to($8, 'UTF8')), $9) "
-    "           ON CONFLICT (api_key_id, idempotency_key) WHERE idempotency_key IS NOT "
-    "NULL "
-    "           DO NOTHING RETURNING id), "
-    "     a AS (INSERT INTO applicants (submission_id, idx, nik, name, birth_date, sex, "
-    "             occupation, address, phone, monthly_income, poverty_ref) "
-    "           SELECT s.id, x.idx, x.nik, x.name, x.birth_date, x.sex, x.occupation, "
-    "             x.address, x.phone, x.monthly_income, x.poverty_ref "
-    "           FROM s, jsonb_to_recordset($10::jsonb) AS x(idx int, nik text, name "
-    "text, "
-    "             birth_date date, sex char(1), occupation text, address text, phone "
-    "text, "
-    "             monthly_income bigint, poverty_ref text) "
-    "           RETURNING nik), "
-    "     au AS (" AUDIT_INSERT
-    "           SELECT 'key', $6::text, 'submission.create', s.id::text, "
-    "             (SELECT audit_nik_hashes(array_agg(a.nik)) FROM a), $9, "
-    "             jsonb_build_object('applicants', $5::int) FROM s) "
+    "WITH s AS ("
+    "    INSERT INTO submissions (id, program_id, village_code, reference, "
+    "        applicant_count, api_key_id, idempotency_key, body_hash, request_id) "
+    "    VALUES ($1, $2, $3, $4, $5, $6, $7, sha256(convert_to($8, 'UTF8')), $9) "
+    "    ON CONFLICT (api_key_id, idempotency_key) WHERE idempotency_key IS NOT NULL "
+    "    DO NOTHING "
+    "    RETURNING id"
+    "), "
+    "a AS ("
+    "    INSERT INTO applicants (submission_id, idx, nik, name, birth_date, sex, "
+    "        occupation, address, phone, monthly_income, poverty_ref) "
+    "    SELECT s.id, x.idx, x.nik, x.name, x.birth_date, x.sex, x.occupation, "
+    "        x.address, x.phone, x.monthly_income, x.poverty_ref "
+    "    FROM s, "
+    "        jsonb_to_recordset($10::jsonb) AS x(idx int, nik text, name text, "
+    "            birth_date date, sex char(1), occupation text, address text, "
+    "            phone text, monthly_income bigint, poverty_ref text) "
+    "    RETURNING nik"
+    "), "
+    "au AS ("
+    "    INSERT INTO audit_log (actor_kind, actor, action, object, nik_hashes, "
+    "        request_id, detail) "
+    "    SELECT 'key', $6::text, 'submission.create', s.id::text, "
+    "        (SELECT audit_nik_hashes(array_agg(a.nik)) FROM a), $9, "
+    "        jsonb_build_object('applicants', $5::int) "
+    "    FROM s"
+    ") "
     "SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM a)";
 
 static const char *SQL_IDEMPOTENT_REPLAY =
     "SELECT id, applicant_count, body_hash = sha256(convert_to($3, 'UTF8')) "
-    "FROM submissions WHERE api_key_id = $1 AND idempotency_key = $2";
+    "FROM submissions "
+    "WHERE api_key_id = $1 AND idempotency_key = $2";
 
 static const char *SQL_SUBMISSION =
     "SELECT s.id, p.code, s.village_code, s.reference, s.status, s.applicant_count, "
-    "  to_char(s.received_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-    "  to_char(s.verified_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-    "  (SELECT count(*) FROM applicants a WHERE a.submission_id = s.id AND a.decision = "
-    "'pending'), "
-    "  (SELECT count(*) FROM applicants a WHERE a.submission_id = s.id AND a.decision = "
-    "'accepted'), "
-    "  (SELECT count(*) FROM applicants a WHERE a.submission_id = s.id AND a.decision = "
-    "'rejected') "
-    "FROM submissions s JOIN programs p ON p.id = s.program_id WHERE s.id = $1";
+    "    to_char(s.received_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+    "    to_char(s.verified_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+    "    (SELECT count(*) FROM applicants a "
+    "     WHERE a.submission_id = s.id AND a.decision = 'pending'), "
+    "    (SELECT count(*) FROM applicants a "
+    "     WHERE a.submission_id = s.id AND a.decision = 'accepted'), "
+    "    (SELECT count(*) FROM applicants a "
+    "     WHERE a.submission_id = s.id AND a.decision = 'rejected') "
+    "FROM submissions s "
+    "JOIN programs p ON p.id = s.program_id "
+    "WHERE s.id = $1";
 
 /* The applicants, and the record that the key ($2) read them (audit.h). */
 static const char *SQL_APPLICANTS =
-    "WITH r AS MATERIALIZED (SELECT idx, nik, name, decision, reasons::text, "
-    "    warnings::text FROM applicants WHERE submission_id = $1), "
-    "  au AS (" AUDIT_INSERT "    SELECT 'key', $2, 'submission.read', $1::text, "
-    "audit_nik_hashes(array_agg(nik)), "
-    "      $3, jsonb_build_object('applicants', count(*)) FROM r HAVING count(*) > 0) "
+    "WITH r AS MATERIALIZED ("
+    "    SELECT idx, nik, name, decision, reasons::text, warnings::text "
+    "    FROM applicants "
+    "    WHERE submission_id = $1"
+    "), "
+    "au AS ("
+    "    INSERT INTO audit_log (actor_kind, actor, action, object, nik_hashes, "
+    "        request_id, detail) "
+    "    SELECT 'key', $2, 'submission.read', $1::text, "
+    "        audit_nik_hashes(array_agg(nik)), $3, "
+    "        jsonb_build_object('applicants', count(*)) "
+    "    FROM r "
+    "    HAVING count(*) > 0"
+    ") "
     "SELECT * FROM r ORDER BY idx";
 
 /* One connection per worker thread, closed when the thread ends. */
@@ -120,14 +141,26 @@ void api_db_failure(db_t *db, http_response_t *res)
     http_response_error(res, 500, "INTERNAL", "internal error; nothing was stored", NULL);
 }
 
+/* What api_admit learnt of a request's key from its head, for the handler:
+ * the same answer, not a second look that may differ (a database back
+ * between the two looks would let a handler read a body never read). */
+typedef struct {
+    auth_result_t result;
+    auth_t auth;
+} admission_t;
+
 bool api_authenticate(db_t *db, const http_request_t *req, http_response_t *res,
                       auth_t *auth)
 {
+    auth_result_t result;
     if (req->admitted) { /* checked from the request head: api_admit */
-        *auth = *(const auth_t *)req->admitted;
-        return true;
+        const admission_t *adm = req->admitted;
+        result = adm->result;
+        *auth = adm->auth;
+    } else {
+        result = auth_check(db, http_request_header(req, "Authorization"), auth);
     }
-    switch (auth_check(db, http_request_header(req, "Authorization"), auth)) {
+    switch (result) {
     case AUTH_OK:
         return true;
     case AUTH_MISSING:
@@ -546,22 +579,22 @@ bool api_admit(const http_request_t *req, http_response_t *res, void **keep, voi
 {
     api_t *api = arg;
     body_use_t use = body_use(req);
-    auth_t auth;
-    if (use == BODY_UNREAD ||
-        auth_check(api_db(api), http_request_header(req, "Authorization"), &auth) !=
-            AUTH_OK) {
+    if (use == BODY_UNREAD) {
         api_handle(req, res, api);
         return false;
     }
-    if (!media_type_fits(req, use)) {
-        http_request_t keyed = *req;
-        keyed.admitted = &auth;
-        api_handle(&keyed, res, api);
+    admission_t adm = {0};
+    adm.result =
+        auth_check(api_db(api), http_request_header(req, "Authorization"), &adm.auth);
+    if (adm.result != AUTH_OK || !media_type_fits(req, use)) {
+        http_request_t judged = *req;
+        judged.admitted = &adm;
+        api_handle(&judged, res, api);
         return false;
     }
-    auth_t *kept = malloc(sizeof *kept);
+    admission_t *kept = malloc(sizeof *kept);
     if (kept)
-        *kept = auth; /* else the handler looks the key up again */
+        *kept = adm; /* else the handler looks the key up again */
     *keep = kept;
     return true;
 }

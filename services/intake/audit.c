@@ -7,8 +7,10 @@
 #include <string.h>
 
 static const char *SQL_READ =
-    AUDIT_INSERT "VALUES ('key', $1, $2, $3, audit_nik_hashes($4::text[]), $5, "
-                 "coalesce($6::jsonb, '{}'))";
+    "INSERT INTO audit_log (actor_kind, actor, action, object, nik_hashes, request_id, "
+    "    detail) "
+    "VALUES ('key', $1, $2, $3, audit_nik_hashes($4::text[]), $5, "
+    "    coalesce($6::jsonb, '{}'))";
 
 /* {"a","b"}: the NIKs as one text[] parameter, each quoted (a NIK stored as
  * typed may hold spaces, and a quote or backslash must not break the

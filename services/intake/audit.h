@@ -5,9 +5,9 @@
  *
  * Two ways in, both one INSERT per request:
  *  - inside the statement that reads or changes, as a data-modifying CTE
- *    (AUDIT_INSERT is its head; the SQL lives with the route): the change
- *    and its record commit together or not at all, and a read costs no
- *    extra round trip;
+ *    (the SQL, written out, lives with the route): the change and its
+ *    record commit together or not at all, and a read costs no extra round
+ *    trip;
  *  - audit_read(), for a read whose visibility the route decides in C after
  *    its statements (a participant, a claim): called before the answer, so
  *    when the record cannot be written, the data is not sent either.
@@ -19,12 +19,9 @@
 #include "db.h"
 #include "httpd.h"
 
-/* The head of every audit INSERT; its SELECT or VALUES gives, in order:
- * actor_kind, actor, action, object, nik_hashes, request_id, detail. Never
- * with RETURNING: the daemon roles may INSERT into audit_log, not read it. */
-#define AUDIT_INSERT                                                                     \
-    "INSERT INTO audit_log (actor_kind, actor, action, object, nik_hashes, request_id, " \
-    "detail) "
+/* Every audit INSERT names the columns actor_kind, actor, action, object,
+ * nik_hashes, request_id, detail, in this order. Never with RETURNING: the
+ * daemon roles may INSERT into audit_log, not read it. */
 
 /* Record that the request's key read the data of the n people `niks` (as
  * stored or normalised: the database normalises before hashing) through

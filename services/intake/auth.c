@@ -15,16 +15,18 @@ static const char *KEY_CHARS =
  * or never set. */
 static const char *SQL_FIND_KEY =
     "SELECT id, scope, "
-    "  last_used_at IS NULL OR last_used_at < now() - interval '1 minute' "
+    "    last_used_at IS NULL OR last_used_at < now() - interval '1 minute' "
     "FROM api_keys "
-    "WHERE key_hash = sha256(convert_to($1, 'UTF8')) AND revoked_at IS NULL "
-    "  AND (expires_at IS NULL OR expires_at > now())";
+    "WHERE key_hash = sha256(convert_to($1, 'UTF8')) "
+    "    AND revoked_at IS NULL "
+    "    AND (expires_at IS NULL OR expires_at > now())";
 
 /* The condition again, so that workers racing on one key write it once: the
  * second sees the first's time once the row lock is released. */
-static const char *SQL_TOUCH_KEY = "UPDATE api_keys SET last_used_at = now() "
-                                   "WHERE id = $1 AND (last_used_at IS NULL OR "
-                                   "last_used_at < now() - interval '1 minute')";
+static const char *SQL_TOUCH_KEY =
+    "UPDATE api_keys SET last_used_at = now() "
+    "WHERE id = $1 "
+    "    AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')";
 
 /* Records the use; a failure only leaves last_used_at older, so the request
  * goes on (the next statement reports a database that went away). */

@@ -29,13 +29,7 @@
 #define PREFIX "/v1/claims"
 #define REPORT_PATH "/v1/reports/loss-ratio"
 
-/* The columns of a claim, the same for the list and for one. */
-#define CLAIM_COLUMNS                                                                    \
-    "c.id, c.kind, c.nik, p.code, c.village_code, c.regency_code, "                      \
-    "to_char(c.event_date, 'YYYY-MM-DD'), c.accident_kind, c.amount_claimed, "           \
-    "c.amount_paid, c.status, to_char(c.status_on, 'YYYY-MM-DD'), c.source, "            \
-    "c.enrolment_id, to_char(c.created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-
+/* The columns of a claim, in the order SQL_LIST and SQL_ONE select them. */
 enum {
     C_ID,
     C_KIND,
@@ -58,49 +52,85 @@ enum {
  * day); keyset pagination on id ($6, exclusive), $7 the limit. */
 static const char *SQL_LIST =
     "WITH r AS MATERIALIZED ("
-    "  SELECT " CLAIM_COLUMNS "FROM claims c JOIN programs p ON p.id = c.program_id "
-    "  WHERE ($1 = 'admin' OR ($1 = 'village' AND c.village_code = $2) "
-    "         OR ($1 = 'regency' AND c.regency_code = $2)) "
-    "    AND ($3::text IS NULL OR c.status = $3) "
-    "    AND ($4::text IS NULL OR c.kind = $4) "
-    "    AND ($5::date IS NULL OR date_trunc('month', c.event_date) = $5::date) "
-    "    AND ($6::bigint IS NULL OR c.id > $6::bigint) "
-    "  ORDER BY c.id LIMIT $7), "
+    "    SELECT c.id, c.kind, c.nik, p.code, c.village_code, c.regency_code, "
+    "        to_char(c.event_date, 'YYYY-MM-DD'), c.accident_kind, c.amount_claimed, "
+    "        c.amount_paid, c.status, to_char(c.status_on, 'YYYY-MM-DD'), c.source, "
+    "        c.enrolment_id, to_char(c.created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+    "    FROM claims c "
+    "    JOIN programs p ON p.id = c.program_id "
+    "    WHERE ($1 = 'admin' "
+    "            OR ($1 = 'village' AND c.village_code = $2) "
+    "            OR ($1 = 'regency' AND c.regency_code = $2)) "
+    "        AND ($3::text IS NULL OR c.status = $3) "
+    "        AND ($4::text IS NULL OR c.kind = $4) "
+    "        AND ($5::date IS NULL OR date_trunc('month', c.event_date) = $5::date) "
+    "        AND ($6::bigint IS NULL OR c.id > $6::bigint) "
+    "    ORDER BY c.id "
+    "    LIMIT $7"
+    "), "
     /* the record that the key ($8) read the page's people ($9 the request
      * id; audit.h), when there were any */
-    "  au AS (" AUDIT_INSERT
+    "au AS ("
+    "    INSERT INTO audit_log (actor_kind, actor, action, object, nik_hashes, "
+    "        request_id, detail) "
     "    SELECT 'key', $8, 'claim.list', NULL, audit_nik_hashes(array_agg(nik)), $9, "
-    "      jsonb_build_object('claims', count(*)) FROM r HAVING count(*) > 0) "
+    "        jsonb_build_object('claims', count(*)) "
+    "    FROM r "
+    "    HAVING count(*) > 0"
+    ") "
     "SELECT * FROM r ORDER BY id";
 
 static const char *SQL_ONE =
-    "SELECT " CLAIM_COLUMNS "FROM claims c JOIN programs p ON p.id = c.program_id "
+    "SELECT c.id, c.kind, c.nik, p.code, c.village_code, c.regency_code, "
+    "    to_char(c.event_date, 'YYYY-MM-DD'), c.accident_kind, c.amount_claimed, "
+    "    c.amount_paid, c.status, to_char(c.status_on, 'YYYY-MM-DD'), c.source, "
+    "    c.enrolment_id, to_char(c.created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+    "FROM claims c "
+    "JOIN programs p ON p.id = c.program_id "
     "WHERE c.id = $1";
 
 static const char *SQL_STEPS =
     "SELECT status, to_char(on_date, 'YYYY-MM-DD'), amount, note, source, "
-    "  to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-    "FROM claim_steps WHERE claim_id = $1 ORDER BY id";
+    "    to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+    "FROM claim_steps "
+    "WHERE claim_id = $1 "
+    "ORDER BY id";
 
 /* Once per Idempotency-Key ($8, may be NULL): 026_claims_idempotency.sql.
  * Opened, or answered again for a retry: recorded with the claim in the
  * same statement ($9 the key, $10 the request id; audit.h). */
 static const char *SQL_OPEN_JKK =
-    "WITH r AS MATERIALIZED (SELECT result, claim_id FROM claim_open_jkk_once($1, "
-    "    $2::date, $3, $4::bigint, $5, $6, $7, $8)), "
-    "  au AS (" AUDIT_INSERT
-    "    SELECT 'key', $9, CASE r.result WHEN 'ok' THEN 'claim.create' "
-    "      ELSE 'claim.replay' END, r.claim_id::text, ARRAY[audit_nik_hash($1)], $10, "
-    "      jsonb_build_object('kind', 'JKK') FROM r WHERE r.result IN ('ok', 'replay')) "
+    "WITH r AS MATERIALIZED ("
+    "    SELECT result, claim_id "
+    "    FROM claim_open_jkk_once($1, $2::date, $3, $4::bigint, $5, $6, $7, $8)"
+    "), "
+    "au AS ("
+    "    INSERT INTO audit_log (actor_kind, actor, action, object, nik_hashes, "
+    "        request_id, detail) "
+    "    SELECT 'key', $9, "
+    "        CASE r.result WHEN 'ok' THEN 'claim.create' ELSE 'claim.replay' END, "
+    "        r.claim_id::text, ARRAY[audit_nik_hash($1)], $10, "
+    "        jsonb_build_object('kind', 'JKK') "
+    "    FROM r "
+    "    WHERE r.result IN ('ok', 'replay')"
+    ") "
     "SELECT * FROM r";
 
 /* A step and, when taken, its record ($7 the key, $8 the request id). */
 static const char *SQL_STEP =
-    "WITH r AS MATERIALIZED (SELECT result, status "
-    "    FROM claim_step($1, $2, $3::date, $4::bigint, $5, $6)), "
-    "  au AS (" AUDIT_INSERT "    SELECT 'key', $7, 'claim.step', $1::text, "
-    "      ARRAY(SELECT audit_nik_hash(c.nik) FROM claims c WHERE c.id = $1), $8, "
-    "      jsonb_build_object('status', $2::text) FROM r WHERE r.result = 'ok') "
+    "WITH r AS MATERIALIZED ("
+    "    SELECT result, status "
+    "    FROM claim_step($1, $2, $3::date, $4::bigint, $5, $6)"
+    "), "
+    "au AS ("
+    "    INSERT INTO audit_log (actor_kind, actor, action, object, nik_hashes, "
+    "        request_id, detail) "
+    "    SELECT 'key', $7, 'claim.step', $1::text, "
+    "        ARRAY(SELECT audit_nik_hash(c.nik) FROM claims c WHERE c.id = $1), $8, "
+    "        jsonb_build_object('status', $2::text) "
+    "    FROM r "
+    "    WHERE r.result = 'ok'"
+    ") "
     "SELECT * FROM r";
 
 /* The report: $1 scope kind, $2 scope code (a regency sees its own), $3
@@ -108,14 +138,14 @@ static const char *SQL_STEP =
  * cumulative columns run from the programme's first month, whatever $5. */
 static const char *SQL_LOSS_RATIO =
     "SELECT program_code, regency_code, to_char(month, 'YYYY-MM'), premiums_billed, "
-    "  premiums_paid, claims_paid, cum_premiums_billed, cum_premiums_paid, "
-    "  cum_claims_paid, cum_loss_ratio_bp "
+    "    premiums_paid, claims_paid, cum_premiums_billed, cum_premiums_paid, "
+    "    cum_claims_paid, cum_loss_ratio_bp "
     "FROM loss_ratio "
     "WHERE ($1 = 'admin' OR ($1 = 'regency' AND regency_code = $2)) "
-    "  AND ($3::text IS NULL OR regency_code = $3) "
-    "  AND ($4::text IS NULL OR program_code = $4) "
-    "  AND ($5::date IS NULL OR month >= $5::date) "
-    "  AND ($6::date IS NULL OR month <= $6::date) "
+    "    AND ($3::text IS NULL OR regency_code = $3) "
+    "    AND ($4::text IS NULL OR program_code = $4) "
+    "    AND ($5::date IS NULL OR month >= $5::date) "
+    "    AND ($6::date IS NULL OR month <= $6::date) "
     "ORDER BY program_code, regency_code, month";
 
 enum {

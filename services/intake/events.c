@@ -32,17 +32,25 @@
 /* The events and, when stored (or answered again for a retry), the record
  * of them with every NIK (audit.h), in the one statement. */
 static const char *SQL_RECEIVE =
-    "WITH r AS MATERIALIZED (SELECT outcome, batch_id, idx, event_id, kind, nik, result, "
-    "    code, message, enrolment_id, new_enrolment_id "
-    "  FROM participant_events_receive($1::uuid, $2::uuid, $3, $4, $5, $6, $7, "
-    "    $8::jsonb)), "
-    "  au AS (" AUDIT_INSERT
-    "    SELECT 'key', $2::text, CASE min(outcome) WHEN 'applied' THEN 'event.create' "
-    "      ELSE 'event.replay' END, min(batch_id::text), "
-    "      audit_nik_hashes(array_agg(nik)), $5, jsonb_build_object('events', count(*), "
-    "        'applied', "
-    "        count(*) FILTER (WHERE result = 'applied')) "
-    "    FROM r WHERE outcome IN ('applied', 'replay') HAVING count(*) > 0) "
+    "WITH r AS MATERIALIZED ("
+    "    SELECT outcome, batch_id, idx, event_id, kind, nik, result, code, message, "
+    "        enrolment_id, new_enrolment_id "
+    "    FROM participant_events_receive($1::uuid, $2::uuid, $3, $4, $5, $6, $7, "
+    "        $8::jsonb)"
+    "), "
+    "au AS ("
+    "    INSERT INTO audit_log (actor_kind, actor, action, object, nik_hashes, "
+    "        request_id, detail) "
+    "    SELECT 'key', $2::text, "
+    "        CASE min(outcome) WHEN 'applied' THEN 'event.create' "
+    "            ELSE 'event.replay' END, "
+    "        min(batch_id::text), audit_nik_hashes(array_agg(nik)), $5, "
+    "        jsonb_build_object('events', count(*), "
+    "            'applied', count(*) FILTER (WHERE result = 'applied')) "
+    "    FROM r "
+    "    WHERE outcome IN ('applied', 'replay') "
+    "    HAVING count(*) > 0"
+    ") "
     "SELECT * FROM r ORDER BY idx";
 
 static const char *const KINDS[] = {"death", "moved", "left", NULL};

@@ -33,15 +33,9 @@
 #define MAX_SAFE_INTEGER 9007199254740991.0 /* 2^53 - 1: exact in a JSON number */
 #define PREFIX "/v1/invoices"
 
-/* The columns of a document, the same for the list and for one: what
- * invoice_balances says (credit notes: status 'credit', negative total and
- * outstanding) and the run that issued it. */
-#define DOCUMENT_COLUMNS                                                                 \
-    "b.id, to_char(b.period, 'YYYY-MM'), b.funding_source, b.payer_code, b.payer_name, " \
-    "b.total, b.line_count, b.paid, b.outstanding, b.status, "                           \
-    "to_char(b.due_date, 'YYYY-MM-DD'), b.kind, "                                        \
-    "to_char(b.issued_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), i.run_id "
-
+/* The columns of a document, in the order SQL_LIST and SQL_ONE select them:
+ * what invoice_balances says (credit notes: status 'credit', negative total
+ * and outstanding) and the run that issued it. */
 enum {
     D_ID,
     D_PERIOD,
@@ -62,19 +56,31 @@ enum {
 /* $4 scope kind, $5 scope code; a regency sees payer codes "PP.RR" and
  * "PP.RR.*"; keyset pagination on id ($6, exclusive); $8 the kind. */
 static const char *SQL_LIST =
-    "SELECT " DOCUMENT_COLUMNS "FROM invoice_balances b JOIN invoices i ON i.id = b.id "
+    "SELECT b.id, to_char(b.period, 'YYYY-MM'), b.funding_source, b.payer_code, "
+    "    b.payer_name, b.total, b.line_count, b.paid, b.outstanding, b.status, "
+    "    to_char(b.due_date, 'YYYY-MM-DD'), b.kind, "
+    "    to_char(b.issued_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), i.run_id "
+    "FROM invoice_balances b "
+    "JOIN invoices i ON i.id = b.id "
     "WHERE ($1::date IS NULL OR b.period = $1::date) "
-    "  AND ($2::text IS NULL OR b.funding_source = $2) "
-    "  AND ($3::text IS NULL OR b.payer_code = $3) "
-    "  AND ($4 = 'admin' OR ($4 = 'village' AND b.payer_code = $5) "
-    "       OR ($4 = 'regency' AND (b.payer_code = $5 OR left(b.payer_code, 6) = $5 || "
-    "'.'))) "
-    "  AND ($6::bigint IS NULL OR b.id > $6::bigint) "
-    "  AND ($8::text IS NULL OR b.kind = $8) "
-    "ORDER BY b.id LIMIT $7";
+    "    AND ($2::text IS NULL OR b.funding_source = $2) "
+    "    AND ($3::text IS NULL OR b.payer_code = $3) "
+    "    AND ($4 = 'admin' "
+    "        OR ($4 = 'village' AND b.payer_code = $5) "
+    "        OR ($4 = 'regency' "
+    "            AND (b.payer_code = $5 OR left(b.payer_code, 6) = $5 || '.'))) "
+    "    AND ($6::bigint IS NULL OR b.id > $6::bigint) "
+    "    AND ($8::text IS NULL OR b.kind = $8) "
+    "ORDER BY b.id "
+    "LIMIT $7";
 
 static const char *SQL_ONE =
-    "SELECT " DOCUMENT_COLUMNS "FROM invoice_balances b JOIN invoices i ON i.id = b.id "
+    "SELECT b.id, to_char(b.period, 'YYYY-MM'), b.funding_source, b.payer_code, "
+    "    b.payer_name, b.total, b.line_count, b.paid, b.outstanding, b.status, "
+    "    to_char(b.due_date, 'YYYY-MM-DD'), b.kind, "
+    "    to_char(b.issued_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), i.run_id "
+    "FROM invoice_balances b "
+    "JOIN invoices i ON i.id = b.id "
     "WHERE b.id = $1";
 
 /* A document's items: its accrual lines and its adjustments, from
@@ -85,19 +91,27 @@ static const char *SQL_ONE =
  * carries that line (the unique (enrolment_id, period) key finds it). */
 static const char *SQL_ITEMS =
     "WITH r AS MATERIALIZED ("
-    "  SELECT d.enrolment_id, e.nik, pa.name, pr.code, e.village_code, d.jkk, d.jkm, "
-    "    d.amount, coalesce(d.item = 'line' AND a.supplementary, false), "
-    "    CASE WHEN d.item = 'line' THEN 'line' ELSE 'adjustment' END AS item, "
-    "    CASE WHEN d.item = 'line' THEN NULL ELSE d.item END AS reason, "
-    "    to_char(d.period, 'YYYY-MM') AS period, d.allocated, a.invoice_id "
-    "  FROM document_items($1) d JOIN enrolments e ON e.id = d.enrolment_id "
-    "  JOIN participants pa ON pa.nik = e.nik JOIN programs pr ON pr.id = e.program_id "
-    "  LEFT JOIN accruals a ON a.enrolment_id = d.enrolment_id AND a.period = d.period), "
+    "    SELECT d.enrolment_id, e.nik, pa.name, pr.code, e.village_code, d.jkk, d.jkm, "
+    "        d.amount, coalesce(d.item = 'line' AND a.supplementary, false), "
+    "        CASE WHEN d.item = 'line' THEN 'line' ELSE 'adjustment' END AS item, "
+    "        CASE WHEN d.item = 'line' THEN NULL ELSE d.item END AS reason, "
+    "        to_char(d.period, 'YYYY-MM') AS period, d.allocated, a.invoice_id "
+    "    FROM document_items($1) d "
+    "    JOIN enrolments e ON e.id = d.enrolment_id "
+    "    JOIN participants pa ON pa.nik = e.nik "
+    "    JOIN programs pr ON pr.id = e.program_id "
+    "    LEFT JOIN accruals a ON a.enrolment_id = d.enrolment_id AND a.period = d.period"
+    "), "
     /* the record that the key ($3) read or exported ($2) the people on the
      * document (audit.h); a document without items shows nobody */
-    "  au AS (" AUDIT_INSERT
+    "au AS ("
+    "    INSERT INTO audit_log (actor_kind, actor, action, object, nik_hashes, "
+    "        request_id, detail) "
     "    SELECT 'key', $3, $2, $1::text, audit_nik_hashes(array_agg(nik)), $4, "
-    "      jsonb_build_object('items', count(*)) FROM r HAVING count(*) > 0) "
+    "        jsonb_build_object('items', count(*)) "
+    "    FROM r "
+    "    HAVING count(*) > 0"
+    ") "
     "SELECT * FROM r "
     "ORDER BY village_code, enrolment_id, period, item <> 'line', reason";
 
@@ -127,27 +141,36 @@ static const char *ITEM_CSV_HEADER =
 
 static const char *SQL_PAYMENTS =
     "SELECT p.id, p.amount, to_char(p.paid_on, 'YYYY-MM-DD'), p.reference, "
-    "  (SELECT count(*) FROM payment_lines pl WHERE pl.payment_id = p.id) "
-    "FROM payments p WHERE p.invoice_id = $1 ORDER BY p.id";
+    "    (SELECT count(*) FROM payment_lines pl WHERE pl.payment_id = p.id) "
+    "FROM payments p "
+    "WHERE p.invoice_id = $1 "
+    "ORDER BY p.id";
 
 /* Ordered like SQL_PAYMENTS, so each payment's lines follow one another. */
 static const char *SQL_PAYMENT_LINES =
     "SELECT pl.payment_id, pl.enrolment_id, to_char(pl.period, 'YYYY-MM'), pl.amount "
-    "FROM payment_lines pl JOIN payments p ON p.id = pl.payment_id "
+    "FROM payment_lines pl "
+    "JOIN payments p ON p.id = pl.payment_id "
     "JOIN enrolments e ON e.id = pl.enrolment_id "
-    "WHERE p.invoice_id = $1 ORDER BY pl.payment_id, e.village_code, pl.enrolment_id, "
-    "  pl.period";
+    "WHERE p.invoice_id = $1 "
+    "ORDER BY pl.payment_id, e.village_code, pl.enrolment_id, pl.period";
 
 /* The payment and, when recorded, its audit record ($8 the key, $9 the
  * request id; audit.h) in one statement. No NIKs: a payment is a payer's,
  * the lines it pays are read with the document. */
 static const char *SQL_PAY =
-    "WITH r AS MATERIALIZED (SELECT result, payment_id, total, paid, outstanding, status "
-    "  FROM billing_record_payment($1, $2, $3, $4, $5, $6::bigint[], $7::bigint[])), "
-    "  au AS (" AUDIT_INSERT
+    "WITH r AS MATERIALIZED ("
+    "    SELECT result, payment_id, total, paid, outstanding, status "
+    "    FROM billing_record_payment($1, $2, $3, $4, $5, $6::bigint[], $7::bigint[])"
+    "), "
+    "au AS ("
+    "    INSERT INTO audit_log (actor_kind, actor, action, object, nik_hashes, "
+    "        request_id, detail) "
     "    SELECT 'key', $8, 'payment.record', r.payment_id::text, '{}', $9, "
-    "      jsonb_build_object('invoice_id', $1::bigint, 'amount', $2::bigint) "
-    "    FROM r WHERE r.result = 'ok') "
+    "        jsonb_build_object('invoice_id', $1::bigint, 'amount', $2::bigint) "
+    "    FROM r "
+    "    WHERE r.result = 'ok'"
+    ") "
     "SELECT * FROM r";
 
 static const char *SQL_ALLOCATED_COUNT =
@@ -157,20 +180,25 @@ static const char *SQL_ALLOCATED_COUNT =
  * by list and position in the request. */
 static const char *SQL_UNKNOWN_LINES =
     "WITH d AS (SELECT DISTINCT enrolment_id FROM document_items($1)) "
-    "SELECT x.list, x.ord - 1, x.id FROM ("
-    "  SELECT 'lines' AS list, u.ord, u.id "
-    "  FROM unnest($2::bigint[]) WITH ORDINALITY AS u (id, ord) "
-    "  UNION ALL SELECT 'except', u.ord, u.id "
-    "  FROM unnest($3::bigint[]) WITH ORDINALITY AS u (id, ord)) x "
+    "SELECT x.list, x.ord - 1, x.id "
+    "FROM ("
+    "    SELECT 'lines' AS list, u.ord, u.id "
+    "    FROM unnest($2::bigint[]) WITH ORDINALITY AS u (id, ord) "
+    "    UNION ALL "
+    "    SELECT 'except', u.ord, u.id "
+    "    FROM unnest($3::bigint[]) WITH ORDINALITY AS u (id, ord)"
+    ") x "
     "WHERE NOT EXISTS (SELECT 1 FROM d WHERE d.enrolment_id = x.id) "
-    "ORDER BY x.list DESC, x.ord LIMIT 100"; /* MAX_UNKNOWN_DETAILS */
+    "ORDER BY x.list DESC, x.ord "
+    "LIMIT 100"; /* MAX_UNKNOWN_DETAILS */
 
 /* For AMOUNT_MISMATCH: what the lines chosen still owe on the document, as
  * billing_record_payment() computes it. */
 static const char *SQL_STILL_OWED =
-    "SELECT coalesce(sum(d.amount - d.allocated), 0) FROM document_items($1) d "
+    "SELECT coalesce(sum(d.amount - d.allocated), 0) "
+    "FROM document_items($1) d "
     "WHERE ($2::bigint[] IS NULL OR d.enrolment_id = ANY ($2::bigint[])) "
-    "  AND ($3::bigint[] IS NULL OR NOT (d.enrolment_id = ANY ($3::bigint[])))";
+    "    AND ($3::bigint[] IS NULL OR NOT (d.enrolment_id = ANY ($3::bigint[])))";
 
 /* The same rule as SQL_LIST, for one document. */
 static bool invoice_in_scope(const scope_t *s, const char *payer_code)

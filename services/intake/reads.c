@@ -19,59 +19,73 @@
 
 static const char *SQL_PARTICIPANT =
     "SELECT nik, name, to_char(birth_date, 'YYYY-MM-DD'), sex, "
-    "  to_char(deceased_on, 'YYYY-MM-DD') FROM participants WHERE nik = $1";
+    "    to_char(deceased_on, 'YYYY-MM-DD') "
+    "FROM participants "
+    "WHERE nik = $1";
 
 /* The person's life events (017_life_events.sql) with the village of the
  * enrolment each applied to, so a scoped key sees only its own (and those
  * it sent itself, refused ones included). */
 static const char *SQL_PARTICIPANT_EVENTS =
     "SELECT pe.id, pe.kind, to_char(pe.event_date, 'YYYY-MM-DD'), pe.reference, "
-    "  pe.to_village, pe.reason, pe.result, pe.code, pe.message, pe.enrolment_id, "
-    "  pe.new_enrolment_id, to_char(pe.received_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-    "  to_char(pe.corrected_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), pe.correction_reason, "
-    "  coalesce(e.village_code, ''), pe.api_key_id::text = $2 "
-    "FROM participant_events pe LEFT JOIN enrolments e ON e.id = pe.enrolment_id "
-    "WHERE pe.nik = $1 ORDER BY pe.id";
+    "    pe.to_village, pe.reason, pe.result, pe.code, pe.message, pe.enrolment_id, "
+    "    pe.new_enrolment_id, "
+    "    to_char(pe.received_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+    "    to_char(pe.corrected_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+    "    pe.correction_reason, coalesce(e.village_code, ''), pe.api_key_id::text = $2 "
+    "FROM participant_events pe "
+    "LEFT JOIN enrolments e ON e.id = pe.enrolment_id "
+    "WHERE pe.nik = $1 "
+    "ORDER BY pe.id";
 
 static const char *SQL_PARTICIPANT_ENROLMENTS =
     "SELECT e.id, p.code, e.village_code, e.funding_source, e.payer_code, "
-    "  to_char(e.start_month, 'YYYY-MM'), to_char(e.end_month, 'YYYY-MM'), e.status, "
-    "  e.end_reason, e.previous_enrolment_id, e.kpj, e.bpjs_status, "
-    "  to_char(e.bpjs_effective_month, 'YYYY-MM') "
-    "FROM enrolments e JOIN programs p ON p.id = e.program_id WHERE e.nik = $1 "
+    "    to_char(e.start_month, 'YYYY-MM'), to_char(e.end_month, 'YYYY-MM'), e.status, "
+    "    e.end_reason, e.previous_enrolment_id, e.kpj, e.bpjs_status, "
+    "    to_char(e.bpjs_effective_month, 'YYYY-MM') "
+    "FROM enrolments e "
+    "JOIN programs p ON p.id = e.program_id "
+    "WHERE e.nik = $1 "
     /* every status: answered from the exclusion constraint's index, which
      * leads with the NIK (013_money_rules.sql) */
     "ORDER BY e.id";
 
 static const char *SQL_PROGRAMS =
     "SELECT p.code, p.name, p.regency_code, p.funding_source, p.payer_code, "
-    "  p.payer_name, p.submitter, to_char(p.coverage_start, 'YYYY-MM'), "
-    "  to_char(p.coverage_end, 'YYYY-MM'), to_char(p.submission_deadline, 'YYYY-MM-DD'), "
-    "  p.min_age, p.max_age, array_to_json(p.occupations)::text, p.poverty_ref_required, "
-    "  p.village_quota, p.village_target, p.total_quota, p.relief_applies, p.version, "
-    "  p.deadline_policy, r.code, p.insured_income, p.income_ceiling, p.relief_basis, "
-    "  p.total_target "
-    "FROM programs p LEFT JOIN programs r ON r.id = p.renews "
-    "WHERE p.code > $1 AND ($2 = '' OR p.regency_code = $2) ORDER BY p.code LIMIT $3";
+    "    p.payer_name, p.submitter, to_char(p.coverage_start, 'YYYY-MM'), "
+    "    to_char(p.coverage_end, 'YYYY-MM'), "
+    "    to_char(p.submission_deadline, 'YYYY-MM-DD'), "
+    "    p.min_age, p.max_age, array_to_json(p.occupations)::text, "
+    "    p.poverty_ref_required, p.village_quota, p.village_target, p.total_quota, "
+    "    p.relief_applies, p.version, p.deadline_policy, r.code, p.insured_income, "
+    "    p.income_ceiling, p.relief_basis, p.total_target "
+    "FROM programs p "
+    "LEFT JOIN programs r ON r.id = p.renews "
+    "WHERE p.code > $1 AND ($2 = '' OR p.regency_code = $2) "
+    "ORDER BY p.code "
+    "LIMIT $3";
 
-static const char *SQL_PROGRAM_SCOPE = "SELECT id, regency_code, village_quota, "
-                                       "village_target FROM programs WHERE code = $1";
+static const char *SQL_PROGRAM_SCOPE =
+    "SELECT id, regency_code, village_quota, village_target "
+    "FROM programs "
+    "WHERE code = $1";
 
 static const char *SQL_PROGRAM_VILLAGES =
     "SELECT r.code, r.name, r.village_kind, "
-    "  (SELECT count(*) FROM enrolments e WHERE e.program_id = $1 AND e.village_code = "
-    "r.code "
-    "   AND e.status = 'active'), "
-    "  (SELECT count(*) FROM submissions s WHERE s.program_id = $1 AND s.village_code = "
-    "r.code) "
+    "    (SELECT count(*) FROM enrolments e "
+    "     WHERE e.program_id = $1 AND e.village_code = r.code AND e.status = 'active'), "
+    "    (SELECT count(*) FROM submissions s "
+    "     WHERE s.program_id = $1 AND s.village_code = r.code) "
     "FROM regions r "
     "WHERE r.regency_code = $2 AND r.level = 'village' AND r.code > $3 "
-    "  AND ($4 = '' OR r.code = $4) "
-    "ORDER BY r.code LIMIT $5";
+    "    AND ($4 = '' OR r.code = $4) "
+    "ORDER BY r.code "
+    "LIMIT $5";
 
-static const char *SQL_RENEWAL_SCOPE =
-    "SELECT p.id, p.regency_code, r.code FROM programs p "
-    "LEFT JOIN programs r ON r.id = p.renews WHERE p.code = $1";
+static const char *SQL_RENEWAL_SCOPE = "SELECT p.id, p.regency_code, r.code "
+                                       "FROM programs p "
+                                       "LEFT JOIN programs r ON r.id = p.renews "
+                                       "WHERE p.code = $1";
 
 /* The applicants a renewal queued (program_renewal_queue, 013), in the
  * key's villages ($2: one village, or '' for all), after the cursor (an
@@ -80,28 +94,38 @@ static const char *SQL_RENEWAL_SCOPE =
  * request id, $7 the programme code; audit.h), when there were any. */
 static const char *SQL_RENEWAL_ITEMS =
     "WITH r AS MATERIALIZED ("
-    "  SELECT a.id, a.nik, a.name, s.village_code, a.decision, a.reasons::text, "
-    "    a.renews_enrolment_id, e.id AS enrolment_id, "
-    "    to_char(e.start_month, 'YYYY-MM') "
-    "  FROM submissions s JOIN applicants a ON a.submission_id = s.id "
-    "  LEFT JOIN enrolments e ON e.applicant_id = a.id "
-    "  WHERE s.program_id = $1 AND s.origin = 'renewal' "
-    "    AND a.renews_enrolment_id IS NOT NULL "
-    "    AND ($2 = '' OR s.village_code = $2) AND a.id > $3::bigint "
-    "  ORDER BY a.id LIMIT $4), "
-    "  au AS (" AUDIT_INSERT
+    "    SELECT a.id, a.nik, a.name, s.village_code, a.decision, a.reasons::text, "
+    "        a.renews_enrolment_id, e.id AS enrolment_id, "
+    "        to_char(e.start_month, 'YYYY-MM') "
+    "    FROM submissions s "
+    "    JOIN applicants a ON a.submission_id = s.id "
+    "    LEFT JOIN enrolments e ON e.applicant_id = a.id "
+    "    WHERE s.program_id = $1 AND s.origin = 'renewal' "
+    "        AND a.renews_enrolment_id IS NOT NULL "
+    "        AND ($2 = '' OR s.village_code = $2) "
+    "        AND a.id > $3::bigint "
+    "    ORDER BY a.id "
+    "    LIMIT $4"
+    "), "
+    "au AS ("
+    "    INSERT INTO audit_log (actor_kind, actor, action, object, nik_hashes, "
+    "        request_id, detail) "
     "    SELECT 'key', $5, 'program.renewal.read', $7, audit_nik_hashes(array_agg(nik)), "
-    "      $6, jsonb_build_object('items', count(*)) FROM r HAVING count(*) > 0) "
+    "        $6, jsonb_build_object('items', count(*)) "
+    "    FROM r "
+    "    HAVING count(*) > 0"
+    ") "
     "SELECT * FROM r ORDER BY id";
 
 static const char *SQL_RENEWAL_COUNTS =
     "SELECT count(*), count(*) FILTER (WHERE a.decision = 'pending'), "
-    "  count(*) FILTER (WHERE a.decision = 'accepted'), "
-    "  count(*) FILTER (WHERE a.decision = 'rejected') "
-    "FROM submissions s JOIN applicants a ON a.submission_id = s.id "
+    "    count(*) FILTER (WHERE a.decision = 'accepted'), "
+    "    count(*) FILTER (WHERE a.decision = 'rejected') "
+    "FROM submissions s "
+    "JOIN applicants a ON a.submission_id = s.id "
     "WHERE s.program_id = $1 AND s.origin = 'renewal' "
-    "  AND a.renews_enrolment_id IS NOT NULL "
-    "  AND ($2 = '' OR s.village_code = $2)";
+    "    AND a.renews_enrolment_id IS NOT NULL "
+    "    AND ($2 = '' OR s.village_code = $2)";
 
 static cJSON *query_error(const char *field, const char *message)
 {

@@ -20,29 +20,29 @@
  * the scope's programmes). */
 static const char SQL_VILLAGES[] =
     "SELECT program_code, regency_code, district_code, village_code, village_name, "
-    "  village_kind, enrolled, active, covered_now, village_target, village_quota, "
-    "  target_share_bp "
+    "    village_kind, enrolled, active, covered_now, village_target, village_quota, "
+    "    target_share_bp "
     "FROM report_participants_village "
     "WHERE ($3::text IS NULL OR program_code = $3) "
-    "  AND scope_allows_village($1, $2, village_code) "
+    "    AND scope_allows_village($1, $2, village_code) "
     "ORDER BY program_code, village_code";
 
 static const char SQL_DISTRICTS[] =
     "SELECT program_code, regency_code, district_code, district_name, villages, "
-    "  enrolled, active, covered_now, target, quota, villages_at_target, "
-    "  target_share_bp "
+    "    enrolled, active, covered_now, target, quota, villages_at_target, "
+    "    target_share_bp "
     "FROM report_participants_district "
     "WHERE ($3::text IS NULL OR program_code = $3) "
-    "  AND ($1 = 'admin' OR regency_code = $2) "
+    "    AND ($1 = 'admin' OR regency_code = $2) "
     "ORDER BY program_code, district_code";
 
 static const char SQL_REGENCIES[] =
     "SELECT program_code, regency_code, regency_name, villages, enrolled, active, "
-    "  covered_now, target, total_target, total_quota, villages_at_target, "
-    "  target_share_bp, bpjs_unconfirmed "
+    "    covered_now, target, total_target, total_quota, villages_at_target, "
+    "    target_share_bp, bpjs_unconfirmed "
     "FROM report_participants_regency "
     "WHERE ($3::text IS NULL OR program_code = $3) "
-    "  AND ($1 = 'admin' OR regency_code = $2) "
+    "    AND ($1 = 'admin' OR regency_code = $2) "
     "ORDER BY program_code";
 
 static const char *SQL_PROGRAM_REGENCY =

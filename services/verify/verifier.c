@@ -40,12 +40,19 @@ static const char *SQL_OCCUPATIONS = "SELECT code, name, transport FROM occupati
 /* Mark the oldest unclaimed submission as verifying; a row another verifier
  * holds is skipped. A crashed verifier's row is unlocked and is taken again. */
 static const char *SQL_CLAIM =
-    "WITH c AS (UPDATE submissions SET status = 'verifying', "
-    "             verifying_at = coalesce(verifying_at, now()) "
-    "           WHERE id IN (SELECT id FROM submissions WHERE status <> 'verified' "
-    "                          AND NOT (id = ANY ($2::uuid[])) "
-    "                        ORDER BY received_at FOR UPDATE SKIP LOCKED LIMIT $1::int) "
-    "           RETURNING id, program_id, village_code) "
+    "WITH c AS ("
+    "    UPDATE submissions "
+    "    SET status = 'verifying', verifying_at = coalesce(verifying_at, now()) "
+    "    WHERE id IN ("
+    "        SELECT id "
+    "        FROM submissions "
+    "        WHERE status <> 'verified' AND NOT (id = ANY ($2::uuid[])) "
+    "        ORDER BY received_at "
+    "        FOR UPDATE SKIP LOCKED "
+    "        LIMIT $1::int"
+    "    ) "
+    "    RETURNING id, program_id, village_code"
+    ") "
     "SELECT id FROM c ORDER BY program_id, village_code";
 
 static const char *SQL_ASYNC_COMMIT = "SET LOCAL synchronous_commit TO off";
@@ -56,48 +63,54 @@ static const char *SQL_ASYNC_COMMIT = "SET LOCAL synchronous_commit TO off";
  * locked: programmes are read as any statement reads them. */
 #define PROGRAM_COLUMN 5
 static const char *SQL_LOCK_SUBMISSION =
-    "SELECT s.program_id, s.village_code, to_char(s.received_at AT TIME ZONE "
-    "'Asia/Jakarta', "
-    "  'YYYY-MM-DD'), coalesce(s.request_id, ''), "
-    "  extract(epoch FROM now() - s.received_at)::float8, "
-    "  p.id, p.version, p.code, p.regency_code, p.funding_source, "
-    "  to_char(p.coverage_start, 'YYYY-MM-DD'), to_char(p.submission_deadline, "
-    "'YYYY-MM-DD'), "
-    "  coalesce(p.min_age, -1), coalesce(p.max_age, -1), "
-    "  array_to_string(p.occupations, ','), "
-    "  p.poverty_ref_required, coalesce(p.payer_code, ''), coalesce(p.village_quota, "
-    "-1), "
-    "  coalesce(p.total_quota, -1), p.deadline_policy = 'warn', "
-    "  to_char(p.coverage_end, 'YYYY-MM-DD'), s.origin = 'renewal', "
-    "  (SELECT to_char(o.coverage_end, 'YYYY-MM-DD') FROM programs o WHERE o.id = "
-    "p.renews) "
-    "FROM submissions s JOIN programs p ON p.id = s.program_id "
-    "WHERE s.id = $1 AND s.status <> 'verified' FOR UPDATE OF s SKIP LOCKED";
+    "SELECT s.program_id, s.village_code, "
+    "    to_char(s.received_at AT TIME ZONE 'Asia/Jakarta', 'YYYY-MM-DD'), "
+    "    coalesce(s.request_id, ''), extract(epoch FROM now() - s.received_at)::float8, "
+    "    p.id, p.version, p.code, p.regency_code, p.funding_source, "
+    "    to_char(p.coverage_start, 'YYYY-MM-DD'), "
+    "    to_char(p.submission_deadline, 'YYYY-MM-DD'), "
+    "    coalesce(p.min_age, -1), coalesce(p.max_age, -1), "
+    "    array_to_string(p.occupations, ','), p.poverty_ref_required, "
+    "    coalesce(p.payer_code, ''), coalesce(p.village_quota, -1), "
+    "    coalesce(p.total_quota, -1), p.deadline_policy = 'warn', "
+    "    to_char(p.coverage_end, 'YYYY-MM-DD'), s.origin = 'renewal', "
+    "    (SELECT to_char(o.coverage_end, 'YYYY-MM-DD') FROM programs o "
+    "     WHERE o.id = p.renews) "
+    "FROM submissions s "
+    "JOIN programs p ON p.id = s.program_id "
+    "WHERE s.id = $1 AND s.status <> 'verified' "
+    "FOR UPDATE OF s SKIP LOCKED";
 
 static const char *SQL_PENDING_APPLICANTS =
     "SELECT id, nik, name, to_char(birth_date, 'YYYY-MM-DD'), sex, occupation, "
-    "  coalesce(poverty_ref, ''), coalesce(monthly_income, 1000000), "
-    "  coalesce(renews_enrolment_id::text, 'null') "
-    "FROM applicants WHERE submission_id = $1 AND decision = 'pending' ORDER BY idx";
+    "    coalesce(poverty_ref, ''), coalesce(monthly_income, 1000000), "
+    "    coalesce(renews_enrolment_id::text, 'null') "
+    "FROM applicants "
+    "WHERE submission_id = $1 AND decision = 'pending' "
+    "ORDER BY idx";
 
 /* Quota locks: one key per (programme, village), one per programme total.
  * Single-bigint keys, a lock space apart from the two-int keys of billing. */
-static const char *SQL_LOCK_VILLAGE = "SELECT pg_advisory_xact_lock(($1::bigint << 32) | "
-                                      "(hashtext($2)::bigint & 4294967295))";
+static const char *SQL_LOCK_VILLAGE = "SELECT pg_advisory_xact_lock(($1::bigint << 32) "
+                                      "    | (hashtext($2)::bigint & 4294967295))";
 static const char *SQL_LOCK_TOTAL = "SELECT pg_advisory_xact_lock(-($1::bigint))";
 
 static const char *SQL_ACTIVE_IN_VILLAGE =
-    "SELECT count(*) FROM enrolments WHERE program_id = $1 AND village_code = $2 "
-    "AND status = 'active'";
-static const char *SQL_ACTIVE_IN_PROGRAM =
-    "SELECT count(*) FROM enrolments WHERE program_id = $1 AND status = 'active'";
+    "SELECT count(*) "
+    "FROM enrolments "
+    "WHERE program_id = $1 AND village_code = $2 AND status = 'active'";
+static const char *SQL_ACTIVE_IN_PROGRAM = "SELECT count(*) "
+                                           "FROM enrolments "
+                                           "WHERE program_id = $1 AND status = 'active'";
 
 static const char *SQL_NEW_PARTICIPANTS =
     "INSERT INTO participants (nik, name, birth_date, sex) "
     "SELECT x.nik, x.name, x.birth_date, x.sex "
-    "FROM jsonb_to_recordset($1::jsonb) AS x(nik text, name text, birth_date date, sex "
-    "char(1)) "
-    "ORDER BY x.nik ON CONFLICT (nik) DO NOTHING RETURNING nik";
+    "FROM jsonb_to_recordset($1::jsonb) "
+    "    AS x(nik text, name text, birth_date date, sex char(1)) "
+    "ORDER BY x.nik "
+    "ON CONFLICT (nik) DO NOTHING "
+    "RETURNING nik";
 
 /* Enrol the candidates ($1) in one statement, NIK-sorted.
  * - First month: the submission's ($6), or the month after the last month of
@@ -115,23 +128,30 @@ static const char *SQL_NEW_PARTICIPANTS =
  *   one makes us wait for its transaction first. */
 static const char *SQL_ENROL =
     "INSERT INTO enrolments (nik, program_id, village_code, applicant_id, "
-    "  funding_source, payer_code, declared_income, transport, start_month, end_month, "
-    "  previous_enrolment_id) "
+    "    funding_source, payer_code, declared_income, transport, start_month, end_month, "
+    "    previous_enrolment_id) "
     "WITH c AS MATERIALIZED ("
-    "  SELECT x.*, CASE WHEN x.known THEN greatest($6::date, "
-    "    (SELECT (max(y.end_month) + interval '1 month')::date FROM enrolments y "
-    "     WHERE y.nik = x.nik AND y.status = 'ended' AND y.end_month >= y.start_month)) "
-    "    ELSE $6::date END AS first_month "
-    "  FROM jsonb_to_recordset($1::jsonb) AS x(nik text, applicant_id bigint, "
-    "    income bigint, transport boolean, previous bigint, known boolean)) "
-    "SELECT c.nik, $2, $3, c.applicant_id, $4, $5, c.income, c.transport, c.first_month, "
-    "  $7::date, c.previous "
-    "FROM c WHERE ($7::date IS NULL OR c.first_month <= $7::date) "
+    "    SELECT x.*, "
+    "        CASE WHEN x.known THEN greatest($6::date, "
+    "            (SELECT (max(y.end_month) + interval '1 month')::date "
+    "             FROM enrolments y "
+    "             WHERE y.nik = x.nik AND y.status = 'ended' "
+    "                 AND y.end_month >= y.start_month)) "
+    "        ELSE $6::date END AS first_month "
+    "    FROM jsonb_to_recordset($1::jsonb) AS x(nik text, applicant_id bigint, "
+    "        income bigint, transport boolean, previous bigint, known boolean)"
+    ") "
+    "SELECT c.nik, $2, $3, c.applicant_id, $4, $5, c.income, c.transport, "
+    "    c.first_month, $7::date, c.previous "
+    "FROM c "
+    "WHERE ($7::date IS NULL OR c.first_month <= $7::date) "
     /* a person recorded as deceased (017_life_events.sql) is not enrolled
      * and is told DECEASED by explain_duplicates; only known people can be */
-    "  AND NOT (c.known AND EXISTS (SELECT 1 FROM participants d WHERE d.nik = c.nik "
-    "    AND d.deceased_on IS NOT NULL)) "
-    "ORDER BY c.nik ON CONFLICT DO NOTHING "
+    "    AND NOT (c.known "
+    "        AND EXISTS (SELECT 1 FROM participants d "
+    "                    WHERE d.nik = c.nik AND d.deceased_on IS NOT NULL)) "
+    "ORDER BY c.nik "
+    "ON CONFLICT DO NOTHING "
     "RETURNING applicant_id, id, to_char(start_month, 'YYYY-MM-DD')";
 
 /* Where a NIK whose INSERT did nothing is covered: of its enrolments that
@@ -141,38 +161,51 @@ static const char *SQL_ENROL =
  * constraint's index (nik, months). */
 static const char *SQL_WHERE_COVERED =
     "SELECT c.nik, e.code, e.village_code, to_char(e.start_month, 'YYYY-MM'), "
-    "  coalesce(to_char(e.end_month, 'YYYY-MM'), ''), "
-    "  coalesce(to_char(d.deceased_on, 'YYYY-MM-DD'), '') "
+    "    coalesce(to_char(e.end_month, 'YYYY-MM'), ''), "
+    "    coalesce(to_char(d.deceased_on, 'YYYY-MM-DD'), '') "
     "FROM unnest($1::text[]) AS c(nik) "
     "LEFT JOIN participants d ON d.nik = c.nik "
-    "LEFT JOIN LATERAL (SELECT p.code, y.village_code, y.start_month, y.end_month "
-    "  FROM enrolments y JOIN programs p ON p.id = y.program_id WHERE y.nik = c.nik "
-    "    AND enrolment_months(y.start_month, y.end_month) "
-    "        && enrolment_months($2::date, $3::date) "
-    "  ORDER BY coalesce(y.end_month, 'infinity') DESC LIMIT 1) e ON true";
+    "LEFT JOIN LATERAL ("
+    "    SELECT p.code, y.village_code, y.start_month, y.end_month "
+    "    FROM enrolments y "
+    "    JOIN programs p ON p.id = y.program_id "
+    "    WHERE y.nik = c.nik "
+    "        AND enrolment_months(y.start_month, y.end_month) "
+    "            && enrolment_months($2::date, $3::date) "
+    "    ORDER BY coalesce(y.end_month, 'infinity') DESC "
+    "    LIMIT 1"
+    ") e ON true";
 
 static const char *SQL_UNENROL = "DELETE FROM enrolments WHERE id = ANY($1::bigint[])";
 
 static const char *SQL_REFRESH_PARTICIPANTS =
-    "UPDATE participants p SET name = x.name, birth_date = x.birth_date, sex = x.sex, "
-    "  updated_at = now() "
-    "FROM jsonb_to_recordset($1::jsonb) AS x(nik text, name text, birth_date date, sex "
-    "char(1)) "
-    "WHERE p.nik = x.nik AND (p.name, p.birth_date, p.sex) IS DISTINCT FROM "
-    "  (x.name, x.birth_date, x.sex)";
+    "UPDATE participants p "
+    "SET name = x.name, birth_date = x.birth_date, sex = x.sex, updated_at = now() "
+    "FROM jsonb_to_recordset($1::jsonb) "
+    "    AS x(nik text, name text, birth_date date, sex char(1)) "
+    "WHERE p.nik = x.nik "
+    "    AND (p.name, p.birth_date, p.sex) "
+    "        IS DISTINCT FROM (x.name, x.birth_date, x.sex)";
 
 /* Every decision, and the submission marked verified, in one statement. */
 static const char *SQL_DECIDE =
-    "WITH d AS (UPDATE applicants a SET decision = x.decision, reasons = x.reasons, "
-    "             warnings = x.warnings, program_version = $2, decided_at = now() "
-    "           FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, decision text, "
-    "             reasons jsonb, warnings jsonb) "
-    "           WHERE a.submission_id = $3 AND a.id = x.id) "
-    "UPDATE submissions SET status = 'verified', verified_at = now() WHERE id = $3";
+    "WITH d AS ("
+    "    UPDATE applicants a "
+    "    SET decision = x.decision, reasons = x.reasons, warnings = x.warnings, "
+    "        program_version = $2, decided_at = now() "
+    "    FROM jsonb_to_recordset($1::jsonb) "
+    "        AS x(id bigint, decision text, reasons jsonb, warnings jsonb) "
+    "    WHERE a.submission_id = $3 AND a.id = x.id"
+    ") "
+    "UPDATE submissions "
+    "SET status = 'verified', verified_at = now() "
+    "WHERE id = $3";
 
 static const char *SQL_QUEUE =
-    "SELECT count(*), coalesce(extract(epoch FROM now() - min(received_at)), 0)::float8 "
-    "FROM submissions WHERE status <> 'verified'";
+    "SELECT count(*), "
+    "    coalesce(extract(epoch FROM now() - min(received_at)), 0)::float8 "
+    "FROM submissions "
+    "WHERE status <> 'verified'";
 
 static const double latency_bounds[] = {0.05, 0.1, 0.25, 0.5, 1,   2.5,
                                         5,    10,  30,   60,  300, 900};
