@@ -160,38 +160,27 @@ END $_$;
 CREATE FUNCTION public.accrual_premiums(p_period date) RETURNS TABLE(enrolment_id bigint, funding_source text, payer_code text, jkk bigint, jkm bigint)
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
-    WITH jkk AS (SELECT income_bp, min_income FROM premium_rates
-                 WHERE component = 'JKK' AND effective_month <= p_period
-                 ORDER BY effective_month DESC LIMIT 1),
-         jkm AS (SELECT flat_amount FROM premium_rates
-                 WHERE component = 'JKM' AND effective_month <= p_period
-                 ORDER BY effective_month DESC LIMIT 1),
-         adj AS (SELECT t.transport,
-                        coalesce(max(a.off_bp) FILTER (WHERE a.applies_jkk), 0) AS jkk_off,
-                        coalesce(max(a.off_bp) FILTER (WHERE a.applies_jkm), 0) AS jkm_off
-                 FROM (VALUES (false), (true)) AS t (transport)
-                 LEFT JOIN premium_adjustments a
-                        ON a.first_month <= p_period AND a.last_month >= p_period
-                       AND (a.sector IS NULL OR (a.sector = 'transport' AND t.transport))
-                 GROUP BY t.transport),
-         rel AS (SELECT p.id AS program_id, adj.transport, p.insured_income,
-                        p.income_ceiling,
-                        CASE WHEN p.relief_applies THEN adj.jkk_off ELSE 0 END AS jkk_off,
-                        CASE WHEN p.relief_applies THEN adj.jkm_off ELSE 0 END AS jkm_off
-                 FROM programs p CROSS JOIN adj
+    WITH r AS (SELECT false AS transport, f.* FROM rates_in_force(p_period, false) f
+               UNION ALL
+               SELECT true, f.* FROM rates_in_force(p_period, true) f),
+         rel AS (SELECT p.id AS program_id, r.transport, p.insured_income,
+                        p.income_ceiling, r.jkk_income_bp, r.min_income,
+                        r.jkm_flat_amount,
+                        CASE WHEN p.relief_applies THEN r.jkk_off_bp ELSE 0 END AS jkk_off,
+                        CASE WHEN p.relief_applies THEN r.jkm_off_bp ELSE 0 END AS jkm_off
+                 FROM programs p CROSS JOIN r
                  WHERE (p.coverage_end IS NULL OR p.coverage_end >= p_period)
                    AND p.coverage_start <= p_period)
     SELECT e.id, e.funding_source, e.payer_code, c.jkk, c.jkm
     FROM enrolments e
     JOIN rel ON rel.program_id = e.program_id AND rel.transport = e.transport
-    CROSS JOIN jkk CROSS JOIN jkm
     CROSS JOIN LATERAL (SELECT CASE WHEN rel.income_ceiling IS NULL THEN rel.insured_income
                                     ELSE least(e.declared_income, rel.income_ceiling)
                                END AS basis) b
     CROSS JOIN LATERAL (SELECT
-        ((greatest(b.basis, jkk.min_income) * jkk.income_bp + 5000) / 10000
+        ((greatest(b.basis, rel.min_income) * rel.jkk_income_bp + 5000) / 10000
           * (10000 - rel.jkk_off) + 5000) / 10000 AS jkk,
-        (jkm.flat_amount * (10000 - rel.jkm_off) + 5000) / 10000 AS jkm) c
+        (rel.jkm_flat_amount * (10000 - rel.jkm_off) + 5000) / 10000 AS jkm) c
     WHERE e.start_month <= p_period AND (e.end_month IS NULL OR e.end_month >= p_period)
 $$;
 
@@ -1365,6 +1354,26 @@ CREATE FUNCTION public.participant_events_unseen(p_kind text, p_code text, p_eve
 $$;
 
 --
+-- Name: premium_adjustments_in_force(date, boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.premium_adjustments_in_force(p_period date, p_transport boolean) RETURNS TABLE(id integer, name text, sector text, off_bp integer, applies_jkk boolean, applies_jkm boolean, first_month date, last_month date, note text)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT a.id, a.name, a.sector, a.off_bp, a.applies_jkk, a.applies_jkm, a.first_month,
+           a.last_month, a.note
+    FROM premium_adjustments a
+    WHERE a.first_month <= p_period AND a.last_month >= p_period
+      AND (a.sector IS NULL OR (a.sector = 'transport' AND p_transport))
+$$;
+
+--
+-- Name: FUNCTION premium_adjustments_in_force(p_period date, p_transport boolean); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.premium_adjustments_in_force(p_period date, p_transport boolean) IS 'The premium reliefs (premium_adjustments) in force in a month (its first day) for a person of the transport sector or not; rates_in_force() takes the largest per component, `lindungctl rates` lists them.';
+
+--
 -- Name: program_payer(integer, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1429,6 +1438,33 @@ BEGIN
     END LOOP;
     RETURN queued;
 END $$;
+
+--
+-- Name: rates_in_force(date, boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.rates_in_force(p_period date, p_transport boolean) RETURNS TABLE(jkk_income_bp integer, min_income bigint, jkk_since date, jkm_flat_amount bigint, jkm_since date, jkk_off_bp integer, jkm_off_bp integer)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT jkk.income_bp, jkk.min_income, jkk.effective_month,
+           jkm.flat_amount, jkm.effective_month,
+           adj.jkk_off_bp, adj.jkm_off_bp
+    FROM (SELECT income_bp, min_income, effective_month FROM premium_rates
+          WHERE component = 'JKK' AND effective_month <= p_period
+          ORDER BY effective_month DESC LIMIT 1) jkk
+    CROSS JOIN (SELECT flat_amount, effective_month FROM premium_rates
+                WHERE component = 'JKM' AND effective_month <= p_period
+                ORDER BY effective_month DESC LIMIT 1) jkm
+    CROSS JOIN (SELECT coalesce(max(a.off_bp) FILTER (WHERE a.applies_jkk), 0) AS jkk_off_bp,
+                       coalesce(max(a.off_bp) FILTER (WHERE a.applies_jkm), 0) AS jkm_off_bp
+                FROM premium_adjustments_in_force(p_period, p_transport) a) adj
+$$;
+
+--
+-- Name: FUNCTION rates_in_force(p_period date, p_transport boolean); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.rates_in_force(p_period date, p_transport boolean) IS 'The JKK and JKM rates in force in a month (its first day), each with the month it took effect, and the relief off each (basis points, the largest in force for the sector; 0 when none): one row, or none before the first rates. Read by accrual_premiums() and `lindungctl rates`; whether a programme passes relief on (programs.relief_applies) is the caller''s question.';
 
 --
 -- Name: refuse_change(); Type: FUNCTION; Schema: public; Owner: -
@@ -6141,6 +6177,13 @@ REVOKE ALL ON FUNCTION public.participant_events_results(p_batch uuid, p_outcome
 REVOKE ALL ON FUNCTION public.participant_events_unseen(p_kind text, p_code text, p_events jsonb) FROM PUBLIC;
 
 --
+-- Name: FUNCTION premium_adjustments_in_force(p_period date, p_transport boolean); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.premium_adjustments_in_force(p_period date, p_transport boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.premium_adjustments_in_force(p_period date, p_transport boolean) TO lindung_billing;
+
+--
 -- Name: FUNCTION program_payer(p_program integer, p_village text); Type: ACL; Schema: public; Owner: -
 --
 
@@ -6152,6 +6195,13 @@ REVOKE ALL ON FUNCTION public.program_payer(p_program integer, p_village text) F
 
 REVOKE ALL ON FUNCTION public.program_renewal_queue(p_new integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.program_renewal_queue(p_new integer) TO lindung_billing;
+
+--
+-- Name: FUNCTION rates_in_force(p_period date, p_transport boolean); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.rates_in_force(p_period date, p_transport boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.rates_in_force(p_period date, p_transport boolean) TO lindung_billing;
 
 --
 -- Name: FUNCTION refuse_change(); Type: ACL; Schema: public; Owner: -

@@ -12,12 +12,12 @@
 #include <string.h>
 #include <zmq.h>
 #include "billing.h"
+#include "ctlsock.h"
 #include "date.h"
 #include "log.h"
 #include "period.h"
 #include "pgjson.h"
 
-#define CONTROL_MAX_REQUEST 4096
 /* The reply when the real one cannot be made: a REQ peer must get one. */
 #define OUT_OF_MEMORY_REPLY                                                              \
     "{\"ok\":false,\"error\":\"OUT_OF_MEMORY\",\"message\":\"billing ran out of "        \
@@ -36,7 +36,7 @@ control_t *control_new(void *zmq_ctx, const char *endpoint, const zmqauth_t *aut
 {
     void *sock = zmq_socket(zmq_ctx, ZMQ_REP);
     int linger = 0;
-    int64_t maxmsg = CONTROL_MAX_REQUEST;
+    int64_t maxmsg = CTLSOCK_MAX_REQUEST;
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     if (zmqauth_apply(auth, sock, err, errcap) != 0) {
@@ -81,14 +81,8 @@ void control_set_window(control_t *self, int max_past, int max_future)
 }
 
 /* Every reply is NULL when out of memory; control_serve then sends
- * OUT_OF_MEMORY_REPLY. */
-static cJSON *error_reply(const char *code, const char *message)
-{
-    cJSON *doc = cJSON_CreateObject();
-    return pgjson_whole(doc, doc && cJSON_AddFalseToObject(doc, "ok") &&
-                                 cJSON_AddStringToObject(doc, "error", code) &&
-                                 cJSON_AddStringToObject(doc, "message", message));
-}
+ * OUT_OF_MEMORY_REPLY. The formats are ctlsock's (common/ctlsock.h), which
+ * lindungctl reads them with. */
 
 /* The refusal of a month outside the window: machine-readable (the code,
  * the month, the window's ends) and a message saying what to do. */
@@ -105,7 +99,7 @@ static cJSON *window_refusal(period_t period, period_t earliest, period_t latest
              p, from, to, p);
     log_warn("billing.run_refused", "period", p, "earliest", from, "latest", to, "by",
              by);
-    cJSON *doc = error_reply("PERIOD_OUT_OF_WINDOW", message);
+    cJSON *doc = ctlsock_error_reply("PERIOD_OUT_OF_WINDOW", message);
     return pgjson_whole(doc, doc && cJSON_AddStringToObject(doc, "period", p) &&
                                  cJSON_AddStringToObject(doc, "earliest", from) &&
                                  cJSON_AddStringToObject(doc, "latest", to));
@@ -135,23 +129,12 @@ static cJSON *run(const control_t *self, period_t period, bool force, const char
 static cJSON *handle(const control_t *self, const char *text, size_t len, const char *by,
                      db_t *db, metrics_t *metrics)
 {
-    cJSON *req = cJSON_ParseWithLength(text, len);
-    const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(req, "command");
-    const cJSON *month = cJSON_GetObjectItemCaseSensitive(req, "period");
-    const cJSON *force = cJSON_GetObjectItemCaseSensitive(req, "force");
-    cJSON *reply;
     period_t period;
-    if (!cJSON_IsString(cmd) || strcmp(cmd->valuestring, "run") != 0) {
-        reply = error_reply("UNKNOWN_COMMAND", "the only command is \"run\"");
-    } else if (!cJSON_IsString(month) || !period_parse(month->valuestring, &period)) {
-        reply = error_reply("BAD_PERIOD", "period must be YYYY-MM");
-    } else if (force && !cJSON_IsBool(force)) {
-        reply = error_reply("BAD_FORCE", "force must be true or false");
-    } else {
-        reply = run(self, period, cJSON_IsTrue(force), by, db, metrics);
-    }
-    cJSON_Delete(req);
-    return reply;
+    bool force = false;
+    const char *code = NULL, *message = NULL;
+    if (!ctlsock_request_parse(text, len, &period, &force, &code, &message))
+        return ctlsock_error_reply(code, message);
+    return run(self, period, force, by, db, metrics);
 }
 
 void control_serve(control_t *self, db_t *db, metrics_t *metrics)

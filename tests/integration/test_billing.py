@@ -404,7 +404,16 @@ class BillingTest(harness.LindungTestCase):
                          [(gone, "2026-03")])
         nik = self.sql(f"SELECT nik FROM enrolments WHERE id = {gone}")[0][0]
         self.assertNotIn(nik, json.dumps(lapses))  # masked
-        self.assertIn("lapsed", s.lindungctl("billing", "lapses").stdout + "lapsed")
+        # masked as everywhere else (common/nik.c's nik_mask, SQL's nik_mask):
+        # the first 4 digits, six stars, the last 4
+        masked = nik[:4] + "******" + nik[-4:]
+        self.assertEqual(lapses[0]["nik"], masked)
+        self.assertEqual(self.sql(f"SELECT nik_mask('{nik}')"), [(masked,)])
+        text = s.lindungctl("billing", "lapses").stdout
+        self.assertIn(f" {masked} ", text)
+        self.assertNotIn(nik, text)
+        self.assertNotIn("********", text)
+        self.assertIn("lapsed", text + "lapsed")
         logged = [r for r in s.billing.log_records() if r.get("event") == "billing.lapsed"]
         self.assertEqual(len(logged), 1)
         self.assertNotIn(nik, s.billing.log_text())

@@ -137,8 +137,13 @@ static bool valued(int argc, char **argv, const char *flag, const char **out)
 
 static bool search_read(int argc, char **argv, search_t *s)
 {
+    static const char *const flags[] = {"--json", NULL};
+    static const char *const with_value[] = {"--nik",    "--key",   "--since", "--until",
+                                             "--action", "--limit", NULL};
     memset(s, 0, sizeof *s);
     const char *nik;
+    if (!args_known(argc, argv, flags, with_value, "audit"))
+        return false;
     if (!valued(argc, argv, "--nik", &nik) || !valued(argc, argv, "--key", &s->key) ||
         !valued(argc, argv, "--since", &s->since) ||
         !valued(argc, argv, "--until", &s->until) ||

@@ -222,7 +222,7 @@ static int export_run(db_t *db, const char *const params[3], bool xlsx, const ch
     return rc;
 }
 
-static int bpjs_export(db_t *db, int argc, char **argv)
+static int bpjs_export(int argc, char **argv)
 {
     const char *since = args_value(argc, argv, "--since");
     const char *program = args_value(argc, argv, "--program");
@@ -234,6 +234,9 @@ static int bpjs_export(db_t *db, int argc, char **argv)
     if (!(csv || xlsx) || !out || !out[0] || (since && !date_parse(since, &day)) ||
         (program && !program[0]))
         return export_usage();
+    db_t *db = session_db();
+    if (!db)
+        return 1;
     const char *params[] = {args_flag(argc, argv, "--all") ? "true" : "false", since,
                             program};
     return export_run(db, params, xlsx, out);
@@ -636,7 +639,7 @@ static int import_locked(db_t *db, const char *path, const char *body, size_t le
     return rc;
 }
 
-static int bpjs_import(db_t *db, int argc, char **argv)
+static int bpjs_import(int argc, char **argv)
 {
     const char *path = argc > 1 ? argv[1] : NULL;
     if (!path || strncmp(path, "--", 2) == 0) {
@@ -651,9 +654,12 @@ static int bpjs_import(db_t *db, int argc, char **argv)
                 path);
         return 1;
     }
+    db_t *db = session_db();
     /* one import at a time, so the same file twice at once is seen as such */
     int rc = 1;
-    if (!db_run(db, SQL_IMPORT_LOCK, 0, NULL)) {
+    if (!db) {
+        /* said by session_db */
+    } else if (!db_run(db, SQL_IMPORT_LOCK, 0, NULL)) {
         fprintf(stderr, "bpjs import: %s\n", db_error(db));
     } else {
         rc = import_locked(db, path, body, len);
@@ -729,7 +735,7 @@ static void unconfirmed_text(const PGresult *r, long days)
            PQntuples(r), PQntuples(r) == 1 ? "" : "s", days);
 }
 
-static int bpjs_unconfirmed(db_t *db, int argc, char **argv)
+static int bpjs_unconfirmed(int argc, char **argv)
 {
     long days = 0;
     char err[256];
@@ -747,6 +753,9 @@ static int bpjs_unconfirmed(db_t *db, int argc, char **argv)
             return 2;
         }
     }
+    db_t *db = session_db();
+    if (!db)
+        return 1;
     char text[16];
     snprintf(text, sizeof text, "%ld", days);
     const char *params[] = {text};
@@ -794,11 +803,10 @@ int bpjs_main(int argc, char **argv)
     int rest = argc - 1;
     char **args = argv + 1;
     const char *verb = rest > 0 ? args[0] : "";
-    int (*fn)(db_t *, int, char **) = strcmp(verb, "export") == 0   ? bpjs_export
-                                      : strcmp(verb, "import") == 0 ? bpjs_import
-                                      : strcmp(verb, "unconfirmed") == 0
-                                          ? bpjs_unconfirmed
-                                          : NULL;
+    int (*fn)(int, char **) = strcmp(verb, "export") == 0        ? bpjs_export
+                              : strcmp(verb, "import") == 0      ? bpjs_import
+                              : strcmp(verb, "unconfirmed") == 0 ? bpjs_unconfirmed
+                                                                 : NULL;
     if (args_flag(rest, args, "--help") || args_flag(rest, args, "-h")) {
         fputs(USAGE, stdout);
         return 0;
@@ -807,10 +815,7 @@ int bpjs_main(int argc, char **argv)
         fputs(USAGE, stderr);
         return 2;
     }
-    db_t *db = session_connect();
-    if (!db)
-        return 1;
-    int rc = fn(db, rest, args);
-    db_destroy(&db);
+    int rc = fn(rest, args); /* each connects once its arguments are checked */
+    session_close();
     return rc;
 }

@@ -18,6 +18,7 @@
 #include "audit.h"
 #include "date.h"
 #include "db.h"
+#include "money.h"
 #include "period.h"
 #include "pgjson.h"
 #include "session.h"
@@ -105,9 +106,8 @@ void claims_cmd_usage(FILE *out)
 /* Strict whole rupiah from 1 to MAX_AMOUNT. */
 static bool amount_ok(const char *s)
 {
-    size_t len = s ? strlen(s) : 0;
-    return len > 0 && len <= MAX_AMOUNT_DIGITS && strspn(s, "0123456789") == len &&
-           strtoll(s, NULL, 10) >= 1 && strtoll(s, NULL, 10) <= MAX_AMOUNT;
+    int64_t v;
+    return money_parse(s, MAX_AMOUNT_DIGITS, &v) && v >= 1 && v <= MAX_AMOUNT;
 }
 
 static bool date_ok(const char *s)
@@ -128,18 +128,6 @@ static const char *month_arg(const char *s, char out[11], bool *ok)
     }
     date_format(period_first_day(p), out);
     return out;
-}
-
-/* 1234567 -> "1,234,567" */
-static void format_rupiah(const char *digits, char out[40])
-{
-    size_t n = strlen(digits), o = 0;
-    for (size_t i = 0; i < n && o < 38; i++) {
-        if (i > 0 && digits[i - 1] != '-' && (n - i) % 3 == 0)
-            out[o++] = ',';
-        out[o++] = digits[i];
-    }
-    out[o] = '\0';
 }
 
 static void add_int(cJSON *o, const char *key, const PGresult *r, int row, int col)
@@ -177,9 +165,9 @@ static cJSON *claim_json(const PGresult *r, int i)
 
 static void claim_print_row(const PGresult *r, int i)
 {
-    char claimed[40], paid[40];
-    format_rupiah(PQgetvalue(r, i, 8), claimed);
-    format_rupiah(PQgetvalue(r, i, 9), paid);
+    char claimed[MONEY_TEXT_LEN], paid[MONEY_TEXT_LEN];
+    money_column(r, i, 8, claimed);
+    money_column(r, i, 9, paid);
     printf("%-8s %-4s %-10s %-10s %-16s %-22s %-14s %-10s %16s %16s %s\n",
            PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
            PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5),
@@ -212,8 +200,8 @@ static void steps_print(const PGresult *s)
 {
     printf("steps:\n");
     for (int i = 0; i < PQntuples(s); i++) {
-        char amount[40];
-        format_rupiah(PQgetvalue(s, i, 2), amount);
+        char amount[MONEY_TEXT_LEN];
+        money_column(s, i, 2, amount);
         printf("  %-10s %s %16s  %s  (%s)\n", PQgetvalue(s, i, 0), PQgetvalue(s, i, 1),
                amount, PQgetvalue(s, i, 3), PQgetvalue(s, i, 4));
     }
@@ -258,7 +246,7 @@ static int claim_show(db_t *db, const char *id, bool json)
 
 /* ---------------------------------------------------------------- add */
 
-static int claims_add(db_t *db, int argc, char **argv)
+static int claims_add(int argc, char **argv)
 {
     const char *nik = args_value(argc, argv, "--nik");
     const char *on = args_value(argc, argv, "--date");
@@ -269,6 +257,9 @@ static int claims_add(db_t *db, int argc, char **argv)
                         "--amount RUPIAH (1 to 1000000000000)\n");
         return 2;
     }
+    db_t *db = session_db();
+    if (!db)
+        return 1;
     const char *params[] = {nik, on, kind, amount, audit_operator(), audit_invocation()};
     PGresult *r = db_exec(db, SQL_OPEN_JKK, 6, params);
     int rc = 1;
@@ -284,7 +275,7 @@ static int claims_add(db_t *db, int argc, char **argv)
 
 /* ---------------------------------------------------------------- step */
 
-static int claims_step(db_t *db, int argc, char **argv)
+static int claims_step(int argc, char **argv)
 {
     const char *id = argc > 1 ? argv[1] : NULL;
     const char *status = args_value(argc, argv, "--status");
@@ -297,6 +288,9 @@ static int claims_step(db_t *db, int argc, char **argv)
                         "YYYY-MM-DD [--amount RUPIAH] [--note TEXT]\n");
         return 2;
     }
+    db_t *db = session_db();
+    if (!db)
+        return 1;
     const char *params[] = {
         id, status, on, amount, note, audit_operator(), audit_invocation()};
     PGresult *r = db_exec(db, SQL_STEP, 7, params);
@@ -315,8 +309,11 @@ static int claims_step(db_t *db, int argc, char **argv)
 
 /* ---------------------------------------------------------------- list */
 
-static int claims_list(db_t *db, int argc, char **argv)
+static int claims_list(int argc, char **argv)
 {
+    db_t *db = session_db();
+    if (!db)
+        return 1;
     const char *params[] = {args_value(argc, argv, "--status"),
                             args_value(argc, argv, "--kind"),
                             args_value(argc, argv, "--regency")};
@@ -382,10 +379,10 @@ static cJSON *report_row_json(const PGresult *r, int i, const PGresult *c)
 
 static void report_row_print(const PGresult *r, int i, const PGresult *c)
 {
-    char billed[40], paid[40], claims[40];
-    format_rupiah(PQgetvalue(r, i, P_BILLED), billed);
-    format_rupiah(PQgetvalue(r, i, P_PAID), paid);
-    format_rupiah(PQgetvalue(r, i, P_CLAIMS), claims);
+    char billed[MONEY_TEXT_LEN], paid[MONEY_TEXT_LEN], claims[MONEY_TEXT_LEN];
+    money_column(r, i, P_BILLED, billed);
+    money_column(r, i, P_PAID, paid);
+    money_column(r, i, P_CLAIMS, claims);
     const char *bp = PQgetisnull(r, i, P_BP) ? "-" : PQgetvalue(r, i, P_BP);
     printf("%-24s %-6s %s..%s %18s %18s %18s %8s %6s %6s\n", PQgetvalue(r, i, P_PROGRAM),
            PQgetvalue(r, i, P_REGENCY), PQgetvalue(r, i, P_FIRST),
@@ -393,7 +390,7 @@ static void report_row_print(const PGresult *r, int i, const PGresult *c)
            c ? PQgetvalue(c, 0, 2) : "?", c ? PQgetvalue(c, 0, 3) : "?");
 }
 
-static int claims_report(db_t *db, int argc, char **argv)
+static int claims_report(int argc, char **argv)
 {
     bool ok = true;
     char from[11], to[11];
@@ -403,6 +400,9 @@ static int claims_report(db_t *db, int argc, char **argv)
         fprintf(stderr, "claims report: give --from and --to as YYYY-MM\n");
         return 2;
     }
+    db_t *db = session_db();
+    if (!db)
+        return 1;
     const char *params[] = {args_value(argc, argv, "--regency"),
                             args_value(argc, argv, "--program"), months[0], months[1]};
     PGresult *r = db_exec(db, SQL_REPORT, 4, params);
@@ -438,6 +438,22 @@ static int claims_report(db_t *db, int argc, char **argv)
 
 /* ---------------------------------------------------------------- dispatch */
 
+/* `claims show ID [--json]`: an id that is not a number is no claim. */
+static int claims_show(int argc, char **argv)
+{
+    const char *id = argc > 1 ? argv[1] : NULL;
+    if (!id || strncmp(id, "--", 2) == 0) {
+        fprintf(stderr, "usage: lindungctl claims show ID [--json]\n");
+        return 2;
+    }
+    if (!id[0] || strlen(id) > 18 || strspn(id, "0123456789") != strlen(id)) {
+        fprintf(stderr, "claims: no claim %s\n", id);
+        return 1;
+    }
+    db_t *db = session_db();
+    return db ? claim_show(db, id, args_flag(argc, argv, "--json")) : 1;
+}
+
 int claims_cmd_main(int argc, char **argv)
 {
     /* argv[0] is "claims" */
@@ -447,21 +463,17 @@ int claims_cmd_main(int argc, char **argv)
         fputs(USAGE, n < 1 ? stderr : stdout);
         return n < 1 ? 2 : 0;
     }
-    int (*fn)(db_t *, int, char **) = strcmp(a[0], "add") == 0      ? claims_add
-                                      : strcmp(a[0], "step") == 0   ? claims_step
-                                      : strcmp(a[0], "list") == 0   ? claims_list
-                                      : strcmp(a[0], "report") == 0 ? claims_report
-                                                                    : NULL;
-    bool show = strcmp(a[0], "show") == 0;
-    if (!fn && !show) {
+    int (*fn)(int, char **) = strcmp(a[0], "add") == 0      ? claims_add
+                              : strcmp(a[0], "step") == 0   ? claims_step
+                              : strcmp(a[0], "list") == 0   ? claims_list
+                              : strcmp(a[0], "report") == 0 ? claims_report
+                              : strcmp(a[0], "show") == 0   ? claims_show
+                                                            : NULL;
+    if (!fn) {
         fputs(USAGE, stderr);
         return 2;
     }
-    db_t *db = session_connect();
-    if (!db)
-        return 1;
-    int rc = show ? (n > 1 ? claim_show(db, a[1], args_flag(n, a, "--json")) : 2)
-                  : fn(db, n, a);
-    db_destroy(&db);
+    int rc = fn(n, a); /* each connects once its arguments are checked */
+    session_close();
     return rc;
 }

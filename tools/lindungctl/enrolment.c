@@ -134,24 +134,42 @@ static bool end_record(db_t *db, const nik_t *nik, const PGresult *covering,
     return ok;
 }
 
-static int end_one(db_t *db, const char *nik_text, const char *month, const char *reason)
+/* The checked command line of `enrolment end`. */
+typedef struct {
+    nik_t nik;
+    period_t p;
+    const char *month, *reason;
+} end_args_t;
+
+/* false (exit 2) on a usage error, said on stderr. */
+static bool end_args(const char *nik_text, const char *month, const char *reason,
+                     end_args_t *e)
 {
     nik_t nik;
     period_t p;
-    if (nik_parse(nik_text, date_today(), &nik) != NIK_OK) {
+    if (!nik_text || nik_parse(nik_text, date_today(), &nik) != NIK_OK) {
         fprintf(stderr, "enrolment end: not a valid NIK\n");
-        return 2;
+        return false;
     }
     if (!month || !period_parse(month, &p)) {
         fprintf(stderr,
                 "enrolment end: --month YYYY-MM (the last covered month) is required\n");
-        return 2;
+        return false;
     }
     if (!known_reason(reason)) {
         fprintf(stderr, "enrolment end: --reason must be death, moved, left, lapsed or "
                         "program_ended\n");
-        return 2;
+        return false;
     }
+    *e = (end_args_t){.nik = nik, .p = p, .month = month, .reason = reason};
+    return true;
+}
+
+static int end_one(db_t *db, const end_args_t *e)
+{
+    const nik_t nik = e->nik;
+    const period_t p = e->p;
+    const char *month = e->month, *reason = e->reason;
     char first_day[11], masked[NIK_MASKED_LEN + 1];
     date_format(period_first_day(p), first_day);
     nik_mask(nik.digits, masked);
@@ -247,11 +265,9 @@ static int transfer_print(const transfer_args_t *t, const PGresult *r, bool ok)
     return 0;
 }
 
-static int transfer(db_t *db, int argc, char **argv)
+static int transfer(db_t *db, const transfer_args_t *args)
 {
-    transfer_args_t t = {0};
-    if (!transfer_args(argc, argv, &t))
-        return 2;
+    const transfer_args_t t = *args;
     /* who asked, for enrolment_transfers: the tool and the operator's login */
     char source[96];
     const char *user = getenv("USER");
@@ -297,13 +313,19 @@ static int history_json(const PGresult *r)
     return session_print_json(list);
 }
 
-static int history(db_t *db, const char *nik_text, bool json)
+/* false (exit 2) on a usage error, said on stderr. */
+static bool history_args(const char *nik_text, nik_t *nik)
 {
-    nik_t nik;
-    if (!nik_text || nik_parse(nik_text, date_today(), &nik) != NIK_OK) {
+    if (!nik_text || nik_parse(nik_text, date_today(), nik) != NIK_OK) {
         fprintf(stderr, "enrolment history: not a valid NIK\n");
-        return 2;
+        return false;
     }
+    return true;
+}
+
+static int history(db_t *db, const nik_t *nikp, bool json)
+{
+    const nik_t nik = *nikp;
     const char *params[] = {nik.digits};
     PGresult *r = db_exec(db, SQL_HISTORY, 1, params);
     if (!db_ok(r)) {
@@ -423,10 +445,6 @@ static void renewal_text(const char *code, const PGresult *p, const PGresult *r)
 
 int enrolment_renewal_list(db_t *db, const char *code, bool json)
 {
-    if (!code) {
-        fprintf(stderr, "usage: lindungctl program renewal CODE [--json]\n");
-        return 2;
-    }
     const char *pp[] = {code};
     PGresult *p = db_exec(db, SQL_RENEWAL_PROGRAM, 1, pp);
     if (!db_ok(p) || PQntuples(p) != 1) {
@@ -459,16 +477,52 @@ static const char *ENROLMENT_USAGE =
     "                                      [--month YYYY-MM] [--json]\n"
     "       lindungctl enrolment history NIK [--json]\n";
 
-int enrolment_main(db_t *db, int argc, char **argv)
+/* The command line of one subcommand, checked before anything connects. */
+typedef struct {
+    enum { E_NONE, E_END, E_TRANSFER, E_HISTORY } verb;
+    end_args_t end;
+    transfer_args_t transfer;
+    nik_t nik;
+    bool json;
+} enrolment_args_t;
+
+/* ARGS_OK with a, or ARGS_USAGE (said on stderr). */
+static int enrolment_args(int argc, char **argv, enrolment_args_t *a)
 {
     const char *verb = argc > 1 ? argv[1] : "";
-    if (strcmp(verb, "end") == 0 && argc > 2)
-        return end_one(db, argv[2], args_value(argc, argv, "--month"),
-                       args_value(argc, argv, "--reason"));
-    if (strcmp(verb, "transfer") == 0)
-        return transfer(db, argc, argv);
-    if (strcmp(verb, "history") == 0)
-        return history(db, argc > 2 ? argv[2] : NULL, args_flag(argc, argv, "--json"));
-    fputs(ENROLMENT_USAGE, stderr);
-    return 2;
+    const char *what = argc > 2 ? argv[2] : NULL;
+    memset(a, 0, sizeof *a);
+    a->json = args_flag(argc, argv, "--json");
+    if (strcmp(verb, "end") == 0 && what) {
+        a->verb = E_END;
+        return end_args(what, args_value(argc, argv, "--month"),
+                        args_value(argc, argv, "--reason"), &a->end)
+                   ? ARGS_OK
+                   : ARGS_USAGE;
+    }
+    if (strcmp(verb, "transfer") == 0) {
+        a->verb = E_TRANSFER;
+        return transfer_args(argc, argv, &a->transfer) ? ARGS_OK : ARGS_USAGE;
+    }
+    if (strcmp(verb, "history") == 0) {
+        a->verb = E_HISTORY;
+        return history_args(what, &a->nik) ? ARGS_OK : ARGS_USAGE;
+    }
+    return args_usage(ENROLMENT_USAGE);
+}
+
+int enrolment_main(int argc, char **argv)
+{
+    enrolment_args_t a;
+    int rc = enrolment_args(argc, argv, &a);
+    if (rc != ARGS_OK)
+        return rc;
+    db_t *db = session_connect();
+    if (!db)
+        return ARGS_FAILED;
+    rc = a.verb == E_END        ? end_one(db, &a.end)
+         : a.verb == E_TRANSFER ? transfer(db, &a.transfer)
+                                : history(db, &a.nik, a.json);
+    db_destroy(&db);
+    return rc;
 }

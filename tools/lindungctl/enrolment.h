@@ -9,11 +9,11 @@
 #include <stdbool.h>
 #include "db.h"
 
-/* argv[0] is "enrolment". Returns the process exit code: 0 done, 1 refused
- * or failed, 2 usage. */
-int enrolment_main(db_t *db, int argc, char **argv);
+/* argv[0] is "enrolment". Checks the command line, then connects. Returns
+ * the process exit code: 0 done, 1 refused or failed, 2 usage. */
+int enrolment_main(int argc, char **argv);
 
-/* `lindungctl program renewal CODE`: every applicant the renewal of
+/* `lindungctl program renewal CODE` (code not NULL): every applicant the renewal of
  * programme `code` queued (masked NIK, village, decision, reasons, the new
  * enrolment's first month), then the counts. Exit code as above. */
 int enrolment_renewal_list(db_t *db, const char *code, bool json);

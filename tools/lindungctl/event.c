@@ -100,13 +100,9 @@ static void list_text(const PGresult *r, const char *masked, const char *decease
     }
 }
 
-static int event_list(db_t *db, const char *nik_text, bool json)
+static int event_list(db_t *db, const nik_t *nikp, bool json)
 {
-    nik_t nik;
-    if (!nik_text || nik_parse(nik_text, date_today(), &nik) != NIK_OK) {
-        fprintf(stderr, "event list: not a valid NIK\n");
-        return 2;
-    }
+    const nik_t nik = *nikp;
     const char *params[] = {nik.digits};
     PGresult *d = db_exec(db, SQL_DECEASED, 1, params);
     PGresult *r = db_ok(d) ? db_exec(db, SQL_LIST, 1, params) : NULL;
@@ -129,16 +125,22 @@ static int event_list(db_t *db, const char *nik_text, bool json)
     return rc;
 }
 
-static int event_correct(db_t *db, const char *id, const char *reason)
+/* false (exit 2) on a usage error, said on stderr. */
+static bool correct_args(const char *id, const char *reason)
 {
     if (!id || strspn(id, "0123456789") != strlen(id) || !id[0] || strlen(id) > 18) {
         fprintf(stderr, "event correct: EVENT_ID must be an event number\n");
-        return 2;
+        return false;
     }
     if (!reason || !reason[0] || strlen(reason) > MAX_REASON) {
         fprintf(stderr, "event correct: --reason TEXT (1 to 500 bytes) is required\n");
-        return 2;
+        return false;
     }
+    return true;
+}
+
+static int event_correct(db_t *db, const char *id, const char *reason)
+{
     const char *params[] = {id, reason, "lindungctl", audit_operator(),
                             audit_invocation()};
     PGresult *r = db_exec(db, SQL_CORRECT, 5, params);
@@ -157,14 +159,30 @@ static int event_correct(db_t *db, const char *id, const char *reason)
     return rc;
 }
 
-int event_main(db_t *db, int argc, char **argv)
+int event_main(int argc, char **argv)
 {
     const char *verb = argc > 1 ? argv[1] : "";
-    if (strcmp(verb, "list") == 0 && argc > 2)
-        return event_list(db, argv[2], args_flag(argc, argv, "--json"));
-    if (strcmp(verb, "correct") == 0 && argc > 2)
-        return event_correct(db, argv[2], args_value(argc, argv, "--reason"));
-    fputs("usage:\n", stderr);
-    event_usage(stderr);
-    return 2;
+    const char *what = argc > 2 ? argv[2] : NULL;
+    const char *reason = args_value(argc, argv, "--reason");
+    bool list = strcmp(verb, "list") == 0 && what;
+    bool correct = strcmp(verb, "correct") == 0 && what;
+    nik_t nik;
+    if (!list && !correct) {
+        fputs("usage:\n", stderr);
+        event_usage(stderr);
+        return ARGS_USAGE;
+    }
+    if (list && nik_parse(what, date_today(), &nik) != NIK_OK) {
+        fprintf(stderr, "event list: not a valid NIK\n");
+        return ARGS_USAGE;
+    }
+    if (correct && !correct_args(what, reason))
+        return ARGS_USAGE;
+    db_t *db = session_connect();
+    if (!db)
+        return ARGS_FAILED;
+    int rc = list ? event_list(db, &nik, args_flag(argc, argv, "--json"))
+                  : event_correct(db, what, reason);
+    db_destroy(&db);
+    return rc;
 }

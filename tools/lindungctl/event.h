@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include "db.h"
 
-/* argv[0] is "event". Returns the exit code: 0 done, 1 refused or failed,
- * 2 usage. */
-int event_main(db_t *db, int argc, char **argv);
+/* argv[0] is "event". Checks the command line, then connects. Returns the
+ * exit code: 0 done, 1 refused or failed, 2 usage. */
+int event_main(int argc, char **argv);
 void event_usage(FILE *out);
 #endif

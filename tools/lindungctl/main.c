@@ -1,5 +1,9 @@
 /* lindungctl: the operator's command line. Each command is a module of its
- * own; this file only reads the command line and dispatches. */
+ * own; this file only reads the command line and dispatches. Every command
+ * follows one convention (docs/development.md, "lindungctl commands"): it
+ * checks its arguments before it connects to PostgreSQL, and exits 0 when
+ * done, 1 when it failed (database, not found, refused) and 2 on a usage
+ * mistake (args.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,37 +66,45 @@ static void usage(FILE *out)
     fputs(ENVIRONMENT, out);
 }
 
-static int with_db(int (*fn)(db_t *, int, char **), int argc, char **argv)
-{
-    db_t *db = session_connect();
-    if (!db)
-        return 1;
-    int rc = fn(db, argc, argv);
-    db_destroy(&db);
-    return rc == 0 ? 0 : 1;
-}
+static const char *MIGRATE_USAGE = "usage: lindungctl migrate [--dir DIR]\n";
+static const char *PROGRAM_USAGE = "usage: lindungctl program import FILE.json\n"
+                                   "       lindungctl program renewal CODE [--json]\n";
 
-static int cmd_migrate(db_t *db, int argc, char **argv)
+/* `migrate [--dir DIR]`: checked, then connected. */
+static int cmd_migrate(int argc, char **argv)
 {
     const char *dir = args_value(argc, argv, "--dir");
+    if (argc != (dir ? 2 : 0) || (dir && strcmp(argv[0], "--dir") != 0))
+        return args_usage(MIGRATE_USAGE);
     if (!dir)
         dir = config_str("LINDUNG_MIGRATIONS", LINDUNG_SOURCE_DIR "/db/migrations");
+    db_t *db = session_connect();
+    if (!db)
+        return ARGS_FAILED;
     int n = migrate_apply(db, dir);
-    if (n >= 0)
-        printf("migrations: %d applied, schema current\n", n);
-    return n < 0 ? -1 : 0;
+    db_destroy(&db);
+    if (n < 0)
+        return ARGS_FAILED;
+    printf("migrations: %d applied, schema current\n", n);
+    return ARGS_OK;
 }
 
-static int cmd_program(db_t *db, int argc, char **argv)
+/* `program import FILE` and `program renewal CODE [--json]`. */
+static int cmd_program(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[0], "renewal") == 0)
-        return enrolment_renewal_list(db, argv[1], args_flag(argc, argv, "--json"));
-    if (argc < 2 || strcmp(argv[0], "import") != 0) {
-        fprintf(stderr, "usage: lindungctl program import FILE.json\n"
-                        "       lindungctl program renewal CODE [--json]\n");
-        return -1;
-    }
-    return program_import(db, argv[1]);
+    bool renewal = argc >= 2 && strcmp(argv[0], "renewal") == 0;
+    bool import = argc >= 2 && strcmp(argv[0], "import") == 0;
+    if (!renewal && !import)
+        return args_usage(PROGRAM_USAGE);
+    db_t *db = session_connect();
+    if (!db)
+        return ARGS_FAILED;
+    int rc = renewal
+                 ? enrolment_renewal_list(db, argv[1], args_flag(argc, argv, "--json"))
+             : program_import(db, argv[1]) == 0 ? ARGS_OK
+                                                : ARGS_FAILED;
+    db_destroy(&db);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -119,21 +131,13 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "migrate") == 0)
-        return with_db(cmd_migrate, rest, args);
-    if (strcmp(cmd, "enrolment") == 0) {
-        db_t *db = session_connect();
-        int rc = db ? enrolment_main(db, argc - 1, argv + 1) : 1;
-        db_destroy(&db);
-        return rc;
-    }
-    if (strcmp(cmd, "event") == 0) {
-        db_t *db = session_connect();
-        int rc = db ? event_main(db, argc - 1, argv + 1) : 1;
-        db_destroy(&db);
-        return rc;
-    }
+        return cmd_migrate(rest, args);
+    if (strcmp(cmd, "enrolment") == 0)
+        return enrolment_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "event") == 0)
+        return event_main(argc - 1, argv + 1);
     if (strcmp(cmd, "program") == 0)
-        return with_db(cmd_program, rest, args);
+        return cmd_program(rest, args);
     if (strcmp(cmd, "apikey") == 0)
         return apikey_main(argc - 1, argv + 1);
     if (strcmp(cmd, "billing") == 0 || strcmp(cmd, "rates") == 0)

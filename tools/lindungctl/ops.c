@@ -150,20 +150,6 @@ void ops_text(const ops_args_t *args, const char *text, char *out, size_t cap)
         nik_mask_text(text, out, cap);
 }
 
-void ops_rupiah(int64_t amount, char *out, size_t cap)
-{
-    char digits[32], grouped[48];
-    snprintf(digits, sizeof digits, "%" PRId64, amount < 0 ? -amount : amount);
-    size_t n = strlen(digits), len = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0 && (n - i) % 3 == 0)
-            grouped[len++] = ',';
-        grouped[len++] = digits[i];
-    }
-    grouped[len] = '\0';
-    snprintf(out, cap, "%sRp %s", amount < 0 ? "-" : "", grouped);
-}
-
 void ops_age(double seconds, char *out, size_t cap)
 {
     long s = seconds > 0 ? (long)seconds : 0;
@@ -463,7 +449,7 @@ static int person_print_text(const ops_args_t *args, const char *nik, const pers
     const PGresult *e = p->enrolments;
     printf("\nenrolments: %d\n", PQntuples(e));
     for (int i = 0; i < PQntuples(e); i++) {
-        ops_rupiah(strtoll(PQgetvalue(e, i, 12), NULL, 10), money, sizeof money);
+        money_format_rp(strtoll(PQgetvalue(e, i, 12), NULL, 10), money, sizeof money);
         printf(
             "  #%-6s %-7s %-16s %-14s %-9s payer %-14s from %s%s%s  accrued %s month(s), "
             "%s\n",

@@ -7,13 +7,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cjson/cJSON.h>
+#include "args.h"
 #include "db.h"
+#include "money.h" /* money_format_rp: "Rp 1,234,500" */
 #include "pgjson.h"
 
-/* Exit codes of every ops command. */
-#define OPS_OK 0
-#define OPS_FAILED 1 /* database unreachable, not found, something unready */
-#define OPS_USAGE 2
+/* Exit codes of every ops command: lindungctl's (args.h). */
+#define OPS_OK ARGS_OK
+#define OPS_FAILED ARGS_FAILED /* database unreachable, not found, something unready */
+#define OPS_USAGE ARGS_USAGE
 
 #define OPS_MAX_POSITIONAL 4
 
@@ -42,8 +44,6 @@ void ops_nik(const ops_args_t *args, const char *nik, char *out, size_t cap);
  * NIK-like digit run inside it is masked unless args->unmasked. */
 void ops_text(const ops_args_t *args, const char *text, char *out, size_t cap);
 
-/* "Rp 1,234,500" */
-void ops_rupiah(int64_t amount, char *out, size_t cap);
 /* "2h 05m", "3m 12s", "41s" */
 void ops_age(double seconds, char *out, size_t cap);
 

@@ -307,7 +307,7 @@ static void print_last_run(const PGresult *r)
         return;
     }
     char money[48], age[32];
-    ops_rupiah(strtoll(PQgetvalue(r, 0, 6), NULL, 10), money, sizeof money);
+    money_format_rp(strtoll(PQgetvalue(r, 0, 6), NULL, 10), money, sizeof money);
     ops_age(atof(PQgetvalue(r, 0, 8)), age, sizeof age);
     printf("last billing     %s run %s (%s), finished %s (%s ago) in %.1fs: "
            "%s lines, %s\n",

@@ -302,7 +302,7 @@ static void print_accruals(const PGresult *p)
 {
     char detail[512], money[48];
     for (int i = 0; i < PQntuples(p); i++) {
-        ops_rupiah(strtoll(PQgetvalue(p, i, 2), NULL, 10), money, sizeof money);
+        money_format_rp(strtoll(PQgetvalue(p, i, 2), NULL, 10), money, sizeof money);
         snprintf(detail, sizeof detail, "%s: %s line(s), %s (run %s, invoice %s)%s",
                  PQgetvalue(p, i, 0), PQgetvalue(p, i, 1), money, PQgetvalue(p, i, 3),
                  PQgetvalue(p, i, 4),

@@ -85,7 +85,7 @@ static bool program_exists(db_t *db, const char *program)
     return ok;
 }
 
-static int participants(db_t *db, int argc, char **argv)
+static int participants(int argc, char **argv)
 {
     const char *program = args_value(argc, argv, "--program");
     const char *sql = level_sql(args_value(argc, argv, "--level"));
@@ -93,6 +93,9 @@ static int participants(db_t *db, int argc, char **argv)
         fputs(USAGE, stderr);
         return 2;
     }
+    db_t *db = session_db();
+    if (!db)
+        return 1;
     if (program && !program_exists(db, program)) {
         fprintf(stderr, "report participants: no programme %s\n", program);
         return 1;
@@ -134,10 +137,7 @@ int report_main(int argc, char **argv)
         fputs(USAGE, stderr);
         return 2;
     }
-    db_t *db = session_connect();
-    if (!db)
-        return 1;
-    int rc = participants(db, n, a);
-    db_destroy(&db);
+    int rc = participants(n, a); /* connects once its arguments are checked */
+    session_close();
     return rc;
 }

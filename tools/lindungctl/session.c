@@ -18,6 +18,20 @@ db_t *session_connect(void)
     return db;
 }
 
+static db_t *shared;
+
+db_t *session_db(void)
+{
+    if (!shared)
+        shared = session_connect();
+    return shared;
+}
+
+void session_close(void)
+{
+    db_destroy(&shared);
+}
+
 int session_print_json(cJSON *doc)
 {
     char *text = doc ? cJSON_Print(doc) : NULL;
