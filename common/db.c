@@ -11,6 +11,7 @@
 #define _GNU_SOURCE /* program_invocation_short_name */
 #include "db.h"
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,9 @@ struct db_t {
     char error[256];
     unsigned generation; /* bumped on every (re)connection */
     bool broken;         /* a statement failed for connection reasons: reset */
+    bool pinned;         /* the session holds state (a lock): never replace it */
+    bool timed_out;      /* the last statement had no answer in time */
+    int answer_ms;       /* how long to wait for a statement's answer; 0: forever */
     prepared_t prepared[DB_MAX_PREPARED];
     int n_prepared;
 };
@@ -159,6 +163,21 @@ const char *db_conninfo(const db_t *self)
     return self->conninfo;
 }
 
+void db_set_answer_timeout(db_t *self, int ms)
+{
+    self->answer_ms = ms > 0 ? ms : 0;
+}
+
+bool db_timed_out(const db_t *self)
+{
+    return self->timed_out;
+}
+
+void db_pin(db_t *self, bool pinned)
+{
+    self->pinned = pinned;
+}
+
 const char *db_server(const db_t *self, char *out, size_t cap)
 {
     if (!self->conn || PQstatus(self->conn) != CONNECTION_OK)
@@ -197,6 +216,12 @@ PGconn *db_conn(db_t *self)
 {
     if (self->conn && PQstatus(self->conn) == CONNECTION_OK && !self->broken)
         return self->conn;
+    if (self->pinned) {
+        db_remember_error(self,
+                          "the database session was lost, and what it held (a lock) "
+                          "with it; nothing more was done on a new one");
+        return NULL;
+    }
     self->broken = false;
     if (self->conn) {
         PQreset(self->conn);
@@ -266,14 +291,56 @@ static bool db_failure_is_connection(const PGconn *conn, const PGresult *res)
            strcmp(state, "57P03") == 0 || strcmp(state, "25006") == 0;
 }
 
+/* The answer to a statement sent with PQsend*, waiting at most answer_ms.
+ * No answer in time: the session is closed and NULL returned. Closing it,
+ * not cancelling the statement, is deliberate: a COMMIT waiting for a
+ * synchronous standby that a cancel interrupts is reported as committed
+ * anyway (docs/ha.md), so the caller must hear "outcome unknown". */
+static PGresult *db_wait_answer(db_t *self, PGconn *conn)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (self->answer_ms > 0 && PQisBusy(conn)) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long spent =
+            (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+        if (spent >= self->answer_ms) {
+            self->timed_out = true;
+            db_remember_error(self,
+                              "no answer from the database in time; the session was "
+                              "closed, and what it was doing may have completed");
+            PQfinish(self->conn);
+            self->conn = NULL;
+            return NULL;
+        }
+        struct pollfd p = {.fd = PQsocket(conn), .events = POLLIN};
+        if (poll(&p, 1, (int)(self->answer_ms - spent)) < 0 && errno != EINTR)
+            break;
+        if (!PQconsumeInput(conn))
+            break;
+    }
+    PGresult *last = NULL;
+    for (PGresult *r; (r = PQgetResult(conn)) != NULL;) {
+        PQclear(last);
+        last = r;
+    }
+    return last;
+}
+
 static PGresult *db_exec_once(db_t *self, PGconn *conn, const char *sql, int nparams,
                               const char *const *params)
 {
     char name[32];
     bool in_failed_tx = PQtransactionStatus(conn) == PQTRANS_INERROR;
     const char *stmt = in_failed_tx ? NULL : db_statement(self, sql, nparams, name);
-    return stmt ? PQexecPrepared(conn, stmt, nparams, params, NULL, NULL, 0)
-                : PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    self->timed_out = false;
+    if (self->answer_ms == 0)
+        return stmt ? PQexecPrepared(conn, stmt, nparams, params, NULL, NULL, 0)
+                    : PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    int sent = stmt ? PQsendQueryPrepared(conn, stmt, nparams, params, NULL, NULL, 0)
+                    : PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    return sent ? db_wait_answer(self, conn) : NULL;
 }
 
 /* Run once; on a lost session, and only when `retry` and no transaction was
@@ -286,6 +353,8 @@ static PGresult *db_exec_mode(db_t *self, const char *sql, int nparams,
         return NULL;
     bool idle = PQtransactionStatus(conn) == PQTRANS_IDLE;
     PGresult *res = db_exec_once(self, conn, sql, nparams, params);
+    if (self->timed_out)
+        return NULL; /* never sent again: it may have done its work */
     if (!db_ok(res) && db_failure_is_connection(conn, res)) {
         db_remember_error(self, PQresultErrorMessage(res));
         self->broken = true;
@@ -294,6 +363,8 @@ static PGresult *db_exec_mode(db_t *self, const char *sql, int nparams,
         if (!conn)
             return NULL;
         res = db_exec_once(self, conn, sql, nparams, params);
+        if (self->timed_out)
+            return NULL;
         if (!db_ok(res) && db_failure_is_connection(conn, res))
             self->broken = true;
     }

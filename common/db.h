@@ -18,6 +18,19 @@ void db_destroy(db_t **self_p);
  * database). */
 const char *db_conninfo(const db_t *self);
 
+/* Wait at most `ms` for each statement's answer (0, the default: as long
+ * as it takes). Past it the session is closed and the call fails as if the
+ * connection was lost (db_lost), with db_timed_out true: the statement may
+ * still have done its work, as with any lost answer. For request handlers
+ * whose clients wait (intake); a COMMIT waiting for a synchronous standby
+ * that is gone would otherwise hold the thread until the standby returns. */
+void db_set_answer_timeout(db_t *self, int ms);
+bool db_timed_out(const db_t *self);
+/* While pinned, a lost session is an error for every call, reads and BEGIN
+ * included, rather than replaced by a new one: for a caller whose session
+ * holds state, such as a session-level advisory lock, which a new session
+ * would not have. */
+void db_pin(db_t *self, bool pinned);
 /* The server ("host:port") of this db_t's session, "none" without one. */
 const char *db_server(const db_t *self, char *out, size_t cap);
 /* Count every db_t's sessions in `metrics` from now on (lindung_db_*:

@@ -124,6 +124,8 @@ db_t *api_db(api_t *api)
     db_t *db = pthread_getspecific(db_key);
     if (!db) {
         db = db_new(api->conninfo);
+        if (db)
+            db_set_answer_timeout(db, api->db_answer_ms);
         pthread_setspecific(db_key, db);
     }
     return db;
@@ -131,6 +133,13 @@ db_t *api_db(api_t *api)
 
 void api_db_failure(db_t *db, http_response_t *res)
 {
+    if (db_timed_out(db)) {
+        http_response_error(res, 503, "DATABASE_UNAVAILABLE",
+                            "the database did not answer in time; what was sent may have "
+                            "been stored: retry with the same Idempotency-Key",
+                            NULL);
+        return;
+    }
     if (db_lost(db)) {
         http_response_error(res, 503, "DATABASE_UNAVAILABLE",
                             "the database is unavailable; nothing was stored, try again",

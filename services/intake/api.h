@@ -12,6 +12,7 @@ typedef struct {
     const char *conninfo;
     bus_t *bus; /* submission.received goes here */
     metrics_t *metrics;
+    int db_answer_ms; /* LINDUNG_DB_ANSWER_TIMEOUT_S: a statement's answer, at most */
 } api_t;
 
 /* This worker thread's database connection. */

@@ -25,7 +25,7 @@ typedef struct {
     const char *db;
     const char *bus_endpoint;
     long port, threads, max_body, timeout_s;
-    long max_connections, header_timeout_s, body_budget_mb;
+    long max_connections, header_timeout_s, body_budget_mb, db_answer_s;
     const char *tls_cert_file, *tls_key_file; /* both, or neither: plain HTTP */
 } settings_t;
 
@@ -66,6 +66,8 @@ static int read_settings(settings_t *s)
         config_int("LINDUNG_HTTP_HEADER_TIMEOUT_S", 10, 1, 300, &s->header_timeout_s, err,
                    sizeof err) ||
         config_int("LINDUNG_HTTP_BODY_BUDGET_MB", 64, 1, 65536, &s->body_budget_mb, err,
+                   sizeof err) ||
+        config_int("LINDUNG_DB_ANSWER_TIMEOUT_S", 30, 1, 3600, &s->db_answer_s, err,
                    sizeof err)) {
         log_error("config.invalid", "detail", err);
         return -1;
@@ -135,7 +137,10 @@ int main(void)
     }
     ready_t *ready = ready_new(s.db);
     ready_watch(ready, bus);
-    api_t api = {.conninfo = s.db, .bus = bus, .metrics = metrics};
+    api_t api = {.conninfo = s.db,
+                 .bus = bus,
+                 .metrics = metrics,
+                 .db_answer_ms = (int)s.db_answer_s * 1000};
     httpd_config_t http = {.port = (int)s.port,
                            .threads = (int)s.threads,
                            .max_body = (size_t)s.max_body,

@@ -18,7 +18,12 @@
   (lindung_http_server_messages_total) and logged at debug, with at most one
   warning a minute;
 - /readyz answers 200 at the first probe after PostgreSQL restarted (it
-  used to answer 503 once, before its session noticed the restart).
+  used to answer 503 once, before its session noticed the restart);
+- a statement whose answer never comes (here a COMMIT waiting for a
+  synchronous standby that does not exist, as when a Patroni cluster in
+  strict synchronous mode has lost its standbys) is answered 503 after
+  LINDUNG_DB_ANSWER_TIMEOUT_S, while /healthz answers; the retry with the
+  same Idempotency-Key, once commits flow again, names the one submission.
 
 The one timing assertion is the issue's own: answered within 1 s. Only
 intake runs.
@@ -35,6 +40,7 @@ import time
 import unittest
 
 import harness
+import nikgen
 
 SLOW = 1000
 ANSWER_S = 1.0                      # the demand for a keyed request
@@ -237,6 +243,38 @@ class SlowClients(harness.SharedStackTestCase):
         s.cluster.restart()
         r = harness.http("GET", s.intake.url + "/readyz")
         self.assertEqual(r.status, 200, r.body)
+
+    def test_g_no_answer_from_the_database_is_a_503_in_time(self) -> None:
+        s = self.stack
+        s.import_programs()
+        d = self.extra_intake("intake-deadline", LINDUNG_DB_ANSWER_TIMEOUT_S="2")
+        body = {"program_code": "PALI-TEST-ADD", "village_code": "16.12.01.2001",
+                "applicants": [nikgen.person(900_001)]}
+        headers = {"Authorization": f"Bearer {self.admin}", "Idempotency-Key": "deadline-1"}
+        harness.http("GET", d.url + "/v1/programs", headers=headers)  # sessions made
+        s.cluster.psql("ALTER SYSTEM SET synchronous_standby_names = 'nobody'")
+        s.cluster.psql("SELECT pg_reload_conf()")
+        try:
+            r = harness.http("POST", d.url + "/v1/submissions", headers=headers, json=body,
+                             timeout=20)
+            self.assertEqual(r.status, 503, r.body)
+            self.assertEqual(r.body["error"]["code"], "DATABASE_UNAVAILABLE")
+            self.assertIn("did not answer in time", r.body["error"]["message"])
+            self.assertEqual(harness.http("GET", d.url + "/healthz", timeout=5).status, 200)
+        finally:
+            s.cluster.psql("ALTER SYSTEM RESET synchronous_standby_names")
+            s.cluster.psql("SELECT pg_reload_conf()")
+        # the waiting commit went through once the wait was lifted: the retry
+        # is a replay of it, or (had it not) the first store; never a second
+        ids = set()
+        for _ in range(2):
+            r = harness.wait_until(lambda: (lambda x: x if x.status in (200, 202) else None)(
+                harness.http("POST", d.url + "/v1/submissions", headers=headers, json=body,
+                             timeout=20)), timeout=30, message="the retry answered")
+            ids.add(r.body["submission_id"])
+        self.assertEqual(len(ids), 1, ids)
+        self.assertEqual(s.cluster.scalar(
+            "SELECT count(*) FROM submissions WHERE idempotency_key = 'deadline-1'"), "1")
 
 
 if __name__ == "__main__":

@@ -662,8 +662,10 @@ static int bpjs_import(int argc, char **argv)
     } else if (!db_run(db, SQL_IMPORT_LOCK, 0, NULL)) {
         fprintf(stderr, "bpjs import: %s\n", db_error(db));
     } else {
+        db_pin(db, true); /* the lock is this session's: never go on in another */
         rc = import_locked(db, path, body, len);
         db_run(db, SQL_IMPORT_UNLOCK, 0, NULL);
+        db_pin(db, false);
     }
     free(body);
     return rc;

@@ -174,8 +174,16 @@ static int apply_one(db_t *db, const char *dir, const char *name)
 
 int migrate_apply(db_t *db, const char *dir)
 {
-    if (!db_run(db, SQL_LOCK, 0, NULL) || !db_run(db, SQL_TRACKING, 0, NULL)) {
+    if (!db_run(db, SQL_LOCK, 0, NULL)) {
         fprintf(stderr, "migrate: %s\n", db_error(db));
+        return -1;
+    }
+    /* the lock lives in this session: one lost mid-way (a failover) must
+     * stop the run, not go on unlocked in a new one */
+    db_pin(db, true);
+    if (!db_run(db, SQL_TRACKING, 0, NULL)) {
+        fprintf(stderr, "migrate: %s\n", db_error(db));
+        db_pin(db, false);
         return -1;
     }
     char *names[MAX_MIGRATIONS];
@@ -194,5 +202,6 @@ int migrate_apply(db_t *db, const char *dir)
         free(names[i]);
     }
     db_run(db, SQL_UNLOCK, 0, NULL);
+    db_pin(db, false);
     return n < 0 ? -1 : applied;
 }
