@@ -49,6 +49,7 @@ import atexit
 import ctypes
 import json as jsonlib
 import os
+import re
 import pwd
 import random
 import shlex
@@ -87,6 +88,11 @@ PORT_VARS = {
 
 # The database login of each program, a member of its role of 027_roles.sql
 # (deploy/db-users.sql makes them); the cluster's superuser is `lindung`.
+# A line of a report by ASan, UBSan, LSan or valgrind (run quiet, -q: it
+# prints only errors, each line prefixed with ==PID==).
+SANITIZER_REPORT = re.compile(
+    r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error: |^==\d+== ")
+
 DB_LOGINS = {
     "intake": "intake",
     "verify": "verify",
@@ -429,6 +435,8 @@ class Daemon:
             os.environ.get("LINDUNG_DAEMON_WRAPPER", ""))
         self.proc: subprocess.Popen | None = None
         self.exit_codes: list[int] = []
+        self.reports: list[str] = []  # sanitizer or valgrind reports, by run
+        self._log_from = 0
 
     @property
     def url(self) -> str:
@@ -445,6 +453,7 @@ class Daemon:
         if not self.binary.exists():
             raise RuntimeError(f"{self.name}: binary {self.binary} not built")
         log = open(self.logfile, "ab")
+        self._log_from = log.tell()
         log.write(f"--- harness: starting {self.name} at {time.strftime('%H:%M:%S')}\n".encode())
         log.flush()
         env = dict(self.env)
@@ -500,7 +509,23 @@ class Daemon:
         rc = self.proc.returncode
         self.exit_codes.append(rc)
         self.proc = None
+        self._find_reports(rc)
         return rc
+
+    def _find_reports(self, rc: int) -> None:
+        """Keep what ASan, UBSan, LSan or valgrind (LINDUNG_DAEMON_WRAPPER)
+        wrote to this run's log, or its error exit code (99: valgrind's
+        --error-exitcode in docs/development.md), so that Stack.cleanup can
+        fail the test: a report nobody reads proves nothing."""
+        try:
+            with open(self.logfile, "rb") as f:
+                f.seek(self._log_from)
+                text = f.read().decode(errors="replace")
+        except OSError:
+            return
+        lines = [ln for ln in text.splitlines() if SANITIZER_REPORT.search(ln)]
+        if lines or rc == 99:
+            self.reports.append(f"{self.name} (exit {rc}):\n" + "\n".join(lines[:20]))
 
     def stop(self) -> int | None:
         """Graceful stop (SIGTERM); returns the exit code (0 = clean)."""
@@ -704,14 +729,20 @@ class Stack:
         print(self.cluster.log_tail(40), file=stream, flush=True)
 
     def cleanup(self, keep: bool = False) -> None:
+        """Stop the daemons and the cluster; then fail (AssertionError) when
+        a daemon's log holds a sanitizer or valgrind report."""
         for d in list(self.daemons.values()):
             try:
                 d.kill(signal.SIGTERM, timeout=10)
             except Exception as e:  # keep cleaning
                 _log(f"stopping {d.name}: {e}")
-        self.cluster.cleanup(keep=keep)
-        if keep:
+        reports = [r for d in self.daemons.values() for r in d.reports]
+        self.cluster.cleanup(keep=keep or bool(reports))
+        if keep or reports:
             _log(f"kept {self.dir}")
+        if reports:
+            raise AssertionError("sanitizer or valgrind reports in daemon logs:\n"
+                                 + "\n\n".join(reports))
 
 
 def problem_count(case: unittest.TestCase) -> int | None:
