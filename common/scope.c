@@ -57,3 +57,14 @@ bool scope_allows_regency(const scope_t *scope, const char *regency_code)
         return true;
     return scope->kind == SCOPE_REGENCY && strcmp(scope->code, regency_code) == 0;
 }
+
+bool scope_allows_payer(const scope_t *scope, const char *payer_code)
+{
+    if (scope->kind == SCOPE_ADMIN)
+        return true;
+    if (scope->kind == SCOPE_VILLAGE)
+        return strcmp(scope->code, payer_code) == 0;
+    size_t n = strlen(scope->code);
+    return strncmp(scope->code, payer_code, n) == 0 &&
+           (payer_code[n] == '\0' || payer_code[n] == '.');
+}

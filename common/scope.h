@@ -19,4 +19,8 @@ void scope_format(const scope_t *scope, char out[32]);
 bool scope_allows_village(const scope_t *scope, const char *village_code);
 /* May this scope act for a whole regency (regency-level programmes, lists)? */
 bool scope_allows_regency(const scope_t *scope, const char *regency_code);
+/* May this scope see a payer's documents (invoices, credit notes)? A payer
+ * code is a village's or a regency's: a village key sees its own village's,
+ * a regency key its own and every village's in it, admin all. */
+bool scope_allows_payer(const scope_t *scope, const char *payer_code);
 #endif

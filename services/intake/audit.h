@@ -27,7 +27,7 @@
  * stored or normalised: the database normalises before hashing) through
  * `object` (an id, never a NIK; may be NULL). detail: a JSON object without
  * personal data, or NULL. False when the row could not be written: answer
- * with api_db_failure and send nothing. */
+ * with route_db_failure and send nothing. */
 bool audit_read(db_t *db, const auth_t *auth, const http_request_t *req,
                 const char *action, const char *object, const char *const *niks, int n,
                 const char *detail);

@@ -20,6 +20,7 @@ static const char *SQL_FIND_KEY =
     "WHERE key_hash = sha256(convert_to($1, 'UTF8')) "
     "    AND revoked_at IS NULL "
     "    AND (expires_at IS NULL OR expires_at > now())";
+enum { K_ID, K_SCOPE, K_TOUCH };
 
 /* The condition again, so that workers racing on one key write it once: the
  * second sees the first's time once the row lock is released. */
@@ -54,9 +55,10 @@ auth_result_t auth_check(db_t *db, const char *authorization, auth_t *out)
     }
     auth_result_t rc = AUTH_INVALID;
     bool touch = false;
-    if (PQntuples(res) == 1 && scope_parse(PQgetvalue(res, 0, 1), &out->scope) == 0) {
-        snprintf(out->key_id, sizeof out->key_id, "%s", PQgetvalue(res, 0, 0));
-        touch = PQgetvalue(res, 0, 2)[0] == 't';
+    if (PQntuples(res) == 1 &&
+        scope_parse(PQgetvalue(res, 0, K_SCOPE), &out->scope) == 0) {
+        snprintf(out->key_id, sizeof out->key_id, "%s", PQgetvalue(res, 0, K_ID));
+        touch = PQgetvalue(res, 0, K_TOUCH)[0] == 't';
         rc = AUTH_OK;
     }
     PQclear(res);

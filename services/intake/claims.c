@@ -21,8 +21,6 @@
 #include "period.h"
 #include "pgjson.h"
 
-#define LIST_DEFAULT_LIMIT 100
-#define LIST_MAX_LIMIT 1000
 #define MAX_ACCIDENT_KIND 200
 #define MAX_NOTE 500
 #define MAX_AMOUNT 1000000000000.0 /* Rp 1 trillion: a typo, not a claim */
@@ -95,6 +93,7 @@ static const char *SQL_STEPS =
     "FROM claim_steps "
     "WHERE claim_id = $1 "
     "ORDER BY id";
+enum { ST_STATUS, ST_DATE, ST_AMOUNT, ST_NOTE, ST_SOURCE, ST_RECORDED_AT };
 
 /* Once per Idempotency-Key ($8, may be NULL): 026_claims_idempotency.sql.
  * Opened, or answered again for a retry: recorded with the claim in the
@@ -115,6 +114,7 @@ static const char *SQL_OPEN_JKK =
     "    WHERE r.result IN ('ok', 'replay')"
     ") "
     "SELECT * FROM r";
+enum { J_RESULT, J_CLAIM };
 
 /* A step and, when taken, its record ($7 the key, $8 the request id). */
 static const char *SQL_STEP =
@@ -132,6 +132,7 @@ static const char *SQL_STEP =
     "    WHERE r.result = 'ok'"
     ") "
     "SELECT * FROM r";
+enum { SP_RESULT, SP_STATUS };
 
 /* The report: $1 scope kind, $2 scope code (a regency sees its own), $3
  * regency, $4 programme code, $5 and $6 the first and last month. The
@@ -164,9 +165,8 @@ enum {
 /* The same rule as SQL_LIST, for one claim. */
 static bool claim_in_scope(const scope_t *s, const char *village, const char *regency)
 {
-    return s->kind == SCOPE_ADMIN ||
-           (s->kind == SCOPE_VILLAGE && strcmp(s->code, village) == 0) ||
-           (s->kind == SCOPE_REGENCY && strcmp(s->code, regency) == 0);
+    return s->kind == SCOPE_VILLAGE ? scope_allows_village(s, village)
+                                    : scope_allows_regency(s, regency);
 }
 
 static cJSON *claim_json(const PGresult *r, int i)
@@ -281,14 +281,8 @@ static void list_query_read(const http_request_t *req, list_query_t *q, cJSON *e
         date_format(period_first_day(p), q->month);
     else if (period)
         fields_add_error(errors, "period", "must be YYYY-MM");
-    q->cursor = http_request_query(req, "cursor");
-    if (q->cursor && !fields_all_digits(q->cursor, 18))
-        fields_add_error(errors, "cursor", "must be a next_cursor from a previous page");
-    const char *limit = http_request_query(req, "limit");
-    long n = limit && fields_all_digits(limit, 4) ? atol(limit) : LIST_DEFAULT_LIMIT;
-    if (limit && (!fields_all_digits(limit, 4) || n < 1 || n > LIST_MAX_LIMIT))
-        fields_add_error(errors, "limit", "must be a whole number from 1 to 1000");
-    snprintf(q->limit, sizeof q->limit, "%ld", n);
+    route_page_id_cursor(req, errors, &q->cursor);
+    route_page_limit(req, errors, q->limit);
 }
 
 static void list_claims(db_t *db, const auth_t *auth, const http_request_t *req,
@@ -315,20 +309,16 @@ static void list_claims(db_t *db, const auth_t *auth, const http_request_t *req,
     PGresult *r = db_exec(db, SQL_LIST, 9, params);
     if (!db_ok(r)) {
         PQclear(r);
-        api_db_failure(db, res);
+        route_db_failure(db, res);
         return;
     }
-    cJSON *doc = cJSON_CreateObject();
-    cJSON *list = cJSON_AddArrayToObject(doc, "items");
+    cJSON *items = cJSON_CreateArray();
     int n = PQntuples(r);
     for (int i = 0; i < n; i++)
-        cJSON_AddItemToArray(list, claim_json(r, i));
-    if (n == atoi(q.limit))
-        cJSON_AddStringToObject(doc, "next_cursor", PQgetvalue(r, n - 1, C_ID));
-    else
-        cJSON_AddNullToObject(doc, "next_cursor");
+        cJSON_AddItemToArray(items, claim_json(r, i));
+    route_answer_page(res, items, n ? PQgetvalue(r, n - 1, C_ID) : NULL,
+                      n == atoi(q.limit));
     PQclear(r);
-    http_response_json(res, 200, doc);
 }
 
 /* ---------------------------------------------------------------- one */
@@ -347,7 +337,7 @@ static PGresult *claim_load(db_t *db, const auth_t *auth, const char *id,
     PGresult *r = db_exec(db, SQL_ONE, 1, params);
     if (!db_ok(r)) {
         PQclear(r);
-        api_db_failure(db, res);
+        route_db_failure(db, res);
         return NULL;
     }
     if (PQntuples(r) == 0 || !claim_in_scope(&auth->scope, PQgetvalue(r, 0, C_VILLAGE),
@@ -364,12 +354,12 @@ static cJSON *steps_json(const PGresult *s)
     cJSON *list = cJSON_CreateArray();
     for (int i = 0; i < PQntuples(s); i++) {
         cJSON *o = cJSON_CreateObject();
-        pgjson_add_text(o, "status", s, i, 0);
-        pgjson_add_text(o, "date", s, i, 1);
-        pgjson_add_int(o, "amount", s, i, 2);
-        pgjson_add_text(o, "note", s, i, 3);
-        pgjson_add_text(o, "source", s, i, 4);
-        pgjson_add_text(o, "recorded_at", s, i, 5);
+        pgjson_add_text(o, "status", s, i, ST_STATUS);
+        pgjson_add_text(o, "date", s, i, ST_DATE);
+        pgjson_add_int(o, "amount", s, i, ST_AMOUNT);
+        pgjson_add_text(o, "note", s, i, ST_NOTE);
+        pgjson_add_text(o, "source", s, i, ST_SOURCE);
+        pgjson_add_text(o, "recorded_at", s, i, ST_RECORDED_AT);
         cJSON_AddItemToArray(list, o);
     }
     return list;
@@ -389,7 +379,7 @@ static void answer_claim(db_t *db, const auth_t *auth, const char *id, int statu
     const char *niks[] = {PQgetvalue(c, 0, C_NIK)};
     if (!db_ok(s) ||
         (read_by && !audit_read(db, auth, read_by, "claim.read", id, niks, 1, NULL))) {
-        api_db_failure(db, res);
+        route_db_failure(db, res);
     } else {
         cJSON *doc = claim_json(c, 0);
         cJSON_AddItemToObject(doc, "steps", steps_json(s));
@@ -455,14 +445,15 @@ static void open_jkk(db_t *db, const auth_t *auth, const http_request_t *req,
                             auth->key_id,
                             req->request_id};
     PGresult *r = db_exec(db, SQL_OPEN_JKK, 10, params);
-    const char *result = db_ok(r) && PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : NULL;
+    const char *result =
+        db_ok(r) && PQntuples(r) == 1 ? PQgetvalue(r, 0, J_RESULT) : NULL;
     if (!result) {
-        api_db_failure(db, res);
+        route_db_failure(db, res);
     } else if (strcmp(result, "ok") == 0 || strcmp(result, "replay") == 0) {
         bool opened = strcmp(result, "ok") == 0;
         log_info(opened ? "claim.recorded" : "claim.replayed", "claim_id",
-                 PQgetvalue(r, 0, 1), "kind", "JKK", "request_id", req->request_id);
-        answer_claim(db, auth, PQgetvalue(r, 0, 1), opened ? 201 : 200, NULL, res);
+                 PQgetvalue(r, 0, J_CLAIM), "kind", "JKK", "request_id", req->request_id);
+        answer_claim(db, auth, PQgetvalue(r, 0, J_CLAIM), opened ? 201 : 200, NULL, res);
     } else if (strcmp(result, "idempotency_conflict") == 0) {
         http_response_error(res, 409, "IDEMPOTENCY_CONFLICT",
                             "this Idempotency-Key was used with a different claim", NULL);
@@ -575,13 +566,14 @@ static void record_step(db_t *db, const auth_t *auth, const http_request_t *req,
         in->note, source,     auth->key_id, req->request_id};
     PGresult *r = db_exec(db, SQL_STEP, 8, params);
     if (!db_ok(r) || PQntuples(r) != 1) {
-        api_db_failure(db, res);
-    } else if (strcmp(PQgetvalue(r, 0, 0), "ok") == 0) {
+        route_db_failure(db, res);
+    } else if (strcmp(PQgetvalue(r, 0, SP_RESULT), "ok") == 0) {
         log_info("claim.step", "claim_id", id, "status", in->status, "request_id",
                  req->request_id);
         answer_claim(db, auth, id, 201, NULL, res);
     } else {
-        answer_step_refusal(PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), res);
+        answer_step_refusal(PQgetvalue(r, 0, SP_RESULT), PQgetvalue(r, 0, SP_STATUS),
+                            res);
     }
     PQclear(r);
 }
@@ -744,7 +736,7 @@ static void loss_ratio_report(db_t *db, const auth_t *auth, const http_request_t
     PGresult *r = db_exec(db, SQL_LOSS_RATIO, 6, params);
     if (!db_ok(r)) {
         PQclear(r);
-        api_db_failure(db, res);
+        route_db_failure(db, res);
         return;
     }
     cJSON *doc = cJSON_CreateObject();
@@ -766,15 +758,15 @@ static void not_allowed(http_response_t *res, const char *allow)
 }
 
 /* Authenticate, then call the handler with the worker's connection. */
-static void with_auth(api_t *api, const http_request_t *req, http_response_t *res,
+static void with_auth(route_ctx_t *ctx, const http_request_t *req, http_response_t *res,
                       const char *route, const char *id,
                       void (*fn)(db_t *, const auth_t *, const http_request_t *,
                                  const char *, http_response_t *))
 {
     res->route = route;
-    db_t *db = api_db(api);
+    db_t *db = route_db(ctx);
     auth_t auth;
-    if (api_authenticate(db, req, res, &auth))
+    if (route_authenticate(db, req, res, &auth))
         fn(db, &auth, req, id, res);
 }
 
@@ -805,17 +797,18 @@ static void do_report(db_t *db, const auth_t *a, const http_request_t *req,
     loss_ratio_report(db, a, req, res);
 }
 
-static void route_report(api_t *api, const http_request_t *req, http_response_t *res)
+static void dispatch_report(route_ctx_t *ctx, const http_request_t *req,
+                            http_response_t *res)
 {
     if (strcmp(req->method, "GET") == 0)
-        with_auth(api, req, res, REPORT_PATH, NULL, do_report);
+        with_auth(ctx, req, res, REPORT_PATH, NULL, do_report);
     else
         not_allowed(res, "GET");
 }
 
 /* /v1/claims/{id} and /v1/claims/{id}/steps */
-static void route_one(api_t *api, const http_request_t *req, http_response_t *res,
-                      const char *rest)
+static void dispatch_one(route_ctx_t *ctx, const http_request_t *req,
+                         http_response_t *res, const char *rest)
 {
     bool get = strcmp(req->method, "GET") == 0;
     bool post = strcmp(req->method, "POST") == 0;
@@ -825,19 +818,19 @@ static void route_one(api_t *api, const http_request_t *req, http_response_t *re
     snprintf(id, sizeof id, "%.*s", (int)(idlen < sizeof id ? idlen : sizeof id - 1),
              rest + 1);
     if (!slash && get)
-        with_auth(api, req, res, PREFIX "/{id}", id, do_read);
+        with_auth(ctx, req, res, PREFIX "/{id}", id, do_read);
     else if (slash && strcmp(slash, "/steps") == 0 && post)
-        with_auth(api, req, res, PREFIX "/{id}/steps", id, step_claim);
+        with_auth(ctx, req, res, PREFIX "/{id}/steps", id, step_claim);
     else if (!slash || strcmp(slash, "/steps") == 0)
         not_allowed(res, slash ? "POST" : "GET");
     else
         http_response_not_found(res);
 }
 
-bool claims_route(api_t *api, const http_request_t *req, http_response_t *res)
+bool claims_route(route_ctx_t *ctx, const http_request_t *req, http_response_t *res)
 {
     if (strcmp(req->path, REPORT_PATH) == 0) {
-        route_report(api, req, res);
+        dispatch_report(ctx, req, res);
         return true;
     }
     size_t n = strlen(PREFIX);
@@ -846,11 +839,11 @@ bool claims_route(api_t *api, const http_request_t *req, http_response_t *res)
         return false;
     const char *rest = req->path + n;
     if (rest[0] != '\0' && strcmp(rest, "/") != 0) {
-        route_one(api, req, res, rest);
+        dispatch_one(ctx, req, res, rest);
     } else if (strcmp(req->method, "GET") == 0) {
-        with_auth(api, req, res, PREFIX, NULL, do_list);
+        with_auth(ctx, req, res, PREFIX, NULL, do_list);
     } else if (strcmp(req->method, "POST") == 0) {
-        with_auth(api, req, res, PREFIX, NULL, do_create);
+        with_auth(ctx, req, res, PREFIX, NULL, do_create);
     } else {
         not_allowed(res, "GET, POST");
     }

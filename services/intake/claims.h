@@ -5,9 +5,9 @@
 #ifndef LINDUNG_CLAIMS_H
 #define LINDUNG_CLAIMS_H
 #include <stdbool.h>
-#include "api.h"
+#include "route.h"
 
 /* Handle the request if its path is under /v1/claims or is
  * /v1/reports/loss-ratio; false otherwise. */
-bool claims_route(api_t *api, const http_request_t *req, http_response_t *res);
+bool claims_route(route_ctx_t *ctx, const http_request_t *req, http_response_t *res);
 #endif

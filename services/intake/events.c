@@ -52,20 +52,23 @@ static const char *SQL_RECEIVE =
     "    HAVING count(*) > 0"
     ") "
     "SELECT * FROM r ORDER BY idx";
+enum {
+    R_OUTCOME,
+    R_BATCH,
+    R_INDEX,
+    R_EVENT,
+    R_KIND,
+    R_NIK,
+    R_RESULT,
+    R_CODE,
+    R_MESSAGE,
+    R_ENROLMENT,
+    R_NEW_ENROLMENT
+};
 
 static const char *const KINDS[] = {"death", "moved", "left", NULL};
 static const char *const CSV_COLUMNS[] = {"kind",       "nik",    "date", "reference",
                                           "to_village", "reason", NULL};
-
-static void add_error(cJSON *errors, const char *field, int index, const char *message)
-{
-    cJSON *e = cJSON_CreateObject();
-    cJSON_AddStringToObject(e, "field", field);
-    if (index >= 0)
-        cJSON_AddNumberToObject(e, "index", index);
-    cJSON_AddStringToObject(e, "message", message);
-    fields_append_error(errors, e);
-}
 
 static bool known_kind(const char *k)
 {
@@ -83,21 +86,21 @@ static const char *text_field(const cJSON *ev, const char *name, int index, size
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(ev, name);
     if (!v || cJSON_IsNull(v) || (cJSON_IsString(v) && !v->valuestring[0] && !required)) {
         if (required)
-            add_error(errors, name, index, "is required");
+            fields_add_index_error(errors, name, index, "is required");
         return NULL;
     }
     if (!cJSON_IsString(v)) {
-        add_error(errors, name, index, "must be a string");
+        fields_add_index_error(errors, name, index, "must be a string");
         return NULL;
     }
     if (required && !v->valuestring[0]) {
-        add_error(errors, name, index, "must not be empty");
+        fields_add_index_error(errors, name, index, "must not be empty");
         return NULL;
     }
     if (strlen(v->valuestring) > max) {
         char m[64];
         snprintf(m, sizeof m, "must be at most %zu bytes", max);
-        add_error(errors, name, index, m);
+        fields_add_index_error(errors, name, index, m);
         return NULL;
     }
     return v->valuestring;
@@ -113,8 +116,8 @@ static void check_kind_fields(const cJSON *ev, const char *kind, int index, cJSO
     if (strcmp(kind, "moved") == 0) {
         const char *v = text_field(ev, "to_village", index, 32, true, errors);
         if (v && region_level(v) != REGION_VILLAGE)
-            add_error(errors, "to_village", index,
-                      "must be a village code PP.RR.DD.VVVV");
+            fields_add_index_error(errors, "to_village", index,
+                                   "must be a village code PP.RR.DD.VVVV");
         else if (v)
             cJSON_AddStringToObject(out, "to_village", v);
     }
@@ -131,7 +134,7 @@ static void check_event(const cJSON *ev, int index, const char *path_nik, cJSON 
                         cJSON *list)
 {
     if (!cJSON_IsObject(ev)) {
-        add_error(errors, "events", index, "must be an object");
+        fields_add_index_error(errors, "events", index, "must be an object");
         return;
     }
     int before = fields_error_count(errors);
@@ -140,7 +143,8 @@ static void check_event(const cJSON *ev, int index, const char *path_nik, cJSON 
     date_t today = date_today(), when;
     const char *kind = text_field(ev, "kind", index, 16, true, errors);
     if (kind && !known_kind(kind))
-        add_error(errors, "kind", index, "must be \"death\", \"moved\" or \"left\"");
+        fields_add_index_error(errors, "kind", index,
+                               "must be \"death\", \"moved\" or \"left\"");
     else if (kind)
         cJSON_AddStringToObject(out, "kind", kind);
     const char *nik_text =
@@ -148,14 +152,16 @@ static void check_event(const cJSON *ev, int index, const char *path_nik, cJSON 
                  : text_field(ev, "nik", index, SUBMISSION_MAX_NIK, true, errors);
     nik_t nik;
     if (nik_text && nik_parse(nik_text, today, &nik) != NIK_OK)
-        add_error(errors, "nik", index, "must be a valid 16-digit NIK");
+        fields_add_index_error(errors, "nik", index, "must be a valid 16-digit NIK");
     else if (nik_text)
         cJSON_AddStringToObject(out, "nik", nik.digits);
     const char *date = text_field(ev, "date", index, 10, true, errors);
     if (date && !date_parse(date, &when))
-        add_error(errors, "date", index, "must be an existing date as YYYY-MM-DD");
+        fields_add_index_error(errors, "date", index,
+                               "must be an existing date as YYYY-MM-DD");
     else if (date && date_compare(when, today) > 0)
-        add_error(errors, "date", index, "must not be in the future (Asia/Jakarta)");
+        fields_add_index_error(errors, "date", index,
+                               "must not be in the future (Asia/Jakarta)");
     else if (date)
         cJSON_AddStringToObject(out, "date", date);
     if (kind && known_kind(kind))
@@ -192,9 +198,10 @@ static void check_one_per_person(const cJSON *list, cJSON *errors)
     for (i = 1; i < n; i++)
         if (strcmp(cJSON_GetObjectItem(sorted[i - 1], "nik")->valuestring,
                    cJSON_GetObjectItem(sorted[i], "nik")->valuestring) == 0)
-            add_error(errors, "nik", cJSON_GetObjectItem(sorted[i], "idx")->valueint,
-                      "appears more than once in this request: send one event per "
-                      "person, later ones in a later request");
+            fields_add_index_error(
+                errors, "nik", cJSON_GetObjectItem(sorted[i], "idx")->valueint,
+                "appears more than once in this request: send one event per "
+                "person, later ones in a later request");
     free(sorted);
 }
 
@@ -202,13 +209,15 @@ static events_parse_t check_list(const cJSON *events, const char *path_nik, cJSO
                                  cJSON *list)
 {
     if (!cJSON_IsArray(events)) {
-        add_error(errors, "events", -1, events ? "must be an array" : "is required");
+        fields_add_index_error(errors, "events", -1,
+                               events ? "must be an array" : "is required");
         return EVENTS_PARSE_INVALID;
     }
     int n = cJSON_GetArraySize(events);
     if (n == 0 || n > EVENTS_MAX) {
-        add_error(errors, "events", -1,
-                  n ? "must list at most 10000 events" : "must list at least one event");
+        fields_add_index_error(errors, "events", -1,
+                               n ? "must list at most 10000 events"
+                                 : "must list at least one event");
         return EVENTS_PARSE_INVALID;
     }
     int i = 0;
@@ -227,7 +236,7 @@ static events_parse_t parse_json(const char *body, size_t len, const char *path_
     cJSON *doc = NULL;
     jsonguard_result_t guard = jsonguard_parse(body, len, &doc);
     if (guard != JSONGUARD_OK) {
-        add_error(errors, "body", -1, jsonguard_message(guard));
+        fields_add_index_error(errors, "body", -1, jsonguard_message(guard));
         return EVENTS_PARSE_MALFORMED;
     }
     events_parse_t rc;
@@ -300,7 +309,7 @@ static bool csv_header(const cJSON *header, int column[CSV_MAX_COLUMNS], cJSON *
 {
     int n = cJSON_GetArraySize(header);
     if (n > CSV_MAX_COLUMNS) {
-        add_error(errors, "header", -1, "has more than 16 columns");
+        fields_add_index_error(errors, "header", -1, "has more than 16 columns");
         return false;
     }
     for (int i = 0; i < n; i++) {
@@ -310,9 +319,10 @@ static bool csv_header(const cJSON *header, int column[CSV_MAX_COLUMNS], cJSON *
             if (strcmp(CSV_COLUMNS[k], name) == 0)
                 column[i] = k;
         if (column[i] < 0) {
-            add_error(errors, "header", -1,
-                      "unknown column; known columns are kind, nik, date, reference, "
-                      "to_village, reason");
+            fields_add_index_error(
+                errors, "header", -1,
+                "unknown column; known columns are kind, nik, date, reference, "
+                "to_village, reason");
             return false;
         }
     }
@@ -324,8 +334,8 @@ static cJSON *csv_event(const cJSON *record, const int *column, int width, int i
                         cJSON *errors)
 {
     if (cJSON_GetArraySize(record) != width) {
-        add_error(errors, "events", index,
-                  "has a different number of fields than the header");
+        fields_add_index_error(errors, "events", index,
+                               "has a different number of fields than the header");
         return NULL;
     }
     cJSON *ev = cJSON_CreateObject();
@@ -353,7 +363,8 @@ static events_parse_t parse_csv(const char *body, size_t len, cJSON *errors, cJS
     cJSON_Delete(r.record);
     if (!ok || r.records == 0) {
         cJSON_Delete(r.rows);
-        add_error(errors, "body", -1, "must be RFC 4180 CSV in UTF-8 with a header row");
+        fields_add_index_error(errors, "body", -1,
+                               "must be RFC 4180 CSV in UTF-8 with a header row");
         return EVENTS_PARSE_MALFORMED;
     }
     int column[CSV_MAX_COLUMNS];
@@ -383,25 +394,18 @@ events_parse_t events_parse(const char *body, size_t len, bool csv, const char *
                : parse_json(body, len, path_nik, errors, list);
 }
 
-static const char *scope_kind_text(const scope_t *s)
-{
-    return s->kind == SCOPE_ADMIN     ? "admin"
-           : s->kind == SCOPE_REGENCY ? "regency"
-                                      : "village";
-}
-
 static cJSON *result_json(const PGresult *r, int i)
 {
     cJSON *o = cJSON_CreateObject();
-    pgjson_add_int(o, "index", r, i, 2);
-    pgjson_add_int(o, "event_id", r, i, 3);
-    pgjson_add_text(o, "kind", r, i, 4);
-    pgjson_add_text(o, "nik", r, i, 5);
-    pgjson_add_text(o, "result", r, i, 6);
-    pgjson_add_text(o, "code", r, i, 7);
-    pgjson_add_text(o, "message", r, i, 8);
-    pgjson_add_int(o, "enrolment_id", r, i, 9);
-    pgjson_add_int(o, "new_enrolment_id", r, i, 10);
+    pgjson_add_int(o, "index", r, i, R_INDEX);
+    pgjson_add_int(o, "event_id", r, i, R_EVENT);
+    pgjson_add_text(o, "kind", r, i, R_KIND);
+    pgjson_add_text(o, "nik", r, i, R_NIK);
+    pgjson_add_text(o, "result", r, i, R_RESULT);
+    pgjson_add_text(o, "code", r, i, R_CODE);
+    pgjson_add_text(o, "message", r, i, R_MESSAGE);
+    pgjson_add_int(o, "enrolment_id", r, i, R_ENROLMENT);
+    pgjson_add_int(o, "new_enrolment_id", r, i, R_NEW_ENROLMENT);
     return o;
 }
 
@@ -410,12 +414,12 @@ static void answer_results(http_response_t *res, const PGresult *r, bool replay,
                            const char *request_id)
 {
     cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "batch_id", PQgetvalue(r, 0, 1));
+    cJSON_AddStringToObject(doc, "batch_id", PQgetvalue(r, 0, R_BATCH));
     cJSON *counts = cJSON_AddObjectToObject(doc, "counts");
     cJSON *events = cJSON_AddArrayToObject(doc, "events");
     int applied = 0, n = PQntuples(r);
     for (int i = 0; i < n; i++) {
-        applied += strcmp(PQgetvalue(r, i, 6), "applied") == 0;
+        applied += strcmp(PQgetvalue(r, i, R_RESULT), "applied") == 0;
         cJSON_AddItemToArray(events, result_json(r, i));
     }
     cJSON_AddNumberToObject(counts, "total", n);
@@ -425,7 +429,8 @@ static void answer_results(http_response_t *res, const PGresult *r, bool replay,
     snprintf(na, sizeof na, "%d", applied);
     snprintf(nr, sizeof nr, "%d", n - applied);
     log_info(replay ? "events.replayed" : "events.applied", "batch_id",
-             PQgetvalue(r, 0, 1), "applied", na, "refused", nr, "request_id", request_id);
+             PQgetvalue(r, 0, R_BATCH), "applied", na, "refused", nr, "request_id",
+             request_id);
     http_response_json(res, replay ? 200 : 201, doc);
 }
 
@@ -435,8 +440,8 @@ static void answer_not_found(http_response_t *res, const PGresult *r, bool per_p
     cJSON *details = NULL;
     if (!per_person) {
         details = cJSON_CreateArray();
-        add_error(details, "nik", atoi(PQgetvalue(r, 0, 2)),
-                  "no participant with that NIK in this key's scope");
+        fields_add_index_error(details, "nik", atoi(PQgetvalue(r, 0, R_INDEX)),
+                               "no participant with that NIK in this key's scope");
     }
     http_response_error(res, 404, "NOT_FOUND", "no participant with that NIK", details);
 }
@@ -467,8 +472,8 @@ static void count_results(metrics_t *m, const PGresult *r)
     int n[sizeof KINDS / sizeof KINDS[0]][2] = {{0}};
     for (int i = 0; i < PQntuples(r); i++)
         for (int k = 0; KINDS[k]; k++)
-            if (strcmp(PQgetvalue(r, i, 4), KINDS[k]) == 0)
-                n[k][strcmp(PQgetvalue(r, i, 6), "applied") == 0 ? 0 : 1]++;
+            if (strcmp(PQgetvalue(r, i, R_KIND), KINDS[k]) == 0)
+                n[k][strcmp(PQgetvalue(r, i, R_RESULT), "applied") == 0 ? 0 : 1]++;
     for (int k = 0; KINDS[k]; k++)
         for (int x = 0; x < 2; x++)
             if (n[k][x] > 0)
@@ -488,16 +493,16 @@ static void receive(db_t *db, metrics_t *metrics, const auth_t *auth,
                             idem_key,
                             events,
                             req->request_id,
-                            scope_kind_text(&auth->scope),
+                            fields_scope_kind(&auth->scope),
                             auth->scope.code,
                             events};
     PGresult *r = db_exec(db, SQL_RECEIVE, 8, params);
     if (!db_ok(r) || PQntuples(r) == 0) {
         PQclear(r);
-        api_db_failure(db, res);
+        route_db_failure(db, res);
         return;
     }
-    const char *outcome = PQgetvalue(r, 0, 0);
+    const char *outcome = PQgetvalue(r, 0, R_OUTCOME);
     if (strcmp(outcome, "conflict") == 0)
         http_response_error(res, 409, "IDEMPOTENCY_CONFLICT",
                             "this Idempotency-Key was used with different events", NULL);
@@ -522,12 +527,12 @@ static void bad_body(http_response_t *res, events_parse_t parsed, bool csv, cJSO
 }
 
 /* Both routes: path_nik is the per-person route's NIK, NULL for the batch. */
-static void create_events(api_t *api, const http_request_t *req, http_response_t *res,
-                          const char *path_nik)
+static void create_events(route_ctx_t *ctx, const http_request_t *req,
+                          http_response_t *res, const char *path_nik)
 {
-    db_t *db = api_db(api);
+    db_t *db = route_db(ctx);
     auth_t auth;
-    if (!api_authenticate(db, req, res, &auth))
+    if (!route_authenticate(db, req, res, &auth))
         return;
     bool csv = !path_nik && http_request_media_type_is(req, "text/csv");
     if (!csv && !http_request_media_type_is(req, "application/json")) {
@@ -562,7 +567,7 @@ static void create_events(api_t *api, const http_request_t *req, http_response_t
      * Idempotency-Key promises (their hash is kept with the batch) */
     char *text = cJSON_PrintUnformatted(list);
     cJSON_Delete(list);
-    receive(db, api->metrics, &auth, req, idem_key, text, path_nik != NULL, res);
+    receive(db, ctx->metrics, &auth, req, idem_key, text, path_nik != NULL, res);
     free(text);
 }
 
@@ -572,7 +577,7 @@ static bool not_allowed(http_response_t *res, const char *route)
     return true;
 }
 
-bool events_route(api_t *api, const http_request_t *req, http_response_t *res)
+bool events_route(route_ctx_t *ctx, const http_request_t *req, http_response_t *res)
 {
     const char *path = req->path, *prefix = "/v1/participants/", *suffix = "/events";
     bool post = strcmp(req->method, "POST") == 0;
@@ -580,7 +585,7 @@ bool events_route(api_t *api, const http_request_t *req, http_response_t *res)
         res->route = "/v1/events";
         if (!post)
             return not_allowed(res, "/v1/events");
-        create_events(api, req, res, NULL);
+        create_events(ctx, req, res, NULL);
         return true;
     }
     size_t plen = strlen(prefix), len = strlen(path), slen = strlen(suffix);
@@ -595,6 +600,6 @@ bool events_route(api_t *api, const http_request_t *req, http_response_t *res)
     res->route = "/v1/participants/{nik}/events";
     if (!post)
         return not_allowed(res, "/v1/participants/{nik}/events");
-    create_events(api, req, res, nik);
+    create_events(ctx, req, res, nik);
     return true;
 }

@@ -6,7 +6,7 @@
 #ifndef LINDUNG_EVENTS_H
 #define LINDUNG_EVENTS_H
 #include <stdbool.h>
-#include "api.h"
+#include "route.h"
 
 #define EVENTS_MAX 10000
 #define EVENTS_MAX_REFERENCE 200
@@ -31,7 +31,7 @@ events_parse_t events_parse(const char *body, size_t len, bool csv, const char *
 /* Answers the event routes (405 for other methods there); false when the
  * path is not one of them. Call before reads_route, which owns the rest of
  * /v1/participants/. */
-bool events_route(api_t *api, const http_request_t *req, http_response_t *res);
+bool events_route(route_ctx_t *ctx, const http_request_t *req, http_response_t *res);
 
 /* lindung_events_total{kind,result} at 0 for every kind and result, from
  * the start, so an alert on its increase can fire on the first event. */

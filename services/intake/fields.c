@@ -62,6 +62,17 @@ void fields_add_error(cJSON *errors, const char *field, const char *message)
     fields_append_error(errors, e);
 }
 
+void fields_add_index_error(cJSON *errors, const char *field, int index,
+                            const char *message)
+{
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "field", field);
+    if (index >= 0)
+        cJSON_AddNumberToObject(e, "index", index);
+    cJSON_AddStringToObject(e, "message", message);
+    fields_append_error(errors, e);
+}
+
 int fields_error_count(const cJSON *errors)
 {
     return count_of(errors);

@@ -27,6 +27,11 @@ void fields_append_error(cJSON *errors, cJSON *entry);
 /* Append {"field", "message"} to a 422's list of errors. */
 void fields_add_error(cJSON *errors, const char *field, const char *message);
 
+/* Append {"field", "index", "message"} (the index-th item of the field's
+ * list; no "index" when index < 0) to a 422's list of errors. */
+void fields_add_index_error(cJSON *errors, const char *field, int index,
+                            const char *message);
+
 /* Problems appended to `errors` so far, listed or only counted. O(1). */
 int fields_error_count(const cJSON *errors);
 

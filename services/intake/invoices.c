@@ -25,8 +25,6 @@
 #include "period.h"
 #include "pgjson.h"
 
-#define LIST_DEFAULT_LIMIT 100
-#define LIST_MAX_LIMIT 1000
 #define MAX_REFERENCE 200
 #define MAX_PAY_LIST 10000 /* enrolments in "lines" or "except" (docs/api.md) */
 #define MAX_UNKNOWN_DETAILS 100
@@ -145,6 +143,7 @@ static const char *SQL_PAYMENTS =
     "FROM payments p "
     "WHERE p.invoice_id = $1 "
     "ORDER BY p.id";
+enum { PAY_ID, PAY_AMOUNT, PAY_PAID_ON, PAY_REFERENCE, PAY_LINE_COUNT };
 
 /* Ordered like SQL_PAYMENTS, so each payment's lines follow one another. */
 static const char *SQL_PAYMENT_LINES =
@@ -154,6 +153,7 @@ static const char *SQL_PAYMENT_LINES =
     "JOIN enrolments e ON e.id = pl.enrolment_id "
     "WHERE p.invoice_id = $1 "
     "ORDER BY pl.payment_id, e.village_code, pl.enrolment_id, pl.period";
+enum { PL_PAYMENT, PL_ENROLMENT, PL_PERIOD, PL_AMOUNT };
 
 /* The payment and, when recorded, its audit record ($8 the key, $9 the
  * request id; audit.h) in one statement. No NIKs: a payment is a payer's,
@@ -172,6 +172,7 @@ static const char *SQL_PAY =
     "    WHERE r.result = 'ok'"
     ") "
     "SELECT * FROM r";
+enum { R_RESULT, R_PAYMENT, R_TOTAL, R_PAID, R_OUTSTANDING, R_STATUS };
 
 static const char *SQL_ALLOCATED_COUNT =
     "SELECT count(*) FROM payment_lines WHERE payment_id = $1";
@@ -191,6 +192,7 @@ static const char *SQL_UNKNOWN_LINES =
     "WHERE NOT EXISTS (SELECT 1 FROM d WHERE d.enrolment_id = x.id) "
     "ORDER BY x.list DESC, x.ord "
     "LIMIT 100"; /* MAX_UNKNOWN_DETAILS */
+enum { U_LIST, U_INDEX, U_ENROLMENT };
 
 /* For AMOUNT_MISMATCH: what the lines chosen still owe on the document, as
  * billing_record_payment() computes it. */
@@ -199,18 +201,6 @@ static const char *SQL_STILL_OWED =
     "FROM document_items($1) d "
     "WHERE ($2::bigint[] IS NULL OR d.enrolment_id = ANY ($2::bigint[])) "
     "    AND ($3::bigint[] IS NULL OR NOT (d.enrolment_id = ANY ($3::bigint[])))";
-
-/* The same rule as SQL_LIST, for one document. */
-static bool invoice_in_scope(const scope_t *s, const char *payer_code)
-{
-    if (s->kind == SCOPE_ADMIN)
-        return true;
-    if (s->kind == SCOPE_VILLAGE)
-        return strcmp(s->code, payer_code) == 0;
-    size_t n = strlen(s->code);
-    return strncmp(s->code, payer_code, n) == 0 &&
-           (payer_code[n] == '\0' || payer_code[n] == '.');
-}
 
 static cJSON *invoice_json(const PGresult *r, int i)
 {
@@ -233,16 +223,6 @@ static cJSON *invoice_json(const PGresult *r, int i)
 }
 
 /* {"field", "index", "message"}: one entry of a list field. */
-static void add_index_error(cJSON *errors, const char *field, int index,
-                            const char *message)
-{
-    cJSON *e = cJSON_CreateObject();
-    cJSON_AddStringToObject(e, "field", field);
-    cJSON_AddNumberToObject(e, "index", index);
-    cJSON_AddStringToObject(e, "message", message);
-    cJSON_AddItemToArray(errors, e);
-}
-
 /* ---------------------------------------------------------------- list */
 
 typedef struct {
@@ -274,22 +254,17 @@ static void list_query_read(const http_request_t *req, list_query_t *q, cJSON *e
     q->payer = http_request_query(req, "payer");
     if (q->payer && (!q->payer[0] || strlen(q->payer) > 64))
         fields_add_error(errors, "payer", "must be a payer code");
-    q->cursor = http_request_query(req, "cursor");
-    if (q->cursor && !fields_all_digits(q->cursor, 18))
-        fields_add_error(errors, "cursor", "must be a next_cursor from a previous page");
-    const char *limit = http_request_query(req, "limit");
-    long n = limit && fields_all_digits(limit, 4) ? atol(limit) : LIST_DEFAULT_LIMIT;
-    if (limit && (!fields_all_digits(limit, 4) || n < 1 || n > LIST_MAX_LIMIT))
-        fields_add_error(errors, "limit", "must be a whole number from 1 to 1000");
-    snprintf(q->limit, sizeof q->limit, "%ld", n);
+    route_page_id_cursor(req, errors, &q->cursor);
+    route_page_limit(req, errors, q->limit);
 }
 
-static void list_invoices(api_t *api, const http_request_t *req, http_response_t *res)
+static void list_invoices(route_ctx_t *ctx, const http_request_t *req,
+                          http_response_t *res)
 {
     res->route = PREFIX;
-    db_t *db = api_db(api);
+    db_t *db = route_db(ctx);
     auth_t auth;
-    if (!api_authenticate(db, req, res, &auth))
+    if (!route_authenticate(db, req, res, &auth))
         return;
     list_query_t q;
     cJSON *errors = cJSON_CreateArray();
@@ -311,27 +286,24 @@ static void list_invoices(api_t *api, const http_request_t *req, http_response_t
     PGresult *r = db_exec(db, SQL_LIST, 8, params);
     if (!db_ok(r)) {
         PQclear(r);
-        api_db_failure(db, res);
+        route_db_failure(db, res);
         return;
     }
-    cJSON *doc = cJSON_CreateObject();
-    cJSON *list = cJSON_AddArrayToObject(doc, "items");
+    cJSON *items = cJSON_CreateArray();
     int n = PQntuples(r);
     for (int i = 0; i < n; i++)
-        cJSON_AddItemToArray(list, invoice_json(r, i));
-    if (n == atoi(q.limit))
-        cJSON_AddStringToObject(doc, "next_cursor", PQgetvalue(r, n - 1, D_ID));
-    else
-        cJSON_AddNullToObject(doc, "next_cursor");
+        cJSON_AddItemToArray(items, invoice_json(r, i));
+    route_answer_page(res, items, n ? PQgetvalue(r, n - 1, D_ID) : NULL,
+                      n == atoi(q.limit));
     PQclear(r);
-    http_response_json(res, 200, doc);
 }
 
 /* ---------------------------------------------------------------- one */
 
 /* Load the document and check scope; NULL with the answer in res otherwise.
  * A document outside the key's scope is answered exactly as one that does
- * not exist: ids are sequential, and a 403 would tell which ones exist. */
+ * not exist: ids are sequential, and a 403 would tell which ones exist. The
+ * scope rule is SQL_LIST's, for one document (scope_allows_payer). */
 static PGresult *invoice_load(db_t *db, const auth_t *auth, const char *id,
                               http_response_t *res)
 {
@@ -343,10 +315,11 @@ static PGresult *invoice_load(db_t *db, const auth_t *auth, const char *id,
     PGresult *r = db_exec(db, SQL_ONE, 1, params);
     if (!db_ok(r)) {
         PQclear(r);
-        api_db_failure(db, res);
+        route_db_failure(db, res);
         return NULL;
     }
-    if (PQntuples(r) == 0 || !invoice_in_scope(&auth->scope, PQgetvalue(r, 0, D_PAYER))) {
+    if (PQntuples(r) == 0 ||
+        !scope_allows_payer(&auth->scope, PQgetvalue(r, 0, D_PAYER))) {
         PQclear(r);
         http_response_error(res, 404, "NOT_FOUND", "no such invoice", NULL);
         return NULL;
@@ -443,18 +416,18 @@ static cJSON *payments_json(const PGresult *r, const PGresult *lines)
     int l = 0, nlines = PQntuples(lines);
     for (int i = 0; i < PQntuples(r); i++) {
         cJSON *o = cJSON_CreateObject();
-        pgjson_add_int(o, "id", r, i, 0);
-        pgjson_add_int(o, "amount", r, i, 1);
-        pgjson_add_text(o, "paid_on", r, i, 2);
-        pgjson_add_text(o, "reference", r, i, 3);
-        pgjson_add_int(o, "line_count", r, i, 4);
+        pgjson_add_int(o, "id", r, i, PAY_ID);
+        pgjson_add_int(o, "amount", r, i, PAY_AMOUNT);
+        pgjson_add_text(o, "paid_on", r, i, PAY_PAID_ON);
+        pgjson_add_text(o, "reference", r, i, PAY_REFERENCE);
+        pgjson_add_int(o, "line_count", r, i, PAY_LINE_COUNT);
         cJSON *paid = cJSON_AddArrayToObject(o, "lines");
-        const char *id = PQgetvalue(r, i, 0);
-        for (; l < nlines && strcmp(PQgetvalue(lines, l, 0), id) == 0; l++) {
+        const char *id = PQgetvalue(r, i, PAY_ID);
+        for (; l < nlines && strcmp(PQgetvalue(lines, l, PL_PAYMENT), id) == 0; l++) {
             cJSON *x = cJSON_CreateObject();
-            pgjson_add_int(x, "enrolment_id", lines, l, 1);
-            pgjson_add_text(x, "period", lines, l, 2);
-            pgjson_add_int(x, "amount", lines, l, 3);
+            pgjson_add_int(x, "enrolment_id", lines, l, PL_ENROLMENT);
+            pgjson_add_text(x, "period", lines, l, PL_PERIOD);
+            pgjson_add_int(x, "amount", lines, l, PL_AMOUNT);
             cJSON_AddItemToArray(paid, x);
         }
         cJSON_AddItemToArray(list, o);
@@ -478,13 +451,13 @@ static void answer_document(const PGresult *inv, const PGresult *items,
     http_response_json(res, 200, doc);
 }
 
-static void read_invoice(api_t *api, const http_request_t *req, http_response_t *res,
-                         const char *id)
+static void read_invoice(route_ctx_t *ctx, const http_request_t *req,
+                         http_response_t *res, const char *id)
 {
     res->route = PREFIX "/{id}";
-    db_t *db = api_db(api);
+    db_t *db = route_db(ctx);
     auth_t auth;
-    if (!api_authenticate(db, req, res, &auth))
+    if (!route_authenticate(db, req, res, &auth))
         return;
     PGresult *inv = invoice_load(db, &auth, id, res);
     if (!inv)
@@ -500,7 +473,7 @@ static void read_invoice(api_t *api, const http_request_t *req, http_response_t 
     if (!csv && db_ok(pays))
         pay_lines = db_exec(db, SQL_PAYMENT_LINES, 1, params);
     if (!db_ok(items) || (!csv && !db_ok(pay_lines)))
-        api_db_failure(db, res);
+        route_db_failure(db, res);
     else if (csv)
         answer_csv(items, res);
     else
@@ -588,8 +561,8 @@ static char *enrolment_list_read(const cJSON *body, const char *field, cJSON *er
     for (const cJSON *x = list->child; x; x = x->next, i++) {
         double v = cJSON_IsNumber(x) ? x->valuedouble : 0;
         if (v != floor(v) || v < 1 || v > MAX_SAFE_INTEGER) {
-            add_index_error(errors, field, i,
-                            "must be an enrolment id (a whole number from 1)");
+            fields_add_index_error(errors, field, i,
+                                   "must be an enrolment id (a whole number from 1)");
             free(ids);
             return NULL;
         }
@@ -671,8 +644,9 @@ static cJSON *unknown_lines_details(db_t *db, const char *id, const payment_in_t
     for (int i = 0; i < PQntuples(r) && i < MAX_UNKNOWN_DETAILS; i++) {
         char msg[96];
         snprintf(msg, sizeof msg, "enrolment %s has no line on this document",
-                 PQgetvalue(r, i, 2));
-        add_index_error(details, PQgetvalue(r, i, 0), atoi(PQgetvalue(r, i, 1)), msg);
+                 PQgetvalue(r, i, U_ENROLMENT));
+        fields_add_index_error(details, PQgetvalue(r, i, U_LIST),
+                               atoi(PQgetvalue(r, i, U_INDEX)), msg);
     }
     PQclear(r);
     return details;
@@ -725,14 +699,14 @@ static void answer_refusal(db_t *db, const char *id, const payment_in_t *p,
 
 static void answer_payment(db_t *db, const PGresult *r, http_response_t *res)
 {
-    const char *params[] = {PQgetvalue(r, 0, 1)};
+    const char *params[] = {PQgetvalue(r, 0, R_PAYMENT)};
     PGresult *n = db_exec(db, SQL_ALLOCATED_COUNT, 1, params);
     cJSON *doc = cJSON_CreateObject();
-    pgjson_add_int(doc, "payment_id", r, 0, 1);
-    pgjson_add_int(doc, "total", r, 0, 2);
-    pgjson_add_int(doc, "paid", r, 0, 3);
-    pgjson_add_int(doc, "outstanding", r, 0, 4);
-    pgjson_add_text(doc, "status", r, 0, 5);
+    pgjson_add_int(doc, "payment_id", r, 0, R_PAYMENT);
+    pgjson_add_int(doc, "total", r, 0, R_TOTAL);
+    pgjson_add_int(doc, "paid", r, 0, R_PAID);
+    pgjson_add_int(doc, "outstanding", r, 0, R_OUTSTANDING);
+    pgjson_add_text(doc, "status", r, 0, R_STATUS);
     /* the payment is recorded; a failed count only leaves the count out */
     if (db_ok(n) && PQntuples(n) == 1)
         pgjson_add_int(doc, "allocated_lines", n, 0, 0);
@@ -783,24 +757,24 @@ static void payment_record(db_t *db, const auth_t *auth, const http_request_t *r
                             p->lines, p->except, auth->key_id, req->request_id};
     PGresult *r = db_exec(db, SQL_PAY, 9, params);
     if (!db_ok(r) || PQntuples(r) != 1) {
-        api_db_failure(db, res);
-    } else if (strcmp(PQgetvalue(r, 0, 0), "ok") == 0) {
+        route_db_failure(db, res);
+    } else if (strcmp(PQgetvalue(r, 0, R_RESULT), "ok") == 0) {
         log_info("payment.recorded", "invoice_id", id, "amount", p->amount, "payment_id",
-                 PQgetvalue(r, 0, 1), "request_id", req->request_id);
+                 PQgetvalue(r, 0, R_PAYMENT), "request_id", req->request_id);
         answer_payment(db, r, res);
     } else {
-        answer_refusal(db, id, p, PQgetvalue(r, 0, 0), res);
+        answer_refusal(db, id, p, PQgetvalue(r, 0, R_RESULT), res);
     }
     PQclear(r);
 }
 
-static void pay_invoice(api_t *api, const http_request_t *req, http_response_t *res,
+static void pay_invoice(route_ctx_t *ctx, const http_request_t *req, http_response_t *res,
                         const char *id)
 {
     res->route = PREFIX "/{id}/payments";
-    db_t *db = api_db(api);
+    db_t *db = route_db(ctx);
     auth_t auth;
-    if (!api_authenticate(db, req, res, &auth))
+    if (!route_authenticate(db, req, res, &auth))
         return;
     if (auth.scope.kind != SCOPE_ADMIN) {
         http_response_error(res, 403, "OUT_OF_SCOPE",
@@ -817,7 +791,7 @@ static void pay_invoice(api_t *api, const http_request_t *req, http_response_t *
 
 /* ---------------------------------------------------------------- routing */
 
-bool invoices_route(api_t *api, const http_request_t *req, http_response_t *res)
+bool invoices_route(route_ctx_t *ctx, const http_request_t *req, http_response_t *res)
 {
     size_t n = strlen(PREFIX);
     if (strncmp(req->path, PREFIX, n) != 0 ||
@@ -828,7 +802,7 @@ bool invoices_route(api_t *api, const http_request_t *req, http_response_t *res)
     const char *rest = req->path + n;
     if (rest[0] == '\0' || strcmp(rest, "/") == 0) {
         if (get) {
-            list_invoices(api, req, res);
+            list_invoices(ctx, req, res);
             return true;
         }
         http_response_method_not_allowed(res, "method_not_allowed", "GET",
@@ -841,9 +815,9 @@ bool invoices_route(api_t *api, const http_request_t *req, http_response_t *res)
     snprintf(id, sizeof id, "%.*s", (int)(idlen < sizeof id ? idlen : sizeof id - 1),
              rest + 1);
     if (!slash && get) {
-        read_invoice(api, req, res, id);
+        read_invoice(ctx, req, res, id);
     } else if (slash && strcmp(slash, "/payments") == 0 && post) {
-        pay_invoice(api, req, res, id);
+        pay_invoice(ctx, req, res, id);
     } else if (!slash || strcmp(slash, "/payments") == 0) {
         http_response_method_not_allowed(
             res, "method_not_allowed", slash ? "POST" : "GET", "method not allowed here");

@@ -5,8 +5,8 @@
 #ifndef LINDUNG_INVOICES_H
 #define LINDUNG_INVOICES_H
 #include <stdbool.h>
-#include "api.h"
+#include "route.h"
 
 /* Handle the request if its path is under /v1/invoices; false otherwise. */
-bool invoices_route(api_t *api, const http_request_t *req, http_response_t *res);
+bool invoices_route(route_ctx_t *ctx, const http_request_t *req, http_response_t *res);
 #endif

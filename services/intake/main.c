@@ -137,10 +137,10 @@ int main(void)
     }
     ready_t *ready = ready_new(s.db);
     ready_watch(ready, bus);
-    api_t api = {.conninfo = s.db,
-                 .bus = bus,
-                 .metrics = metrics,
-                 .db_answer_ms = (int)s.db_answer_s * 1000};
+    route_ctx_t routes = {.conninfo = s.db,
+                          .bus = bus,
+                          .metrics = metrics,
+                          .db_answer_ms = (int)s.db_answer_s * 1000};
     httpd_config_t http = {.port = (int)s.port,
                            .threads = (int)s.threads,
                            .max_body = (size_t)s.max_body,
@@ -152,7 +152,7 @@ int main(void)
                            .admit = api_admit,
                            .ready = ready_check,
                            .ready_arg = ready,
-                           .arg = &api,
+                           .arg = &routes,
                            .metrics = metrics,
                            .tls_cert_pem = tls.cert,
                            .tls_key_pem = tls.key};

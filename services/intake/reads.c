@@ -14,14 +14,12 @@
 #include "pgjson.h"
 #include "region.h"
 
-#define PAGE_DEFAULT 100
-#define PAGE_MAX 1000
-
 static const char *SQL_PARTICIPANT =
     "SELECT nik, name, to_char(birth_date, 'YYYY-MM-DD'), sex, "
     "    to_char(deceased_on, 'YYYY-MM-DD') "
     "FROM participants "
     "WHERE nik = $1";
+enum { P_NIK, P_NAME, P_BIRTH_DATE, P_SEX, P_DECEASED_ON };
 
 /* The person's life events (017_life_events.sql) with the village of the
  * enrolment each applied to, so a scoped key sees only its own (and those
@@ -37,6 +35,24 @@ static const char *SQL_PARTICIPANT_EVENTS =
     "LEFT JOIN enrolments e ON e.id = pe.enrolment_id "
     "WHERE pe.nik = $1 "
     "ORDER BY pe.id";
+enum {
+    EV_ID,
+    EV_KIND,
+    EV_DATE,
+    EV_REFERENCE,
+    EV_TO_VILLAGE,
+    EV_REASON,
+    EV_RESULT,
+    EV_CODE,
+    EV_MESSAGE,
+    EV_ENROLMENT,
+    EV_NEW_ENROLMENT,
+    EV_RECEIVED_AT,
+    EV_CORRECTED_AT,
+    EV_CORRECTION_REASON,
+    EV_VILLAGE, /* the enrolment's, '' when none */
+    EV_OWN      /* sent by this key */
+};
 
 static const char *SQL_PARTICIPANT_ENROLMENTS =
     "SELECT e.id, p.code, e.village_code, e.funding_source, e.payer_code, "
@@ -49,6 +65,21 @@ static const char *SQL_PARTICIPANT_ENROLMENTS =
     /* every status: answered from the exclusion constraint's index, which
      * leads with the NIK (013_money_rules.sql) */
     "ORDER BY e.id";
+enum {
+    E_ID,
+    E_PROGRAM,
+    E_VILLAGE,
+    E_SOURCE,
+    E_PAYER,
+    E_START,
+    E_END,
+    E_STATUS,
+    E_END_REASON,
+    E_PREVIOUS,
+    E_KPJ,
+    E_BPJS_STATUS,
+    E_BPJS_MONTH
+};
 
 static const char *SQL_PROGRAMS =
     "SELECT p.code, p.name, p.regency_code, p.funding_source, p.payer_code, "
@@ -64,11 +95,41 @@ static const char *SQL_PROGRAMS =
     "WHERE p.code > $1 AND ($2 = '' OR p.regency_code = $2) "
     "ORDER BY p.code "
     "LIMIT $3";
+enum {
+    PG_CODE,
+    PG_NAME,
+    PG_REGENCY,
+    PG_SOURCE,
+    PG_PAYER,
+    PG_PAYER_NAME,
+    PG_SUBMITTER,
+    PG_COVERAGE_START,
+    PG_COVERAGE_END,
+    PG_DEADLINE,
+    PG_MIN_AGE,
+    PG_MAX_AGE,
+    PG_OCCUPATIONS,
+    PG_POVERTY_REF,
+    PG_VILLAGE_QUOTA,
+    PG_VILLAGE_TARGET,
+    PG_TOTAL_QUOTA,
+    PG_RELIEF,
+    PG_VERSION,
+    PG_DEADLINE_POLICY,
+    PG_RENEWS,
+    PG_INSURED_INCOME,
+    PG_INCOME_CEILING,
+    PG_RELIEF_BASIS,
+    PG_TOTAL_TARGET
+};
 
 static const char *SQL_PROGRAM_SCOPE =
     "SELECT id, regency_code, village_quota, village_target "
     "FROM programs "
     "WHERE code = $1";
+/* SQL_PROGRAM_SCOPE and SQL_RENEWAL_SCOPE both begin with the programme's id
+ * and regency (program_in_scope reads the regency of either). */
+enum { PS_ID, PS_REGENCY, PS_VILLAGE_QUOTA, PS_VILLAGE_TARGET };
 
 static const char *SQL_PROGRAM_VILLAGES =
     "SELECT r.code, r.name, r.village_kind, "
@@ -81,11 +142,13 @@ static const char *SQL_PROGRAM_VILLAGES =
     "    AND ($4 = '' OR r.code = $4) "
     "ORDER BY r.code "
     "LIMIT $5";
+enum { V_CODE, V_NAME, V_KIND, V_ACCEPTED, V_SUBMISSIONS };
 
 static const char *SQL_RENEWAL_SCOPE = "SELECT p.id, p.regency_code, r.code "
                                        "FROM programs p "
                                        "LEFT JOIN programs r ON r.id = p.renews "
                                        "WHERE p.code = $1";
+enum { RS_ID = PS_ID, RS_REGENCY = PS_REGENCY, RS_RENEWS };
 
 /* The applicants a renewal queued (program_renewal_queue, 013), in the
  * key's villages ($2: one village, or '' for all), after the cursor (an
@@ -116,6 +179,17 @@ static const char *SQL_RENEWAL_ITEMS =
     "    HAVING count(*) > 0"
     ") "
     "SELECT * FROM r ORDER BY id";
+enum {
+    RI_ID,
+    RI_NIK,
+    RI_NAME,
+    RI_VILLAGE,
+    RI_DECISION,
+    RI_REASONS,
+    RI_RENEWS,
+    RI_ENROLMENT,
+    RI_START
+};
 
 static const char *SQL_RENEWAL_COUNTS =
     "SELECT count(*), count(*) FILTER (WHERE a.decision = 'pending'), "
@@ -126,76 +200,30 @@ static const char *SQL_RENEWAL_COUNTS =
     "WHERE s.program_id = $1 AND s.origin = 'renewal' "
     "    AND a.renews_enrolment_id IS NOT NULL "
     "    AND ($2 = '' OR s.village_code = $2)";
-
-static cJSON *query_error(const char *field, const char *message)
-{
-    cJSON *list = cJSON_CreateArray(), *e = cJSON_CreateObject();
-    cJSON_AddStringToObject(e, "field", field);
-    cJSON_AddStringToObject(e, "message", message);
-    cJSON_AddItemToArray(list, e);
-    return list;
-}
-
-/* limit and cursor from the query; false (422 answered, as for invoices)
- * when malformed. */
-static bool page_args(const http_request_t *req, http_response_t *res, char limit[8],
-                      const char **cursor)
-{
-    const char *l = http_request_query(req, "limit");
-    long n = PAGE_DEFAULT;
-    if (l) {
-        char *end = NULL;
-        n = strtol(l, &end, 10);
-        if (!*l || strspn(l, "0123456789") != strlen(l) || *end || n < 1 ||
-            n > PAGE_MAX) {
-            http_response_error(
-                res, 422, "INVALID_FIELDS", "the query has invalid fields",
-                query_error("limit", "must be a whole number from 1 to 1000"));
-            return false;
-        }
-    }
-    snprintf(limit, 8, "%ld", n);
-    const char *c = http_request_query(req, "cursor");
-    *cursor = c ? c : "";
-    if (strlen(*cursor) > 64) {
-        http_response_error(
-            res, 422, "INVALID_FIELDS", "the query has invalid fields",
-            query_error("cursor", "must be a next_cursor from a previous page"));
-        return false;
-    }
-    return true;
-}
-
-/* {"items": [...], "next_cursor": the last key when the page was full}. */
-static void answer_page(http_response_t *res, cJSON *items, const char *last, bool full)
-{
-    cJSON *doc = cJSON_CreateObject();
-    cJSON_AddItemToObject(doc, "items", items);
-    if (full && last)
-        cJSON_AddStringToObject(doc, "next_cursor", last);
-    else
-        cJSON_AddNullToObject(doc, "next_cursor");
-    http_response_json(res, 200, doc);
-}
+enum { RC_QUEUED, RC_PENDING, RC_ACCEPTED, RC_REJECTED };
 
 static bool enrolment_in_scope(const scope_t *scope, const PGresult *r, int row)
 {
-    return scope_allows_village(scope, PQgetvalue(r, row, 2));
+    return scope_allows_village(scope, PQgetvalue(r, row, E_VILLAGE));
 }
 
 static cJSON *event_json(const PGresult *r, int i)
 {
     cJSON *o = cJSON_CreateObject();
-    pgjson_add_int(o, "event_id", r, i, 0);
-    const char *text[] = {"kind",   "date",   "reference", "to_village",
-                          "reason", "result", "code",      "message"};
-    for (int c = 0; c < 8; c++)
-        pgjson_add_text(o, text[c], r, i, c + 1);
-    pgjson_add_int(o, "enrolment_id", r, i, 9);
-    pgjson_add_int(o, "new_enrolment_id", r, i, 10);
-    pgjson_add_text(o, "received_at", r, i, 11);
-    pgjson_add_text(o, "corrected_at", r, i, 12);
-    pgjson_add_text(o, "correction_reason", r, i, 13);
+    pgjson_add_int(o, "event_id", r, i, EV_ID);
+    pgjson_add_text(o, "kind", r, i, EV_KIND);
+    pgjson_add_text(o, "date", r, i, EV_DATE);
+    pgjson_add_text(o, "reference", r, i, EV_REFERENCE);
+    pgjson_add_text(o, "to_village", r, i, EV_TO_VILLAGE);
+    pgjson_add_text(o, "reason", r, i, EV_REASON);
+    pgjson_add_text(o, "result", r, i, EV_RESULT);
+    pgjson_add_text(o, "code", r, i, EV_CODE);
+    pgjson_add_text(o, "message", r, i, EV_MESSAGE);
+    pgjson_add_int(o, "enrolment_id", r, i, EV_ENROLMENT);
+    pgjson_add_int(o, "new_enrolment_id", r, i, EV_NEW_ENROLMENT);
+    pgjson_add_text(o, "received_at", r, i, EV_RECEIVED_AT);
+    pgjson_add_text(o, "corrected_at", r, i, EV_CORRECTED_AT);
+    pgjson_add_text(o, "correction_reason", r, i, EV_CORRECTION_REASON);
     return o;
 }
 
@@ -211,8 +239,8 @@ static cJSON *participant_events(db_t *db, const auth_t *auth, const char *nik)
     }
     cJSON *list = cJSON_CreateArray();
     for (int i = 0; i < PQntuples(r); i++) {
-        const char *village = PQgetvalue(r, i, 14);
-        bool own = strcmp(PQgetvalue(r, i, 15), "t") == 0;
+        const char *village = PQgetvalue(r, i, EV_VILLAGE);
+        bool own = strcmp(PQgetvalue(r, i, EV_OWN), "t") == 0;
         if (own || (village[0] && scope_allows_village(&auth->scope, village)))
             cJSON_AddItemToArray(list, event_json(r, i));
     }
@@ -229,11 +257,11 @@ static void answer_participant(db_t *db, const auth_t *auth, const http_request_
                                http_response_t *res)
 {
     cJSON *doc = cJSON_CreateObject();
-    pgjson_add_text(doc, "nik", p, 0, 0);
-    pgjson_add_text(doc, "name", p, 0, 1);
-    pgjson_add_text(doc, "birth_date", p, 0, 2);
-    pgjson_add_text(doc, "sex", p, 0, 3);
-    pgjson_add_text(doc, "deceased_on", p, 0, 4);
+    pgjson_add_text(doc, "nik", p, 0, P_NIK);
+    pgjson_add_text(doc, "name", p, 0, P_NAME);
+    pgjson_add_text(doc, "birth_date", p, 0, P_BIRTH_DATE);
+    pgjson_add_text(doc, "sex", p, 0, P_SEX);
+    pgjson_add_text(doc, "deceased_on", p, 0, P_DECEASED_ON);
     cJSON_AddItemToObject(doc, "enrolments", enrolments);
     cJSON *events = participant_events(db, auth, nik);
     char detail[64];
@@ -244,20 +272,20 @@ static void answer_participant(db_t *db, const auth_t *auth, const http_request_
         !audit_read(db, auth, req, "participant.read", NULL, niks, 1, detail)) {
         cJSON_Delete(events);
         cJSON_Delete(doc);
-        api_db_failure(db, res);
+        route_db_failure(db, res);
         return;
     }
     cJSON_AddItemToObject(doc, "events", events);
     http_response_json(res, 200, doc);
 }
 
-static void participant(api_t *api, const http_request_t *req, http_response_t *res,
+static void participant(route_ctx_t *ctx, const http_request_t *req, http_response_t *res,
                         const char *nik_text)
 {
     res->route = "/v1/participants/{nik}";
-    db_t *db = api_db(api);
+    db_t *db = route_db(ctx);
     auth_t auth;
-    if (!api_authenticate(db, req, res, &auth))
+    if (!route_authenticate(db, req, res, &auth))
         return;
     nik_t nik;
     if (nik_parse(nik_text, date_today(), &nik) != NIK_OK) {
@@ -271,7 +299,7 @@ static void participant(api_t *api, const http_request_t *req, http_response_t *
     if (!db_ok(p) || !db_ok(e)) {
         PQclear(p);
         PQclear(e);
-        api_db_failure(db, res);
+        route_db_failure(db, res);
         return;
     }
     cJSON *list = cJSON_CreateArray();
@@ -279,23 +307,23 @@ static void participant(api_t *api, const http_request_t *req, http_response_t *
         if (!enrolment_in_scope(&auth.scope, e, i))
             continue;
         cJSON *o = cJSON_CreateObject();
-        pgjson_add_int(o, "enrolment_id", e, i, 0);
-        pgjson_add_text(o, "program_code", e, i, 1);
-        pgjson_add_text(o, "village_code", e, i, 2);
-        pgjson_add_text(o, "funding_source", e, i, 3);
-        pgjson_add_text(o, "payer_code", e, i, 4);
-        pgjson_add_text(o, "start_month", e, i, 5);
-        pgjson_add_text(o, "end_month", e, i, 6);
-        pgjson_add_text(o, "status", e, i, 7);
-        pgjson_add_text(o, "end_reason", e, i, 8);
+        pgjson_add_int(o, "enrolment_id", e, i, E_ID);
+        pgjson_add_text(o, "program_code", e, i, E_PROGRAM);
+        pgjson_add_text(o, "village_code", e, i, E_VILLAGE);
+        pgjson_add_text(o, "funding_source", e, i, E_SOURCE);
+        pgjson_add_text(o, "payer_code", e, i, E_PAYER);
+        pgjson_add_text(o, "start_month", e, i, E_START);
+        pgjson_add_text(o, "end_month", e, i, E_END);
+        pgjson_add_text(o, "status", e, i, E_STATUS);
+        pgjson_add_text(o, "end_reason", e, i, E_END_REASON);
         /* the enrolment this one continues (a transfer or a renewal): an id
          * only, so a key does not learn where the person was before */
-        pgjson_add_int(o, "previous_enrolment_id", e, i, 9);
+        pgjson_add_int(o, "previous_enrolment_id", e, i, E_PREVIOUS);
         /* BPJS's answer (019_bpjs.sql): the KPJ once registered; pending,
          * registered or refused */
-        pgjson_add_text(o, "kpj", e, i, 10);
-        pgjson_add_text(o, "bpjs_status", e, i, 11);
-        pgjson_add_text(o, "bpjs_effective_month", e, i, 12);
+        pgjson_add_text(o, "kpj", e, i, E_KPJ);
+        pgjson_add_text(o, "bpjs_status", e, i, E_BPJS_STATUS);
+        pgjson_add_text(o, "bpjs_effective_month", e, i, E_BPJS_MONTH);
         cJSON_AddItemToArray(list, o);
     }
     bool visible = PQntuples(p) == 1 && cJSON_GetArraySize(list) > 0;
@@ -322,54 +350,59 @@ static void scope_regency(const scope_t *scope, char out[8])
 static cJSON *program_json(const PGresult *r, int i)
 {
     cJSON *o = cJSON_CreateObject();
-    const char *text[] = {"code",         "name",
-                          "regency_code", "funding_source",
-                          "payer_code",   "payer_name",
-                          "submitter",    "coverage_start",
-                          "coverage_end", "submission_deadline"};
-    for (int c = 0; c < 10; c++)
-        pgjson_add_text(o, text[c], r, i, c);
-    pgjson_add_int(o, "min_age", r, i, 10);
-    pgjson_add_int(o, "max_age", r, i, 11);
-    cJSON *occ = cJSON_Parse(PQgetvalue(r, i, 12));
+    pgjson_add_text(o, "code", r, i, PG_CODE);
+    pgjson_add_text(o, "name", r, i, PG_NAME);
+    pgjson_add_text(o, "regency_code", r, i, PG_REGENCY);
+    pgjson_add_text(o, "funding_source", r, i, PG_SOURCE);
+    pgjson_add_text(o, "payer_code", r, i, PG_PAYER);
+    pgjson_add_text(o, "payer_name", r, i, PG_PAYER_NAME);
+    pgjson_add_text(o, "submitter", r, i, PG_SUBMITTER);
+    pgjson_add_text(o, "coverage_start", r, i, PG_COVERAGE_START);
+    pgjson_add_text(o, "coverage_end", r, i, PG_COVERAGE_END);
+    pgjson_add_text(o, "submission_deadline", r, i, PG_DEADLINE);
+    pgjson_add_int(o, "min_age", r, i, PG_MIN_AGE);
+    pgjson_add_int(o, "max_age", r, i, PG_MAX_AGE);
+    cJSON *occ = cJSON_Parse(PQgetvalue(r, i, PG_OCCUPATIONS));
     cJSON_AddItemToObject(o, "occupations", occ ? occ : cJSON_CreateArray());
-    pgjson_add_bool(o, "poverty_ref_required", r, i, 13);
-    pgjson_add_int(o, "village_quota", r, i, 14);
-    pgjson_add_int(o, "village_target", r, i, 15);
-    pgjson_add_int(o, "total_quota", r, i, 16);
-    pgjson_add_bool(o, "relief_applies", r, i, 17);
-    pgjson_add_int(o, "version", r, i, 18);
-    pgjson_add_text(o, "deadline_policy", r, i, 19);
-    pgjson_add_text(o, "renews", r, i, 20);
-    pgjson_add_int(o, "insured_income", r, i, 21);
-    pgjson_add_int(o, "income_ceiling", r, i, 22);
-    pgjson_add_text(o, "relief_basis", r, i, 23);
-    pgjson_add_int(o, "total_target", r, i, 24);
+    pgjson_add_bool(o, "poverty_ref_required", r, i, PG_POVERTY_REF);
+    pgjson_add_int(o, "village_quota", r, i, PG_VILLAGE_QUOTA);
+    pgjson_add_int(o, "village_target", r, i, PG_VILLAGE_TARGET);
+    pgjson_add_int(o, "total_quota", r, i, PG_TOTAL_QUOTA);
+    pgjson_add_bool(o, "relief_applies", r, i, PG_RELIEF);
+    pgjson_add_int(o, "version", r, i, PG_VERSION);
+    pgjson_add_text(o, "deadline_policy", r, i, PG_DEADLINE_POLICY);
+    pgjson_add_text(o, "renews", r, i, PG_RENEWS);
+    pgjson_add_int(o, "insured_income", r, i, PG_INSURED_INCOME);
+    pgjson_add_int(o, "income_ceiling", r, i, PG_INCOME_CEILING);
+    pgjson_add_text(o, "relief_basis", r, i, PG_RELIEF_BASIS);
+    pgjson_add_int(o, "total_target", r, i, PG_TOTAL_TARGET);
     return o;
 }
 
-static void programs(api_t *api, const http_request_t *req, http_response_t *res)
+static void programs(route_ctx_t *ctx, const http_request_t *req, http_response_t *res)
 {
     res->route = "/v1/programs";
-    db_t *db = api_db(api);
+    db_t *db = route_db(ctx);
     auth_t auth;
     char limit[8], regency[8];
     const char *cursor;
-    if (!api_authenticate(db, req, res, &auth) || !page_args(req, res, limit, &cursor))
+    if (!route_authenticate(db, req, res, &auth) ||
+        !route_page_args(req, res, limit, &cursor))
         return;
     scope_regency(&auth.scope, regency);
     const char *params[] = {cursor, regency, limit};
     PGresult *r = db_exec_read(db, SQL_PROGRAMS, 3, params);
     if (!db_ok(r)) {
         PQclear(r);
-        api_db_failure(db, res);
+        route_db_failure(db, res);
         return;
     }
     cJSON *items = cJSON_CreateArray();
     int n = PQntuples(r);
     for (int i = 0; i < n; i++)
         cJSON_AddItemToArray(items, program_json(r, i));
-    answer_page(res, items, n ? PQgetvalue(r, n - 1, 0) : NULL, n == atoi(limit));
+    route_answer_page(res, items, n ? PQgetvalue(r, n - 1, PG_CODE) : NULL,
+                      n == atoi(limit));
     PQclear(r);
 }
 
@@ -383,12 +416,13 @@ static PGresult *program_in_scope(db_t *db, const auth_t *auth, const char *sql,
     PGresult *p = db_exec_read(db, sql, 1, pp);
     if (!db_ok(p)) {
         PQclear(p);
-        api_db_failure(db, res);
+        route_db_failure(db, res);
         return NULL;
     }
     char regency[8];
     scope_regency(&auth->scope, regency);
-    if (PQntuples(p) == 0 || (regency[0] && strcmp(regency, PQgetvalue(p, 0, 1)) != 0)) {
+    if (PQntuples(p) == 0 ||
+        (regency[0] && strcmp(regency, PQgetvalue(p, 0, PS_REGENCY)) != 0)) {
         PQclear(p);
         http_response_error(res, 404, "NOT_FOUND",
                             "no such programme in this key's scope", NULL);
@@ -397,43 +431,46 @@ static PGresult *program_in_scope(db_t *db, const auth_t *auth, const char *sql,
     return p;
 }
 
-static void program_villages(api_t *api, const http_request_t *req, http_response_t *res,
-                             const char *code)
+static void program_villages(route_ctx_t *ctx, const http_request_t *req,
+                             http_response_t *res, const char *code)
 {
     res->route = "/v1/programs/{code}/villages";
-    db_t *db = api_db(api);
+    db_t *db = route_db(ctx);
     auth_t auth;
     char limit[8];
     const char *cursor;
-    if (!api_authenticate(db, req, res, &auth) || !page_args(req, res, limit, &cursor))
+    if (!route_authenticate(db, req, res, &auth) ||
+        !route_page_args(req, res, limit, &cursor))
         return;
     PGresult *p = program_in_scope(db, &auth, SQL_PROGRAM_SCOPE, code, res);
     if (!p)
         return;
     const char *only = auth.scope.kind == SCOPE_VILLAGE ? auth.scope.code : "";
-    const char *vp[] = {PQgetvalue(p, 0, 0), PQgetvalue(p, 0, 1), cursor, only, limit};
+    const char *vp[] = {PQgetvalue(p, 0, PS_ID), PQgetvalue(p, 0, PS_REGENCY), cursor,
+                        only, limit};
     PGresult *r = db_exec_read(db, SQL_PROGRAM_VILLAGES, 5, vp);
     if (!db_ok(r)) {
         PQclear(p);
         PQclear(r);
-        api_db_failure(db, res);
+        route_db_failure(db, res);
         return;
     }
     cJSON *items = cJSON_CreateArray();
     int n = PQntuples(r);
     for (int i = 0; i < n; i++) {
         cJSON *o = cJSON_CreateObject();
-        pgjson_add_text(o, "village_code", r, i, 0);
-        pgjson_add_text(o, "name", r, i, 1);
-        pgjson_add_text(o, "village_kind", r, i, 2);
-        pgjson_add_int(o, "quota", p, 0, 2);
-        pgjson_add_int(o, "target", p, 0, 3);
-        pgjson_add_int(o, "accepted", r, i, 3);
-        pgjson_add_int(o, "submissions", r, i, 4);
-        cJSON_AddBoolToObject(o, "submitted", atoi(PQgetvalue(r, i, 4)) > 0);
+        pgjson_add_text(o, "village_code", r, i, V_CODE);
+        pgjson_add_text(o, "name", r, i, V_NAME);
+        pgjson_add_text(o, "village_kind", r, i, V_KIND);
+        pgjson_add_int(o, "quota", p, 0, PS_VILLAGE_QUOTA);
+        pgjson_add_int(o, "target", p, 0, PS_VILLAGE_TARGET);
+        pgjson_add_int(o, "accepted", r, i, V_ACCEPTED);
+        pgjson_add_int(o, "submissions", r, i, V_SUBMISSIONS);
+        cJSON_AddBoolToObject(o, "submitted", atoi(PQgetvalue(r, i, V_SUBMISSIONS)) > 0);
         cJSON_AddItemToArray(items, o);
     }
-    answer_page(res, items, n ? PQgetvalue(r, n - 1, 0) : NULL, n == atoi(limit));
+    route_answer_page(res, items, n ? PQgetvalue(r, n - 1, V_CODE) : NULL,
+                      n == atoi(limit));
     PQclear(r);
     PQclear(p);
 }
@@ -443,24 +480,25 @@ static cJSON *renewal_item(const PGresult *r, int i)
     cJSON *o = cJSON_CreateObject();
     /* the NIK in full, as GET /v1/submissions/{id} shows a key its own
      * village's people; other villages' rows are never read */
-    pgjson_add_text(o, "nik", r, i, 1);
-    pgjson_add_text(o, "name", r, i, 2);
-    pgjson_add_text(o, "village_code", r, i, 3);
-    pgjson_add_text(o, "decision", r, i, 4);
-    cJSON *reasons = cJSON_Parse(PQgetvalue(r, i, 5));
+    pgjson_add_text(o, "nik", r, i, RI_NIK);
+    pgjson_add_text(o, "name", r, i, RI_NAME);
+    pgjson_add_text(o, "village_code", r, i, RI_VILLAGE);
+    pgjson_add_text(o, "decision", r, i, RI_DECISION);
+    cJSON *reasons = cJSON_Parse(PQgetvalue(r, i, RI_REASONS));
     cJSON_AddItemToObject(o, "reasons", reasons ? reasons : cJSON_CreateArray());
-    pgjson_add_int(o, "renews_enrolment_id", r, i, 6);
-    pgjson_add_int(o, "enrolment_id", r, i, 7);
-    pgjson_add_text(o, "start_month", r, i, 8);
+    pgjson_add_int(o, "renews_enrolment_id", r, i, RI_RENEWS);
+    pgjson_add_int(o, "enrolment_id", r, i, RI_ENROLMENT);
+    pgjson_add_text(o, "start_month", r, i, RI_START);
     return o;
 }
 
 static cJSON *renewal_counts(const PGresult *c)
 {
     cJSON *counts = cJSON_CreateObject();
-    const char *keys[] = {"queued", "pending", "accepted", "rejected"};
-    for (int k = 0; k < 4; k++)
-        pgjson_add_int(counts, keys[k], c, 0, k);
+    pgjson_add_int(counts, "queued", c, 0, RC_QUEUED);
+    pgjson_add_int(counts, "pending", c, 0, RC_PENDING);
+    pgjson_add_int(counts, "accepted", c, 0, RC_ACCEPTED);
+    pgjson_add_int(counts, "rejected", c, 0, RC_REJECTED);
     return counts;
 }
 
@@ -471,47 +509,47 @@ static bool renewal_cursor(const char *cursor, http_response_t *res)
         return true;
     http_response_error(
         res, 422, "INVALID_FIELDS", "the query has invalid fields",
-        query_error("cursor", "must be a next_cursor from a previous page"));
+        route_field_error("cursor", "must be a next_cursor from a previous page"));
     return false;
 }
 
-static void program_renewal(api_t *api, const http_request_t *req, http_response_t *res,
-                            const char *code)
+static void program_renewal(route_ctx_t *ctx, const http_request_t *req,
+                            http_response_t *res, const char *code)
 {
     res->route = "/v1/programs/{code}/renewal";
-    db_t *db = api_db(api);
+    db_t *db = route_db(ctx);
     auth_t auth;
     char limit[8];
     const char *cursor;
-    if (!api_authenticate(db, req, res, &auth) || !page_args(req, res, limit, &cursor) ||
-        !renewal_cursor(cursor, res))
+    if (!route_authenticate(db, req, res, &auth) ||
+        !route_page_args(req, res, limit, &cursor) || !renewal_cursor(cursor, res))
         return;
     PGresult *p = program_in_scope(db, &auth, SQL_RENEWAL_SCOPE, code, res);
     if (!p)
         return;
     const char *only = auth.scope.kind == SCOPE_VILLAGE ? auth.scope.code : "";
     const char *ip[] = {
-        PQgetvalue(p, 0, 0), only, cursor[0] ? cursor : "0", limit, auth.key_id,
-        req->request_id,     code};
+        PQgetvalue(p, 0, RS_ID), only, cursor[0] ? cursor : "0", limit, auth.key_id,
+        req->request_id,         code};
     PGresult *r = db_exec(db, SQL_RENEWAL_ITEMS, 7, ip);
     PGresult *c = db_ok(r) ? db_exec_read(db, SQL_RENEWAL_COUNTS, 2, ip) : NULL;
     if (!db_ok(r) || !db_ok(c) || PQntuples(c) != 1) {
         PQclear(p);
         PQclear(r);
         PQclear(c);
-        api_db_failure(db, res);
+        route_db_failure(db, res);
         return;
     }
     cJSON *doc = cJSON_CreateObject();
     cJSON_AddStringToObject(doc, "program_code", code);
-    pgjson_add_text(doc, "renews", p, 0, 2);
+    pgjson_add_text(doc, "renews", p, 0, RS_RENEWS);
     cJSON_AddItemToObject(doc, "counts", renewal_counts(c));
     cJSON *items = cJSON_AddArrayToObject(doc, "items");
     int n = PQntuples(r);
     for (int i = 0; i < n; i++)
         cJSON_AddItemToArray(items, renewal_item(r, i));
     if (n > 0 && n == atoi(limit))
-        cJSON_AddStringToObject(doc, "next_cursor", PQgetvalue(r, n - 1, 0));
+        cJSON_AddStringToObject(doc, "next_cursor", PQgetvalue(r, n - 1, RI_ID));
     else
         cJSON_AddNullToObject(doc, "next_cursor");
     http_response_json(res, 200, doc);
@@ -534,7 +572,7 @@ static bool method_not_allowed(http_response_t *res, const char *route)
     return true;
 }
 
-bool reads_route(api_t *api, const http_request_t *req, http_response_t *res)
+bool reads_route(route_ctx_t *ctx, const http_request_t *req, http_response_t *res)
 {
     const char *path = req->path;
     bool get = strcmp(req->method, "GET") == 0;
@@ -545,13 +583,13 @@ bool reads_route(api_t *api, const http_request_t *req, http_response_t *res)
     if (strncmp(path, participants, strlen(participants)) == 0) {
         if (!get)
             return method_not_allowed(res, "/v1/participants/{nik}");
-        participant(api, req, res, path + strlen(participants));
+        participant(ctx, req, res, path + strlen(participants));
         return true;
     }
     if (strcmp(path, "/v1/programs") == 0) {
         if (!get)
             return method_not_allowed(res, "/v1/programs");
-        programs(api, req, res);
+        programs(ctx, req, res);
         return true;
     }
     if (suffix && strcmp(suffix, "/villages") == 0) {
@@ -559,7 +597,7 @@ bool reads_route(api_t *api, const http_request_t *req, http_response_t *res)
             return method_not_allowed(res, "/v1/programs/{code}/villages");
         char code[72];
         program_code_of(path, plen, suffix, code);
-        program_villages(api, req, res, code);
+        program_villages(ctx, req, res, code);
         return true;
     }
     if (suffix && strcmp(suffix, "/renewal") == 0) {
@@ -567,7 +605,7 @@ bool reads_route(api_t *api, const http_request_t *req, http_response_t *res)
             return method_not_allowed(res, "/v1/programs/{code}/renewal");
         char code[72];
         program_code_of(path, plen, suffix, code);
-        program_renewal(api, req, res, code);
+        program_renewal(ctx, req, res, code);
         return true;
     }
     return false;

@@ -4,8 +4,8 @@
 #ifndef LINDUNG_READS_H
 #define LINDUNG_READS_H
 #include <stdbool.h>
-#include "api.h"
+#include "route.h"
 
 /* Handle the request if its path is one of ours; false otherwise. */
-bool reads_route(api_t *api, const http_request_t *req, http_response_t *res);
+bool reads_route(route_ctx_t *ctx, const http_request_t *req, http_response_t *res);
 #endif

@@ -133,7 +133,7 @@ static bool program_visible(db_t *db, const auth_t *auth, const char *program,
     PGresult *r = db_exec_read(db, SQL_PROGRAM_REGENCY, 1, params);
     if (!db_ok(r)) {
         PQclear(r);
-        api_db_failure(db, res);
+        route_db_failure(db, res);
         return false;
     }
     bool ok =
@@ -158,14 +158,15 @@ static cJSON *row_json(const level_t *level, const PGresult *r, int row)
     return o;
 }
 
-static void participants_report(api_t *api, const http_request_t *req,
+static void participants_report(route_ctx_t *ctx, const http_request_t *req,
                                 http_response_t *res)
 {
-    db_t *db = api_db(api);
+    db_t *db = route_db(ctx);
     auth_t auth;
     const char *program;
     const level_t *level;
-    if (!api_authenticate(db, req, res, &auth) || !read_query(req, res, &program, &level))
+    if (!route_authenticate(db, req, res, &auth) ||
+        !read_query(req, res, &program, &level))
         return;
     if (auth.scope.kind == SCOPE_VILLAGE && strcmp(level->level, "village") != 0) {
         http_response_error(res, 403, "OUT_OF_SCOPE",
@@ -179,7 +180,7 @@ static void participants_report(api_t *api, const http_request_t *req,
     PGresult *r = db_exec_read(db, level->sql, 3, params);
     if (!db_ok(r)) {
         PQclear(r);
-        api_db_failure(db, res);
+        route_db_failure(db, res);
         return;
     }
     cJSON *doc = cJSON_CreateObject();
@@ -195,7 +196,7 @@ static void participants_report(api_t *api, const http_request_t *req,
     http_response_json(res, 200, doc);
 }
 
-bool reports_route(api_t *api, const http_request_t *req, http_response_t *res)
+bool reports_route(route_ctx_t *ctx, const http_request_t *req, http_response_t *res)
 {
     if (strcmp(req->path, ROUTE) != 0)
         return false;
@@ -203,6 +204,6 @@ bool reports_route(api_t *api, const http_request_t *req, http_response_t *res)
     if (strcmp(req->method, "GET") != 0)
         http_response_method_not_allowed(res, ROUTE, "GET", "only GET is allowed here");
     else
-        participants_report(api, req, res);
+        participants_report(ctx, req, res);
     return true;
 }

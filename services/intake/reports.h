@@ -4,8 +4,8 @@
 #ifndef LINDUNG_REPORTS_H
 #define LINDUNG_REPORTS_H
 #include <stdbool.h>
-#include "api.h"
+#include "route.h"
 
 /* Handle the request if its path is /v1/reports/participants; false otherwise. */
-bool reports_route(api_t *api, const http_request_t *req, http_response_t *res);
+bool reports_route(route_ctx_t *ctx, const http_request_t *req, http_response_t *res);
 #endif

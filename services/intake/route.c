@@ -1,0 +1,150 @@
+/* route: the request layer beneath intake's route modules (route.h). Each
+ * worker thread keeps its own database connection, made on its first
+ * request and closed when the thread ends. */
+#include "route.h"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "fields.h"
+#include "log.h"
+
+/* One connection per worker thread, closed when the thread ends. */
+static pthread_key_t db_key;
+static pthread_once_t db_key_once = PTHREAD_ONCE_INIT;
+
+static void db_key_free(void *p)
+{
+    db_t *db = p;
+    db_destroy(&db);
+}
+
+static void db_key_make(void)
+{
+    pthread_key_create(&db_key, db_key_free);
+}
+
+db_t *route_db(route_ctx_t *ctx)
+{
+    pthread_once(&db_key_once, db_key_make);
+    db_t *db = pthread_getspecific(db_key);
+    if (!db) {
+        db = db_new(ctx->conninfo);
+        if (db)
+            db_set_answer_timeout(db, ctx->db_answer_ms);
+        pthread_setspecific(db_key, db);
+    }
+    return db;
+}
+
+void route_db_failure(db_t *db, http_response_t *res)
+{
+    if (db_timed_out(db)) {
+        http_response_error(res, 503, "DATABASE_UNAVAILABLE",
+                            "the database did not answer in time; what was sent may have "
+                            "been stored: retry with the same Idempotency-Key",
+                            NULL);
+        return;
+    }
+    if (db_lost(db)) {
+        http_response_error(res, 503, "DATABASE_UNAVAILABLE",
+                            "the database is unavailable; nothing was stored, try again",
+                            NULL);
+        return;
+    }
+    log_error("db.error", "detail", db_error(db));
+    http_response_error(res, 500, "INTERNAL", "internal error; nothing was stored", NULL);
+}
+
+bool route_authenticate(db_t *db, const http_request_t *req, http_response_t *res,
+                        auth_t *auth)
+{
+    auth_result_t result;
+    if (req->admitted) { /* checked from the request head: api_admit */
+        const admission_t *adm = req->admitted;
+        result = adm->result;
+        *auth = adm->auth;
+    } else {
+        result = auth_check(db, http_request_header(req, "Authorization"), auth);
+    }
+    switch (result) {
+    case AUTH_OK:
+        return true;
+    case AUTH_MISSING:
+        http_response_unauthenticated(res, NULL,
+                                      "send an API key as 'Authorization: Bearer <key>'");
+        return false;
+    case AUTH_INVALID:
+        http_response_unauthenticated(res, "invalid_token", "unknown or revoked API key");
+        return false;
+    case AUTH_UNAVAILABLE:
+        route_db_failure(db, res);
+        return false;
+    }
+    return false;
+}
+
+cJSON *route_field_error(const char *field, const char *message)
+{
+    cJSON *list = cJSON_CreateArray();
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "field", field);
+    cJSON_AddStringToObject(e, "message", message);
+    cJSON_AddItemToArray(list, e);
+    return list;
+}
+
+void route_page_limit(const http_request_t *req, cJSON *errors, char limit[8])
+{
+    const char *text = http_request_query(req, "limit");
+    long n = text && fields_all_digits(text, 4) ? atol(text) : ROUTE_PAGE_DEFAULT;
+    if (text && (!fields_all_digits(text, 4) || n < 1 || n > ROUTE_PAGE_MAX))
+        fields_add_error(errors, "limit", "must be a whole number from 1 to 1000");
+    snprintf(limit, 8, "%ld", n);
+}
+
+void route_page_id_cursor(const http_request_t *req, cJSON *errors, const char **cursor)
+{
+    *cursor = http_request_query(req, "cursor");
+    if (*cursor && !fields_all_digits(*cursor, 18))
+        fields_add_error(errors, "cursor", "must be a next_cursor from a previous page");
+}
+
+bool route_page_args(const http_request_t *req, http_response_t *res, char limit[8],
+                     const char **cursor)
+{
+    const char *l = http_request_query(req, "limit");
+    long n = ROUTE_PAGE_DEFAULT;
+    if (l) {
+        char *end = NULL;
+        n = strtol(l, &end, 10);
+        if (!*l || strspn(l, "0123456789") != strlen(l) || *end || n < 1 ||
+            n > ROUTE_PAGE_MAX) {
+            http_response_error(
+                res, 422, "INVALID_FIELDS", "the query has invalid fields",
+                route_field_error("limit", "must be a whole number from 1 to 1000"));
+            return false;
+        }
+    }
+    snprintf(limit, 8, "%ld", n);
+    const char *c = http_request_query(req, "cursor");
+    *cursor = c ? c : "";
+    if (strlen(*cursor) > 64) {
+        http_response_error(
+            res, 422, "INVALID_FIELDS", "the query has invalid fields",
+            route_field_error("cursor", "must be a next_cursor from a previous page"));
+        return false;
+    }
+    return true;
+}
+
+void route_answer_page(http_response_t *res, cJSON *items, const char *last, bool full)
+{
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddItemToObject(doc, "items", items);
+    if (full && last)
+        cJSON_AddStringToObject(doc, "next_cursor", last);
+    else
+        cJSON_AddNullToObject(doc, "next_cursor");
+    http_response_json(res, 200, doc);
+}
