@@ -7,6 +7,7 @@
 #define LINDUNG_PGJSON_H
 #include <cjson/cJSON.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <libpq-fe.h>
 
 bool pgjson_add_text(cJSON *obj, const char *key, const PGresult *r, int row, int col);
@@ -14,6 +15,34 @@ bool pgjson_add_text(cJSON *obj, const char *key, const PGresult *r, int row, in
 bool pgjson_add_int(cJSON *obj, const char *key, const PGresult *r, int row, int col);
 /* PostgreSQL's "t" is true; anything else, NULL included, false. */
 bool pgjson_add_bool(cJSON *obj, const char *key, const PGresult *r, int row, int col);
+
+/* A small column table, kept next to the SELECT it reads: each field of a
+ * JSON row named with the position of its column (an enum beside the SQL)
+ * and how it is written. */
+typedef enum {
+    PGJSON_TEXT,   /* pgjson_add_text: SQL NULL as null */
+    PGJSON_STRING, /* the text libpq gives, SQL NULL as "" (never null) */
+    PGJSON_INT,    /* pgjson_add_int */
+    PGJSON_BOOL    /* pgjson_add_bool */
+} pgjson_kind_t;
+typedef struct {
+    const char *key;
+    int col;
+    pgjson_kind_t kind;
+} pgjson_col_t;
+/* Adds the n fields of cols, in order, from row `row` of r; false as soon as
+ * one cannot be added (obj NULL included). */
+bool pgjson_add_cols(cJSON *obj, const PGresult *r, int row, const pgjson_col_t *cols,
+                     size_t n);
+/* A new object holding those fields, or NULL when out of memory. */
+cJSON *pgjson_row(const PGresult *r, int row, const pgjson_col_t *cols, size_t n);
+/* An array of pgjson_row for every row of r, or NULL when out of memory. */
+cJSON *pgjson_table(const PGresult *r, const pgjson_col_t *cols, size_t n);
+/* An array of fn(r, row, ctx) for every row of r (fn returning NULL when out
+ * of memory), or NULL when out of memory. */
+typedef cJSON *(*pgjson_row_fn)(const PGresult *r, int row, const void *ctx);
+cJSON *pgjson_rows(const PGresult *r, pgjson_row_fn fn, const void *ctx);
+#define PGJSON_NCOLS(cols) (sizeof(cols) / sizeof((cols)[0]))
 
 /* For JSON that must be whole (it goes to the database, the bus or a
  * client), built with cJSON, whose every Create and Add may fail: obj when

@@ -86,6 +86,61 @@ static void test_add_text_and_int(void **state)
     PQclear(r);
 }
 
+static cJSON *row_of(const PGresult *r, int row, const void *ctx)
+{
+    return pgjson_row(r, row, ctx, 3);
+}
+
+/* A column table: fields in its order, each from its named column; under
+ * failing allocations the row is whole or NULL. */
+static void test_cols(void **state)
+{
+    (void)state;
+    PGresult *r = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+    PGresAttDesc cols[3] = {{.name = "n", .format = 0},
+                            {.name = "t", .format = 0},
+                            {.name = "b", .format = 0}};
+    assert_int_equal(PQsetResultAttrs(r, 3, cols), 1);
+    assert_int_equal(PQsetvalue(r, 0, 0, "42", 2), 1);
+    assert_int_equal(PQsetvalue(r, 0, 1, NULL, -1), 1);
+    assert_int_equal(PQsetvalue(r, 0, 2, "t", 1), 1);
+    enum { C_N, C_T, C_B };
+    static const pgjson_col_t table[] = {{"flag", C_B, PGJSON_BOOL},
+                                         {"text", C_T, PGJSON_TEXT},
+                                         {"count", C_N, PGJSON_INT}};
+    cJSON *o = pgjson_row(r, 0, table, PGJSON_NCOLS(table));
+    assert_non_null(o);
+    char *text = cJSON_PrintUnformatted(o);
+    assert_string_equal(text, "{\"flag\":true,\"text\":null,\"count\":42}");
+    free(text);
+    cJSON_Delete(o);
+    assert_false(pgjson_add_cols(NULL, r, 0, table, PGJSON_NCOLS(table)));
+    int nulls = 0;
+    for (int n = 0; n < 16; n++) {
+        fail_after(n);
+        o = pgjson_row(r, 0, table, PGJSON_NCOLS(table));
+        never_fail();
+        if (o)
+            assert_int_equal(cJSON_GetArraySize(o), 3);
+        else
+            nulls++;
+        cJSON_Delete(o);
+    }
+    assert_true(nulls > 0);
+    static const pgjson_col_t strings[] = {{"t", C_T, PGJSON_STRING}};
+    cJSON *list = pgjson_table(r, strings, PGJSON_NCOLS(strings));
+    text = cJSON_PrintUnformatted(list);
+    assert_string_equal(text, "[{\"t\":\"\"}]"); /* SQL NULL as "" */
+    free(text);
+    cJSON_Delete(list);
+    list = pgjson_rows(r, row_of, table);
+    text = cJSON_PrintUnformatted(list);
+    assert_string_equal(text, "[{\"flag\":true,\"text\":null,\"count\":42}]");
+    free(text);
+    cJSON_Delete(list);
+    PQclear(r);
+}
+
 /* Whatever allocation fails, the bus message is whole or not at all. */
 static void test_envelope_whole_or_nothing(void **state)
 {
@@ -134,6 +189,7 @@ int main(void)
         cmocka_unit_test(test_whole),
         cmocka_unit_test(test_append_and_put),
         cmocka_unit_test(test_add_text_and_int),
+        cmocka_unit_test(test_cols),
         cmocka_unit_test(test_envelope_whole_or_nothing),
         cmocka_unit_test(test_array_whole_or_nothing),
     };

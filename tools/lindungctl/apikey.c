@@ -62,6 +62,7 @@ static const char SQL_INSERT[] =
     "    SELECT 'operator', $9, 'apikey.create', k.id::text, '{}', $10, "
     "      jsonb_build_object('scope', k.scope) FROM k) "
     "SELECT to_char(expires_at AT TIME ZONE 'UTC', $8) FROM k";
+enum { IN_EXPIRES };
 
 enum {
     L_ID,
@@ -93,9 +94,11 @@ static const char SQL_REVOKE[] =
     "  au AS (" AUDIT_INSERT
     "    SELECT 'operator', $2, 'apikey.revoke', k.id::text, '{}', $3, '{}' FROM k) "
     "SELECT id, name, prefix FROM k";
+enum { RV_ID, RV_NAME, RV_PREFIX };
 
 static const char SQL_REVOKED_AT[] =
     "SELECT to_char(revoked_at AT TIME ZONE 'UTC', $2) FROM api_keys WHERE id = $1::uuid";
+enum { RA_AT };
 
 /* Keys an operator may have meant by something that is not a whole id: the
  * same prefix, or an id beginning with it (4 characters at least, or every
@@ -105,6 +108,7 @@ static const char SQL_CANDIDATES[] =
     "WHERE prefix = $1 "
     "   OR (length($1) >= 4 AND left(id::text, length($1)) = lower($1)) "
     "ORDER BY created_at, id";
+enum { CA_ID, CA_PREFIX, CA_NAME };
 
 /* ---------------------------------------------------------------- create */
 
@@ -191,20 +195,22 @@ static bool create_args_read(int argc, char **argv, create_args_t *a)
 static int print_created(const create_args_t *a, const char *id, const char *key,
                          const char *scope, const PGresult *r)
 {
-    bool expires = !PQgetisnull(r, 0, 0);
+    bool expires = !PQgetisnull(r, 0, IN_EXPIRES);
     if (!a->json) {
         printf("%s\n", key);
         fprintf(stderr, "apikey create: key id %s (%s), %s%s\n", id, a->name,
-                expires ? "expires " : "no expiry", expires ? PQgetvalue(r, 0, 0) : "");
+                expires ? "expires " : "no expiry",
+                expires ? PQgetvalue(r, 0, IN_EXPIRES) : "");
         return 0;
     }
     cJSON *o = cJSON_CreateObject();
-    bool ok = o && cJSON_AddStringToObject(o, "id", id) &&
-              cJSON_AddStringToObject(o, "key", key) &&
-              cJSON_AddStringToObject(o, "name", a->name) &&
-              cJSON_AddStringToObject(o, "scope", scope) &&
-              (expires ? cJSON_AddStringToObject(o, "expires_at", PQgetvalue(r, 0, 0))
-                       : cJSON_AddNullToObject(o, "expires_at"));
+    bool ok =
+        o && cJSON_AddStringToObject(o, "id", id) &&
+        cJSON_AddStringToObject(o, "key", key) &&
+        cJSON_AddStringToObject(o, "name", a->name) &&
+        cJSON_AddStringToObject(o, "scope", scope) &&
+        (expires ? cJSON_AddStringToObject(o, "expires_at", PQgetvalue(r, 0, IN_EXPIRES))
+                 : cJSON_AddNullToObject(o, "expires_at"));
     if (session_print_json(pgjson_whole(o, ok)) == 0)
         return 0;
     fprintf(stderr, "apikey create: key id %s was created but not shown: revoke it\n",
@@ -258,24 +264,19 @@ static int apikey_create(db_t *db, const create_args_t *a)
 
 /* ---------------------------------------------------------------- list */
 
-static const char *LIST_FIELDS[] = {"id",         "name",         "prefix",
-                                    "scope",      "status",       "created_at",
-                                    "expires_at", "last_used_at", "revoked_at"};
+static const pgjson_col_t LIST_COLS[] = {{"id", L_ID, PGJSON_TEXT},
+                                         {"name", L_NAME, PGJSON_TEXT},
+                                         {"prefix", L_PREFIX, PGJSON_TEXT},
+                                         {"scope", L_SCOPE, PGJSON_TEXT},
+                                         {"status", L_STATUS, PGJSON_TEXT},
+                                         {"created_at", L_CREATED, PGJSON_TEXT},
+                                         {"expires_at", L_EXPIRES, PGJSON_TEXT},
+                                         {"last_used_at", L_USED, PGJSON_TEXT},
+                                         {"revoked_at", L_REVOKED, PGJSON_TEXT}};
 
 static int list_json(const PGresult *r)
 {
-    cJSON *list = cJSON_CreateArray();
-    for (int i = 0; i < PQntuples(r); i++) {
-        cJSON *o = cJSON_CreateObject();
-        for (int c = L_ID; c <= L_REVOKED; c++) {
-            if (PQgetisnull(r, i, c))
-                cJSON_AddNullToObject(o, LIST_FIELDS[c]);
-            else
-                cJSON_AddStringToObject(o, LIST_FIELDS[c], PQgetvalue(r, i, c));
-        }
-        cJSON_AddItemToArray(list, o);
-    }
-    return session_print_json(list);
+    return session_print_json(pgjson_table(r, LIST_COLS, PGJSON_NCOLS(LIST_COLS)));
 }
 
 /* A time for the table: "2025-05-30T10:11Z" (UTC, to the minute), "-" for none. */
@@ -350,8 +351,8 @@ static int revoke_refuse(db_t *db, const char *which)
     if (n > 0)
         fprintf(stderr, "keys it could mean (%d):\n", n);
     for (int i = 0; i < n; i++)
-        fprintf(stderr, "  %s  %s  %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-                PQgetvalue(r, i, 2));
+        fprintf(stderr, "  %s  %s  %s\n", PQgetvalue(r, i, CA_ID),
+                PQgetvalue(r, i, CA_PREFIX), PQgetvalue(r, i, CA_NAME));
     PQclear(r);
     return 2;
 }
@@ -365,7 +366,7 @@ static int revoke_explain(db_t *db, const char *id)
         fprintf(stderr, "apikey revoke: %s\n", db_error(db));
     else if (PQntuples(r) == 1)
         fprintf(stderr, "apikey revoke: key %s was already revoked at %s\n", id,
-                PQgetvalue(r, 0, 0));
+                PQgetvalue(r, 0, RA_AT));
     else
         fprintf(stderr, "apikey revoke: no key has id %s\n", id);
     PQclear(r);
@@ -385,8 +386,8 @@ static int apikey_revoke(db_t *db, const char *which)
     }
     int n = PQntuples(r);
     if (n == 1)
-        printf("revoked key %s (%s, %s)\n", PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2),
-               PQgetvalue(r, 0, 1));
+        printf("revoked key %s (%s, %s)\n", PQgetvalue(r, 0, RV_ID),
+               PQgetvalue(r, 0, RV_PREFIX), PQgetvalue(r, 0, RV_NAME));
     PQclear(r);
     return n == 1 ? 0 : revoke_explain(db, which);
 }

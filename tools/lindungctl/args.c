@@ -66,3 +66,17 @@ int args_usage(const char *usage)
     fputs(usage, stderr);
     return ARGS_USAGE;
 }
+
+bool args_nik_digits(const char *text, char out[NIK_LEN + 1])
+{
+    size_t n = 0;
+    for (const char *c = text; *c; c++) {
+        if (*c == ' ' || *c == '.' || *c == '-')
+            continue;
+        if (*c < '0' || *c > '9' || n == NIK_LEN)
+            return false;
+        out[n++] = *c;
+    }
+    out[n] = '\0';
+    return n == NIK_LEN;
+}

@@ -6,6 +6,7 @@
 #define LINDUNG_ARGS_H
 #include <stdbool.h>
 #include <stdio.h>
+#include "nik.h"
 
 /* Exit codes of every lindungctl command. */
 #define ARGS_OK 0
@@ -25,6 +26,11 @@ const char *args_positional(int argc, char **argv, int n, const char *const *val
  * take no positional argument. */
 bool args_known(int argc, char **argv, const char *const *flags,
                 const char *const *valued, const char *command);
+/* The 16 digits of a NIK as people type it, spaces, dots and dashes
+ * dropped (as nik_parse does), into out; false unless 16 digits remain. The
+ * structure is not checked: an operator may look up a NIK that verify
+ * rejected, or one a village typed wrong. */
+bool args_nik_digits(const char *text, char out[NIK_LEN + 1]);
 /* Whether "--help" or "-h" is in argv. */
 bool args_help(int argc, char **argv);
 /* ARGS_USAGE after printing usage to stderr: the one way a command says its

@@ -16,7 +16,6 @@
 
 #define LIMIT_DEFAULT "1000"
 #define LIMIT_MAX 100000
-#define NIK_DIGITS 16
 
 static const char USAGE[] =
     "  audit [--nik NIK] [--key KEY_ID] [--since TIME] [--until TIME]\n"
@@ -104,27 +103,10 @@ void audit_usage(FILE *out)
 /* ---------------------------------------------------------------- search */
 
 typedef struct {
-    char nik[NIK_DIGITS + 1]; /* "" when not asked */
+    char nik[NIK_LEN + 1]; /* "" when not asked */
     const char *key, *since, *until, *action, *limit;
     bool json;
 } search_t;
-
-/* The NIK's digits, dropping the spaces, dots and dashes people type (as
- * nik_parse does); false unless 16 digits remain. Not checked further: a
- * NIK a village typed wrong was still hashed as sent, and may be looked for. */
-static bool nik_digits(const char *text, char out[NIK_DIGITS + 1])
-{
-    size_t n = 0;
-    for (const char *c = text; *c; c++) {
-        if (*c == ' ' || *c == '.' || *c == '-')
-            continue;
-        if (*c < '0' || *c > '9' || n == NIK_DIGITS)
-            return false;
-        out[n++] = *c;
-    }
-    out[n] = '\0';
-    return n == NIK_DIGITS;
-}
 
 static bool valued(int argc, char **argv, const char *flag, const char **out)
 {
@@ -150,7 +132,7 @@ static bool search_read(int argc, char **argv, search_t *s)
         !valued(argc, argv, "--action", &s->action) ||
         !valued(argc, argv, "--limit", &s->limit))
         return false;
-    if (nik && !nik_digits(nik, s->nik)) {
+    if (nik && !args_nik_digits(nik, s->nik)) {
         fprintf(stderr, "audit: --nik must be a NIK of 16 digits\n");
         return false;
     }
@@ -167,32 +149,29 @@ static bool search_read(int argc, char **argv, search_t *s)
     return true;
 }
 
-static cJSON *row_json(const PGresult *r, int i)
+static const pgjson_col_t ROW_COLS[] = {{"id", A_ID, PGJSON_INT},
+                                        {"at", A_AT, PGJSON_TEXT},
+                                        {"actor_kind", A_KIND, PGJSON_TEXT},
+                                        {"actor", A_ACTOR, PGJSON_TEXT},
+                                        {"db_user", A_DB_USER, PGJSON_TEXT},
+                                        {"action", A_ACTION, PGJSON_TEXT},
+                                        {"object", A_OBJECT, PGJSON_TEXT},
+                                        {"nik_count", A_NIKS, PGJSON_INT},
+                                        {"request_id", A_REQUEST, PGJSON_TEXT}};
+
+/* The stored detail, or {} when it cannot be read; NULL when out of memory. */
+static cJSON *detail_json(const char *text)
 {
-    static const char *const KEYS[] = {"id",     "at",        "actor_kind",
-                                       "actor",  "db_user",   "action",
-                                       "object", "nik_count", "request_id"};
-    cJSON *o = cJSON_CreateObject();
-    for (int c = A_ID; c <= A_REQUEST; c++) {
-        if (PQgetisnull(r, i, c))
-            cJSON_AddNullToObject(o, KEYS[c]);
-        else if (c == A_ID || c == A_NIKS)
-            cJSON_AddNumberToObject(o, KEYS[c], atof(PQgetvalue(r, i, c)));
-        else
-            cJSON_AddStringToObject(o, KEYS[c], PQgetvalue(r, i, c));
-    }
-    cJSON *detail = cJSON_Parse(PQgetvalue(r, i, A_DETAIL));
-    return pgjson_whole(o,
-                        pgjson_put(o, "detail", detail ? detail : cJSON_CreateObject()));
+    cJSON *detail = cJSON_Parse(text);
+    return detail ? detail : cJSON_CreateObject();
 }
 
-static int print_json(const PGresult *r)
+static cJSON *row_json(const PGresult *r, int i, const void *ctx)
 {
-    cJSON *list = cJSON_CreateArray();
-    bool ok = list != NULL;
-    for (int i = 0; ok && i < PQntuples(r); i++)
-        ok = pgjson_append(list, row_json(r, i));
-    return session_print_json(pgjson_whole(list, ok));
+    (void)ctx;
+    cJSON *o = pgjson_row(r, i, ROW_COLS, PGJSON_NCOLS(ROW_COLS));
+    return pgjson_whole(o,
+                        pgjson_put(o, "detail", detail_json(PQgetvalue(r, i, A_DETAIL))));
 }
 
 static const char *or_dash(const PGresult *r, int i, int c)
@@ -230,7 +209,7 @@ static int search(db_t *db, const search_t *s)
     if (!db_ok(r))
         rc = search_failed(db, r);
     else if (s->json)
-        rc = print_json(r);
+        rc = session_print_json(pgjson_rows(r, row_json, NULL));
     else
         print_text(r);
     PQclear(r);

@@ -27,10 +27,12 @@ static const char *SQL_PAY =
     "      jsonb_build_object('invoice_id', $1::bigint, 'amount', $2::bigint) "
     "    FROM r WHERE r.result = 'ok') "
     "SELECT * FROM r";
+enum { PY_RESULT, PY_PAYMENT, PY_TOTAL, PY_PAID, PY_OUTSTANDING, PY_STATUS };
 
 static const char *SQL_PAY_DOCUMENT =
     "SELECT kind, (SELECT count(*) FROM payment_lines WHERE payment_id = $2) "
     "FROM invoices WHERE id = $1";
+enum { PD_KIND, PD_LINES };
 
 /* Why a payment was refused, in numbers: what the lines chosen still owe
  * (amount_mismatch) and which listed enrolments have no line on the
@@ -39,12 +41,14 @@ static const char *SQL_PAY_STILL_OWED =
     "SELECT coalesce(sum(d.amount - d.allocated), 0) FROM document_items($1) d "
     "WHERE ($2::bigint[] IS NULL OR d.enrolment_id = ANY ($2::bigint[])) "
     "  AND ($3::bigint[] IS NULL OR NOT (d.enrolment_id = ANY ($3::bigint[])))";
+enum { SO_OWED };
 
 static const char *SQL_PAY_UNKNOWN =
     "SELECT string_agg(x.id::text, ', ' ORDER BY x.ord) "
     "FROM unnest(coalesce($2::bigint[], '{}') || coalesce($3::bigint[], '{}')) "
     "     WITH ORDINALITY AS x (id, ord) "
     "WHERE NOT EXISTS (SELECT 1 FROM document_items($1) d WHERE d.enrolment_id = x.id)";
+enum { UK_IDS };
 
 #define MAX_PAY_LIST 10000 /* enrolments in --lines or --except, as over HTTP */
 
@@ -167,15 +171,16 @@ static void pay_explain(db_t *db, const pay_args_t *p, const char *result)
         return;
     const char *params[] = {p->id, p->lines, p->except};
     PGresult *r = db_exec(db, mismatch ? SQL_PAY_STILL_OWED : SQL_PAY_UNKNOWN, 3, params);
-    if (db_ok(r) && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
+    int col = mismatch ? SO_OWED : UK_IDS;
+    if (db_ok(r) && PQntuples(r) == 1 && !PQgetisnull(r, 0, col)) {
         char owed[MONEY_TEXT_LEN];
         if (mismatch) {
-            money_format(money_i64(r, 0, 0), owed);
+            money_format(money_i64(r, 0, SO_OWED), owed);
             fprintf(stderr, "  the lines chosen still owe Rp %s on this document\n",
                     owed);
         } else {
             fprintf(stderr, "  no line on this document: enrolment %s\n",
-                    PQgetvalue(r, 0, 0));
+                    PQgetvalue(r, 0, UK_IDS));
         }
     }
     PQclear(r);
@@ -184,18 +189,18 @@ static void pay_explain(db_t *db, const pay_args_t *p, const char *result)
 static void pay_print(db_t *db, const pay_args_t *p, const PGresult *r)
 {
     char t[MONEY_TEXT_LEN], paid[MONEY_TEXT_LEN], o[MONEY_TEXT_LEN];
-    money_format(money_i64(r, 0, 2), t);
-    money_format(money_i64(r, 0, 3), paid);
-    money_format(money_i64(r, 0, 4), o);
-    const char *params[] = {p->id, PQgetvalue(r, 0, 1)};
+    money_format(money_i64(r, 0, PY_TOTAL), t);
+    money_format(money_i64(r, 0, PY_PAID), paid);
+    money_format(money_i64(r, 0, PY_OUTSTANDING), o);
+    const char *params[] = {p->id, PQgetvalue(r, 0, PY_PAYMENT)};
     PGresult *d = db_exec(db, SQL_PAY_DOCUMENT, 2, params);
     bool known = db_ok(d) && PQntuples(d) == 1;
     printf("payment %s recorded: %s %s total Rp %s, paid Rp %s, outstanding Rp %s, %s\n",
-           PQgetvalue(r, 0, 1), known ? PQgetvalue(d, 0, 0) : "invoice", p->id, t, paid,
-           o, PQgetvalue(r, 0, 5));
+           PQgetvalue(r, 0, PY_PAYMENT), known ? PQgetvalue(d, 0, PD_KIND) : "invoice",
+           p->id, t, paid, o, PQgetvalue(r, 0, PY_STATUS));
     if (known)
-        printf("allocated to %s line%s of the document\n", PQgetvalue(d, 0, 1),
-               strcmp(PQgetvalue(d, 0, 1), "1") == 0 ? "" : "s");
+        printf("allocated to %s line%s of the document\n", PQgetvalue(d, 0, PD_LINES),
+               strcmp(PQgetvalue(d, 0, PD_LINES), "1") == 0 ? "" : "s");
     PQclear(d);
 }
 
@@ -219,10 +224,11 @@ int billing_pay(int argc, char **argv)
         rc = 1;
         if (!db_ok(r) || PQntuples(r) != 1) {
             fprintf(stderr, "billing pay: %s\n", db_error(db));
-        } else if (strcmp(PQgetvalue(r, 0, 0), "ok") != 0) {
+        } else if (strcmp(PQgetvalue(r, 0, PY_RESULT), "ok") != 0) {
             fprintf(stderr, "billing pay: %s (%s); nothing recorded\n",
-                    pay_problem(PQgetvalue(r, 0, 0)), PQgetvalue(r, 0, 0));
-            pay_explain(db, &p, PQgetvalue(r, 0, 0));
+                    pay_problem(PQgetvalue(r, 0, PY_RESULT)),
+                    PQgetvalue(r, 0, PY_RESULT));
+            pay_explain(db, &p, PQgetvalue(r, 0, PY_RESULT));
         } else {
             pay_print(db, &p, r);
             rc = 0;

@@ -82,19 +82,21 @@ enum {
     AR_OLDEST
 };
 
-static cJSON *arrears_json(const PGresult *r, int i)
+static const pgjson_col_t ARREARS_COLS[] = {{"payer_code", AR_PAYER, PGJSON_TEXT},
+                                            {"payer_name", AR_NAME, PGJSON_TEXT},
+                                            {"funding_source", AR_SOURCE, PGJSON_TEXT},
+                                            {"overdue_invoices", AR_OVERDUE, PGJSON_INT},
+                                            {"arrears", AR_ARREARS, PGJSON_INT}};
+
+static cJSON *arrears_json(const PGresult *r, int i, const void *ctx)
 {
+    (void)ctx;
     int64_t outstanding = money_i64(r, i, AR_OUTSTANDING);
     int64_t credits = money_i64(r, i, AR_CREDITS);
     const char *oldest = PQgetvalue(r, i, AR_OLDEST);
-    cJSON *o = cJSON_CreateObject();
+    cJSON *o = pgjson_row(r, i, ARREARS_COLS, PGJSON_NCOLS(ARREARS_COLS));
     return pgjson_whole(
-        o, o && pgjson_add_text(o, "payer_code", r, i, AR_PAYER) &&
-               pgjson_add_text(o, "payer_name", r, i, AR_NAME) &&
-               pgjson_add_text(o, "funding_source", r, i, AR_SOURCE) &&
-               pgjson_add_int(o, "overdue_invoices", r, i, AR_OVERDUE) &&
-               pgjson_add_int(o, "arrears", r, i, AR_ARREARS) &&
-               cJSON_AddNumberToObject(o, "outstanding", (double)outstanding) &&
+        o, o && cJSON_AddNumberToObject(o, "outstanding", (double)outstanding) &&
                cJSON_AddNumberToObject(o, "credits", (double)credits) &&
                cJSON_AddNumberToObject(o, "owed", (double)(outstanding + credits)) &&
                (oldest[0]
@@ -127,12 +129,9 @@ int billing_arrears(int argc, char **argv)
     if (!r)
         return ARGS_FAILED;
     if (args_flag(argc, argv, "--json")) {
-        cJSON *list = cJSON_CreateArray();
-        bool ok = list != NULL;
-        for (int i = 0; ok && i < PQntuples(r); i++)
-            ok = pgjson_append(list, arrears_json(r, i));
+        cJSON *list = pgjson_rows(r, arrears_json, NULL);
         PQclear(r);
-        return session_print_json(pgjson_whole(list, ok));
+        return session_print_json(list);
     }
     printf("%-16s %-10s %8s %14s %14s %14s %14s  %s  %s\n", "payer", "source", "overdue",
            "arrears_rp", "outstanding_rp", "credits_rp", "owed_rp", "oldest", "name");
@@ -228,21 +227,18 @@ static int64_t owed_in_all(const owed_t *t)
     return t->billed + t->credited - t->paid;
 }
 
-static cJSON *statement_document_json(const PGresult *r, int i)
-{
-    cJSON *m = cJSON_CreateObject();
-    return pgjson_whole(m, m && pgjson_add_text(m, "period", r, i, ST_PERIOD) &&
-                               pgjson_add_text(m, "funding_source", r, i, ST_SOURCE) &&
-                               pgjson_add_text(m, "kind", r, i, ST_KIND) &&
-                               pgjson_add_int(m, "invoice_id", r, i, ST_ID) &&
-                               pgjson_add_int(m, "billed", r, i, ST_TOTAL) &&
-                               pgjson_add_int(m, "paid", r, i, ST_PAID) &&
-                               pgjson_add_int(m, "outstanding", r, i, ST_OUTSTANDING) &&
-                               pgjson_add_text(m, "status", r, i, ST_STATUS) &&
-                               pgjson_add_int(m, "line_count", r, i, ST_LINES) &&
-                               pgjson_add_text(m, "due_date", r, i, ST_DUE) &&
-                               pgjson_add_text(m, "issued_on", r, i, ST_ISSUED));
-}
+static const pgjson_col_t STATEMENT_DOCUMENT_COLS[] = {
+    {"period", ST_PERIOD, PGJSON_TEXT},
+    {"funding_source", ST_SOURCE, PGJSON_TEXT},
+    {"kind", ST_KIND, PGJSON_TEXT},
+    {"invoice_id", ST_ID, PGJSON_INT},
+    {"billed", ST_TOTAL, PGJSON_INT},
+    {"paid", ST_PAID, PGJSON_INT},
+    {"outstanding", ST_OUTSTANDING, PGJSON_INT},
+    {"status", ST_STATUS, PGJSON_TEXT},
+    {"line_count", ST_LINES, PGJSON_INT},
+    {"due_date", ST_DUE, PGJSON_TEXT},
+    {"issued_on", ST_ISSUED, PGJSON_TEXT}};
 
 static cJSON *totals_json(const owed_t *t)
 {
@@ -260,13 +256,12 @@ static int statement_print_json(const char *payer, const PGresult *r, const owed
     cJSON *doc = cJSON_CreateObject();
     /* "months" as before documents had kinds: one entry per document, by
      * month (scripts read it under that name) */
-    cJSON *list = NULL;
     bool ok = doc && cJSON_AddStringToObject(doc, "payer_code", payer) &&
               pgjson_add_text(doc, "payer_name", r, 0, ST_NAME) &&
-              (list = cJSON_AddArrayToObject(doc, "months")) != NULL;
-    for (int i = 0; ok && i < PQntuples(r); i++)
-        ok = pgjson_append(list, statement_document_json(r, i));
-    ok = ok && pgjson_put(doc, "totals", totals_json(t));
+              pgjson_put(doc, "months",
+                         pgjson_table(r, STATEMENT_DOCUMENT_COLS,
+                                      PGJSON_NCOLS(STATEMENT_DOCUMENT_COLS))) &&
+              pgjson_put(doc, "totals", totals_json(t));
     return session_print_json(pgjson_whole(doc, ok));
 }
 

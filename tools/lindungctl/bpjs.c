@@ -62,6 +62,31 @@ static const char *SQL_EXPORT =
     "LEFT JOIN regions r ON r.code = left(c.village_code, 5) "
     "LEFT JOIN prem pr ON pr.enrolment_id = c.id "
     "ORDER BY c.village_code, c.id";
+enum {
+    EX_ID,
+    EX_NIK,
+    EX_NAME,
+    EX_BIRTH,
+    EX_SEX,
+    EX_ADDRESS,
+    EX_PHONE,
+    EX_OCCUPATION,
+    EX_VILLAGE,
+    EX_VILLAGE_NAME,
+    EX_DISTRICT,
+    EX_DISTRICT_NAME,
+    EX_REGENCY,
+    EX_REGENCY_NAME,
+    EX_PROGRAM,
+    EX_FUNDING,
+    EX_PAYER,
+    EX_FIRST_MONTH,
+    EX_JKK,
+    EX_JKM,
+    EX_PREMIUM,
+    EX_ACCEPTED,
+    EX_WIDTH
+};
 
 static const char *SQL_EXPORT_MARK =
     "UPDATE enrolments SET bpjs_exported_at = now() WHERE id = ANY ($1::bigint[])";
@@ -73,33 +98,32 @@ typedef struct {
     column_type_t type;
 } column_t;
 
-/* In SQL_EXPORT's order. */
-static const column_t EXPORT_COLUMNS[] = {
-    {"enrolment_id", COL_NUMBER},
-    {"nik", COL_TEXT},
-    {"name", COL_TEXT},
-    {"birth_date", COL_TEXT},
-    {"sex", COL_TEXT},
-    {"address", COL_TEXT},
-    {"phone", COL_TEXT},
-    {"occupation", COL_TEXT},
-    {"village_code", COL_TEXT},
-    {"village_name", COL_TEXT},
-    {"district_code", COL_TEXT},
-    {"district_name", COL_TEXT},
-    {"regency_code", COL_TEXT},
-    {"regency_name", COL_TEXT},
-    {"program", COL_TEXT},
-    {"funding_source", COL_TEXT},
-    {"payer_code", COL_TEXT},
-    {"first_month", COL_TEXT},
-    {"jkk", COL_NUMBER},
-    {"jkm", COL_NUMBER},
-    {"premium", COL_NUMBER},
-    {"accepted_on", COL_TEXT},
+/* The file's header and how each column is written, by SQL_EXPORT's
+ * positions. */
+static const column_t EXPORT_COLUMNS[EX_WIDTH] = {
+    [EX_ID] = {"enrolment_id", COL_NUMBER},
+    [EX_NIK] = {"nik", COL_TEXT},
+    [EX_NAME] = {"name", COL_TEXT},
+    [EX_BIRTH] = {"birth_date", COL_TEXT},
+    [EX_SEX] = {"sex", COL_TEXT},
+    [EX_ADDRESS] = {"address", COL_TEXT},
+    [EX_PHONE] = {"phone", COL_TEXT},
+    [EX_OCCUPATION] = {"occupation", COL_TEXT},
+    [EX_VILLAGE] = {"village_code", COL_TEXT},
+    [EX_VILLAGE_NAME] = {"village_name", COL_TEXT},
+    [EX_DISTRICT] = {"district_code", COL_TEXT},
+    [EX_DISTRICT_NAME] = {"district_name", COL_TEXT},
+    [EX_REGENCY] = {"regency_code", COL_TEXT},
+    [EX_REGENCY_NAME] = {"regency_name", COL_TEXT},
+    [EX_PROGRAM] = {"program", COL_TEXT},
+    [EX_FUNDING] = {"funding_source", COL_TEXT},
+    [EX_PAYER] = {"payer_code", COL_TEXT},
+    [EX_FIRST_MONTH] = {"first_month", COL_TEXT},
+    [EX_JKK] = {"jkk", COL_NUMBER},
+    [EX_JKM] = {"jkm", COL_NUMBER},
+    [EX_PREMIUM] = {"premium", COL_NUMBER},
+    [EX_ACCEPTED] = {"accepted_on", COL_TEXT},
 };
-#define EXPORT_WIDTH ((int)(sizeof EXPORT_COLUMNS / sizeof EXPORT_COLUMNS[0]))
-#define COL_PHONE 6
 
 /* A telephone number "+62..." is not a formula: written as it is, so BPJS
  * does not receive it with csvout's protective apostrophe. */
@@ -116,17 +140,17 @@ static int export_csv(const PGresult *r, const char *path)
     FILE *out = fopen(path, "wb");
     if (!out)
         return -1;
-    for (int c = 0; c < EXPORT_WIDTH; c++)
+    for (int c = 0; c < EX_WIDTH; c++)
         fprintf(out, "%s%s", c ? "," : "", EXPORT_COLUMNS[c].name);
     fputs("\r\n", out);
     for (int i = 0; i < PQntuples(r); i++) {
-        for (int c = 0; c < EXPORT_WIDTH; c++) {
+        for (int c = 0; c < EX_WIDTH; c++) {
             if (c > 0)
                 fputc(',', out);
             const char *v = PQgetvalue(r, i, c);
             if (EXPORT_COLUMNS[c].type == COL_NUMBER)
                 fputs(v, out);
-            else if (c == COL_PHONE)
+            else if (c == EX_PHONE)
                 csv_phone(out, v);
             else
                 csvout_field(out, v);
@@ -143,13 +167,17 @@ static int export_xlsx(const PGresult *r, const char *path)
         return -1;
     lxw_worksheet *ws = workbook_add_worksheet(wb, "registrations");
     lxw_format *bold = workbook_add_format(wb);
-    format_set_bold(bold);
     lxw_format *money = workbook_add_format(wb);
+    if (!ws || !bold || !money) { /* out of memory */
+        lxw_workbook_free(wb);
+        return -1;
+    }
+    format_set_bold(bold);
     format_set_num_format(money, "#,##0");
-    for (int c = 0; c < EXPORT_WIDTH; c++)
+    for (int c = 0; c < EX_WIDTH; c++)
         worksheet_write_string(ws, 0, (lxw_col_t)c, EXPORT_COLUMNS[c].name, bold);
     for (int i = 0; i < PQntuples(r); i++)
-        for (int c = 0; c < EXPORT_WIDTH; c++) {
+        for (int c = 0; c < EX_WIDTH; c++) {
             const char *v = PQgetvalue(r, i, c);
             /* NIKs, codes and phone numbers stay text: as numbers a
              * spreadsheet would round a 16-digit NIK */
@@ -160,12 +188,12 @@ static int export_xlsx(const PGresult *r, const char *path)
                                        (double)strtoll(v, NULL, 10),
                                        c > 0 ? money : NULL);
         }
-    worksheet_set_column(ws, 0, EXPORT_WIDTH - 1, 16, NULL);
+    worksheet_set_column(ws, 0, EX_WIDTH - 1, 16, NULL);
     worksheet_freeze_panes(ws, 1, 0);
     return workbook_close(wb) == LXW_NO_ERROR ? 0 : -1;
 }
 
-/* "{4,5,12}" of the rows' enrolment ids (column 0); NULL when out of memory. */
+/* "{4,5,12}" of the rows' enrolment ids (EX_ID); NULL when out of memory. */
 static char *id_array(const PGresult *r)
 {
     size_t cap = 3 + (size_t)PQntuples(r) * 21;
@@ -175,8 +203,8 @@ static char *id_array(const PGresult *r)
     size_t n = 0;
     out[n++] = '{';
     for (int i = 0; i < PQntuples(r); i++)
-        n +=
-            (size_t)snprintf(out + n, cap - n, "%s%s", i ? "," : "", PQgetvalue(r, i, 0));
+        n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? "," : "",
+                              PQgetvalue(r, i, EX_ID));
     snprintf(out + n, cap - n, "}");
     return out;
 }
@@ -252,13 +280,16 @@ static const char *SQL_IMPORT_SEEN =
     "  to_char(imported_at AT TIME ZONE 'Asia/Jakarta', 'YYYY-MM-DD HH24:MI'), rows, "
     "  matched, skipped, unmatched "
     "FROM bpjs_imports WHERE sha256 = sha256(decode($1, 'hex'))";
+enum { IS_ID, IS_FILE, IS_AT, IS_ROWS, IS_MATCHED, IS_SKIPPED, IS_UNMATCHED };
 
 static const char *SQL_IMPORT_RECORD =
     "INSERT INTO bpjs_imports (file_name, sha256, rows, matched, skipped, unmatched) "
     "VALUES ($1, sha256(decode($2, 'hex')), $3, $4, $5, $6) RETURNING id";
+enum { IR_ID };
 
 static const char *SQL_APPLY =
     "SELECT result, enrolment_id FROM bpjs_apply($1, $2, $3, $4, $5::date)";
+enum { AP_RESULT, AP_ENROLMENT };
 
 enum { F_NIK, F_KPJ, F_STATUS, F_REASON, F_MONTH, FIELDS };
 static const char *const FIELD_NAME[FIELDS] = {"nik", "kpj", "status", "reason",
@@ -491,13 +522,14 @@ static void apply_row(db_t *db, answer_row_t *row, tally_t *t)
         row->field[F_NIK], registered ? row->field[F_KPJ] : NULL, row->field[F_STATUS],
         registered ? NULL : row->field[F_REASON], month[0] ? month : NULL};
     PGresult *r = db_exec(db, SQL_APPLY, 5, params);
-    const char *result = db_ok(r) && PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : NULL;
+    const char *result =
+        db_ok(r) && PQntuples(r) == 1 ? PQgetvalue(r, 0, AP_RESULT) : NULL;
     if (!result) {
         printf("line %d: %s: not applied: %s\n", row->line, masked, db_error(db));
         t->unmatched++;
     } else if (strcmp(result, "registered") == 0 || strcmp(result, "refused") == 0) {
-        printf("line %d: %s: enrolment %s %s\n", row->line, masked, PQgetvalue(r, 0, 1),
-               result);
+        printf("line %d: %s: enrolment %s %s\n", row->line, masked,
+               PQgetvalue(r, 0, AP_ENROLMENT), result);
         *(registered ? &t->registered : &t->refused) += 1;
     } else if (strcmp(result, "already") == 0) {
         t->skipped++;
@@ -556,9 +588,10 @@ static bool import_seen(db_t *db, const char *hex, const char *path, int *rc)
     } else if (seen) {
         printf("%s was imported already (import %s of %s, as %s: %s rows, %s applied, %s "
                "already applied, %s not matched); nothing changed\n",
-               path, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 1),
-               PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 4), PQgetvalue(r, 0, 5),
-               PQgetvalue(r, 0, 6));
+               path, PQgetvalue(r, 0, IS_ID), PQgetvalue(r, 0, IS_AT),
+               PQgetvalue(r, 0, IS_FILE), PQgetvalue(r, 0, IS_ROWS),
+               PQgetvalue(r, 0, IS_MATCHED), PQgetvalue(r, 0, IS_SKIPPED),
+               PQgetvalue(r, 0, IS_UNMATCHED));
         *rc = 0;
     }
     PQclear(r);
@@ -599,7 +632,7 @@ static int import_rows(db_t *db, reader_t *rd, const char *path, const char *hex
                 db_error(db));
     printf("import %s: %d rows: %d registered, %d refused, %d already applied, %d not "
            "matched\n",
-           db_ok(r) ? PQgetvalue(r, 0, 0) : "(not recorded)", rd->n, t.registered,
+           db_ok(r) ? PQgetvalue(r, 0, IR_ID) : "(not recorded)", rd->n, t.registered,
            t.refused, t.skipped, t.unmatched);
     int rc = db_ok(r) && t.unmatched == 0 ? 0 : 1;
     PQclear(r);
@@ -699,24 +732,30 @@ enum {
     UN_STATUS
 };
 
-static cJSON *unconfirmed_json(const PGresult *r, int i)
+static const pgjson_col_t UNCONFIRMED_WHERE[] = {
+    {"program_code", UN_PROGRAM, PGJSON_STRING},
+    {"village_code", UN_VILLAGE, PGJSON_STRING},
+    {"start_month", UN_START, PGJSON_STRING},
+    {"accepted_on", UN_ACCEPTED, PGJSON_STRING}};
+static const pgjson_col_t UNCONFIRMED_WAIT[] = {{"days_waiting", UN_DAYS, PGJSON_INT},
+                                                {"status", UN_STATUS, PGJSON_STRING}};
+
+static cJSON *unconfirmed_json(const PGresult *r, int i, const void *ctx)
 {
+    (void)ctx;
     char masked[NIK_MASKED_LEN + 1];
     nik_mask(PQgetvalue(r, i, UN_NIK), masked);
+    const char *exported = PQgetvalue(r, i, UN_EXPORTED);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "enrolment_id", strtod(PQgetvalue(r, i, UN_ID), NULL));
-    cJSON_AddStringToObject(o, "nik", masked);
-    cJSON_AddStringToObject(o, "program_code", PQgetvalue(r, i, UN_PROGRAM));
-    cJSON_AddStringToObject(o, "village_code", PQgetvalue(r, i, UN_VILLAGE));
-    cJSON_AddStringToObject(o, "start_month", PQgetvalue(r, i, UN_START));
-    cJSON_AddStringToObject(o, "accepted_on", PQgetvalue(r, i, UN_ACCEPTED));
-    if (PQgetvalue(r, i, UN_EXPORTED)[0])
-        cJSON_AddStringToObject(o, "exported_on", PQgetvalue(r, i, UN_EXPORTED));
-    else
-        cJSON_AddNullToObject(o, "exported_on");
-    cJSON_AddNumberToObject(o, "days_waiting", strtod(PQgetvalue(r, i, UN_DAYS), NULL));
-    cJSON_AddStringToObject(o, "status", PQgetvalue(r, i, UN_STATUS));
-    return o;
+    return pgjson_whole(
+        o,
+        pgjson_add_int(o, "enrolment_id", r, i, UN_ID) &&
+            cJSON_AddStringToObject(o, "nik", masked) &&
+            pgjson_add_cols(o, r, i, UNCONFIRMED_WHERE,
+                            PGJSON_NCOLS(UNCONFIRMED_WHERE)) &&
+            (exported[0] ? cJSON_AddStringToObject(o, "exported_on", exported) != NULL
+                         : cJSON_AddNullToObject(o, "exported_on") != NULL) &&
+            pgjson_add_cols(o, r, i, UNCONFIRMED_WAIT, PGJSON_NCOLS(UNCONFIRMED_WAIT)));
 }
 
 static void unconfirmed_text(const PGresult *r, long days)
@@ -769,11 +808,7 @@ static int bpjs_unconfirmed(int argc, char **argv)
     }
     int rc = 0;
     if (args_flag(argc, argv, "--json")) {
-        cJSON *list = cJSON_CreateArray();
-        bool ok = list != NULL;
-        for (int i = 0; ok && i < PQntuples(r); i++)
-            ok = pgjson_append(list, unconfirmed_json(r, i));
-        rc = session_print_json(pgjson_whole(list, ok));
+        rc = session_print_json(pgjson_rows(r, unconfirmed_json, NULL));
     } else {
         unconfirmed_text(r, days);
     }

@@ -37,6 +37,7 @@ static const char *SQL_OPEN_JKK =
     "      ARRAY[audit_nik_hash($1)], $6, jsonb_build_object('kind', 'JKK') "
     "    FROM r WHERE r.result = 'ok') "
     "SELECT * FROM r";
+enum { OJ_RESULT, OJ_CLAIM };
 
 static const char *SQL_STEP =
     "WITH r AS MATERIALIZED (SELECT result, status FROM claim_step($1::bigint, $2, "
@@ -46,6 +47,7 @@ static const char *SQL_STEP =
     "$7, "
     "      jsonb_build_object('status', $2::text) FROM r WHERE r.result = 'ok') "
     "SELECT * FROM r";
+enum { ST_RESULT, ST_STATUS };
 
 /* $1 status, $2 kind, $3 regency; the newest first, at most LIST_LIMIT. */
 static const char *SQL_LIST =
@@ -56,11 +58,25 @@ static const char *SQL_LIST =
     "WHERE ($1::text IS NULL OR c.status = $1) AND ($2::text IS NULL OR c.kind = $2) "
     "  AND ($3::text IS NULL OR c.regency_code = $3) "
     "ORDER BY c.id DESC LIMIT " LIST_LIMIT;
+enum {
+    CL_ID,
+    CL_KIND,
+    CL_STATUS,
+    CL_STATUS_ON,
+    CL_NIK,
+    CL_PROGRAM,
+    CL_VILLAGE,
+    CL_EVENT,
+    CL_CLAIMED,
+    CL_PAID,
+    CL_ACCIDENT
+};
 
 static const char *SQL_STEPS =
     "SELECT status, to_char(on_date, 'YYYY-MM-DD'), coalesce(amount, 0), "
     "  coalesce(note, ''), source FROM claim_steps WHERE claim_id = $1::bigint ORDER BY "
     "id";
+enum { SS_STATUS, SS_DATE, SS_AMOUNT, SS_NOTE, SS_SOURCE };
 
 /* Totals over the months asked for, per programme and regency, and the
  * ratio of claims paid to premiums paid in basis points (half up). */
@@ -76,6 +92,7 @@ static const char *SQL_REPORT =
     "  AND ($3::date IS NULL OR month >= $3::date) AND ($4::date IS NULL OR month <= "
     "$4::date) "
     "GROUP BY program_code, regency_code ORDER BY program_code, regency_code";
+enum { P_PROGRAM, P_REGENCY, P_FIRST, P_LAST, P_BILLED, P_PAID, P_CLAIMS, P_BP };
 
 static const char *SQL_REPORT_CLAIMS =
     "SELECT coalesce(sum(claims_reported), 0)::bigint, coalesce(sum(jkm_reported), "
@@ -84,6 +101,7 @@ static const char *SQL_REPORT_CLAIMS =
     "FROM claims_by_month WHERE program_code = $1 AND regency_code = $2 "
     "  AND ($3::date IS NULL OR month >= $3::date) AND ($4::date IS NULL OR month <= "
     "$4::date)";
+enum { RC_REPORTED, RC_JKM_REPORTED, RC_PAID, RC_JKM_PAID };
 
 static const char *USAGE =
     "       lindungctl claims add --nik NIK --date YYYY-MM-DD --kind TEXT --amount "
@@ -130,48 +148,31 @@ static const char *month_arg(const char *s, char out[11], bool *ok)
     return out;
 }
 
-static void add_int(cJSON *o, const char *key, const PGresult *r, int row, int col)
-{
-    if (PQgetisnull(r, row, col))
-        cJSON_AddNullToObject(o, key);
-    else
-        cJSON_AddNumberToObject(o, key,
-                                (double)strtoll(PQgetvalue(r, row, col), NULL, 10));
-}
-
 /* ---------------------------------------------------------------- show */
 
-static const char *const CLAIM_FIELDS[] = {
-    "id",           "kind",         "status",     "status_on",      "nik",
-    "program",      "village_code", "event_date", "amount_claimed", "amount_paid",
-    "accident_kind"};
-
-static bool is_amount_field(int col)
-{
-    return col == 0 || col == 8 || col == 9;
-}
-
-static cJSON *claim_json(const PGresult *r, int i)
-{
-    cJSON *o = cJSON_CreateObject();
-    for (int c = 0; c < (int)(sizeof CLAIM_FIELDS / sizeof CLAIM_FIELDS[0]); c++) {
-        if (is_amount_field(c))
-            add_int(o, CLAIM_FIELDS[c], r, i, c);
-        else
-            cJSON_AddStringToObject(o, CLAIM_FIELDS[c], PQgetvalue(r, i, c));
-    }
-    return o;
-}
+static const pgjson_col_t CLAIM_COLS[] = {{"id", CL_ID, PGJSON_INT},
+                                          {"kind", CL_KIND, PGJSON_STRING},
+                                          {"status", CL_STATUS, PGJSON_STRING},
+                                          {"status_on", CL_STATUS_ON, PGJSON_STRING},
+                                          {"nik", CL_NIK, PGJSON_STRING},
+                                          {"program", CL_PROGRAM, PGJSON_STRING},
+                                          {"village_code", CL_VILLAGE, PGJSON_STRING},
+                                          {"event_date", CL_EVENT, PGJSON_STRING},
+                                          {"amount_claimed", CL_CLAIMED, PGJSON_INT},
+                                          {"amount_paid", CL_PAID, PGJSON_INT},
+                                          {"accident_kind", CL_ACCIDENT, PGJSON_STRING}};
 
 static void claim_print_row(const PGresult *r, int i)
 {
     char claimed[MONEY_TEXT_LEN], paid[MONEY_TEXT_LEN];
-    money_column(r, i, 8, claimed);
-    money_column(r, i, 9, paid);
+    money_column(r, i, CL_CLAIMED, claimed);
+    money_column(r, i, CL_PAID, paid);
     printf("%-8s %-4s %-10s %-10s %-16s %-22s %-14s %-10s %16s %16s %s\n",
-           PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
-           PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5),
-           PQgetvalue(r, i, 6), PQgetvalue(r, i, 7), claimed, paid, PQgetvalue(r, i, 10));
+           PQgetvalue(r, i, CL_ID), PQgetvalue(r, i, CL_KIND),
+           PQgetvalue(r, i, CL_STATUS), PQgetvalue(r, i, CL_STATUS_ON),
+           PQgetvalue(r, i, CL_NIK), PQgetvalue(r, i, CL_PROGRAM),
+           PQgetvalue(r, i, CL_VILLAGE), PQgetvalue(r, i, CL_EVENT), claimed, paid,
+           PQgetvalue(r, i, CL_ACCIDENT));
 }
 
 static void claim_print_header(void)
@@ -181,29 +182,21 @@ static void claim_print_header(void)
            "accident");
 }
 
-static cJSON *steps_json(const PGresult *s)
-{
-    cJSON *list = cJSON_CreateArray();
-    for (int i = 0; i < PQntuples(s); i++) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "status", PQgetvalue(s, i, 0));
-        cJSON_AddStringToObject(o, "date", PQgetvalue(s, i, 1));
-        add_int(o, "amount", s, i, 2);
-        cJSON_AddStringToObject(o, "note", PQgetvalue(s, i, 3));
-        cJSON_AddStringToObject(o, "source", PQgetvalue(s, i, 4));
-        cJSON_AddItemToArray(list, o);
-    }
-    return list;
-}
+static const pgjson_col_t STEP_COLS[] = {{"status", SS_STATUS, PGJSON_STRING},
+                                         {"date", SS_DATE, PGJSON_STRING},
+                                         {"amount", SS_AMOUNT, PGJSON_INT},
+                                         {"note", SS_NOTE, PGJSON_STRING},
+                                         {"source", SS_SOURCE, PGJSON_STRING}};
 
 static void steps_print(const PGresult *s)
 {
     printf("steps:\n");
     for (int i = 0; i < PQntuples(s); i++) {
         char amount[MONEY_TEXT_LEN];
-        money_column(s, i, 2, amount);
-        printf("  %-10s %s %16s  %s  (%s)\n", PQgetvalue(s, i, 0), PQgetvalue(s, i, 1),
-               amount, PQgetvalue(s, i, 3), PQgetvalue(s, i, 4));
+        money_column(s, i, SS_AMOUNT, amount);
+        printf("  %-10s %s %16s  %s  (%s)\n", PQgetvalue(s, i, SS_STATUS),
+               PQgetvalue(s, i, SS_DATE), amount, PQgetvalue(s, i, SS_NOTE),
+               PQgetvalue(s, i, SS_SOURCE));
     }
 }
 
@@ -231,9 +224,10 @@ static int claim_show(db_t *db, const char *id, bool json)
         fprintf(stderr, "claims: no claim %s\n", id);
         rc = 1;
     } else if (json) {
-        cJSON *doc = claim_json(r, 0);
-        rc = session_print_json(
-            pgjson_whole(doc, pgjson_put(doc, "steps", steps_json(s))));
+        cJSON *doc = pgjson_row(r, 0, CLAIM_COLS, PGJSON_NCOLS(CLAIM_COLS));
+        rc = session_print_json(pgjson_whole(
+            doc, pgjson_put(doc, "steps",
+                            pgjson_table(s, STEP_COLS, PGJSON_NCOLS(STEP_COLS)))));
     } else {
         claim_print_header();
         claim_print_row(r, 0);
@@ -265,10 +259,10 @@ static int claims_add(int argc, char **argv)
     int rc = 1;
     if (!db_ok(r) || PQntuples(r) != 1)
         fprintf(stderr, "claims add: %s\n", db_error(db));
-    else if (strcmp(PQgetvalue(r, 0, 0), "ok") != 0)
-        fprintf(stderr, "claims add: refused: %s\n", PQgetvalue(r, 0, 0));
+    else if (strcmp(PQgetvalue(r, 0, OJ_RESULT), "ok") != 0)
+        fprintf(stderr, "claims add: refused: %s\n", PQgetvalue(r, 0, OJ_RESULT));
     else
-        rc = claim_show(db, PQgetvalue(r, 0, 1), args_flag(argc, argv, "--json"));
+        rc = claim_show(db, PQgetvalue(r, 0, OJ_CLAIM), args_flag(argc, argv, "--json"));
     PQclear(r);
     return rc;
 }
@@ -297,10 +291,10 @@ static int claims_step(int argc, char **argv)
     int rc = 1;
     if (!db_ok(r) || PQntuples(r) != 1)
         fprintf(stderr, "claims step: %s\n", db_error(db));
-    else if (strcmp(PQgetvalue(r, 0, 0), "ok") != 0)
+    else if (strcmp(PQgetvalue(r, 0, ST_RESULT), "ok") != 0)
         fprintf(stderr, "claims step: refused: %s (the claim is %s)\n",
-                PQgetvalue(r, 0, 0),
-                PQgetisnull(r, 0, 1) ? "unknown" : PQgetvalue(r, 0, 1));
+                PQgetvalue(r, 0, ST_RESULT),
+                PQgetisnull(r, 0, ST_STATUS) ? "unknown" : PQgetvalue(r, 0, ST_STATUS));
     else
         rc = claim_show(db, id, args_flag(argc, argv, "--json"));
     PQclear(r);
@@ -325,11 +319,7 @@ static int claims_list(int argc, char **argv)
     }
     int rc = 0;
     if (args_flag(argc, argv, "--json")) {
-        cJSON *list = cJSON_CreateArray();
-        bool ok = list != NULL;
-        for (int i = 0; ok && i < PQntuples(r); i++)
-            ok = pgjson_append(list, claim_json(r, i));
-        rc = session_print_json(pgjson_whole(list, ok));
+        rc = session_print_json(pgjson_table(r, CLAIM_COLS, PGJSON_NCOLS(CLAIM_COLS)));
     } else {
         claim_print_header();
         for (int i = 0; i < PQntuples(r); i++)
@@ -340,8 +330,6 @@ static int claims_list(int argc, char **argv)
 }
 
 /* ---------------------------------------------------------------- report */
-
-enum { P_PROGRAM, P_REGENCY, P_FIRST, P_LAST, P_BILLED, P_PAID, P_CLAIMS, P_BP };
 
 /* The claim counts of one row of the report: reported, of which JKM, paid,
  * of which JKM. */
@@ -357,24 +345,25 @@ static PGresult *report_counts(db_t *db, const PGresult *r, int i,
     return NULL;
 }
 
+static const pgjson_col_t REPORT_COLS[] = {{"program_code", P_PROGRAM, PGJSON_STRING},
+                                           {"regency_code", P_REGENCY, PGJSON_STRING},
+                                           {"first_month", P_FIRST, PGJSON_STRING},
+                                           {"last_month", P_LAST, PGJSON_STRING},
+                                           {"premiums_billed", P_BILLED, PGJSON_INT},
+                                           {"premiums_paid", P_PAID, PGJSON_INT},
+                                           {"claims_paid", P_CLAIMS, PGJSON_INT},
+                                           {"loss_ratio_bp", P_BP, PGJSON_INT}};
+static const pgjson_col_t REPORT_COUNT_COLS[] = {
+    {"claims_reported", RC_REPORTED, PGJSON_INT},
+    {"jkm_reported", RC_JKM_REPORTED, PGJSON_INT},
+    {"claims_paid_count", RC_PAID, PGJSON_INT},
+    {"jkm_paid_count", RC_JKM_PAID, PGJSON_INT}};
+
 static cJSON *report_row_json(const PGresult *r, int i, const PGresult *c)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "program_code", PQgetvalue(r, i, P_PROGRAM));
-    cJSON_AddStringToObject(o, "regency_code", PQgetvalue(r, i, P_REGENCY));
-    cJSON_AddStringToObject(o, "first_month", PQgetvalue(r, i, P_FIRST));
-    cJSON_AddStringToObject(o, "last_month", PQgetvalue(r, i, P_LAST));
-    add_int(o, "premiums_billed", r, i, P_BILLED);
-    add_int(o, "premiums_paid", r, i, P_PAID);
-    add_int(o, "claims_paid", r, i, P_CLAIMS);
-    add_int(o, "loss_ratio_bp", r, i, P_BP);
-    if (c) {
-        add_int(o, "claims_reported", c, 0, 0);
-        add_int(o, "jkm_reported", c, 0, 1);
-        add_int(o, "claims_paid_count", c, 0, 2);
-        add_int(o, "jkm_paid_count", c, 0, 3);
-    }
-    return o;
+    cJSON *o = pgjson_row(r, i, REPORT_COLS, PGJSON_NCOLS(REPORT_COLS));
+    return pgjson_whole(o, o && (!c || pgjson_add_cols(o, c, 0, REPORT_COUNT_COLS,
+                                                       PGJSON_NCOLS(REPORT_COUNT_COLS))));
 }
 
 static void report_row_print(const PGresult *r, int i, const PGresult *c)
@@ -387,7 +376,7 @@ static void report_row_print(const PGresult *r, int i, const PGresult *c)
     printf("%-24s %-6s %s..%s %18s %18s %18s %8s %6s %6s\n", PQgetvalue(r, i, P_PROGRAM),
            PQgetvalue(r, i, P_REGENCY), PQgetvalue(r, i, P_FIRST),
            PQgetvalue(r, i, P_LAST), billed, paid, claims, bp,
-           c ? PQgetvalue(c, 0, 2) : "?", c ? PQgetvalue(c, 0, 3) : "?");
+           c ? PQgetvalue(c, 0, RC_PAID) : "?", c ? PQgetvalue(c, 0, RC_JKM_PAID) : "?");
 }
 
 static int claims_report(int argc, char **argv)

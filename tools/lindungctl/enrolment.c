@@ -38,6 +38,8 @@ static const char *SQL_CANCEL_LATER =
     "WHERE nik = $1 AND status = 'active' AND start_month > $2::date "
     "RETURNING id, (SELECT code FROM programs p WHERE p.id = program_id), village_code, "
     "  to_char(start_month, 'YYYY-MM')";
+/* The columns both return; EN_START only SQL_CANCEL_LATER. */
+enum { EN_ID, EN_PROGRAM, EN_VILLAGE, EN_START };
 
 /* The transfer and, when made, its audit record ($6 operator, $7 invocation;
  * audit.h) in one statement. */
@@ -50,6 +52,7 @@ static const char *SQL_TRANSFER =
     "        r.new_enrolment_id, 'village', $3::text, 'month', $4::date) "
     "    FROM r WHERE r.result = 'ok') "
     "SELECT * FROM r";
+enum { TR_RESULT, TR_OLD, TR_NEW, TR_MESSAGE };
 
 static const char *SQL_HISTORY =
     "SELECT e.id, p.code, e.village_code, e.funding_source, e.payer_code, "
@@ -59,10 +62,23 @@ static const char *SQL_HISTORY =
     /* every status: answered from the exclusion constraint's index, which
      * leads with the NIK (013_money_rules.sql) */
     "ORDER BY e.id";
+enum {
+    HI_ID,
+    HI_PROGRAM,
+    HI_VILLAGE,
+    HI_FUNDING,
+    HI_PAYER,
+    HI_START,
+    HI_END,
+    HI_STATUS,
+    HI_REASON,
+    HI_PREVIOUS
+};
 
 static const char *SQL_RENEWAL_PROGRAM =
     "SELECT p.id, r.code FROM programs p LEFT JOIN programs r ON r.id = p.renews "
     "WHERE p.code = $1";
+enum { RP_ID, RP_RENEWS };
 
 /* The applicants a renewal queued (program_renewal_queue, 013), with the
  * enrolment verify made of the accepted ones. */
@@ -74,6 +90,7 @@ static const char *SQL_RENEWAL_ITEMS =
     "WHERE s.program_id = $1 AND s.origin = 'renewal' "
     "  AND a.renews_enrolment_id IS NOT NULL "
     "ORDER BY s.village_code, a.id";
+enum { RI_NIK, RI_VILLAGE, RI_DECISION, RI_REASONS, RI_RENEWS, RI_ENROLMENT, RI_START };
 
 static bool known_reason(const char *r)
 {
@@ -91,22 +108,23 @@ static void end_print(const PGresult *covering, const PGresult *later, const cha
 {
     if (PQntuples(covering) == 1)
         printf("ended enrolment %s of %s (programme %s, village %s) after %s: %s\n",
-               PQgetvalue(covering, 0, 0), masked, PQgetvalue(covering, 0, 1),
-               PQgetvalue(covering, 0, 2), month, reason);
+               PQgetvalue(covering, 0, EN_ID), masked,
+               PQgetvalue(covering, 0, EN_PROGRAM), PQgetvalue(covering, 0, EN_VILLAGE),
+               month, reason);
     for (int i = 0; i < PQntuples(later); i++)
         printf("cancelled enrolment %s of %s (programme %s, village %s) that was to "
                "start %s: %s\n",
-               PQgetvalue(later, i, 0), masked, PQgetvalue(later, i, 1),
-               PQgetvalue(later, i, 2), PQgetvalue(later, i, 3), reason);
+               PQgetvalue(later, i, EN_ID), masked, PQgetvalue(later, i, EN_PROGRAM),
+               PQgetvalue(later, i, EN_VILLAGE), PQgetvalue(later, i, EN_START), reason);
 }
 
-/* The ids of column 0 of r as a JSON array; NULL when out of memory. */
+/* The ids (EN_ID) of r as a JSON array; NULL when out of memory. */
 static cJSON *ids_json(const PGresult *r)
 {
     cJSON *list = cJSON_CreateArray();
     bool ok = list != NULL;
     for (int i = 0; ok && i < PQntuples(r); i++)
-        ok = pgjson_append(list, cJSON_CreateNumber(atof(PQgetvalue(r, i, 0))));
+        ok = pgjson_append(list, cJSON_CreateNumber(atof(PQgetvalue(r, i, EN_ID))));
     return pgjson_whole(list, ok);
 }
 
@@ -127,7 +145,8 @@ static bool end_record(db_t *db, const nik_t *nik, const PGresult *covering,
         return false;
     }
     const PGresult *first = PQntuples(covering) ? covering : later;
-    ok = audit_record(db, "enrolment.end", PQgetvalue(first, 0, 0), nik->digits, text);
+    ok =
+        audit_record(db, "enrolment.end", PQgetvalue(first, 0, EN_ID), nik->digits, text);
     free(text);
     if (!ok)
         fprintf(stderr, "enrolment end: %s\n", db_error(db));
@@ -249,19 +268,19 @@ static int transfer_print(const transfer_args_t *t, const PGresult *r, bool ok)
 {
     if (t->json) {
         cJSON *doc = cJSON_CreateObject();
-        pgjson_add_text(doc, "result", r, 0, 0);
-        cJSON_AddStringToObject(doc, "nik", t->masked);
-        cJSON_AddStringToObject(doc, "month", t->month);
-        pgjson_add_int(doc, "old_enrolment_id", r, 0, 1);
-        pgjson_add_int(doc, "new_enrolment_id", r, 0, 2);
-        pgjson_add_text(doc, "message", r, 0, 3);
-        return session_print_json(doc);
+        return session_print_json(
+            pgjson_whole(doc, pgjson_add_text(doc, "result", r, 0, TR_RESULT) &&
+                                  cJSON_AddStringToObject(doc, "nik", t->masked) &&
+                                  cJSON_AddStringToObject(doc, "month", t->month) &&
+                                  pgjson_add_int(doc, "old_enrolment_id", r, 0, TR_OLD) &&
+                                  pgjson_add_int(doc, "new_enrolment_id", r, 0, TR_NEW) &&
+                                  pgjson_add_text(doc, "message", r, 0, TR_MESSAGE)));
     }
     if (ok)
-        printf("transferred %s: %s\n", t->masked, PQgetvalue(r, 0, 3));
+        printf("transferred %s: %s\n", t->masked, PQgetvalue(r, 0, TR_MESSAGE));
     else
         fprintf(stderr, "enrolment transfer: %s: %s: %s\n", t->masked,
-                PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 3));
+                PQgetvalue(r, 0, TR_RESULT), PQgetvalue(r, 0, TR_MESSAGE));
     return 0;
 }
 
@@ -282,7 +301,7 @@ static int transfer(db_t *db, const transfer_args_t *args)
         PQclear(r);
         return 1;
     }
-    bool ok = strcmp(PQgetvalue(r, 0, 0), "ok") == 0;
+    bool ok = strcmp(PQgetvalue(r, 0, TR_RESULT), "ok") == 0;
     int printed = transfer_print(&t, r, ok);
     PQclear(r);
     return ok ? printed : 1;
@@ -290,27 +309,35 @@ static int transfer(db_t *db, const transfer_args_t *args)
 
 /* ---------------------------------------------------------------- history */
 
-static int history_json(const PGresult *r)
+static const pgjson_col_t HISTORY_FROM[] = {{"program_code", HI_PROGRAM, PGJSON_STRING},
+                                            {"village_code", HI_VILLAGE, PGJSON_STRING},
+                                            {"funding_source", HI_FUNDING, PGJSON_STRING},
+                                            {"payer_code", HI_PAYER, PGJSON_STRING},
+                                            {"start_month", HI_START, PGJSON_STRING}};
+
+/* A coalesced column ('' for none): the text, or null. */
+static bool add_or_null(cJSON *o, const char *key, const PGresult *r, int i, int col)
 {
-    const char *keys[] = {
-        "enrolment_id", "program_code",         "village_code", "funding_source",
-        "payer_code",   "start_month",          "end_month",    "status",
-        "end_reason",   "previous_enrolment_id"};
-    cJSON *list = cJSON_CreateArray();
-    for (int i = 0; i < PQntuples(r); i++) {
-        cJSON *o = cJSON_CreateObject();
-        for (int c = 0; c < 10; c++) {
-            const char *v = PQgetvalue(r, i, c);
-            if (!v[0] && (c == 6 || c == 8 || c == 9))
-                cJSON_AddNullToObject(o, keys[c]);
-            else if (c == 0 || c == 9)
-                cJSON_AddNumberToObject(o, keys[c], atof(v));
-            else
-                cJSON_AddStringToObject(o, keys[c], v);
-        }
-        cJSON_AddItemToArray(list, o);
-    }
-    return session_print_json(list);
+    const char *v = PQgetvalue(r, i, col);
+    return (v[0] ? cJSON_AddStringToObject(o, key, v) : cJSON_AddNullToObject(o, key)) !=
+           NULL;
+}
+
+static cJSON *history_row(const PGresult *r, int i, const void *ctx)
+{
+    (void)ctx;
+    const char *previous = PQgetvalue(r, i, HI_PREVIOUS);
+    cJSON *o = cJSON_CreateObject();
+    return pgjson_whole(
+        o,
+        o && cJSON_AddNumberToObject(o, "enrolment_id", atof(PQgetvalue(r, i, HI_ID))) &&
+            pgjson_add_cols(o, r, i, HISTORY_FROM, PGJSON_NCOLS(HISTORY_FROM)) &&
+            add_or_null(o, "end_month", r, i, HI_END) &&
+            cJSON_AddStringToObject(o, "status", PQgetvalue(r, i, HI_STATUS)) &&
+            add_or_null(o, "end_reason", r, i, HI_REASON) &&
+            (previous[0] ? cJSON_AddNumberToObject(o, "previous_enrolment_id",
+                                                   atof(previous)) != NULL
+                         : cJSON_AddNullToObject(o, "previous_enrolment_id") != NULL));
 }
 
 /* false (exit 2) on a usage error, said on stderr. */
@@ -334,17 +361,19 @@ static int history(db_t *db, const nik_t *nikp, bool json)
         return 1;
     }
     if (json) {
-        int rc = history_json(r);
+        int rc = session_print_json(pgjson_rows(r, history_row, NULL));
         PQclear(r);
         return rc;
     }
     printf("%-8s %-24s %-15s %-10s %-8s %-8s %-7s %-14s %s\n", "ID", "PROGRAMME",
            "VILLAGE", "SOURCE", "FROM", "TO", "STATUS", "REASON", "CONTINUES");
     for (int i = 0; i < PQntuples(r); i++)
-        printf("%-8s %-24s %-15s %-10s %-8s %-8s %-7s %-14s %s\n", PQgetvalue(r, i, 0),
-               PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
-               PQgetvalue(r, i, 5), PQgetvalue(r, i, 6), PQgetvalue(r, i, 7),
-               PQgetvalue(r, i, 8), PQgetvalue(r, i, 9));
+        printf("%-8s %-24s %-15s %-10s %-8s %-8s %-7s %-14s %s\n",
+               PQgetvalue(r, i, HI_ID), PQgetvalue(r, i, HI_PROGRAM),
+               PQgetvalue(r, i, HI_VILLAGE), PQgetvalue(r, i, HI_FUNDING),
+               PQgetvalue(r, i, HI_START), PQgetvalue(r, i, HI_END),
+               PQgetvalue(r, i, HI_STATUS), PQgetvalue(r, i, HI_REASON),
+               PQgetvalue(r, i, HI_PREVIOUS));
     PQclear(r);
     return 0;
 }
@@ -387,57 +416,78 @@ static void reasons_text(const char *json, char *out, size_t cap)
     cJSON_Delete(list);
 }
 
+static const pgjson_col_t RENEWAL_DECISION[] = {{"village_code", RI_VILLAGE, PGJSON_TEXT},
+                                                {"decision", RI_DECISION, PGJSON_TEXT}};
+static const pgjson_col_t RENEWAL_ENROLMENT[] = {
+    {"renews_enrolment_id", RI_RENEWS, PGJSON_INT},
+    {"enrolment_id", RI_ENROLMENT, PGJSON_INT},
+    {"start_month", RI_START, PGJSON_TEXT}};
+
+/* The applicant's reasons as stored, or [] when they cannot be read; NULL
+ * when out of memory. */
+static cJSON *reasons_json(const char *text)
+{
+    cJSON *reasons = cJSON_Parse(text);
+    return reasons ? reasons : cJSON_CreateArray();
+}
+
 static cJSON *renewal_item(const PGresult *r, int i)
 {
     char masked[NIK_MASKED_LEN + 1];
-    nik_mask(PQgetvalue(r, i, 0), masked);
+    nik_mask(PQgetvalue(r, i, RI_NIK), masked);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "nik", masked);
-    pgjson_add_text(o, "village_code", r, i, 1);
-    pgjson_add_text(o, "decision", r, i, 2);
-    cJSON *reasons = cJSON_Parse(PQgetvalue(r, i, 3));
-    cJSON_AddItemToObject(o, "reasons", reasons ? reasons : cJSON_CreateArray());
-    pgjson_add_int(o, "renews_enrolment_id", r, i, 4);
-    pgjson_add_int(o, "enrolment_id", r, i, 5);
-    pgjson_add_text(o, "start_month", r, i, 6);
-    return o;
+    return pgjson_whole(
+        o,
+        o && cJSON_AddStringToObject(o, "nik", masked) &&
+            pgjson_add_cols(o, r, i, RENEWAL_DECISION, PGJSON_NCOLS(RENEWAL_DECISION)) &&
+            pgjson_put(o, "reasons", reasons_json(PQgetvalue(r, i, RI_REASONS))) &&
+            pgjson_add_cols(o, r, i, RENEWAL_ENROLMENT, PGJSON_NCOLS(RENEWAL_ENROLMENT)));
+}
+
+static cJSON *renewal_counts_json(const renewal_counts_t *n)
+{
+    cJSON *o = cJSON_CreateObject();
+    return pgjson_whole(o,
+                        o && cJSON_AddNumberToObject(o, "queued", (double)n->queued) &&
+                            cJSON_AddNumberToObject(o, "pending", (double)n->pending) &&
+                            cJSON_AddNumberToObject(o, "accepted", (double)n->accepted) &&
+                            cJSON_AddNumberToObject(o, "rejected", (double)n->rejected));
 }
 
 static int renewal_json(const char *code, const PGresult *p, const PGresult *r)
 {
     renewal_counts_t n = {0};
-    cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "program_code", code);
-    pgjson_add_text(doc, "renews", p, 0, 1);
-    cJSON *items = cJSON_AddArrayToObject(doc, "items");
-    bool ok = items != NULL;
-    for (int i = 0; ok && i < PQntuples(r); i++) {
-        ok = pgjson_append(items, renewal_item(r, i));
-        renewal_count(&n, PQgetvalue(r, i, 2));
+    cJSON *items = cJSON_CreateArray();
+    bool listed = items != NULL;
+    for (int i = 0; listed && i < PQntuples(r); i++) {
+        listed = pgjson_append(items, renewal_item(r, i));
+        renewal_count(&n, PQgetvalue(r, i, RI_DECISION));
     }
-    cJSON *counts = cJSON_AddObjectToObject(doc, "counts");
-    cJSON_AddNumberToObject(counts, "queued", (double)n.queued);
-    cJSON_AddNumberToObject(counts, "pending", (double)n.pending);
-    cJSON_AddNumberToObject(counts, "accepted", (double)n.accepted);
-    cJSON_AddNumberToObject(counts, "rejected", (double)n.rejected);
+    cJSON *doc = cJSON_CreateObject();
+    bool ok = doc && listed && cJSON_AddStringToObject(doc, "program_code", code) &&
+              pgjson_add_text(doc, "renews", p, 0, RP_RENEWS);
+    if (!ok)
+        cJSON_Delete(items); /* else pgjson_put takes it, whatever happens */
+    ok = ok && pgjson_put(doc, "items", items) &&
+         pgjson_put(doc, "counts", renewal_counts_json(&n));
     return session_print_json(pgjson_whole(doc, ok));
 }
 
 static void renewal_text(const char *code, const PGresult *p, const PGresult *r)
 {
     renewal_counts_t n = {0};
-    if (PQgetisnull(p, 0, 1))
+    if (PQgetisnull(p, 0, RP_RENEWS))
         printf("programme %s renews no programme\n", code);
     else
-        printf("programme %s renews %s\n", code, PQgetvalue(p, 0, 1));
+        printf("programme %s renews %s\n", code, PQgetvalue(p, 0, RP_RENEWS));
     printf("%-14s %-15s %-9s %-7s %s\n", "NIK", "VILLAGE", "DECISION", "FROM", "REASONS");
     for (int i = 0; i < PQntuples(r); i++) {
         char masked[NIK_MASKED_LEN + 1], reasons[1024];
-        nik_mask(PQgetvalue(r, i, 0), masked);
-        reasons_text(PQgetvalue(r, i, 3), reasons, sizeof reasons);
-        printf("%-14s %-15s %-9s %-7s %s\n", masked, PQgetvalue(r, i, 1),
-               PQgetvalue(r, i, 2), PQgetvalue(r, i, 6), reasons);
-        renewal_count(&n, PQgetvalue(r, i, 2));
+        nik_mask(PQgetvalue(r, i, RI_NIK), masked);
+        reasons_text(PQgetvalue(r, i, RI_REASONS), reasons, sizeof reasons);
+        printf("%-14s %-15s %-9s %-7s %s\n", masked, PQgetvalue(r, i, RI_VILLAGE),
+               PQgetvalue(r, i, RI_DECISION), PQgetvalue(r, i, RI_START), reasons);
+        renewal_count(&n, PQgetvalue(r, i, RI_DECISION));
     }
     printf("%ld queued: %ld pending, %ld accepted, %ld rejected\n", n.queued, n.pending,
            n.accepted, n.rejected);
@@ -453,7 +503,7 @@ int enrolment_renewal_list(db_t *db, const char *code, bool json)
         PQclear(p);
         return 1;
     }
-    const char *ip[] = {PQgetvalue(p, 0, 0)};
+    const char *ip[] = {PQgetvalue(p, 0, RP_ID)};
     PGresult *r = db_exec(db, SQL_RENEWAL_ITEMS, 1, ip);
     int rc = 0;
     if (!db_ok(r)) {

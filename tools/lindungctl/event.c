@@ -26,10 +26,29 @@ static const char *SQL_LIST =
     "''), "
     "  coalesce(correction_reason, ''), coalesce(corrected_by, '') "
     "FROM participant_events WHERE nik = $1 ORDER BY id";
+enum {
+    EV_ID,
+    EV_KIND,
+    EV_DATE,
+    EV_REFERENCE,
+    EV_TO_VILLAGE,
+    EV_REASON,
+    EV_RESULT,
+    EV_CODE,
+    EV_MESSAGE,
+    EV_ENROLMENT,
+    EV_NEW_ENROLMENT,
+    EV_RECEIVED,
+    EV_API_KEY,
+    EV_CORRECTED_AT,
+    EV_CORRECTION_REASON,
+    EV_CORRECTED_BY
+};
 
 static const char *SQL_DECEASED =
     "SELECT coalesce(to_char(deceased_on, 'YYYY-MM-DD'), '') FROM participants "
     "WHERE nik = $1";
+enum { DE_ON };
 
 /* The correction and, when made, its audit record ($4 operator, $5
  * invocation; audit.h) in one statement; not the reason, which is free text
@@ -42,6 +61,7 @@ static const char *SQL_CORRECT =
     "            WHERE pe.id = $1::bigint), $5, '{}' "
     "    FROM r WHERE r.result = 'ok') "
     "SELECT * FROM r";
+enum { CO_RESULT, CO_MESSAGE };
 
 void event_usage(FILE *out)
 {
@@ -53,49 +73,46 @@ void event_usage(FILE *out)
           out);
 }
 
+static const pgjson_col_t EVENT_COLS[] = {
+    {"event_id", EV_ID, PGJSON_TEXT},
+    {"kind", EV_KIND, PGJSON_TEXT},
+    {"date", EV_DATE, PGJSON_TEXT},
+    {"reference", EV_REFERENCE, PGJSON_TEXT},
+    {"to_village", EV_TO_VILLAGE, PGJSON_TEXT},
+    {"reason", EV_REASON, PGJSON_TEXT},
+    {"result", EV_RESULT, PGJSON_TEXT},
+    {"code", EV_CODE, PGJSON_TEXT},
+    {"message", EV_MESSAGE, PGJSON_TEXT},
+    {"enrolment_id", EV_ENROLMENT, PGJSON_TEXT},
+    {"new_enrolment_id", EV_NEW_ENROLMENT, PGJSON_TEXT},
+    {"received_at", EV_RECEIVED, PGJSON_TEXT},
+    {"api_key_id", EV_API_KEY, PGJSON_TEXT},
+    {"corrected_at", EV_CORRECTED_AT, PGJSON_TEXT},
+    {"correction_reason", EV_CORRECTION_REASON, PGJSON_TEXT},
+    {"corrected_by", EV_CORRECTED_BY, PGJSON_TEXT}};
+
 static cJSON *list_json(const PGresult *r, const char *deceased)
 {
-    static const char *const KEYS[] = {"event_id",
-                                       "kind",
-                                       "date",
-                                       "reference",
-                                       "to_village",
-                                       "reason",
-                                       "result",
-                                       "code",
-                                       "message",
-                                       "enrolment_id",
-                                       "new_enrolment_id",
-                                       "received_at",
-                                       "api_key_id",
-                                       "corrected_at",
-                                       "correction_reason",
-                                       "corrected_by"};
     cJSON *doc = cJSON_CreateObject();
     bool ok = doc && (deceased[0] ? cJSON_AddStringToObject(doc, "deceased_on", deceased)
                                   : cJSON_AddNullToObject(doc, "deceased_on"));
-    cJSON *items = ok ? cJSON_AddArrayToObject(doc, "events") : NULL;
-    ok = items != NULL;
-    for (int i = 0; ok && i < PQntuples(r); i++) {
-        cJSON *o = cJSON_CreateObject();
-        ok = o != NULL;
-        for (int c = 0; ok && c < 16; c++)
-            ok = pgjson_add_text(o, KEYS[c], r, i, c);
-        ok = pgjson_append(items, pgjson_whole(o, ok));
-    }
-    return pgjson_whole(doc, ok);
+    return pgjson_whole(
+        doc, ok && pgjson_put(doc, "events",
+                              pgjson_table(r, EVENT_COLS, PGJSON_NCOLS(EVENT_COLS))));
 }
 
 static void list_text(const PGresult *r, const char *masked, const char *deceased)
 {
     printf("%s%s%s\n", masked, deceased[0] ? ": deceased on " : "", deceased);
     for (int i = 0; i < PQntuples(r); i++) {
-        printf("event %s  %s %s  %s %s: %s", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-               PQgetvalue(r, i, 2), PQgetvalue(r, i, 6), PQgetvalue(r, i, 7),
-               PQgetvalue(r, i, 8));
-        if (PQgetvalue(r, i, 13)[0])
-            printf("  [corrected %s by %s: %s]", PQgetvalue(r, i, 13),
-                   PQgetvalue(r, i, 15), PQgetvalue(r, i, 14));
+        printf("event %s  %s %s  %s %s: %s", PQgetvalue(r, i, EV_ID),
+               PQgetvalue(r, i, EV_KIND), PQgetvalue(r, i, EV_DATE),
+               PQgetvalue(r, i, EV_RESULT), PQgetvalue(r, i, EV_CODE),
+               PQgetvalue(r, i, EV_MESSAGE));
+        if (PQgetvalue(r, i, EV_CORRECTED_AT)[0])
+            printf("  [corrected %s by %s: %s]", PQgetvalue(r, i, EV_CORRECTED_AT),
+                   PQgetvalue(r, i, EV_CORRECTED_BY),
+                   PQgetvalue(r, i, EV_CORRECTION_REASON));
         printf("\n");
     }
 }
@@ -111,7 +128,7 @@ static int event_list(db_t *db, const nik_t *nikp, bool json)
         fprintf(stderr, "event list: %s\n", db_error(db));
         rc = 1;
     } else {
-        const char *deceased = PQntuples(d) ? PQgetvalue(d, 0, 0) : "";
+        const char *deceased = PQntuples(d) ? PQgetvalue(d, 0, DE_ON) : "";
         char masked[NIK_MASKED_LEN + 1];
         nik_mask(nik.digits, masked);
         if (json) {
@@ -148,12 +165,12 @@ static int event_correct(db_t *db, const char *id, const char *reason)
     if (!db_ok(r) || PQntuples(r) != 1) {
         fprintf(stderr, "event correct: %s\n", db_error(db));
         rc = 1;
-    } else if (strcmp(PQgetvalue(r, 0, 0), "ok") != 0) {
-        fprintf(stderr, "event correct: refused (%s): %s\n", PQgetvalue(r, 0, 0),
-                PQgetvalue(r, 0, 1));
+    } else if (strcmp(PQgetvalue(r, 0, CO_RESULT), "ok") != 0) {
+        fprintf(stderr, "event correct: refused (%s): %s\n", PQgetvalue(r, 0, CO_RESULT),
+                PQgetvalue(r, 0, CO_MESSAGE));
         rc = 1;
     } else {
-        printf("%s\n", PQgetvalue(r, 0, 1));
+        printf("%s\n", PQgetvalue(r, 0, CO_MESSAGE));
     }
     PQclear(r);
     return rc;

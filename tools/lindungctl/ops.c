@@ -78,11 +78,26 @@ static const char *SQL_SUBMISSIONS =
                                               "  FROM applicants a WHERE a.submission_id "
                                               "= s.id) c "
                                               "ORDER BY s.received_at DESC, s.id";
+enum {
+    SU_ID,
+    SU_PROGRAM,
+    SU_VILLAGE,
+    SU_STATUS,
+    SU_APPLICANTS,
+    SU_ACCEPTED,
+    SU_REJECTED,
+    SU_PENDING,
+    SU_RECEIVED,
+    SU_VERIFIED,
+    SU_REQUEST_ID,
+    SU_REFERENCE
+};
 
 static const char *SQL_PARTICIPANT =
     "SELECT nik, name, to_char(birth_date, 'YYYY-MM-DD'), sex, " OPS_TS(
         "created_at") ", "
                       "  " OPS_TS("updated_at") " FROM participants WHERE nik = $1";
+enum { PA_NIK, PA_NAME, PA_BIRTH, PA_SEX, PA_CREATED, PA_UPDATED };
 
 static const char *SQL_PARTICIPANT_ENROLMENTS =
     "SELECT e.id, p.code, e.village_code, e.funding_source, e.payer_code, "
@@ -99,6 +114,21 @@ static const char *SQL_PARTICIPANT_ENROLMENTS =
                         /* every status, spelt out: see 008_verify_speed.sql */
                         "  AND (e.status = 'active' OR e.status = 'ended') "
                         "ORDER BY e.created_at, e.id";
+enum {
+    PE_ID,
+    PE_PROGRAM,
+    PE_VILLAGE,
+    PE_FUNDING,
+    PE_PAYER,
+    PE_START,
+    PE_END,
+    PE_STATUS,
+    PE_END_REASON,
+    PE_SUBMISSION,
+    PE_CREATED,
+    PE_MONTHS,
+    PE_AMOUNT
+};
 
 static const char *SQL_PARTICIPANT_APPLICATIONS =
     "SELECT a.submission_id, p.code, s.village_code, a.decision, "
@@ -108,6 +138,15 @@ static const char *SQL_PARTICIPANT_APPLICATIONS =
                         "FROM applicants a JOIN submissions s ON s.id = a.submission_id "
                         "JOIN programs p ON p.id = s.program_id "
                         "WHERE a.nik = $1 ORDER BY s.received_at DESC, a.id LIMIT 100";
+enum {
+    AP_SUBMISSION,
+    AP_PROGRAM,
+    AP_VILLAGE,
+    AP_DECISION,
+    AP_REASONS,
+    AP_RECEIVED,
+    AP_DECIDED
+};
 
 /* ------------------------------------------------------------ shared helpers */
 
@@ -166,6 +205,16 @@ void ops_age(double seconds, char *out, size_t cap)
 const char *ops_val(const PGresult *r, int row, int col)
 {
     return PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col);
+}
+
+bool ops_add_text(const ops_args_t *args, cJSON *obj, const char *key, const PGresult *r,
+                  int row, int col)
+{
+    if (PQgetisnull(r, row, col))
+        return cJSON_AddNullToObject(obj, key) != NULL;
+    char text[512];
+    ops_text(args, PQgetvalue(r, row, col), text, sizeof text);
+    return cJSON_AddStringToObject(obj, key, text) != NULL;
 }
 
 /* ------------------------------------------------------------ options */
@@ -234,50 +283,45 @@ static bool limit_valid(const char *s)
     return end != s && *end == '\0' && n >= 1 && n <= MAX_LIMIT;
 }
 
-static cJSON *submission_json(const ops_args_t *args, const PGresult *r, int i)
+static const pgjson_col_t SUBMISSION_HEAD[] = {{"submission_id", SU_ID, PGJSON_TEXT},
+                                               {"program_code", SU_PROGRAM, PGJSON_TEXT},
+                                               {"village_code", SU_VILLAGE, PGJSON_TEXT},
+                                               {"status", SU_STATUS, PGJSON_TEXT},
+                                               {"applicants", SU_APPLICANTS, PGJSON_INT}};
+static const pgjson_col_t SUBMISSION_COUNTS[] = {{"accepted", SU_ACCEPTED, PGJSON_INT},
+                                                 {"rejected", SU_REJECTED, PGJSON_INT},
+                                                 {"pending", SU_PENDING, PGJSON_INT}};
+static const pgjson_col_t SUBMISSION_TIMES[] = {
+    {"received_at", SU_RECEIVED, PGJSON_TEXT}, {"verified_at", SU_VERIFIED, PGJSON_TEXT}};
+
+static cJSON *submission_json(const PGresult *r, int i, const void *args)
 {
-    static const char *keys[] = {"submission_id", "program_code", "village_code",
-                                 "status"};
-    cJSON *o = cJSON_CreateObject();
-    for (int c = 0; c < 4; c++)
-        pgjson_add_text(o, keys[c], r, i, c);
-    pgjson_add_int(o, "applicants", r, i, 4);
-    cJSON *counts = cJSON_AddObjectToObject(o, "counts");
-    pgjson_add_int(counts, "accepted", r, i, 5);
-    pgjson_add_int(counts, "rejected", r, i, 6);
-    pgjson_add_int(counts, "pending", r, i, 7);
-    pgjson_add_text(o, "received_at", r, i, 8);
-    pgjson_add_text(o, "verified_at", r, i, 9);
-    char text[512];
-    for (int c = 10; c <= 11; c++) {
-        const char *key = c == 10 ? "request_id" : "reference";
-        if (PQgetisnull(r, i, c)) {
-            cJSON_AddNullToObject(o, key);
-            continue;
-        }
-        ops_text(args, PQgetvalue(r, i, c), text, sizeof text);
-        cJSON_AddStringToObject(o, key, text);
-    }
-    return o;
+    cJSON *o = pgjson_row(r, i, SUBMISSION_HEAD, PGJSON_NCOLS(SUBMISSION_HEAD));
+    return pgjson_whole(o, o &&
+                               pgjson_put(o, "counts",
+                                          pgjson_row(r, i, SUBMISSION_COUNTS,
+                                                     PGJSON_NCOLS(SUBMISSION_COUNTS))) &&
+                               pgjson_add_cols(o, r, i, SUBMISSION_TIMES,
+                                               PGJSON_NCOLS(SUBMISSION_TIMES)) &&
+                               ops_add_text(args, o, "request_id", r, i, SU_REQUEST_ID) &&
+                               ops_add_text(args, o, "reference", r, i, SU_REFERENCE));
 }
 
 static int submissions_print(const ops_args_t *args, const PGresult *r)
 {
     int n = PQntuples(r);
     if (args->json) {
-        cJSON *list = cJSON_CreateArray();
-        bool ok = list != NULL;
-        for (int i = 0; ok && i < n; i++)
-            ok = pgjson_append(list, submission_json(args, r, i));
-        return ops_print_json(pgjson_whole(list, ok));
+        return ops_print_json(pgjson_rows(r, submission_json, args));
     }
     printf("%-36s  %-16s  %-14s  %-9s  %5s  %5s  %5s  %5s  %s\n", "SUBMISSION", "PROGRAM",
            "VILLAGE", "STATUS", "TOTAL", "ACC", "REJ", "PEND", "RECEIVED (UTC)");
     for (int i = 0; i < n; i++)
-        printf("%-36s  %-16s  %-14s  %-9s  %5s  %5s  %5s  %5s  %s\n", PQgetvalue(r, i, 0),
-               PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
-               PQgetvalue(r, i, 4), PQgetvalue(r, i, 5), PQgetvalue(r, i, 6),
-               PQgetvalue(r, i, 7), PQgetvalue(r, i, 8));
+        printf("%-36s  %-16s  %-14s  %-9s  %5s  %5s  %5s  %5s  %s\n",
+               PQgetvalue(r, i, SU_ID), PQgetvalue(r, i, SU_PROGRAM),
+               PQgetvalue(r, i, SU_VILLAGE), PQgetvalue(r, i, SU_STATUS),
+               PQgetvalue(r, i, SU_APPLICANTS), PQgetvalue(r, i, SU_ACCEPTED),
+               PQgetvalue(r, i, SU_REJECTED), PQgetvalue(r, i, SU_PENDING),
+               PQgetvalue(r, i, SU_RECEIVED));
     printf("(%d submission%s)\n", n, n == 1 ? "" : "s");
     return OPS_OK;
 }
@@ -317,79 +361,64 @@ static int ops_submissions(const ops_args_t *args)
 
 /* ------------------------------------------------------------ participants */
 
-/* The 16 digits of `input` with spaces, dots and dashes removed; false when
- * it is not 16 digits. Structure beyond that is not checked: an operator may
- * need to look up a NIK that verify rejected. */
-static bool nik_digits(const char *input, char out[NIK_LEN + 1])
-{
-    size_t n = 0;
-    for (const char *p = input; *p; p++) {
-        if (*p == ' ' || *p == '.' || *p == '-')
-            continue;
-        if (*p < '0' || *p > '9' || n == NIK_LEN)
-            return false;
-        out[n++] = *p;
-    }
-    out[n] = '\0';
-    return n == NIK_LEN;
-}
+static const pgjson_col_t PARTICIPANT_COLS[] = {{"name", PA_NAME, PGJSON_TEXT},
+                                                {"birth_date", PA_BIRTH, PGJSON_TEXT},
+                                                {"sex", PA_SEX, PGJSON_TEXT},
+                                                {"created_at", PA_CREATED, PGJSON_TEXT},
+                                                {"updated_at", PA_UPDATED, PGJSON_TEXT}};
 
 static cJSON *participant_json(const PGresult *r)
 {
     if (PQntuples(r) != 1)
         return cJSON_CreateNull();
-    cJSON *o = cJSON_CreateObject();
-    pgjson_add_text(o, "name", r, 0, 1);
-    pgjson_add_text(o, "birth_date", r, 0, 2);
-    pgjson_add_text(o, "sex", r, 0, 3);
-    pgjson_add_text(o, "created_at", r, 0, 4);
-    pgjson_add_text(o, "updated_at", r, 0, 5);
-    return o;
+    return pgjson_row(r, 0, PARTICIPANT_COLS, PGJSON_NCOLS(PARTICIPANT_COLS));
 }
 
-static cJSON *enrolments_json(const PGresult *r)
+static const pgjson_col_t ENROLMENT_COLS[] = {
+    {"enrolment_id", PE_ID, PGJSON_INT},
+    {"program_code", PE_PROGRAM, PGJSON_TEXT},
+    {"village_code", PE_VILLAGE, PGJSON_TEXT},
+    {"funding_source", PE_FUNDING, PGJSON_TEXT},
+    {"payer_code", PE_PAYER, PGJSON_TEXT},
+    {"start_month", PE_START, PGJSON_TEXT},
+    {"end_month", PE_END, PGJSON_TEXT},
+    {"status", PE_STATUS, PGJSON_TEXT},
+    {"end_reason", PE_END_REASON, PGJSON_TEXT},
+    {"submission_id", PE_SUBMISSION, PGJSON_TEXT},
+    {"created_at", PE_CREATED, PGJSON_TEXT},
+    {"accrued_months", PE_MONTHS, PGJSON_INT},
+    {"accrued_amount", PE_AMOUNT, PGJSON_INT}};
+
+static const pgjson_col_t APPLICATION_HEAD[] = {
+    {"submission_id", AP_SUBMISSION, PGJSON_TEXT},
+    {"program_code", AP_PROGRAM, PGJSON_TEXT},
+    {"village_code", AP_VILLAGE, PGJSON_TEXT},
+    {"decision", AP_DECISION, PGJSON_TEXT}};
+static const pgjson_col_t APPLICATION_TIMES[] = {
+    {"received_at", AP_RECEIVED, PGJSON_TEXT}, {"decided_at", AP_DECIDED, PGJSON_TEXT}};
+
+/* The comma-separated codes of a column as an array of strings; NULL when
+ * out of memory. */
+static cJSON *codes_json(const char *text)
 {
-    static const char *keys[] = {
-        "program_code", "village_code", "funding_source", "payer_code",    "start_month",
-        "end_month",    "status",       "end_reason",     "submission_id", "created_at"};
-    cJSON *list = cJSON_CreateArray();
-    for (int i = 0; i < PQntuples(r); i++) {
-        cJSON *o = cJSON_CreateObject();
-        pgjson_add_int(o, "enrolment_id", r, i, 0);
-        for (int c = 1; c <= 10; c++)
-            pgjson_add_text(o, keys[c - 1], r, i, c);
-        pgjson_add_int(o, "accrued_months", r, i, 11);
-        pgjson_add_int(o, "accrued_amount", r, i, 12);
-        cJSON_AddItemToArray(list, o);
-    }
-    return list;
+    cJSON *codes = cJSON_CreateArray();
+    char *copy = strdup(text);
+    bool ok = codes && copy;
+    for (char *save = NULL, *tok = ok ? strtok_r(copy, ",", &save) : NULL; ok && tok;
+         tok = strtok_r(NULL, ",", &save))
+        ok = pgjson_append(codes, cJSON_CreateString(tok));
+    free(copy);
+    return pgjson_whole(codes, ok);
 }
 
-static cJSON *applications_json(const PGresult *r)
+static cJSON *application_json(const PGresult *r, int i, const void *ctx)
 {
-    static const char *keys[] = {"submission_id", "program_code", "village_code",
-                                 "decision"};
-    cJSON *list = cJSON_CreateArray();
-    for (int i = 0; i < PQntuples(r); i++) {
-        cJSON *o = cJSON_CreateObject();
-        for (int c = 0; c < 4; c++)
-            pgjson_add_text(o, keys[c], r, i, c);
-        cJSON *codes = cJSON_AddArrayToObject(o, "reasons");
-        char *list_text = strdup(ops_val(r, i, 4));
-        if (!list_text) {
-            cJSON_Delete(o);
-            cJSON_Delete(list);
-            return NULL;
-        }
-        for (char *save = NULL, *tok = strtok_r(list_text, ",", &save); tok;
-             tok = strtok_r(NULL, ",", &save))
-            cJSON_AddItemToArray(codes, cJSON_CreateString(tok));
-        free(list_text);
-        pgjson_add_text(o, "received_at", r, i, 5);
-        pgjson_add_text(o, "decided_at", r, i, 6);
-        cJSON_AddItemToArray(list, o);
-    }
-    return list;
+    (void)ctx;
+    cJSON *o = pgjson_row(r, i, APPLICATION_HEAD, PGJSON_NCOLS(APPLICATION_HEAD));
+    return pgjson_whole(
+        o,
+        o && pgjson_put(o, "reasons", codes_json(ops_val(r, i, AP_REASONS))) &&
+            pgjson_add_cols(o, r, i, APPLICATION_TIMES, PGJSON_NCOLS(APPLICATION_TIMES)));
 }
 
 typedef struct {
@@ -429,8 +458,11 @@ static int person_print_json(const ops_args_t *args, const char *nik, const pers
               cJSON_AddBoolToObject(doc, "masked", !args->unmasked) &&
               cJSON_AddBoolToObject(doc, "found", person_found(p)) &&
               pgjson_put(doc, "participant", participant_json(p->person)) &&
-              pgjson_put(doc, "enrolments", enrolments_json(p->enrolments)) &&
-              pgjson_put(doc, "applications", applications_json(p->applications));
+              pgjson_put(doc, "enrolments",
+                         pgjson_table(p->enrolments, ENROLMENT_COLS,
+                                      PGJSON_NCOLS(ENROLMENT_COLS))) &&
+              pgjson_put(doc, "applications",
+                         pgjson_rows(p->applications, application_json, NULL));
     return ops_print_json(pgjson_whole(doc, ok));
 }
 
@@ -439,31 +471,34 @@ static int person_print_text(const ops_args_t *args, const char *nik, const pers
     char shown[NIK_LEN + 1], name[256], money[48];
     ops_nik(args, nik, shown, sizeof shown);
     if (PQntuples(p->person) == 1) {
-        ops_text(args, PQgetvalue(p->person, 0, 1), name, sizeof name);
+        ops_text(args, PQgetvalue(p->person, 0, PA_NAME), name, sizeof name);
         printf("NIK %s  %s  born %s  sex %s  (participant since %s)\n", shown, name,
-               PQgetvalue(p->person, 0, 2), PQgetvalue(p->person, 0, 3),
-               PQgetvalue(p->person, 0, 4));
+               PQgetvalue(p->person, 0, PA_BIRTH), PQgetvalue(p->person, 0, PA_SEX),
+               PQgetvalue(p->person, 0, PA_CREATED));
     } else {
         printf("NIK %s  not a participant\n", shown);
     }
     const PGresult *e = p->enrolments;
     printf("\nenrolments: %d\n", PQntuples(e));
     for (int i = 0; i < PQntuples(e); i++) {
-        money_format_rp(strtoll(PQgetvalue(e, i, 12), NULL, 10), money, sizeof money);
+        money_format_rp(strtoll(PQgetvalue(e, i, PE_AMOUNT), NULL, 10), money,
+                        sizeof money);
         printf(
             "  #%-6s %-7s %-16s %-14s %-9s payer %-14s from %s%s%s  accrued %s month(s), "
             "%s\n",
-            PQgetvalue(e, i, 0), PQgetvalue(e, i, 7), PQgetvalue(e, i, 1),
-            PQgetvalue(e, i, 2), PQgetvalue(e, i, 3), PQgetvalue(e, i, 4),
-            PQgetvalue(e, i, 5), PQgetisnull(e, i, 6) ? "" : " to ", ops_val(e, i, 6),
-            PQgetvalue(e, i, 11), money);
+            PQgetvalue(e, i, PE_ID), PQgetvalue(e, i, PE_STATUS),
+            PQgetvalue(e, i, PE_PROGRAM), PQgetvalue(e, i, PE_VILLAGE),
+            PQgetvalue(e, i, PE_FUNDING), PQgetvalue(e, i, PE_PAYER),
+            PQgetvalue(e, i, PE_START), PQgetisnull(e, i, PE_END) ? "" : " to ",
+            ops_val(e, i, PE_END), PQgetvalue(e, i, PE_MONTHS), money);
     }
     const PGresult *a = p->applications;
     printf("\napplications: %d\n", PQntuples(a));
     for (int i = 0; i < PQntuples(a); i++)
-        printf("  %s  %-36s  %-16s  %-14s  %-8s  %s\n", PQgetvalue(a, i, 5),
-               PQgetvalue(a, i, 0), PQgetvalue(a, i, 1), PQgetvalue(a, i, 2),
-               PQgetvalue(a, i, 3), ops_val(a, i, 4));
+        printf("  %s  %-36s  %-16s  %-14s  %-8s  %s\n", PQgetvalue(a, i, AP_RECEIVED),
+               PQgetvalue(a, i, AP_SUBMISSION), PQgetvalue(a, i, AP_PROGRAM),
+               PQgetvalue(a, i, AP_VILLAGE), PQgetvalue(a, i, AP_DECISION),
+               ops_val(a, i, AP_REASONS));
     return OPS_OK;
 }
 
@@ -474,7 +509,7 @@ static int ops_participants(const ops_args_t *args)
         fputs(USAGE_PARTICIPANTS, stderr);
         return OPS_USAGE;
     }
-    if (!nik_digits(args->positional[0], nik)) {
+    if (!args_nik_digits(args->positional[0], nik)) {
         fprintf(stderr, "lindungctl participants: a NIK is 16 digits\n");
         return OPS_USAGE;
     }

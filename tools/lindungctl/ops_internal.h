@@ -50,6 +50,11 @@ void ops_age(double seconds, char *out, size_t cap);
 /* "" for SQL NULL, so text output never prints "(null)". */
 const char *ops_val(const PGresult *r, int row, int col);
 
+/* A free-text column as a JSON field, masked as ops_text does; null for SQL
+ * NULL. False when out of memory. */
+bool ops_add_text(const ops_args_t *args, cJSON *obj, const char *key, const PGresult *r,
+                  int row, int col);
+
 int ops_status(const ops_args_t *args);
 int ops_trace(const ops_args_t *args);
 #endif

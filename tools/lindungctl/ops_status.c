@@ -21,6 +21,7 @@
 static const char *SQL_QUEUE =
     "SELECT count(*), coalesce(extract(epoch FROM now() - min(received_at)), 0)::float8 "
     "FROM submissions WHERE status <> 'verified'";
+enum { QU_DEPTH, QU_OLDEST };
 
 /* Through submissions.verified_at: a submission's decisions are written in
  * the transaction that verifies it (db/migrations/006_ops_indexes.sql). */
@@ -28,6 +29,7 @@ static const char *SQL_DECISIONS_HOUR = "SELECT a.decision, count(*) FROM submis
                                         "JOIN applicants a ON a.submission_id = s.id "
                                         "WHERE s.verified_at >= now() - interval '1 "
                                         "hour' GROUP BY a.decision ORDER BY a.decision";
+enum { DE_DECISION, DE_COUNT };
 
 static const char *SQL_REASONS_HOUR =
     "SELECT r->>'code', count(*) FROM submissions s "
@@ -35,6 +37,7 @@ static const char *SQL_REASONS_HOUR =
     "CROSS JOIN LATERAL jsonb_array_elements(a.reasons) r "
     "WHERE s.verified_at >= now() - interval '1 hour' "
     "GROUP BY 1 ORDER BY 2 DESC, 1";
+enum { RE_CODE, RE_COUNT };
 
 /* Runs are one transaction each (accrual.c): a row is a finished run. */
 static const char *SQL_LAST_RUN =
@@ -49,6 +52,17 @@ static const char *SQL_LAST_RUN =
                                          "FROM billing_runs WHERE finished_at IS NOT "
                                          "NULL ORDER BY finished_at DESC, id DESC "
                                          "LIMIT 1";
+enum {
+    LR_ID,
+    LR_PERIOD,
+    LR_TRIGGER,
+    LR_STARTED,
+    LR_FINISHED,
+    LR_LINES,
+    LR_AMOUNT,
+    LR_DURATION,
+    LR_AGE
+};
 
 typedef struct {
     const char *name, *port_var, *host_var;
@@ -213,90 +227,122 @@ static void facts_clear(facts_t *f)
 static long decisions_of(const facts_t *f, const char *decision)
 {
     for (int i = 0; i < PQntuples(f->decisions); i++)
-        if (strcmp(PQgetvalue(f->decisions, i, 0), decision) == 0)
-            return atol(PQgetvalue(f->decisions, i, 1));
+        if (strcmp(PQgetvalue(f->decisions, i, DE_DECISION), decision) == 0)
+            return atol(PQgetvalue(f->decisions, i, DE_COUNT));
     return 0;
 }
 
 /* ------------------------------------------------------------ output */
 
+static cJSON *daemon_json(const daemon_t *d, const probe_t *p)
+{
+    cJSON *o = cJSON_CreateObject();
+    return pgjson_whole(
+        o, o && cJSON_AddStringToObject(o, "name", d->name) &&
+               cJSON_AddStringToObject(o, "url", p->url) &&
+               cJSON_AddStringToObject(o, "status", p->state) &&
+               (p->http_status
+                    ? cJSON_AddNumberToObject(o, "http_status", p->http_status) != NULL
+                    : cJSON_AddNullToObject(o, "http_status") != NULL) &&
+               (p->reason[0] ? cJSON_AddStringToObject(o, "reason", p->reason) != NULL
+                             : cJSON_AddNullToObject(o, "reason") != NULL));
+}
+
 static cJSON *daemons_json(const probe_t *probes)
 {
     cJSON *list = cJSON_CreateArray();
-    for (size_t i = 0; i < NDAEMONS; i++) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "name", daemons[i].name);
-        cJSON_AddStringToObject(o, "url", probes[i].url);
-        cJSON_AddStringToObject(o, "status", probes[i].state);
-        if (probes[i].http_status)
-            cJSON_AddNumberToObject(o, "http_status", probes[i].http_status);
-        else
-            cJSON_AddNullToObject(o, "http_status");
-        if (probes[i].reason[0])
-            cJSON_AddStringToObject(o, "reason", probes[i].reason);
-        else
-            cJSON_AddNullToObject(o, "reason");
-        cJSON_AddItemToArray(list, o);
-    }
-    return list;
+    bool ok = list != NULL;
+    for (size_t i = 0; ok && i < NDAEMONS; i++)
+        ok = pgjson_append(list, daemon_json(&daemons[i], &probes[i]));
+    return pgjson_whole(list, ok);
 }
+
+static const pgjson_col_t LAST_RUN_COLS[] = {{"run_id", LR_ID, PGJSON_INT},
+                                             {"period", LR_PERIOD, PGJSON_TEXT},
+                                             {"trigger", LR_TRIGGER, PGJSON_TEXT},
+                                             {"started_at", LR_STARTED, PGJSON_TEXT},
+                                             {"finished_at", LR_FINISHED, PGJSON_TEXT},
+                                             {"lines_added", LR_LINES, PGJSON_INT},
+                                             {"amount_added", LR_AMOUNT, PGJSON_INT}};
 
 static cJSON *last_run_json(const PGresult *r)
 {
     if (PQntuples(r) != 1)
         return cJSON_CreateNull();
-    cJSON *o = cJSON_CreateObject();
-    pgjson_add_int(o, "run_id", r, 0, 0);
-    pgjson_add_text(o, "period", r, 0, 1);
-    pgjson_add_text(o, "trigger", r, 0, 2);
-    pgjson_add_text(o, "started_at", r, 0, 3);
-    pgjson_add_text(o, "finished_at", r, 0, 4);
-    pgjson_add_int(o, "lines_added", r, 0, 5);
-    pgjson_add_int(o, "amount_added", r, 0, 6);
-    cJSON_AddNumberToObject(o, "duration_seconds", atof(PQgetvalue(r, 0, 7)));
-    cJSON_AddNumberToObject(o, "age_seconds", atof(PQgetvalue(r, 0, 8)));
-    return o;
+    cJSON *o = pgjson_row(r, 0, LAST_RUN_COLS, PGJSON_NCOLS(LAST_RUN_COLS));
+    return pgjson_whole(
+        o, o &&
+               cJSON_AddNumberToObject(o, "duration_seconds",
+                                       atof(PQgetvalue(r, 0, LR_DURATION))) &&
+               cJSON_AddNumberToObject(o, "age_seconds", atof(PQgetvalue(r, 0, LR_AGE))));
 }
 
-static void add_database_json(cJSON *doc, const facts_t *f)
+static cJSON *queue_json(const PGresult *q)
 {
-    cJSON *db = cJSON_AddObjectToObject(doc, "database");
-    cJSON_AddBoolToObject(db, "reachable", f->error[0] == '\0');
-    if (f->error[0]) {
-        cJSON_AddStringToObject(db, "error", f->error);
-        cJSON_AddNullToObject(doc, "queue");
-        cJSON_AddNullToObject(doc, "decisions_last_hour");
-        cJSON_AddNullToObject(doc, "last_billing_run");
-        return;
-    }
-    cJSON_AddNullToObject(db, "error");
-    cJSON *q = cJSON_AddObjectToObject(doc, "queue");
-    pgjson_add_int(q, "depth", f->queue, 0, 0);
-    cJSON_AddNumberToObject(q, "oldest_age_seconds", atof(PQgetvalue(f->queue, 0, 1)));
-    cJSON *d = cJSON_AddObjectToObject(doc, "decisions_last_hour");
-    cJSON_AddNumberToObject(d, "accepted", (double)decisions_of(f, "accepted"));
-    cJSON_AddNumberToObject(d, "rejected", (double)decisions_of(f, "rejected"));
-    cJSON *reasons = cJSON_AddObjectToObject(d, "reasons");
-    for (int i = 0; i < PQntuples(f->reasons); i++)
-        cJSON_AddNumberToObject(reasons, PQgetvalue(f->reasons, i, 0),
-                                atof(PQgetvalue(f->reasons, i, 1)));
-    cJSON_AddItemToObject(doc, "last_billing_run", last_run_json(f->last_run));
+    cJSON *o = cJSON_CreateObject();
+    return pgjson_whole(o,
+                        pgjson_add_int(o, "depth", q, 0, QU_DEPTH) &&
+                            cJSON_AddNumberToObject(o, "oldest_age_seconds",
+                                                    atof(PQgetvalue(q, 0, QU_OLDEST))));
+}
+
+static cJSON *reasons_json(const PGresult *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    bool ok = o != NULL;
+    for (int i = 0; ok && i < PQntuples(r); i++)
+        ok = cJSON_AddNumberToObject(o, PQgetvalue(r, i, RE_CODE),
+                                     atof(PQgetvalue(r, i, RE_COUNT))) != NULL;
+    return pgjson_whole(o, ok);
+}
+
+static cJSON *decisions_json(const facts_t *f)
+{
+    cJSON *o = cJSON_CreateObject();
+    return pgjson_whole(
+        o,
+        o &&
+            cJSON_AddNumberToObject(o, "accepted", (double)decisions_of(f, "accepted")) &&
+            cJSON_AddNumberToObject(o, "rejected", (double)decisions_of(f, "rejected")) &&
+            pgjson_put(o, "reasons", reasons_json(f->reasons)));
+}
+
+static cJSON *database_json(const facts_t *f)
+{
+    cJSON *o = cJSON_CreateObject();
+    return pgjson_whole(
+        o, o && cJSON_AddBoolToObject(o, "reachable", f->error[0] == '\0') &&
+               (f->error[0] ? cJSON_AddStringToObject(o, "error", f->error) != NULL
+                            : cJSON_AddNullToObject(o, "error") != NULL));
+}
+
+static bool add_database_json(cJSON *doc, const facts_t *f)
+{
+    if (!pgjson_put(doc, "database", database_json(f)))
+        return false;
+    if (f->error[0])
+        return cJSON_AddNullToObject(doc, "queue") &&
+               cJSON_AddNullToObject(doc, "decisions_last_hour") &&
+               cJSON_AddNullToObject(doc, "last_billing_run");
+    return pgjson_put(doc, "queue", queue_json(f->queue)) &&
+           pgjson_put(doc, "decisions_last_hour", decisions_json(f)) &&
+           pgjson_put(doc, "last_billing_run", last_run_json(f->last_run));
 }
 
 static int print_json(const probe_t *probes, const facts_t *f, bool healthy)
 {
     cJSON *doc = cJSON_CreateObject();
     bool ok = doc && cJSON_AddBoolToObject(doc, "ok", healthy) &&
-              pgjson_put(doc, "daemons", daemons_json(probes));
-    if (ok)
-        add_database_json(doc, f);
+              pgjson_put(doc, "daemons", daemons_json(probes)) &&
+              add_database_json(doc, f);
     return ops_print_json(pgjson_whole(doc, ok));
 }
 
 static void print_reasons(const PGresult *r)
 {
     for (int i = 0; i < PQntuples(r); i++)
-        printf("%s%s %s", i == 0 ? " (" : ", ", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+        printf("%s%s %s", i == 0 ? " (" : ", ", PQgetvalue(r, i, RE_CODE),
+               PQgetvalue(r, i, RE_COUNT));
     printf("%s\n", PQntuples(r) > 0 ? ")" : "");
 }
 
@@ -307,13 +353,13 @@ static void print_last_run(const PGresult *r)
         return;
     }
     char money[48], age[32];
-    money_format_rp(strtoll(PQgetvalue(r, 0, 6), NULL, 10), money, sizeof money);
-    ops_age(atof(PQgetvalue(r, 0, 8)), age, sizeof age);
+    money_format_rp(strtoll(PQgetvalue(r, 0, LR_AMOUNT), NULL, 10), money, sizeof money);
+    ops_age(atof(PQgetvalue(r, 0, LR_AGE)), age, sizeof age);
     printf("last billing     %s run %s (%s), finished %s (%s ago) in %.1fs: "
            "%s lines, %s\n",
-           PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2),
-           PQgetvalue(r, 0, 4), age, atof(PQgetvalue(r, 0, 7)), PQgetvalue(r, 0, 5),
-           money);
+           PQgetvalue(r, 0, LR_PERIOD), PQgetvalue(r, 0, LR_ID),
+           PQgetvalue(r, 0, LR_TRIGGER), PQgetvalue(r, 0, LR_FINISHED), age,
+           atof(PQgetvalue(r, 0, LR_DURATION)), PQgetvalue(r, 0, LR_LINES), money);
 }
 
 static void print_text(const probe_t *probes, const facts_t *f)
@@ -328,8 +374,9 @@ static void print_text(const probe_t *probes, const facts_t *f)
     }
     printf("database         reachable\n");
     char age[32];
-    ops_age(atof(PQgetvalue(f->queue, 0, 1)), age, sizeof age);
-    printf("verify queue     %s waiting, oldest %s\n", PQgetvalue(f->queue, 0, 0), age);
+    ops_age(atof(PQgetvalue(f->queue, 0, QU_OLDEST)), age, sizeof age);
+    printf("verify queue     %s waiting, oldest %s\n", PQgetvalue(f->queue, 0, QU_DEPTH),
+           age);
     printf("decisions (1h)   %ld accepted, %ld rejected", decisions_of(f, "accepted"),
            decisions_of(f, "rejected"));
     print_reasons(f->reasons);

@@ -22,6 +22,7 @@ static const char *SQL_RESOLVE_OCCUPATIONS =
     "FROM occupations o, jsonb_array_elements_text($1::jsonb) x "
     "WHERE o.code::text = x OR upper(o.name) = upper(x) OR (x = 'informal' AND "
     "o.informal)";
+enum { RO_CODES, RO_UNKNOWN };
 
 /* One programme from its JSON object ($1) and resolved occupation codes ($2).
  * A programme whose rules did not change keeps its version (the WHERE). */
@@ -109,6 +110,7 @@ static const char *SQL_UPSERT =
     "  EXCLUDED.relief_applies, EXCLUDED.relief_basis, EXCLUDED.insured_income, "
     "  EXCLUDED.income_ceiling, EXCLUDED.renews, EXCLUDED.total_target) "
     "RETURNING id, version";
+enum { UP_ID, UP_VERSION };
 
 static const char *SQL_VERSION = "INSERT INTO program_versions (program_id, version, "
                                  "rules) VALUES ($1, $2, $3::jsonb) "
@@ -128,11 +130,13 @@ static const char *SQL_RENEWS_OK =
     "SELECT n.renews IS NOT NULL AND o.coverage_end IS NOT NULL "
     "  AND o.coverage_end < n.coverage_start "
     "FROM programs n LEFT JOIN programs o ON o.id = n.renews WHERE n.code = $1";
+enum { RK_OK };
 
 /* Queue the renewal of the old programme's participants (verify decides
  * them under this programme's rules). */
 static const char *SQL_RENEWAL_QUEUE =
     "SELECT program_renewal_queue(id) FROM programs WHERE code = $1";
+enum { RQ_QUEUED };
 
 static const char *SQL_REGENCY_EXISTS =
     "SELECT 1 FROM regions WHERE code = $1 AND level = 'regency'";
@@ -285,12 +289,12 @@ static int load_one(db_t *db, const cJSON *p)
     const char *op[] = {occ};
     r = db_exec(db, SQL_RESOLVE_OCCUPATIONS, 1, op);
     free(occ);
-    if (!db_ok(r) || atoi(PQgetvalue(r, 0, 1)) > 0) {
+    if (!db_ok(r) || atoi(PQgetvalue(r, 0, RO_UNKNOWN)) > 0) {
         PQclear(r);
         return problem(code, "occupations", "names an unknown occupation");
     }
     char codes[1024];
-    snprintf(codes, sizeof codes, "%s", PQgetvalue(r, 0, 0));
+    snprintf(codes, sizeof codes, "%s", PQgetvalue(r, 0, RO_CODES));
     PQclear(r);
     char *json = cJSON_PrintUnformatted(p);
     if (!json)
@@ -301,10 +305,10 @@ static int load_one(db_t *db, const cJSON *p)
     if (!db_ok(r)) {
         bad = problem(code, "", db_error(db));
     } else if (PQntuples(r) == 1) {
-        const char *vp[] = {PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), json};
+        const char *vp[] = {PQgetvalue(r, 0, UP_ID), PQgetvalue(r, 0, UP_VERSION), json};
         bad = db_run(db, SQL_VERSION, 3, vp) ? 0 : problem(code, "", db_error(db));
         if (!bad)
-            printf("program %s: version %s\n", code, PQgetvalue(r, 0, 1));
+            printf("program %s: version %s\n", code, PQgetvalue(r, 0, UP_VERSION));
         const char *cp[] = {code};
         if (!bad && !db_run(db, SQL_FOLLOW_END, 1, cp))
             bad = problem(code, "coverage_end", db_error(db));
@@ -341,7 +345,7 @@ static int renew_one(db_t *db, const cJSON *p)
         return 0;
     const char *cp[] = {code};
     PGresult *r = db_exec(db, SQL_RENEWS_OK, 1, cp);
-    bool ok = db_ok(r) && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    bool ok = db_ok(r) && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, RK_OK), "t") == 0;
     PQclear(r);
     if (!ok)
         return problem(code, "renews",
@@ -351,7 +355,7 @@ static int renew_one(db_t *db, const cJSON *p)
     ok = db_ok(r) && PQntuples(r) == 1;
     if (ok)
         printf("program %s: %s participants of %s queued for renewal\n", code,
-               PQgetvalue(r, 0, 0), str(p, "renews"));
+               PQgetvalue(r, 0, RQ_QUEUED), str(p, "renews"));
     PQclear(r);
     return ok ? 0 : problem(code, "renews", db_error(db));
 }

@@ -42,6 +42,7 @@ static const char SQL_REGENCIES[] =
 
 /* The same rows as one JSON array. */
 static const char SQL_AS_JSON[] = "SELECT coalesce(json_agg(t), '[]')::text FROM (%s) t";
+enum { AJ_DOCUMENT };
 
 static const char SQL_PROGRAM_EXISTS[] = "SELECT 1 FROM programs WHERE code = $1";
 
@@ -112,7 +113,7 @@ static int participants(int argc, char **argv)
         return 1;
     }
     if (json)
-        printf("%s\n", PQgetvalue(r, 0, 0));
+        printf("%s\n", PQgetvalue(r, 0, AJ_DOCUMENT));
     else
         print_table(r);
     PQclear(r);
