@@ -207,6 +207,85 @@ static void tend_sockets(void *arg)
     zmq_poll(items, 2, 0);
 }
 
+/* Everything main starts, so that one function stops it, whether start-up
+ * got all the way or failed half-way (nothing left for a leak checker). */
+typedef struct {
+    schedule_t *schedule;
+    void *zmq;
+    metrics_t *metrics;
+    zmqauth_t *auth;
+    bus_t *in;
+    control_t *control;
+    ready_t *ready;
+    httpd_t *server;
+    db_t *db;
+} parts_t;
+
+static void parts_stop(parts_t *p)
+{
+    db_destroy(&p->db);
+    httpd_destroy(&p->server);
+    control_destroy(&p->control);
+    bus_destroy(&p->in);
+    zmqauth_destroy(&p->auth);
+    if (p->zmq)
+        zmq_ctx_term(p->zmq);
+    p->zmq = NULL;
+    ready_destroy(&p->ready);
+    metrics_destroy(&p->metrics);
+    schedule_destroy(&p->schedule);
+}
+
+/* 0 when everything is up; else the exit code (2: configuration, 1: other). */
+static int parts_start(parts_t *p, const settings_t *s)
+{
+    char err[256];
+    p->schedule = schedule_new(s->schedule, err, sizeof err);
+    if (!p->schedule) {
+        log_error("config.invalid", "detail", err);
+        return 2;
+    }
+    p->zmq = zmq_ctx_new();
+    p->metrics = metrics_new();
+    if (!p->zmq || !p->metrics) {
+        log_error("startup.failed", "detail", "out of memory");
+        return 1;
+    }
+    db_observe(p->metrics);
+    billing_metrics_init(p->metrics);
+    p->auth = zmqauth_new(p->zmq, ZMQAUTH_SERVER, p->metrics, err, sizeof err);
+    if (!p->auth) {
+        log_error("config.invalid", "detail", err);
+        return 2;
+    }
+    p->in = bus_new(p->zmq, BUS_SUBSCRIBER, s->enrolments, true, p->auth, p->metrics, err,
+                    sizeof err);
+    p->control = p->in ? control_new(p->zmq, s->control, p->auth, err, sizeof err) : NULL;
+    if (!p->in || !p->control) {
+        log_error("bus.failed", "detail", err);
+        return 1;
+    }
+    control_set_window(p->control, (int)s->max_past_months, (int)s->max_future_months);
+    p->ready = ready_new(s->db);
+    if (!p->ready) {
+        log_error("startup.failed", "detail", "out of memory");
+        return 1;
+    }
+    ready_watch(p->ready, p->in);
+    p->server =
+        httpd_new_ops((int)s->port, ready_check, p->ready, p->metrics, err, sizeof err);
+    if (!p->server) {
+        log_error("http.failed", "detail", err);
+        return 1;
+    }
+    p->db = db_new(s->db);
+    if (!p->db) {
+        log_error("startup.failed", "detail", "out of memory");
+        return 1;
+    }
+    return 0;
+}
+
 int main(void)
 {
     log_init("billing");
@@ -217,56 +296,22 @@ int main(void)
     accrual_set_load_parts((int)s.load_parts);
     accrual_set_load_memory((int)s.load_memory_mb);
 
-    char err[256];
-    schedule_t *schedule = schedule_new(s.schedule, err, sizeof err);
-    if (!schedule) {
-        log_error("config.invalid", "detail", err);
-        return 2;
+    parts_t p = {0};
+    int rc = parts_start(&p, &s);
+    if (rc != 0) {
+        parts_stop(&p);
+        return rc;
     }
-    void *zmq = zmq_ctx_new();
-    metrics_t *metrics = metrics_new();
-    if (!metrics) {
-        log_error("startup.failed", "detail", "out of memory");
-        return 1;
-    }
-    db_observe(metrics);
-    billing_metrics_init(metrics);
-    zmqauth_t *auth = zmqauth_new(zmq, ZMQAUTH_SERVER, metrics, err, sizeof err);
-    if (!auth) {
-        log_error("config.invalid", "detail", err);
-        return 2;
-    }
-    bus_t *in =
-        bus_new(zmq, BUS_SUBSCRIBER, s.enrolments, true, auth, metrics, err, sizeof err);
-    control_t *control = in ? control_new(zmq, s.control, auth, err, sizeof err) : NULL;
-    if (!in || !control) {
-        log_error("bus.failed", "detail", err);
-        return 1;
-    }
-    control_set_window(control, (int)s.max_past_months, (int)s.max_future_months);
-    ready_t *ready = ready_new(s.db);
-    if (!ready) {
-        log_error("startup.failed", "detail", "out of memory");
-        return 1;
-    }
-    ready_watch(ready, in);
-    httpd_t *server =
-        httpd_new_ops((int)s.port, ready_check, ready, metrics, err, sizeof err);
-    if (!server) {
-        log_error("http.failed", "detail", err);
-        return 1;
-    }
-    db_t *db = db_new(s.db);
-    if (!db) {
-        log_error("startup.failed", "detail", "out of memory");
-        return 1;
-    }
+    db_t *db = p.db;
+    metrics_t *metrics = p.metrics;
+    bus_t *in = p.in;
+    control_t *control = p.control;
     log_info("started", "bus_in", s.enrolments, "control", s.control, "schedule",
              s.schedule);
 
     state_t st = {.db = db,
                   .metrics = metrics,
-                  .schedule = schedule,
+                  .schedule = p.schedule,
                   .catch_up_months = s.catch_up_months};
     zmq_pollitem_t items[] = {{.socket = bus_socket(in), .events = ZMQ_POLLIN},
                               {.socket = control_socket(control), .events = ZMQ_POLLIN}};
@@ -293,15 +338,7 @@ int main(void)
     }
 
     log_info("stopping");
-    db_destroy(&db);
-    httpd_destroy(&server);
-    control_destroy(&control);
-    bus_destroy(&in);
-    zmqauth_destroy(&auth);
-    zmq_ctx_term(zmq);
-    ready_destroy(&ready);
-    metrics_destroy(&metrics);
-    schedule_destroy(&schedule);
+    parts_stop(&p);
     log_info("stopped");
     return 0;
 }

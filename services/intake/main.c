@@ -110,56 +110,103 @@ static void log_started(const settings_t *s)
                  "clear unless a TLS proxy is in front (docs/operations.md, HTTPS)");
 }
 
+/* Everything main starts, so that one function stops it, whether start-up
+ * got all the way or failed half-way (nothing left for a leak checker). */
+typedef struct {
+    tls_pem_t tls;
+    void *zmq;
+    metrics_t *metrics;
+    zmqauth_t *auth;
+    bus_t *bus;
+    ready_t *ready;
+    route_ctx_t routes; /* the handlers' context: lives as long as the server */
+    httpd_t *server;
+} parts_t;
+
+static void parts_stop(parts_t *p)
+{
+    httpd_destroy(&p->server);
+    bus_destroy(&p->bus);
+    ready_destroy(&p->ready);
+    zmqauth_destroy(&p->auth);
+    if (p->zmq)
+        zmq_ctx_term(p->zmq);
+    p->zmq = NULL;
+    metrics_destroy(&p->metrics);
+    pemfile_free(&p->tls.cert);
+    pemfile_free(&p->tls.key);
+}
+
+/* 0 when everything is up; else the exit code (2: configuration, 1: other). */
+static int parts_start(parts_t *p, const settings_t *s)
+{
+    char err[256];
+    p->zmq = zmq_ctx_new();
+    p->metrics = metrics_new();
+    if (!p->zmq || !p->metrics) {
+        log_error("startup.failed", "detail", "out of memory");
+        return 1;
+    }
+    events_metrics_init(p->metrics);
+    db_observe(p->metrics);
+    p->auth = zmqauth_new(p->zmq, ZMQAUTH_SERVER, p->metrics, err, sizeof err);
+    if (!p->auth) {
+        log_error("config.invalid", "detail", err);
+        return 2;
+    }
+    p->bus = bus_new(p->zmq, BUS_PUBLISHER, s->bus_endpoint, true, p->auth, p->metrics,
+                     err, sizeof err);
+    if (!p->bus) {
+        log_error("bus.failed", "detail", err);
+        return 1;
+    }
+    p->ready = ready_new(s->db);
+    if (!p->ready) {
+        log_error("startup.failed", "detail", "out of memory");
+        return 1;
+    }
+    ready_watch(p->ready, p->bus);
+    p->routes = (route_ctx_t){.conninfo = s->db,
+                              .bus = p->bus,
+                              .metrics = p->metrics,
+                              .db_answer_ms = (int)s->db_answer_s * 1000};
+    httpd_config_t http = {.port = (int)s->port,
+                           .threads = (int)s->threads,
+                           .max_body = (size_t)s->max_body,
+                           .timeout_s = (int)s->timeout_s,
+                           .max_connections = (int)s->max_connections,
+                           .header_timeout_s = (int)s->header_timeout_s,
+                           .body_budget = (size_t)s->body_budget_mb << 20,
+                           .handler = api_handle,
+                           .admit = api_admit,
+                           .ready = ready_check,
+                           .ready_arg = p->ready,
+                           .arg = &p->routes,
+                           .metrics = p->metrics,
+                           .tls_cert_pem = p->tls.cert,
+                           .tls_key_pem = p->tls.key};
+    p->server = httpd_new(&http, err, sizeof err);
+    if (!p->server) {
+        log_error("http.failed", "detail", err);
+        return 1;
+    }
+    return 0;
+}
+
 int main(void)
 {
     log_init("intake");
     signals_install();
     settings_t s;
-    tls_pem_t tls = {0};
-    if (read_settings(&s) != 0 || read_tls(&s, &tls) != 0)
-        return 2;
-
-    char err[256];
-    void *zmq = zmq_ctx_new();
-    metrics_t *metrics = metrics_new();
-    events_metrics_init(metrics);
-    db_observe(metrics);
-    zmqauth_t *auth = zmqauth_new(zmq, ZMQAUTH_SERVER, metrics, err, sizeof err);
-    if (!auth) {
-        log_error("config.invalid", "detail", err);
+    parts_t p = {0};
+    if (read_settings(&s) != 0 || read_tls(&s, &p.tls) != 0) {
+        parts_stop(&p);
         return 2;
     }
-    bus_t *bus =
-        bus_new(zmq, BUS_PUBLISHER, s.bus_endpoint, true, auth, metrics, err, sizeof err);
-    if (!bus) {
-        log_error("bus.failed", "detail", err);
-        return 1;
-    }
-    ready_t *ready = ready_new(s.db);
-    ready_watch(ready, bus);
-    route_ctx_t routes = {.conninfo = s.db,
-                          .bus = bus,
-                          .metrics = metrics,
-                          .db_answer_ms = (int)s.db_answer_s * 1000};
-    httpd_config_t http = {.port = (int)s.port,
-                           .threads = (int)s.threads,
-                           .max_body = (size_t)s.max_body,
-                           .timeout_s = (int)s.timeout_s,
-                           .max_connections = (int)s.max_connections,
-                           .header_timeout_s = (int)s.header_timeout_s,
-                           .body_budget = (size_t)s.body_budget_mb << 20,
-                           .handler = api_handle,
-                           .admit = api_admit,
-                           .ready = ready_check,
-                           .ready_arg = ready,
-                           .arg = &routes,
-                           .metrics = metrics,
-                           .tls_cert_pem = tls.cert,
-                           .tls_key_pem = tls.key};
-    httpd_t *server = httpd_new(&http, err, sizeof err);
-    if (!server) {
-        log_error("http.failed", "detail", err);
-        return 1;
+    int rc = parts_start(&p, &s);
+    if (rc != 0) {
+        parts_stop(&p);
+        return rc;
     }
     log_started(&s);
 
@@ -167,14 +214,7 @@ int main(void)
         signals_sleep_ms(1000);
 
     log_info("stopping");
-    httpd_destroy(&server);
-    bus_destroy(&bus);
-    ready_destroy(&ready);
-    zmqauth_destroy(&auth);
-    zmq_ctx_term(zmq);
-    metrics_destroy(&metrics);
-    pemfile_free(&tls.cert);
-    pemfile_free(&tls.key);
+    parts_stop(&p);
     log_info("stopped");
     return 0;
 }

@@ -55,6 +55,79 @@ static void wait_for_work(bus_t *in, bus_t *out, long sweep_ms)
                   env.request_id);
 }
 
+/* Everything main starts, so that one function stops it, whether start-up
+ * got all the way or failed half-way (nothing left for a leak checker). */
+typedef struct {
+    void *zmq;
+    metrics_t *metrics;
+    zmqauth_t *auth;
+    bus_t *in, *out;
+    ready_t *ready;
+    httpd_t *server;
+    verifier_t *verifier;
+} parts_t;
+
+static void parts_stop(parts_t *p)
+{
+    verifier_destroy(&p->verifier);
+    httpd_destroy(&p->server);
+    bus_destroy(&p->in);
+    bus_destroy(&p->out);
+    zmqauth_destroy(&p->auth);
+    if (p->zmq)
+        zmq_ctx_term(p->zmq);
+    p->zmq = NULL;
+    ready_destroy(&p->ready);
+    metrics_destroy(&p->metrics);
+}
+
+/* 0 when everything is up; else the exit code (2: configuration, 1: other). */
+static int parts_start(parts_t *p, const settings_t *s)
+{
+    char err[256];
+    p->zmq = zmq_ctx_new();
+    p->metrics = metrics_new();
+    if (!p->zmq || !p->metrics) {
+        log_error("startup.failed", "detail", "out of memory");
+        return 1;
+    }
+    db_observe(p->metrics);
+    p->auth = zmqauth_new(p->zmq, ZMQAUTH_CLIENT, p->metrics, err, sizeof err);
+    if (!p->auth) {
+        log_error("config.invalid", "detail", err);
+        return 2;
+    }
+    p->in = bus_new(p->zmq, BUS_SUBSCRIBER, s->submissions, false, p->auth, p->metrics,
+                    err, sizeof err);
+    p->out = p->in ? bus_new(p->zmq, BUS_PUBLISHER, s->enrolments, false, p->auth,
+                             p->metrics, err, sizeof err)
+                   : NULL;
+    if (!p->in || !p->out) {
+        log_error("bus.failed", "detail", err);
+        return 1;
+    }
+    p->ready = ready_new(s->db);
+    if (!p->ready) {
+        log_error("startup.failed", "detail", "out of memory");
+        return 1;
+    }
+    ready_watch(p->ready, p->in);
+    ready_watch(p->ready, p->out);
+    p->server =
+        httpd_new_ops((int)s->port, ready_check, p->ready, p->metrics, err, sizeof err);
+    if (!p->server) {
+        log_error("http.failed", "detail", err);
+        return 1;
+    }
+    p->verifier = verifier_new(s->db, p->out, p->metrics);
+    if (!p->verifier) {
+        log_error("startup.failed", "detail", "out of memory");
+        return 1;
+    }
+    verifier_set_batch(p->verifier, (int)s->batch);
+    return 0;
+}
+
 int main(void)
 {
     log_init("verify");
@@ -62,66 +135,23 @@ int main(void)
     settings_t s;
     if (read_settings(&s) != 0)
         return 2;
-
-    char err[256];
-    void *zmq = zmq_ctx_new();
-    metrics_t *metrics = metrics_new();
-    if (!metrics) {
-        log_error("startup.failed", "detail", "out of memory");
-        return 1;
+    parts_t p = {0};
+    int rc = parts_start(&p, &s);
+    if (rc != 0) {
+        parts_stop(&p);
+        return rc;
     }
-    db_observe(metrics);
-    zmqauth_t *auth = zmqauth_new(zmq, ZMQAUTH_CLIENT, metrics, err, sizeof err);
-    if (!auth) {
-        log_error("config.invalid", "detail", err);
-        return 2;
-    }
-    bus_t *in = bus_new(zmq, BUS_SUBSCRIBER, s.submissions, false, auth, metrics, err,
-                        sizeof err);
-    bus_t *out = in ? bus_new(zmq, BUS_PUBLISHER, s.enrolments, false, auth, metrics, err,
-                              sizeof err)
-                    : NULL;
-    if (!in || !out) {
-        log_error("bus.failed", "detail", err);
-        return 1;
-    }
-    ready_t *ready = ready_new(s.db);
-    if (!ready) {
-        log_error("startup.failed", "detail", "out of memory");
-        return 1;
-    }
-    ready_watch(ready, in);
-    ready_watch(ready, out);
-    httpd_t *server =
-        httpd_new_ops((int)s.port, ready_check, ready, metrics, err, sizeof err);
-    if (!server) {
-        log_error("http.failed", "detail", err);
-        return 1;
-    }
-    verifier_t *verifier = verifier_new(s.db, out, metrics);
-    if (!verifier) {
-        log_error("startup.failed", "detail", "out of memory");
-        return 1;
-    }
-    verifier_set_batch(verifier, (int)s.batch);
     log_info("started", "bus_in", s.submissions, "bus_out", s.enrolments);
 
     while (!signals_stop_requested()) {
-        if (verifier_drain(verifier, signals_stop_requested) < 0)
+        if (verifier_drain(p.verifier, signals_stop_requested) < 0)
             log_warn("db.unavailable", "detail", "will retry at the next sweep");
-        verifier_observe_queue(verifier);
-        wait_for_work(in, out, s.sweep_ms);
+        verifier_observe_queue(p.verifier);
+        wait_for_work(p.in, p.out, s.sweep_ms);
     }
 
     log_info("stopping");
-    verifier_destroy(&verifier);
-    httpd_destroy(&server);
-    bus_destroy(&in);
-    bus_destroy(&out);
-    zmqauth_destroy(&auth);
-    zmq_ctx_term(zmq);
-    ready_destroy(&ready);
-    metrics_destroy(&metrics);
+    parts_stop(&p);
     log_info("stopped");
     return 0;
 }
