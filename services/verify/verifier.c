@@ -57,11 +57,35 @@ static const char *SQL_CLAIM =
 
 static const char *SQL_ASYNC_COMMIT = "SET LOCAL synchronous_commit TO off";
 
-/* The submission, locked, with its programme's rules (columns from
- * PROGRAM_COLUMN on) and, for a renewal, the last covered month of the
- * programme it renews, in one round trip. Only the submission row is
- * locked: programmes are read as any statement reads them. */
-#define PROGRAM_COLUMN 5
+/* The submission, locked, with its programme's rules and, for a renewal,
+ * the last covered month of the programme it renews, in one round trip.
+ * Only the submission row is locked: programmes are read as any statement
+ * reads them. Columns in the order of lock_column_t. */
+typedef enum {
+    LS_PROGRAM_ID,
+    LS_VILLAGE,
+    LS_RECEIVED_ON,
+    LS_REQUEST_ID,
+    LS_WAITED_S,
+    LS_P_ID,
+    LS_P_VERSION,
+    LS_P_CODE,
+    LS_P_REGENCY,
+    LS_P_FUNDING_SOURCE,
+    LS_P_COVERAGE_START,
+    LS_P_DEADLINE,
+    LS_P_MIN_AGE,
+    LS_P_MAX_AGE,
+    LS_P_OCCUPATIONS,
+    LS_P_POVERTY_REF_REQUIRED,
+    LS_P_PAYER_CODE,
+    LS_P_VILLAGE_QUOTA,
+    LS_P_TOTAL_QUOTA,
+    LS_P_DEADLINE_WARN_ONLY,
+    LS_P_COVERAGE_END,
+    LS_RENEWAL,
+    LS_RENEWED_END
+} lock_column_t;
 static const char *SQL_LOCK_SUBMISSION =
     "SELECT s.program_id, s.village_code, "
     "    to_char(s.received_at AT TIME ZONE 'Asia/Jakarta', 'YYYY-MM-DD'), "
@@ -345,45 +369,48 @@ static void payer_of(const program_rules_t *p, const char *village, const char *
         snprintf(out, 72, "%s", p->regency);
 }
 
-/* The programme's rules from row 0 of r, columns from `at` on. */
-static void load_program(PGresult *r, int at, batch_t *b)
+/* The programme's rules from row 0 of SQL_LOCK_SUBMISSION's result. */
+static void load_program(PGresult *r, batch_t *b)
 {
     program_rules_t *p = &b->program;
     memset(p, 0, sizeof *p);
-    p->id = atoi(PQgetvalue(r, 0, at + 0));
-    p->version = atoi(PQgetvalue(r, 0, at + 1));
-    snprintf(p->code, sizeof p->code, "%s", PQgetvalue(r, 0, at + 2));
-    snprintf(p->regency, sizeof p->regency, "%s", PQgetvalue(r, 0, at + 3));
-    snprintf(p->funding_source, sizeof p->funding_source, "%s", PQgetvalue(r, 0, at + 4));
-    date_parse(PQgetvalue(r, 0, at + 5), &p->coverage_start);
-    p->has_deadline =
-        !PQgetisnull(r, 0, at + 6) && date_parse(PQgetvalue(r, 0, at + 6), &p->deadline);
-    p->min_age = atoi(PQgetvalue(r, 0, at + 7));
-    p->max_age = atoi(PQgetvalue(r, 0, at + 8));
-    char *codes = PQgetvalue(r, 0, at + 9);
+    p->id = atoi(PQgetvalue(r, 0, LS_P_ID));
+    p->version = atoi(PQgetvalue(r, 0, LS_P_VERSION));
+    snprintf(p->code, sizeof p->code, "%s", PQgetvalue(r, 0, LS_P_CODE));
+    snprintf(p->regency, sizeof p->regency, "%s", PQgetvalue(r, 0, LS_P_REGENCY));
+    snprintf(p->funding_source, sizeof p->funding_source, "%s",
+             PQgetvalue(r, 0, LS_P_FUNDING_SOURCE));
+    date_parse(PQgetvalue(r, 0, LS_P_COVERAGE_START), &p->coverage_start);
+    p->has_deadline = !PQgetisnull(r, 0, LS_P_DEADLINE) &&
+                      date_parse(PQgetvalue(r, 0, LS_P_DEADLINE), &p->deadline);
+    p->min_age = atoi(PQgetvalue(r, 0, LS_P_MIN_AGE));
+    p->max_age = atoi(PQgetvalue(r, 0, LS_P_MAX_AGE));
+    char *codes = PQgetvalue(r, 0, LS_P_OCCUPATIONS);
     for (char *tok = strtok(codes, ","); tok && p->n_occupations < RULES_MAX_OCCUPATIONS;
          tok = strtok(NULL, ","))
         p->occupations[p->n_occupations++] = atoi(tok);
-    p->poverty_ref_required = strcmp(PQgetvalue(r, 0, at + 10), "t") == 0;
-    payer_of(p, b->village, PQgetvalue(r, 0, at + 11), b->payer);
-    b->village_quota = atoi(PQgetvalue(r, 0, at + 12));
-    b->total_quota = atoi(PQgetvalue(r, 0, at + 13));
-    p->deadline_warn_only = strcmp(PQgetvalue(r, 0, at + 14), "t") == 0;
-    p->has_coverage_end = !PQgetisnull(r, 0, at + 15) &&
-                          date_parse(PQgetvalue(r, 0, at + 15), &p->coverage_end);
+    p->poverty_ref_required =
+        strcmp(PQgetvalue(r, 0, LS_P_POVERTY_REF_REQUIRED), "t") == 0;
+    payer_of(p, b->village, PQgetvalue(r, 0, LS_P_PAYER_CODE), b->payer);
+    b->village_quota = atoi(PQgetvalue(r, 0, LS_P_VILLAGE_QUOTA));
+    b->total_quota = atoi(PQgetvalue(r, 0, LS_P_TOTAL_QUOTA));
+    p->deadline_warn_only = strcmp(PQgetvalue(r, 0, LS_P_DEADLINE_WARN_ONLY), "t") == 0;
+    p->has_coverage_end =
+        !PQgetisnull(r, 0, LS_P_COVERAGE_END) &&
+        date_parse(PQgetvalue(r, 0, LS_P_COVERAGE_END), &p->coverage_end);
 }
 
 /* The submission's first covered month (rules_first_month), from the
  * columns after the programme's: whether it is a renewal, and the last month
  * of the programme it renews. A renewal whose old programme no longer says
  * when it ended starts as any list would. */
-static void load_first_month(PGresult *r, int at, batch_t *b)
+static void load_first_month(PGresult *r, batch_t *b)
 {
     b->today = date_today();
-    b->renewal = strcmp(PQgetvalue(r, 0, at + 16), "t") == 0;
+    b->renewal = strcmp(PQgetvalue(r, 0, LS_RENEWAL), "t") == 0;
     date_t renewed_end;
-    bool continues = b->renewal && !PQgetisnull(r, 0, at + 17) &&
-                     date_parse(PQgetvalue(r, 0, at + 17), &renewed_end);
+    bool continues = b->renewal && !PQgetisnull(r, 0, LS_RENEWED_END) &&
+                     date_parse(PQgetvalue(r, 0, LS_RENEWED_END), &renewed_end);
     b->first_month =
         rules_first_month(&b->program, b->today, continues ? &renewed_end : NULL);
 }
@@ -910,16 +937,16 @@ static verify_result_t decide_submission(verifier_t *self, const char *id, outco
         return failed ? VERIFY_FAILED : VERIFY_SKIPPED;
     }
     batch_t b = {.submission_id = id,
-                 .village = PQgetvalue(s, 0, 1),
-                 .request_id = PQgetvalue(s, 0, 3)};
-    date_parse(PQgetvalue(s, 0, 2), &b.received);
-    load_program(s, PROGRAM_COLUMN, &b);
-    load_first_month(s, PROGRAM_COLUMN, &b);
+                 .village = PQgetvalue(s, 0, LS_VILLAGE),
+                 .request_id = PQgetvalue(s, 0, LS_REQUEST_ID)};
+    date_parse(PQgetvalue(s, 0, LS_RECEIVED_ON), &b.received);
+    load_program(s, &b);
+    load_first_month(s, &b);
     bool ok = decide_all(self, &b);
     if (ok) {
         *o = (outcome_t){.accepted = b.accepted,
                          .rejected = b.rejected,
-                         .waited = atof(PQgetvalue(s, 0, 4))};
+                         .waited = atof(PQgetvalue(s, 0, LS_WAITED_S))};
         snprintf(o->id, sizeof o->id, "%s", id);
         snprintf(o->program, sizeof o->program, "%s", b.program.code);
         snprintf(o->village, sizeof o->village, "%s", b.village);
