@@ -52,16 +52,19 @@ static const char SQL_SCOPE_REGION[] =
  * the name, which may be a person's. */
 static const char SQL_INSERT[] =
     "WITH k AS (INSERT INTO api_keys (id, name, prefix, key_hash, scope, expires_at) "
-    "  VALUES ($1, $2, $3, sha256(convert_to($4, 'UTF8')), $5, "
-    "    CASE WHEN $6::date IS NOT NULL "
-    "         THEN ($6::date + 1)::timestamp AT TIME ZONE 'Asia/Jakarta' "
-    "         WHEN $7::integer IS NOT NULL "
-    "         THEN now() + make_interval(days => $7::integer) END) "
-    "  RETURNING id, scope, expires_at), "
-    "  au AS (" AUDIT_INSERT
-    "    SELECT 'operator', $9, 'apikey.create', k.id::text, '{}', $10, "
-    "      jsonb_build_object('scope', k.scope) FROM k) "
-    "SELECT to_char(expires_at AT TIME ZONE 'UTC', $8) FROM k";
+    "           VALUES ($1, $2, $3, sha256(convert_to($4, 'UTF8')), $5, "
+    "               CASE WHEN $6::date IS NOT NULL "
+    "                    THEN ($6::date + 1)::timestamp AT TIME ZONE 'Asia/Jakarta' "
+    "                    WHEN $7::integer IS NOT NULL "
+    "                    THEN now() + make_interval(days => $7::integer) END) "
+    "           RETURNING id, scope, expires_at), "
+    "  au AS (INSERT INTO audit_log (actor_kind, actor, action, object, nik_hashes, "
+    "              request_id, detail) "
+    "         SELECT 'operator', $9, 'apikey.create', k.id::text, '{}', $10, "
+    "             jsonb_build_object('scope', k.scope) "
+    "         FROM k) "
+    "SELECT to_char(expires_at AT TIME ZONE 'UTC', $8) "
+    "FROM k";
 enum { IN_EXPIRES };
 
 enum {
@@ -77,34 +80,41 @@ enum {
 };
 
 /* $1 TS_FORMAT */
-static const char SQL_LIST[] =
-    "SELECT id, name, prefix, scope, "
-    "  CASE WHEN revoked_at IS NOT NULL THEN 'revoked' "
-    "       WHEN expires_at <= now() THEN 'expired' ELSE 'active' END, "
-    "  to_char(created_at AT TIME ZONE 'UTC', $1), "
-    "  to_char(expires_at AT TIME ZONE 'UTC', $1), "
-    "  to_char(last_used_at AT TIME ZONE 'UTC', $1), "
-    "  to_char(revoked_at AT TIME ZONE 'UTC', $1) "
-    "FROM api_keys ORDER BY created_at, id";
+static const char SQL_LIST[] = "SELECT id, name, prefix, scope, "
+                               "    CASE WHEN revoked_at IS NOT NULL THEN 'revoked' "
+                               "         WHEN expires_at <= now() THEN 'expired' "
+                               "         ELSE 'active' END, "
+                               "    to_char(created_at AT TIME ZONE 'UTC', $1), "
+                               "    to_char(expires_at AT TIME ZONE 'UTC', $1), "
+                               "    to_char(last_used_at AT TIME ZONE 'UTC', $1), "
+                               "    to_char(revoked_at AT TIME ZONE 'UTC', $1) "
+                               "FROM api_keys "
+                               "ORDER BY created_at, id";
 
 /* With its audit record ($2 operator, $3 invocation). */
 static const char SQL_REVOKE[] =
     "WITH k AS (UPDATE api_keys SET revoked_at = now() "
-    "  WHERE id = $1::uuid AND revoked_at IS NULL RETURNING id, name, prefix), "
-    "  au AS (" AUDIT_INSERT
-    "    SELECT 'operator', $2, 'apikey.revoke', k.id::text, '{}', $3, '{}' FROM k) "
-    "SELECT id, name, prefix FROM k";
+    "           WHERE id = $1::uuid AND revoked_at IS NULL "
+    "           RETURNING id, name, prefix), "
+    "  au AS (INSERT INTO audit_log (actor_kind, actor, action, object, nik_hashes, "
+    "              request_id, detail) "
+    "         SELECT 'operator', $2, 'apikey.revoke', k.id::text, '{}', $3, '{}' "
+    "         FROM k) "
+    "SELECT id, name, prefix "
+    "FROM k";
 enum { RV_ID, RV_NAME, RV_PREFIX };
 
-static const char SQL_REVOKED_AT[] =
-    "SELECT to_char(revoked_at AT TIME ZONE 'UTC', $2) FROM api_keys WHERE id = $1::uuid";
+static const char SQL_REVOKED_AT[] = "SELECT to_char(revoked_at AT TIME ZONE 'UTC', $2) "
+                                     "FROM api_keys "
+                                     "WHERE id = $1::uuid";
 enum { RA_AT };
 
 /* Keys an operator may have meant by something that is not a whole id: the
  * same prefix, or an id beginning with it (4 characters at least, or every
  * key would be listed for ""). */
 static const char SQL_CANDIDATES[] =
-    "SELECT id, prefix, name FROM api_keys "
+    "SELECT id, prefix, name "
+    "FROM api_keys "
     "WHERE prefix = $1 "
     "   OR (length($1) >= 4 AND left(id::text, length($1)) = lower($1)) "
     "ORDER BY created_at, id";

@@ -30,10 +30,12 @@ static const char USAGE[] =
     "                                       PostgreSQL reads it, e.g. 2026-05-01 or\n"
     "                                       2026-05-01T08:00:00+07\n";
 
-static const char *SQL_RECORD = AUDIT_INSERT
+static const char *SQL_RECORD =
+    "INSERT INTO audit_log (actor_kind, actor, action, object, nik_hashes, request_id, "
+    "    detail) "
     "VALUES ('operator', $1, $2, $3, "
-    "CASE WHEN $4::text IS NULL THEN '{}' ELSE ARRAY[audit_nik_hash($4)] END, "
-    "$5, coalesce($6::jsonb, '{}'))";
+    "    CASE WHEN $4::text IS NULL THEN '{}' ELSE ARRAY[audit_nik_hash($4)] END, "
+    "    $5, coalesce($6::jsonb, '{}'))";
 
 /* $1 NIK (16 digits), $2 key id, $3 since, $4 until, $5 action or family,
  * $6 limit; NULL: no condition. */

@@ -3,19 +3,14 @@
  * record there. An operator is named by the OS login that ran lindungctl;
  * the row also keeps the database login (db_user), which PostgreSQL sets
  * itself. Changes made in one statement record themselves in it (a CTE
- * headed by AUDIT_INSERT, with audit_operator() and audit_invocation() as
+ * INSERT INTO audit_log (actor_kind, actor, action, object, nik_hashes,
+ * request_id, detail), with audit_operator() and audit_invocation() as
  * parameters); changes made in a transaction call audit_record() before
  * their COMMIT. Either way a change and its record commit together. */
 #ifndef LINDUNG_CTL_AUDIT_H
 #define LINDUNG_CTL_AUDIT_H
 #include <stdio.h>
 #include "db.h"
-
-/* The head of an audit INSERT; its SELECT or VALUES gives, in order:
- * actor_kind, actor, action, object, nik_hashes, request_id, detail. */
-#define AUDIT_INSERT                                                                     \
-    "INSERT INTO audit_log (actor_kind, actor, action, object, nik_hashes, request_id, " \
-    "detail) "
 
 /* The OS login running lindungctl (from the password database, not $USER),
  * or "uid:N" when it has no name. */

@@ -19,26 +19,31 @@
 /* The payment and, when recorded, its audit record ($7 operator, $8
  * invocation; audit.h) in one statement. */
 static const char *SQL_PAY =
-    "WITH r AS MATERIALIZED (SELECT result, payment_id, total, paid, outstanding, status "
-    "  FROM billing_record_payment($1, $2, $3, $4, 'lindungctl', $5::bigint[], "
-    "    $6::bigint[])), "
-    "  au AS (" AUDIT_INSERT
-    "    SELECT 'operator', $7, 'payment.record', r.payment_id::text, '{}', $8, "
-    "      jsonb_build_object('invoice_id', $1::bigint, 'amount', $2::bigint) "
-    "    FROM r WHERE r.result = 'ok') "
+    "WITH r AS MATERIALIZED ("
+    "    SELECT result, payment_id, total, paid, outstanding, status "
+    "    FROM billing_record_payment($1, $2, $3, $4, 'lindungctl', $5::bigint[], "
+    "        $6::bigint[])), "
+    "  au AS (INSERT INTO audit_log (actor_kind, actor, action, object, nik_hashes, "
+    "              request_id, detail) "
+    "         SELECT 'operator', $7, 'payment.record', r.payment_id::text, '{}', $8, "
+    "             jsonb_build_object('invoice_id', $1::bigint, 'amount', $2::bigint) "
+    "         FROM r "
+    "         WHERE r.result = 'ok') "
     "SELECT * FROM r";
 enum { PY_RESULT, PY_PAYMENT, PY_TOTAL, PY_PAID, PY_OUTSTANDING, PY_STATUS };
 
 static const char *SQL_PAY_DOCUMENT =
     "SELECT kind, (SELECT count(*) FROM payment_lines WHERE payment_id = $2) "
-    "FROM invoices WHERE id = $1";
+    "FROM invoices "
+    "WHERE id = $1";
 enum { PD_KIND, PD_LINES };
 
 /* Why a payment was refused, in numbers: what the lines chosen still owe
  * (amount_mismatch) and which listed enrolments have no line on the
  * document (unknown_line), as billing_record_payment() sees them. */
 static const char *SQL_PAY_STILL_OWED =
-    "SELECT coalesce(sum(d.amount - d.allocated), 0) FROM document_items($1) d "
+    "SELECT coalesce(sum(d.amount - d.allocated), 0) "
+    "FROM document_items($1) d "
     "WHERE ($2::bigint[] IS NULL OR d.enrolment_id = ANY ($2::bigint[])) "
     "  AND ($3::bigint[] IS NULL OR NOT (d.enrolment_id = ANY ($3::bigint[])))";
 enum { SO_OWED };

@@ -26,13 +26,13 @@
  * out. */
 static const char *SQL_ARREARS =
     "SELECT payer_code, min(payer_name), funding_source, "
-    "  count(*) FILTER (WHERE payable AND overdue AND outstanding > 0), "
-    "  coalesce(sum(outstanding) FILTER (WHERE payable AND overdue), 0), "
-    "  coalesce(sum(outstanding) FILTER (WHERE payable), 0), "
-    "  coalesce(sum(total) FILTER (WHERE NOT payable), 0), "
-    "  coalesce(to_char(min(period) FILTER (WHERE payable AND overdue AND outstanding > "
-    "0), "
-    "                   'YYYY-MM'), '') "
+    "    count(*) FILTER (WHERE payable AND overdue AND outstanding > 0), "
+    "    coalesce(sum(outstanding) FILTER (WHERE payable AND overdue), 0), "
+    "    coalesce(sum(outstanding) FILTER (WHERE payable), 0), "
+    "    coalesce(sum(total) FILTER (WHERE NOT payable), 0), "
+    "    coalesce(to_char(min(period) FILTER (WHERE payable AND overdue "
+    "                                           AND outstanding > 0), "
+    "                     'YYYY-MM'), '') "
     "FROM (SELECT *, kind <> 'credit_note' AS payable, due_date < $1::date AS overdue "
     "      FROM invoice_balances) b "
     "GROUP BY payer_code, funding_source "
@@ -41,18 +41,22 @@ static const char *SQL_ARREARS =
 
 static const char *SQL_LAPSES =
     "SELECT e.id, e.nik, p.code, e.village_code, e.payer_code, "
-    "  to_char(e.end_month, 'YYYY-MM'), to_char(e.ended_at, "
-    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-    "FROM enrolments e JOIN programs p ON p.id = e.program_id "
-    "WHERE e.end_reason = 'lapsed' ORDER BY e.ended_at DESC, e.id";
+    "    to_char(e.end_month, 'YYYY-MM'), "
+    "    to_char(e.ended_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+    "FROM enrolments e "
+    "JOIN programs p ON p.id = e.program_id "
+    "WHERE e.end_reason = 'lapsed' "
+    "ORDER BY e.ended_at DESC, e.id";
 
 /* Every document of the payer, in the order issued within each month and
  * source; credit notes have negative totals. */
 static const char *SQL_STATEMENT =
     "SELECT to_char(period, 'YYYY-MM'), funding_source, id, total, paid, outstanding, "
-    "  status, line_count, to_char(due_date, 'YYYY-MM-DD'), kind, "
-    "  to_char(issued_at AT TIME ZONE 'Asia/Jakarta', 'YYYY-MM-DD'), payer_name "
-    "FROM invoice_balances WHERE payer_code = $1 ORDER BY period, funding_source, id";
+    "    status, line_count, to_char(due_date, 'YYYY-MM-DD'), kind, "
+    "    to_char(issued_at AT TIME ZONE 'Asia/Jakarta', 'YYYY-MM-DD'), payer_name "
+    "FROM invoice_balances "
+    "WHERE payer_code = $1 "
+    "ORDER BY period, funding_source, id";
 
 /* Connect, run a read-only report query and disconnect; NULL (message
  * printed) on failure. */

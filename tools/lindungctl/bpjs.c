@@ -35,26 +35,29 @@
  * export mark agree even while another export runs. */
 static const char *SQL_EXPORT =
     "WITH chosen AS ("
-    "  SELECT e.* FROM enrolments e JOIN programs p ON p.id = e.program_id "
-    "  WHERE e.bpjs_status = 'pending' AND e.status = 'active' "
-    "    AND ($1::boolean OR e.bpjs_exported_at IS NULL) "
-    "    AND ($2::date IS NULL "
-    "         OR e.created_at >= ($2::date::timestamp AT TIME ZONE 'Asia/Jakarta')) "
-    "    AND ($3::text IS NULL OR p.code = $3) "
-    "  FOR UPDATE OF e), "
+    "    SELECT e.* "
+    "    FROM enrolments e "
+    "    JOIN programs p ON p.id = e.program_id "
+    "    WHERE e.bpjs_status = 'pending' AND e.status = 'active' "
+    "      AND ($1::boolean OR e.bpjs_exported_at IS NULL) "
+    "      AND ($2::date IS NULL "
+    "           OR e.created_at >= ($2::date::timestamp AT TIME ZONE 'Asia/Jakarta')) "
+    "      AND ($3::text IS NULL OR p.code = $3) "
+    "    FOR UPDATE OF e), "
     "prem AS ("
-    "  SELECT ap.enrolment_id, ap.jkk, ap.jkm "
-    "  FROM (SELECT DISTINCT start_month FROM chosen) m "
-    "  CROSS JOIN LATERAL accrual_premiums(m.start_month) ap) "
+    "    SELECT ap.enrolment_id, ap.jkk, ap.jkm "
+    "    FROM (SELECT DISTINCT start_month FROM chosen) m "
+    "    CROSS JOIN LATERAL accrual_premiums(m.start_month) ap) "
     "SELECT c.id, c.nik, pa.name, to_char(pa.birth_date, 'YYYY-MM-DD'), pa.sex, "
-    "  coalesce(a.address, ''), coalesce(a.phone, ''), coalesce(a.occupation, ''), "
-    "  c.village_code, coalesce(v.name, ''), left(c.village_code, 8), "
-    "  coalesce(d.name, ''), left(c.village_code, 5), coalesce(r.name, ''), p.code, "
-    "  c.funding_source, c.payer_code, to_char(c.start_month, 'YYYY-MM'), "
-    "  coalesce(pr.jkk::text, ''), coalesce(pr.jkm::text, ''), "
-    "  coalesce((pr.jkk + pr.jkm)::text, ''), "
-    "  to_char(c.created_at AT TIME ZONE 'Asia/Jakarta', 'YYYY-MM-DD') "
-    "FROM chosen c JOIN participants pa ON pa.nik = c.nik "
+    "    coalesce(a.address, ''), coalesce(a.phone, ''), coalesce(a.occupation, ''), "
+    "    c.village_code, coalesce(v.name, ''), left(c.village_code, 8), "
+    "    coalesce(d.name, ''), left(c.village_code, 5), coalesce(r.name, ''), p.code, "
+    "    c.funding_source, c.payer_code, to_char(c.start_month, 'YYYY-MM'), "
+    "    coalesce(pr.jkk::text, ''), coalesce(pr.jkm::text, ''), "
+    "    coalesce((pr.jkk + pr.jkm)::text, ''), "
+    "    to_char(c.created_at AT TIME ZONE 'Asia/Jakarta', 'YYYY-MM-DD') "
+    "FROM chosen c "
+    "JOIN participants pa ON pa.nik = c.nik "
     "JOIN programs p ON p.id = c.program_id "
     "LEFT JOIN applicants a ON a.id = enrolment_applicant(c.id) "
     "LEFT JOIN regions v ON v.code = c.village_code "
@@ -88,8 +91,9 @@ enum {
     EX_WIDTH
 };
 
-static const char *SQL_EXPORT_MARK =
-    "UPDATE enrolments SET bpjs_exported_at = now() WHERE id = ANY ($1::bigint[])";
+static const char *SQL_EXPORT_MARK = "UPDATE enrolments "
+                                     "SET bpjs_exported_at = now() "
+                                     "WHERE id = ANY ($1::bigint[])";
 
 typedef enum { COL_TEXT, COL_NUMBER } column_type_t;
 
@@ -277,14 +281,16 @@ static const char *SQL_IMPORT_UNLOCK = "SELECT pg_advisory_unlock(4344, 0)";
 
 static const char *SQL_IMPORT_SEEN =
     "SELECT id, file_name, "
-    "  to_char(imported_at AT TIME ZONE 'Asia/Jakarta', 'YYYY-MM-DD HH24:MI'), rows, "
-    "  matched, skipped, unmatched "
-    "FROM bpjs_imports WHERE sha256 = sha256(decode($1, 'hex'))";
+    "    to_char(imported_at AT TIME ZONE 'Asia/Jakarta', 'YYYY-MM-DD HH24:MI'), rows, "
+    "    matched, skipped, unmatched "
+    "FROM bpjs_imports "
+    "WHERE sha256 = sha256(decode($1, 'hex'))";
 enum { IS_ID, IS_FILE, IS_AT, IS_ROWS, IS_MATCHED, IS_SKIPPED, IS_UNMATCHED };
 
 static const char *SQL_IMPORT_RECORD =
     "INSERT INTO bpjs_imports (file_name, sha256, rows, matched, skipped, unmatched) "
-    "VALUES ($1, sha256(decode($2, 'hex')), $3, $4, $5, $6) RETURNING id";
+    "VALUES ($1, sha256(decode($2, 'hex')), $3, $4, $5, $6) "
+    "RETURNING id";
 enum { IR_ID };
 
 static const char *SQL_APPLY =
@@ -710,11 +716,12 @@ static int bpjs_import(int argc, char **argv)
  * at least one month (a renewal cancelled before it began needs nothing). */
 static const char *SQL_UNCONFIRMED =
     "SELECT e.id, e.nik, p.code, e.village_code, to_char(e.start_month, 'YYYY-MM'), "
-    "  to_char(e.created_at AT TIME ZONE 'Asia/Jakarta', 'YYYY-MM-DD'), "
-    "  coalesce(to_char(e.bpjs_exported_at AT TIME ZONE 'Asia/Jakarta', 'YYYY-MM-DD'), "
-    "''), "
-    "  floor(extract(epoch FROM now() - e.created_at) / 86400)::bigint, e.status "
-    "FROM enrolments e JOIN programs p ON p.id = e.program_id "
+    "    to_char(e.created_at AT TIME ZONE 'Asia/Jakarta', 'YYYY-MM-DD'), "
+    "    coalesce(to_char(e.bpjs_exported_at AT TIME ZONE 'Asia/Jakarta', 'YYYY-MM-DD'), "
+    "             ''), "
+    "    floor(extract(epoch FROM now() - e.created_at) / 86400)::bigint, e.status "
+    "FROM enrolments e "
+    "JOIN programs p ON p.id = e.program_id "
     "WHERE e.bpjs_status = 'pending' "
     "  AND e.created_at < now() - make_interval(days => $1::int) "
     "  AND NOT isempty(enrolment_months(e.start_month, e.end_month)) "

@@ -25,39 +25,49 @@
 
 #define MAX_AMOUNT_DIGITS 13 /* up to Rp 1,000,000,000,000 */
 #define MAX_AMOUNT 1000000000000LL
-#define LIST_LIMIT "1000"
 
 /* Each with its audit record in the same statement ($5 or $6 the operator,
  * then the invocation; audit.h). */
 static const char *SQL_OPEN_JKK =
-    "WITH r AS MATERIALIZED (SELECT result, claim_id FROM claim_open_jkk($1, $2::date, "
-    "    $3, $4::bigint, 'lindungctl', 'admin', '')), "
-    "  au AS (" AUDIT_INSERT
-    "    SELECT 'operator', $5, 'claim.create', r.claim_id::text, "
-    "      ARRAY[audit_nik_hash($1)], $6, jsonb_build_object('kind', 'JKK') "
-    "    FROM r WHERE r.result = 'ok') "
+    "WITH r AS MATERIALIZED ("
+    "    SELECT result, claim_id "
+    "    FROM claim_open_jkk($1, $2::date, $3, $4::bigint, 'lindungctl', 'admin', '')), "
+    "  au AS (INSERT INTO audit_log (actor_kind, actor, action, object, nik_hashes, "
+    "              request_id, detail) "
+    "         SELECT 'operator', $5, 'claim.create', r.claim_id::text, "
+    "             ARRAY[audit_nik_hash($1)], $6, jsonb_build_object('kind', 'JKK') "
+    "         FROM r "
+    "         WHERE r.result = 'ok') "
     "SELECT * FROM r";
 enum { OJ_RESULT, OJ_CLAIM };
 
 static const char *SQL_STEP =
-    "WITH r AS MATERIALIZED (SELECT result, status FROM claim_step($1::bigint, $2, "
-    "    $3::date, $4::bigint, $5, 'lindungctl')), "
-    "  au AS (" AUDIT_INSERT "    SELECT 'operator', $6, 'claim.step', $1::text, "
-    "      ARRAY(SELECT audit_nik_hash(c.nik) FROM claims c WHERE c.id = $1::bigint), "
-    "$7, "
-    "      jsonb_build_object('status', $2::text) FROM r WHERE r.result = 'ok') "
+    "WITH r AS MATERIALIZED ("
+    "    SELECT result, status "
+    "    FROM claim_step($1::bigint, $2, $3::date, $4::bigint, $5, 'lindungctl')), "
+    "  au AS (INSERT INTO audit_log (actor_kind, actor, action, object, nik_hashes, "
+    "              request_id, detail) "
+    "         SELECT 'operator', $6, 'claim.step', $1::text, "
+    "             ARRAY(SELECT audit_nik_hash(c.nik) FROM claims c "
+    "                   WHERE c.id = $1::bigint), "
+    "             $7, jsonb_build_object('status', $2::text) "
+    "         FROM r "
+    "         WHERE r.result = 'ok') "
     "SELECT * FROM r";
 enum { ST_RESULT, ST_STATUS };
 
-/* $1 status, $2 kind, $3 regency; the newest first, at most LIST_LIMIT. */
+/* $1 status, $2 kind, $3 regency; the newest first, at most 1000. */
 static const char *SQL_LIST =
     "SELECT c.id, c.kind, c.status, to_char(c.status_on, 'YYYY-MM-DD'), c.nik, p.code, "
-    "  c.village_code, to_char(c.event_date, 'YYYY-MM-DD'), c.amount_claimed, "
-    "  coalesce(c.amount_paid, 0), coalesce(c.accident_kind, '') "
-    "FROM claims c JOIN programs p ON p.id = c.program_id "
-    "WHERE ($1::text IS NULL OR c.status = $1) AND ($2::text IS NULL OR c.kind = $2) "
+    "    c.village_code, to_char(c.event_date, 'YYYY-MM-DD'), c.amount_claimed, "
+    "    coalesce(c.amount_paid, 0), coalesce(c.accident_kind, '') "
+    "FROM claims c "
+    "JOIN programs p ON p.id = c.program_id "
+    "WHERE ($1::text IS NULL OR c.status = $1) "
+    "  AND ($2::text IS NULL OR c.kind = $2) "
     "  AND ($3::text IS NULL OR c.regency_code = $3) "
-    "ORDER BY c.id DESC LIMIT " LIST_LIMIT;
+    "ORDER BY c.id DESC "
+    "LIMIT 1000";
 enum {
     CL_ID,
     CL_KIND,
@@ -74,33 +84,39 @@ enum {
 
 static const char *SQL_STEPS =
     "SELECT status, to_char(on_date, 'YYYY-MM-DD'), coalesce(amount, 0), "
-    "  coalesce(note, ''), source FROM claim_steps WHERE claim_id = $1::bigint ORDER BY "
-    "id";
+    "    coalesce(note, ''), source "
+    "FROM claim_steps "
+    "WHERE claim_id = $1::bigint "
+    "ORDER BY id";
 enum { SS_STATUS, SS_DATE, SS_AMOUNT, SS_NOTE, SS_SOURCE };
 
 /* Totals over the months asked for, per programme and regency, and the
  * ratio of claims paid to premiums paid in basis points (half up). */
 static const char *SQL_REPORT =
     "SELECT program_code, regency_code, min(to_char(month, 'YYYY-MM')), "
-    "  max(to_char(month, 'YYYY-MM')), sum(premiums_billed)::bigint, "
-    "  sum(premiums_paid)::bigint, sum(claims_paid)::bigint, "
-    "  CASE WHEN sum(premiums_paid) > 0 THEN div(sum(claims_paid) * 20000 "
-    "    + sum(premiums_paid), 2 * sum(premiums_paid))::bigint END "
+    "    max(to_char(month, 'YYYY-MM')), sum(premiums_billed)::bigint, "
+    "    sum(premiums_paid)::bigint, sum(claims_paid)::bigint, "
+    "    CASE WHEN sum(premiums_paid) > 0 "
+    "         THEN div(sum(claims_paid) * 20000 + sum(premiums_paid), "
+    "                  2 * sum(premiums_paid))::bigint END "
     "FROM loss_ratio "
-    "WHERE ($1::text IS NULL OR regency_code = $1) AND ($2::text IS NULL OR program_code "
-    "= $2) "
-    "  AND ($3::date IS NULL OR month >= $3::date) AND ($4::date IS NULL OR month <= "
-    "$4::date) "
-    "GROUP BY program_code, regency_code ORDER BY program_code, regency_code";
+    "WHERE ($1::text IS NULL OR regency_code = $1) "
+    "  AND ($2::text IS NULL OR program_code = $2) "
+    "  AND ($3::date IS NULL OR month >= $3::date) "
+    "  AND ($4::date IS NULL OR month <= $4::date) "
+    "GROUP BY program_code, regency_code "
+    "ORDER BY program_code, regency_code";
 enum { P_PROGRAM, P_REGENCY, P_FIRST, P_LAST, P_BILLED, P_PAID, P_CLAIMS, P_BP };
 
 static const char *SQL_REPORT_CLAIMS =
-    "SELECT coalesce(sum(claims_reported), 0)::bigint, coalesce(sum(jkm_reported), "
-    "0)::bigint, "
-    "  coalesce(sum(claims_paid), 0)::bigint, coalesce(sum(jkm_paid), 0)::bigint "
-    "FROM claims_by_month WHERE program_code = $1 AND regency_code = $2 "
-    "  AND ($3::date IS NULL OR month >= $3::date) AND ($4::date IS NULL OR month <= "
-    "$4::date)";
+    "SELECT coalesce(sum(claims_reported), 0)::bigint, "
+    "    coalesce(sum(jkm_reported), 0)::bigint, "
+    "    coalesce(sum(claims_paid), 0)::bigint, "
+    "    coalesce(sum(jkm_paid), 0)::bigint "
+    "FROM claims_by_month "
+    "WHERE program_code = $1 AND regency_code = $2 "
+    "  AND ($3::date IS NULL OR month >= $3::date) "
+    "  AND ($4::date IS NULL OR month <= $4::date)";
 enum { RC_REPORTED, RC_JKM_REPORTED, RC_PAID, RC_JKM_PAID };
 
 static const char *USAGE =

@@ -22,8 +22,8 @@ static const char *const REASONS[] = {"death",  "moved",         "left",
 
 /* The enrolment covering the month ends with it. */
 static const char *SQL_END =
-    "UPDATE enrolments SET status = 'ended', end_month = $2::date, end_reason = $3, "
-    "  ended_at = now() "
+    "UPDATE enrolments "
+    "SET status = 'ended', end_month = $2::date, end_reason = $3, ended_at = now() "
     "WHERE nik = $1 AND status = 'active' AND start_month <= $2::date "
     "  AND (end_month IS NULL OR end_month >= $2::date) "
     "RETURNING id, (SELECT code FROM programs p WHERE p.id = program_id), village_code";
@@ -32,33 +32,40 @@ static const char *SQL_END =
  * the end: it is cancelled, ending the month before it starts (it then covers
  * nothing), with the same reason. Someone who died does not renew. */
 static const char *SQL_CANCEL_LATER =
-    "UPDATE enrolments SET status = 'ended', "
-    "  end_month = (start_month - interval '1 month')::date, end_reason = $3, "
-    "  ended_at = now() "
+    "UPDATE enrolments "
+    "SET status = 'ended', end_month = (start_month - interval '1 month')::date, "
+    "    end_reason = $3, ended_at = now() "
     "WHERE nik = $1 AND status = 'active' AND start_month > $2::date "
     "RETURNING id, (SELECT code FROM programs p WHERE p.id = program_id), village_code, "
-    "  to_char(start_month, 'YYYY-MM')";
+    "    to_char(start_month, 'YYYY-MM')";
 /* The columns both return; EN_START only SQL_CANCEL_LATER. */
 enum { EN_ID, EN_PROGRAM, EN_VILLAGE, EN_START };
 
 /* The transfer and, when made, its audit record ($6 operator, $7 invocation;
  * audit.h) in one statement. */
 static const char *SQL_TRANSFER =
-    "WITH r AS MATERIALIZED (SELECT result, old_enrolment_id, new_enrolment_id, message "
+    "WITH r AS MATERIALIZED ("
+    "    SELECT result, old_enrolment_id, new_enrolment_id, message "
     "    FROM enrolment_transfer($1, $2, $3, $4::date, $5)), "
-    "  au AS (" AUDIT_INSERT
-    "    SELECT 'operator', $6, 'enrolment.transfer', r.old_enrolment_id::text, "
-    "      ARRAY[audit_nik_hash($1)], $7, jsonb_build_object('new_enrolment_id', "
-    "        r.new_enrolment_id, 'village', $3::text, 'month', $4::date) "
-    "    FROM r WHERE r.result = 'ok') "
+    "  au AS (INSERT INTO audit_log (actor_kind, actor, action, object, nik_hashes, "
+    "              request_id, detail) "
+    "         SELECT 'operator', $6, 'enrolment.transfer', r.old_enrolment_id::text, "
+    "             ARRAY[audit_nik_hash($1)], $7, "
+    "             jsonb_build_object('new_enrolment_id', r.new_enrolment_id, "
+    "                                'village', $3::text, 'month', $4::date) "
+    "         FROM r "
+    "         WHERE r.result = 'ok') "
     "SELECT * FROM r";
 enum { TR_RESULT, TR_OLD, TR_NEW, TR_MESSAGE };
 
 static const char *SQL_HISTORY =
     "SELECT e.id, p.code, e.village_code, e.funding_source, e.payer_code, "
-    "  to_char(e.start_month, 'YYYY-MM'), coalesce(to_char(e.end_month, 'YYYY-MM'), ''), "
-    "  e.status, coalesce(e.end_reason, ''), coalesce(e.previous_enrolment_id::text, '') "
-    "FROM enrolments e JOIN programs p ON p.id = e.program_id WHERE e.nik = $1 "
+    "    to_char(e.start_month, 'YYYY-MM'), "
+    "    coalesce(to_char(e.end_month, 'YYYY-MM'), ''), e.status, "
+    "    coalesce(e.end_reason, ''), coalesce(e.previous_enrolment_id::text, '') "
+    "FROM enrolments e "
+    "JOIN programs p ON p.id = e.program_id "
+    "WHERE e.nik = $1 "
     /* every status: answered from the exclusion constraint's index, which
      * leads with the NIK (013_money_rules.sql) */
     "ORDER BY e.id";
@@ -75,17 +82,19 @@ enum {
     HI_PREVIOUS
 };
 
-static const char *SQL_RENEWAL_PROGRAM =
-    "SELECT p.id, r.code FROM programs p LEFT JOIN programs r ON r.id = p.renews "
-    "WHERE p.code = $1";
+static const char *SQL_RENEWAL_PROGRAM = "SELECT p.id, r.code "
+                                         "FROM programs p "
+                                         "LEFT JOIN programs r ON r.id = p.renews "
+                                         "WHERE p.code = $1";
 enum { RP_ID, RP_RENEWS };
 
 /* The applicants a renewal queued (program_renewal_queue, 013), with the
  * enrolment verify made of the accepted ones. */
 static const char *SQL_RENEWAL_ITEMS =
     "SELECT a.nik, s.village_code, a.decision, a.reasons::text, a.renews_enrolment_id, "
-    "  e.id, to_char(e.start_month, 'YYYY-MM') "
-    "FROM submissions s JOIN applicants a ON a.submission_id = s.id "
+    "    e.id, to_char(e.start_month, 'YYYY-MM') "
+    "FROM submissions s "
+    "JOIN applicants a ON a.submission_id = s.id "
     "LEFT JOIN enrolments e ON e.applicant_id = a.id "
     "WHERE s.program_id = $1 AND s.origin = 'renewal' "
     "  AND a.renews_enrolment_id IS NOT NULL "

@@ -16,16 +16,17 @@
 
 static const char *SQL_LIST =
     "SELECT id, kind, to_char(event_date, 'YYYY-MM-DD'), coalesce(reference, ''), "
-    "  coalesce(to_village, ''), coalesce(reason, ''), coalesce(result, ''), "
-    "  coalesce(code, ''), coalesce(message, ''), coalesce(enrolment_id::text, ''), "
-    "  coalesce(new_enrolment_id::text, ''), "
-    "  to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-    "  coalesce(api_key_id::text, ''), "
-    "  coalesce(to_char(corrected_at AT TIME ZONE 'UTC', "
-    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-    "''), "
-    "  coalesce(correction_reason, ''), coalesce(corrected_by, '') "
-    "FROM participant_events WHERE nik = $1 ORDER BY id";
+    "    coalesce(to_village, ''), coalesce(reason, ''), coalesce(result, ''), "
+    "    coalesce(code, ''), coalesce(message, ''), coalesce(enrolment_id::text, ''), "
+    "    coalesce(new_enrolment_id::text, ''), "
+    "    to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+    "    coalesce(api_key_id::text, ''), "
+    "    coalesce(to_char(corrected_at AT TIME ZONE 'UTC', "
+    "                     'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), "
+    "    coalesce(correction_reason, ''), coalesce(corrected_by, '') "
+    "FROM participant_events "
+    "WHERE nik = $1 "
+    "ORDER BY id";
 enum {
     EV_ID,
     EV_KIND,
@@ -46,7 +47,8 @@ enum {
 };
 
 static const char *SQL_DECEASED =
-    "SELECT coalesce(to_char(deceased_on, 'YYYY-MM-DD'), '') FROM participants "
+    "SELECT coalesce(to_char(deceased_on, 'YYYY-MM-DD'), '') "
+    "FROM participants "
     "WHERE nik = $1";
 enum { DE_ON };
 
@@ -54,12 +56,17 @@ enum { DE_ON };
  * invocation; audit.h) in one statement; not the reason, which is free text
  * and stays with the event. */
 static const char *SQL_CORRECT =
-    "WITH r AS MATERIALIZED (SELECT result, message "
+    "WITH r AS MATERIALIZED ("
+    "    SELECT result, message "
     "    FROM participant_event_correct($1::bigint, $2, $3)), "
-    "  au AS (" AUDIT_INSERT "    SELECT 'operator', $4, 'event.correct', $1::text, "
-    "      ARRAY(SELECT audit_nik_hash(pe.nik) FROM participant_events pe "
-    "            WHERE pe.id = $1::bigint), $5, '{}' "
-    "    FROM r WHERE r.result = 'ok') "
+    "  au AS (INSERT INTO audit_log (actor_kind, actor, action, object, nik_hashes, "
+    "              request_id, detail) "
+    "         SELECT 'operator', $4, 'event.correct', $1::text, "
+    "             ARRAY(SELECT audit_nik_hash(pe.nik) FROM participant_events pe "
+    "                   WHERE pe.id = $1::bigint), "
+    "             $5, '{}' "
+    "         FROM r "
+    "         WHERE r.result = 'ok') "
     "SELECT * FROM r";
 enum { CO_RESULT, CO_MESSAGE };
 

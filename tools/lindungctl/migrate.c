@@ -15,8 +15,9 @@
 #define MAX_MIGRATIONS 1000
 
 static const char *SQL_TRACKING = "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                                  " version integer PRIMARY KEY, name text NOT NULL,"
-                                  " applied_at timestamptz NOT NULL DEFAULT now())";
+                                  "    version integer PRIMARY KEY, "
+                                  "    name text NOT NULL, "
+                                  "    applied_at timestamptz NOT NULL DEFAULT now())";
 static const char *SQL_LOCK = "SELECT pg_advisory_lock(4242, 0)";
 static const char *SQL_UNLOCK = "SELECT pg_advisory_unlock(4242, 0)";
 static const char *SQL_APPLIED = "SELECT 1 FROM schema_migrations WHERE version = $1";

@@ -52,32 +52,27 @@ static const char USAGE_TRACE[] =
 
 static const char *SQL_SUBMISSIONS =
     "SELECT s.id, s.program_code, s.village_code, s.status, s.applicant_count, "
-    "  c.accepted, c.rejected, c.pending, " OPS_TS(
-        "s.received_at") ", "
-                         "  " OPS_TS(
-                             "s.verified_at") ", s.request_id, s.reference "
-                                              "FROM (SELECT s.*, p.code AS program_code "
-                                              "FROM submissions s "
-                                              "      JOIN programs p ON p.id = "
-                                              "s.program_id "
-                                              "      WHERE ($1::text IS NULL OR "
-                                              "s.village_code = $1) "
-                                              "        AND ($2::text IS NULL OR p.code = "
-                                              "$2) "
-                                              "        AND ($3::text IS NULL OR s.status "
-                                              "= $3) "
-                                              "      ORDER BY s.received_at DESC, s.id "
-                                              "LIMIT $4::int) s "
-                                              "CROSS JOIN LATERAL ("
-                                              "  SELECT count(*) FILTER (WHERE "
-                                              "a.decision = 'accepted') AS accepted, "
-                                              "         count(*) FILTER (WHERE "
-                                              "a.decision = 'rejected') AS rejected, "
-                                              "         count(*) FILTER (WHERE "
-                                              "a.decision = 'pending') AS pending "
-                                              "  FROM applicants a WHERE a.submission_id "
-                                              "= s.id) c "
-                                              "ORDER BY s.received_at DESC, s.id";
+    "    c.accepted, c.rejected, c.pending, "
+    "    to_char((s.received_at) AT TIME ZONE 'UTC', "
+    "            'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+    "    to_char((s.verified_at) AT TIME ZONE 'UTC', "
+    "            'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+    "    s.request_id, s.reference "
+    "FROM (SELECT s.*, p.code AS program_code "
+    "      FROM submissions s "
+    "      JOIN programs p ON p.id = s.program_id "
+    "      WHERE ($1::text IS NULL OR s.village_code = $1) "
+    "        AND ($2::text IS NULL OR p.code = $2) "
+    "        AND ($3::text IS NULL OR s.status = $3) "
+    "      ORDER BY s.received_at DESC, s.id "
+    "      LIMIT $4::int) s "
+    "CROSS JOIN LATERAL ("
+    "    SELECT count(*) FILTER (WHERE a.decision = 'accepted') AS accepted, "
+    "        count(*) FILTER (WHERE a.decision = 'rejected') AS rejected, "
+    "        count(*) FILTER (WHERE a.decision = 'pending') AS pending "
+    "    FROM applicants a "
+    "    WHERE a.submission_id = s.id) c "
+    "ORDER BY s.received_at DESC, s.id";
 enum {
     SU_ID,
     SU_PROGRAM,
@@ -94,26 +89,28 @@ enum {
 };
 
 static const char *SQL_PARTICIPANT =
-    "SELECT nik, name, to_char(birth_date, 'YYYY-MM-DD'), sex, " OPS_TS(
-        "created_at") ", "
-                      "  " OPS_TS("updated_at") " FROM participants WHERE nik = $1";
+    "SELECT nik, name, to_char(birth_date, 'YYYY-MM-DD'), sex, "
+    "    to_char((created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+    "    to_char((updated_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
+    "FROM participants "
+    "WHERE nik = $1";
 enum { PA_NIK, PA_NAME, PA_BIRTH, PA_SEX, PA_CREATED, PA_UPDATED };
 
 static const char *SQL_PARTICIPANT_ENROLMENTS =
     "SELECT e.id, p.code, e.village_code, e.funding_source, e.payer_code, "
-    "  to_char(e.start_month, 'YYYY-MM'), to_char(e.end_month, 'YYYY-MM'), e.status, "
-    "  e.end_reason, a.submission_id, " OPS_TS(
-        "e.created_at") ", "
-                        "  (SELECT count(*) FROM accruals x WHERE x.enrolment_id = "
-                        "e.id), "
-                        "  (SELECT coalesce(sum(x.amount), 0) FROM accruals x WHERE "
-                        "x.enrolment_id = e.id) "
-                        "FROM enrolments e JOIN programs p ON p.id = e.program_id "
-                        "JOIN applicants a ON a.id = e.applicant_id "
-                        "WHERE e.nik = $1 "
-                        /* every status, spelt out: see 008_verify_speed.sql */
-                        "  AND (e.status = 'active' OR e.status = 'ended') "
-                        "ORDER BY e.created_at, e.id";
+    "    to_char(e.start_month, 'YYYY-MM'), to_char(e.end_month, 'YYYY-MM'), e.status, "
+    "    e.end_reason, a.submission_id, "
+    "    to_char((e.created_at) AT TIME ZONE 'UTC', "
+    "            'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+    "    (SELECT count(*) FROM accruals x WHERE x.enrolment_id = e.id), "
+    "    (SELECT coalesce(sum(x.amount), 0) FROM accruals x WHERE x.enrolment_id = e.id) "
+    "FROM enrolments e "
+    "JOIN programs p ON p.id = e.program_id "
+    "JOIN applicants a ON a.id = e.applicant_id "
+    "WHERE e.nik = $1 "
+    /* every status, spelt out: see 008_verify_speed.sql */
+    "  AND (e.status = 'active' OR e.status = 'ended') "
+    "ORDER BY e.created_at, e.id";
 enum {
     PE_ID,
     PE_PROGRAM,
@@ -132,12 +129,17 @@ enum {
 
 static const char *SQL_PARTICIPANT_APPLICATIONS =
     "SELECT a.submission_id, p.code, s.village_code, a.decision, "
-    "  (SELECT string_agg(r->>'code', ',') FROM jsonb_array_elements(a.reasons) r), "
-    "  " OPS_TS("s.received_at") ", " OPS_TS(
-        "a.decided_at") " "
-                        "FROM applicants a JOIN submissions s ON s.id = a.submission_id "
-                        "JOIN programs p ON p.id = s.program_id "
-                        "WHERE a.nik = $1 ORDER BY s.received_at DESC, a.id LIMIT 100";
+    "    (SELECT string_agg(r->>'code', ',') FROM jsonb_array_elements(a.reasons) r), "
+    "    to_char((s.received_at) AT TIME ZONE 'UTC', "
+    "            'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+    "    to_char((a.decided_at) AT TIME ZONE 'UTC', "
+    "            'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
+    "FROM applicants a "
+    "JOIN submissions s ON s.id = a.submission_id "
+    "JOIN programs p ON p.id = s.program_id "
+    "WHERE a.nik = $1 "
+    "ORDER BY s.received_at DESC, a.id "
+    "LIMIT 100";
 enum {
     AP_SUBMISSION,
     AP_PROGRAM,

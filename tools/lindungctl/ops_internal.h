@@ -27,9 +27,9 @@ typedef struct {
 } ops_args_t;
 
 /* Timestamps leave PostgreSQL as UTC ISO-8601 with milliseconds, whatever the
- * session's TimeZone, so they sort as text and the "Z" is true. */
-#define OPS_TS(col)                                                                      \
-    "to_char((" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+ * session's TimeZone, so they sort as text and the "Z" is true: each SELECT
+ * of ops spells out to_char((col) AT TIME ZONE 'UTC',
+ * 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'). */
 
 /* A connection to LINDUNG_DB, or NULL with a message on stderr. */
 db_t *ops_connect(const char *command);

@@ -20,38 +20,43 @@
 
 static const char *SQL_QUEUE =
     "SELECT count(*), coalesce(extract(epoch FROM now() - min(received_at)), 0)::float8 "
-    "FROM submissions WHERE status <> 'verified'";
+    "FROM submissions "
+    "WHERE status <> 'verified'";
 enum { QU_DEPTH, QU_OLDEST };
 
 /* Through submissions.verified_at: a submission's decisions are written in
  * the transaction that verifies it (db/migrations/006_ops_indexes.sql). */
-static const char *SQL_DECISIONS_HOUR = "SELECT a.decision, count(*) FROM submissions s "
-                                        "JOIN applicants a ON a.submission_id = s.id "
-                                        "WHERE s.verified_at >= now() - interval '1 "
-                                        "hour' GROUP BY a.decision ORDER BY a.decision";
+static const char *SQL_DECISIONS_HOUR =
+    "SELECT a.decision, count(*) "
+    "FROM submissions s "
+    "JOIN applicants a ON a.submission_id = s.id "
+    "WHERE s.verified_at >= now() - interval '1 hour' "
+    "GROUP BY a.decision "
+    "ORDER BY a.decision";
 enum { DE_DECISION, DE_COUNT };
 
 static const char *SQL_REASONS_HOUR =
-    "SELECT r->>'code', count(*) FROM submissions s "
+    "SELECT r->>'code', count(*) "
+    "FROM submissions s "
     "JOIN applicants a ON a.submission_id = s.id "
     "CROSS JOIN LATERAL jsonb_array_elements(a.reasons) r "
     "WHERE s.verified_at >= now() - interval '1 hour' "
-    "GROUP BY 1 ORDER BY 2 DESC, 1";
+    "GROUP BY 1 "
+    "ORDER BY 2 DESC, 1";
 enum { RE_CODE, RE_COUNT };
 
 /* Runs are one transaction each (accrual.c): a row is a finished run. */
 static const char *SQL_LAST_RUN =
-    "SELECT id, to_char(period, 'YYYY-MM'), trigger, " OPS_TS(
-        "started_at") ", "
-                      "  " OPS_TS(
-                          "finished_at") ", lines_added, amount_added, "
-                                         "  extract(epoch FROM finished_at - "
-                                         "started_at)::float8, "
-                                         "  extract(epoch FROM now() - "
-                                         "finished_at)::float8 "
-                                         "FROM billing_runs WHERE finished_at IS NOT "
-                                         "NULL ORDER BY finished_at DESC, id DESC "
-                                         "LIMIT 1";
+    "SELECT id, to_char(period, 'YYYY-MM'), trigger, "
+    "    to_char((started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+    "    to_char((finished_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+    "    lines_added, amount_added, "
+    "    extract(epoch FROM finished_at - started_at)::float8, "
+    "    extract(epoch FROM now() - finished_at)::float8 "
+    "FROM billing_runs "
+    "WHERE finished_at IS NOT NULL "
+    "ORDER BY finished_at DESC, id DESC "
+    "LIMIT 1";
 enum {
     LR_ID,
     LR_PERIOD,

@@ -12,16 +12,18 @@
 
 static const char *SQL_SUBMISSION =
     "SELECT s.id, p.code, s.village_code, coalesce(r.name, ''), s.reference, s.status, "
-    "  s.applicant_count, s.request_id, " OPS_TS(
-        "s.received_at") ", "
-                         "  " OPS_TS("s.verifying_at") ", " OPS_TS(
-                             "s.verified_at") ", "
-                                              "  extract(epoch FROM s.verified_at - "
-                                              "s.received_at)::float8 "
-                                              "FROM submissions s JOIN programs p ON "
-                                              "p.id = s.program_id "
-                                              "LEFT JOIN regions r ON r.code = "
-                                              "s.village_code WHERE s.id = $1::uuid";
+    "    s.applicant_count, s.request_id, "
+    "    to_char((s.received_at) AT TIME ZONE 'UTC', "
+    "            'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+    "    to_char((s.verifying_at) AT TIME ZONE 'UTC', "
+    "            'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+    "    to_char((s.verified_at) AT TIME ZONE 'UTC', "
+    "            'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+    "    extract(epoch FROM s.verified_at - s.received_at)::float8 "
+    "FROM submissions s "
+    "JOIN programs p ON p.id = s.program_id "
+    "LEFT JOIN regions r ON r.code = s.village_code "
+    "WHERE s.id = $1::uuid";
 enum {
     SU_ID,
     SU_PROGRAM,
@@ -37,38 +39,50 @@ enum {
     SU_SECONDS
 };
 
-static const char *SQL_DECISIONS =
-    "SELECT decision, count(*), " OPS_TS("min(decided_at)") ", " OPS_TS(
-        "max(decided_at)") " "
-                           "FROM applicants WHERE submission_id = $1::uuid GROUP BY "
-                           "decision ORDER BY decision";
+static const char *SQL_DECISIONS = "SELECT decision, count(*), "
+                                   "    to_char((min(decided_at)) AT TIME ZONE 'UTC', "
+                                   "            'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+                                   "    to_char((max(decided_at)) AT TIME ZONE 'UTC', "
+                                   "            'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
+                                   "FROM applicants "
+                                   "WHERE submission_id = $1::uuid "
+                                   "GROUP BY decision "
+                                   "ORDER BY decision";
 enum { DE_DECISION, DE_COUNT, DE_FIRST, DE_LAST };
 
 /* Reason and warning codes with how many applicants got each. */
 static const char *SQL_CODES =
-    "SELECT k.kind, x->>'code', count(*) FROM applicants a "
-    "CROSS JOIN LATERAL (VALUES ('reason', a.reasons), ('warning', a.warnings)) k(kind, "
-    "j) "
+    "SELECT k.kind, x->>'code', count(*) "
+    "FROM applicants a "
+    "CROSS JOIN LATERAL (VALUES ('reason', a.reasons), ('warning', a.warnings)) "
+    "    k(kind, j) "
     "CROSS JOIN LATERAL jsonb_array_elements(k.j) x "
-    "WHERE a.submission_id = $1::uuid GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2";
+    "WHERE a.submission_id = $1::uuid "
+    "GROUP BY 1, 2 "
+    "ORDER BY 1, 3 DESC, 2";
 enum { CO_KIND, CO_CODE, CO_COUNT };
 
 static const char *SQL_ENROLMENTS =
     "SELECT e.id, e.nik, a.idx, e.funding_source, e.payer_code, "
-    "  to_char(e.start_month, 'YYYY-MM'), e.status, " OPS_TS(
-        "e.created_at") " "
-                        "FROM enrolments e JOIN applicants a ON a.id = e.applicant_id "
-                        "WHERE a.submission_id = $1::uuid ORDER BY a.idx";
+    "    to_char(e.start_month, 'YYYY-MM'), e.status, "
+    "    to_char((e.created_at) AT TIME ZONE 'UTC', "
+    "            'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
+    "FROM enrolments e "
+    "JOIN applicants a ON a.id = e.applicant_id "
+    "WHERE a.submission_id = $1::uuid "
+    "ORDER BY a.idx";
 enum { EN_ID, EN_NIK, EN_INDEX, EN_FUNDING, EN_PAYER, EN_START, EN_STATUS, EN_CREATED };
 
 static const char *SQL_ACCRUALS =
     "SELECT x.enrolment_id, to_char(x.period, 'YYYY-MM'), x.jkk, x.jkm, x.amount, "
-    "  x.invoice_id, x.run_id, x.supplementary, " OPS_TS(
-        "x.created_at") " "
-                        "FROM accruals x JOIN enrolments e ON e.id = x.enrolment_id "
-                        "JOIN applicants a ON a.id = e.applicant_id "
-                        "WHERE a.submission_id = $1::uuid ORDER BY x.period, "
-                        "x.enrolment_id";
+    "    x.invoice_id, x.run_id, x.supplementary, "
+    "    to_char((x.created_at) AT TIME ZONE 'UTC', "
+    "            'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
+    "FROM accruals x "
+    "JOIN enrolments e ON e.id = x.enrolment_id "
+    "JOIN applicants a ON a.id = e.applicant_id "
+    "WHERE a.submission_id = $1::uuid "
+    "ORDER BY x.period, x.enrolment_id";
 enum {
     AC_ENROLMENT,
     AC_PERIOD,
@@ -83,14 +97,17 @@ enum {
 
 static const char *SQL_ACCRUAL_PERIODS =
     "SELECT to_char(x.period, 'YYYY-MM'), count(*), sum(x.amount), "
-    "  string_agg(DISTINCT x.run_id::text, ','), string_agg(DISTINCT x.invoice_id::text, "
-    "','), "
-    "  " OPS_TS(
-        "min(x.created_at)") ", bool_or(x.supplementary) "
-                             "FROM accruals x JOIN enrolments e ON e.id = x.enrolment_id "
-                             "JOIN applicants a ON a.id = e.applicant_id "
-                             "WHERE a.submission_id = $1::uuid GROUP BY x.period ORDER "
-                             "BY x.period";
+    "    string_agg(DISTINCT x.run_id::text, ','), "
+    "    string_agg(DISTINCT x.invoice_id::text, ','), "
+    "    to_char((min(x.created_at)) AT TIME ZONE 'UTC', "
+    "            'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+    "    bool_or(x.supplementary) "
+    "FROM accruals x "
+    "JOIN enrolments e ON e.id = x.enrolment_id "
+    "JOIN applicants a ON a.id = e.applicant_id "
+    "WHERE a.submission_id = $1::uuid "
+    "GROUP BY x.period "
+    "ORDER BY x.period";
 enum { PE_PERIOD, PE_LINES, PE_AMOUNT, PE_RUNS, PE_INVOICES, PE_FIRST, PE_SUPPLEMENTARY };
 
 enum { Q_SUBMISSION, Q_DECISIONS, Q_CODES, Q_ENROLMENTS, Q_ACCRUALS, Q_PERIODS, Q_COUNT };

@@ -23,7 +23,7 @@
 /* The rates and the relief per component, as billing reads them. */
 static const char *SQL_RATES =
     "SELECT jkk_income_bp, min_income, to_char(jkk_since, 'YYYY-MM'), jkm_flat_amount, "
-    "  to_char(jkm_since, 'YYYY-MM'), jkk_off_bp, jkm_off_bp "
+    "    to_char(jkm_since, 'YYYY-MM'), jkk_off_bp, jkm_off_bp "
     "FROM rates_in_force($1::date, $2::boolean)";
 enum {
     RA_JKK_BP,
@@ -38,8 +38,8 @@ enum {
 /* The reliefs behind them, for the listing. */
 static const char *SQL_ADJUSTMENTS =
     "SELECT name, coalesce(sector, ''), off_bp, applies_jkk, applies_jkm, "
-    "  to_char(first_month, 'YYYY-MM'), to_char(last_month, 'YYYY-MM'), coalesce(note, "
-    "'') "
+    "    to_char(first_month, 'YYYY-MM'), to_char(last_month, 'YYYY-MM'), "
+    "    coalesce(note, '') "
     "FROM premium_adjustments_in_force($1::date, $2::boolean) "
     "ORDER BY off_bp DESC, id";
 enum { AD_NAME, AD_SECTOR, AD_OFF, AD_JKK, AD_JKM, AD_FIRST, AD_LAST, AD_NOTE };

@@ -21,23 +21,26 @@
 /* $1 the programme code (NULL: all). The columns of GET /v1/reports/participants. */
 static const char SQL_VILLAGES[] =
     "SELECT program_code, regency_code, district_code, village_code, village_name, "
-    "  village_kind, enrolled, active, covered_now, village_target, village_quota, "
-    "  target_share_bp "
-    "FROM report_participants_village WHERE ($1::text IS NULL OR program_code = $1) "
+    "    village_kind, enrolled, active, covered_now, village_target, village_quota, "
+    "    target_share_bp "
+    "FROM report_participants_village "
+    "WHERE ($1::text IS NULL OR program_code = $1) "
     "ORDER BY program_code, village_code";
 
 static const char SQL_DISTRICTS[] =
     "SELECT program_code, regency_code, district_code, district_name, villages, "
-    "  enrolled, active, covered_now, target, quota, villages_at_target, "
-    "  target_share_bp "
-    "FROM report_participants_district WHERE ($1::text IS NULL OR program_code = $1) "
+    "    enrolled, active, covered_now, target, quota, villages_at_target, "
+    "    target_share_bp "
+    "FROM report_participants_district "
+    "WHERE ($1::text IS NULL OR program_code = $1) "
     "ORDER BY program_code, district_code";
 
 static const char SQL_REGENCIES[] =
     "SELECT program_code, regency_code, regency_name, villages, enrolled, active, "
-    "  covered_now, target, total_target, total_quota, villages_at_target, "
-    "  target_share_bp, bpjs_unconfirmed "
-    "FROM report_participants_regency WHERE ($1::text IS NULL OR program_code = $1) "
+    "    covered_now, target, total_target, total_quota, villages_at_target, "
+    "    target_share_bp, bpjs_unconfirmed "
+    "FROM report_participants_regency "
+    "WHERE ($1::text IS NULL OR program_code = $1) "
     "ORDER BY program_code";
 
 /* The same rows as one JSON array. */
