@@ -39,12 +39,14 @@ from pathlib import Path
 import harness
 import hacluster
 import nikgen
+from test_events import ENROL_SQL  # people enrolled as verify would have
 
 PROGRAM = "PALI-TEST-ADD"
 VILLAGE = "16.12.01.2001"
 CLIENTS = 4
 APPLICANTS = 5
 SEEDED = 50000  # enrolments made with SQL, so that a billing run takes a while
+SEED_VILLAGE = "16.12.01.2002"  # NIKs born in '50-'55: nikgen's are '70-'99
 
 
 @dataclass
@@ -254,9 +256,11 @@ class Failover(unittest.TestCase):
         billing_run: list[subprocess.CompletedProcess] = []
 
         def kill() -> None:
-            # a billing run of this month with 20,000 new lines in progress:
+            # a billing run of this month with 50,000 new lines in progress:
             # the one asked for, or the one billing's sweep starts by itself
-            self.ha.psql(SEED_SQL.format(n=SEEDED, month=this_month()), timeout=300)
+            self.ha.psql(ENROL_SQL.format(program=PROGRAM, village=SEED_VILLAGE, n=SEEDED,
+                                          base=0, start=this_month(), district="161201",
+                                          year=50), timeout=300)
             t = threading.Thread(target=lambda: billing_run.append(self.stack.lindungctl(
                 "billing", "run", this_month(), check=False, timeout=300)))
             t.start()
@@ -310,33 +314,6 @@ class Failover(unittest.TestCase):
         print(f"SWITCHOVER_SECONDS={timing['switchover']:.2f}", flush=True)
         self.assert_exactly_once(jobs)
         self.assert_billed_once()
-
-
-# 20,000 people enrolled from this month in PALI-TEST-ADD's village, as
-# verify would have: a billing run of the month then has real work.
-SEED_SQL = """
-WITH s AS (
-  INSERT INTO submissions (id, program_id, village_code, applicant_count, status)
-  SELECT gen_random_uuid(), p.id, '16.12.01.2002', {n}, 'verified'
-  FROM programs p WHERE p.code = 'PALI-TEST-ADD'
-  RETURNING id, program_id),
-a AS (
-  INSERT INTO applicants (submission_id, idx, nik, name, birth_date, sex, occupation,
-                          decision, monthly_income)
-  SELECT s.id, g, '1612010101' || lpad((50 + g / 9000)::text, 2, '0')
-                  || lpad((g % 9000 + 1)::text, 4, '0'),
-         'Peserta ' || g, '1980-01-01', 'M', 'PETANI/PEKEBUN', 'accepted', 1000000
-  FROM s, generate_series(0, {n} - 1) g
-  RETURNING id, nik),
-pa AS (
-  INSERT INTO participants (nik, name, birth_date, sex)
-  SELECT nik, 'Peserta', '1980-01-01', 'M' FROM a RETURNING nik)
-INSERT INTO enrolments (nik, program_id, village_code, applicant_id, funding_source,
-                        payer_code, declared_income, transport, start_month, end_month)
-SELECT a.nik, s.program_id, '16.12.01.2002', a.id, p.funding_source,
-       program_payer(p.id, '16.12.01.2002'), 1000000, false, '{month}-01', p.coverage_end
-FROM a, s JOIN programs p ON p.id = s.program_id
-"""
 
 
 if __name__ == "__main__":
