@@ -113,10 +113,21 @@ void http_response_text(http_response_t *res, int status, const char *content_ty
     res->body_len = len;
 }
 
+/* The answer when an answer could not be made: memory ran out. Copied, as
+ * every body is freed with the response. */
+static const char OUT_OF_MEMORY_BODY[] =
+    "{\"error\":{\"code\":\"INTERNAL\",\"message\":\"the server ran out of memory "
+    "while answering; a request that stores something may have been stored: retry it "
+    "with the same Idempotency-Key\"}}";
+
 void http_response_json(http_response_t *res, int status, cJSON *doc)
 {
-    char *text = cJSON_PrintUnformatted(doc);
+    char *text = doc ? cJSON_PrintUnformatted(doc) : NULL;
     cJSON_Delete(doc);
+    if (!text) {
+        text = strdup(OUT_OF_MEMORY_BODY); /* an empty 500 if even this fails */
+        status = 500;
+    }
     http_response_text(res, status, "application/json", text, text ? strlen(text) : 0);
 }
 
@@ -124,11 +135,18 @@ void http_response_error(http_response_t *res, int status, const char *code,
                          const char *message, cJSON *details)
 {
     cJSON *doc = cJSON_CreateObject();
-    cJSON *err = cJSON_AddObjectToObject(doc, "error");
-    cJSON_AddStringToObject(err, "code", code);
-    cJSON_AddStringToObject(err, "message", message);
-    if (details)
-        cJSON_AddItemToObject(err, "details", details);
+    cJSON *err = doc ? cJSON_AddObjectToObject(doc, "error") : NULL;
+    bool whole = err && cJSON_AddStringToObject(err, "code", code) &&
+                 cJSON_AddStringToObject(err, "message", message);
+    bool kept = whole && details && cJSON_AddItemToObject(err, "details", details);
+    if (details && !kept) {
+        cJSON_Delete(details);
+        whole = false; /* the error's details are part of the answer */
+    }
+    if (!whole) {
+        cJSON_Delete(doc);
+        doc = NULL; /* answered as out of memory */
+    }
     http_response_json(res, status, doc);
 }
 
