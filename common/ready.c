@@ -20,6 +20,7 @@ struct ready_t {
  * refuse every write. */
 static const char *SQL_SCHEMA_VERSION =
     "SELECT coalesce(max(version), 0), pg_is_in_recovery() FROM schema_migrations";
+enum { RS_VERSION, RS_STANDBY };
 
 ready_t *ready_new(const char *conninfo)
 {
@@ -60,8 +61,8 @@ bool ready_check(void *arg, char *text, size_t cap)
      * the query sent again, so the first probe after it is not a false 503. */
     PGresult *r = db_exec_read(self->db, SQL_SCHEMA_VERSION, 0, NULL);
     bool ok = db_ok(r) && PQntuples(r) == 1;
-    int version = ok ? atoi(PQgetvalue(r, 0, 0)) : 0;
-    bool standby = ok && PQgetvalue(r, 0, 1)[0] == 't';
+    int version = ok ? atoi(PQgetvalue(r, 0, RS_VERSION)) : 0;
+    bool standby = ok && PQgetvalue(r, 0, RS_STANDBY)[0] == 't';
     char server[128];
     db_server(self->db, server, sizeof server);
     if (!ok)

@@ -96,6 +96,8 @@ static const char *SQL_PAYERS =
     "        AND (pe.coverage_end IS NULL OR pe.coverage_end >= $1::date) "
     "    GROUP BY e.funding_source, e.payer_code"
     ") g";
+/* Also SQL_PAYERS_FIRST's: the payers' invoices to open, as arrays. */
+enum { PY_FUNDING_SOURCES, PY_PAYERS, PY_PROGRAMS };
 
 /* The same three arrays for a month's first load, where every enrolment
  * counts: the payers are found by stepping through enrolments_payer_idx from
@@ -196,10 +198,12 @@ static const char *SQL_INVOICE_MAP =
     "    coalesce(array_agg(payer_code ORDER BY id), '{}') "
     "FROM invoices "
     "WHERE period = $1 AND run_id = $2::bigint AND kind <> 'credit_note'";
+enum { IM_IDS, IM_FUNDING_SOURCES, IM_PAYERS };
 
 /* Enrolment ids are split into equal ranges, one per part. */
 static const char *SQL_ID_RANGE =
     "SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM enrolments";
+enum { IR_LOWEST, IR_HIGHEST };
 
 /* The run's snapshot, for the parts to read (SET TRANSACTION SNAPSHOT). */
 static const char *SQL_EXPORT_SNAPSHOT = "SELECT pg_export_snapshot()";
@@ -219,6 +223,7 @@ static const char *SQL_PART_LOAD =
     "FROM accrual_part_load($1::date, $2::int, nullif($3, '')::bigint, "
     "    nullif($4, '')::bigint, $5::bigint, $6::boolean, $7::bigint[], $8::bigint[], "
     "    $9::text[], $10::text[])";
+enum { PL_INVOICE, PL_LINES, PL_RUPIAH };
 
 /* Back in the run's transaction: the parts become the month's partition. */
 static const char *SQL_PARTS_ATTACH =
@@ -242,6 +247,8 @@ static const char *SQL_ADD_TOTALS =
     "    RETURNING t.n, t.total"
     ") "
     "SELECT coalesce(sum(n), 0), coalesce(sum(total), 0) FROM upd";
+/* The (lines, rupiah) row that SQL_ADD_TOTALS, SQL_ACCRUE and SQL_DIFF_LINES answer. */
+enum { TOTAL_LINES, TOTAL_RUPIAH };
 
 /* A re-run: lines for enrolments newer than $4 (SQL_SEEN_UP_TO) that have
  * none for the month, each on this run's document for its payer. The NOT
@@ -349,6 +356,7 @@ static const char *SQL_LAPSE =
     "    AND NOT EXISTS (SELECT 1 FROM accruals x "
     "                    WHERE x.enrolment_id = e.id AND x.period >= $1) "
     "RETURNING e.id, e.nik, e.payer_code, to_char(e.end_month, 'YYYY-MM')";
+enum { LA_ID, LA_NIK, LA_PAYER, LA_END_MONTH };
 
 /* The lapse check's people are few against all lines of three months:
  * their lines are best found through accruals_line_key. PostgreSQL's
@@ -392,6 +400,7 @@ static const char *SQL_RECONCILE_SCOPE =
     "            ELSE 'some' END, "
     "    coalesce((SELECT max(started_at) - interval '1 hour' FROM billing_runs "
     "              WHERE period = $1 AND finished_at IS NOT NULL)::text, '-infinity')";
+enum { RS_SCOPE, RS_SINCE };
 
 static const char *SQL_ENDED_SINCE = "SELECT coalesce(array_agg(id), '{}') "
                                      "FROM enrolments "
@@ -552,10 +561,11 @@ static int lapse(db_t *db, const char *month, accrual_result_t *result, char **e
     }
     result->lapsed = PQntuples(r);
     for (int i = 0; i < PQntuples(r) && i < LAPSE_LOG_MAX; i++)
-        log_warn("billing.lapsed", "period", month, "enrolment_id", PQgetvalue(r, i, 0),
-                 "nik", PQgetvalue(r, i, 1), "payer", PQgetvalue(r, i, 2), "end_month",
-                 PQgetvalue(r, i, 3), "reason", "more than 3 consecutive unpaid months");
-    *ended = number_array(&r, 1, 0);
+        log_warn("billing.lapsed", "period", month, "enrolment_id",
+                 PQgetvalue(r, i, LA_ID), "nik", PQgetvalue(r, i, LA_NIK), "payer",
+                 PQgetvalue(r, i, LA_PAYER), "end_month", PQgetvalue(r, i, LA_END_MONTH),
+                 "reason", "more than 3 consecutive unpaid months");
+    *ended = number_array(&r, 1, LA_ID);
     PQclear(r);
     return *ended ? 0 : -1;
 }
@@ -587,8 +597,9 @@ static int open_invoices(db_t *db, const char *month, const char *seen,
                         : db_exec(db, SQL_PAYERS, 3, p_payers);
     bool ok = db_ok(r) && PQntuples(r) == 1;
     if (ok) {
-        const char *p_open[] = {month, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
-                                PQgetvalue(r, 0, 2), run_id};
+        const char *p_open[] = {month, PQgetvalue(r, 0, PY_FUNDING_SOURCES),
+                                PQgetvalue(r, 0, PY_PAYERS),
+                                PQgetvalue(r, 0, PY_PROGRAMS), run_id};
         ok = db_run(db, SQL_OPEN_INVOICES, 5, p_open);
     }
     PQclear(r);
@@ -608,15 +619,16 @@ static int attach_parts(db_t *db, const char *month, char bound[][24], int n,
     const char *p_attach[] = {month, bounds};
     if (!db_run(db, SQL_PARTS_ATTACH, 2, p_attach))
         return -1;
-    char *ids = number_array(done, n, 0), *lines = number_array(done, n, 1),
-         *amounts = number_array(done, n, 2);
+    char *ids = number_array(done, n, PL_INVOICE),
+         *lines = number_array(done, n, PL_LINES),
+         *amounts = number_array(done, n, PL_RUPIAH);
     const char *p_totals[] = {ids, lines, amounts};
     PGresult *r =
         ids && lines && amounts ? db_exec(db, SQL_ADD_TOTALS, 3, p_totals) : NULL;
     bool ok = db_ok(r) && PQntuples(r) == 1;
     if (ok) {
-        result->lines_added = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-        result->amount_added = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+        result->lines_added = strtoll(PQgetvalue(r, 0, TOTAL_LINES), NULL, 10);
+        result->amount_added = strtoll(PQgetvalue(r, 0, TOTAL_RUPIAH), NULL, 10);
     }
     PQclear(r);
     free(ids);
@@ -726,8 +738,8 @@ static int load_month(db_t *db, const char *month, const char *run_id,
     bool ok = db_ok(map) && PQntuples(map) == 1 && db_ok(range) &&
               PQntuples(range) == 1 &&
               query_value(db, SQL_EXPORT_SNAPSHOT, 0, NULL, snapshot, sizeof snapshot);
-    long long lo = ok ? atoll(PQgetvalue(range, 0, 0)) : 0;
-    long long hi = ok ? atoll(PQgetvalue(range, 0, 1)) : 0;
+    long long lo = ok ? atoll(PQgetvalue(range, 0, IR_LOWEST)) : 0;
+    long long hi = ok ? atoll(PQgetvalue(range, 0, IR_HIGHEST)) : 0;
     PQclear(range);
     if (!ok) {
         PQclear(map);
@@ -753,9 +765,9 @@ static int load_month(db_t *db, const char *month, const char *run_id,
                                 run_id,
                                 supplementary,
                                 lapsed,
-                                PQgetvalue(map, 0, 0),
-                                PQgetvalue(map, 0, 1),
-                                PQgetvalue(map, 0, 2)};
+                                PQgetvalue(map, 0, IM_IDS),
+                                PQgetvalue(map, 0, IM_FUNDING_SOURCES),
+                                PQgetvalue(map, 0, IM_PAYERS)};
         part_start(&p, k, db_conninfo(db), snapshot, params);
     }
     parts_finish(&p);
@@ -803,8 +815,8 @@ static int accrue(db_t *db, const char *month, const char *run_id, const char *m
     PGresult *r = db_exec(db, SQL_ACCRUE, 5, p_accrue);
     bool ok = db_ok(r) && PQntuples(r) == 1;
     if (ok) {
-        result->lines_added = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-        result->amount_added = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+        result->lines_added = strtoll(PQgetvalue(r, 0, TOTAL_LINES), NULL, 10);
+        result->amount_added = strtoll(PQgetvalue(r, 0, TOTAL_RUPIAH), NULL, 10);
     }
     PQclear(r);
     return ok ? 0 : -1;
@@ -838,8 +850,8 @@ static int correct_lines(db_t *db, const char *month, const char *run_id, const 
     PGresult *r = db_exec(db, SQL_DIFF_LINES, 2, p_run);
     bool ok = db_ok(r) && PQntuples(r) == 1;
     if (ok) {
-        result->corrections = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-        result->correction_amount = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+        result->corrections = strtoll(PQgetvalue(r, 0, TOTAL_LINES), NULL, 10);
+        result->correction_amount = strtoll(PQgetvalue(r, 0, TOTAL_RUPIAH), NULL, 10);
     }
     PQclear(r);
     return ok && db_run(db, SQL_DIFF_DROP, 0, NULL) ? 0 : -1;
@@ -861,8 +873,8 @@ static int reconcile(db_t *db, const char *month, const char *run_id,
         return -1;
     }
     char scope[8], since[64];
-    snprintf(scope, sizeof scope, "%s", PQgetvalue(r, 0, 0));
-    snprintf(since, sizeof since, "%s", PQgetvalue(r, 0, 1));
+    snprintf(scope, sizeof scope, "%s", PQgetvalue(r, 0, RS_SCOPE));
+    snprintf(since, sizeof since, "%s", PQgetvalue(r, 0, RS_SINCE));
     PQclear(r);
     if (strcmp(scope, "none") == 0)
         return (*changed = strdup("{}")) ? 0 : -1;

@@ -21,6 +21,7 @@ static const char *SQL_LATEST_PERIOD = "SELECT extract(epoch FROM max(period))::
 static const char *SQL_ACCRUED_BY_SOURCE = "SELECT funding_source, sum(total) "
                                            "FROM invoices "
                                            "GROUP BY funding_source";
+enum { AS_FUNDING_SOURCE, AS_TOTAL };
 
 /* Enrolments BPJS has neither registered nor refused $1 days after their
  * acceptance (019_bpjs.sql), that cover at least one month: the same rule as
@@ -234,6 +235,7 @@ static const char *SQL_CLAIMS_OPEN =
     "    AND c.created_at > now() - make_interval(days => b.hi) "
     "GROUP BY k.kind, b.bucket, b.lo "
     "ORDER BY k.kind, b.lo";
+enum { CO_KIND, CO_BUCKET, CO_COUNT, CO_OLDEST_S };
 
 static void observe_claims(db_t *db, metrics_t *metrics)
 {
@@ -242,13 +244,13 @@ static void observe_claims(db_t *db, metrics_t *metrics)
     for (int i = 0; db_ok(r) && i < PQntuples(r); i++) {
         char labels[64];
         snprintf(labels, sizeof labels, "kind=\"%s\",age_bucket=\"%s\"",
-                 PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+                 PQgetvalue(r, i, CO_KIND), PQgetvalue(r, i, CO_BUCKET));
         metrics_gauge_set(metrics, "lindung_claims_open",
                           "Claims reported or filed and not yet paid or refused, by kind "
                           "and age since recorded; read from the database.",
-                          labels, strtod(PQgetvalue(r, i, 2), NULL));
-        int k = PQgetvalue(r, i, 0)[2] == 'K'; /* JKK, not JKM */
-        double age = strtod(PQgetvalue(r, i, 3), NULL);
+                          labels, strtod(PQgetvalue(r, i, CO_COUNT), NULL));
+        int k = PQgetvalue(r, i, CO_KIND)[2] == 'K'; /* JKK, not JKM */
+        double age = strtod(PQgetvalue(r, i, CO_OLDEST_S), NULL);
         oldest[k] = age > oldest[k] ? age : oldest[k];
     }
     for (int k = 0; db_ok(r) && k < 2; k++)
@@ -272,10 +274,11 @@ void billing_observe(db_t *db, metrics_t *metrics)
     PGresult *r = db_exec(db, SQL_ACCRUED_BY_SOURCE, 0, NULL);
     for (int i = 0; db_ok(r) && i < PQntuples(r); i++) {
         char labels[64];
-        snprintf(labels, sizeof labels, "funding_source=\"%s\"", PQgetvalue(r, i, 0));
+        snprintf(labels, sizeof labels, "funding_source=\"%s\"",
+                 PQgetvalue(r, i, AS_FUNDING_SOURCE));
         metrics_gauge_set(metrics, "lindung_billing_accrued_rupiah",
                           "Premiums accrued so far, in rupiah, by funding source.",
-                          labels, strtod(PQgetvalue(r, i, 1), NULL));
+                          labels, strtod(PQgetvalue(r, i, AS_TOTAL), NULL));
     }
     PQclear(r);
     observe_bpjs(db, metrics);

@@ -49,6 +49,9 @@ static const char *SQL_EXPORT_OWED =
     "LEFT JOIN invoice_balances b ON b.payer_code = $1 AND (w.n = 2 OR b.period = $2) "
     "GROUP BY w.n, w.label "
     "ORDER BY w.n";
+/* Its columns (OWED_COLUMNS below names them for the sheet) and rows. */
+enum { OW_MONTHS, OW_BILLED, OW_CREDITED, OW_PAID, OW_OWED };
+enum { OW_ROW_MONTH, OW_ROW_EVERY_MONTH };
 
 typedef enum { COL_TEXT, COL_ID, COL_MONEY } column_type_t;
 
@@ -175,10 +178,10 @@ static void owed_read(const PGresult *r, export_owed_t *owed)
 {
     if (!owed)
         return;
-    owed->billed = strtoll(PQgetvalue(r, 1, 1), NULL, 10);
-    owed->credited = strtoll(PQgetvalue(r, 1, 2), NULL, 10);
-    owed->paid = strtoll(PQgetvalue(r, 1, 3), NULL, 10);
-    owed->owed = strtoll(PQgetvalue(r, 1, 4), NULL, 10);
+    owed->billed = strtoll(PQgetvalue(r, OW_ROW_EVERY_MONTH, OW_BILLED), NULL, 10);
+    owed->credited = strtoll(PQgetvalue(r, OW_ROW_EVERY_MONTH, OW_CREDITED), NULL, 10);
+    owed->paid = strtoll(PQgetvalue(r, OW_ROW_EVERY_MONTH, OW_PAID), NULL, 10);
+    owed->owed = strtoll(PQgetvalue(r, OW_ROW_EVERY_MONTH, OW_OWED), NULL, 10);
 }
 
 long export_write(db_t *db, const char *payer, period_t period, export_format_t format,

@@ -36,6 +36,7 @@
 #define MAX_OCCUPATION_CODE 1000
 
 static const char *SQL_OCCUPATIONS = "SELECT code, name, transport FROM occupations";
+enum { OC_CODE, OC_NAME, OC_TRANSPORT };
 
 /* Mark the oldest unclaimed submission as verifying; a row another verifier
  * holds is skipped. A crashed verifier's row is unlocked and is taken again. */
@@ -177,6 +178,7 @@ static const char *SQL_ENROL =
     "ORDER BY c.nik "
     "ON CONFLICT DO NOTHING "
     "RETURNING applicant_id, id, to_char(start_month, 'YYYY-MM-DD')";
+enum { EN_APPLICANT_ID, EN_ID, EN_START_MONTH };
 
 /* Where a NIK whose INSERT did nothing is covered: of its enrolments that
  * share a month with the months it asked for ($2 to $3), the one covering
@@ -199,6 +201,7 @@ static const char *SQL_WHERE_COVERED =
     "    ORDER BY coalesce(y.end_month, 'infinity') DESC "
     "    LIMIT 1"
     ") e ON true";
+enum { WC_NIK, WC_PROGRAM, WC_VILLAGE, WC_FROM, WC_TO, WC_DECEASED_ON };
 
 static const char *SQL_UNENROL = "DELETE FROM enrolments WHERE id = ANY($1::bigint[])";
 
@@ -230,6 +233,7 @@ static const char *SQL_QUEUE =
     "    coalesce(extract(epoch FROM now() - min(received_at)), 0)::float8 "
     "FROM submissions "
     "WHERE status <> 'verified'";
+enum { Q_DEPTH, Q_OLDEST_S };
 
 static const double latency_bounds[] = {0.05, 0.1, 0.25, 0.5, 1,   2.5,
                                         5,    10,  30,   60,  300, 900};
@@ -321,12 +325,13 @@ static bool load_occupations(verifier_t *self)
         return false;
     }
     for (int i = 0; i < PQntuples(r); i++) {
-        int code = atoi(PQgetvalue(r, i, 0));
+        int code = atoi(PQgetvalue(r, i, OC_CODE));
         if (code <= 0 || code >= MAX_OCCUPATION_CODE)
             continue;
         snprintf(self->occupations[code].name, sizeof self->occupations[code].name, "%s",
-                 PQgetvalue(r, i, 1));
-        self->occupations[code].transport = strcmp(PQgetvalue(r, i, 2), "t") == 0;
+                 PQgetvalue(r, i, OC_NAME));
+        self->occupations[code].transport =
+            strcmp(PQgetvalue(r, i, OC_TRANSPORT), "t") == 0;
     }
     PQclear(r);
     self->occupations_loaded = true;
@@ -588,14 +593,15 @@ static bool note_winners(batch_t *b, const PGresult *won)
             (sort_key_t){.applicant_id = atoll(cell(b, &b->pending[i], 0)), .index = i};
     qsort(keys, (size_t)b->n, sizeof *keys, by_applicant_id);
     for (int r = 0; r < PQntuples(won); r++) {
-        sort_key_t want = {.applicant_id = atoll(PQgetvalue(won, r, 0))};
+        sort_key_t want = {.applicant_id = atoll(PQgetvalue(won, r, EN_APPLICANT_ID))};
         sort_key_t *hit =
             bsearch(&want, keys, (size_t)b->n, sizeof *keys, by_applicant_id);
         if (!hit)
             continue;
         pending_t *a = &b->pending[hit->index];
-        snprintf(a->enrolment_id, sizeof a->enrolment_id, "%s", PQgetvalue(won, r, 1));
-        date_parse(PQgetvalue(won, r, 2), &a->start_month);
+        snprintf(a->enrolment_id, sizeof a->enrolment_id, "%s",
+                 PQgetvalue(won, r, EN_ID));
+        date_parse(PQgetvalue(won, r, EN_START_MONTH), &a->start_month);
     }
     free(keys);
     return true;
@@ -733,18 +739,18 @@ static bool explain_duplicates(verifier_t *self, batch_t *b)
             continue;
         int hit = -1;
         for (int k = 0; r && k < PQntuples(r) && hit < 0; k++)
-            if (strcmp(PQgetvalue(r, k, 0), a->verdict.nik.digits) == 0)
+            if (strcmp(PQgetvalue(r, k, WC_NIK), a->verdict.nik.digits) == 0)
                 hit = k;
         char months[24];
-        if (hit >= 0 && PQgetvalue(r, hit, 5)[0]) {
+        if (hit >= 0 && PQgetvalue(r, hit, WC_DECEASED_ON)[0]) {
             rules_reject(&a->verdict, "DECEASED", "recorded as deceased on %s",
-                         PQgetvalue(r, hit, 5));
-        } else if (hit >= 0 && !PQgetisnull(r, hit, 1)) {
-            months_text(PQgetvalue(r, hit, 3), PQgetvalue(r, hit, 4), months,
+                         PQgetvalue(r, hit, WC_DECEASED_ON));
+        } else if (hit >= 0 && !PQgetisnull(r, hit, WC_PROGRAM)) {
+            months_text(PQgetvalue(r, hit, WC_FROM), PQgetvalue(r, hit, WC_TO), months,
                         sizeof months);
             rules_reject(&a->verdict, "DUPLICATE_ACTIVE",
                          "already covered from %s in programme %s, village %s", months,
-                         PQgetvalue(r, hit, 1), PQgetvalue(r, hit, 2));
+                         PQgetvalue(r, hit, WC_PROGRAM), PQgetvalue(r, hit, WC_VILLAGE));
         } else {
             rules_reject(&a->verdict, "DUPLICATE_ACTIVE",
                          "already covered in these months elsewhere");
@@ -1094,10 +1100,10 @@ void verifier_observe_queue(verifier_t *self)
     if (db_ok(r) && PQntuples(r) == 1) {
         metrics_gauge_set(self->metrics, "lindung_verify_queue_depth",
                           "Submissions received but not yet verified (all processes).",
-                          NULL, atof(PQgetvalue(r, 0, 0)));
+                          NULL, atof(PQgetvalue(r, 0, Q_DEPTH)));
         metrics_gauge_set(self->metrics, "lindung_verify_queue_oldest_age_seconds",
                           "Age of the oldest submission not yet verified.", NULL,
-                          atof(PQgetvalue(r, 0, 1)));
+                          atof(PQgetvalue(r, 0, Q_OLDEST_S)));
     }
     PQclear(r);
 }
