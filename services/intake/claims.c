@@ -172,22 +172,22 @@ static bool claim_in_scope(const scope_t *s, const char *village, const char *re
 static cJSON *claim_json(const PGresult *r, int i)
 {
     cJSON *o = cJSON_CreateObject();
-    pgjson_add_int(o, "id", r, i, C_ID);
-    pgjson_add_text(o, "kind", r, i, C_KIND);
-    pgjson_add_text(o, "status", r, i, C_STATUS);
-    pgjson_add_text(o, "status_on", r, i, C_STATUS_ON);
-    pgjson_add_text(o, "nik", r, i, C_NIK);
-    pgjson_add_int(o, "enrolment_id", r, i, C_ENROLMENT);
-    pgjson_add_text(o, "program_code", r, i, C_PROGRAM);
-    pgjson_add_text(o, "village_code", r, i, C_VILLAGE);
-    pgjson_add_text(o, "regency_code", r, i, C_REGENCY);
-    pgjson_add_text(o, "event_date", r, i, C_EVENT);
-    pgjson_add_text(o, "accident_kind", r, i, C_ACCIDENT);
-    pgjson_add_int(o, "amount_claimed", r, i, C_CLAIMED);
-    pgjson_add_int(o, "amount_paid", r, i, C_PAID);
-    pgjson_add_text(o, "source", r, i, C_SOURCE);
-    pgjson_add_text(o, "created_at", r, i, C_CREATED);
-    return o;
+    bool ok = pgjson_add_int(o, "id", r, i, C_ID);
+    ok = ok && pgjson_add_text(o, "kind", r, i, C_KIND);
+    ok = ok && pgjson_add_text(o, "status", r, i, C_STATUS);
+    ok = ok && pgjson_add_text(o, "status_on", r, i, C_STATUS_ON);
+    ok = ok && pgjson_add_text(o, "nik", r, i, C_NIK);
+    ok = ok && pgjson_add_int(o, "enrolment_id", r, i, C_ENROLMENT);
+    ok = ok && pgjson_add_text(o, "program_code", r, i, C_PROGRAM);
+    ok = ok && pgjson_add_text(o, "village_code", r, i, C_VILLAGE);
+    ok = ok && pgjson_add_text(o, "regency_code", r, i, C_REGENCY);
+    ok = ok && pgjson_add_text(o, "event_date", r, i, C_EVENT);
+    ok = ok && pgjson_add_text(o, "accident_kind", r, i, C_ACCIDENT);
+    ok = ok && pgjson_add_int(o, "amount_claimed", r, i, C_CLAIMED);
+    ok = ok && pgjson_add_int(o, "amount_paid", r, i, C_PAID);
+    ok = ok && pgjson_add_text(o, "source", r, i, C_SOURCE);
+    ok = ok && pgjson_add_text(o, "created_at", r, i, C_CREATED);
+    return pgjson_whole(o, ok);
 }
 
 /* A JSON number that is a whole rupiah amount from 1 to MAX_AMOUNT. */
@@ -290,10 +290,11 @@ static void list_claims(db_t *db, const auth_t *auth, const http_request_t *req,
 {
     list_query_t q;
     cJSON *errors = cJSON_CreateArray();
-    list_query_read(req, &q, errors);
-    if (cJSON_GetArraySize(errors) > 0) {
-        http_response_error(res, 422, "INVALID_FIELDS",
-                            "the query has invalid parameters", errors);
+    if (errors)
+        list_query_read(req, &q, errors);
+    if (fields_error_count(errors) > 0) {
+        route_answer_error(res, 422, "INVALID_FIELDS", "the query has invalid parameters",
+                           errors);
         return;
     }
     cJSON_Delete(errors);
@@ -314,9 +315,10 @@ static void list_claims(db_t *db, const auth_t *auth, const http_request_t *req,
     }
     cJSON *items = cJSON_CreateArray();
     int n = PQntuples(r);
-    for (int i = 0; i < n; i++)
-        cJSON_AddItemToArray(items, claim_json(r, i));
-    route_answer_page(res, items, n ? PQgetvalue(r, n - 1, C_ID) : NULL,
+    bool ok = items != NULL;
+    for (int i = 0; ok && i < n; i++)
+        ok = pgjson_append(items, claim_json(r, i));
+    route_answer_page(res, pgjson_whole(items, ok), n ? PQgetvalue(r, n - 1, C_ID) : NULL,
                       n == atoi(q.limit));
     PQclear(r);
 }
@@ -352,17 +354,19 @@ static PGresult *claim_load(db_t *db, const auth_t *auth, const char *id,
 static cJSON *steps_json(const PGresult *s)
 {
     cJSON *list = cJSON_CreateArray();
-    for (int i = 0; i < PQntuples(s); i++) {
+    bool ok = list != NULL;
+    for (int i = 0; ok && i < PQntuples(s); i++) {
         cJSON *o = cJSON_CreateObject();
-        pgjson_add_text(o, "status", s, i, ST_STATUS);
-        pgjson_add_text(o, "date", s, i, ST_DATE);
-        pgjson_add_int(o, "amount", s, i, ST_AMOUNT);
-        pgjson_add_text(o, "note", s, i, ST_NOTE);
-        pgjson_add_text(o, "source", s, i, ST_SOURCE);
-        pgjson_add_text(o, "recorded_at", s, i, ST_RECORDED_AT);
-        cJSON_AddItemToArray(list, o);
+        ok = pgjson_append(
+            list,
+            pgjson_whole(o, pgjson_add_text(o, "status", s, i, ST_STATUS) &&
+                                pgjson_add_text(o, "date", s, i, ST_DATE) &&
+                                pgjson_add_int(o, "amount", s, i, ST_AMOUNT) &&
+                                pgjson_add_text(o, "note", s, i, ST_NOTE) &&
+                                pgjson_add_text(o, "source", s, i, ST_SOURCE) &&
+                                pgjson_add_text(o, "recorded_at", s, i, ST_RECORDED_AT)));
     }
-    return list;
+    return pgjson_whole(list, ok);
 }
 
 /* Answer the claim with its steps; status 200 or 201. read_by: the
@@ -377,12 +381,23 @@ static void answer_claim(db_t *db, const auth_t *auth, const char *id, int statu
     const char *params[] = {id};
     PGresult *s = db_exec(db, SQL_STEPS, 1, params);
     const char *niks[] = {PQgetvalue(c, 0, C_NIK)};
-    if (!db_ok(s) ||
-        (read_by && !audit_read(db, auth, read_by, "claim.read", id, niks, 1, NULL))) {
+    /* built whole before a read is recorded: nothing is made after it */
+    cJSON *doc = db_ok(s) ? claim_json(c, 0) : NULL;
+    doc = pgjson_whole(doc, doc && pgjson_put(doc, "steps", steps_json(s)));
+    if (!db_ok(s)) {
+        route_db_failure(db, res);
+    } else if (!doc && read_by) {
+        route_out_of_memory(res);
+    } else if (!doc) { /* after a change, which is recorded: say so */
+        http_response_error(res, 500, "INTERNAL",
+                            "the server ran out of memory after the claim was recorded: "
+                            "read it with GET /v1/claims/{id}, do not send it again",
+                            NULL);
+    } else if (read_by &&
+               !audit_read(db, auth, read_by, "claim.read", id, niks, 1, NULL)) {
+        cJSON_Delete(doc);
         route_db_failure(db, res);
     } else {
-        cJSON *doc = claim_json(c, 0);
-        cJSON_AddItemToObject(doc, "steps", steps_json(s));
         http_response_json(res, status, doc);
     }
     PQclear(c);
@@ -488,10 +503,11 @@ static void create_claim(db_t *db, const auth_t *auth, const http_request_t *req
     }
     jkk_in_t in;
     cJSON *errors = cJSON_CreateArray();
-    jkk_read(body, &in, errors);
-    if (cJSON_GetArraySize(errors) > 0) {
-        http_response_error(res, 422, "INVALID_FIELDS", "the claim has invalid fields",
-                            errors);
+    if (errors)
+        jkk_read(body, &in, errors);
+    if (fields_error_count(errors) > 0) {
+        route_answer_error(res, 422, "INVALID_FIELDS", "the claim has invalid fields",
+                           errors);
         cJSON_Delete(body);
         return;
     }
@@ -545,8 +561,8 @@ static void answer_step_refusal(const char *result, const char *status,
         cJSON *errors = cJSON_CreateArray();
         fields_add_error(errors, "date",
                          "must not be before the event or the claim's previous step");
-        http_response_error(res, 422, "INVALID_FIELDS", "the step has invalid fields",
-                            errors);
+        route_answer_error(res, 422, "INVALID_FIELDS", "the step has invalid fields",
+                           errors);
     } else if (strcmp(result, "not_found") == 0) {
         http_response_error(res, 404, "NOT_FOUND", "no such claim", NULL);
     } else {
@@ -594,10 +610,11 @@ static void step_claim(db_t *db, const auth_t *auth, const http_request_t *req,
     }
     step_in_t in;
     cJSON *errors = cJSON_CreateArray();
-    step_read(body, &in, errors);
-    if (cJSON_GetArraySize(errors) > 0)
-        http_response_error(res, 422, "INVALID_FIELDS", "the step has invalid fields",
-                            errors);
+    if (errors)
+        step_read(body, &in, errors);
+    if (fields_error_count(errors) > 0)
+        route_answer_error(res, 422, "INVALID_FIELDS", "the step has invalid fields",
+                           errors);
     else {
         cJSON_Delete(errors);
         record_step(db, auth, req, id, &in, res);
@@ -641,17 +658,17 @@ static void report_query_read(const http_request_t *req, report_query_t *q, cJSO
 static cJSON *report_row_json(const PGresult *r, int i)
 {
     cJSON *o = cJSON_CreateObject();
-    pgjson_add_text(o, "program_code", r, i, R_PROGRAM);
-    pgjson_add_text(o, "regency_code", r, i, R_REGENCY);
-    pgjson_add_text(o, "month", r, i, R_MONTH);
-    pgjson_add_int(o, "premiums_billed", r, i, R_BILLED);
-    pgjson_add_int(o, "premiums_paid", r, i, R_PAID);
-    pgjson_add_int(o, "claims_paid", r, i, R_CLAIMS);
-    pgjson_add_int(o, "cumulative_premiums_billed", r, i, R_CUM_BILLED);
-    pgjson_add_int(o, "cumulative_premiums_paid", r, i, R_CUM_PAID);
-    pgjson_add_int(o, "cumulative_claims_paid", r, i, R_CUM_CLAIMS);
-    pgjson_add_int(o, "cumulative_loss_ratio_bp", r, i, R_CUM_BP);
-    return o;
+    bool ok = pgjson_add_text(o, "program_code", r, i, R_PROGRAM);
+    ok = ok && pgjson_add_text(o, "regency_code", r, i, R_REGENCY);
+    ok = ok && pgjson_add_text(o, "month", r, i, R_MONTH);
+    ok = ok && pgjson_add_int(o, "premiums_billed", r, i, R_BILLED);
+    ok = ok && pgjson_add_int(o, "premiums_paid", r, i, R_PAID);
+    ok = ok && pgjson_add_int(o, "claims_paid", r, i, R_CLAIMS);
+    ok = ok && pgjson_add_int(o, "cumulative_premiums_billed", r, i, R_CUM_BILLED);
+    ok = ok && pgjson_add_int(o, "cumulative_premiums_paid", r, i, R_CUM_PAID);
+    ok = ok && pgjson_add_int(o, "cumulative_claims_paid", r, i, R_CUM_CLAIMS);
+    ok = ok && pgjson_add_int(o, "cumulative_loss_ratio_bp", r, i, R_CUM_BP);
+    return pgjson_whole(o, ok);
 }
 
 /* Sums over the months asked for, per programme and regency. */
@@ -669,17 +686,16 @@ static long long ratio_bp(long long claims, long long paid)
 static cJSON *totals_json(const PGresult *r, int row, const sums_t *s)
 {
     cJSON *o = cJSON_CreateObject();
-    pgjson_add_text(o, "program_code", r, row, R_PROGRAM);
-    pgjson_add_text(o, "regency_code", r, row, R_REGENCY);
-    cJSON_AddNumberToObject(o, "premiums_billed", (double)s->billed);
-    cJSON_AddNumberToObject(o, "premiums_paid", (double)s->paid);
-    cJSON_AddNumberToObject(o, "claims_paid", (double)s->claims);
     long long bp = ratio_bp(s->claims, s->paid);
-    if (bp < 0)
-        cJSON_AddNullToObject(o, "loss_ratio_bp");
-    else
-        cJSON_AddNumberToObject(o, "loss_ratio_bp", (double)bp);
-    return o;
+    return pgjson_whole(
+        o,
+        pgjson_add_text(o, "program_code", r, row, R_PROGRAM) &&
+            pgjson_add_text(o, "regency_code", r, row, R_REGENCY) &&
+            cJSON_AddNumberToObject(o, "premiums_billed", (double)s->billed) &&
+            cJSON_AddNumberToObject(o, "premiums_paid", (double)s->paid) &&
+            cJSON_AddNumberToObject(o, "claims_paid", (double)s->claims) &&
+            (bp < 0 ? cJSON_AddNullToObject(o, "loss_ratio_bp") != NULL
+                    : cJSON_AddNumberToObject(o, "loss_ratio_bp", (double)bp) != NULL));
 }
 
 static bool same_group(const PGresult *r, int a, int b)
@@ -692,18 +708,19 @@ static bool same_group(const PGresult *r, int a, int b)
 static cJSON *report_totals(const PGresult *r)
 {
     cJSON *list = cJSON_CreateArray();
+    bool ok = list != NULL;
     sums_t s = {0, 0, 0};
     int n = PQntuples(r);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; ok && i < n; i++) {
         s.billed += strtoll(PQgetvalue(r, i, R_BILLED), NULL, 10);
         s.paid += strtoll(PQgetvalue(r, i, R_PAID), NULL, 10);
         s.claims += strtoll(PQgetvalue(r, i, R_CLAIMS), NULL, 10);
         if (i + 1 == n || !same_group(r, i, i + 1)) {
-            cJSON_AddItemToArray(list, totals_json(r, i, &s));
+            ok = pgjson_append(list, totals_json(r, i, &s));
             s = (sums_t){0, 0, 0};
         }
     }
-    return list;
+    return pgjson_whole(list, ok);
 }
 
 static void loss_ratio_report(db_t *db, const auth_t *auth, const http_request_t *req,
@@ -717,10 +734,11 @@ static void loss_ratio_report(db_t *db, const auth_t *auth, const http_request_t
     }
     report_query_t q;
     cJSON *errors = cJSON_CreateArray();
-    report_query_read(req, &q, errors);
-    if (cJSON_GetArraySize(errors) > 0) {
-        http_response_error(res, 422, "INVALID_FIELDS",
-                            "the query has invalid parameters", errors);
+    if (errors)
+        report_query_read(req, &q, errors);
+    if (fields_error_count(errors) > 0) {
+        route_answer_error(res, 422, "INVALID_FIELDS", "the query has invalid parameters",
+                           errors);
         return;
     }
     cJSON_Delete(errors);
@@ -740,12 +758,13 @@ static void loss_ratio_report(db_t *db, const auth_t *auth, const http_request_t
         return;
     }
     cJSON *doc = cJSON_CreateObject();
-    cJSON *months = cJSON_AddArrayToObject(doc, "months");
-    for (int i = 0; i < PQntuples(r); i++)
-        cJSON_AddItemToArray(months, report_row_json(r, i));
-    cJSON_AddItemToObject(doc, "totals", report_totals(r));
+    cJSON *months = doc ? cJSON_AddArrayToObject(doc, "months") : NULL;
+    bool ok = months != NULL;
+    for (int i = 0; ok && i < PQntuples(r); i++)
+        ok = pgjson_append(months, report_row_json(r, i));
+    ok = ok && pgjson_put(doc, "totals", report_totals(r));
     PQclear(r);
-    http_response_json(res, 200, doc);
+    route_answer_json(res, 200, pgjson_whole(doc, ok));
 }
 
 /* ---------------------------------------------------------------- routing */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fields.h"
+#include "pgjson.h"
 
 /* The applicant fields of design.md §4, in the documented order. */
 static const char *COLUMN_NAME[] = {"nik",   "name",           "birth_date",
@@ -69,15 +70,12 @@ static void add_error_at(cJSON *errors, const char *field, int index, int line,
                          int column, const char *message)
 {
     cJSON *e = cJSON_CreateObject();
-    cJSON_AddStringToObject(e, "field", field);
-    if (index >= 0)
-        cJSON_AddNumberToObject(e, "index", index);
-    if (line > 0)
-        cJSON_AddNumberToObject(e, "line", line);
-    if (column > 0)
-        cJSON_AddNumberToObject(e, "column", column);
-    cJSON_AddStringToObject(e, "message", message);
-    fields_append_error(errors, e);
+    bool ok = e && cJSON_AddStringToObject(e, "field", field) &&
+              (index < 0 || cJSON_AddNumberToObject(e, "index", index)) &&
+              (line <= 0 || cJSON_AddNumberToObject(e, "line", line)) &&
+              (column <= 0 || cJSON_AddNumberToObject(e, "column", column)) &&
+              cJSON_AddStringToObject(e, "message", message);
+    fields_append_error(errors, pgjson_whole(e, ok));
 }
 
 static void add_error(cJSON *errors, const char *field, int index, int line,
@@ -102,9 +100,12 @@ static void add_line_after(cJSON *errors, cJSON *tail, int line)
         if (fields_is_truncation(e))
             continue;
         cJSON *message = cJSON_DetachItemFromObjectCaseSensitive(e, "message");
-        cJSON_AddNumberToObject(e, "line", line);
-        if (message)
-            cJSON_AddItemToObject(e, "message", message);
+        if (!cJSON_AddNumberToObject(e, "line", line) ||
+            (message && !pgjson_put(e, "message", message))) {
+            if (!cJSON_GetObjectItemCaseSensitive(e, "line"))
+                cJSON_Delete(message);
+            fields_no_memory(errors);
+        }
     }
 }
 
@@ -196,10 +197,13 @@ static void data_field(reader_t *r, const char *s, size_t len)
         return;
     if (!r->row)
         r->row = cJSON_CreateObject();
-    if (c == COLUMN_INCOME && all_digits(s, len) && len <= 15)
-        cJSON_AddNumberToObject(r->row, COLUMN_NAME[c], strtod(s, NULL));
-    else
-        cJSON_AddStringToObject(r->row, COLUMN_NAME[c], s);
+    bool ok =
+        r->row &&
+        (c == COLUMN_INCOME && all_digits(s, len) && len <= 15
+             ? cJSON_AddNumberToObject(r->row, COLUMN_NAME[c], strtod(s, NULL)) != NULL
+             : cJSON_AddStringToObject(r->row, COLUMN_NAME[c], s) != NULL);
+    if (!ok)
+        fields_no_memory(r->errors);
 }
 
 static void data_end(reader_t *r)
@@ -224,6 +228,10 @@ static void data_end(reader_t *r)
     }
     if (!r->row)
         r->row = cJSON_CreateObject();
+    if (!r->row) {
+        fields_no_memory(r->errors);
+        return;
+    }
     cJSON *tail = tail_of(r->errors);
     submission_check_applicant(r->row, index, r->errors, r->list);
     add_line_after(r->errors, tail, r->record_line);
@@ -375,6 +383,13 @@ submission_result_t csvbody_parse(submission_t *out, const char *body, size_t le
     }
     csv_set_space_func(&p, no_space);
     reader_t r = {.errors = cJSON_CreateArray(), .list = cJSON_CreateArray()};
+    if (!r.errors || !r.list) {
+        csv_free(&p);
+        cJSON_Delete(r.errors);
+        cJSON_Delete(r.list);
+        fields_no_memory(errors);
+        return SUBMISSION_INVALID;
+    }
     const char *problem = NULL;
     int bad_line = 0;
     bool parsed = feed(&r, &p, body, len, &problem, &bad_line);

@@ -106,25 +106,32 @@ static const char *text_field(const cJSON *ev, const char *name, int index, size
     return v->valuestring;
 }
 
+/* out's field key, or the list of errors told that memory ran out. */
+static void put_text(cJSON *out, const char *key, const char *value, cJSON *errors)
+{
+    if (!cJSON_AddStringToObject(out, key, value))
+        fields_no_memory(errors);
+}
+
 static void check_kind_fields(const cJSON *ev, const char *kind, int index, cJSON *errors,
                               cJSON *out)
 {
     const char *ref =
         text_field(ev, "reference", index, EVENTS_MAX_REFERENCE, false, errors);
     if (ref)
-        cJSON_AddStringToObject(out, "reference", ref);
+        put_text(out, "reference", ref, errors);
     if (strcmp(kind, "moved") == 0) {
         const char *v = text_field(ev, "to_village", index, 32, true, errors);
         if (v && region_level(v) != REGION_VILLAGE)
             fields_add_index_error(errors, "to_village", index,
                                    "must be a village code PP.RR.DD.VVVV");
         else if (v)
-            cJSON_AddStringToObject(out, "to_village", v);
+            put_text(out, "to_village", v, errors);
     }
     if (strcmp(kind, "left") == 0) {
         const char *r = text_field(ev, "reason", index, EVENTS_MAX_REASON, true, errors);
         if (r)
-            cJSON_AddStringToObject(out, "reason", r);
+            put_text(out, "reason", r, errors);
     }
 }
 
@@ -139,14 +146,15 @@ static void check_event(const cJSON *ev, int index, const char *path_nik, cJSON 
     }
     int before = fields_error_count(errors);
     cJSON *out = cJSON_CreateObject();
-    cJSON_AddNumberToObject(out, "idx", index);
+    if (!cJSON_AddNumberToObject(out, "idx", index))
+        fields_no_memory(errors);
     date_t today = date_today(), when;
     const char *kind = text_field(ev, "kind", index, 16, true, errors);
     if (kind && !known_kind(kind))
         fields_add_index_error(errors, "kind", index,
                                "must be \"death\", \"moved\" or \"left\"");
     else if (kind)
-        cJSON_AddStringToObject(out, "kind", kind);
+        put_text(out, "kind", kind, errors);
     const char *nik_text =
         path_nik ? path_nik
                  : text_field(ev, "nik", index, SUBMISSION_MAX_NIK, true, errors);
@@ -154,7 +162,7 @@ static void check_event(const cJSON *ev, int index, const char *path_nik, cJSON 
     if (nik_text && nik_parse(nik_text, today, &nik) != NIK_OK)
         fields_add_index_error(errors, "nik", index, "must be a valid 16-digit NIK");
     else if (nik_text)
-        cJSON_AddStringToObject(out, "nik", nik.digits);
+        put_text(out, "nik", nik.digits, errors);
     const char *date = text_field(ev, "date", index, 10, true, errors);
     if (date && !date_parse(date, &when))
         fields_add_index_error(errors, "date", index,
@@ -163,13 +171,13 @@ static void check_event(const cJSON *ev, int index, const char *path_nik, cJSON 
         fields_add_index_error(errors, "date", index,
                                "must not be in the future (Asia/Jakarta)");
     else if (date)
-        cJSON_AddStringToObject(out, "date", date);
+        put_text(out, "date", date, errors);
     if (kind && known_kind(kind))
         check_kind_fields(ev, kind, index, errors, out);
-    if (fields_error_count(errors) == before)
-        cJSON_AddItemToArray(list, out);
-    else
+    if (fields_error_count(errors) != before)
         cJSON_Delete(out);
+    else if (!pgjson_append(list, out))
+        fields_no_memory(errors);
 }
 
 static int by_nik(const void *a, const void *b)
@@ -191,6 +199,10 @@ static void check_one_per_person(const cJSON *list, cJSON *errors)
     if (n < 2)
         return;
     const cJSON **sorted = malloc(sizeof *sorted * (size_t)n);
+    if (!sorted) {
+        fields_no_memory(errors);
+        return;
+    }
     int i = 0;
     const cJSON *ev;
     cJSON_ArrayForEach(ev, list) sorted[i++] = ev;
@@ -242,8 +254,12 @@ static events_parse_t parse_json(const char *body, size_t len, const char *path_
     events_parse_t rc;
     if (path_nik) {
         cJSON *one = cJSON_CreateArray();
-        cJSON_AddItemReferenceToArray(one, doc);
-        rc = check_list(one, path_nik, errors, list);
+        if (one && cJSON_AddItemReferenceToArray(one, doc)) {
+            rc = check_list(one, path_nik, errors, list);
+        } else {
+            fields_no_memory(errors);
+            rc = EVENTS_PARSE_INVALID;
+        }
         cJSON_Delete(one);
     } else {
         rc = check_list(cJSON_GetObjectItemCaseSensitive(doc, "events"), NULL, errors,
@@ -262,10 +278,11 @@ static events_parse_t parse_json(const char *body, size_t len, const char *path_
 #define CSV_MAX_FIELDS (CSV_MAX_COLUMNS + 1)
 
 typedef struct {
-    cJSON *rows;   /* each record as an array of strings */
-    cJSON *record; /* the current one */
-    int records;   /* records in rows */
-    int fields;    /* fields in record */
+    cJSON *rows;    /* each record as an array of strings */
+    cJSON *record;  /* the current one */
+    int records;    /* records in rows */
+    int fields;     /* fields in record */
+    bool no_memory; /* a record or field could not be kept */
 } csv_reader_t;
 
 static void csv_field(void *s, size_t len, void *arg)
@@ -274,12 +291,17 @@ static void csv_field(void *s, size_t len, void *arg)
     if (!r->record) {
         r->record = cJSON_CreateArray();
         r->fields = 0;
+        if (!r->record) {
+            r->no_memory = true;
+            return;
+        }
     }
     if (r->records >= CSV_MAX_RECORDS || r->fields >= CSV_MAX_FIELDS)
         return;
     r->fields++;
     char *text = strndup(s ? s : "", s ? len : 0);
-    cJSON_AddItemToArray(r->record, cJSON_CreateString(text));
+    if (!text || !pgjson_append(r->record, cJSON_CreateString(text)))
+        r->no_memory = true;
     free(text);
 }
 
@@ -290,8 +312,10 @@ static void csv_row(int c, void *arg)
     if (!r->record)
         return; /* a blank line */
     if (r->records < CSV_MAX_RECORDS) {
-        cJSON_AddItemToArray(r->rows, r->record);
-        r->records++;
+        if (pgjson_append(r->rows, r->record))
+            r->records++;
+        else
+            r->no_memory = true;
     } else {
         cJSON_Delete(r->record);
     }
@@ -339,12 +363,15 @@ static cJSON *csv_event(const cJSON *record, const int *column, int width, int i
         return NULL;
     }
     cJSON *ev = cJSON_CreateObject();
-    for (int i = 0; i < width; i++) {
+    bool ok = ev != NULL;
+    for (int i = 0; ok && i < width; i++) {
         const char *v = cJSON_GetArrayItem(record, i)->valuestring;
         if (v[0])
-            cJSON_AddStringToObject(ev, CSV_COLUMNS[column[i]], v);
+            ok = cJSON_AddStringToObject(ev, CSV_COLUMNS[column[i]], v) != NULL;
     }
-    return ev;
+    if (!ok)
+        fields_no_memory(errors);
+    return pgjson_whole(ev, ok);
 }
 
 /* text/csv on /v1/events: a header row, then one event per record. */
@@ -361,6 +388,11 @@ static events_parse_t parse_csv(const char *body, size_t len, cJSON *errors, cJS
         csv_free(&p);
     }
     cJSON_Delete(r.record);
+    if (!r.rows || r.no_memory) {
+        cJSON_Delete(r.rows);
+        fields_no_memory(errors);
+        return EVENTS_PARSE_INVALID;
+    }
     if (!ok || r.records == 0) {
         cJSON_Delete(r.rows);
         fields_add_index_error(errors, "body", -1,
@@ -373,11 +405,15 @@ static events_parse_t parse_csv(const char *body, size_t len, cJSON *errors, cJS
     events_parse_t rc = EVENTS_PARSE_INVALID;
     if (csv_header(header, column, errors)) {
         cJSON *events = cJSON_CreateArray();
+        if (!events)
+            fields_no_memory(errors);
         int index = 0;
         /* walked, not indexed: cJSON_GetArrayItem walks from the start */
-        for (const cJSON *record = header->next; record; record = record->next) {
+        for (const cJSON *record = header->next; events && record;
+             record = record->next) {
             cJSON *ev = csv_event(record, column, width, index++, errors);
-            cJSON_AddItemToArray(events, ev ? ev : cJSON_CreateNull());
+            if (!pgjson_append(events, ev ? ev : cJSON_CreateNull()))
+                fields_no_memory(errors);
         }
         if (fields_error_count(errors) == 0)
             rc = check_list(events, NULL, errors, list);
@@ -397,16 +433,16 @@ events_parse_t events_parse(const char *body, size_t len, bool csv, const char *
 static cJSON *result_json(const PGresult *r, int i)
 {
     cJSON *o = cJSON_CreateObject();
-    pgjson_add_int(o, "index", r, i, R_INDEX);
-    pgjson_add_int(o, "event_id", r, i, R_EVENT);
-    pgjson_add_text(o, "kind", r, i, R_KIND);
-    pgjson_add_text(o, "nik", r, i, R_NIK);
-    pgjson_add_text(o, "result", r, i, R_RESULT);
-    pgjson_add_text(o, "code", r, i, R_CODE);
-    pgjson_add_text(o, "message", r, i, R_MESSAGE);
-    pgjson_add_int(o, "enrolment_id", r, i, R_ENROLMENT);
-    pgjson_add_int(o, "new_enrolment_id", r, i, R_NEW_ENROLMENT);
-    return o;
+    return pgjson_whole(o,
+                        pgjson_add_int(o, "index", r, i, R_INDEX) &&
+                            pgjson_add_int(o, "event_id", r, i, R_EVENT) &&
+                            pgjson_add_text(o, "kind", r, i, R_KIND) &&
+                            pgjson_add_text(o, "nik", r, i, R_NIK) &&
+                            pgjson_add_text(o, "result", r, i, R_RESULT) &&
+                            pgjson_add_text(o, "code", r, i, R_CODE) &&
+                            pgjson_add_text(o, "message", r, i, R_MESSAGE) &&
+                            pgjson_add_int(o, "enrolment_id", r, i, R_ENROLMENT) &&
+                            pgjson_add_int(o, "new_enrolment_id", r, i, R_NEW_ENROLMENT));
 }
 
 /* 201 (stored and applied now) or 200 (a retry: the stored results). */
@@ -414,24 +450,35 @@ static void answer_results(http_response_t *res, const PGresult *r, bool replay,
                            const char *request_id)
 {
     cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "batch_id", PQgetvalue(r, 0, R_BATCH));
-    cJSON *counts = cJSON_AddObjectToObject(doc, "counts");
-    cJSON *events = cJSON_AddArrayToObject(doc, "events");
+    cJSON *counts = NULL, *events = NULL;
+    bool ok = doc &&
+              cJSON_AddStringToObject(doc, "batch_id", PQgetvalue(r, 0, R_BATCH)) &&
+              (counts = cJSON_AddObjectToObject(doc, "counts")) != NULL &&
+              (events = cJSON_AddArrayToObject(doc, "events")) != NULL;
     int applied = 0, n = PQntuples(r);
     for (int i = 0; i < n; i++) {
         applied += strcmp(PQgetvalue(r, i, R_RESULT), "applied") == 0;
-        cJSON_AddItemToArray(events, result_json(r, i));
+        ok = ok && pgjson_append(events, result_json(r, i));
     }
-    cJSON_AddNumberToObject(counts, "total", n);
-    cJSON_AddNumberToObject(counts, "applied", applied);
-    cJSON_AddNumberToObject(counts, "refused", n - applied);
+    ok = ok && cJSON_AddNumberToObject(counts, "total", n) &&
+         cJSON_AddNumberToObject(counts, "applied", applied) &&
+         cJSON_AddNumberToObject(counts, "refused", n - applied);
+    doc = pgjson_whole(doc, ok);
     char na[16], nr[16];
     snprintf(na, sizeof na, "%d", applied);
     snprintf(nr, sizeof nr, "%d", n - applied);
     log_info(replay ? "events.replayed" : "events.applied", "batch_id",
              PQgetvalue(r, 0, R_BATCH), "applied", na, "refused", nr, "request_id",
              request_id);
-    http_response_json(res, replay ? 200 : 201, doc);
+    if (!doc && !replay) { /* the events are stored and applied: say so */
+        http_response_error(
+            res, 500, "INTERNAL",
+            "the server ran out of memory after the events were stored and "
+            "applied: retry with the same Idempotency-Key to read the results",
+            NULL);
+        return;
+    }
+    route_answer_json(res, replay ? 200 : 201, doc);
 }
 
 static void answer_not_found(http_response_t *res, const PGresult *r, bool per_person)
@@ -443,7 +490,11 @@ static void answer_not_found(http_response_t *res, const PGresult *r, bool per_p
         fields_add_index_error(details, "nik", atoi(PQgetvalue(r, 0, R_INDEX)),
                                "no participant with that NIK in this key's scope");
     }
-    http_response_error(res, 404, "NOT_FOUND", "no participant with that NIK", details);
+    if (per_person)
+        http_response_error(res, 404, "NOT_FOUND", "no participant with that NIK", NULL);
+    else
+        route_answer_error(res, 404, "NOT_FOUND", "no participant with that NIK",
+                           details);
 }
 
 #define EVENTS_TOTAL "lindung_events_total"
@@ -518,12 +569,12 @@ static void receive(db_t *db, metrics_t *metrics, const auth_t *auth,
 static void bad_body(http_response_t *res, events_parse_t parsed, bool csv, cJSON *errors)
 {
     bool malformed = parsed == EVENTS_PARSE_MALFORMED;
-    http_response_error(res, malformed ? 400 : 422,
-                        malformed ? "MALFORMED_BODY" : "INVALID_FIELDS",
-                        malformed ? (csv ? "the body is not RFC 4180 CSV in UTF-8"
-                                         : "the body is not a JSON object in UTF-8")
-                                  : "the events have invalid fields",
-                        errors);
+    route_answer_error(res, malformed ? 400 : 422,
+                       malformed ? "MALFORMED_BODY" : "INVALID_FIELDS",
+                       malformed ? (csv ? "the body is not RFC 4180 CSV in UTF-8"
+                                        : "the body is not a JSON object in UTF-8")
+                                 : "the events have invalid fields",
+                       errors);
 }
 
 /* Both routes: path_nik is the per-person route's NIK, NULL for the batch. */
@@ -555,6 +606,12 @@ static void create_events(route_ctx_t *ctx, const http_request_t *req,
         return;
     }
     cJSON *errors = cJSON_CreateArray(), *list = cJSON_CreateArray();
+    if (!errors || !list) {
+        cJSON_Delete(errors);
+        cJSON_Delete(list);
+        route_out_of_memory(res);
+        return;
+    }
     events_parse_t parsed = events_parse(req->body, req->body_len, csv,
                                          path_nik ? nik.digits : NULL, errors, list);
     if (parsed != EVENTS_PARSE_OK) {
@@ -567,6 +624,10 @@ static void create_events(route_ctx_t *ctx, const http_request_t *req,
      * Idempotency-Key promises (their hash is kept with the batch) */
     char *text = cJSON_PrintUnformatted(list);
     cJSON_Delete(list);
+    if (!text) {
+        route_out_of_memory(res);
+        return;
+    }
     receive(db, ctx->metrics, &auth, req, idem_key, text, path_nik != NULL, res);
     free(text);
 }

@@ -2,6 +2,7 @@
 #include "fields.h"
 #include <microhttpd.h>
 #include <string.h>
+#include "pgjson.h"
 #include "region.h"
 
 /* A 422's list is a plain cJSON array that routes hand to httpd as is, so
@@ -13,10 +14,33 @@ static int count_of(const cJSON *errors)
     return errors->valueint;
 }
 
+/* A list that lost an entry for want of memory is marked by a negative
+ * valuedouble (its count stays in valueint) and is never answered as is
+ * (fields_errors_whole). */
 static void count_set(cJSON *errors, int n)
 {
     errors->valueint = n;
-    errors->valuedouble = n;
+    if (errors->valuedouble >= 0)
+        errors->valuedouble = n;
+}
+
+static void mark_broken(cJSON *errors)
+{
+    if (errors)
+        errors->valuedouble = -1;
+}
+
+bool fields_errors_whole(const cJSON *errors)
+{
+    return errors && errors->valuedouble >= 0;
+}
+
+void fields_no_memory(cJSON *errors)
+{
+    if (!errors)
+        return;
+    count_set(errors, count_of(errors) + 1);
+    mark_broken(errors);
 }
 
 bool fields_is_truncation(const cJSON *entry)
@@ -31,13 +55,17 @@ static void note_truncation(cJSON *errors)
     cJSON *last = errors->child ? errors->child->prev : NULL;
     if (!fields_is_truncation(last)) {
         last = cJSON_CreateObject();
-        cJSON_AddStringToObject(last, "field", "details");
-        cJSON_AddStringToObject(last, "message",
-                                "only the first 1000 problems are listed; \"total\" "
-                                "counts them all");
-        cJSON_AddTrueToObject(last, "truncated");
-        cJSON_AddNumberToObject(last, "total", 0);
-        cJSON_AddItemToArray(errors, last);
+        bool ok = last && cJSON_AddStringToObject(last, "field", "details") &&
+                  cJSON_AddStringToObject(last, "message",
+                                          "only the first 1000 problems are listed; "
+                                          "\"total\" counts them all") &&
+                  cJSON_AddTrueToObject(last, "truncated") &&
+                  cJSON_AddNumberToObject(last, "total", 0);
+        last = pgjson_whole(last, ok);
+        if (!pgjson_append(errors, last)) {
+            mark_broken(errors);
+            return;
+        }
     }
     cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(last, "total"),
                          count_of(errors));
@@ -45,9 +73,18 @@ static void note_truncation(cJSON *errors)
 
 void fields_append_error(cJSON *errors, cJSON *entry)
 {
+    if (!errors) {
+        cJSON_Delete(entry);
+        return;
+    }
     count_set(errors, count_of(errors) + 1);
+    if (!entry) {
+        mark_broken(errors);
+        return;
+    }
     if (count_of(errors) <= FIELDS_MAX_ERRORS) {
-        cJSON_AddItemToArray(errors, entry);
+        if (!pgjson_append(errors, entry))
+            mark_broken(errors);
         return;
     }
     cJSON_Delete(entry);
@@ -57,29 +94,38 @@ void fields_append_error(cJSON *errors, cJSON *entry)
 void fields_add_error(cJSON *errors, const char *field, const char *message)
 {
     cJSON *e = cJSON_CreateObject();
-    cJSON_AddStringToObject(e, "field", field);
-    cJSON_AddStringToObject(e, "message", message);
-    fields_append_error(errors, e);
+    bool ok = e && cJSON_AddStringToObject(e, "field", field) &&
+              cJSON_AddStringToObject(e, "message", message);
+    fields_append_error(errors, pgjson_whole(e, ok));
 }
 
 void fields_add_index_error(cJSON *errors, const char *field, int index,
                             const char *message)
 {
     cJSON *e = cJSON_CreateObject();
-    cJSON_AddStringToObject(e, "field", field);
-    if (index >= 0)
-        cJSON_AddNumberToObject(e, "index", index);
-    cJSON_AddStringToObject(e, "message", message);
-    fields_append_error(errors, e);
+    bool ok = e && cJSON_AddStringToObject(e, "field", field) &&
+              (index < 0 || cJSON_AddNumberToObject(e, "index", index)) &&
+              cJSON_AddStringToObject(e, "message", message);
+    fields_append_error(errors, pgjson_whole(e, ok));
 }
 
 int fields_error_count(const cJSON *errors)
 {
-    return count_of(errors);
+    return errors ? count_of(errors) : 1;
 }
 
 void fields_move_errors(cJSON *from, cJSON *to)
 {
+    if (!from)
+        return;
+    if (!to) {
+        while (from->child)
+            cJSON_Delete(cJSON_DetachItemViaPointer(from, from->child));
+        count_set(from, 0);
+        return;
+    }
+    if (!fields_errors_whole(from))
+        mark_broken(to);
     int moved = 0;
     while (from->child) {
         cJSON *e = cJSON_DetachItemViaPointer(from, from->child);

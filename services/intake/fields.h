@@ -32,8 +32,18 @@ void fields_add_error(cJSON *errors, const char *field, const char *message);
 void fields_add_index_error(cJSON *errors, const char *field, int index,
                             const char *message);
 
-/* Problems appended to `errors` so far, listed or only counted. O(1). */
+/* Problems appended to `errors` so far, listed or only counted. O(1). A
+ * NULL list (cJSON_CreateArray out of memory) counts 1, so that the request
+ * is refused; route_answer_error then answers it as out of memory. */
 int fields_error_count(const cJSON *errors);
+
+/* Count one problem more and mark the list as not whole: memory ran out
+ * while checking (the request is then refused, answered 500). */
+void fields_no_memory(cJSON *errors);
+
+/* False when `errors` is NULL or lost an entry for want of memory: it must
+ * not be answered as a 422 (route_answer_error answers 500 instead). */
+bool fields_errors_whole(const cJSON *errors);
 
 /* Move every problem of `from` (listed or counted) to the end of `to`,
  * leaving `from` empty. */

@@ -205,21 +205,21 @@ static const char *SQL_STILL_OWED =
 static cJSON *invoice_json(const PGresult *r, int i)
 {
     cJSON *o = cJSON_CreateObject();
-    pgjson_add_int(o, "id", r, i, D_ID);
-    pgjson_add_text(o, "kind", r, i, D_KIND);
-    pgjson_add_text(o, "period", r, i, D_PERIOD);
-    pgjson_add_text(o, "funding_source", r, i, D_SOURCE);
-    pgjson_add_text(o, "payer_code", r, i, D_PAYER);
-    pgjson_add_text(o, "payer_name", r, i, D_PAYER_NAME);
-    pgjson_add_int(o, "total", r, i, D_TOTAL);
-    pgjson_add_int(o, "line_count", r, i, D_LINE_COUNT);
-    pgjson_add_int(o, "paid", r, i, D_PAID);
-    pgjson_add_int(o, "outstanding", r, i, D_OUTSTANDING);
-    pgjson_add_text(o, "status", r, i, D_STATUS);
-    pgjson_add_text(o, "due_date", r, i, D_DUE);
-    pgjson_add_text(o, "issued_at", r, i, D_ISSUED);
-    pgjson_add_int(o, "run_id", r, i, D_RUN);
-    return o;
+    bool ok = pgjson_add_int(o, "id", r, i, D_ID);
+    ok = ok && pgjson_add_text(o, "kind", r, i, D_KIND);
+    ok = ok && pgjson_add_text(o, "period", r, i, D_PERIOD);
+    ok = ok && pgjson_add_text(o, "funding_source", r, i, D_SOURCE);
+    ok = ok && pgjson_add_text(o, "payer_code", r, i, D_PAYER);
+    ok = ok && pgjson_add_text(o, "payer_name", r, i, D_PAYER_NAME);
+    ok = ok && pgjson_add_int(o, "total", r, i, D_TOTAL);
+    ok = ok && pgjson_add_int(o, "line_count", r, i, D_LINE_COUNT);
+    ok = ok && pgjson_add_int(o, "paid", r, i, D_PAID);
+    ok = ok && pgjson_add_int(o, "outstanding", r, i, D_OUTSTANDING);
+    ok = ok && pgjson_add_text(o, "status", r, i, D_STATUS);
+    ok = ok && pgjson_add_text(o, "due_date", r, i, D_DUE);
+    ok = ok && pgjson_add_text(o, "issued_at", r, i, D_ISSUED);
+    ok = ok && pgjson_add_int(o, "run_id", r, i, D_RUN);
+    return pgjson_whole(o, ok);
 }
 
 /* {"field", "index", "message"}: one entry of a list field. */
@@ -268,10 +268,11 @@ static void list_invoices(route_ctx_t *ctx, const http_request_t *req,
         return;
     list_query_t q;
     cJSON *errors = cJSON_CreateArray();
-    list_query_read(req, &q, errors);
-    if (cJSON_GetArraySize(errors) > 0) {
-        http_response_error(res, 422, "INVALID_FIELDS",
-                            "the query has invalid parameters", errors);
+    if (errors)
+        list_query_read(req, &q, errors);
+    if (fields_error_count(errors) > 0) {
+        route_answer_error(res, 422, "INVALID_FIELDS", "the query has invalid parameters",
+                           errors);
         return;
     }
     cJSON_Delete(errors);
@@ -291,9 +292,10 @@ static void list_invoices(route_ctx_t *ctx, const http_request_t *req,
     }
     cJSON *items = cJSON_CreateArray();
     int n = PQntuples(r);
-    for (int i = 0; i < n; i++)
-        cJSON_AddItemToArray(items, invoice_json(r, i));
-    route_answer_page(res, items, n ? PQgetvalue(r, n - 1, D_ID) : NULL,
+    bool ok = items != NULL;
+    for (int i = 0; ok && i < n; i++)
+        ok = pgjson_append(items, invoice_json(r, i));
+    route_answer_page(res, pgjson_whole(items, ok), n ? PQgetvalue(r, n - 1, D_ID) : NULL,
                       n == atoi(q.limit));
     PQclear(r);
 }
@@ -358,6 +360,10 @@ static void answer_csv(const PGresult *items, http_response_t *res)
     char *buf = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
+    if (!out) {
+        route_out_of_memory(res);
+        return;
+    }
     fputs(ITEM_CSV_HEADER, out);
     for (int i = 0; i < PQntuples(items); i++) {
         for (int c = 0; c < I_COLUMNS; c++) {
@@ -367,7 +373,12 @@ static void answer_csv(const PGresult *items, http_response_t *res)
         }
         fputs("\r\n", out);
     }
-    fclose(out);
+    bool failed = ferror(out) != 0;
+    if (fclose(out) != 0 || failed) {
+        free(buf);
+        route_out_of_memory(res);
+        return;
+    }
     http_response_text(res, 200, "text/csv; charset=utf-8", buf, len);
 }
 
@@ -376,36 +387,41 @@ static void answer_csv(const PGresult *items, http_response_t *res)
 static cJSON *item_json(const PGresult *r, int i)
 {
     cJSON *o = cJSON_CreateObject();
-    pgjson_add_int(o, "enrolment_id", r, i, I_ENROLMENT);
-    pgjson_add_text(o, "nik", r, i, I_NIK);
-    pgjson_add_text(o, "name", r, i, I_NAME);
-    pgjson_add_text(o, "program_code", r, i, I_PROGRAM);
-    pgjson_add_text(o, "village_code", r, i, I_VILLAGE);
-    pgjson_add_text(o, "period", r, i, I_PERIOD);
-    pgjson_add_int(o, "jkk", r, i, I_JKK);
-    pgjson_add_int(o, "jkm", r, i, I_JKM);
-    pgjson_add_int(o, "amount", r, i, I_AMOUNT);
-    pgjson_add_int(o, "allocated", r, i, I_ALLOCATED);
-    return o;
+    bool ok = pgjson_add_int(o, "enrolment_id", r, i, I_ENROLMENT);
+    ok = ok && pgjson_add_text(o, "nik", r, i, I_NIK);
+    ok = ok && pgjson_add_text(o, "name", r, i, I_NAME);
+    ok = ok && pgjson_add_text(o, "program_code", r, i, I_PROGRAM);
+    ok = ok && pgjson_add_text(o, "village_code", r, i, I_VILLAGE);
+    ok = ok && pgjson_add_text(o, "period", r, i, I_PERIOD);
+    ok = ok && pgjson_add_int(o, "jkk", r, i, I_JKK);
+    ok = ok && pgjson_add_int(o, "jkm", r, i, I_JKM);
+    ok = ok && pgjson_add_int(o, "amount", r, i, I_AMOUNT);
+    ok = ok && pgjson_add_int(o, "allocated", r, i, I_ALLOCATED);
+    return pgjson_whole(o, ok);
 }
 
 /* Add "lines" (accrual lines) and "adjustments" (corrections, each naming
- * the line it corrects) to the document. */
-static void items_json(cJSON *doc, const PGresult *r)
+ * the line it corrects) to the document; false when out of memory. */
+static bool items_json(cJSON *doc, const PGresult *r)
 {
     cJSON *lines = cJSON_AddArrayToObject(doc, "lines");
     cJSON *adjustments = cJSON_AddArrayToObject(doc, "adjustments");
-    for (int i = 0; i < PQntuples(r); i++) {
+    bool ok = lines && adjustments;
+    for (int i = 0; ok && i < PQntuples(r); i++) {
         cJSON *o = item_json(r, i);
         if (strcmp(PQgetvalue(r, i, I_ITEM), "line") == 0) {
-            pgjson_add_bool(o, "supplementary", r, i, I_SUPPLEMENTARY);
-            cJSON_AddItemToArray(lines, o);
+            ok = pgjson_append(lines,
+                               pgjson_whole(o, pgjson_add_bool(o, "supplementary", r, i,
+                                                               I_SUPPLEMENTARY)));
         } else {
-            pgjson_add_text(o, "reason", r, i, I_REASON);
-            pgjson_add_int(o, "line_invoice_id", r, i, I_LINE_INVOICE);
-            cJSON_AddItemToArray(adjustments, o);
+            ok = pgjson_append(
+                adjustments,
+                pgjson_whole(
+                    o, pgjson_add_text(o, "reason", r, i, I_REASON) &&
+                           pgjson_add_int(o, "line_invoice_id", r, i, I_LINE_INVOICE)));
         }
     }
+    return ok;
 }
 
 /* Payments by id, each with the lines it paid (both results are ordered by
@@ -413,26 +429,30 @@ static void items_json(cJSON *doc, const PGresult *r)
 static cJSON *payments_json(const PGresult *r, const PGresult *lines)
 {
     cJSON *list = cJSON_CreateArray();
+    bool ok = list != NULL;
     int l = 0, nlines = PQntuples(lines);
-    for (int i = 0; i < PQntuples(r); i++) {
+    for (int i = 0; ok && i < PQntuples(r); i++) {
         cJSON *o = cJSON_CreateObject();
-        pgjson_add_int(o, "id", r, i, PAY_ID);
-        pgjson_add_int(o, "amount", r, i, PAY_AMOUNT);
-        pgjson_add_text(o, "paid_on", r, i, PAY_PAID_ON);
-        pgjson_add_text(o, "reference", r, i, PAY_REFERENCE);
-        pgjson_add_int(o, "line_count", r, i, PAY_LINE_COUNT);
-        cJSON *paid = cJSON_AddArrayToObject(o, "lines");
+        cJSON *paid = NULL;
+        bool whole = pgjson_add_int(o, "id", r, i, PAY_ID) &&
+                     pgjson_add_int(o, "amount", r, i, PAY_AMOUNT) &&
+                     pgjson_add_text(o, "paid_on", r, i, PAY_PAID_ON) &&
+                     pgjson_add_text(o, "reference", r, i, PAY_REFERENCE) &&
+                     pgjson_add_int(o, "line_count", r, i, PAY_LINE_COUNT) &&
+                     (paid = cJSON_AddArrayToObject(o, "lines")) != NULL;
         const char *id = PQgetvalue(r, i, PAY_ID);
-        for (; l < nlines && strcmp(PQgetvalue(lines, l, PL_PAYMENT), id) == 0; l++) {
+        for (; whole && l < nlines && strcmp(PQgetvalue(lines, l, PL_PAYMENT), id) == 0;
+             l++) {
             cJSON *x = cJSON_CreateObject();
-            pgjson_add_int(x, "enrolment_id", lines, l, PL_ENROLMENT);
-            pgjson_add_text(x, "period", lines, l, PL_PERIOD);
-            pgjson_add_int(x, "amount", lines, l, PL_AMOUNT);
-            cJSON_AddItemToArray(paid, x);
+            whole = pgjson_append(
+                paid, pgjson_whole(
+                          x, pgjson_add_int(x, "enrolment_id", lines, l, PL_ENROLMENT) &&
+                                 pgjson_add_text(x, "period", lines, l, PL_PERIOD) &&
+                                 pgjson_add_int(x, "amount", lines, l, PL_AMOUNT)));
         }
-        cJSON_AddItemToArray(list, o);
+        ok = pgjson_append(list, pgjson_whole(o, whole));
     }
-    return list;
+    return pgjson_whole(list, ok);
 }
 
 static bool wants_csv(const http_request_t *req)
@@ -446,9 +466,9 @@ static void answer_document(const PGresult *inv, const PGresult *items,
                             http_response_t *res)
 {
     cJSON *doc = invoice_json(inv, 0);
-    items_json(doc, items);
-    cJSON_AddItemToObject(doc, "payments", payments_json(pays, pay_lines));
-    http_response_json(res, 200, doc);
+    bool ok = doc && items_json(doc, items) &&
+              pgjson_put(doc, "payments", payments_json(pays, pay_lines));
+    route_answer_json(res, 200, pgjson_whole(doc, ok));
 }
 
 static void read_invoice(route_ctx_t *ctx, const http_request_t *req,
@@ -512,6 +532,10 @@ static int compare_ids(const void *a, const void *b)
 static bool ids_distinct(const long long *ids, int n, const char *field, cJSON *errors)
 {
     long long *sorted = malloc((size_t)n * sizeof *sorted);
+    if (!sorted) {
+        fields_no_memory(errors);
+        return false;
+    }
     memcpy(sorted, ids, (size_t)n * sizeof *sorted);
     qsort(sorted, (size_t)n, sizeof *sorted, compare_ids);
     long long twice = 0;
@@ -528,11 +552,13 @@ static bool ids_distinct(const long long *ids, int n, const char *field, cJSON *
 }
 
 /* {1,2,3}: the ids as one parameter, in the order given (UNKNOWN_LINE
- * details name positions in the request). */
+ * details name positions in the request). NULL when out of memory. */
 static char *ids_literal(const long long *ids, int n)
 {
     size_t cap = (size_t)n * 21 + 3, used = 0;
     char *out = malloc(cap);
+    if (!out)
+        return NULL;
     out[used++] = '{';
     for (int i = 0; i < n; i++)
         used += (size_t)snprintf(out + used, cap - used, "%s%lld", i ? "," : "", ids[i]);
@@ -557,6 +583,10 @@ static char *enrolment_list_read(const cJSON *body, const char *field, cJSON *er
         return NULL;
     }
     long long *ids = malloc((size_t)n * sizeof *ids);
+    if (!ids) {
+        fields_no_memory(errors);
+        return NULL;
+    }
     int i = 0;
     for (const cJSON *x = list->child; x; x = x->next, i++) {
         double v = cJSON_IsNumber(x) ? x->valuedouble : 0;
@@ -568,7 +598,9 @@ static char *enrolment_list_read(const cJSON *body, const char *field, cJSON *er
         }
         ids[i] = (long long)v;
     }
-    char *literal = ids_distinct(ids, n, field, errors) ? ids_literal(ids, n) : NULL;
+    char *literal = NULL;
+    if (ids_distinct(ids, n, field, errors) && !(literal = ids_literal(ids, n)))
+        fields_no_memory(errors);
     free(ids);
     return literal;
 }
@@ -631,8 +663,10 @@ static const pay_refusal_t PAY_REFUSALS[] = {
      "the lines chosen owe nothing more on this document"},
 };
 
-/* UNKNOWN_LINE details: each listed enrolment without a line here. */
-static cJSON *unknown_lines_details(db_t *db, const char *id, const payment_in_t *p)
+/* UNKNOWN_LINE details: each listed enrolment without a line here. NULL
+ * when the database failed or, with *no_memory set, when out of memory. */
+static cJSON *unknown_lines_details(db_t *db, const char *id, const payment_in_t *p,
+                                    bool *no_memory)
 {
     const char *params[] = {id, p->lines, p->except};
     PGresult *r = db_exec(db, SQL_UNKNOWN_LINES, 3, params);
@@ -641,7 +675,7 @@ static cJSON *unknown_lines_details(db_t *db, const char *id, const payment_in_t
         return NULL;
     }
     cJSON *details = cJSON_CreateArray();
-    for (int i = 0; i < PQntuples(r) && i < MAX_UNKNOWN_DETAILS; i++) {
+    for (int i = 0; details && i < PQntuples(r) && i < MAX_UNKNOWN_DETAILS; i++) {
         char msg[96];
         snprintf(msg, sizeof msg, "enrolment %s has no line on this document",
                  PQgetvalue(r, i, U_ENROLMENT));
@@ -649,11 +683,17 @@ static cJSON *unknown_lines_details(db_t *db, const char *id, const payment_in_t
                                atoi(PQgetvalue(r, i, U_INDEX)), msg);
     }
     PQclear(r);
-    return details;
+    if (fields_errors_whole(details))
+        return details;
+    cJSON_Delete(details);
+    *no_memory = true;
+    return NULL;
 }
 
-/* AMOUNT_MISMATCH details: the amount the lines chosen still owe. */
-static cJSON *still_owed_details(db_t *db, const char *id, const payment_in_t *p)
+/* AMOUNT_MISMATCH details: the amount the lines chosen still owe. NULL as
+ * unknown_lines_details. */
+static cJSON *still_owed_details(db_t *db, const char *id, const payment_in_t *p,
+                                 bool *no_memory)
 {
     const char *params[] = {id, p->lines, p->except};
     PGresult *r = db_exec(db, SQL_STILL_OWED, 3, params);
@@ -667,7 +707,11 @@ static cJSON *still_owed_details(db_t *db, const char *id, const payment_in_t *p
     PQclear(r);
     cJSON *details = cJSON_CreateArray();
     fields_add_error(details, "amount", msg);
-    return details;
+    if (fields_errors_whole(details))
+        return details;
+    cJSON_Delete(details);
+    *no_memory = true;
+    return NULL;
 }
 
 /* A result that is not "ok": the HTTP error for it. */
@@ -677,19 +721,24 @@ static void answer_refusal(db_t *db, const char *id, const payment_in_t *p,
     if (strcmp(result, "future_date") == 0 || strcmp(result, "bad_amount") == 0) {
         cJSON *errors = cJSON_CreateArray();
         fields_add_error(errors, result[0] == 'f' ? "paid_on" : "amount", result);
-        http_response_error(res, 422, "INVALID_FIELDS", "the payment has invalid fields",
-                            errors);
+        route_answer_error(res, 422, "INVALID_FIELDS", "the payment has invalid fields",
+                           errors);
         return;
     }
     for (size_t i = 0; i < sizeof PAY_REFUSALS / sizeof PAY_REFUSALS[0]; i++) {
         const pay_refusal_t *f = &PAY_REFUSALS[i];
         if (strcmp(result, f->result) != 0)
             continue;
-        cJSON *details =
-            strcmp(result, "unknown_line") == 0      ? unknown_lines_details(db, id, p)
-            : strcmp(result, "amount_mismatch") == 0 ? still_owed_details(db, id, p)
-                                                     : NULL;
-        http_response_error(res, f->status, f->code, f->message, details);
+        bool no_memory = false;
+        cJSON *details = strcmp(result, "unknown_line") == 0
+                             ? unknown_lines_details(db, id, p, &no_memory)
+                         : strcmp(result, "amount_mismatch") == 0
+                             ? still_owed_details(db, id, p, &no_memory)
+                             : NULL;
+        if (no_memory)
+            route_out_of_memory(res);
+        else
+            http_response_error(res, f->status, f->code, f->message, details);
         return;
     }
     log_error("payment.unknown_result", "invoice_id", id, "result", result);
@@ -702,15 +751,24 @@ static void answer_payment(db_t *db, const PGresult *r, http_response_t *res)
     const char *params[] = {PQgetvalue(r, 0, R_PAYMENT)};
     PGresult *n = db_exec(db, SQL_ALLOCATED_COUNT, 1, params);
     cJSON *doc = cJSON_CreateObject();
-    pgjson_add_int(doc, "payment_id", r, 0, R_PAYMENT);
-    pgjson_add_int(doc, "total", r, 0, R_TOTAL);
-    pgjson_add_int(doc, "paid", r, 0, R_PAID);
-    pgjson_add_int(doc, "outstanding", r, 0, R_OUTSTANDING);
-    pgjson_add_text(doc, "status", r, 0, R_STATUS);
+    bool ok = pgjson_add_int(doc, "payment_id", r, 0, R_PAYMENT) &&
+              pgjson_add_int(doc, "total", r, 0, R_TOTAL) &&
+              pgjson_add_int(doc, "paid", r, 0, R_PAID) &&
+              pgjson_add_int(doc, "outstanding", r, 0, R_OUTSTANDING) &&
+              pgjson_add_text(doc, "status", r, 0, R_STATUS);
     /* the payment is recorded; a failed count only leaves the count out */
-    if (db_ok(n) && PQntuples(n) == 1)
-        pgjson_add_int(doc, "allocated_lines", n, 0, 0);
+    if (ok && db_ok(n) && PQntuples(n) == 1)
+        ok = pgjson_add_int(doc, "allocated_lines", n, 0, 0);
     PQclear(n);
+    doc = pgjson_whole(doc, ok);
+    if (!doc) { /* the payment is recorded: say so */
+        http_response_error(
+            res, 500, "INTERNAL",
+            "the server ran out of memory after the payment was recorded: "
+            "read the invoice to see it, do not send it again",
+            NULL);
+        return;
+    }
     http_response_json(res, 201, doc);
 }
 
@@ -732,10 +790,11 @@ static bool payment_body_read(const http_request_t *req, payment_in_t *p, cJSON 
         return false;
     }
     cJSON *errors = cJSON_CreateArray();
-    payment_read(*body, p, errors);
-    if (cJSON_GetArraySize(errors) > 0) {
-        http_response_error(res, 422, "INVALID_FIELDS", "the payment has invalid fields",
-                            errors);
+    if (errors)
+        payment_read(*body, p, errors);
+    if (fields_error_count(errors) > 0) {
+        route_answer_error(res, 422, "INVALID_FIELDS", "the payment has invalid fields",
+                           errors);
         return false;
     }
     cJSON_Delete(errors);

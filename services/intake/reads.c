@@ -210,27 +210,30 @@ static bool enrolment_in_scope(const scope_t *scope, const PGresult *r, int row)
 static cJSON *event_json(const PGresult *r, int i)
 {
     cJSON *o = cJSON_CreateObject();
-    pgjson_add_int(o, "event_id", r, i, EV_ID);
-    pgjson_add_text(o, "kind", r, i, EV_KIND);
-    pgjson_add_text(o, "date", r, i, EV_DATE);
-    pgjson_add_text(o, "reference", r, i, EV_REFERENCE);
-    pgjson_add_text(o, "to_village", r, i, EV_TO_VILLAGE);
-    pgjson_add_text(o, "reason", r, i, EV_REASON);
-    pgjson_add_text(o, "result", r, i, EV_RESULT);
-    pgjson_add_text(o, "code", r, i, EV_CODE);
-    pgjson_add_text(o, "message", r, i, EV_MESSAGE);
-    pgjson_add_int(o, "enrolment_id", r, i, EV_ENROLMENT);
-    pgjson_add_int(o, "new_enrolment_id", r, i, EV_NEW_ENROLMENT);
-    pgjson_add_text(o, "received_at", r, i, EV_RECEIVED_AT);
-    pgjson_add_text(o, "corrected_at", r, i, EV_CORRECTED_AT);
-    pgjson_add_text(o, "correction_reason", r, i, EV_CORRECTION_REASON);
-    return o;
+    return pgjson_whole(
+        o, pgjson_add_int(o, "event_id", r, i, EV_ID) &&
+               pgjson_add_text(o, "kind", r, i, EV_KIND) &&
+               pgjson_add_text(o, "date", r, i, EV_DATE) &&
+               pgjson_add_text(o, "reference", r, i, EV_REFERENCE) &&
+               pgjson_add_text(o, "to_village", r, i, EV_TO_VILLAGE) &&
+               pgjson_add_text(o, "reason", r, i, EV_REASON) &&
+               pgjson_add_text(o, "result", r, i, EV_RESULT) &&
+               pgjson_add_text(o, "code", r, i, EV_CODE) &&
+               pgjson_add_text(o, "message", r, i, EV_MESSAGE) &&
+               pgjson_add_int(o, "enrolment_id", r, i, EV_ENROLMENT) &&
+               pgjson_add_int(o, "new_enrolment_id", r, i, EV_NEW_ENROLMENT) &&
+               pgjson_add_text(o, "received_at", r, i, EV_RECEIVED_AT) &&
+               pgjson_add_text(o, "corrected_at", r, i, EV_CORRECTED_AT) &&
+               pgjson_add_text(o, "correction_reason", r, i, EV_CORRECTION_REASON));
 }
 
 /* The events a key may see: applied to an enrolment in its scope, or sent
- * by the key itself. NULL when the database failed. */
-static cJSON *participant_events(db_t *db, const auth_t *auth, const char *nik)
+ * by the key itself. NULL when the database failed or, with *no_memory
+ * set, when out of memory. */
+static cJSON *participant_events(db_t *db, const auth_t *auth, const char *nik,
+                                 bool *no_memory)
 {
+    *no_memory = false;
     const char *params[] = {nik, auth->key_id};
     PGresult *r = db_exec_read(db, SQL_PARTICIPANT_EVENTS, 2, params);
     if (!db_ok(r)) {
@@ -238,14 +241,16 @@ static cJSON *participant_events(db_t *db, const auth_t *auth, const char *nik)
         return NULL;
     }
     cJSON *list = cJSON_CreateArray();
-    for (int i = 0; i < PQntuples(r); i++) {
+    bool ok = list != NULL;
+    for (int i = 0; ok && i < PQntuples(r); i++) {
         const char *village = PQgetvalue(r, i, EV_VILLAGE);
         bool own = strcmp(PQgetvalue(r, i, EV_OWN), "t") == 0;
         if (own || (village[0] && scope_allows_village(&auth->scope, village)))
-            cJSON_AddItemToArray(list, event_json(r, i));
+            ok = pgjson_append(list, event_json(r, i));
     }
     PQclear(r);
-    return list;
+    *no_memory = !ok;
+    return pgjson_whole(list, ok);
 }
 
 /* The person (p), the enrolments the key may see and the events, as 200.
@@ -256,26 +261,47 @@ static void answer_participant(db_t *db, const auth_t *auth, const http_request_
                                const PGresult *p, cJSON *enrolments, const char *nik,
                                http_response_t *res)
 {
+    int n_enrolments = cJSON_GetArraySize(enrolments);
     cJSON *doc = cJSON_CreateObject();
-    pgjson_add_text(doc, "nik", p, 0, P_NIK);
-    pgjson_add_text(doc, "name", p, 0, P_NAME);
-    pgjson_add_text(doc, "birth_date", p, 0, P_BIRTH_DATE);
-    pgjson_add_text(doc, "sex", p, 0, P_SEX);
-    pgjson_add_text(doc, "deceased_on", p, 0, P_DECEASED_ON);
-    cJSON_AddItemToObject(doc, "enrolments", enrolments);
-    cJSON *events = participant_events(db, auth, nik);
+    bool ok = pgjson_add_text(doc, "nik", p, 0, P_NIK) &&
+              pgjson_add_text(doc, "name", p, 0, P_NAME) &&
+              pgjson_add_text(doc, "birth_date", p, 0, P_BIRTH_DATE) &&
+              pgjson_add_text(doc, "sex", p, 0, P_SEX) &&
+              pgjson_add_text(doc, "deceased_on", p, 0, P_DECEASED_ON);
+    if (ok)
+        ok = pgjson_put(doc, "enrolments", enrolments); /* takes it either way */
+    else
+        cJSON_Delete(enrolments);
+    doc = pgjson_whole(doc, ok);
+    if (!doc) {
+        route_out_of_memory(res);
+        return;
+    }
+    bool no_memory;
+    cJSON *events = participant_events(db, auth, nik, &no_memory);
+    if (!events) {
+        cJSON_Delete(doc);
+        if (no_memory)
+            route_out_of_memory(res);
+        else
+            route_db_failure(db, res);
+        return;
+    }
     char detail[64];
-    snprintf(detail, sizeof detail, "{\"enrolments\": %d, \"events\": %d}",
-             cJSON_GetArraySize(enrolments), events ? cJSON_GetArraySize(events) : 0);
+    snprintf(detail, sizeof detail, "{\"enrolments\": %d, \"events\": %d}", n_enrolments,
+             cJSON_GetArraySize(events));
+    /* whole before the read is recorded: nothing is made after it */
+    if (!pgjson_put(doc, "events", events)) {
+        cJSON_Delete(doc);
+        route_out_of_memory(res);
+        return;
+    }
     const char *niks[] = {nik};
-    if (!events ||
-        !audit_read(db, auth, req, "participant.read", NULL, niks, 1, detail)) {
-        cJSON_Delete(events);
+    if (!audit_read(db, auth, req, "participant.read", NULL, niks, 1, detail)) {
         cJSON_Delete(doc);
         route_db_failure(db, res);
         return;
     }
-    cJSON_AddItemToObject(doc, "events", events);
     http_response_json(res, 200, doc);
 }
 
@@ -303,28 +329,39 @@ static void participant(route_ctx_t *ctx, const http_request_t *req, http_respon
         return;
     }
     cJSON *list = cJSON_CreateArray();
-    for (int i = 0; i < PQntuples(e); i++) {
+    bool ok = list != NULL;
+    for (int i = 0; ok && i < PQntuples(e); i++) {
         if (!enrolment_in_scope(&auth.scope, e, i))
             continue;
         cJSON *o = cJSON_CreateObject();
-        pgjson_add_int(o, "enrolment_id", e, i, E_ID);
-        pgjson_add_text(o, "program_code", e, i, E_PROGRAM);
-        pgjson_add_text(o, "village_code", e, i, E_VILLAGE);
-        pgjson_add_text(o, "funding_source", e, i, E_SOURCE);
-        pgjson_add_text(o, "payer_code", e, i, E_PAYER);
-        pgjson_add_text(o, "start_month", e, i, E_START);
-        pgjson_add_text(o, "end_month", e, i, E_END);
-        pgjson_add_text(o, "status", e, i, E_STATUS);
-        pgjson_add_text(o, "end_reason", e, i, E_END_REASON);
-        /* the enrolment this one continues (a transfer or a renewal): an id
-         * only, so a key does not learn where the person was before */
-        pgjson_add_int(o, "previous_enrolment_id", e, i, E_PREVIOUS);
-        /* BPJS's answer (019_bpjs.sql): the KPJ once registered; pending,
-         * registered or refused */
-        pgjson_add_text(o, "kpj", e, i, E_KPJ);
-        pgjson_add_text(o, "bpjs_status", e, i, E_BPJS_STATUS);
-        pgjson_add_text(o, "bpjs_effective_month", e, i, E_BPJS_MONTH);
-        cJSON_AddItemToArray(list, o);
+        ok = pgjson_append(
+            list,
+            pgjson_whole(
+                o, pgjson_add_int(o, "enrolment_id", e, i, E_ID) &&
+                       pgjson_add_text(o, "program_code", e, i, E_PROGRAM) &&
+                       pgjson_add_text(o, "village_code", e, i, E_VILLAGE) &&
+                       pgjson_add_text(o, "funding_source", e, i, E_SOURCE) &&
+                       pgjson_add_text(o, "payer_code", e, i, E_PAYER) &&
+                       pgjson_add_text(o, "start_month", e, i, E_START) &&
+                       pgjson_add_text(o, "end_month", e, i, E_END) &&
+                       pgjson_add_text(o, "status", e, i, E_STATUS) &&
+                       pgjson_add_text(o, "end_reason", e, i, E_END_REASON) &&
+                       /* the enrolment this one continues (a transfer or a
+                        * renewal): an id only, so a key does not learn where
+                        * the person was before */
+                       pgjson_add_int(o, "previous_enrolment_id", e, i, E_PREVIOUS) &&
+                       /* BPJS's answer (019_bpjs.sql): the KPJ once
+                        * registered; pending, registered or refused */
+                       pgjson_add_text(o, "kpj", e, i, E_KPJ) &&
+                       pgjson_add_text(o, "bpjs_status", e, i, E_BPJS_STATUS) &&
+                       pgjson_add_text(o, "bpjs_effective_month", e, i, E_BPJS_MONTH)));
+    }
+    list = pgjson_whole(list, ok);
+    if (!list) {
+        PQclear(p);
+        PQclear(e);
+        route_out_of_memory(res);
+        return;
     }
     bool visible = PQntuples(p) == 1 && cJSON_GetArraySize(list) > 0;
     if (visible) {
@@ -350,33 +387,38 @@ static void scope_regency(const scope_t *scope, char out[8])
 static cJSON *program_json(const PGresult *r, int i)
 {
     cJSON *o = cJSON_CreateObject();
-    pgjson_add_text(o, "code", r, i, PG_CODE);
-    pgjson_add_text(o, "name", r, i, PG_NAME);
-    pgjson_add_text(o, "regency_code", r, i, PG_REGENCY);
-    pgjson_add_text(o, "funding_source", r, i, PG_SOURCE);
-    pgjson_add_text(o, "payer_code", r, i, PG_PAYER);
-    pgjson_add_text(o, "payer_name", r, i, PG_PAYER_NAME);
-    pgjson_add_text(o, "submitter", r, i, PG_SUBMITTER);
-    pgjson_add_text(o, "coverage_start", r, i, PG_COVERAGE_START);
-    pgjson_add_text(o, "coverage_end", r, i, PG_COVERAGE_END);
-    pgjson_add_text(o, "submission_deadline", r, i, PG_DEADLINE);
-    pgjson_add_int(o, "min_age", r, i, PG_MIN_AGE);
-    pgjson_add_int(o, "max_age", r, i, PG_MAX_AGE);
-    cJSON *occ = cJSON_Parse(PQgetvalue(r, i, PG_OCCUPATIONS));
-    cJSON_AddItemToObject(o, "occupations", occ ? occ : cJSON_CreateArray());
-    pgjson_add_bool(o, "poverty_ref_required", r, i, PG_POVERTY_REF);
-    pgjson_add_int(o, "village_quota", r, i, PG_VILLAGE_QUOTA);
-    pgjson_add_int(o, "village_target", r, i, PG_VILLAGE_TARGET);
-    pgjson_add_int(o, "total_quota", r, i, PG_TOTAL_QUOTA);
-    pgjson_add_bool(o, "relief_applies", r, i, PG_RELIEF);
-    pgjson_add_int(o, "version", r, i, PG_VERSION);
-    pgjson_add_text(o, "deadline_policy", r, i, PG_DEADLINE_POLICY);
-    pgjson_add_text(o, "renews", r, i, PG_RENEWS);
-    pgjson_add_int(o, "insured_income", r, i, PG_INSURED_INCOME);
-    pgjson_add_int(o, "income_ceiling", r, i, PG_INCOME_CEILING);
-    pgjson_add_text(o, "relief_basis", r, i, PG_RELIEF_BASIS);
-    pgjson_add_int(o, "total_target", r, i, PG_TOTAL_TARGET);
-    return o;
+    bool ok = pgjson_add_text(o, "code", r, i, PG_CODE);
+    ok = ok && pgjson_add_text(o, "name", r, i, PG_NAME);
+    ok = ok && pgjson_add_text(o, "regency_code", r, i, PG_REGENCY);
+    ok = ok && pgjson_add_text(o, "funding_source", r, i, PG_SOURCE);
+    ok = ok && pgjson_add_text(o, "payer_code", r, i, PG_PAYER);
+    ok = ok && pgjson_add_text(o, "payer_name", r, i, PG_PAYER_NAME);
+    ok = ok && pgjson_add_text(o, "submitter", r, i, PG_SUBMITTER);
+    ok = ok && pgjson_add_text(o, "coverage_start", r, i, PG_COVERAGE_START);
+    ok = ok && pgjson_add_text(o, "coverage_end", r, i, PG_COVERAGE_END);
+    ok = ok && pgjson_add_text(o, "submission_deadline", r, i, PG_DEADLINE);
+    ok = ok && pgjson_add_int(o, "min_age", r, i, PG_MIN_AGE);
+    ok = ok && pgjson_add_int(o, "max_age", r, i, PG_MAX_AGE);
+    if (ok) {
+        /* json from the database: text that does not parse means memory
+         * ran out; SQL NULL (no text) is [] */
+        const char *text = PQgetvalue(r, i, PG_OCCUPATIONS);
+        cJSON *occ = cJSON_Parse(text);
+        ok = pgjson_put(o, "occupations", occ || text[0] ? occ : cJSON_CreateArray());
+    }
+    ok = ok && pgjson_add_bool(o, "poverty_ref_required", r, i, PG_POVERTY_REF);
+    ok = ok && pgjson_add_int(o, "village_quota", r, i, PG_VILLAGE_QUOTA);
+    ok = ok && pgjson_add_int(o, "village_target", r, i, PG_VILLAGE_TARGET);
+    ok = ok && pgjson_add_int(o, "total_quota", r, i, PG_TOTAL_QUOTA);
+    ok = ok && pgjson_add_bool(o, "relief_applies", r, i, PG_RELIEF);
+    ok = ok && pgjson_add_int(o, "version", r, i, PG_VERSION);
+    ok = ok && pgjson_add_text(o, "deadline_policy", r, i, PG_DEADLINE_POLICY);
+    ok = ok && pgjson_add_text(o, "renews", r, i, PG_RENEWS);
+    ok = ok && pgjson_add_int(o, "insured_income", r, i, PG_INSURED_INCOME);
+    ok = ok && pgjson_add_int(o, "income_ceiling", r, i, PG_INCOME_CEILING);
+    ok = ok && pgjson_add_text(o, "relief_basis", r, i, PG_RELIEF_BASIS);
+    ok = ok && pgjson_add_int(o, "total_target", r, i, PG_TOTAL_TARGET);
+    return pgjson_whole(o, ok);
 }
 
 static void programs(route_ctx_t *ctx, const http_request_t *req, http_response_t *res)
@@ -399,10 +441,11 @@ static void programs(route_ctx_t *ctx, const http_request_t *req, http_response_
     }
     cJSON *items = cJSON_CreateArray();
     int n = PQntuples(r);
-    for (int i = 0; i < n; i++)
-        cJSON_AddItemToArray(items, program_json(r, i));
-    route_answer_page(res, items, n ? PQgetvalue(r, n - 1, PG_CODE) : NULL,
-                      n == atoi(limit));
+    bool ok = items != NULL;
+    for (int i = 0; ok && i < n; i++)
+        ok = pgjson_append(items, program_json(r, i));
+    route_answer_page(res, pgjson_whole(items, ok),
+                      n ? PQgetvalue(r, n - 1, PG_CODE) : NULL, n == atoi(limit));
     PQclear(r);
 }
 
@@ -457,20 +500,24 @@ static void program_villages(route_ctx_t *ctx, const http_request_t *req,
     }
     cJSON *items = cJSON_CreateArray();
     int n = PQntuples(r);
-    for (int i = 0; i < n; i++) {
+    bool ok = items != NULL;
+    for (int i = 0; ok && i < n; i++) {
         cJSON *o = cJSON_CreateObject();
-        pgjson_add_text(o, "village_code", r, i, V_CODE);
-        pgjson_add_text(o, "name", r, i, V_NAME);
-        pgjson_add_text(o, "village_kind", r, i, V_KIND);
-        pgjson_add_int(o, "quota", p, 0, PS_VILLAGE_QUOTA);
-        pgjson_add_int(o, "target", p, 0, PS_VILLAGE_TARGET);
-        pgjson_add_int(o, "accepted", r, i, V_ACCEPTED);
-        pgjson_add_int(o, "submissions", r, i, V_SUBMISSIONS);
-        cJSON_AddBoolToObject(o, "submitted", atoi(PQgetvalue(r, i, V_SUBMISSIONS)) > 0);
-        cJSON_AddItemToArray(items, o);
+        ok = pgjson_append(
+            items,
+            pgjson_whole(
+                o, pgjson_add_text(o, "village_code", r, i, V_CODE) &&
+                       pgjson_add_text(o, "name", r, i, V_NAME) &&
+                       pgjson_add_text(o, "village_kind", r, i, V_KIND) &&
+                       pgjson_add_int(o, "quota", p, 0, PS_VILLAGE_QUOTA) &&
+                       pgjson_add_int(o, "target", p, 0, PS_VILLAGE_TARGET) &&
+                       pgjson_add_int(o, "accepted", r, i, V_ACCEPTED) &&
+                       pgjson_add_int(o, "submissions", r, i, V_SUBMISSIONS) &&
+                       cJSON_AddBoolToObject(o, "submitted",
+                                             atoi(PQgetvalue(r, i, V_SUBMISSIONS)) > 0)));
     }
-    route_answer_page(res, items, n ? PQgetvalue(r, n - 1, V_CODE) : NULL,
-                      n == atoi(limit));
+    route_answer_page(res, pgjson_whole(items, ok),
+                      n ? PQgetvalue(r, n - 1, V_CODE) : NULL, n == atoi(limit));
     PQclear(r);
     PQclear(p);
 }
@@ -480,26 +527,30 @@ static cJSON *renewal_item(const PGresult *r, int i)
     cJSON *o = cJSON_CreateObject();
     /* the NIK in full, as GET /v1/submissions/{id} shows a key its own
      * village's people; other villages' rows are never read */
-    pgjson_add_text(o, "nik", r, i, RI_NIK);
-    pgjson_add_text(o, "name", r, i, RI_NAME);
-    pgjson_add_text(o, "village_code", r, i, RI_VILLAGE);
-    pgjson_add_text(o, "decision", r, i, RI_DECISION);
-    cJSON *reasons = cJSON_Parse(PQgetvalue(r, i, RI_REASONS));
-    cJSON_AddItemToObject(o, "reasons", reasons ? reasons : cJSON_CreateArray());
-    pgjson_add_int(o, "renews_enrolment_id", r, i, RI_RENEWS);
-    pgjson_add_int(o, "enrolment_id", r, i, RI_ENROLMENT);
-    pgjson_add_text(o, "start_month", r, i, RI_START);
-    return o;
+    bool ok = pgjson_add_text(o, "nik", r, i, RI_NIK) &&
+              pgjson_add_text(o, "name", r, i, RI_NAME) &&
+              pgjson_add_text(o, "village_code", r, i, RI_VILLAGE) &&
+              pgjson_add_text(o, "decision", r, i, RI_DECISION);
+    if (ok) {
+        /* jsonb: text that does not parse means memory ran out */
+        const char *text = PQgetvalue(r, i, RI_REASONS);
+        cJSON *reasons = cJSON_Parse(text);
+        ok = pgjson_put(o, "reasons", reasons || text[0] ? reasons : cJSON_CreateArray());
+    }
+    ok = ok && pgjson_add_int(o, "renews_enrolment_id", r, i, RI_RENEWS) &&
+         pgjson_add_int(o, "enrolment_id", r, i, RI_ENROLMENT) &&
+         pgjson_add_text(o, "start_month", r, i, RI_START);
+    return pgjson_whole(o, ok);
 }
 
 static cJSON *renewal_counts(const PGresult *c)
 {
     cJSON *counts = cJSON_CreateObject();
-    pgjson_add_int(counts, "queued", c, 0, RC_QUEUED);
-    pgjson_add_int(counts, "pending", c, 0, RC_PENDING);
-    pgjson_add_int(counts, "accepted", c, 0, RC_ACCEPTED);
-    pgjson_add_int(counts, "rejected", c, 0, RC_REJECTED);
-    return counts;
+    return pgjson_whole(counts,
+                        pgjson_add_int(counts, "queued", c, 0, RC_QUEUED) &&
+                            pgjson_add_int(counts, "pending", c, 0, RC_PENDING) &&
+                            pgjson_add_int(counts, "accepted", c, 0, RC_ACCEPTED) &&
+                            pgjson_add_int(counts, "rejected", c, 0, RC_REJECTED));
 }
 
 /* The renewal cursor is the last applicant id of the previous page. */
@@ -507,7 +558,7 @@ static bool renewal_cursor(const char *cursor, http_response_t *res)
 {
     if (strlen(cursor) <= 18 && strspn(cursor, "0123456789") == strlen(cursor))
         return true;
-    http_response_error(
+    route_answer_error(
         res, 422, "INVALID_FIELDS", "the query has invalid fields",
         route_field_error("cursor", "must be a next_cursor from a previous page"));
     return false;
@@ -541,18 +592,20 @@ static void program_renewal(route_ctx_t *ctx, const http_request_t *req,
         return;
     }
     cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "program_code", code);
-    pgjson_add_text(doc, "renews", p, 0, RS_RENEWS);
-    cJSON_AddItemToObject(doc, "counts", renewal_counts(c));
-    cJSON *items = cJSON_AddArrayToObject(doc, "items");
+    cJSON *items = NULL;
+    bool ok = doc && cJSON_AddStringToObject(doc, "program_code", code) &&
+              pgjson_add_text(doc, "renews", p, 0, RS_RENEWS) &&
+              pgjson_put(doc, "counts", renewal_counts(c)) &&
+              (items = cJSON_AddArrayToObject(doc, "items")) != NULL;
     int n = PQntuples(r);
-    for (int i = 0; i < n; i++)
-        cJSON_AddItemToArray(items, renewal_item(r, i));
+    for (int i = 0; ok && i < n; i++)
+        ok = pgjson_append(items, renewal_item(r, i));
     if (n > 0 && n == atoi(limit))
-        cJSON_AddStringToObject(doc, "next_cursor", PQgetvalue(r, n - 1, RI_ID));
+        ok = ok &&
+             cJSON_AddStringToObject(doc, "next_cursor", PQgetvalue(r, n - 1, RI_ID));
     else
-        cJSON_AddNullToObject(doc, "next_cursor");
-    http_response_json(res, 200, doc);
+        ok = ok && cJSON_AddNullToObject(doc, "next_cursor");
+    route_answer_json(res, 200, pgjson_whole(doc, ok));
     PQclear(r);
     PQclear(c);
     PQclear(p);

@@ -112,9 +112,9 @@ static bool read_query(const http_request_t *req, http_response_t *res,
     *level = level_of(http_request_query(req, "level"));
     if (!*level)
         fields_add_error(errors, "level", "must be village, district or regency");
-    if (cJSON_GetArraySize(errors) > 0) {
-        http_response_error(res, 422, "INVALID_FIELDS",
-                            "the query has invalid parameters", errors);
+    if (fields_error_count(errors) > 0) {
+        route_answer_error(res, 422, "INVALID_FIELDS", "the query has invalid parameters",
+                           errors);
         return false;
     }
     cJSON_Delete(errors);
@@ -149,13 +149,14 @@ static bool program_visible(db_t *db, const auth_t *auth, const char *program,
 static cJSON *row_json(const level_t *level, const PGresult *r, int row)
 {
     cJSON *o = cJSON_CreateObject();
-    for (int c = 0; c < level->ncolumns; c++) {
+    bool ok = o != NULL;
+    for (int c = 0; ok && c < level->ncolumns; c++) {
         if (level->columns[c].is_int)
-            pgjson_add_int(o, level->columns[c].name, r, row, c);
+            ok = pgjson_add_int(o, level->columns[c].name, r, row, c);
         else
-            pgjson_add_text(o, level->columns[c].name, r, row, c);
+            ok = pgjson_add_text(o, level->columns[c].name, r, row, c);
     }
-    return o;
+    return pgjson_whole(o, ok);
 }
 
 static void participants_report(route_ctx_t *ctx, const http_request_t *req,
@@ -184,16 +185,15 @@ static void participants_report(route_ctx_t *ctx, const http_request_t *req,
         return;
     }
     cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "level", level->level);
-    if (program)
-        cJSON_AddStringToObject(doc, "program", program);
-    else
-        cJSON_AddNullToObject(doc, "program");
-    cJSON *items = cJSON_AddArrayToObject(doc, "items");
-    for (int i = 0; i < PQntuples(r); i++)
-        cJSON_AddItemToArray(items, row_json(level, r, i));
+    cJSON *items = NULL;
+    bool ok = doc && cJSON_AddStringToObject(doc, "level", level->level) &&
+              (program ? cJSON_AddStringToObject(doc, "program", program) != NULL
+                       : cJSON_AddNullToObject(doc, "program") != NULL) &&
+              (items = cJSON_AddArrayToObject(doc, "items")) != NULL;
+    for (int i = 0; ok && i < PQntuples(r); i++)
+        ok = pgjson_append(items, row_json(level, r, i));
     PQclear(r);
-    http_response_json(res, 200, doc);
+    route_answer_json(res, 200, pgjson_whole(doc, ok));
 }
 
 bool reports_route(route_ctx_t *ctx, const http_request_t *req, http_response_t *res)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "fields.h"
 #include "log.h"
+#include "pgjson.h"
 
 /* One connection per worker thread, closed when the thread ends. */
 static pthread_key_t db_key;
@@ -84,14 +85,38 @@ bool route_authenticate(db_t *db, const http_request_t *req, http_response_t *re
     return false;
 }
 
+void route_out_of_memory(http_response_t *res)
+{
+    http_response_error(res, 500, "INTERNAL",
+                        "the server ran out of memory; nothing was stored", NULL);
+}
+
+void route_answer_json(http_response_t *res, int status, cJSON *doc)
+{
+    if (doc)
+        http_response_json(res, status, doc);
+    else
+        route_out_of_memory(res);
+}
+
+void route_answer_error(http_response_t *res, int status, const char *code,
+                        const char *message, cJSON *details)
+{
+    if (fields_errors_whole(details)) {
+        http_response_error(res, status, code, message, details);
+        return;
+    }
+    cJSON_Delete(details);
+    route_out_of_memory(res);
+}
+
 cJSON *route_field_error(const char *field, const char *message)
 {
     cJSON *list = cJSON_CreateArray();
     cJSON *e = cJSON_CreateObject();
-    cJSON_AddStringToObject(e, "field", field);
-    cJSON_AddStringToObject(e, "message", message);
-    cJSON_AddItemToArray(list, e);
-    return list;
+    bool ok = e && cJSON_AddStringToObject(e, "field", field) &&
+              cJSON_AddStringToObject(e, "message", message);
+    return pgjson_whole(list, pgjson_append(list, pgjson_whole(e, ok)));
 }
 
 void route_page_limit(const http_request_t *req, cJSON *errors, char limit[8])
@@ -120,7 +145,7 @@ bool route_page_args(const http_request_t *req, http_response_t *res, char limit
         n = strtol(l, &end, 10);
         if (!*l || strspn(l, "0123456789") != strlen(l) || *end || n < 1 ||
             n > ROUTE_PAGE_MAX) {
-            http_response_error(
+            route_answer_error(
                 res, 422, "INVALID_FIELDS", "the query has invalid fields",
                 route_field_error("limit", "must be a whole number from 1 to 1000"));
             return false;
@@ -130,7 +155,7 @@ bool route_page_args(const http_request_t *req, http_response_t *res, char limit
     const char *c = http_request_query(req, "cursor");
     *cursor = c ? c : "";
     if (strlen(*cursor) > 64) {
-        http_response_error(
+        route_answer_error(
             res, 422, "INVALID_FIELDS", "the query has invalid fields",
             route_field_error("cursor", "must be a next_cursor from a previous page"));
         return false;
@@ -141,10 +166,13 @@ bool route_page_args(const http_request_t *req, http_response_t *res, char limit
 void route_answer_page(http_response_t *res, cJSON *items, const char *last, bool full)
 {
     cJSON *doc = cJSON_CreateObject();
-    cJSON_AddItemToObject(doc, "items", items);
-    if (full && last)
-        cJSON_AddStringToObject(doc, "next_cursor", last);
-    else
-        cJSON_AddNullToObject(doc, "next_cursor");
-    http_response_json(res, 200, doc);
+    if (!doc) {
+        cJSON_Delete(items);
+        route_out_of_memory(res);
+        return;
+    }
+    bool ok = pgjson_put(doc, "items", items) &&
+              (full && last ? cJSON_AddStringToObject(doc, "next_cursor", last) != NULL
+                            : cJSON_AddNullToObject(doc, "next_cursor") != NULL);
+    route_answer_json(res, 200, pgjson_whole(doc, ok));
 }

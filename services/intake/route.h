@@ -43,8 +43,18 @@ bool route_authenticate(db_t *db, const http_request_t *req, http_response_t *re
 /* Answer 503 when the database is gone or late, 500 otherwise; nothing was
  * written. */
 void route_db_failure(db_t *db, http_response_t *res);
+/* 500 INTERNAL: the server ran out of memory and nothing was stored. */
+void route_out_of_memory(http_response_t *res);
+/* http_response_json, or route_out_of_memory when doc is NULL (it could
+ * not be built). */
+void route_answer_json(http_response_t *res, int status, cJSON *doc);
+/* http_response_error with details (taken), or route_out_of_memory when
+ * they are NULL or not whole (fields_errors_whole: out of memory). */
+void route_answer_error(http_response_t *res, int status, const char *code,
+                        const char *message, cJSON *details);
 
-/* A 422's list of errors holding the one entry {"field", "message"}. */
+/* A 422's list of errors holding the one entry {"field", "message"}; NULL
+ * when out of memory (route_answer_error answers it so). */
 cJSON *route_field_error(const char *field, const char *message);
 
 /* A list's page size (default 100, 1 to 1000) and its cursor (the id of the
@@ -63,6 +73,7 @@ bool route_page_args(const http_request_t *req, http_response_t *res, char limit
                      const char **cursor);
 
 /* Answer 200 {"items": items, "next_cursor": last}, next_cursor null unless
- * the page was full (another may follow) and last is not NULL. Takes items. */
+ * the page was full (another may follow) and last is not NULL. Takes items;
+ * items NULL (out of memory) answers route_out_of_memory. */
 void route_answer_page(http_response_t *res, cJSON *items, const char *last, bool full);
 #endif

@@ -10,6 +10,7 @@
 #include "date.h"
 #include "fields.h"
 #include "jsonguard.h"
+#include "pgjson.h"
 
 submission_t *submission_new(void)
 {
@@ -36,12 +37,7 @@ bool submission_text_ok(const char *s, size_t len)
 
 static void add_error(cJSON *errors, const char *field, int index, const char *message)
 {
-    cJSON *e = cJSON_CreateObject();
-    cJSON_AddStringToObject(e, "field", field);
-    if (index >= 0)
-        cJSON_AddNumberToObject(e, "index", index);
-    cJSON_AddStringToObject(e, "message", message);
-    fields_append_error(errors, e);
+    fields_add_index_error(errors, field, index, message);
 }
 
 /* A string field: required or not, with a byte limit. Returns the value or NULL. */
@@ -72,12 +68,10 @@ static const char *take_string(const cJSON *obj, const char *key, bool required,
     return v->valuestring;
 }
 
-static void copy_string(cJSON *out, const char *key, const char *value)
+static bool copy_string(cJSON *out, const char *key, const char *value)
 {
-    if (value)
-        cJSON_AddStringToObject(out, key, value);
-    else
-        cJSON_AddNullToObject(out, key);
+    return value ? cJSON_AddStringToObject(out, key, value) != NULL
+                 : cJSON_AddNullToObject(out, key) != NULL;
 }
 
 /* Occupation may be a Dukcapil name ("PETANI/PEKEBUN") or its code, as a
@@ -103,8 +97,10 @@ static bool take_income(const cJSON *obj, int index, cJSON *errors, cJSON *out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "monthly_income");
     if (!v || cJSON_IsNull(v)) {
-        cJSON_AddNullToObject(out, "monthly_income");
-        return true;
+        if (cJSON_AddNullToObject(out, "monthly_income"))
+            return true;
+        fields_no_memory(errors);
+        return false;
     }
     /* cJSON reads numbers as doubles, exact for whole numbers below 2^53;
      * our cap is far below that, so the rupiah amount is exact. */
@@ -117,8 +113,10 @@ static bool take_income(const cJSON *obj, int index, cJSON *errors, cJSON *out)
     }
     char text[24];
     snprintf(text, sizeof text, "%lld", (long long)v->valuedouble);
-    cJSON_AddRawToObject(out, "monthly_income", text);
-    return true;
+    if (cJSON_AddRawToObject(out, "monthly_income", text))
+        return true;
+    fields_no_memory(errors);
+    return false;
 }
 
 static void check_applicant(const cJSON *a, int index, cJSON *errors, cJSON *list)
@@ -151,16 +149,14 @@ static void check_applicant(const cJSON *a, int index, cJSON *errors, cJSON *lis
         cJSON_Delete(out);
         return;
     }
-    cJSON_AddNumberToObject(out, "idx", index);
-    copy_string(out, "nik", nik);
-    copy_string(out, "name", name);
-    copy_string(out, "birth_date", birth);
-    copy_string(out, "sex", sex);
-    copy_string(out, "occupation", occupation);
-    copy_string(out, "address", address);
-    copy_string(out, "phone", phone);
-    copy_string(out, "poverty_ref", poverty);
-    cJSON_AddItemToArray(list, out);
+    bool ok = cJSON_AddNumberToObject(out, "idx", index) &&
+              copy_string(out, "nik", nik) && copy_string(out, "name", name) &&
+              copy_string(out, "birth_date", birth) && copy_string(out, "sex", sex) &&
+              copy_string(out, "occupation", occupation) &&
+              copy_string(out, "address", address) && copy_string(out, "phone", phone) &&
+              copy_string(out, "poverty_ref", poverty);
+    if (!pgjson_append(list, pgjson_whole(out, ok)))
+        fields_no_memory(errors);
 }
 
 static void check_applicants(submission_t *self, const cJSON *root, cJSON *errors)
@@ -183,6 +179,10 @@ static void check_applicants(submission_t *self, const cJSON *root, cJSON *error
         return;
     }
     self->applicants = cJSON_CreateArray();
+    if (!self->applicants) {
+        fields_no_memory(errors);
+        return;
+    }
     int index = 0;
     const cJSON *a;
     cJSON_ArrayForEach(a, arr) check_applicant(a, index++, errors, self->applicants);
@@ -208,6 +208,9 @@ submission_result_t submission_from_json(submission_t *self, const char *body, s
     self->program_code = program ? strdup(program) : NULL;
     self->village_code = village ? strdup(village) : NULL;
     self->reference = reference ? strdup(reference) : NULL;
+    if ((program && !self->program_code) || (village && !self->village_code) ||
+        (reference && !self->reference))
+        fields_no_memory(errors);
     check_applicants(self, root, errors);
     cJSON_Delete(root);
     return fields_error_count(errors) ? SUBMISSION_INVALID : SUBMISSION_OK;
@@ -225,12 +228,14 @@ void submission_set_target(submission_t *self, const char *program_code,
                            const char *village_code, const char *reference, cJSON *errors)
 {
     cJSON *root = cJSON_CreateObject();
-    if (program_code)
-        cJSON_AddStringToObject(root, "program_code", program_code);
-    if (village_code)
-        cJSON_AddStringToObject(root, "village_code", village_code);
-    if (reference)
-        cJSON_AddStringToObject(root, "reference", reference);
+    if (!root ||
+        (program_code && !cJSON_AddStringToObject(root, "program_code", program_code)) ||
+        (village_code && !cJSON_AddStringToObject(root, "village_code", village_code)) ||
+        (reference && !cJSON_AddStringToObject(root, "reference", reference))) {
+        cJSON_Delete(root);
+        fields_no_memory(errors);
+        return;
+    }
     const char *program =
         take_string(root, "program_code", true, SUBMISSION_MAX_CODE, -1, errors);
     const char *village = take_string(root, "village_code", true, 13, -1, errors);
@@ -239,5 +244,8 @@ void submission_set_target(submission_t *self, const char *program_code,
     self->program_code = program ? strdup(program) : NULL;
     self->village_code = village ? strdup(village) : NULL;
     self->reference = ref ? strdup(ref) : NULL;
+    if ((program && !self->program_code) || (village && !self->village_code) ||
+        (ref && !self->reference))
+        fields_no_memory(errors);
     cJSON_Delete(root);
 }

@@ -166,8 +166,8 @@ static void answer_no_programme(const scope_t *scope, http_response_t *res)
                             "this API key may not submit for that programme", NULL);
         return;
     }
-    http_response_error(res, 422, "INVALID_FIELDS", "the submission has invalid fields",
-                        route_field_error("program_code", "no such programme"));
+    route_answer_error(res, 422, "INVALID_FIELDS", "the submission has invalid fields",
+                       route_field_error("program_code", "no such programme"));
 }
 
 /* The programme must exist in the key's sight, and the village with it in
@@ -205,9 +205,9 @@ static bool resolve_target(db_t *db, const submission_t *sub, const scope_t *sco
     }
     if (problem) {
         PQclear(r);
-        http_response_error(res, 422, "INVALID_FIELDS",
-                            "the submission has invalid fields",
-                            route_field_error(problem_field, problem));
+        route_answer_error(res, 422, "INVALID_FIELDS",
+                           "the submission has invalid fields",
+                           route_field_error(problem_field, problem));
         return false;
     }
     snprintf(t->program_id, sizeof t->program_id, "%s", PQgetvalue(r, 0, T_PROGRAM_ID));
@@ -221,25 +221,33 @@ static bool resolve_target(db_t *db, const submission_t *sub, const scope_t *sco
 static void answer_accepted(http_response_t *res, const char *id, int applicants)
 {
     cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "submission_id", id);
-    cJSON_AddStringToObject(doc, "status", "received");
-    cJSON_AddNumberToObject(doc, "applicants", applicants);
+    doc = pgjson_whole(doc, doc && cJSON_AddStringToObject(doc, "submission_id", id) &&
+                                cJSON_AddStringToObject(doc, "status", "received") &&
+                                cJSON_AddNumberToObject(doc, "applicants", applicants));
+    if (!doc) { /* the submission is stored: say so */
+        http_response_error(
+            res, 500, "INTERNAL",
+            "the server ran out of memory after the submission was stored: "
+            "retry with the same Idempotency-Key",
+            NULL);
+        return;
+    }
     snprintf(res->location, sizeof res->location, "/v1/submissions/%s", id);
     http_response_json(res, 202, doc);
 }
 
-/* What an Idempotency-Key promises: the same submission, whether it came as
- * JSON or CSV (whose programme and village are query parameters), however
- * its JSON was spaced. The hash of this text is stored with the submission. */
+/* What an Idempotency-Key promises (NULL when out of memory): the same submission,
+ * whether it came as JSON or CSV (whose programme and village are query parameters),
+ * however its JSON was spaced. The hash of this text is stored with the submission. */
 static char *fingerprint(const submission_t *sub)
 {
     cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "program_code", sub->program_code);
-    cJSON_AddStringToObject(doc, "village_code", sub->village_code);
-    if (sub->reference)
-        cJSON_AddStringToObject(doc, "reference", sub->reference);
-    cJSON_AddItemReferenceToObject(doc, "applicants", sub->applicants);
-    char *text = cJSON_PrintUnformatted(doc);
+    bool ok =
+        doc && cJSON_AddStringToObject(doc, "program_code", sub->program_code) &&
+        cJSON_AddStringToObject(doc, "village_code", sub->village_code) &&
+        (!sub->reference || cJSON_AddStringToObject(doc, "reference", sub->reference)) &&
+        cJSON_AddItemReferenceToObject(doc, "applicants", sub->applicants);
+    char *text = ok ? cJSON_PrintUnformatted(doc) : NULL;
     cJSON_Delete(doc);
     return text;
 }
@@ -265,7 +273,7 @@ static void answer_replay(db_t *db, const auth_t *auth, const char *key,
     PQclear(r);
 }
 
-typedef enum { STORE_OK, STORE_REPLAY, STORE_FAILED } store_result_t;
+typedef enum { STORE_OK, STORE_REPLAY, STORE_FAILED, STORE_NO_MEMORY } store_result_t;
 
 static store_result_t store(db_t *db, const submission_t *sub, const target_t *t,
                             const auth_t *auth, const char *idem_key, const char *print,
@@ -274,6 +282,8 @@ static store_result_t store(db_t *db, const submission_t *sub, const target_t *t
     char count[16];
     snprintf(count, sizeof count, "%d", sub->count);
     char *list = cJSON_PrintUnformatted(sub->applicants);
+    if (!list)
+        return STORE_NO_MEMORY;
     const char *params[] = {
         id,           t->program_id, sub->village_code,       sub->reference,  count,
         auth->key_id, idem_key,      idem_key ? print : NULL, req->request_id, list};
@@ -309,17 +319,23 @@ static void create_submission(route_ctx_t *ctx, const http_request_t *req,
     }
     cJSON *errors = cJSON_CreateArray();
     submission_t *sub = submission_new();
+    if (!errors || !sub) {
+        cJSON_Delete(errors);
+        submission_destroy(&sub);
+        route_out_of_memory(res);
+        return;
+    }
     submission_result_t parsed =
         csv ? csvbody_parse_request(sub, req, errors)
             : submission_from_json(sub, req->body, req->body_len, errors);
     if (parsed != SUBMISSION_OK) {
         bool malformed = parsed == SUBMISSION_MALFORMED;
-        http_response_error(res, malformed ? 400 : 422,
-                            malformed ? "MALFORMED_BODY" : "INVALID_FIELDS",
-                            malformed ? (csv ? "the body is not RFC 4180 CSV in UTF-8"
-                                             : "the body is not a JSON object in UTF-8")
-                                      : "the submission has invalid fields",
-                            errors);
+        route_answer_error(res, malformed ? 400 : 422,
+                           malformed ? "MALFORMED_BODY" : "INVALID_FIELDS",
+                           malformed ? (csv ? "the body is not RFC 4180 CSV in UTF-8"
+                                            : "the body is not a JSON object in UTF-8")
+                                     : "the submission has invalid fields",
+                           errors);
         submission_destroy(&sub);
         return;
     }
@@ -348,6 +364,11 @@ static void create_submission(route_ctx_t *ctx, const http_request_t *req,
     uuid_generate_random(raw);
     uuid_unparse_lower(raw, id);
     char *print = fingerprint(sub);
+    if (!print) {
+        route_out_of_memory(res);
+        submission_destroy(&sub);
+        return;
+    }
     switch (store(db, sub, &target, &auth, idem_key, print, req, id)) {
     case STORE_OK: {
         char n[16];
@@ -367,22 +388,41 @@ static void create_submission(route_ctx_t *ctx, const http_request_t *req,
     case STORE_FAILED:
         route_db_failure(db, res);
         break;
+    case STORE_NO_MEMORY:
+        route_out_of_memory(res);
+        break;
     }
     free(print);
     submission_destroy(&sub);
 }
 
+/* The stored JSON, or [] when there is none; NULL when out of memory. The
+ * columns are jsonb, so text that does not parse means memory ran out. */
 static cJSON *parse_or_empty(const char *json)
 {
     cJSON *v = cJSON_Parse(json);
-    return v ? v : cJSON_CreateArray();
+    return v || json[0] ? v : cJSON_CreateArray();
+}
+
+static cJSON *applicant_json(const PGresult *r, int i)
+{
+    cJSON *a = cJSON_CreateObject();
+    bool ok = a && cJSON_AddNumberToObject(a, "index", atoi(PQgetvalue(r, i, A_INDEX))) &&
+              cJSON_AddStringToObject(a, "nik", PQgetvalue(r, i, A_NIK)) &&
+              cJSON_AddStringToObject(a, "name", PQgetvalue(r, i, A_NAME)) &&
+              cJSON_AddStringToObject(a, "decision", PQgetvalue(r, i, A_DECISION)) &&
+              pgjson_put(a, "reasons", parse_or_empty(PQgetvalue(r, i, A_REASONS))) &&
+              pgjson_put(a, "warnings", parse_or_empty(PQgetvalue(r, i, A_WARNINGS)));
+    return pgjson_whole(a, ok);
 }
 
 /* The applicants as JSON; their read is recorded in the same statement.
- * NULL when the database failed (nothing is sent). */
+ * NULL when the database failed or, with *no_memory set, when out of
+ * memory (nothing is sent). */
 static cJSON *applicants_json(db_t *db, const auth_t *auth, const http_request_t *req,
-                              const char *id)
+                              const char *id, bool *no_memory)
 {
+    *no_memory = false;
     const char *params[] = {id, auth->key_id, req->request_id};
     PGresult *r = db_exec(db, SQL_APPLICANTS, 3, params);
     if (!db_ok(r)) {
@@ -390,19 +430,12 @@ static cJSON *applicants_json(db_t *db, const auth_t *auth, const http_request_t
         return NULL;
     }
     cJSON *list = cJSON_CreateArray();
-    for (int i = 0; i < PQntuples(r); i++) {
-        cJSON *a = cJSON_CreateObject();
-        cJSON_AddNumberToObject(a, "index", atoi(PQgetvalue(r, i, A_INDEX)));
-        cJSON_AddStringToObject(a, "nik", PQgetvalue(r, i, A_NIK));
-        cJSON_AddStringToObject(a, "name", PQgetvalue(r, i, A_NAME));
-        cJSON_AddStringToObject(a, "decision", PQgetvalue(r, i, A_DECISION));
-        cJSON_AddItemToObject(a, "reasons", parse_or_empty(PQgetvalue(r, i, A_REASONS)));
-        cJSON_AddItemToObject(a, "warnings",
-                              parse_or_empty(PQgetvalue(r, i, A_WARNINGS)));
-        cJSON_AddItemToArray(list, a);
-    }
+    bool ok = list != NULL;
+    for (int i = 0; ok && i < PQntuples(r); i++)
+        ok = pgjson_append(list, applicant_json(r, i));
     PQclear(r);
-    return list;
+    *no_memory = !ok;
+    return pgjson_whole(list, ok);
 }
 
 static void read_submission(route_ctx_t *ctx, const http_request_t *req,
@@ -437,27 +470,38 @@ static void read_submission(route_ctx_t *ctx, const http_request_t *req,
         return;
     }
     cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "submission_id", PQgetvalue(r, 0, S_ID));
-    cJSON_AddStringToObject(doc, "program_code", PQgetvalue(r, 0, S_PROGRAM));
-    cJSON_AddStringToObject(doc, "village_code", PQgetvalue(r, 0, S_VILLAGE));
-    pgjson_add_text(doc, "reference", r, 0, S_REFERENCE);
-    cJSON_AddStringToObject(doc, "status", PQgetvalue(r, 0, S_STATUS));
-    pgjson_add_text(doc, "received_at", r, 0, S_RECEIVED_AT);
-    pgjson_add_text(doc, "verified_at", r, 0, S_VERIFIED_AT);
-    cJSON *counts = cJSON_AddObjectToObject(doc, "counts");
-    cJSON_AddNumberToObject(counts, "total", atoi(PQgetvalue(r, 0, S_TOTAL)));
-    cJSON_AddNumberToObject(counts, "pending", atoi(PQgetvalue(r, 0, S_PENDING)));
-    cJSON_AddNumberToObject(counts, "accepted", atoi(PQgetvalue(r, 0, S_ACCEPTED)));
-    cJSON_AddNumberToObject(counts, "rejected", atoi(PQgetvalue(r, 0, S_REJECTED)));
+    cJSON *counts = NULL;
+    bool ok =
+        doc && cJSON_AddStringToObject(doc, "submission_id", PQgetvalue(r, 0, S_ID)) &&
+        cJSON_AddStringToObject(doc, "program_code", PQgetvalue(r, 0, S_PROGRAM)) &&
+        cJSON_AddStringToObject(doc, "village_code", PQgetvalue(r, 0, S_VILLAGE)) &&
+        pgjson_add_text(doc, "reference", r, 0, S_REFERENCE) &&
+        cJSON_AddStringToObject(doc, "status", PQgetvalue(r, 0, S_STATUS)) &&
+        pgjson_add_text(doc, "received_at", r, 0, S_RECEIVED_AT) &&
+        pgjson_add_text(doc, "verified_at", r, 0, S_VERIFIED_AT) &&
+        (counts = cJSON_AddObjectToObject(doc, "counts")) != NULL &&
+        cJSON_AddNumberToObject(counts, "total", atoi(PQgetvalue(r, 0, S_TOTAL))) &&
+        cJSON_AddNumberToObject(counts, "pending", atoi(PQgetvalue(r, 0, S_PENDING))) &&
+        cJSON_AddNumberToObject(counts, "accepted", atoi(PQgetvalue(r, 0, S_ACCEPTED))) &&
+        cJSON_AddNumberToObject(counts, "rejected", atoi(PQgetvalue(r, 0, S_REJECTED)));
     PQclear(r);
-    cJSON *applicants = applicants_json(db, &auth, req, id);
-    if (!applicants) {
-        cJSON_Delete(doc);
-        route_db_failure(db, res);
+    doc = pgjson_whole(doc, ok);
+    if (!doc) {
+        route_out_of_memory(res);
         return;
     }
-    cJSON_AddItemToObject(doc, "applicants", applicants);
-    http_response_json(res, 200, doc);
+    bool no_memory;
+    cJSON *applicants = applicants_json(db, &auth, req, id, &no_memory);
+    if (!applicants) {
+        cJSON_Delete(doc);
+        if (no_memory)
+            route_out_of_memory(res);
+        else
+            route_db_failure(db, res);
+        return;
+    }
+    route_answer_json(res, 200,
+                      pgjson_whole(doc, pgjson_put(doc, "applicants", applicants)));
 }
 
 bool submissions_route(route_ctx_t *ctx, const http_request_t *req, http_response_t *res)
