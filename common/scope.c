@@ -5,26 +5,26 @@
 #include <string.h>
 #include "region.h"
 
-int scope_parse(const char *text, scope_t *out)
+bool scope_parse(const char *text, scope_t *out)
 {
     memset(out, 0, sizeof *out);
     if (!text)
-        return -1;
+        return false;
     if (strcmp(text, "admin") == 0) {
         out->kind = SCOPE_ADMIN;
-        return 0;
+        return true;
     }
     if (strncmp(text, "regency:", 8) == 0 && region_level(text + 8) == REGION_REGENCY) {
         out->kind = SCOPE_REGENCY;
         snprintf(out->code, sizeof out->code, "%s", text + 8);
-        return 0;
+        return true;
     }
     if (strncmp(text, "village:", 8) == 0 && region_level(text + 8) == REGION_VILLAGE) {
         out->kind = SCOPE_VILLAGE;
         snprintf(out->code, sizeof out->code, "%s", text + 8);
-        return 0;
+        return true;
     }
-    return -1;
+    return false;
 }
 
 void scope_format(const scope_t *scope, char out[32])

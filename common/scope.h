@@ -12,8 +12,8 @@ typedef struct {
     char code[16]; /* the regency or village code; "" for admin */
 } scope_t;
 
-/* 0 on success; -1 when `text` is not one of the three forms. */
-int scope_parse(const char *text, scope_t *out);
+/* False when `text` is not one of the three forms. */
+bool scope_parse(const char *text, scope_t *out);
 void scope_format(const scope_t *scope, char out[32]);
 /* May this scope act for the village? */
 bool scope_allows_village(const scope_t *scope, const char *village_code);

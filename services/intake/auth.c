@@ -55,8 +55,7 @@ auth_result_t auth_check(db_t *db, const char *authorization, auth_t *out)
     }
     auth_result_t rc = AUTH_INVALID;
     bool touch = false;
-    if (PQntuples(res) == 1 &&
-        scope_parse(PQgetvalue(res, 0, K_SCOPE), &out->scope) == 0) {
+    if (PQntuples(res) == 1 && scope_parse(PQgetvalue(res, 0, K_SCOPE), &out->scope)) {
         snprintf(out->key_id, sizeof out->key_id, "%s", PQgetvalue(res, 0, K_ID));
         touch = PQgetvalue(res, 0, K_TOUCH)[0] == 't';
         rc = AUTH_OK;

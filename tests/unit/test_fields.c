@@ -95,10 +95,10 @@ static void test_scope_sees_regency(void **state)
 {
     (void)state;
     scope_t admin, pali, village, mura;
-    assert_int_equal(scope_parse("admin", &admin), 0);
-    assert_int_equal(scope_parse("regency:16.12", &pali), 0);
-    assert_int_equal(scope_parse("village:16.12.01.2001", &village), 0);
-    assert_int_equal(scope_parse("regency:16.05", &mura), 0);
+    assert_true(scope_parse("admin", &admin));
+    assert_true(scope_parse("regency:16.12", &pali));
+    assert_true(scope_parse("village:16.12.01.2001", &village));
+    assert_true(scope_parse("regency:16.05", &mura));
     assert_true(fields_scope_sees_regency(&admin, "16.12"));
     assert_true(fields_scope_sees_regency(&admin, NULL)); /* even an unknown one */
     assert_true(fields_scope_sees_regency(&pali, "16.12"));

@@ -231,7 +231,7 @@ static int print_created(const create_args_t *a, const char *id, const char *key
 static int apikey_create(db_t *db, const create_args_t *a)
 {
     scope_t scope;
-    if (scope_parse(a->scope, &scope) != 0) {
+    if (!scope_parse(a->scope, &scope)) {
         fprintf(stderr, "apikey create: --scope must be admin, regency:PP.RR or "
                         "village:PP.RR.DD.VVVV\n");
         return 2;

@@ -83,17 +83,19 @@ static int compare_ids(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* "4,5,12" -> "{4,5,12}": 1 to MAX_PAY_LIST distinct enrolment ids, digits
- * only. NULL (message printed) when the list is not that. */
-static char *parse_id_list(const char *flag, const char *text)
+/* "4,5,12" -> *out "{4,5,12}": 1 to MAX_PAY_LIST distinct enrolment ids,
+ * digits only. ARGS_OK, or (message printed) ARGS_USAGE when the list is not
+ * that, ARGS_FAILED when memory ran out. */
+static int parse_id_list(const char *flag, const char *text, char **out)
 {
+    *out = NULL;
     size_t len = strlen(text);
     bool ok = len > 0 && strspn(text, "0123456789,") == len && text[0] != ',' &&
               text[len - 1] != ',' && !strstr(text, ",,");
     long long *ids = malloc((len / 2 + 1) * sizeof *ids);
     if (!ids) {
         fprintf(stderr, "billing pay: out of memory\n");
-        return NULL;
+        return ARGS_FAILED;
     }
     int n = 0;
     for (const char *c = text; ok && *c; n++) {
@@ -111,14 +113,16 @@ static char *parse_id_list(const char *flag, const char *text)
                 "billing pay: %s takes 1 to %d distinct enrolment ids, comma-separated "
                 "(e.g. 41,42)\n",
                 flag, MAX_PAY_LIST);
-        return NULL;
+        return ARGS_USAGE;
     }
     char *literal = malloc(len + 3);
-    if (literal)
-        snprintf(literal, len + 3, "{%s}", text);
-    else
+    if (!literal) {
         fprintf(stderr, "billing pay: out of memory\n");
-    return literal;
+        return ARGS_FAILED;
+    }
+    snprintf(literal, len + 3, "{%s}", text);
+    *out = literal;
+    return ARGS_OK;
 }
 
 typedef struct {
@@ -160,9 +164,11 @@ static int pay_args_read(int argc, char **argv, pay_args_t *out)
         fprintf(stderr, "billing pay: give either --lines or --except, not both\n");
         return ARGS_USAGE;
     }
-    if ((lines && !(out->lines = parse_id_list("--lines", lines))) ||
-        (except && !(out->except = parse_id_list("--except", except))))
-        return ARGS_USAGE;
+    int rc = lines ? parse_id_list("--lines", lines, &out->lines) : ARGS_OK;
+    if (rc == ARGS_OK && except)
+        rc = parse_id_list("--except", except, &out->except);
+    if (rc != ARGS_OK)
+        return rc;
     date_format(paid_on, out->day);
     snprintf(out->amount, sizeof out->amount, "%" PRId64, amount);
     return 0;

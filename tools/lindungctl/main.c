@@ -101,8 +101,8 @@ static int cmd_program(int argc, char **argv)
         return ARGS_FAILED;
     int rc = renewal
                  ? enrolment_renewal_list(db, argv[1], args_flag(argc, argv, "--json"))
-             : program_import(db, argv[1]) == 0 ? ARGS_OK
-                                                : ARGS_FAILED;
+             : program_import(db, argv[1]) ? ARGS_OK
+                                           : ARGS_FAILED;
     db_destroy(&db);
     return rc;
 }

@@ -367,12 +367,12 @@ static bool import_record(db_t *db, const cJSON *list)
     return ok;
 }
 
-int program_import(db_t *db, const char *path)
+bool program_import(db_t *db, const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "program import: cannot open %s\n", path);
-        return -1;
+        return false;
     }
     static char buf[4 << 20];
     size_t len = fread(buf, 1, sizeof buf - 1, f);
@@ -383,7 +383,7 @@ int program_import(db_t *db, const char *path)
     if (!cJSON_IsArray(list)) {
         fprintf(stderr, "program import: %s must hold {\"programs\": [...]}\n", path);
         cJSON_Delete(doc);
-        return -1;
+        return false;
     }
     int bad = 0;
     const cJSON *p;
@@ -403,5 +403,5 @@ int program_import(db_t *db, const char *path)
         bad = problem("*", "database", db_error(db));
     }
     cJSON_Delete(doc);
-    return bad ? -1 : 0;
+    return !bad;
 }

@@ -3,9 +3,10 @@
  * decision records the rules it was made under. */
 #ifndef LINDUNG_PROGRAM_H
 #define LINDUNG_PROGRAM_H
+#include <stdbool.h>
 #include "db.h"
 
-/* 0 when every programme in the file was loaded (all or none); -1 otherwise,
- * with each problem on stderr. */
-int program_import(db_t *db, const char *path);
+/* True when every programme in the file was loaded (all or none); false
+ * otherwise, with each problem on stderr. */
+bool program_import(db_t *db, const char *path);
 #endif
