@@ -489,13 +489,9 @@ static void create_claim(db_t *db, const auth_t *auth, const http_request_t *req
 {
     if (!may_write(auth, res))
         return;
-    const char *idem_key = http_request_header(req, "Idempotency-Key");
-    if (idem_key &&
-        (strlen(idem_key) == 0 || strlen(idem_key) > FIELDS_MAX_IDEMPOTENCY_KEY)) {
-        http_response_error(res, 400, "BAD_IDEMPOTENCY_KEY",
-                            "Idempotency-Key must be 1 to 200 characters", NULL);
+    const char *idem_key;
+    if (!route_idempotency_key(req, res, &idem_key))
         return;
-    }
     cJSON *body = NULL;
     if (!json_body_read(req, &body, res)) {
         cJSON_Delete(body);

@@ -593,13 +593,9 @@ static void create_events(route_ctx_t *ctx, const http_request_t *req,
                             NULL);
         return;
     }
-    const char *idem_key = http_request_header(req, "Idempotency-Key");
-    if (idem_key &&
-        (strlen(idem_key) == 0 || strlen(idem_key) > FIELDS_MAX_IDEMPOTENCY_KEY)) {
-        http_response_error(res, 400, "BAD_IDEMPOTENCY_KEY",
-                            "Idempotency-Key must be 1 to 200 characters", NULL);
+    const char *idem_key;
+    if (!route_idempotency_key(req, res, &idem_key))
         return;
-    }
     nik_t nik;
     if (path_nik && nik_parse(path_nik, date_today(), &nik) != NIK_OK) {
         http_response_error(res, 404, "NOT_FOUND", "no participant with that NIK", NULL);

@@ -176,3 +176,14 @@ void route_answer_page(http_response_t *res, cJSON *items, const char *last, boo
                             : cJSON_AddNullToObject(doc, "next_cursor") != NULL);
     route_answer_json(res, 200, pgjson_whole(doc, ok));
 }
+
+bool route_idempotency_key(const http_request_t *req, http_response_t *res,
+                           const char **key)
+{
+    *key = http_request_header(req, "Idempotency-Key");
+    if (!*key || (strlen(*key) > 0 && strlen(*key) <= FIELDS_MAX_IDEMPOTENCY_KEY))
+        return true;
+    http_response_error(res, 400, "BAD_IDEMPOTENCY_KEY",
+                        "Idempotency-Key must be 1 to 200 characters", NULL);
+    return false;
+}

@@ -56,6 +56,10 @@ void route_answer_error(http_response_t *res, int status, const char *code,
 /* A 422's list of errors holding the one entry {"field", "message"}; NULL
  * when out of memory (route_answer_error answers it so). */
 cJSON *route_field_error(const char *field, const char *message);
+/* The request's Idempotency-Key in *key (NULL when none). False, with the
+ * 400 BAD_IDEMPOTENCY_KEY answer in res, when it is empty or too long. */
+bool route_idempotency_key(const http_request_t *req, http_response_t *res,
+                           const char **key);
 
 /* A list's page size (default 100, 1 to 1000) and its cursor (the id of the
  * previous page's last row, up to 18 digits), the query parameters `limit`

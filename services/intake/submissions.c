@@ -310,13 +310,9 @@ static void create_submission(route_ctx_t *ctx, const http_request_t *req,
                             "send Content-Type: application/json or text/csv", NULL);
         return;
     }
-    const char *idem_key = http_request_header(req, "Idempotency-Key");
-    if (idem_key &&
-        (strlen(idem_key) == 0 || strlen(idem_key) > FIELDS_MAX_IDEMPOTENCY_KEY)) {
-        http_response_error(res, 400, "BAD_IDEMPOTENCY_KEY",
-                            "Idempotency-Key must be 1 to 200 characters", NULL);
+    const char *idem_key;
+    if (!route_idempotency_key(req, res, &idem_key))
         return;
-    }
     cJSON *errors = cJSON_CreateArray();
     submission_t *sub = submission_new();
     if (!errors || !sub) {
