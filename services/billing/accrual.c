@@ -372,14 +372,23 @@ static const char *SQL_LAPSE_COSTS_RESET = "SET LOCAL random_page_cost TO DEFAUL
 /* A programme's coverage_end is a real end: once its last month is past
  * ($1, the current month in Jakarta), its enrolments still active end with
  * program_ended (their end_month is already the programme's last month).
- * Found through the index of active enrolments per programme. */
+ * In two steps, because one join let the planner scan every enrolment in
+ * every run (1.6-2.2 s at 10 million, docs/benchmarks.md): it reckoned the
+ * enrolments with an end_month the fewer side, which they are not once
+ * annual programmes hold most people. First the ended programmes that still
+ * have an active enrolment, one probe each of enrolments_village_idx (most
+ * runs stop here, with nothing to end); then their enrolments, by id. */
+static const char *SQL_PROGRAMS_ENDING =
+    "SELECT coalesce(array_agg(p.id), '{}') "
+    "FROM programs p "
+    "WHERE p.coverage_end < $1::date "
+    "    AND EXISTS (SELECT 1 FROM enrolments e "
+    "                WHERE e.program_id = p.id AND e.status = 'active')";
 static const char *SQL_PROGRAMS_ENDED =
     "UPDATE enrolments e "
     "SET status = 'ended', end_reason = 'program_ended', ended_at = now() "
-    "FROM programs p "
-    "WHERE p.coverage_end < $1::date AND e.program_id = p.id "
-    "    AND e.status = 'active' "
-    "    AND e.end_month IS NOT NULL AND e.end_month < $1::date";
+    "WHERE e.program_id = ANY ($1::int[]) AND e.status = 'active' "
+    "    AND e.end_month IS NOT NULL AND e.end_month < $2::date";
 
 /* What this run bills under (013_money_rules.sql: rates, reliefs, insured
  * incomes, coverage ends). */
@@ -828,12 +837,24 @@ static int end_programmes(db_t *db, accrual_result_t *result)
     char month[11];
     date_t today = date_today();
     date_format((date_t){today.year, today.month, 1}, month);
-    const char *params[] = {month};
-    PGresult *r = db_exec(db, SQL_PROGRAMS_ENDED, 1, params);
+    const char *p_month[] = {month};
+    PGresult *ending = db_exec(db, SQL_PROGRAMS_ENDING, 1, p_month);
+    if (!db_ok(ending) || PQntuples(ending) != 1) {
+        PQclear(ending);
+        return -1;
+    }
+    const char *ids = PQgetvalue(ending, 0, 0);
+    if (strcmp(ids, "{}") == 0) {
+        PQclear(ending);
+        return 0;
+    }
+    const char *params[] = {ids, month};
+    PGresult *r = db_exec(db, SQL_PROGRAMS_ENDED, 2, params);
     bool ok = db_ok(r);
     if (ok)
         result->programme_ended = strtoll(PQcmdTuples(r), NULL, 10);
     PQclear(r);
+    PQclear(ending);
     return ok ? 0 : -1;
 }
 
