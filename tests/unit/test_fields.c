@@ -2,7 +2,8 @@
  * FIELDS_MAX_ERRORS listed and then one entry with the total), moving one
  * list into another, which regencies a key sees, and UTF-8 text. Also that a
  * submission wrong everywhere, as JSON and as CSV, is answered with a capped
- * list, and quickly. */
+ * list that still counts every problem. How fast is a figure of
+ * bench/fields (bench_fields), not a bound here: no timings in tests. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "csvbody.h"
 #include "fields.h"
 #include "submission.h"
@@ -121,30 +121,12 @@ static void test_text_ok(void **state)
     assert_true(submission_text_ok("Siti", 4));
 }
 
-static double seconds_since(struct timespec t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-}
-
-/* The bound of the two tests below catches quadratic work (14 s, as it once
- * was), not a constant factor: ASan+UBSan (LINDUNG_SANITIZE, and the
- * sanitized unit run of scripts/test) make this code several times slower. */
-#ifdef __SANITIZE_ADDRESS__
-#define WRONG_EVERYWHERE_MAX_S 5.0
-#else
-#define WRONG_EVERYWHERE_MAX_S 0.5
-#endif
-
 #define ALL_WRONG                                                                        \
     "{\"nik\":1,\"name\":2,\"birth_date\":\"1990-02-30\",\"sex\":\"X\","                 \
     "\"occupation\":2.5,\"address\":3,\"phone\":4,\"monthly_income\":-1,"                \
     "\"poverty_ref\":5}"
 
-/* 10,000 applicants with nine problems each: 1,000 listed, 90,000 counted,
- * in well under a second (it took 14 s when the list was walked for every
- * applicant). */
+/* 10,000 applicants with nine problems each: 1,000 listed, 90,000 counted. */
 static void test_json_wrong_everywhere(void **state)
 {
     (void)state;
@@ -155,14 +137,10 @@ static void test_json_wrong_everywhere(void **state)
     for (size_t i = 0; i < n; i++)
         p += sprintf(p, "%s" ALL_WRONG, i ? "," : "");
     p += sprintf(p, "]}");
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     submission_t *sub = submission_new();
     cJSON *errors = cJSON_CreateArray();
     assert_int_equal(submission_from_json(sub, body, (size_t)(p - body), errors),
                      SUBMISSION_INVALID);
-    double took = seconds_since(t0);
-    assert_true(took < WRONG_EVERYWHERE_MAX_S);
     assert_int_equal(cJSON_GetArraySize(errors), FIELDS_MAX_ERRORS + 1);
     assert_int_equal(total_of(last_of(errors)), 90000);
     assert_int_equal(
@@ -183,14 +161,11 @@ static void test_csv_wrong_everywhere(void **state)
     char *p = body + sprintf(body, "%s", header);
     for (size_t i = 0; i < n; i++)
         p += sprintf(p, "%s", row);
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     submission_t *sub = submission_new();
     cJSON *errors = cJSON_CreateArray();
     assert_int_equal(
         csvbody_parse(sub, body, (size_t)(p - body), "P", "16.12.01.2001", NULL, errors),
         SUBMISSION_INVALID);
-    assert_true(seconds_since(t0) < WRONG_EVERYWHERE_MAX_S);
     assert_int_equal(cJSON_GetArraySize(errors), FIELDS_MAX_ERRORS + 1);
     const cJSON *last = last_of(errors);
     assert_int_equal(total_of(last), 40000);
