@@ -765,11 +765,10 @@ static void loss_ratio_report(db_t *db, const auth_t *auth, const http_request_t
 
 /* ---------------------------------------------------------------- routing */
 
-/* 405; allow: the methods the path takes */
-static void not_allowed(http_response_t *res, const char *allow)
+/* 405, counted under the route's pattern; allow: the methods it takes */
+static void not_allowed(http_response_t *res, const char *route, const char *allow)
 {
-    http_response_method_not_allowed(res, "method_not_allowed", allow,
-                                     "method not allowed here");
+    http_response_method_not_allowed(res, route, allow, "method not allowed here");
 }
 
 /* Authenticate, then call the handler with the worker's connection. */
@@ -818,7 +817,7 @@ static void dispatch_report(route_ctx_t *ctx, const http_request_t *req,
     if (strcmp(req->method, "GET") == 0)
         with_auth(ctx, req, res, REPORT_PATH, NULL, do_report);
     else
-        not_allowed(res, "GET");
+        not_allowed(res, REPORT_PATH, "GET");
 }
 
 /* /v1/claims/{id} and /v1/claims/{id}/steps */
@@ -837,7 +836,8 @@ static void dispatch_one(route_ctx_t *ctx, const http_request_t *req,
     else if (slash && strcmp(slash, "/steps") == 0 && post)
         with_auth(ctx, req, res, PREFIX "/{id}/steps", id, step_claim);
     else if (!slash || strcmp(slash, "/steps") == 0)
-        not_allowed(res, slash ? "POST" : "GET");
+        not_allowed(res, slash ? PREFIX "/{id}/steps" : PREFIX "/{id}",
+                    slash ? "POST" : "GET");
     else
         http_response_not_found(res);
 }
@@ -860,7 +860,7 @@ bool claims_route(route_ctx_t *ctx, const http_request_t *req, http_response_t *
     } else if (strcmp(req->method, "POST") == 0) {
         with_auth(ctx, req, res, PREFIX, NULL, do_create);
     } else {
-        not_allowed(res, "GET, POST");
+        not_allowed(res, PREFIX, "GET, POST");
     }
     return true;
 }

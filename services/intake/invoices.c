@@ -864,8 +864,7 @@ bool invoices_route(route_ctx_t *ctx, const http_request_t *req, http_response_t
             list_invoices(ctx, req, res);
             return true;
         }
-        http_response_method_not_allowed(res, "method_not_allowed", "GET",
-                                         "method not allowed here");
+        http_response_method_not_allowed(res, PREFIX, "GET", "method not allowed here");
         return true;
     }
     char id[24];
@@ -879,7 +878,8 @@ bool invoices_route(route_ctx_t *ctx, const http_request_t *req, http_response_t
         pay_invoice(ctx, req, res, id);
     } else if (!slash || strcmp(slash, "/payments") == 0) {
         http_response_method_not_allowed(
-            res, "method_not_allowed", slash ? "POST" : "GET", "method not allowed here");
+            res, slash ? PREFIX "/{id}/payments" : PREFIX "/{id}", slash ? "POST" : "GET",
+            "method not allowed here");
     } else {
         http_response_not_found(res);
     }

@@ -510,10 +510,10 @@ bool submissions_route(route_ctx_t *ctx, const http_request_t *req, http_respons
     } else if (strncmp(req->path, prefix, strlen(prefix)) == 0 && get) {
         read_submission(ctx, req, res, req->path + strlen(prefix));
     } else if (strcmp(req->path, "/v1/submissions") == 0) {
-        http_response_method_not_allowed(res, "method_not_allowed", "POST",
+        http_response_method_not_allowed(res, "/v1/submissions", "POST",
                                          "method not allowed here");
     } else if (strncmp(req->path, prefix, strlen(prefix)) == 0) {
-        http_response_method_not_allowed(res, "method_not_allowed", "GET",
+        http_response_method_not_allowed(res, "/v1/submissions/{id}", "GET",
                                          "method not allowed here");
     } else {
         return false;

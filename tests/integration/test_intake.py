@@ -569,13 +569,25 @@ class Intake(harness.SharedStackTestCase):
                              ("PUT", f"/v1/submissions/{sid}"),
                              ("DELETE", f"/v1/submissions/{sid}"),
                              ("POST", f"/v1/submissions/{sid}"),
-                             ("PATCH", "/v1/invoices"), ("DELETE", "/v1/invoices/1")):
+                             ("PATCH", "/v1/invoices"), ("DELETE", "/v1/invoices/1"),
+                             ("PUT", "/v1/invoices/1/payments"), ("DELETE", "/v1/claims"),
+                             ("POST", "/v1/claims/1"), ("GET", "/v1/claims/1/steps"),
+                             ("POST", "/v1/reports/loss-ratio")):
             with self.subTest(method=method, path=path):
                 self.rejected(405, "METHOD_NOT_ALLOWED", method, path, key=self.admin,
                               body={"program_code": PROGRAM, "village_code": V1,
                                     "applicants": fresh(1)})
         self.assertEqual(self.stack.cluster.scalar(
             f"SELECT count(*) FROM submissions WHERE id = '{sid}'"), "1")
+        # each 405 is counted under its route's pattern, as every other answer
+        metrics = self.stack.intake.metrics()
+        for route in ("/v1/submissions", "/v1/submissions/{id}", "/v1/invoices",
+                      "/v1/invoices/{id}", "/v1/invoices/{id}/payments", "/v1/claims",
+                      "/v1/claims/{id}", "/v1/claims/{id}/steps", "/v1/reports/loss-ratio"):
+            with self.subTest(route=route):
+                self.assertRegex(metrics, r'lindung_http_requests_total\{[^}]*route="'
+                                 + re.escape(route) + r'"[^}]*status="405"')
+        self.assertNotIn('route="method_not_allowed"', metrics)
 
     def test_unsupported_media_type(self) -> None:
         body = json.dumps({"program_code": PROGRAM, "village_code": V1,
