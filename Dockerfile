@@ -7,7 +7,7 @@ FROM debian:12-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config \
-      libzmq3-dev libpq-dev libcjson-dev uuid-dev libmicrohttpd-dev \
+      libzmq3-dev libpq-dev libcjson-dev uuid-dev libmicrohttpd-dev libgnutls28-dev \
       libcmocka-dev libcsv-dev libxlsxwriter-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -25,7 +25,7 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 FROM debian:12-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libzmq5 libpq5 libcjson1 libuuid1 libmicrohttpd12 libcsv3 libxlsxwriter4 \
+      libzmq5 libpq5 libcjson1 libuuid1 libmicrohttpd12 libgnutls30 libcsv3 libxlsxwriter4 \
       ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --no-create-home --shell /usr/sbin/nologin lindung

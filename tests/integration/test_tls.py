@@ -25,6 +25,7 @@ No timing assertion but generous deadlines. Only intake runs.
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import shutil
@@ -265,6 +266,23 @@ class TLS(harness.SharedStackTestCase):
             lambda: metric(self.intake.metrics(), "lindung_http_connections_closed_total",
                            'reason="header_timeout"') >= before + 3,
             timeout=10, message="three header_timeout closes counted")
+
+    def test_h_lindungctl_status_asks_over_https(self) -> None:
+        # trusting the certificate intake serves (the same environment)
+        r = self.stack.lindungctl("status", "--json", check=False)
+        doc = json.loads(r.stdout)
+        intake = next(d for d in doc["daemons"] if d["name"] == "intake")
+        self.assertEqual((intake["status"], intake["http_status"]), ("ready", 200), intake)
+        self.assertTrue(intake["url"].startswith("https://"), intake)
+        # trusting another certificate: refused, and the reason says why
+        other_dir = self.stack.dir / "other-ca"
+        other_dir.mkdir(exist_ok=True)
+        other, _ = make_certificate(other_dir)
+        r = self.stack.lindungctl("status", "--json", check=False,
+                                  env={"LINDUNG_INTAKE_CA_FILE": str(other)})
+        intake = next(d for d in json.loads(r.stdout)["daemons"] if d["name"] == "intake")
+        self.assertEqual(intake["status"], "down", intake)
+        self.assertIn("TLS", intake["reason"], intake)
 
     def test_g_bad_tls_settings_stop_the_start(self) -> None:
         d = self.stack.dir

@@ -48,7 +48,8 @@ static const char *ENVIRONMENT =
     "environment: LINDUNG_DB (libpq conninfo, default dbname=lindung),\n"
     "  LINDUNG_MIGRATIONS, LINDUNG_BILLING_CONTROL, LINDUNG_CTL_TIMEOUT_S,\n"
     "  LINDUNG_ZMQ_SERVER_PUBLIC_FILE, LINDUNG_ZMQ_CLIENT_SECRET_FILE (billing run),\n"
-    "  LINDUNG_{INTAKE,VERIFY,BILLING}_{HOST,PORT} (for status)\n"
+    "  LINDUNG_{INTAKE,VERIFY,BILLING}_{HOST,PORT} (for status), and for an\n"
+    "  HTTPS intake LINDUNG_INTAKE_CA_FILE or LINDUNG_INTAKE_TLS_CERT_FILE\n"
     "`lindungctl COMMAND --help` shows one command's usage.\n";
 
 static void usage(FILE *out)

@@ -2,8 +2,9 @@
  * /readyz, the verification queue, decisions in the last hour, the last
  * billing run. Daemons are asked over a tiny blocking HTTP/1.0 GET (one
  * request, then the server closes), because pulling in an HTTP client
- * library for one probe is not worth it. Not a monitoring system: Prometheus
- * and the alerts in deploy/ are. */
+ * library for one probe is not worth it; intake over HTTPS when it serves
+ * HTTPS (tlsprobe.c). Not a monitoring system: Prometheus and the alerts in
+ * deploy/ are. */
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 #include "config.h"
 #include "ops_internal.h"
+#include "tlsprobe.h"
 
 #define PROBE_TIMEOUT_MS 2000
 #define PROBE_MAX_ANSWER 8192
@@ -72,13 +74,24 @@ enum {
 typedef struct {
     const char *name, *port_var, *host_var;
     long default_port;
+    bool may_use_tls; /* only intake serves HTTPS (docs/operations.md) */
 } daemon_t;
 
 static const daemon_t daemons[] = {
-    {"intake", "LINDUNG_INTAKE_PORT", "LINDUNG_INTAKE_HOST", 8080},
-    {"verify", "LINDUNG_VERIFY_PORT", "LINDUNG_VERIFY_HOST", 8081},
-    {"billing", "LINDUNG_BILLING_PORT", "LINDUNG_BILLING_HOST", 8082},
+    {"intake", "LINDUNG_INTAKE_PORT", "LINDUNG_INTAKE_HOST", 8080, true},
+    {"verify", "LINDUNG_VERIFY_PORT", "LINDUNG_VERIFY_HOST", 8081, false},
+    {"billing", "LINDUNG_BILLING_PORT", "LINDUNG_BILLING_HOST", 8082, false},
 };
+
+/* What to trust when intake serves HTTPS: LINDUNG_INTAKE_CA_FILE, else the
+ * certificate intake itself serves (LINDUNG_INTAKE_TLS_CERT_FILE, from the
+ * same environment on intake's host); NULL when neither is set, and then
+ * intake is asked in plain HTTP. */
+static const char *intake_trust(void)
+{
+    const char *ca = config_str("LINDUNG_INTAKE_CA_FILE", NULL);
+    return ca && *ca ? ca : config_str("LINDUNG_INTAKE_TLS_CERT_FILE", NULL);
+}
 #define NDAEMONS (sizeof daemons / sizeof daemons[0])
 
 typedef struct {
@@ -147,10 +160,12 @@ static ssize_t recv_all(int fd, char *buf, size_t cap)
     return (ssize_t)len;
 }
 
-/* GET path; *status gets the HTTP status and body points into answer.
- * -1 with err filled when the daemon did not answer. */
-static int http_get(const char *host, const char *port, const char *path, int *status,
-                    char *answer, size_t cap, const char **body, char *err, size_t errcap)
+/* GET path, over TLS when trust is not NULL (the certificates to trust);
+ * *status gets the HTTP status and body points into answer. -1 with err
+ * filled when the daemon did not answer. */
+static int http_get(const char *host, const char *port, const char *trust,
+                    const char *path, int *status, char *answer, size_t cap,
+                    const char **body, char *err, size_t errcap)
 {
     int fd = probe_connect(host, port, err, errcap);
     if (fd < 0)
@@ -158,11 +173,19 @@ static int http_get(const char *host, const char *port, const char *path, int *s
     char request[256];
     snprintf(request, sizeof request,
              "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: lindungctl\r\n\r\n", path, host);
-    bool sent = send_all(fd, request, strlen(request));
-    ssize_t n = sent ? recv_all(fd, answer, cap) : -1;
+    ssize_t n;
+    if (trust) {
+        n = tlsprobe_exchange(fd, host, trust, request, answer, cap, err, errcap);
+    } else {
+        n = send_all(fd, request, strlen(request)) ? recv_all(fd, answer, cap) : -1;
+        if (n < 0)
+            snprintf(err, errcap, "%s", strerror(errno));
+    }
     close(fd);
-    if (n < 0 || sscanf(answer, "HTTP/%*d.%*d %d", status) != 1) {
-        snprintf(err, errcap, "%s", n < 0 ? strerror(errno) : "not an HTTP answer");
+    if (n < 0)
+        return -1;
+    if (sscanf(answer, "HTTP/%*d.%*d %d", status) != 1) {
+        snprintf(err, errcap, "not an HTTP answer");
         return -1;
     }
     const char *sep = strstr(answer, "\r\n\r\n");
@@ -177,10 +200,12 @@ static void probe_daemon(const daemon_t *d, probe_t *p)
     const char *host = config_str(d->host_var, "127.0.0.1");
     config_int(d->port_var, d->default_port, 1, 65535, &port_num, err, sizeof err);
     snprintf(port, sizeof port, "%ld", port_num);
-    snprintf(p->url, sizeof p->url, "http://%s:%s/readyz", host, port);
+    const char *trust = d->may_use_tls ? intake_trust() : NULL;
+    snprintf(p->url, sizeof p->url, "%s://%s:%s/readyz", trust ? "https" : "http", host,
+             port);
     const char *body = "";
-    if (http_get(host, port, "/readyz", &p->http_status, answer, sizeof answer, &body,
-                 err, sizeof err) != 0) {
+    if (http_get(host, port, trust, "/readyz", &p->http_status, answer, sizeof answer,
+                 &body, err, sizeof err) != 0) {
         p->state = "down";
         p->http_status = 0;
         snprintf(p->reason, sizeof p->reason, "%s", err);
