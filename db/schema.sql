@@ -252,7 +252,8 @@ CREATE FUNCTION public.billing_rates_mark() RETURNS text
                                      applies_jkk, applies_jkm), ',' ORDER BY id)
          FROM premium_adjustments),
         (SELECT string_agg(concat_ws(':', id, relief_applies, insured_income,
-                                     income_ceiling, coverage_end), ',' ORDER BY id)
+                                     income_ceiling, coverage_start, coverage_end), ','
+                           ORDER BY id)
          FROM programs)))
 $$;
 
@@ -282,12 +283,26 @@ BEGIN
     END IF;
     SELECT coalesce(sum(p.amount), 0) INTO already FROM payments p WHERE p.invoice_id = p_invoice;
     CREATE TEMP TABLE IF NOT EXISTS pay_items (enrolment_id bigint, period date,
-        village text, owed bigint) ON COMMIT DROP;
+        village text, owed bigint, due bigint) ON COMMIT DROP;
     TRUNCATE pay_items;
+    -- owed: what this document's items for the person-month have not yet
+    -- received from this document's payments; due: what the person-month
+    -- still owes in all (its line and adjustments on any document, less
+    -- every allocation to it), never more than owed nor below zero.
     INSERT INTO pay_items
-    SELECT d.enrolment_id, d.period, e.village_code, sum(d.amount - d.allocated)
-    FROM document_items(p_invoice) d JOIN enrolments e ON e.id = d.enrolment_id
-    GROUP BY d.enrolment_id, d.period, e.village_code;
+    SELECT d.enrolment_id, d.period, e.village_code, d.owed,
+           greatest(0, least(d.owed,
+               coalesce((SELECT a.amount FROM accruals a
+                         WHERE a.enrolment_id = d.enrolment_id AND a.period = d.period), 0)
+               + coalesce((SELECT sum(l.amount) FROM line_adjustments l
+                           WHERE l.enrolment_id = d.enrolment_id AND l.period = d.period), 0)
+               - coalesce((SELECT sum(pl.amount) FROM payment_lines pl
+                           WHERE pl.enrolment_id = d.enrolment_id
+                             AND pl.period = d.period), 0)))
+    FROM (SELECT di.enrolment_id, di.period, sum(di.amount - di.allocated) AS owed
+          FROM document_items(p_invoice) di
+          GROUP BY di.enrolment_id, di.period) d
+    JOIN enrolments e ON e.id = d.enrolment_id;
     SELECT count(*) INTO unknown
     FROM unnest(coalesce(p_lines, '{}') || coalesce(p_except, '{}')) AS x (id)
     WHERE NOT EXISTS (SELECT 1 FROM pay_items pi WHERE pi.enrolment_id = x.id);
@@ -319,6 +334,20 @@ BEGIN
         VALUES (p_invoice, p_amount, p_paid_on, p_reference, coalesce(p_source, 'lindungctl'))
         RETURNING id INTO new_id;
         left_over := p_amount;
+        IF p_lines IS NULL AND p_except IS NULL THEN
+            -- first what each person-month still owes in all
+            FOR it IN SELECT pi.enrolment_id, pi.period, pi.due FROM pay_items pi
+                      WHERE pi.due > 0
+                      ORDER BY pi.village, pi.enrolment_id LOOP
+                EXIT WHEN left_over = 0;
+                take := least(it.due, left_over);
+                INSERT INTO payment_lines (payment_id, enrolment_id, period, amount)
+                VALUES (new_id, it.enrolment_id, it.period, take);
+                UPDATE pay_items SET owed = owed - take
+                WHERE enrolment_id = it.enrolment_id AND period = it.period;
+                left_over := left_over - take;
+            END LOOP;
+        END IF;
         FOR it IN SELECT pi.enrolment_id, pi.period, pi.owed FROM pay_items pi
                   WHERE pi.owed > 0
                     AND (p_lines IS NULL OR pi.enrolment_id = ANY (p_lines))
@@ -326,8 +355,11 @@ BEGIN
                   ORDER BY pi.village, pi.enrolment_id LOOP
             EXIT WHEN left_over = 0;
             take := least(it.owed, left_over);
+            -- a person-month paid in part by the first pass grows its one row
             INSERT INTO payment_lines (payment_id, enrolment_id, period, amount)
-            VALUES (new_id, it.enrolment_id, it.period, take);
+            VALUES (new_id, it.enrolment_id, it.period, take)
+            ON CONFLICT ON CONSTRAINT payment_lines_pkey
+            DO UPDATE SET amount = payment_lines.amount + EXCLUDED.amount;
             left_over := left_over - take;
         END LOOP;
         result := 'ok';
@@ -6453,6 +6485,7 @@ GRANT UPDATE(updated_at) ON TABLE public.invoices TO lindung_billing;
 --
 
 GRANT SELECT ON TABLE public.payments TO lindung_intake;
+GRANT SELECT ON TABLE public.payments TO lindung_billing;
 
 --
 -- Name: TABLE invoice_balances; Type: ACL; Schema: public; Owner: -

@@ -49,11 +49,12 @@ static const char *SQL_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '10s'";
 static const char *SQL_WATERMARK = "SELECT coalesce(max(id), 0) FROM enrolments";
 
 /* The programme data that decides whether an enrolment is billed in a month:
- * which programmes exist and their coverage ends. A re-run may skip old
- * enrolments only if this is unchanged since the run that saw them. */
+ * which programmes exist, their coverage starts and ends. A re-run may skip
+ * old enrolments only if this is unchanged since the run that saw them. */
 static const char *SQL_PROGRAMS_MARK =
-    "SELECT md5(coalesce(string_agg(id || ':' || coalesce(coverage_end::text, '-'), ',' "
-    "                               ORDER BY id), '')) "
+    "SELECT md5(coalesce(string_agg(id || ':' || coverage_start::text || ':' "
+    "                               || coalesce(coverage_end::text, '-'), ',' ORDER BY id), "
+    "                    '')) "
     "FROM programs";
 
 /* Enrolments at or below this id were all considered by a finished run of
@@ -303,17 +304,22 @@ static const char *SQL_ACCRUE =
  *     anyone lapse (payers); everyone else costs nothing;
  *   - their people are found through enrolments_payer_idx and their lines
  *     through the (enrolment_id, period) key;
- *   - a line on a document that received no payment at all has no
- *     allocation (payment_lines belong to the document's own payments), so
- *     allocations are probed only on documents partly paid;
+ *   - a person-month's allocations come from payments to any document of
+ *     its payer and month (its invoice, a supplementary invoice that
+ *     reinstated it), so they are probed only where the payer paid
+ *     something for that month (some_paid); a payer that paid nothing for
+ *     the month has no allocation to find;
  *   - corrections of the three months are few: summed once and hashed. */
 static const char *SQL_LAPSE =
     "WITH docs AS MATERIALIZED ( "
-    "    SELECT id, period, funding_source, payer_code, paid > 0 AS some_paid "
-    "    FROM invoice_balances "
-    "    WHERE period >= ($1::date - interval '3 months')::date AND period < $1 "
-    "        AND kind <> 'credit_note' AND outstanding > 0 AND due_date < $2::date "
-    "        AND (issued_at AT TIME ZONE 'Asia/Jakarta')::date <= period + 14"
+    "    SELECT b.id, b.period, b.funding_source, b.payer_code, "
+    "        EXISTS (SELECT 1 FROM invoices o JOIN payments p ON p.invoice_id = o.id "
+    "                WHERE o.period = b.period AND o.funding_source = b.funding_source "
+    "                    AND o.payer_code = b.payer_code) AS some_paid "
+    "    FROM invoice_balances b "
+    "    WHERE b.period >= ($1::date - interval '3 months')::date AND b.period < $1 "
+    "        AND b.kind <> 'credit_note' AND b.outstanding > 0 AND b.due_date < $2::date "
+    "        AND (b.issued_at AT TIME ZONE 'Asia/Jakarta')::date <= b.period + 14"
     "), "
     "payers AS MATERIALIZED ( "
     "    SELECT funding_source, payer_code "

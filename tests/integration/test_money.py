@@ -381,6 +381,127 @@ class MoneyTest(harness.LindungTestCase):
         self.assertEqual(self.net(d, "2026-08"), FULL)
         self.assert_documents_consistent()
 
+    def test_payments_count_per_person_month(self) -> None:
+        """Two faults a review found (031). X, alone in village B, is ended
+        in error and the end undone: each month has X's line, a credit note
+        and a supplementary invoice, and the village pays the supplementary
+        invoices. In village A, C's lines are credited (C left) and the
+        village pays each month exactly what it owes, without a list of
+        lines. Nobody may lapse: X's months are paid in full (on another
+        document than their line's), and A's money belongs to B, whose
+        person-months are the only ones owed."""
+        s = self.stack
+        s.env["LINDUNG_BILLING_CATCHUP_MONTHS"] = "1"
+        x = self.enrol("PALI-2026-ADD", VILLAGE_B, 1, start="2026-05")[0]
+        c, b = self.enrol("PALI-2026-ADD", VILLAGE_A, 2, start="2026-05")
+        s.start_daemons("billing")
+        months = ("2026-05", "2026-06", "2026-07")
+        for m in months:
+            self.run_month(m)
+        self.sql(f"UPDATE enrolments SET status = 'ended', end_reason = 'left', "
+                 f"end_month = '2026-04-01', ended_at = now() WHERE id IN ({x}, {c})")
+        for m in months:
+            self.run_month(m)  # credit notes for X and C
+        self.sql(f"UPDATE enrolments SET status = 'active', end_reason = NULL, "
+                 f"end_month = NULL, ended_at = NULL WHERE id = {x}")
+        for m in months:
+            self.run_month(m)  # X reinstated: supplementary invoices
+            self.assertEqual(self.documents(m, VILLAGE_B),
+                             [("invoice", FULL, 1), ("credit_note", -FULL, 1),
+                              ("supplementary", FULL, 1)])
+        # rewind to 1 August 2026, as test_lapse_is_judged_per_person does
+        s.billing.stop()
+        self.sql("SET session_replication_role = replica; "
+                 "DO $$ DECLARE t text; BEGIN "
+                 "  FOR t IN SELECT c.relname FROM pg_inherits i JOIN pg_class c "
+                 "           ON c.oid = i.inhrelid WHERE i.inhparent = 'accruals'::regclass "
+                 "           AND c.relname >= 'accruals_2026_08' LOOP "
+                 "    EXECUTE format('DROP TABLE %I', t); "
+                 "  END LOOP; END $$; "
+                 "DELETE FROM line_adjustments WHERE period >= '2026-08-01'; "
+                 "DELETE FROM invoices WHERE period >= '2026-08-01'; "
+                 "DELETE FROM billing_runs WHERE period >= '2026-08-01'; "
+                 "UPDATE invoices SET created_at = period + interval '1 hour', "
+                 "  due_date = period + 14 "
+                 "WHERE kind = 'invoice'")
+        for m in months:
+            sup = self.sql(f"SELECT id FROM invoices WHERE period = '{m}-01' AND "
+                           f"payer_code = '{VILLAGE_B}' AND kind = 'supplementary'")[0][0]
+            self.assertEqual(self.sql(f"SELECT result FROM billing_record_payment({sup}, "
+                                      f"{FULL}, '{m}-20', 'SUP-{m}', 'test')"), [("ok",)])
+            inv = self.sql(f"SELECT id FROM invoices WHERE period = '{m}-01' AND "
+                           f"payer_code = '{VILLAGE_A}' AND kind = 'invoice'")[0][0]
+            self.assertEqual(self.sql(f"SELECT result FROM billing_record_payment({inv}, "
+                                      f"{FULL}, '{m}-10', 'A-{m}', 'test')"), [("ok",)])
+            paid = dict((int(e), int(a)) for e, a in self.sql(
+                f"SELECT enrolment_id, sum(amount) FROM payment_lines "
+                f"WHERE period = '{m}-01' GROUP BY 1"))
+            self.assertEqual(paid, {x: FULL, b: FULL}, m)
+            self.assertEqual((self.net(x, m), self.net(b, m), self.net(c, m)), (FULL, FULL, 0))
+        today = jakarta_today()
+        s.env["LINDUNG_BILLING_CATCHUP_MONTHS"] = str((today.year - 2026) * 12 + today.month - 7)
+        s.billing.start()
+        harness.wait_until(lambda: s.billing.log_text().count("billing.caught_up") == 2,
+                           timeout=120, message="second catch-up")
+        rows = dict((int(i), st) for i, st in self.sql("SELECT id, status FROM enrolments"))
+        self.assertEqual((rows[x], rows[b], rows[c]), ("active", "active", "ended"))
+        self.assertEqual((self.net(x, "2026-08"), self.net(b, "2026-08")), (FULL, FULL))
+        self.assert_documents_consistent()
+
+    def test_payment_without_lines_pays_what_is_due_first(self) -> None:
+        """X's October: a line, a credit note, a supplementary invoice (an end
+        undone). The village pays Rp 10,000 of the supplementary invoice,
+        then the whole original invoice without a list of lines: Rp 6,800
+        of it is what X's month still owes, the rest goes to the same line
+        after it, in the payment's one allocation row of X's month."""
+        s = self.stack
+        x = self.enrol("PALI-2026-ADD", VILLAGE_B, 1, start="2026-10")[0]
+        s.start_daemons("billing")
+        self.run_month("2026-10")
+        self.sql(f"UPDATE enrolments SET status = 'ended', end_reason = 'left', "
+                 f"end_month = '2026-09-01', ended_at = now() WHERE id = {x}")
+        self.run_month("2026-10")
+        self.sql(f"UPDATE enrolments SET status = 'active', end_reason = NULL, "
+                 f"end_month = NULL, ended_at = NULL WHERE id = {x}")
+        self.run_month("2026-10")
+        docs = dict(self.sql("SELECT kind, id FROM invoices WHERE period = '2026-10-01' "
+                             f"AND payer_code = '{VILLAGE_B}'"))
+        self.assertEqual(self.sql(f"SELECT result FROM billing_record_payment("
+                                  f"{docs['supplementary']}, 10000, '2026-10-20', 'S', "
+                                  f"'test')"), [("ok",)])
+        self.assertEqual(self.sql(f"SELECT result, status FROM billing_record_payment("
+                                  f"{docs['invoice']}, {FULL}, '2026-10-21', 'I', 'test')"),
+                         [("ok", "paid")])
+        self.assertEqual(self.sql(
+            "SELECT p.reference, pl.enrolment_id, pl.amount FROM payment_lines pl "
+            "JOIN payments p ON p.id = pl.payment_id ORDER BY p.id"),
+            [("S", str(x), "10000"), ("I", str(x), str(FULL))])
+        self.assert_documents_consistent()
+
+    def test_coverage_start_moved_later_is_credited(self) -> None:
+        """Two people billed for October and November 2026; the programme's
+        coverage_start is then moved to November (031: it is part of the
+        rates mark). October's next run credits both October lines, and a
+        person accepted afterwards is not billed for October either."""
+        s = self.stack
+        ids = self.enrol("PALI-2026-ADD", VILLAGE_A, 2, start="2026-10", end="2026-12")
+        s.start_daemons("billing")
+        self.run_month("2026-10")
+        self.run_month("2026-11")
+        self.assertEqual(self.documents("2026-10", VILLAGE_A), [("invoice", 2 * FULL, 2)])
+        seed = json.loads((harness.SOURCE_DIR / "db/seed/programs.json").read_text())
+        prog = next(p for p in seed["programs"] if p["code"] == "PALI-2026-ADD")
+        path = s.dir / "moved.json"
+        path.write_text(json.dumps({"programs": [dict(prog, coverage_start="2026-11")]}))
+        s.lindungctl("program", "import", str(path))
+        late = self.enrol("PALI-2026-ADD", VILLAGE_A, 1, start="2026-10", end="2026-12")
+        self.run_month("2026-10")
+        self.assertEqual(self.documents("2026-10", VILLAGE_A),
+                         [("invoice", 2 * FULL, 2), ("credit_note", -2 * FULL, 2)])
+        self.assertEqual([self.net(e, "2026-10") for e in ids + late], [0, 0, 0])
+        self.assertEqual([self.net(e, "2026-11") for e in ids], [FULL, FULL])
+        self.assert_documents_consistent()
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
