@@ -343,13 +343,17 @@ BEGIN
                 take := least(it.due, left_over);
                 INSERT INTO payment_lines (payment_id, enrolment_id, period, amount)
                 VALUES (new_id, it.enrolment_id, it.period, take);
-                UPDATE pay_items SET owed = owed - take
-                WHERE enrolment_id = it.enrolment_id AND period = it.period;
                 left_over := left_over - take;
             END LOOP;
         END IF;
-        FOR it IN SELECT pi.enrolment_id, pi.period, pi.owed FROM pay_items pi
-                  WHERE pi.owed > 0
+        -- what the first pass took is this payment's rows so far (one query,
+        -- not an update of pay_items per row: that made a payment quadratic)
+        FOR it IN SELECT pi.enrolment_id, pi.period,
+                         pi.owed - coalesce(pl.amount, 0) AS owed
+                  FROM pay_items pi
+                  LEFT JOIN payment_lines pl ON pl.payment_id = new_id
+                      AND pl.enrolment_id = pi.enrolment_id AND pl.period = pi.period
+                  WHERE pi.owed - coalesce(pl.amount, 0) > 0
                     AND (p_lines IS NULL OR pi.enrolment_id = ANY (p_lines))
                     AND (p_except IS NULL OR NOT (pi.enrolment_id = ANY (p_except)))
                   ORDER BY pi.village, pi.enrolment_id LOOP
