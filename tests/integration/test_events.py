@@ -225,6 +225,24 @@ class EventsTest(harness.LindungTestCase):
                                   f"WHERE enrolment_id = {dead} AND amount > 0"),
                          [("reinstated",)])
 
+    def test_death_ended_by_lindungctl_is_deceased(self) -> None:
+        """An operator's `lindungctl enrolment end --reason death` records the
+        death on the person as the API does: the NIK is refused as DECEASED
+        from then on (a review found it accepted and enrolled again)."""
+        s = self.stack
+        start, died = month_add(THIS_MONTH, -2), month_add(THIS_MONTH, -1)
+        (_, nik), = self.enrol(ADD, VILLAGE_A, 1, start=start)
+        s.start_daemons("verify", "intake")
+        s.lindungctl("enrolment", "end", nik, "--month", died, "--reason", "death")
+        self.assertEqual(self.sql(f"SELECT deceased_on FROM participants WHERE nik = '{nik}'"),
+                         [(f"{died}-01",)])
+        self.assertEqual(self.sql(f"SELECT status, event_date FROM claims WHERE nik = '{nik}'"),
+                         [("reported", f"{died}-01")])
+        got = self.submit_again(s.create_key("regency:16.12"), nik)
+        self.assertEqual([x["code"] for x in got[0]["reasons"]], ["DECEASED"], got)
+        self.assertEqual(self.sql(f"SELECT count(*) FROM enrolments WHERE nik = '{nik}' "
+                                  "AND status = 'active'"), [("0",)])
+
     def test_moved_and_left(self) -> None:
         s = self.stack
         people = self.enrol(ADD, VILLAGE_A, 5, start=month_add(THIS_MONTH, -1))

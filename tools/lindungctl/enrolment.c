@@ -38,6 +38,15 @@ static const char *SQL_CANCEL_LATER =
     "WHERE nik = $1 AND status = 'active' AND start_month > $2::date "
     "RETURNING id, (SELECT code FROM programs p WHERE p.id = program_id), village_code, "
     "    to_char(start_month, 'YYYY-MM')";
+/* A death ended this way is recorded on the person, as a death reported
+ * through the API is (017), so that verify refuses the NIK from now on
+ * (DECEASED). The date is the first day of the death month: lindungctl is
+ * told the month, not the day (the JKM claim takes the same date, 021). A
+ * date already recorded is kept. */
+static const char *SQL_DECEASED = "UPDATE participants "
+                                  "SET deceased_on = $2::date, updated_at = now() "
+                                  "WHERE nik = $1 AND deceased_on IS NULL";
+
 /* The columns both return; EN_START only SQL_CANCEL_LATER. */
 enum { EN_ID, EN_PROGRAM, EN_VILLAGE, EN_START };
 
@@ -214,6 +223,10 @@ static int end_one(db_t *db, const end_args_t *e)
                 "enrolment end: %s has no active enrolment covering %s, nor one starting "
                 "after it\n",
                 masked, month);
+        rc = 1;
+    }
+    if (rc == 0 && strcmp(reason, "death") == 0 && !db_run(db, SQL_DECEASED, 2, params)) {
+        fprintf(stderr, "enrolment end: %s\n", db_error(db));
         rc = 1;
     }
     if (rc == 0 && !end_record(db, &nik, covering, later, month, reason))
