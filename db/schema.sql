@@ -406,18 +406,19 @@ BEGIN
             WHERE id = target.id;
             RETURN QUERY SELECT 'registered'::text, target.id;
         END IF;
-    ELSIF target.id IS NOT NULL AND target.bpjs_status = 'pending' THEN
-        -- never covered: the enrolment ends the month before it began, so
-        -- billing credits whatever it billed for it
-        UPDATE enrolments SET bpjs_status = 'refused', bpjs_refusal = p_reason,
-                              bpjs_effective_month = p_month, bpjs_answered_at = now(),
-                              status = 'ended', end_reason = 'bpjs_refused',
-                              end_month = (start_month - interval '1 month')::date,
-                              ended_at = now()
-        WHERE id = target.id;
-        RETURN QUERY SELECT 'refused'::text, target.id;
     ELSIF refused_id IS NOT NULL AND (target.id IS NULL OR refused_id > target.id) THEN
+        -- the newest enrolment was refused already: this answer was applied
         RETURN QUERY SELECT 'already'::text, refused_id;
+    ELSIF target.id IS NOT NULL AND target.bpjs_status = 'pending' THEN
+        -- never covered: every pending enrolment ends the month before it
+        -- began, so billing credits whatever it billed for them
+        UPDATE enrolments e SET bpjs_status = 'refused', bpjs_refusal = p_reason,
+                                bpjs_effective_month = p_month, bpjs_answered_at = now(),
+                                status = 'ended', end_reason = 'bpjs_refused',
+                                end_month = (e.start_month - interval '1 month')::date,
+                                ended_at = now()
+        WHERE e.nik = p_nik AND e.bpjs_status = 'pending';
+        RETURN QUERY SELECT 'refused'::text, target.id;
     ELSE
         RETURN QUERY SELECT 'not_pending'::text, target.id;
     END IF;

@@ -261,6 +261,41 @@ class BpjsTest(harness.LindungTestCase):
         path, out = self.export()
         self.assertIn("0 participants written", out)
 
+    def test_a_refusal_ends_every_pending_enrolment_once(self) -> None:
+        """A person who moved before BPJS answered has two pending enrolments
+        (032). BPJS's refusal ends both, so every month billed for the person
+        is credited; the same row imported again is 'already applied' and
+        changes nothing (a review found the second import refusing the
+        earlier enrolment then, and the first leaving it billed)."""
+        [(first, nik)] = self.enrol(1)
+        self.ctl("enrolment", "transfer", nik, "--village", "16.12.01.2002",
+                 "--month", "2026-11")
+        self.stack.start_daemons("billing")
+        months = ("2026-10", "2026-11", "2026-12")
+        for m in months:
+            self.run_month(m)
+        rows = "nik,kpj,status,reason,effective_month\n" f"{nik},,refused,NIK tidak padan,\n"
+        out = self.ctl("bpjs", "import", self.write("r1.csv", rows))
+        self.assertIn("1 rows: 0 registered, 1 refused, 0 already applied, 0 not matched", out)
+        after = self.sql("SELECT id, status, end_reason, bpjs_status, "
+                         "isempty(enrolment_months(start_month, end_month)) "
+                         "FROM enrolments ORDER BY id")
+        self.assertEqual([r[1:] for r in after],
+                         [("ended", "bpjs_refused", "refused", "t")] * 2, after)
+        out = self.ctl("bpjs", "import", self.write("r2.csv", rows + "\n"))
+        self.assertIn("1 rows: 0 registered, 0 refused, 1 already applied, 0 not matched", out)
+        self.assertEqual(self.sql("SELECT id, status, end_reason, bpjs_status, "
+                                  "isempty(enrolment_months(start_month, end_month)) "
+                                  "FROM enrolments ORDER BY id"), after)
+        # every month billed for the person is credited: October on the
+        # first enrolment, November and December on the second
+        for m in months:
+            self.run_month(m)
+        second = int(after[1][0])
+        self.assertEqual(self.credits(first) + self.credits(second),
+                         [("2026-10", -16800, "ended"), ("2026-11", -16800, "ended"),
+                          ("2026-12", -16800, "ended")])
+
     def test_a_file_without_the_columns_applies_nothing(self) -> None:
         [(_, nik)] = self.enrol(1)
         r = self.stack.lindungctl("bpjs", "import", self.write("bad.csv", f"nik,kpj\n{nik},1\n"),
