@@ -1184,8 +1184,13 @@ BEGIN
                              ELSE pe.month END
         FROM participant_events pe
         WHERE pe.batch_id = p_batch AND pe.result IS NULL
-          AND e.nik = pe.nik AND e.status = 'active'
+          AND e.nik = pe.nik
           AND (e.end_month IS NULL OR e.end_month >= pe.month)
+          AND (e.status = 'active'
+               -- a death also reaches an enrolment that a move or a departure
+               -- ended after the death month (033)
+               OR (pe.kind = 'death' AND e.end_reason IN ('moved', 'left')
+                   AND e.end_month >= e.start_month))
         RETURNING pe.id AS event_id, e.id, e.start_month > pe.month AS cancelled),
     -- one row per event, so the update below is a join, not a scan per event
     per_event AS (
@@ -1387,7 +1392,12 @@ CREATE FUNCTION public.participant_events_unseen(p_kind text, p_code text, p_eve
              WHERE e.nik = x.nik AND enrolment_months(e.start_month, e.end_month)
                    @> date_trunc('month', x.date)::date LIMIT 1),
             EXISTS (SELECT 1 FROM enrolments e WHERE e.nik = x.nik
-                    AND scope_allows_village(p_kind, p_code, e.village_code)))
+                    AND scope_allows_village(p_kind, p_code, e.village_code))
+            AND NOT EXISTS (SELECT 1 FROM enrolments e
+                            WHERE e.nik = x.nik AND e.status = 'active'
+                              AND (e.end_month IS NULL
+                                   OR e.end_month >= date_trunc('month', x.date)::date)
+                              AND NOT scope_allows_village(p_kind, p_code, e.village_code)))
 $$;
 
 --

@@ -243,6 +243,73 @@ class EventsTest(harness.LindungTestCase):
         self.assertEqual(self.sql(f"SELECT count(*) FROM enrolments WHERE nik = '{nik}' "
                                   "AND status = 'active'"), [("0",)])
 
+    def test_late_death_after_a_move_or_departure(self) -> None:
+        """A death reported after the enrolment covering its month was ended
+        by a transfer or a departure still ends it with the death month
+        (033): the months after the death are not covered, the transfer's
+        continuation is cancelled, and the JKM claim opens on the enrolment
+        that covered the death (a review found all three missing)."""
+        s = self.stack
+        m2, m1 = month_add(THIS_MONTH, -2), month_add(THIS_MONTH, -1)
+        (e1, n1), (e2, n2), (e3, n3) = self.enrol(ADD, VILLAGE_A, 3, start=m2)
+        s.start_daemons("intake")
+        key = s.create_key("regency:16.12")
+        today = jakarta_today().isoformat()
+        r = self.post_batch(key, [
+            {"kind": "moved", "nik": n1, "date": today, "to_village": VILLAGE_B},
+            {"kind": "moved", "nik": n2, "date": today, "to_village": VILLAGE_B},
+            {"kind": "left", "nik": n3, "date": today, "reason": "pindah kerja"}])
+        self.assertEqual([e["code"] for e in r.body["events"]],
+                         ["transferred", "transferred", "ended"], r.body)
+        deaths = ((e1, n1, f"{m1}-10", m1), (e2, n2, today, THIS_MONTH),
+                  (e3, n3, f"{m1}-10", m1))
+        for enrolment, nik, date, month in deaths:
+            with self.subTest(nik=nik, died=date):
+                ev = self.post_event(key, nik, {"kind": "death", "date": date}).body["events"][0]
+                self.assertEqual((ev["result"], ev["code"], ev["enrolment_id"]),
+                                 ("applied", "ended", enrolment), ev)
+                rows = self.sql(f"SELECT id, status, end_reason, to_char(end_month, 'YYYY-MM'), "
+                                f"isempty(enrolment_months(start_month, end_month)) "
+                                f"FROM enrolments WHERE nik = '{nik}' ORDER BY id")
+                self.assertEqual(rows[0], (str(enrolment), "ended", "death", month, "f"))
+                for later in rows[1:]:  # the transfer's continuation covers nothing
+                    self.assertEqual((later[1], later[2], later[4]), ("ended", "death", "t"))
+                self.assertEqual(self.sql(f"SELECT enrolment_id, status, event_date, "
+                                          f"amount_claimed FROM claims WHERE nik = '{nik}'"),
+                                 [(str(enrolment), "reported", date, "42000000")])
+
+    def test_a_death_in_an_uncovered_month_needs_the_scope_of_what_it_ends(self) -> None:
+        """No enrolment covers the death's month: the person left village A
+        and is now enrolled in Musi Rawas. A key of village A may not end the
+        Musi Rawas enrolment by reporting that death (033): 404, as for an
+        unknown NIK, and nothing changes; the regency of Musi Rawas may."""
+        s = self.stack
+        m3, m2, m1 = (month_add(THIS_MONTH, k) for k in (-3, -2, -1))
+        (old, nik), = self.enrol(ADD, VILLAGE_A, 1, start=m3)
+        self.sql(f"UPDATE enrolments SET status = 'ended', end_month = '{m2}-01', "
+                 f"end_reason = 'left', ended_at = now() WHERE id = {old}")
+        self.sql(f"INSERT INTO enrolments (nik, program_id, village_code, funding_source, "
+                 f"payer_code, declared_income, transport, start_month, end_month, "
+                 f"previous_enrolment_id) "
+                 f"SELECT '{nik}', p.id, '{MURA_VILLAGE}', p.funding_source, "
+                 f"program_payer(p.id, '{MURA_VILLAGE}'), 1000000, false, '{THIS_MONTH}-01', "
+                 f"p.coverage_end, {old} FROM programs p WHERE p.code = 'MURA-2026-CSR'")
+        s.start_daemons("intake")
+        before = self.sql(f"SELECT id, status, end_month FROM enrolments WHERE nik = '{nik}' "
+                          "ORDER BY id")
+        village = s.create_key(f"village:{VILLAGE_A}")
+        r = self.post_event(village, nik, {"kind": "death", "date": f"{m1}-10"})
+        self.assertEqual(r.status, 404, r.body)
+        self.assertEqual(self.sql(f"SELECT id, status, end_month FROM enrolments "
+                                  f"WHERE nik = '{nik}' ORDER BY id"), before)
+        self.assertEqual(self.sql(f"SELECT count(*) FROM participants WHERE nik = '{nik}' "
+                                  "AND deceased_on IS NULL"), [("1",)])
+        r = self.post_event(s.create_key("regency:16.05"), nik,
+                            {"kind": "death", "date": f"{m1}-10"})
+        self.assertEqual(r.status, 201, r.body)
+        self.assertEqual(self.sql(f"SELECT status FROM enrolments WHERE nik = '{nik}' "
+                                  "ORDER BY id"), [("ended",), ("ended",)])
+
     def test_moved_and_left(self) -> None:
         s = self.stack
         people = self.enrol(ADD, VILLAGE_A, 5, start=month_add(THIS_MONTH, -1))
