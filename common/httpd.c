@@ -16,6 +16,7 @@
  * handshake that never finishes is cut as a slow head is. */
 #define _GNU_SOURCE /* mremap */
 #include "httpd.h"
+#include "utf8.h"
 #include <errno.h>
 #include <microhttpd.h>
 #include <stdatomic.h>
@@ -332,8 +333,43 @@ static bool builtin_endpoints(httpd_t *self, http_response_t *res, const char *p
     return true;
 }
 
+/* MHD's iterator over the query: stops at the first name or value that is
+ * not UTF-8 (MHD has already decoded %XX). */
+static enum MHD_Result query_value_ok(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    bool *ok = cls;
+    if ((key && !utf8_valid(key, strlen(key))) ||
+        (value && !utf8_valid(value, strlen(value))))
+        *ok = false;
+    return *ok ? MHD_YES : MHD_NO;
+}
+
+/* The path and every query parameter are text a handler may pass to
+ * PostgreSQL as it is; %FF would otherwise reach it and come back as an
+ * error, a 500. */
+static bool request_text_ok(struct MHD_Connection *conn, const char *path)
+{
+    bool ok = utf8_valid(path, strlen(path));
+    if (ok)
+        MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, query_value_ok, &ok);
+    return ok;
+}
+
+static void answer_malformed_request(http_response_t *res)
+{
+    res->route = "malformed";
+    http_response_error(res, 400, "MALFORMED_REQUEST",
+                        "the path or a query parameter is not UTF-8 text", NULL);
+}
+
 static void dispatch(httpd_t *self, const http_request_t *req, http_response_t *res)
 {
+    if (!request_text_ok(req->conn, req->path)) {
+        answer_malformed_request(res);
+        return;
+    }
     if (builtin_endpoints(self, res, req->path))
         return;
     if (self->config.handler)
@@ -447,6 +483,8 @@ static enum MHD_Result request_begin(httpd_t *self, struct MHD_Connection *conn,
     http_response_t res = {.status = 500};
     if (head.length > self->config.max_body)
         answer_too_large(self, &res);
+    else if (!request_text_ok(conn, url))
+        answer_malformed_request(&res);
     else if (builtin_endpoints(self, &res, url))
         ;
     else if (self->config.admit &&

@@ -181,9 +181,10 @@ bool route_idempotency_key(const http_request_t *req, http_response_t *res,
                            const char **key)
 {
     *key = http_request_header(req, "Idempotency-Key");
-    if (!*key || (strlen(*key) > 0 && strlen(*key) <= FIELDS_MAX_IDEMPOTENCY_KEY))
+    if (!*key || (strlen(*key) > 0 && strlen(*key) <= FIELDS_MAX_IDEMPOTENCY_KEY &&
+                  fields_text_ok(*key, strlen(*key))))
         return true;
     http_response_error(res, 400, "BAD_IDEMPOTENCY_KEY",
-                        "Idempotency-Key must be 1 to 200 characters", NULL);
+                        "Idempotency-Key must be 1 to 200 bytes of UTF-8 text", NULL);
     return false;
 }

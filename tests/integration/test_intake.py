@@ -589,6 +589,30 @@ class Intake(harness.SharedStackTestCase):
                                  + re.escape(route) + r'"[^}]*status="405"')
         self.assertNotIn('route="method_not_allowed"', metrics)
 
+    def test_text_that_is_not_utf8_is_a_400(self) -> None:
+        """A path, a query parameter or an Idempotency-Key that is not UTF-8
+        text is the client's error, never a 500 from PostgreSQL refusing it
+        (a review found 500s for each of these)."""
+        for path in ("/v1/reports/participants?program=%FF",
+                     "/v1/reports/loss-ratio?program=%FF", "/v1/invoices?payer=%FF",
+                     "/v1/invoices?%FF=x", "/v1/programs/%FF/villages",
+                     "/v1/programs/%C0%AF/renewal", "/healthz?x=%ED%A0%80"):
+            with self.subTest(path=path):
+                err = self.assert_error(self.req("GET", path, self.admin), 400,
+                                        "MALFORMED_REQUEST")
+                self.assertIn("UTF-8", err["message"])
+        r = self.stack.api("POST", "/v1/submissions", self.admin,
+                           headers={"Idempotency-Key": "\xff"},
+                           json={"program_code": PROGRAM, "village_code": V1,
+                                 "applicants": fresh(1)})
+        self.assertEqual((r.status, r.body["error"]["code"]), (400, "BAD_IDEMPOTENCY_KEY"),
+                         r.body)
+        r = self.stack.api("POST", "/v1/submissions?x=%FF", self.admin,
+                           json={"program_code": PROGRAM, "village_code": V1,
+                                 "applicants": fresh(1)})
+        self.assertEqual((r.status, r.body["error"]["code"]), (400, "MALFORMED_REQUEST"))
+        self.assertIn('route="malformed",status="400"', self.stack.intake.metrics())
+
     def test_unsupported_media_type(self) -> None:
         body = json.dumps({"program_code": PROGRAM, "village_code": V1,
                            "applicants": fresh(1)})
