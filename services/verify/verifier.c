@@ -532,7 +532,9 @@ static char *one_value_query_text(verifier_t *self, const char *sql, int n,
     return v;
 }
 
-/* Step 2: quota locks, then how many places are left (-1: unlimited). */
+/* Step 2: quota locks, then how many places are left: -1 unlimited, 0 when
+ * full, also when more are active than the quota allows (a quota lowered
+ * since, or a death corrected after its place was taken). */
 static bool lock_quotas(verifier_t *self, batch_t *b, long *village_left,
                         long *total_left)
 {
@@ -546,15 +548,15 @@ static bool lock_quotas(verifier_t *self, batch_t *b, long *village_left,
         ok = db_run(self->db, SQL_LOCK_TOTAL, 1, p1);
         char *n =
             ok ? one_value_query_text(self, SQL_ACTIVE_IN_PROGRAM, 1, p1, &ok) : NULL;
-        if (n)
-            *total_left = b->total_quota - atol(n);
+        if (n) /* a quota lowered below, or a correction past, the active count: full */
+            *total_left = b->total_quota > atol(n) ? b->total_quota - atol(n) : 0;
         free(n);
     }
     ok = ok && db_run(self->db, SQL_LOCK_VILLAGE, 2, p2);
     if (ok && b->village_quota >= 0) {
         char *n = one_value_query_text(self, SQL_ACTIVE_IN_VILLAGE, 2, p2, &ok);
         if (n)
-            *village_left = b->village_quota - atol(n);
+            *village_left = b->village_quota > atol(n) ? b->village_quota - atol(n) : 0;
         free(n);
     }
     return ok;
