@@ -929,7 +929,7 @@ END $$;
 
 CREATE FUNCTION public.enrolment_transfer_ineligible(p_program integer, p_enrolment bigint, p_first date) RETURNS text
     LANGUAGE plpgsql STABLE
-    AS $$
+    AS $_$
 DECLARE
     prog programs%ROWTYPE;
     born date;
@@ -953,8 +953,13 @@ BEGIN
     SELECT a.occupation, a.poverty_ref INTO occ, poverty
     FROM applicants a WHERE a.id = enrolment_applicant(p_enrolment);
     IF cardinality(prog.occupations) > 0 THEN
+        -- as verify reads it (services/verify/verifier.c, resolve_occupation):
+        -- surrounding white space ignored; 1 to 3 digits are a code ("09" is
+        -- 9); otherwise a name, in any case
+        occ := btrim(occ, E' \t\n\r\f\v');
         SELECT o.code INTO occ_code FROM occupations o
-        WHERE o.code::text = btrim(occ) OR upper(o.name) = upper(btrim(occ))
+        WHERE CASE WHEN occ ~ '^[0-9]{1,3}$' THEN o.code = occ::integer
+                   ELSE upper(o.name) = upper(occ) END
         ORDER BY o.code LIMIT 1;
         IF occ_code IS NULL OR NOT (occ_code = ANY (prog.occupations)) THEN
             RETURN format('occupation %s is not one programme %s covers',
@@ -966,7 +971,7 @@ BEGIN
                       'the enrolment has none', prog.code);
     END IF;
     RETURN NULL;
-END $$;
+END $_$;
 
 --
 -- Name: enrolment_transfer_quota(integer, text, boolean); Type: FUNCTION; Schema: public; Owner: -
