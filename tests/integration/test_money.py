@@ -93,6 +93,36 @@ class MoneyTest(harness.LindungTestCase):
             f"line_adjustments WHERE enrolment_id = {enrolment} AND period = '{month}-01'), 0)"
         )[0][0])
 
+    def rewind_to_august(self) -> None:
+        """Billing stopped, and the database as on 1 August 2026: the
+        start-up's month (and any later) never happened, and each month's
+        invoice was issued on its 1st, due on the 15th. Tests may do what
+        lindung never does: triggers are off for this session."""
+        self.stack.billing.stop()
+        self.sql("SET session_replication_role = replica; "
+                 "DO $$ DECLARE t text; BEGIN "
+                 "  FOR t IN SELECT c.relname FROM pg_inherits i JOIN pg_class c "
+                 "           ON c.oid = i.inhrelid WHERE i.inhparent = 'accruals'::regclass "
+                 "           AND c.relname >= 'accruals_2026_08' LOOP "
+                 "    EXECUTE format('DROP TABLE %I', t); "
+                 "  END LOOP; END $$; "
+                 "DELETE FROM line_adjustments WHERE period >= '2026-08-01'; "
+                 "DELETE FROM invoices WHERE period >= '2026-08-01'; "
+                 "DELETE FROM billing_runs WHERE period >= '2026-08-01'; "
+                 "UPDATE invoices SET created_at = period + interval '1 hour', "
+                 "  due_date = period + 14 "
+                 "WHERE kind = 'invoice'")
+
+    def catch_up_from_august(self) -> None:
+        """billing restarted: its catch-up bills August first (with the lapse
+        check), then every month to now."""
+        s = self.stack
+        today = jakarta_today()
+        s.env["LINDUNG_BILLING_CATCHUP_MONTHS"] = str((today.year - 2026) * 12 + today.month - 7)
+        s.billing.start()
+        harness.wait_until(lambda: s.billing.log_text().count("billing.caught_up") == 2,
+                           timeout=120, message="second catch-up")
+
     def assert_documents_consistent(self) -> None:
         """Every document's total and count are exactly its lines and adjustments."""
         bad = self.sql(
@@ -340,22 +370,7 @@ class MoneyTest(harness.LindungTestCase):
         d = self.enrol("PALI-2026-ADD", VILLAGE_A, 1, start="2026-05")[0]
         for m in months:
             self.run_month(m)  # D's lines: supplementary invoices, issued today (late)
-        # Rewind to 1 August 2026: the start-up's month (and any later) never
-        # happened, and each month's invoice was issued on its 1st. Tests may
-        # do what lindung never does: triggers are off for this session.
-        s.billing.stop()
-        self.sql("SET session_replication_role = replica; "
-                 "DO $$ DECLARE t text; BEGIN "
-                 "  FOR t IN SELECT c.relname FROM pg_inherits i JOIN pg_class c "
-                 "           ON c.oid = i.inhrelid WHERE i.inhparent = 'accruals'::regclass "
-                 "           AND c.relname >= 'accruals_2026_08' LOOP "
-                 "    EXECUTE format('DROP TABLE %I', t); "
-                 "  END LOOP; END $$; "
-                 "DELETE FROM invoices WHERE period >= '2026-08-01'; "
-                 "DELETE FROM billing_runs WHERE period >= '2026-08-01'; "
-                 "UPDATE invoices SET created_at = period + interval '1 hour', "
-                 "  due_date = period + 14 "
-                 "WHERE kind = 'invoice'")
+        self.rewind_to_august()
         for m in months:
             inv = self.sql(f"SELECT id FROM invoices WHERE period = '{m}-01' AND "
                            f"payer_code = '{VILLAGE_A}' AND kind = 'invoice'")[0][0]
@@ -364,12 +379,7 @@ class MoneyTest(harness.LindungTestCase):
             self.assertEqual(r, [("ok",)])
             self.assertEqual(self.sql(f"SELECT status FROM invoice_balances WHERE id = {inv}"),
                              [("partially_paid",)])
-        # the restart's catch-up bills August first, then every month to now
-        today = jakarta_today()
-        s.env["LINDUNG_BILLING_CATCHUP_MONTHS"] = str((today.year - 2026) * 12 + today.month - 7)
-        s.billing.start()
-        harness.wait_until(lambda: s.billing.log_text().count("billing.caught_up") == 2,
-                           timeout=120, message="second catch-up")
+        self.catch_up_from_august()
         rows = dict((int(i), (st, r, em)) for i, st, r, em in self.sql(
             "SELECT id, status, coalesce(end_reason, ''), coalesce(to_char(end_month, "
             "'YYYY-MM'), '') FROM enrolments"))
@@ -409,21 +419,7 @@ class MoneyTest(harness.LindungTestCase):
             self.assertEqual(self.documents(m, VILLAGE_B),
                              [("invoice", FULL, 1), ("credit_note", -FULL, 1),
                               ("supplementary", FULL, 1)])
-        # rewind to 1 August 2026, as test_lapse_is_judged_per_person does
-        s.billing.stop()
-        self.sql("SET session_replication_role = replica; "
-                 "DO $$ DECLARE t text; BEGIN "
-                 "  FOR t IN SELECT c.relname FROM pg_inherits i JOIN pg_class c "
-                 "           ON c.oid = i.inhrelid WHERE i.inhparent = 'accruals'::regclass "
-                 "           AND c.relname >= 'accruals_2026_08' LOOP "
-                 "    EXECUTE format('DROP TABLE %I', t); "
-                 "  END LOOP; END $$; "
-                 "DELETE FROM line_adjustments WHERE period >= '2026-08-01'; "
-                 "DELETE FROM invoices WHERE period >= '2026-08-01'; "
-                 "DELETE FROM billing_runs WHERE period >= '2026-08-01'; "
-                 "UPDATE invoices SET created_at = period + interval '1 hour', "
-                 "  due_date = period + 14 "
-                 "WHERE kind = 'invoice'")
+        self.rewind_to_august()
         for m in months:
             sup = self.sql(f"SELECT id FROM invoices WHERE period = '{m}-01' AND "
                            f"payer_code = '{VILLAGE_B}' AND kind = 'supplementary'")[0][0]
@@ -438,11 +434,7 @@ class MoneyTest(harness.LindungTestCase):
                 f"WHERE period = '{m}-01' GROUP BY 1"))
             self.assertEqual(paid, {x: FULL, b: FULL}, m)
             self.assertEqual((self.net(x, m), self.net(b, m), self.net(c, m)), (FULL, FULL, 0))
-        today = jakarta_today()
-        s.env["LINDUNG_BILLING_CATCHUP_MONTHS"] = str((today.year - 2026) * 12 + today.month - 7)
-        s.billing.start()
-        harness.wait_until(lambda: s.billing.log_text().count("billing.caught_up") == 2,
-                           timeout=120, message="second catch-up")
+        self.catch_up_from_august()
         rows = dict((int(i), st) for i, st in self.sql("SELECT id, status FROM enrolments"))
         self.assertEqual((rows[x], rows[b], rows[c]), ("active", "active", "ended"))
         self.assertEqual((self.net(x, "2026-08"), self.net(b, "2026-08")), (FULL, FULL))
