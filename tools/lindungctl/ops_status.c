@@ -82,6 +82,7 @@ static const daemon_t daemons[] = {
     {"verify", "LINDUNG_VERIFY_PORT", "LINDUNG_VERIFY_HOST", 8081, false},
     {"billing", "LINDUNG_BILLING_PORT", "LINDUNG_BILLING_HOST", 8082, false},
 };
+#define NDAEMONS (sizeof daemons / sizeof daemons[0])
 
 /* What to trust when intake serves HTTPS: LINDUNG_INTAKE_CA_FILE, else the
  * certificate intake itself serves (LINDUNG_INTAKE_TLS_CERT_FILE, from the
@@ -89,10 +90,10 @@ static const daemon_t daemons[] = {
  * intake is asked in plain HTTP. */
 static const char *intake_trust(void)
 {
-    const char *ca = config_str("LINDUNG_INTAKE_CA_FILE", NULL);
-    return ca && *ca ? ca : config_str("LINDUNG_INTAKE_TLS_CERT_FILE", NULL);
+    const char *ca =
+        config_str("LINDUNG_INTAKE_CA_FILE", NULL); /* unset or empty: NULL */
+    return ca ? ca : config_str("LINDUNG_INTAKE_TLS_CERT_FILE", NULL);
 }
-#define NDAEMONS (sizeof daemons / sizeof daemons[0])
 
 typedef struct {
     char url[160];
