@@ -1174,10 +1174,96 @@ BEGIN
 END $$;
 
 --
--- Name: participant_events_end(uuid); Type: FUNCTION; Schema: public; Owner: -
+-- Name: participant_events_apply(uuid, smallint); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.participant_events_end(p_batch uuid) RETURNS void
+CREATE FUNCTION public.participant_events_apply(p_batch uuid, p_part smallint) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    b event_batches%ROWTYPE;
+    n integer;
+BEGIN
+    SELECT * INTO b FROM event_batches WHERE id = p_batch;
+    IF NOT FOUND THEN
+        RETURN 0;
+    END IF;
+    -- The part's pending events. A second applier of this part waits here;
+    -- when the first commits, its rows have their results and are skipped.
+    PERFORM 1 FROM participant_events pe
+    WHERE pe.batch_id = p_batch AND pe.part = p_part AND pe.result IS NULL
+    ORDER BY pe.id FOR UPDATE;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n = 0 THEN
+        RETURN 0;
+    END IF;
+    -- The people's rows, locked in NIK order: two batches about one person
+    -- (or a correction) apply one after the other and never deadlock with
+    -- each other. NO KEY: foreign-key checks of other tables still pass.
+    PERFORM 1 FROM participants pa
+    WHERE pa.nik IN (SELECT pe.nik FROM participant_events pe
+                     WHERE pe.batch_id = p_batch AND pe.part = p_part
+                       AND pe.result IS NULL)
+    ORDER BY pa.nik FOR NO KEY UPDATE;
+    -- Refusals first: a dead person has no later events; moves and
+    -- departures need an active enrolment covering their month.
+    UPDATE participant_events pe
+    SET result = 'refused',
+        code = CASE WHEN pe.kind = 'death' THEN 'already_deceased' ELSE 'deceased' END,
+        message = format('recorded as deceased on %s', to_char(pa.deceased_on, 'YYYY-MM-DD'))
+    FROM participants pa
+    WHERE pe.batch_id = p_batch AND pe.part = p_part AND pe.result IS NULL
+      AND pa.nik = pe.nik AND pa.deceased_on IS NOT NULL;
+    UPDATE participant_events pe
+    SET result = 'refused', code = 'not_covered',
+        message = format('no active enrolment of this NIK covers %s',
+                         to_char(pe.month, 'YYYY-MM'))
+    WHERE pe.batch_id = p_batch AND pe.part = p_part AND pe.kind <> 'death'
+      AND pe.result IS NULL
+      AND NOT EXISTS (SELECT 1 FROM enrolments e
+                      WHERE e.nik = pe.nik AND e.status = 'active'
+                        AND enrolment_months(e.start_month, e.end_month) @> pe.month);
+    -- Moves (all in part 0): a transfer where one is possible (the rest end below).
+    IF p_part = 0 THEN
+        PERFORM participant_events_moves(p_batch, b.scope_kind, b.scope_code,
+                                         'api:' || b.api_key_id::text);
+    END IF;
+    -- Every other event ends the person's cover with its month. For a death
+    -- billing credits any later month already billed (016 marks the change).
+    PERFORM participant_events_end(p_batch, p_part);
+    -- A death with nothing left to end (reported after an end) is recorded.
+    UPDATE participant_events pe
+    SET result = 'applied', code = 'recorded',
+        message = 'recorded as deceased; no active enrolment covers that month or later'
+    WHERE pe.batch_id = p_batch AND pe.part = p_part AND pe.kind = 'death'
+      AND pe.result IS NULL;
+    -- (none in practice: the people's rows are locked and checked above)
+    UPDATE participant_events pe
+    SET result = 'refused', code = 'not_covered',
+        message = format('no active enrolment of this NIK covers %s',
+                         to_char(pe.month, 'YYYY-MM'))
+    WHERE pe.batch_id = p_batch AND pe.part = p_part AND pe.result IS NULL;
+    UPDATE participants pa SET deceased_on = pe.event_date, updated_at = now()
+    FROM participant_events pe
+    WHERE pe.batch_id = p_batch AND pe.part = p_part AND pe.kind = 'death'
+      AND pe.result = 'applied' AND pe.corrected_at IS NULL AND pa.nik = pe.nik;
+    -- The last part to commit leaves 0 (the row lock orders the two parts).
+    UPDATE event_batches SET pending_parts = pending_parts - 1 WHERE id = p_batch;
+    RETURN n;
+END $$;
+
+--
+-- Name: FUNCTION participant_events_apply(p_batch uuid, p_part smallint); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.participant_events_apply(p_batch uuid, p_part smallint) IS 'POST /v1/events, second step: one part''s pending events applied once (ends, moves, deaths); also intake''s recovery of batches stored and not applied (035).';
+
+--
+-- Name: participant_events_end(uuid, smallint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.participant_events_end(p_batch uuid, p_part smallint) RETURNS void
     LANGUAGE plpgsql
     AS $$
 BEGIN
@@ -1188,7 +1274,7 @@ BEGIN
                              THEN (e.start_month - interval '1 month')::date
                              ELSE pe.month END
         FROM participant_events pe
-        WHERE pe.batch_id = p_batch AND pe.result IS NULL
+        WHERE pe.batch_id = p_batch AND pe.part = p_part AND pe.result IS NULL
           AND e.nik = pe.nik
           AND (e.end_month IS NULL OR e.end_month >= pe.month)
           AND (e.status = 'active'
@@ -1219,6 +1305,12 @@ BEGIN
     FROM per_event v
     WHERE pe.id = v.event_id;
 END $$;
+
+--
+-- Name: FUNCTION participant_events_end(p_batch uuid, p_part smallint); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.participant_events_end(p_batch uuid, p_part smallint) IS 'Ends the enrolments of one part''s pending events and writes their results (033''s rules).';
 
 --
 -- Name: participant_events_moves(uuid, text, text, text); Type: FUNCTION; Schema: public; Owner: -
@@ -1272,103 +1364,21 @@ BEGIN
 END $$;
 
 --
--- Name: participant_events_receive(uuid, uuid, text, text, text, text, text, jsonb); Type: FUNCTION; Schema: public; Owner: -
+-- Name: participant_events_part(text, text, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.participant_events_receive(p_batch uuid, p_key uuid, p_idem text, p_print text, p_request text, p_kind text, p_code text, p_events jsonb) RETURNS TABLE(outcome text, batch_id uuid, idx integer, event_id bigint, kind text, nik text, result text, code text, message text, enrolment_id bigint, new_enrolment_id bigint)
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'public', 'pg_temp'
+CREATE FUNCTION public.participant_events_part(p_kind text, p_nik text, p_parts integer) RETURNS smallint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$
-#variable_conflict use_column
-DECLARE
-    old event_batches%ROWTYPE;
-    hash bytea := sha256(convert_to(p_print, 'UTF8'));
-    unseen integer[];
-    inserted uuid;
-BEGIN
-    IF p_idem IS NOT NULL THEN
-        SELECT * INTO old FROM event_batches b
-        WHERE b.api_key_id = p_key AND b.idempotency_key = p_idem;
-        IF FOUND THEN
-            IF old.body_hash <> hash THEN
-                RETURN QUERY SELECT 'conflict'::text, old.id, NULL::int, NULL::bigint,
-                    NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::bigint,
-                    NULL::bigint;
-                RETURN;
-            END IF;
-            RETURN QUERY SELECT * FROM participant_events_results(old.id, 'replay');
-            RETURN;
-        END IF;
-    END IF;
-    unseen := participant_events_unseen(p_kind, p_code, p_events);
-    IF cardinality(unseen) > 0 THEN
-        RETURN QUERY SELECT 'not_found'::text, NULL::uuid, unseen[1], NULL::bigint,
-            NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::bigint,
-            NULL::bigint;
-        RETURN;
-    END IF;
-    INSERT INTO event_batches (id, api_key_id, idempotency_key, body_hash, event_count,
-                               request_id)
-    VALUES (p_batch, p_key, p_idem, hash, jsonb_array_length(p_events), p_request)
-    ON CONFLICT (api_key_id, idempotency_key) WHERE idempotency_key IS NOT NULL
-    DO NOTHING RETURNING id INTO inserted;
-    IF inserted IS NULL THEN
-        -- the same key raced us and committed first: answer as a retry
-        RETURN QUERY SELECT * FROM participant_events_receive(p_batch, p_key, p_idem,
-            p_print, p_request, p_kind, p_code, p_events);
-        RETURN;
-    END IF;
-    -- The people's rows, locked in NIK order: two batches about one person
-    -- (or a correction) apply one after the other and never deadlock with
-    -- each other. NO KEY: foreign-key checks of other tables still pass.
-    PERFORM 1 FROM participants pa
-    WHERE pa.nik IN (SELECT x.nik FROM jsonb_to_recordset(p_events) AS x(nik text))
-    ORDER BY pa.nik FOR NO KEY UPDATE;
-    INSERT INTO participant_events (batch_id, idx, kind, nik, event_date, month, reference,
-                                    to_village, reason, api_key_id)
-    SELECT p_batch, x.idx, x.kind, x.nik, x.date, date_trunc('month', x.date)::date,
-           x.reference, x.to_village, x.reason, p_key
-    FROM jsonb_to_recordset(p_events) AS x(idx int, kind text, nik text, date date,
-                                           reference text, to_village text, reason text)
-    ORDER BY x.idx;
-    -- Refusals first: a dead person has no later events; moves and
-    -- departures need an active enrolment covering their month.
-    UPDATE participant_events pe
-    SET result = 'refused',
-        code = CASE WHEN pe.kind = 'death' THEN 'already_deceased' ELSE 'deceased' END,
-        message = format('recorded as deceased on %s', to_char(pa.deceased_on, 'YYYY-MM-DD'))
-    FROM participants pa
-    WHERE pe.batch_id = p_batch AND pa.nik = pe.nik AND pa.deceased_on IS NOT NULL;
-    UPDATE participant_events pe
-    SET result = 'refused', code = 'not_covered',
-        message = format('no active enrolment of this NIK covers %s',
-                         to_char(pe.month, 'YYYY-MM'))
-    WHERE pe.batch_id = p_batch AND pe.kind <> 'death' AND pe.result IS NULL
-      AND NOT EXISTS (SELECT 1 FROM enrolments e
-                      WHERE e.nik = pe.nik AND e.status = 'active'
-                        AND enrolment_months(e.start_month, e.end_month) @> pe.month);
-    -- Moves: a transfer where one is possible (the rest end below).
-    PERFORM participant_events_moves(p_batch, p_kind, p_code, 'api:' || p_key::text);
-    -- Every other event ends the person's cover with its month. For a death
-    -- billing credits any later month already billed (016 marks the change).
-    PERFORM participant_events_end(p_batch);
-    -- A death with nothing left to end (reported after an end) is recorded.
-    UPDATE participant_events pe
-    SET result = 'applied', code = 'recorded',
-        message = 'recorded as deceased; no active enrolment covers that month or later'
-    WHERE pe.batch_id = p_batch AND pe.kind = 'death' AND pe.result IS NULL;
-    -- (none in practice: the people's rows are locked and checked above)
-    UPDATE participant_events pe
-    SET result = 'refused', code = 'not_covered',
-        message = format('no active enrolment of this NIK covers %s',
-                         to_char(pe.month, 'YYYY-MM'))
-    WHERE pe.batch_id = p_batch AND pe.result IS NULL;
-    UPDATE participants pa SET deceased_on = pe.event_date, updated_at = now()
-    FROM participant_events pe
-    WHERE pe.batch_id = p_batch AND pe.kind = 'death' AND pe.result = 'applied'
-      AND pa.nik = pe.nik;
-    RETURN QUERY SELECT * FROM participant_events_results(p_batch, 'applied');
-END $$;
+    SELECT CASE WHEN p_parts <= 1 OR p_kind = 'moved' THEN 0
+                ELSE (hashtext(p_nik) & 2147483647) % p_parts END::smallint
+$$;
+
+--
+-- Name: FUNCTION participant_events_part(p_kind text, p_nik text, p_parts integer); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.participant_events_part(p_kind text, p_nik text, p_parts integer) IS 'The part of a batch that applies an event: moves 0 (quota locks in one backend), deaths and departures by a hash of the NIK (035).';
 
 --
 -- Name: participant_events_results(uuid, text); Type: FUNCTION; Schema: public; Owner: -
@@ -1381,6 +1391,67 @@ CREATE FUNCTION public.participant_events_results(p_batch uuid, p_outcome text) 
            pe.message, pe.enrolment_id, pe.new_enrolment_id
     FROM participant_events pe WHERE pe.batch_id = p_batch ORDER BY pe.idx
 $$;
+
+--
+-- Name: participant_events_store(uuid, uuid, text, text, text, text, text, jsonb, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.participant_events_store(p_batch uuid, p_key uuid, p_idem text, p_print text, p_request text, p_kind text, p_code text, p_events jsonb, p_split_from integer) RETURNS TABLE(outcome text, batch_id uuid, idx integer, parts integer)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+DECLARE
+    old event_batches%ROWTYPE;
+    hash bytea := sha256(convert_to(p_print, 'UTF8'));
+    unseen integer[];
+    inserted uuid;
+    n integer := jsonb_array_length(p_events);
+    split integer := CASE WHEN n >= greatest(p_split_from, 2) THEN 2 ELSE 1 END;
+BEGIN
+    IF p_idem IS NOT NULL THEN
+        SELECT * INTO old FROM event_batches b
+        WHERE b.api_key_id = p_key AND b.idempotency_key = p_idem;
+        IF FOUND THEN
+            RETURN QUERY SELECT CASE WHEN old.body_hash <> hash THEN 'conflict' ELSE 'replay' END,
+                old.id, NULL::int, old.parts::int;
+            RETURN;
+        END IF;
+    END IF;
+    unseen := participant_events_unseen(p_kind, p_code, p_events);
+    IF cardinality(unseen) > 0 THEN
+        RETURN QUERY SELECT 'not_found'::text, NULL::uuid, unseen[1], 0;
+        RETURN;
+    END IF;
+    INSERT INTO event_batches (id, api_key_id, idempotency_key, body_hash, event_count,
+                               request_id, parts, pending_parts, scope_kind, scope_code)
+    SELECT p_batch, p_key, p_idem, hash, n, p_request, split,
+           count(DISTINCT participant_events_part(x.kind, x.nik, split)), p_kind, p_code
+    FROM jsonb_to_recordset(p_events) AS x(kind text, nik text)
+    ON CONFLICT (api_key_id, idempotency_key) WHERE idempotency_key IS NOT NULL
+    DO NOTHING RETURNING id INTO inserted;
+    IF inserted IS NULL THEN
+        -- the same key raced us and committed first: answer as a retry
+        RETURN QUERY SELECT * FROM participant_events_store(p_batch, p_key, p_idem, p_print,
+            p_request, p_kind, p_code, p_events, p_split_from);
+        RETURN;
+    END IF;
+    INSERT INTO participant_events (batch_id, idx, kind, nik, event_date, month, reference,
+                                    to_village, reason, api_key_id, part)
+    SELECT p_batch, x.idx, x.kind, x.nik, x.date, date_trunc('month', x.date)::date,
+           x.reference, x.to_village, x.reason, p_key,
+           participant_events_part(x.kind, x.nik, split)
+    FROM jsonb_to_recordset(p_events) AS x(idx int, kind text, nik text, date date,
+                                           reference text, to_village text, reason text)
+    ORDER BY x.idx;
+    RETURN QUERY SELECT 'stored'::text, p_batch, NULL::int, split;
+END $$;
+
+--
+-- Name: FUNCTION participant_events_store(p_batch uuid, p_key uuid, p_idem text, p_print text, p_request text, p_kind text, p_code text, p_events jsonb, p_split_from integer); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.participant_events_store(p_batch uuid, p_key uuid, p_idem text, p_print text, p_request text, p_kind text, p_code text, p_events jsonb, p_split_from integer) IS 'POST /v1/events, first step: idempotency, scope and the events stored pending, in parts (035).';
 
 --
 -- Name: participant_events_unseen(text, text, jsonb); Type: FUNCTION; Schema: public; Owner: -
@@ -3488,7 +3559,13 @@ CREATE TABLE public.event_batches (
     body_hash bytea NOT NULL,
     event_count integer NOT NULL,
     request_id text,
-    received_at timestamp with time zone DEFAULT now() NOT NULL
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    parts smallint DEFAULT 1 NOT NULL,
+    pending_parts smallint DEFAULT 0 NOT NULL,
+    scope_kind text,
+    scope_code text,
+    CONSTRAINT event_batches_parts_check CHECK (((parts >= 1) AND (parts <= 2))),
+    CONSTRAINT event_batches_pending_parts_check CHECK ((pending_parts >= 0))
 );
 
 --
@@ -3538,6 +3615,30 @@ COMMENT ON COLUMN public.event_batches.request_id IS 'Request id of the HTTP req
 --
 
 COMMENT ON COLUMN public.event_batches.received_at IS 'When it was received.';
+
+--
+-- Name: COLUMN event_batches.parts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_batches.parts IS 'How many parts its events were split into, each applied in its own transaction (035).';
+
+--
+-- Name: COLUMN event_batches.pending_parts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_batches.pending_parts IS 'Parts stored and not yet applied; 0 once every event has its result (035).';
+
+--
+-- Name: COLUMN event_batches.scope_kind; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_batches.scope_kind IS 'The sending key''s scope kind (admin, regency, village) when stored, for applying it later (moves are transfers only inside this scope); NULL before 035.';
+
+--
+-- Name: COLUMN event_batches.scope_code; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_batches.scope_code IS 'The sending key''s scope code when stored (a regency or village code; NULL for admin).';
 
 --
 -- Name: invoices; Type: TABLE; Schema: public; Owner: -
@@ -4193,6 +4294,7 @@ CREATE TABLE public.participant_events (
     corrected_at timestamp with time zone,
     correction_reason text,
     corrected_by text,
+    part smallint DEFAULT 0 NOT NULL,
     CONSTRAINT participant_events_kind_check CHECK ((kind = ANY (ARRAY['death'::text, 'moved'::text, 'left'::text]))),
     CONSTRAINT participant_events_result_check CHECK ((result = ANY (ARRAY['applied'::text, 'refused'::text])))
 );
@@ -4328,6 +4430,12 @@ COMMENT ON COLUMN public.participant_events.correction_reason IS 'Why it was cor
 --
 
 COMMENT ON COLUMN public.participant_events.corrected_by IS 'Who corrected it.';
+
+--
+-- Name: COLUMN participant_events.part; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.participant_events.part IS 'Which part of its batch applies it (035): moves 0, others by a hash of the NIK.';
 
 --
 -- Name: participant_events_id_seq; Type: SEQUENCE; Schema: public; Owner: -
@@ -5693,6 +5801,18 @@ CREATE INDEX enrolments_village_idx ON public.enrolments USING btree (program_id
 CREATE UNIQUE INDEX event_batches_idempotency_idx ON public.event_batches USING btree (api_key_id, idempotency_key) WHERE (idempotency_key IS NOT NULL);
 
 --
+-- Name: event_batches_pending_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX event_batches_pending_idx ON public.event_batches USING btree (received_at) WHERE (pending_parts > 0);
+
+--
+-- Name: INDEX event_batches_pending_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.event_batches_pending_idx IS 'Batches with parts still to apply: intake applies them on start and every sweep.';
+
+--
 -- Name: invoices_first_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -6198,10 +6318,17 @@ GRANT ALL ON FUNCTION public.nik_mask(p_nik text) TO lindung_analyst;
 REVOKE ALL ON FUNCTION public.participant_event_correct(p_event bigint, p_reason text, p_source text) FROM PUBLIC;
 
 --
--- Name: FUNCTION participant_events_end(p_batch uuid); Type: ACL; Schema: public; Owner: -
+-- Name: FUNCTION participant_events_apply(p_batch uuid, p_part smallint); Type: ACL; Schema: public; Owner: -
 --
 
-REVOKE ALL ON FUNCTION public.participant_events_end(p_batch uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.participant_events_apply(p_batch uuid, p_part smallint) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.participant_events_apply(p_batch uuid, p_part smallint) TO lindung_intake;
+
+--
+-- Name: FUNCTION participant_events_end(p_batch uuid, p_part smallint); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.participant_events_end(p_batch uuid, p_part smallint) FROM PUBLIC;
 
 --
 -- Name: FUNCTION participant_events_moves(p_batch uuid, p_kind text, p_code text, p_source text); Type: ACL; Schema: public; Owner: -
@@ -6210,17 +6337,24 @@ REVOKE ALL ON FUNCTION public.participant_events_end(p_batch uuid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.participant_events_moves(p_batch uuid, p_kind text, p_code text, p_source text) FROM PUBLIC;
 
 --
--- Name: FUNCTION participant_events_receive(p_batch uuid, p_key uuid, p_idem text, p_print text, p_request text, p_kind text, p_code text, p_events jsonb); Type: ACL; Schema: public; Owner: -
+-- Name: FUNCTION participant_events_part(p_kind text, p_nik text, p_parts integer); Type: ACL; Schema: public; Owner: -
 --
 
-REVOKE ALL ON FUNCTION public.participant_events_receive(p_batch uuid, p_key uuid, p_idem text, p_print text, p_request text, p_kind text, p_code text, p_events jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.participant_events_receive(p_batch uuid, p_key uuid, p_idem text, p_print text, p_request text, p_kind text, p_code text, p_events jsonb) TO lindung_intake;
+REVOKE ALL ON FUNCTION public.participant_events_part(p_kind text, p_nik text, p_parts integer) FROM PUBLIC;
 
 --
 -- Name: FUNCTION participant_events_results(p_batch uuid, p_outcome text); Type: ACL; Schema: public; Owner: -
 --
 
 REVOKE ALL ON FUNCTION public.participant_events_results(p_batch uuid, p_outcome text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.participant_events_results(p_batch uuid, p_outcome text) TO lindung_intake;
+
+--
+-- Name: FUNCTION participant_events_store(p_batch uuid, p_key uuid, p_idem text, p_print text, p_request text, p_kind text, p_code text, p_events jsonb, p_split_from integer); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.participant_events_store(p_batch uuid, p_key uuid, p_idem text, p_print text, p_request text, p_kind text, p_code text, p_events jsonb, p_split_from integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.participant_events_store(p_batch uuid, p_key uuid, p_idem text, p_print text, p_request text, p_kind text, p_code text, p_events jsonb, p_split_from integer) TO lindung_intake;
 
 --
 -- Name: FUNCTION participant_events_unseen(p_kind text, p_code text, p_events jsonb); Type: ACL; Schema: public; Owner: -
@@ -6474,6 +6608,12 @@ GRANT UPDATE(updated_at) ON TABLE public.participants TO lindung_verify;
 --
 
 GRANT SELECT ON TABLE public.enrolments_masked TO lindung_analyst;
+
+--
+-- Name: TABLE event_batches; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.event_batches TO lindung_intake;
 
 --
 -- Name: TABLE invoices; Type: ACL; Schema: public; Owner: -

@@ -2,16 +2,20 @@
  *
  * Intake checks the shape of every event (listing every problem with its
  * index, as for submissions) and normalises them: the NIK to its 16 digits,
- * the date to YYYY-MM-DD. Everything else is one call of
- * participant_events_receive (017_life_events.sql), which in one statement,
- * hence one transaction, answers an Idempotency-Key retry, checks the key's
- * scope, stores every event with the key and applies it. Why one statement:
- * a client that heard 201 knows its events are applied; one that heard
- * nothing (intake killed, connection lost) retries with the same key and the
- * events are either already there (answered from storage) or were never
- * stored, so none is applied twice. Set-based in SQL, so 10,000 events cost
+ * the date to YYYY-MM-DD. Then three steps in SQL (035_events_in_parts.sql):
+ * participant_events_store answers an Idempotency-Key retry, checks the
+ * key's scope and stores every event, pending, in one transaction; the
+ * batch's parts are applied (eventparts.c: a big batch's two parts at once,
+ * on two sessions); the stored results are read back with the record of
+ * the NIKs they show (audit.h). A client that heard 201 knows its events
+ * are applied. One that heard nothing (intake killed, connection lost)
+ * retries with the same key: events never stored are stored now; events
+ * stored and not yet applied are applied by the retry (or by intake's
+ * start and sweep, whichever comes first); applied ones are answered from
+ * storage. None is applied twice. Set-based in SQL, so 10,000 events cost
  * a handful of statements, not 10,000 round trips. */
 #include "events.h"
+#include "eventparts.h"
 #include "audit.h"
 #include <csv.h>
 #include <stdio.h>
@@ -29,31 +33,36 @@
 
 #define CSV_MAX_COLUMNS 16
 
-/* The events and, when stored (or answered again for a retry), the record
- * of them with every NIK (audit.h), in the one statement. */
-static const char *SQL_RECEIVE =
+/* Step one: the batch stored, pending (or found, for a retry). One row. */
+static const char *SQL_STORE =
+    "SELECT outcome, batch_id, idx, parts "
+    "FROM participant_events_store($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8::jsonb, "
+    "    $9::int)";
+enum { S_OUTCOME, S_BATCH, S_INDEX, S_PARTS };
+
+/* Step three: the results of an applied batch ($2: 'applied', or 'replay'
+ * for a retry) and the record of them with every NIK (audit.h), in one
+ * statement: nobody reads the NIKs without the record. */
+static const char *SQL_RESULTS =
     "WITH r AS MATERIALIZED ("
     "    SELECT outcome, batch_id, idx, event_id, kind, nik, result, code, message, "
     "        enrolment_id, new_enrolment_id "
-    "    FROM participant_events_receive($1::uuid, $2::uuid, $3, $4, $5, $6, $7, "
-    "        $8::jsonb)"
+    "    FROM participant_events_results($1::uuid, $2)"
     "), "
     "au AS ("
     "    INSERT INTO audit_log (actor_kind, actor, action, object, nik_hashes, "
     "        request_id, detail) "
-    "    SELECT 'key', $2::text, "
-    "        CASE min(outcome) WHEN 'applied' THEN 'event.create' "
-    "            ELSE 'event.replay' END, "
-    "        min(batch_id::text), audit_nik_hashes(array_agg(nik)), $5, "
+    "    SELECT 'key', $3::text, "
+    "        CASE $2 WHEN 'applied' THEN 'event.create' ELSE 'event.replay' END, "
+    "        $1::text, audit_nik_hashes(array_agg(nik)), $4, "
     "        jsonb_build_object('events', count(*), "
     "            'applied', count(*) FILTER (WHERE result = 'applied')) "
     "    FROM r "
-    "    WHERE outcome IN ('applied', 'replay') "
     "    HAVING count(*) > 0"
     ") "
     "SELECT * FROM r ORDER BY idx";
 enum {
-    R_OUTCOME,
+    R_OUTCOME, /* participant_events_results: the batch's events */
     R_BATCH,
     R_INDEX,
     R_EVENT,
@@ -487,7 +496,7 @@ static void answer_not_found(http_response_t *res, const PGresult *r, bool per_p
     cJSON *details = NULL;
     if (!per_person) {
         details = cJSON_CreateArray();
-        fields_add_index_error(details, "nik", atoi(PQgetvalue(r, 0, R_INDEX)),
+        fields_add_index_error(details, "nik", atoi(PQgetvalue(r, 0, S_INDEX)),
                                "no participant with that NIK in this key's scope");
     }
     if (per_person)
@@ -531,14 +540,52 @@ static void count_results(metrics_t *m, const PGresult *r)
                 count_event(m, KINDS[k], RESULTS[x], n[k][x]);
 }
 
-static void receive(db_t *db, metrics_t *metrics, const auth_t *auth,
+/* 503 when a stored batch could not be applied now: its events wait,
+ * pending, and are applied by a retry or by intake's sweep. */
+static void answer_pending(db_t *db, http_response_t *res, const char *batch_id)
+{
+    log_warn("events.pending", "batch_id", batch_id, "detail", db_error(db));
+    http_response_error(res, 503, "DATABASE_UNAVAILABLE",
+                        "the events are stored but not all applied yet; they will be "
+                        "applied: retry with the same Idempotency-Key to read the results",
+                        NULL);
+}
+
+/* Steps two and three for a stored batch (new, or a retry's). */
+static void apply_and_answer(route_ctx_t *ctx, db_t *db, const http_request_t *req,
+                             const auth_t *auth, const PGresult *stored,
+                             http_response_t *res)
+{
+    const char *batch_id = PQgetvalue(stored, 0, S_BATCH);
+    bool replay = strcmp(PQgetvalue(stored, 0, S_OUTCOME), "replay") == 0;
+    int parts = atoi(PQgetvalue(stored, 0, S_PARTS));
+    if (eventparts_apply(db, batch_id, parts, ctx->db_answer_ms) != 0) {
+        answer_pending(db, res, batch_id);
+        return;
+    }
+    const char *params[] = {batch_id, replay ? "replay" : "applied", auth->key_id,
+                            req->request_id};
+    PGresult *r = db_exec(db, SQL_RESULTS, 4, params);
+    if (!db_ok(r) || PQntuples(r) == 0) {
+        PQclear(r);
+        answer_pending(db, res, batch_id);
+        return;
+    }
+    answer_results(res, r, replay, req->request_id);
+    if (!replay)
+        count_results(ctx->metrics, r);
+    PQclear(r);
+}
+
+static void receive(route_ctx_t *ctx, db_t *db, const auth_t *auth,
                     const http_request_t *req, const char *idem_key, const char *events,
                     bool per_person, http_response_t *res)
 {
     uuid_t raw;
-    char id[37];
+    char id[37], split[16];
     uuid_generate_random(raw);
     uuid_unparse_lower(raw, id);
+    snprintf(split, sizeof split, "%d", ctx->events_split_from);
     const char *params[] = {id,
                             auth->key_id,
                             idem_key,
@@ -546,23 +593,22 @@ static void receive(db_t *db, metrics_t *metrics, const auth_t *auth,
                             req->request_id,
                             fields_scope_kind(&auth->scope),
                             auth->scope.code,
-                            events};
-    PGresult *r = db_exec(db, SQL_RECEIVE, 8, params);
+                            events,
+                            split};
+    PGresult *r = db_exec(db, SQL_STORE, 9, params);
     if (!db_ok(r) || PQntuples(r) == 0) {
         PQclear(r);
         route_db_failure(db, res);
         return;
     }
-    const char *outcome = PQgetvalue(r, 0, R_OUTCOME);
+    const char *outcome = PQgetvalue(r, 0, S_OUTCOME);
     if (strcmp(outcome, "conflict") == 0)
         http_response_error(res, 409, "IDEMPOTENCY_CONFLICT",
                             "this Idempotency-Key was used with different events", NULL);
     else if (strcmp(outcome, "not_found") == 0)
         answer_not_found(res, r, per_person);
     else
-        answer_results(res, r, strcmp(outcome, "replay") == 0, req->request_id);
-    if (strcmp(outcome, "applied") == 0)
-        count_results(metrics, r);
+        apply_and_answer(ctx, db, req, auth, r, res);
     PQclear(r);
 }
 
@@ -624,7 +670,7 @@ static void create_events(route_ctx_t *ctx, const http_request_t *req,
         route_out_of_memory(res);
         return;
     }
-    receive(db, ctx->metrics, &auth, req, idem_key, text, path_nik != NULL, res);
+    receive(ctx, db, &auth, req, idem_key, text, path_nik != NULL, res);
     free(text);
 }
 

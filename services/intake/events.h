@@ -1,8 +1,9 @@
 /* events: life events (death, moved, left) reported over the API,
  * POST /v1/participants/{nik}/events (one) and POST /v1/events (a batch, JSON
- * or CSV). Shape is checked here; storing and applying is one statement of
- * participant_events_receive (017_life_events.sql), so an answered event is
- * applied and an unanswered one was never stored. docs/lifecycle.md. */
+ * or CSV). Shape is checked here; the batch is stored in one transaction
+ * and applied after, in parts (eventparts.h, 035_events_in_parts.sql), so an
+ * answered event is applied and an unanswered one is either not stored or
+ * stored and applied by a retry or by intake's sweep. docs/lifecycle.md. */
 #ifndef LINDUNG_EVENTS_H
 #define LINDUNG_EVENTS_H
 #include <stdbool.h>

@@ -9,6 +9,7 @@
 #include "bus.h"
 #include "config.h"
 #include "db.h"
+#include "eventparts.h"
 #include "events.h"
 #include "httpd.h"
 #include "log.h"
@@ -20,12 +21,15 @@
 
 #define TLS_CERT_VAR "LINDUNG_INTAKE_TLS_CERT_FILE"
 #define TLS_KEY_VAR "LINDUNG_INTAKE_TLS_KEY_FILE"
+#define RECOVER_AFTER_S 60  /* a stored batch this old is no request's any more */
+#define RECOVER_BATCHES 100 /* at most this many batches per sweep */
 
 typedef struct {
     const char *db;
     const char *bus_endpoint;
     long port, threads, max_body, timeout_s;
     long max_connections, header_timeout_s, body_budget_mb, db_answer_s;
+    long events_split_from, sweep_ms;
     const char *tls_cert_file, *tls_key_file; /* both, or neither: plain HTTP */
 } settings_t;
 
@@ -68,7 +72,10 @@ static int read_settings(settings_t *s)
         config_int("LINDUNG_HTTP_BODY_BUDGET_MB", 64, 1, 65536, &s->body_budget_mb, err,
                    sizeof err) ||
         config_int("LINDUNG_DB_ANSWER_TIMEOUT_S", 30, 1, 3600, &s->db_answer_s, err,
-                   sizeof err)) {
+                   sizeof err) ||
+        config_int("LINDUNG_EVENTS_SPLIT_FROM", 1000, 2, 1000000, &s->events_split_from,
+                   err, sizeof err) ||
+        config_int("LINDUNG_SWEEP_MS", 5000, 10, 3600000, &s->sweep_ms, err, sizeof err)) {
         log_error("config.invalid", "detail", err);
         return -1;
     }
@@ -121,11 +128,13 @@ typedef struct {
     ready_t *ready;
     route_ctx_t routes; /* the handlers' context: lives as long as the server */
     httpd_t *server;
+    db_t *sweep_db; /* the main loop's: batches of events stored, not applied */
 } parts_t;
 
 static void parts_stop(parts_t *p)
 {
     httpd_destroy(&p->server);
+    db_destroy(&p->sweep_db);
     bus_destroy(&p->bus);
     ready_destroy(&p->ready);
     zmqauth_destroy(&p->auth);
@@ -161,7 +170,8 @@ static int parts_start(parts_t *p, const settings_t *s)
         return 1;
     }
     p->ready = ready_new(s->db);
-    if (!p->ready) {
+    p->sweep_db = db_new(s->db);
+    if (!p->ready || !p->sweep_db) {
         log_error("startup.failed", "detail", "out of memory");
         return 1;
     }
@@ -169,7 +179,8 @@ static int parts_start(parts_t *p, const settings_t *s)
     p->routes = (route_ctx_t){.conninfo = s->db,
                               .bus = p->bus,
                               .metrics = p->metrics,
-                              .db_answer_ms = (int)s->db_answer_s * 1000};
+                              .db_answer_ms = (int)s->db_answer_s * 1000,
+                              .events_split_from = (int)s->events_split_from};
     httpd_config_t http = {.port = (int)s->port,
                            .threads = (int)s->threads,
                            .max_body = (size_t)s->max_body,
@@ -210,8 +221,14 @@ int main(void)
     }
     log_started(&s);
 
-    while (!signals_stop_requested())
-        signals_sleep_ms(1000);
+    /* Batches of events a killed intake stored and never applied: all of
+     * them now, then every sweep those a minute old (younger ones are most
+     * likely being applied by the request that stored them). */
+    eventparts_recover(p.sweep_db, 0, RECOVER_BATCHES);
+    while (!signals_stop_requested()) {
+        signals_sleep_ms((int)s.sweep_ms);
+        eventparts_recover(p.sweep_db, RECOVER_AFTER_S, RECOVER_BATCHES);
+    }
 
     log_info("stopping");
     parts_stop(&p);

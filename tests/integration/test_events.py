@@ -84,6 +84,9 @@ class EventsTest(harness.LindungTestCase):
         super().setUp()
         self.stack.migrate()
         self.stack.import_programs()
+        # every batch of two events or more in two parts, applied at once
+        # on two sessions (035), so that each test here goes through them
+        self.stack.env["LINDUNG_EVENTS_SPLIT_FROM"] = "2"
         self.base = 0
 
     # -- helpers
@@ -421,20 +424,15 @@ class EventsTest(harness.LindungTestCase):
 
     def test_kill_intake_mid_batch_applies_each_event_once(self) -> None:
         s = self.stack
-        # Big enough to be killed mid-statement, small enough that on a busy
-        # 2-core machine the orphaned statement (which PostgreSQL finishes and
-        # then rolls back) and the retry that waits for it both fit the
-        # retry's 120 s: with 10,000 events they once took 69 s and more.
+        # Big enough to be killed while its parts are being applied, small
+        # enough that on a busy 2-core machine the orphaned statements (which
+        # PostgreSQL finishes and then rolls back) and what waits for them
+        # fit the retry's 120 s.
         n = 4000
         people = self.enrol(ADD, VILLAGE_A, n, start=month_add(THIS_MONTH, -1))
         s.start_daemons("intake")
         key = s.create_key("admin")
-        today = jakarta_today().isoformat()
-        events = [{"kind": "death" if i % 2 else "left", "nik": nik, "date": today,
-                   "reason": "pindah kerja"} for i, (_, nik) in enumerate(people)]
-        for e in events:
-            if e["kind"] == "death":
-                del e["reason"]
+        events = self.deaths_and_departures(people)
         answers: list = []
 
         def send() -> None:
@@ -445,32 +443,81 @@ class EventsTest(harness.LindungTestCase):
 
         t = threading.Thread(target=send)
         t.start()
-        # kill while PostgreSQL is applying the batch for intake
+        # kill while PostgreSQL is applying the stored batch's parts for intake
         harness.wait_until(lambda: self.sql(
             "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
             "AND pid <> pg_backend_pid() "
-            "AND query LIKE '%participant_events_receive(%'")[0][0] != "0", timeout=60)
+            "AND query LIKE '%participant_events_apply(%'")[0][0] != "0", timeout=60)
         s.intake.kill(signal.SIGKILL)
         t.join(130)
         self.assertEqual(len(answers), 1)
         self.assertNotIsInstance(answers[0], harness.Response,
                                  "intake answered before it was killed")
+        # stored, in two parts, and not applied: the kill came first
+        self.assertEqual(self.sql("SELECT parts, event_count FROM event_batches"),
+                         [("2", str(n))])
         s.intake.start()
-        # retry until answered: the first try either committed (a replay) or
-        # left nothing (applied now)
+        # intake's start applies what is pending (or the retry does, whichever
+        # locks the parts first); the retry answers once all is applied
         r = harness.wait_until(lambda: (lambda x: x if x.status in (200, 201) else None)(
             self.post_batch(key, events, idem="big-1", timeout=120)), timeout=120)
+        self.assertEqual(r.status, 200, r.body)
         self.assertEqual(r.body["counts"], {"total": n, "applied": n, "refused": 0})
+        self.assert_applied_once(n)
+        again = self.post_batch(key, events, idem="big-1", timeout=120)
+        self.assertEqual(again.status, 200)
+
+    def test_a_stored_batch_is_applied_on_start(self) -> None:
+        """A batch stored and never applied (intake killed between the two
+        steps of 035) is applied by intake's start, without any retry."""
+        s = self.stack
+        n = 50
+        people = self.enrol(ADD, VILLAGE_A, n, start=month_add(THIS_MONTH, -1))
+        key = s.create_key("admin", name="lost-batch")
+        key_id = self.sql("SELECT id FROM api_keys WHERE name = 'lost-batch'")[0][0]
+        events = self.deaths_and_departures(people)
+        stored = [dict(e, idx=i) for i, e in enumerate(events)]
+        # the first step alone, as intake runs it, the way a kill leaves it
         self.assertEqual(self.sql(
-            "SELECT count(*), count(DISTINCT nik), count(DISTINCT batch_id) "
-            "FROM participant_events"), [(str(n), str(n), "1")])
+            "SELECT outcome, parts FROM participant_events_store(gen_random_uuid(), "
+            f"'{key_id}', 'lost-1', 'print', NULL, 'admin', NULL, "
+            f"'{json.dumps(stored)}'::jsonb, 2)"), [("stored", "2")])
+        self.assertEqual(self.sql(
+            "SELECT pending_parts, (SELECT count(*) FROM participant_events "
+            "WHERE result IS NULL) FROM event_batches"), [("2", str(n))])
+        self.assertEqual(self.sql("SELECT count(*) FROM enrolments WHERE status = 'ended'"),
+                         [("0",)])
+        s.start_daemons("intake")
+        harness.wait_until(lambda: self.sql(
+            "SELECT pending_parts FROM event_batches")[0][0] == "0", timeout=30)
+        self.assert_applied_once(n)
+        self.assertIn("events.recovered", s.intake.log_text())
+        # the same key with other events is a conflict, as for any stored batch
+        r = self.post_batch(key, events[:1], idem="lost-1")
+        self.assertEqual(r.status, 409, r.body)
+
+    # -- helpers of the two tests above
+
+    @staticmethod
+    def deaths_and_departures(people: list) -> list[dict]:
+        today = jakarta_today().isoformat()
+        return [{"kind": "death", "nik": nik, "date": today} if i % 2 else
+                {"kind": "left", "nik": nik, "date": today, "reason": "pindah kerja"}
+                for i, (_, nik) in enumerate(people)]
+
+    def assert_applied_once(self, n: int) -> None:
+        self.assertEqual(self.sql(
+            "SELECT count(*), count(DISTINCT nik), count(DISTINCT batch_id), "
+            "count(*) FILTER (WHERE result = 'applied') FROM participant_events"),
+            [(str(n), str(n), "1", str(n))])
         self.assertEqual(self.sql(
             "SELECT end_reason, count(*) FROM enrolments GROUP BY 1 ORDER BY 1"),
             [("death", str(n // 2)), ("left", str(n // 2))])
         self.assertEqual(self.sql("SELECT count(*) FROM participants "
                                   "WHERE deceased_on IS NOT NULL"), [(str(n // 2),)])
-        again = self.post_batch(key, events, idem="big-1", timeout=120)
-        self.assertEqual(again.status, 200)
+        self.assertEqual(self.sql("SELECT count(*), count(DISTINCT nik) FROM claims "
+                                  "WHERE kind = 'JKM'"), [(str(n // 2), str(n // 2))])
+        self.assertEqual(self.sql("SELECT pending_parts FROM event_batches"), [("0",)])
 
 
 if __name__ == "__main__":

@@ -313,8 +313,9 @@ class Roles(harness.LindungTestCase):
                     "VALUES (gen_random_uuid(), 1, '16.12.01.2001', 0)",
                     "UPDATE applicants SET nik = nik",
                     "UPDATE participants SET deceased_on = NULL",
-                    "SELECT * FROM participant_events_receive(gen_random_uuid(), NULL, NULL, "
-                    "'', NULL, 'admin', '', '[]')",
+                    "SELECT * FROM participant_events_store(gen_random_uuid(), NULL, NULL, "
+                    "'', NULL, 'admin', '', '[]', 2)",
+                    "SELECT participant_events_apply(gen_random_uuid(), 0::smallint)",
                     "CREATE TABLE verify_was_here (x int)"):
             with self.subTest(sql=sql):
                 self.assert_denied("verify", sql)
@@ -507,8 +508,8 @@ class Roles(harness.LindungTestCase):
         self.assertEqual(c.psql(
             "SELECT has_table_privilege('lindung_intake', 'submissions', 'INSERT'), "
             "has_table_privilege('lindung_intake', 'enrolments', 'UPDATE'), "
-            "has_function_privilege('lindung_intake', 'participant_events_receive(uuid, uuid, "
-            "text, text, text, text, text, jsonb)', 'EXECUTE'), "
+            "has_function_privilege('lindung_intake', 'participant_events_apply(uuid, "
+            "smallint)', 'EXECUTE'), "
             "(SELECT pg_get_userbyid(proowner) FROM pg_proc "
             "WHERE proname = 'accrual_part_load')", dbname="lindung_new"),
             [("t", "f", "t", "lindung_admin")])

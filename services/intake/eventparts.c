@@ -1,0 +1,103 @@
+/* eventparts: a stored batch of life events applied part by part, the two
+ * parts of a big batch at once on two sessions (eventparts.h). Why two
+ * sessions and not one: PostgreSQL runs one statement on one core, and the
+ * events' ends, claims and results are row work that two backends share out
+ * almost evenly (docs/benchmarks.md, "Life events"). The rules live in
+ * participant_events_apply (035); this file only decides where it runs. */
+#include "eventparts.h"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "log.h"
+
+static const char *SQL_APPLY = "SELECT participant_events_apply($1::uuid, $2::smallint)";
+static const char *SQL_PENDING =
+    "SELECT id, parts FROM event_batches "
+    "WHERE pending_parts > 0 AND received_at <= now() - make_interval(secs => $1::int) "
+    "ORDER BY received_at LIMIT $2::int";
+
+/* One part applied on `db`; a deadlock (with another batch about the same
+ * people, or a correction) is tried once more, as PostgreSQL rolled it back. */
+static bool apply_part(db_t *db, const char *batch_id, int part)
+{
+    char p[12];
+    snprintf(p, sizeof p, "%d", part);
+    const char *params[] = {batch_id, p};
+    for (int attempt = 0; attempt < 2; attempt++) {
+        PGresult *r = db_exec(db, SQL_APPLY, 2, params);
+        bool ok = db_ok(r);
+        bool deadlock = !ok && r && strcmp(db_sqlstate(r), "40P01") == 0;
+        PQclear(r);
+        if (ok)
+            return true;
+        if (!deadlock)
+            break;
+    }
+    log_warn("events.apply_failed", "batch_id", batch_id, "part", p, "detail",
+             db_error(db));
+    return false;
+}
+
+/* The second part, on its own session and thread. */
+typedef struct {
+    db_t *db;
+    const char *batch_id;
+    bool ok;
+} helper_t;
+
+static void *helper_run(void *arg)
+{
+    helper_t *h = arg;
+    h->ok = apply_part(h->db, h->batch_id, 1);
+    return NULL;
+}
+
+int eventparts_apply(db_t *db, const char *batch_id, int parts, int answer_ms)
+{
+    if (parts < 2)
+        return apply_part(db, batch_id, 0) ? 0 : -1;
+    helper_t h = {.db = db_new(db_conninfo(db)), .batch_id = batch_id};
+    pthread_t thread;
+    bool started = false;
+    if (h.db) {
+        db_set_answer_timeout(h.db, answer_ms);
+        started = pthread_create(&thread, NULL, helper_run, &h) == 0;
+    }
+    bool ok = apply_part(db, batch_id, 0);
+    if (started)
+        pthread_join(thread, NULL);
+    db_destroy(&h.db);
+    /* the second session failed or never was: its part, if still
+     * pending, on this one (a no-op when the helper did apply it) */
+    if (!started || !h.ok)
+        ok = apply_part(db, batch_id, 1) && ok;
+    return ok ? 0 : -1;
+}
+
+int eventparts_recover(db_t *db, int older_s, int limit)
+{
+    char older[16], max[16];
+    snprintf(older, sizeof older, "%d", older_s);
+    snprintf(max, sizeof max, "%d", limit);
+    const char *params[] = {older, max};
+    PGresult *r = db_exec_read(db, SQL_PENDING, 2, params);
+    if (!db_ok(r)) {
+        PQclear(r);
+        return -1;
+    }
+    int done = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *batch_id = PQgetvalue(r, i, 0);
+        int parts = atoi(PQgetvalue(r, i, 1));
+        bool ok = true;
+        for (int part = 0; part < parts; part++)
+            ok = apply_part(db, batch_id, part) && ok;
+        if (ok) {
+            log_info("events.recovered", "batch_id", batch_id);
+            done++;
+        }
+    }
+    PQclear(r);
+    return done;
+}

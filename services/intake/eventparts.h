@@ -1,0 +1,27 @@
+/* eventparts: applying a stored batch of life events, part by part
+ * (035_events_in_parts.sql). A big batch is stored in two parts; each is
+ * applied by participant_events_apply in its own transaction, the two at
+ * once on two sessions (two PostgreSQL backends, two cores), so that the
+ * batch is applied in about the time of its bigger half. Also the recovery
+ * of batches stored and not applied (intake killed between the two steps).
+ * Not the HTTP side (events.c) nor the rules (the SQL). */
+#ifndef LINDUNG_EVENTPARTS_H
+#define LINDUNG_EVENTPARTS_H
+#include "db.h"
+
+/* Apply every part of batch `batch_id` (a uuid) split in `parts` (1 or 2):
+ * part 0 on `db`, part 1 on a second session to the same database (each
+ * statement's answer awaited at most answer_ms, 0 for as long as it takes)
+ * at the same time, or after part 0 on `db` when a second session cannot be
+ * had. A part already applied is a no-op, so a retry and a recovery may both
+ * call this. 0 when every part is applied; -1 when one could not be (the
+ * session lost or a statement failed: its events stay stored and pending,
+ * and db tells why). */
+int eventparts_apply(db_t *db, const char *batch_id, int parts, int answer_ms);
+
+/* Apply the batches stored at least older_s seconds ago that still have
+ * parts pending, oldest first, at most `limit` of them, on `db` alone.
+ * Returns how many batches it finished, or -1 when the database could not
+ * be asked. For intake's start (older_s 0) and its sweep. */
+int eventparts_recover(db_t *db, int older_s, int limit);
+#endif
