@@ -21,7 +21,7 @@ typedef struct {
     bus_t *bus; /* submission.received goes here */
     metrics_t *metrics;
     int db_answer_ms; /* LINDUNG_DB_ANSWER_TIMEOUT_S: a statement's answer, at most */
-    int events_split_from; /* LINDUNG_EVENTS_SPLIT_FROM: a batch this big applies in two parts */
+    int events_split_from; /* LINDUNG_EVENTS_SPLIT_FROM: applied in two parts from here */
 } route_ctx_t;
 
 /* What api_admit learnt of a request's key from its head, for the handler
