@@ -545,10 +545,11 @@ static void count_results(metrics_t *m, const PGresult *r)
 static void answer_pending(db_t *db, http_response_t *res, const char *batch_id)
 {
     log_warn("events.pending", "batch_id", batch_id, "detail", db_error(db));
-    http_response_error(res, 503, "DATABASE_UNAVAILABLE",
-                        "the events are stored but not all applied yet; they will be "
-                        "applied: retry with the same Idempotency-Key to read the results",
-                        NULL);
+    http_response_error(
+        res, 503, "DATABASE_UNAVAILABLE",
+        "the events are stored but not all applied yet; they will be "
+        "applied: retry with the same Idempotency-Key to read the results",
+        NULL);
 }
 
 /* Steps two and three for a stored batch (new, or a retry's). */

@@ -75,7 +75,8 @@ static int read_settings(settings_t *s)
                    sizeof err) ||
         config_int("LINDUNG_EVENTS_SPLIT_FROM", 1000, 2, 1000000, &s->events_split_from,
                    err, sizeof err) ||
-        config_int("LINDUNG_SWEEP_MS", 5000, 10, 3600000, &s->sweep_ms, err, sizeof err)) {
+        config_int("LINDUNG_SWEEP_MS", 5000, 10, 3600000, &s->sweep_ms, err,
+                   sizeof err)) {
         log_error("config.invalid", "detail", err);
         return -1;
     }
