@@ -1364,23 +1364,6 @@ BEGIN
 END $$;
 
 --
--- Name: participant_events_part(text, text, integer); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.participant_events_part(p_kind text, p_nik text, p_parts integer) RETURNS smallint
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $$
-    SELECT CASE WHEN p_parts <= 1 OR p_kind = 'moved' THEN 0
-                ELSE (hashtext(p_nik) & 2147483647) % p_parts END::smallint
-$$;
-
---
--- Name: FUNCTION participant_events_part(p_kind text, p_nik text, p_parts integer); Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON FUNCTION public.participant_events_part(p_kind text, p_nik text, p_parts integer) IS 'The part of a batch that applies an event: moves 0 (quota locks in one backend), deaths and departures by a hash of the NIK (035).';
-
---
 -- Name: participant_events_results(uuid, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1425,9 +1408,7 @@ BEGIN
     END IF;
     INSERT INTO event_batches (id, api_key_id, idempotency_key, body_hash, event_count,
                                request_id, parts, pending_parts, scope_kind, scope_code)
-    SELECT p_batch, p_key, p_idem, hash, n, p_request, split,
-           count(DISTINCT participant_events_part(x.kind, x.nik, split)), p_kind, p_code
-    FROM jsonb_to_recordset(p_events) AS x(kind text, nik text)
+    VALUES (p_batch, p_key, p_idem, hash, n, p_request, split, split, p_kind, p_code)
     ON CONFLICT (api_key_id, idempotency_key) WHERE idempotency_key IS NOT NULL
     DO NOTHING RETURNING id INTO inserted;
     IF inserted IS NULL THEN
@@ -1436,14 +1417,29 @@ BEGIN
             p_request, p_kind, p_code, p_events, p_split_from);
         RETURN;
     END IF;
+    -- The parts: in the order moves first, then by NIK, the first half is
+    -- part 0 and the rest part 1 (every move in part 0, however many). By
+    -- NIK rather than at random: NIKs begin with the region code, so each
+    -- part's people, and often their enrolments, are near each other on
+    -- disk, and the two backends seldom write the same pages. Stored part by
+    -- part for the same reason.
     INSERT INTO participant_events (batch_id, idx, kind, nik, event_date, month, reference,
                                     to_village, reason, api_key_id, part)
     SELECT p_batch, x.idx, x.kind, x.nik, x.date, date_trunc('month', x.date)::date,
            x.reference, x.to_village, x.reason, p_key,
-           participant_events_part(x.kind, x.nik, split)
-    FROM jsonb_to_recordset(p_events) AS x(idx int, kind text, nik text, date date,
-                                           reference text, to_village text, reason text)
-    ORDER BY x.idx;
+           CASE WHEN split = 1 OR x.kind = 'moved' OR x.rank <= n / 2 THEN 0 ELSE 1 END
+    FROM (SELECT y.*, row_number() OVER (ORDER BY y.kind = 'moved' DESC, y.nik) AS rank
+          FROM jsonb_to_recordset(p_events) AS y(idx int, kind text, nik text, date date,
+                                                 reference text, to_village text,
+                                                 reason text)) x
+    ORDER BY x.rank;
+    IF split > 1 THEN
+        -- a batch of moves alone is all part 0
+        UPDATE event_batches b SET pending_parts =
+            (SELECT count(DISTINCT pe.part) FROM participant_events pe
+             WHERE pe.batch_id = p_batch)
+        WHERE b.id = p_batch;
+    END IF;
     RETURN QUERY SELECT 'stored'::text, p_batch, NULL::int, split;
 END $$;
 
@@ -4435,7 +4431,7 @@ COMMENT ON COLUMN public.participant_events.corrected_by IS 'Who corrected it.';
 -- Name: COLUMN participant_events.part; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.participant_events.part IS 'Which part of its batch applies it (035): moves 0, others by a hash of the NIK.';
+COMMENT ON COLUMN public.participant_events.part IS 'Which part of its batch applies it (035): moves and the first half by NIK 0, the rest 1.';
 
 --
 -- Name: participant_events_id_seq; Type: SEQUENCE; Schema: public; Owner: -
@@ -6335,12 +6331,6 @@ REVOKE ALL ON FUNCTION public.participant_events_end(p_batch uuid, p_part smalli
 --
 
 REVOKE ALL ON FUNCTION public.participant_events_moves(p_batch uuid, p_kind text, p_code text, p_source text) FROM PUBLIC;
-
---
--- Name: FUNCTION participant_events_part(p_kind text, p_nik text, p_parts integer); Type: ACL; Schema: public; Owner: -
---
-
-REVOKE ALL ON FUNCTION public.participant_events_part(p_kind text, p_nik text, p_parts integer) FROM PUBLIC;
 
 --
 -- Name: FUNCTION participant_events_results(p_batch uuid, p_outcome text); Type: ACL; Schema: public; Owner: -
