@@ -291,13 +291,19 @@ static const char *SQL_ACCRUE =
  * ends), judged per person. Before month $1 is accrued: an enrolment whose
  * own lines of the three previous months are all unpaid past their due date
  * ($2 is today in Jakarta) ends with end_month = $1 - 1 month, the last of
- * the three grace months, so a fourth unpaid month is never billed. A line
- * counts only when its document was issued on time (by the 15th of its
- * month): a month billed late cannot lapse anyone. A line is unpaid while
- * what payments allocated to it is less than its net charge (the line plus
- * its corrections): someone else's unpaid or disputed line on the same
- * invoice never lapses a person. An enrolment with a line at or after $1 is
- * left alone (a re-run of an old month must not end someone in the past).
+ * the three grace months, so a fourth unpaid month is never billed; any
+ * later enrolment of the person (next year's renewal, already accepted) is
+ * cancelled with it (lapsed, covering nothing), as a renewal queued after
+ * the lapse would never have been made. A line counts only when its
+ * document was issued on time (by the 15th of its month): a month billed
+ * late cannot lapse anyone. A line is unpaid while what payments allocated
+ * to it is less than its net charge: the line, its credits, and the extra
+ * charges on documents issued on time and past due (an increase billed
+ * late, a re-rating, is not yet owed and lapses nobody). Someone else's
+ * unpaid or disputed line on the same invoice never lapses a person. An
+ * enrolment with a line from $1 to the current month is left alone (a
+ * re-run of an old month must not end someone in the past); a line billed
+ * in advance, for a month still to come, does not protect anyone.
  * Why it is cheap when most payers pay (docs/benchmarks.md, "Lapse"):
  *   - a person's lines are all on their payer's documents, so only payers
  *     with an unpaid, on-time document in each of the three months can have
@@ -328,10 +334,14 @@ static const char *SQL_LAPSE =
     "    HAVING count(DISTINCT period) = 3"
     "), "
     "fixes AS MATERIALIZED ( "
-    "    SELECT enrolment_id, period, sum(amount) AS amount "
-    "    FROM line_adjustments "
-    "    WHERE period >= ($1::date - interval '3 months')::date AND period < $1 "
-    "    GROUP BY enrolment_id, period"
+    "    SELECT la.enrolment_id, la.period, sum(la.amount) AS amount "
+    "    FROM line_adjustments la JOIN invoices i ON i.id = la.invoice_id "
+    "    WHERE la.period >= ($1::date - interval '3 months')::date AND la.period < $1 "
+    "        AND (la.amount < 0 "
+    "             OR (i.due_date < $2::date "
+    "                 AND (i.created_at AT TIME ZONE 'Asia/Jakarta')::date "
+    "                     <= la.period + 14)) "
+    "    GROUP BY la.enrolment_id, la.period"
     "), "
     "late AS ("
     "    SELECT a.enrolment_id "
@@ -353,16 +363,31 @@ static const char *SQL_LAPSE =
     "                ELSE 0 END "
     "    GROUP BY a.enrolment_id "
     "    HAVING count(*) = 3"
+    "), "
+    "lapsed AS ("
+    "    UPDATE enrolments e "
+    "    SET status = 'ended', end_reason = 'lapsed', ended_at = now(), "
+    "        end_month = ($1::date - interval '1 month')::date "
+    "    FROM late l "
+    "    WHERE e.id = l.enrolment_id AND e.status = 'active' "
+    "        AND NOT EXISTS (SELECT 1 FROM accruals x "
+    "                        WHERE x.enrolment_id = e.id AND x.period >= $1 "
+    "                            AND x.period <= date_trunc('month', $2::date)) "
+    "    RETURNING e.id, e.nik, e.payer_code, e.end_month"
+    "), "
+    "later AS ("
+    "    UPDATE enrolments e "
+    "    SET status = 'ended', end_reason = 'lapsed', ended_at = now(), "
+    "        end_month = (e.start_month - interval '1 month')::date "
+    "    FROM lapsed l "
+    "    WHERE e.nik = l.nik AND e.status = 'active' AND e.start_month > l.end_month "
+    "    RETURNING e.id, e.nik, e.payer_code, e.end_month"
     ") "
-    "UPDATE enrolments e "
-    "SET status = 'ended', end_reason = 'lapsed', ended_at = now(), "
-    "    end_month = ($1::date - interval '1 month')::date "
-    "FROM late l "
-    "WHERE e.id = l.enrolment_id AND e.status = 'active' "
-    "    AND NOT EXISTS (SELECT 1 FROM accruals x "
-    "                    WHERE x.enrolment_id = e.id AND x.period >= $1) "
-    "RETURNING e.id, e.nik, e.payer_code, to_char(e.end_month, 'YYYY-MM')";
-enum { LA_ID, LA_NIK, LA_PAYER, LA_END_MONTH };
+    "SELECT id, nik, payer_code, to_char(end_month, 'YYYY-MM'), false FROM lapsed "
+    "UNION ALL "
+    "SELECT id, nik, payer_code, to_char(end_month, 'YYYY-MM'), true FROM later "
+    "ORDER BY 5, 1";
+enum { LA_ID, LA_NIK, LA_PAYER, LA_END_MONTH, LA_CANCELLED };
 
 /* The lapse check's people are few against all lines of three months:
  * their lines are best found through accruals_line_key. PostgreSQL's
@@ -574,8 +599,11 @@ static int lapse(db_t *db, const char *month, accrual_result_t *result, char **e
         PQclear(r);
         return -1;
     }
-    result->lapsed = PQntuples(r);
-    for (int i = 0; i < PQntuples(r) && i < LAPSE_LOG_MAX; i++)
+    int n = 0; /* the rows of lapsed enrolments come first, then their later ones */
+    while (n < PQntuples(r) && strcmp(PQgetvalue(r, n, LA_CANCELLED), "f") == 0)
+        n++;
+    result->lapsed = n;
+    for (int i = 0; i < n && i < LAPSE_LOG_MAX; i++)
         log_warn("billing.lapsed", "period", month, "enrolment_id",
                  PQgetvalue(r, i, LA_ID), "nik", PQgetvalue(r, i, LA_NIK), "payer",
                  PQgetvalue(r, i, LA_PAYER), "end_month", PQgetvalue(r, i, LA_END_MONTH),
