@@ -409,6 +409,18 @@ BEGIN
     ELSIF refused_id IS NOT NULL AND (target.id IS NULL OR refused_id > target.id) THEN
         -- the newest enrolment was refused already: this answer was applied
         RETURN QUERY SELECT 'already'::text, refused_id;
+    ELSIF refused_id IS NOT NULL
+          AND (EXISTS (SELECT 1 FROM enrolments e
+                       WHERE e.id = refused_id AND e.bpjs_refusal = p_reason
+                         AND e.bpjs_effective_month IS NOT DISTINCT FROM p_month)
+               OR NOT EXISTS (SELECT 1 FROM enrolments e, enrolments r
+                              WHERE r.id = refused_id AND e.nik = p_nik
+                                AND e.bpjs_status = 'pending'
+                                AND e.bpjs_exported_at > r.bpjs_answered_at)) THEN
+        -- an answer already applied, repeated in a later file: the person's
+        -- newer enrolment was not sent to BPJS after that refusal (or the
+        -- row is the recorded refusal itself), so this row is not about it
+        RETURN QUERY SELECT 'already'::text, refused_id;
     ELSIF target.id IS NOT NULL AND target.bpjs_status = 'pending' THEN
         -- never covered: every pending enrolment ends the month before it
         -- began, so billing credits whatever it billed for them
@@ -601,7 +613,14 @@ BEGIN
     -- here and below: the claim is on the enrolment that covered the death.
     EXECUTE $q$WITH r AS (
         UPDATE claims c SET status = 'reported', status_on = claims_today(),
-                            event_date = d.died, updated_at = now()
+                            event_date = d.died, updated_at = now(),
+                            -- the benefit in force in the month of this death (036)
+                            amount_claimed = coalesce(
+                                (SELECT cb.amount FROM claim_benefits cb
+                                 WHERE cb.kind = 'JKM'
+                                   AND cb.effective_month <= date_trunc('month', d.died)::date
+                                 ORDER BY cb.effective_month DESC LIMIT 1),
+                                c.amount_claimed)
         FROM (SELECT n.id, n.nik, n.program_id, n.village_code,
                    coalesce((SELECT pe.event_date FROM participant_events pe
                              WHERE pe.nik = n.nik AND pe.kind = 'death'
@@ -802,6 +821,23 @@ CREATE FUNCTION public.enrolment_months(p_start date, p_end date) RETURNS datera
     SELECT CASE WHEN p_end < p_start THEN 'empty'::daterange
                 ELSE daterange(p_start, p_end, '[]') END
 $$;
+
+--
+-- Name: enrolment_reachable_by_death(text, text, date, date); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.enrolment_reachable_by_death(p_status text, p_end_reason text, p_start date, p_end date) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT p_status = 'ended' AND p_end_reason IN ('moved', 'left', 'program_ended', 'lapsed')
+           AND p_end >= p_start
+$$;
+
+--
+-- Name: FUNCTION enrolment_reachable_by_death(p_status text, p_end_reason text, p_start date, p_end date); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.enrolment_reachable_by_death(p_status text, p_end_reason text, p_start date, p_end date) IS 'Whether a death reported late also shortens this ended enrolment (033, 036): ended by a move, a departure, its programme''s end or a lapse, and covering at least a month.';
 
 --
 -- Name: enrolment_transfer(text, text, text, date, text); Type: FUNCTION; Schema: public; Owner: -
@@ -1153,8 +1189,16 @@ BEGIN
         RETURN;
     END IF;
     BEGIN
+        -- as before the death: an enrolment that had already ended (moved,
+        -- left, its programme's end, a lapse) ends as it did (036); one that
+        -- was active is active again to its programme's coverage_end
         UPDATE enrolments e
-        SET status = 'active', end_month = p.coverage_end, end_reason = NULL, ended_at = NULL
+        SET status = CASE WHEN ev.prior_ends ? e.id::text THEN 'ended' ELSE 'active' END,
+            end_month = CASE WHEN ev.prior_ends ? e.id::text
+                             THEN (ev.prior_ends -> e.id::text ->> 'end_month')::date
+                             ELSE p.coverage_end END,
+            end_reason = ev.prior_ends -> e.id::text ->> 'end_reason',
+            ended_at = (ev.prior_ends -> e.id::text ->> 'ended_at')::timestamptz
         FROM programs p
         WHERE e.id = ANY (ids) AND p.id = e.program_id;
     EXCEPTION WHEN exclusion_violation THEN
@@ -1169,7 +1213,8 @@ BEGIN
     RETURN QUERY SELECT 'ok'::text,
         format('event %s corrected: deceased_on cleared%s', p_event,
                CASE WHEN cardinality(ids) > 0
-                    THEN format('; enrolment(s) %s active again', array_to_string(ids, ', '))
+                    THEN format('; enrolment(s) %s as before the death',
+                                array_to_string(ids, ', '))
                     ELSE '' END);
 END $$;
 
@@ -1266,8 +1311,23 @@ COMMENT ON FUNCTION public.participant_events_apply(p_batch uuid, p_part smallin
 CREATE FUNCTION public.participant_events_end(p_batch uuid, p_part smallint) RETURNS void
     LANGUAGE plpgsql
     AS $$
+DECLARE
+    b event_batches%ROWTYPE;
 BEGIN
-    WITH ended AS (
+    SELECT * INTO b FROM event_batches WHERE id = p_batch;
+    WITH prior AS (
+        -- read before the update below (one snapshot for the statement)
+        SELECT pe.id AS event_id,
+               jsonb_object_agg(e.id::text, jsonb_build_object(
+                   'end_month', e.end_month, 'end_reason', e.end_reason,
+                   'ended_at', e.ended_at)) AS ends
+        FROM participant_events pe
+        JOIN enrolments e ON e.nik = pe.nik
+        WHERE pe.batch_id = p_batch AND pe.part = p_part AND pe.result IS NULL
+          AND pe.kind = 'death' AND e.end_month >= pe.month
+          AND enrolment_reachable_by_death(e.status, e.end_reason, e.start_month, e.end_month)
+        GROUP BY pe.id),
+    ended AS (
         UPDATE enrolments e
         SET status = 'ended', end_reason = pe.kind, ended_at = now(),
             end_month = CASE WHEN e.start_month > pe.month
@@ -1277,11 +1337,12 @@ BEGIN
         WHERE pe.batch_id = p_batch AND pe.part = p_part AND pe.result IS NULL
           AND e.nik = pe.nik
           AND (e.end_month IS NULL OR e.end_month >= pe.month)
-          AND (e.status = 'active'
-               -- a death also reaches an enrolment that a move or a departure
-               -- ended after the death month (033)
-               OR (pe.kind = 'death' AND e.end_reason IN ('moved', 'left')
-                   AND e.end_month >= e.start_month))
+          AND ((e.status = 'active'
+                AND (pe.kind = 'death' OR b.scope_kind IS NULL
+                     OR scope_allows_village(b.scope_kind, b.scope_code, e.village_code)))
+               OR (pe.kind = 'death'
+                   AND enrolment_reachable_by_death(e.status, e.end_reason, e.start_month,
+                                                    e.end_month)))
         RETURNING pe.id AS event_id, e.id, e.start_month > pe.month AS cancelled),
     -- one row per event, so the update below is a join, not a scan per event
     per_event AS (
@@ -1291,7 +1352,7 @@ BEGIN
         FROM ended x GROUP BY x.event_id)
     UPDATE participant_events pe
     SET result = 'applied', code = 'ended', enrolment_id = v.covering,
-        cancelled_ids = v.cancelled,
+        cancelled_ids = v.cancelled, prior_ends = pr.ends,
         message = CASE WHEN v.covering IS NOT NULL
                        THEN format('enrolment %s covered to %s (%s)', v.covering,
                                    to_char(pe.month, 'YYYY-MM'), pe.kind)
@@ -1302,7 +1363,7 @@ BEGIN
                           THEN format('; later enrolment(s) %s cancelled',
                                       array_to_string(v.cancelled, ', '))
                           ELSE '' END
-    FROM per_event v
+    FROM per_event v LEFT JOIN prior pr ON pr.event_id = v.event_id
     WHERE pe.id = v.event_id;
 END $$;
 
@@ -1457,7 +1518,7 @@ CREATE FUNCTION public.participant_events_unseen(p_kind text, p_code text, p_eve
     LANGUAGE sql STABLE
     AS $$
     SELECT coalesce(array_agg(x.idx ORDER BY x.idx), '{}')
-    FROM jsonb_to_recordset(p_events) AS x(idx int, nik text, date date)
+    FROM jsonb_to_recordset(p_events) AS x(idx int, kind text, nik text, date date)
     WHERE NOT EXISTS (SELECT 1 FROM participants pa WHERE pa.nik = x.nik)
        OR NOT coalesce(
             (SELECT scope_allows_village(p_kind, p_code, e.village_code) FROM enrolments e
@@ -1470,6 +1531,14 @@ CREATE FUNCTION public.participant_events_unseen(p_kind text, p_code text, p_eve
                               AND (e.end_month IS NULL
                                    OR e.end_month >= date_trunc('month', x.date)::date)
                               AND NOT scope_allows_village(p_kind, p_code, e.village_code)))
+       OR (x.kind = 'death' AND p_kind <> 'admin' AND EXISTS (
+            SELECT 1 FROM enrolments e
+            WHERE e.nik = x.nik
+              AND (e.end_month IS NULL OR e.end_month >= date_trunc('month', x.date)::date)
+              AND (e.status = 'active'
+                   OR enrolment_reachable_by_death(e.status, e.end_reason, e.start_month,
+                                                   e.end_month))
+              AND NOT scope_allows_village(p_kind, p_code, e.village_code)))
 $$;
 
 --
@@ -4291,6 +4360,7 @@ CREATE TABLE public.participant_events (
     correction_reason text,
     corrected_by text,
     part smallint DEFAULT 0 NOT NULL,
+    prior_ends jsonb,
     CONSTRAINT participant_events_kind_check CHECK ((kind = ANY (ARRAY['death'::text, 'moved'::text, 'left'::text]))),
     CONSTRAINT participant_events_result_check CHECK ((result = ANY (ARRAY['applied'::text, 'refused'::text])))
 );
@@ -4432,6 +4502,12 @@ COMMENT ON COLUMN public.participant_events.corrected_by IS 'Who corrected it.';
 --
 
 COMMENT ON COLUMN public.participant_events.part IS 'Which part of its batch applies it (035): moves and the first half by NIK 0, the rest 1.';
+
+--
+-- Name: COLUMN participant_events.prior_ends; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.participant_events.prior_ends IS 'A death: the ends it overwrote, {enrolment id: {end_month, end_reason, ended_at}} of enrolments already ended when it shortened them; a correction restores them (036).';
 
 --
 -- Name: participant_events_id_seq; Type: SEQUENCE; Schema: public; Owner: -
@@ -6257,6 +6333,12 @@ GRANT ALL ON FUNCTION public.enrolment_months(p_start date, p_end date) TO lindu
 GRANT ALL ON FUNCTION public.enrolment_months(p_start date, p_end date) TO lindung_verify;
 GRANT ALL ON FUNCTION public.enrolment_months(p_start date, p_end date) TO lindung_billing;
 GRANT ALL ON FUNCTION public.enrolment_months(p_start date, p_end date) TO lindung_analyst;
+
+--
+-- Name: FUNCTION enrolment_reachable_by_death(p_status text, p_end_reason text, p_start date, p_end date); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.enrolment_reachable_by_death(p_status text, p_end_reason text, p_start date, p_end date) FROM PUBLIC;
 
 --
 -- Name: FUNCTION enrolment_transfer(p_nik text, p_program text, p_village text, p_month date, p_source text); Type: ACL; Schema: public; Owner: -

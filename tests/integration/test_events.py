@@ -207,7 +207,7 @@ class EventsTest(harness.LindungTestCase):
         self.assertNotIn(dead_nik, out)   # masked
         out = s.lindungctl("event", "correct", str(ev["event_id"]), "--reason",
                            "wrong NIK on the death certificate").stdout
-        self.assertIn("active again", out)
+        self.assertIn("as before the death", out)
         self.assertEqual(self.enrolment(dead), ("active", None, None))
         self.assertEqual(s.cluster.psql(claim), [("withdrawn", f"{death_month}-17")])
         self.assertIsNone(s.api("GET", f"/v1/participants/{dead_nik}", key)
