@@ -6,7 +6,11 @@ against a real PostgreSQL and intake:
     (`index`), so one correction round fixes the file: in CSV a record with
     the wrong number of fields does not hide the other records' mistakes,
     and a NIK sent twice is listed alongside the other mistakes (also when
-    the event it repeats has a mistake of its own), in JSON and in CSV.
+    the event it repeats has a mistake of its own), in JSON and in CSV;
+  - GET /v1/participants/{nik} shows the events applied to an enrolment in
+    the key's scope, and those it sent: a death that only cancelled an
+    enrolment not yet started, and a move to another village, are seen by
+    the keys of those villages; an admin key sees every event.
 
 Enrolments are made with SQL, as in test_events.py (whose small helpers are
 copied here, not imported); events go through the API.
@@ -21,6 +25,7 @@ import harness
 
 VILLAGE_A = "16.12.01.2001"      # Talang Bulang, PALI (desa)
 VILLAGE_B = "16.12.01.2002"      # Benuang, PALI (desa)
+MURA_VILLAGE = "16.05.01.2002"   # Surodadi, Musi Rawas
 ADD = "PALI-TEST-ADD"            # test fixture, no end
 
 # n people enrolled from {start}; NIK g: 161201 010180+k serial, all valid
@@ -75,6 +80,10 @@ def repeated(r: harness.Response) -> list[int]:
                   if d["field"] == "nik" and REPEATED in d["message"])
 
 
+def event_ids(doc: dict) -> list[int]:
+    return [e["event_id"] for e in doc["events"]]
+
+
 class EventsInputTest(harness.LindungTestCase):
 
     def setUp(self) -> None:
@@ -109,6 +118,11 @@ class EventsInputTest(harness.LindungTestCase):
     def post_csv(self, key: str, csv: str) -> harness.Response:
         return self.stack.api("POST", "/v1/events", key,
                               headers={"Content-Type": "text/csv"}, data=csv)
+
+    def read(self, key: str, nik: str) -> dict:
+        r = self.stack.api("GET", f"/v1/participants/{nik}", key)
+        self.assertEqual(r.status, 200, r)
+        return r.body
 
     # -- tests
     def test_422_lists_every_mistake_in_one_round(self) -> None:
@@ -153,6 +167,47 @@ class EventsInputTest(harness.LindungTestCase):
         r = self.post_batch(key, fixed)
         self.assertEqual(r.status, 201, r)
         self.assertEqual([e["result"] for e in r.body["events"]], ["applied"] * 3)
+
+    def test_participant_read_shows_events_of_the_scope(self) -> None:
+        s = self.stack
+        nxt = month_add(THIS_MONTH, 1)
+        (later, dead), = self.enrol(ADD, VILLAGE_A, 1, start=nxt)
+        (_, mover), = self.enrol(ADD, VILLAGE_A, 1)
+        s.start_daemons("intake")
+        regency = s.create_key("regency:16.12")
+        village_a = s.create_key(f"village:{VILLAGE_A}")
+        village_b = s.create_key(f"village:{VILLAGE_B}")
+        admin = s.create_key("admin")
+        today = jakarta_today().isoformat()
+        # a death that only cancels the enrolment accepted from next month:
+        # the event applied to no enrolment that covers it
+        r = self.post_event(regency, dead, {"kind": "death", "date": today,
+                                            "reference": "AKTA-1"})
+        self.assertEqual(r.status, 201, r)
+        death = r.body["events"][0]
+        self.assertEqual((death["result"], death["enrolment_id"]), ("applied", None), r)
+        self.assertEqual(self.sql(f"SELECT cancelled_ids::text FROM participant_events "
+                                  f"WHERE id = {death['event_id']}"), [(f"{{{later}}}",)])
+        # a refused event (the person is dead already), sent by the village
+        r = self.post_event(village_a, dead, {"kind": "left", "date": today, "reason": "x"})
+        self.assertEqual((r.status, r.body["events"][0]["result"]), (201, "refused"), r)
+        refused = r.body["events"][0]
+        self.assertEqual(event_ids(self.read(village_a, dead)),
+                         [death["event_id"], refused["event_id"]])
+        self.assertEqual(event_ids(self.read(regency, dead)), [death["event_id"]])
+        self.assertEqual(event_ids(self.read(admin, dead)),
+                         [death["event_id"], refused["event_id"]])
+        # a move to village B: B's key sees it with the enrolment it continues in
+        r = self.post_event(regency, mover, {"kind": "moved", "date": today,
+                                             "to_village": VILLAGE_B})
+        self.assertEqual(r.status, 201, r)
+        moved = r.body["events"][0]
+        self.assertIsNotNone(moved["new_enrolment_id"], r)
+        for key in (village_a, village_b, regency, admin):
+            self.assertEqual(event_ids(self.read(key, mover)), [moved["event_id"]])
+        # a key of neither village: the person is unknown to it
+        other = s.create_key(f"village:{MURA_VILLAGE}")
+        self.assertEqual(s.api("GET", f"/v1/participants/{dead}", other).status, 404)
 
 
 if __name__ == "__main__":
