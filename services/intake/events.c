@@ -145,9 +145,11 @@ static void check_kind_fields(const cJSON *ev, const char *kind, int index, cJSO
 }
 
 /* One event: every problem to `errors`; when there is none, the normalised
- * copy (with "idx") to `list`. path_nik: the NIK of the per-person route. */
+ * copy (with "idx") to `list`, else, when its NIK parsed, to `rejected`
+ * (so that a repeated NIK is listed with the event's other problems, not
+ * only once they are fixed). path_nik: the NIK of the per-person route. */
 static void check_event(const cJSON *ev, int index, const char *path_nik, cJSON *errors,
-                        cJSON *list)
+                        cJSON *list, cJSON *rejected)
 {
     if (!cJSON_IsObject(ev)) {
         fields_add_index_error(errors, "events", index, "must be an object");
@@ -183,9 +185,13 @@ static void check_event(const cJSON *ev, int index, const char *path_nik, cJSON 
         put_text(out, "date", date, errors);
     if (kind && known_kind(kind))
         check_kind_fields(ev, kind, index, errors, out);
-    if (fields_error_count(errors) != before)
+    cJSON *to = list;
+    if (fields_error_count(errors) != before) /* "idx" too: by_nik reads both */
+        to = cJSON_GetObjectItem(out, "nik") && cJSON_GetObjectItem(out, "idx") ? rejected
+                                                                                : NULL;
+    if (!to)
         cJSON_Delete(out);
-    else if (!pgjson_append(list, out))
+    else if (!pgjson_append(to, out))
         fields_no_memory(errors);
 }
 
@@ -201,10 +207,12 @@ static int by_nik(const void *a, const void *b)
 }
 
 /* One event per person per request: the events of one request are applied
- * together, set-based, so two about one person would have no order. */
-static void check_one_per_person(const cJSON *list, cJSON *errors)
+ * together, set-based, so two about one person would have no order. Looks
+ * at the valid events (`list`) and at those refused for another problem
+ * whose NIK parsed (`rejected`): every repeat is listed in one answer. */
+static void check_one_per_person(const cJSON *list, const cJSON *rejected, cJSON *errors)
 {
-    int n = cJSON_GetArraySize(list);
+    int n = cJSON_GetArraySize(list) + cJSON_GetArraySize(rejected);
     if (n < 2)
         return;
     const cJSON **sorted = malloc(sizeof *sorted * (size_t)n);
@@ -215,6 +223,7 @@ static void check_one_per_person(const cJSON *list, cJSON *errors)
     int i = 0;
     const cJSON *ev;
     cJSON_ArrayForEach(ev, list) sorted[i++] = ev;
+    cJSON_ArrayForEach(ev, rejected) sorted[i++] = ev;
     qsort(sorted, (size_t)n, sizeof *sorted, by_nik);
     for (i = 1; i < n; i++)
         if (strcmp(cJSON_GetObjectItem(sorted[i - 1], "nik")->valuestring,
@@ -226,8 +235,11 @@ static void check_one_per_person(const cJSON *list, cJSON *errors)
     free(sorted);
 }
 
-static events_parse_t check_list(const cJSON *events, const char *path_nik, cJSON *errors,
-                                 cJSON *list)
+/* Every event of `events` checked, then one per person across them all.
+ * csv: a record of the wrong width is null here, its problem listed
+ * already (csv_event); in JSON a null is an event that is not an object. */
+static events_parse_t check_list(const cJSON *events, const char *path_nik, bool csv,
+                                 cJSON *errors, cJSON *list)
 {
     if (!cJSON_IsArray(events)) {
         fields_add_index_error(errors, "events", -1,
@@ -241,10 +253,15 @@ static events_parse_t check_list(const cJSON *events, const char *path_nik, cJSO
                                  : "must list at least one event");
         return EVENTS_PARSE_INVALID;
     }
+    cJSON *rejected = cJSON_CreateArray();
+    if (!rejected)
+        fields_no_memory(errors);
     int i = 0;
-    const cJSON *ev;
-    cJSON_ArrayForEach(ev, events) check_event(ev, i++, path_nik, errors, list);
-    check_one_per_person(list, errors);
+    for (const cJSON *ev = events->child; ev; ev = ev->next, i++)
+        if (!(csv && cJSON_IsNull(ev)))
+            check_event(ev, i, path_nik, errors, list, rejected);
+    check_one_per_person(list, rejected, errors);
+    cJSON_Delete(rejected);
     return fields_error_count(errors) ? EVENTS_PARSE_INVALID : EVENTS_PARSE_OK;
 }
 
@@ -264,15 +281,15 @@ static events_parse_t parse_json(const char *body, size_t len, const char *path_
     if (path_nik) {
         cJSON *one = cJSON_CreateArray();
         if (one && cJSON_AddItemReferenceToArray(one, doc)) {
-            rc = check_list(one, path_nik, errors, list);
+            rc = check_list(one, path_nik, false, errors, list);
         } else {
             fields_no_memory(errors);
             rc = EVENTS_PARSE_INVALID;
         }
         cJSON_Delete(one);
     } else {
-        rc = check_list(cJSON_GetObjectItemCaseSensitive(doc, "events"), NULL, errors,
-                        list);
+        rc = check_list(cJSON_GetObjectItemCaseSensitive(doc, "events"), NULL, false,
+                        errors, list);
     }
     cJSON_Delete(doc);
     return rc;
@@ -424,8 +441,10 @@ static events_parse_t parse_csv(const char *body, size_t len, cJSON *errors, cJS
             if (!pgjson_append(events, ev ? ev : cJSON_CreateNull()))
                 fields_no_memory(errors);
         }
-        if (fields_error_count(errors) == 0)
-            rc = check_list(events, NULL, errors, list);
+        /* the other records too, whatever the width of some: one answer
+         * lists every mistake (docs/lifecycle.md) */
+        if (events)
+            rc = check_list(events, NULL, true, errors, list);
         cJSON_Delete(events);
     }
     cJSON_Delete(r.rows);

@@ -21,18 +21,23 @@ static const char *SQL_PARTICIPANT =
     "WHERE nik = $1";
 enum { P_NIK, P_NAME, P_BIRTH_DATE, P_SEX, P_DECEASED_ON };
 
-/* The person's life events (017_life_events.sql) with the village of the
- * enrolment each applied to, so a scoped key sees only its own (and those
- * it sent itself, refused ones included). */
+/* The person's life events (017_life_events.sql) with the villages of every
+ * enrolment each applied to: the one it ended, those it cancelled (a death
+ * before the enrolment's first month has no enrolment_id, only
+ * cancelled_ids) and a move's continuation. So a scoped key sees those of
+ * its villages (and those it sent itself, refused ones included). */
 static const char *SQL_PARTICIPANT_EVENTS =
     "SELECT pe.id, pe.kind, to_char(pe.event_date, 'YYYY-MM-DD'), pe.reference, "
     "    pe.to_village, pe.reason, pe.result, pe.code, pe.message, pe.enrolment_id, "
     "    pe.new_enrolment_id, "
     "    to_char(pe.received_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
     "    to_char(pe.corrected_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-    "    pe.correction_reason, coalesce(e.village_code, ''), pe.api_key_id::text = $2 "
+    "    pe.correction_reason, "
+    "    coalesce((SELECT string_agg(DISTINCT e.village_code, ',') FROM enrolments e "
+    "              WHERE e.id = ANY (pe.cancelled_ids || pe.enrolment_id "
+    "                  || pe.new_enrolment_id)), ''), "
+    "    pe.api_key_id::text = $2 "
     "FROM participant_events pe "
-    "LEFT JOIN enrolments e ON e.id = pe.enrolment_id "
     "WHERE pe.nik = $1 "
     "ORDER BY pe.id";
 enum {
@@ -50,8 +55,8 @@ enum {
     EV_RECEIVED_AT,
     EV_CORRECTED_AT,
     EV_CORRECTION_REASON,
-    EV_VILLAGE, /* the enrolment's, '' when none */
-    EV_OWN      /* sent by this key */
+    EV_VILLAGES, /* of the enrolments it applied to, comma-separated; '' when none */
+    EV_OWN       /* sent by this key */
 };
 
 static const char *SQL_PARTICIPANT_ENROLMENTS =
@@ -227,9 +232,28 @@ static cJSON *event_json(const PGresult *r, int i)
                pgjson_add_text(o, "correction_reason", r, i, EV_CORRECTION_REASON));
 }
 
+/* Did the event apply to an enrolment in the scope? `villages`: their
+ * village codes, comma-separated (EV_VILLAGES). */
+static bool event_in_scope(const scope_t *scope, const char *villages)
+{
+    char village[32];
+    for (const char *p = villages; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n < sizeof village) {
+            memcpy(village, p, n);
+            village[n] = '\0';
+            if (scope_allows_village(scope, village))
+                return true;
+        }
+        p += n + (p[n] == ',');
+    }
+    return false;
+}
+
 /* The events a key may see: applied to an enrolment in its scope, or sent
- * by the key itself. NULL when the database failed or, with *no_memory
- * set, when out of memory. */
+ * by the key itself; an admin key, every one (refused ones of other keys
+ * included). NULL when the database failed or, with *no_memory set, when
+ * out of memory. */
 static cJSON *participant_events(db_t *db, const auth_t *auth, const char *nik,
                                  bool *no_memory)
 {
@@ -243,9 +267,9 @@ static cJSON *participant_events(db_t *db, const auth_t *auth, const char *nik,
     cJSON *list = cJSON_CreateArray();
     bool ok = list != NULL;
     for (int i = 0; ok && i < PQntuples(r); i++) {
-        const char *village = PQgetvalue(r, i, EV_VILLAGE);
         bool own = strcmp(PQgetvalue(r, i, EV_OWN), "t") == 0;
-        if (own || (village[0] && scope_allows_village(&auth->scope, village)))
+        if (own || auth->scope.kind == SCOPE_ADMIN ||
+            event_in_scope(&auth->scope, PQgetvalue(r, i, EV_VILLAGES)))
             ok = pgjson_append(list, event_json(r, i));
     }
     PQclear(r);
