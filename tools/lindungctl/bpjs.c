@@ -31,8 +31,11 @@
  * every one), accepted on or after $2 (a day in Asia/Jakarta, or NULL), of
  * programme $3 (or NULL); with what a registration needs. The premium is
  * the first covered month's, from accrual_premiums (the billing rule itself),
- * computed once per distinct first month. Rows are locked: the file and the
- * export mark agree even while another export runs. */
+ * computed once per distinct first month: that gives every enrolment covering
+ * the month, so each is joined on its own first month, or a person would be
+ * written once for every first month of the file, with another month's
+ * premium. Rows are locked: the file and the export mark agree even while
+ * another export runs. */
 static const char *SQL_EXPORT =
     "WITH chosen AS ("
     "    SELECT e.* "
@@ -45,7 +48,7 @@ static const char *SQL_EXPORT =
     "      AND ($3::text IS NULL OR p.code = $3) "
     "    FOR UPDATE OF e), "
     "prem AS ("
-    "    SELECT ap.enrolment_id, ap.jkk, ap.jkm "
+    "    SELECT m.start_month, ap.enrolment_id, ap.jkk, ap.jkm "
     "    FROM (SELECT DISTINCT start_month FROM chosen) m "
     "    CROSS JOIN LATERAL accrual_premiums(m.start_month) ap) "
     "SELECT c.id, c.nik, pa.name, to_char(pa.birth_date, 'YYYY-MM-DD'), pa.sex, "
@@ -63,7 +66,7 @@ static const char *SQL_EXPORT =
     "LEFT JOIN regions v ON v.code = c.village_code "
     "LEFT JOIN regions d ON d.code = left(c.village_code, 8) "
     "LEFT JOIN regions r ON r.code = left(c.village_code, 5) "
-    "LEFT JOIN prem pr ON pr.enrolment_id = c.id "
+    "LEFT JOIN prem pr ON pr.enrolment_id = c.id AND pr.start_month = c.start_month "
     "ORDER BY c.village_code, c.id";
 enum {
     EX_ID,
@@ -418,6 +421,20 @@ static void on_record(int c, void *ctx)
     r->in_record = false;
 }
 
+/* Index just past the line starting at i: LF, CRLF or a lone CR (a file
+ * saved as "CSV (Macintosh)") ends it, as in intake's csvbody.c, so that
+ * the line numbers printed are the ones an editor shows. */
+static size_t line_end(const char *s, size_t len, size_t i)
+{
+    for (; i < len; i++) {
+        if (s[i] == '\n')
+            return i + 1;
+        if (s[i] == '\r')
+            return i + 1 < len && s[i + 1] == '\n' ? i + 2 : i + 1;
+    }
+    return len;
+}
+
 static bool line_blank(const char *s, size_t len)
 {
     for (size_t i = 0; i < len; i++)
@@ -436,9 +453,11 @@ static bool read_answers(const char *body, size_t len, reader_t *r)
     csv_set_space_func(&p, no_space);
     bool ok = true;
     r->between = true;
-    for (size_t at = 0; ok && at < len;) {
-        const char *nl = memchr(body + at, '\n', len - at);
-        size_t end = nl ? (size_t)(nl - body) + 1 : len;
+    /* a spreadsheet's "CSV UTF-8" starts with a byte-order mark: not part of
+     * the first column's name */
+    size_t at = len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    while (ok && at < len) {
+        size_t end = line_end(body, len, at);
         r->line++;
         if (r->between)
             r->start_line = r->line;

@@ -6,7 +6,9 @@
  * the ones intake's /v1/claims uses. The report reads the view loss_ratio:
  * claims paid against premiums paid, in basis points rounded half up, in
  * integer arithmetic. Money is int64 rupiah, never a double except as a
- * JSON number (exact below 2^53). */
+ * JSON number (exact below 2^53). NIKs are printed masked, and NIK-like
+ * digits in free text (what happened, a step's note) too, unless --unmasked
+ * (docs/operations.md, "lindungctl for operators"). */
 #include "claims.h"
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -19,6 +21,7 @@
 #include "date.h"
 #include "db.h"
 #include "money.h"
+#include "nik.h"
 #include "period.h"
 #include "pgjson.h"
 #include "session.h"
@@ -121,16 +124,17 @@ enum { RC_REPORTED, RC_JKM_REPORTED, RC_PAID, RC_JKM_PAID };
 
 static const char *USAGE =
     "       lindungctl claims add --nik NIK --date YYYY-MM-DD --kind TEXT --amount "
-    "RUPIAH [--json]\n"
+    "RUPIAH [--unmasked] [--json]\n"
     "                  record a JKK (work accident) claim\n"
     "       lindungctl claims step ID --status filed|paid|refused --date YYYY-MM-DD\n"
-    "                  [--amount RUPIAH] [--note TEXT] [--json]\n"
+    "                  [--amount RUPIAH] [--note TEXT] [--unmasked] [--json]\n"
     "       lindungctl claims list [--status S] [--kind JKM|JKK] [--regency PP.RR] "
-    "[--json]\n"
-    "       lindungctl claims show ID [--json]\n"
+    "[--unmasked] [--json]\n"
+    "       lindungctl claims show ID [--unmasked] [--json]\n"
     "       lindungctl claims report [--regency PP.RR] [--program CODE] [--from "
     "YYYY-MM]\n"
-    "                  [--to YYYY-MM] [--json]   claims paid against premiums\n";
+    "                  [--to YYYY-MM] [--json]   claims paid against premiums\n"
+    "       NIKs, and NIK-like digits in free text, are masked unless --unmasked\n";
 
 void claims_cmd_usage(FILE *out)
 {
@@ -164,6 +168,68 @@ static const char *month_arg(const char *s, char out[11], bool *ok)
     return out;
 }
 
+/* How a claim is printed: as JSON or text, NIKs masked or not. */
+typedef struct {
+    bool json, unmasked;
+} claim_view_t;
+
+static claim_view_t claim_view(int argc, char **argv)
+{
+    return (claim_view_t){args_flag(argc, argv, "--json"),
+                          args_flag(argc, argv, "--unmasked")};
+}
+
+/* What is printed of free text: NIK-like digit runs masked unless
+ * --unmasked. A masked run (14 characters) stands for at least 12 digits,
+ * so twice the length is always room enough. NULL when out of memory. */
+static char *shown_text(const claim_view_t *v, const char *s)
+{
+    size_t cap = 2 * strlen(s) + 1;
+    char *out = malloc(cap);
+    if (out && v->unmasked)
+        memcpy(out, s, strlen(s) + 1);
+    else if (out)
+        nik_mask_text(s, out, cap);
+    return out;
+}
+
+/* What is printed of a NIK: masked ("1612******0001") unless --unmasked. */
+static void shown_nik(const claim_view_t *v, const char *nik, char out[NIK_LEN + 1])
+{
+    if (v->unmasked)
+        snprintf(out, NIK_LEN + 1, "%s", nik);
+    else
+        nik_mask(nik, out);
+}
+
+/* Replace obj's string field key by `text` (NULL: out of memory), where it
+ * stands, so that the keys keep the order of the column table. */
+static bool replace_string(cJSON *obj, const char *key, const char *text)
+{
+    cJSON *item = text ? cJSON_CreateString(text) : NULL;
+    if (item && cJSON_ReplaceItemInObjectCaseSensitive(obj, key, item))
+        return true;
+    cJSON_Delete(item);
+    return false;
+}
+
+/* A row as its column table writes it, then the NIK and the free-text
+ * field `text_key` as shown_nik and shown_text print them. */
+static cJSON *masked_row(const claim_view_t *v, const PGresult *r, int i,
+                         const pgjson_col_t *cols, size_t ncols, int nik_col,
+                         const char *text_key, int text_col)
+{
+    cJSON *o = pgjson_row(r, i, cols, ncols);
+    char nik[NIK_LEN + 1];
+    if (nik_col >= 0)
+        shown_nik(v, PQgetvalue(r, i, nik_col), nik);
+    char *text = o ? shown_text(v, PQgetvalue(r, i, text_col)) : NULL;
+    bool ok = text && (nik_col < 0 || replace_string(o, "nik", nik)) &&
+              replace_string(o, text_key, text);
+    free(text);
+    return pgjson_whole(o, ok);
+}
+
 /* ---------------------------------------------------------------- show */
 
 static const pgjson_col_t CLAIM_COLS[] = {{"id", CL_ID, PGJSON_INT},
@@ -178,17 +244,31 @@ static const pgjson_col_t CLAIM_COLS[] = {{"id", CL_ID, PGJSON_INT},
                                           {"amount_paid", CL_PAID, PGJSON_INT},
                                           {"accident_kind", CL_ACCIDENT, PGJSON_STRING}};
 
-static void claim_print_row(const PGresult *r, int i)
+static cJSON *claim_json(const PGresult *r, int i, const void *ctx)
 {
-    char claimed[MONEY_TEXT_LEN], paid[MONEY_TEXT_LEN];
+    return masked_row(ctx, r, i, CLAIM_COLS, PGJSON_NCOLS(CLAIM_COLS), CL_NIK,
+                      "accident_kind", CL_ACCIDENT);
+}
+
+/* False when out of memory (said on stderr). */
+static bool claim_print_row(const claim_view_t *v, const PGresult *r, int i)
+{
+    char claimed[MONEY_TEXT_LEN], paid[MONEY_TEXT_LEN], nik[NIK_LEN + 1];
+    char *accident = shown_text(v, PQgetvalue(r, i, CL_ACCIDENT));
+    if (!accident) {
+        fprintf(stderr, "claims: out of memory\n");
+        return false;
+    }
     money_column(r, i, CL_CLAIMED, claimed);
     money_column(r, i, CL_PAID, paid);
+    shown_nik(v, PQgetvalue(r, i, CL_NIK), nik);
     printf("%-8s %-4s %-10s %-10s %-16s %-22s %-14s %-10s %16s %16s %s\n",
            PQgetvalue(r, i, CL_ID), PQgetvalue(r, i, CL_KIND),
-           PQgetvalue(r, i, CL_STATUS), PQgetvalue(r, i, CL_STATUS_ON),
-           PQgetvalue(r, i, CL_NIK), PQgetvalue(r, i, CL_PROGRAM),
-           PQgetvalue(r, i, CL_VILLAGE), PQgetvalue(r, i, CL_EVENT), claimed, paid,
-           PQgetvalue(r, i, CL_ACCIDENT));
+           PQgetvalue(r, i, CL_STATUS), PQgetvalue(r, i, CL_STATUS_ON), nik,
+           PQgetvalue(r, i, CL_PROGRAM), PQgetvalue(r, i, CL_VILLAGE),
+           PQgetvalue(r, i, CL_EVENT), claimed, paid, accident);
+    free(accident);
+    return true;
 }
 
 static void claim_print_header(void)
@@ -204,20 +284,32 @@ static const pgjson_col_t STEP_COLS[] = {{"status", SS_STATUS, PGJSON_STRING},
                                          {"note", SS_NOTE, PGJSON_STRING},
                                          {"source", SS_SOURCE, PGJSON_STRING}};
 
-static void steps_print(const PGresult *s)
+static cJSON *step_json(const PGresult *s, int i, const void *ctx)
+{
+    return masked_row(ctx, s, i, STEP_COLS, PGJSON_NCOLS(STEP_COLS), -1, "note", SS_NOTE);
+}
+
+/* False when out of memory (said on stderr). */
+static bool steps_print(const claim_view_t *v, const PGresult *s)
 {
     printf("steps:\n");
     for (int i = 0; i < PQntuples(s); i++) {
         char amount[MONEY_TEXT_LEN];
+        char *note = shown_text(v, PQgetvalue(s, i, SS_NOTE));
+        if (!note) {
+            fprintf(stderr, "claims: out of memory\n");
+            return false;
+        }
         money_column(s, i, SS_AMOUNT, amount);
         printf("  %-10s %s %16s  %s  (%s)\n", PQgetvalue(s, i, SS_STATUS),
-               PQgetvalue(s, i, SS_DATE), amount, PQgetvalue(s, i, SS_NOTE),
-               PQgetvalue(s, i, SS_SOURCE));
+               PQgetvalue(s, i, SS_DATE), amount, note, PQgetvalue(s, i, SS_SOURCE));
+        free(note);
     }
+    return true;
 }
 
 /* One claim with its steps. */
-static int claim_show(db_t *db, const char *id, bool json)
+static int claim_show(db_t *db, const char *id, const claim_view_t *v)
 {
     static const char *SQL_ONE_WHERE = " AND c.id = $4::bigint";
     if (!id[0] || strlen(id) > 18 || strspn(id, "0123456789") != strlen(id)) {
@@ -239,15 +331,13 @@ static int claim_show(db_t *db, const char *id, bool json)
     } else if (PQntuples(r) != 1) {
         fprintf(stderr, "claims: no claim %s\n", id);
         rc = 1;
-    } else if (json) {
-        cJSON *doc = pgjson_row(r, 0, CLAIM_COLS, PGJSON_NCOLS(CLAIM_COLS));
-        rc = session_print_json(pgjson_whole(
-            doc, pgjson_put(doc, "steps",
-                            pgjson_table(s, STEP_COLS, PGJSON_NCOLS(STEP_COLS)))));
+    } else if (v->json) {
+        cJSON *doc = claim_json(r, 0, v);
+        rc = session_print_json(
+            pgjson_whole(doc, pgjson_put(doc, "steps", pgjson_rows(s, step_json, v))));
     } else {
         claim_print_header();
-        claim_print_row(r, 0);
-        steps_print(s);
+        rc = claim_print_row(v, r, 0) && steps_print(v, s) ? 0 : 1;
     }
     PQclear(r);
     PQclear(s);
@@ -271,6 +361,7 @@ static int claims_add(int argc, char **argv)
     if (!db)
         return 1;
     const char *params[] = {nik, on, kind, amount, audit_operator(), audit_invocation()};
+    claim_view_t view = claim_view(argc, argv);
     PGresult *r = db_exec(db, SQL_OPEN_JKK, 6, params);
     int rc = 1;
     if (!db_ok(r) || PQntuples(r) != 1)
@@ -278,7 +369,7 @@ static int claims_add(int argc, char **argv)
     else if (strcmp(PQgetvalue(r, 0, OJ_RESULT), "ok") != 0)
         fprintf(stderr, "claims add: refused: %s\n", PQgetvalue(r, 0, OJ_RESULT));
     else
-        rc = claim_show(db, PQgetvalue(r, 0, OJ_CLAIM), args_flag(argc, argv, "--json"));
+        rc = claim_show(db, PQgetvalue(r, 0, OJ_CLAIM), &view);
     PQclear(r);
     return rc;
 }
@@ -303,6 +394,7 @@ static int claims_step(int argc, char **argv)
         return 1;
     const char *params[] = {
         id, status, on, amount, note, audit_operator(), audit_invocation()};
+    claim_view_t view = claim_view(argc, argv);
     PGresult *r = db_exec(db, SQL_STEP, 7, params);
     int rc = 1;
     if (!db_ok(r) || PQntuples(r) != 1)
@@ -312,7 +404,7 @@ static int claims_step(int argc, char **argv)
                 PQgetvalue(r, 0, ST_RESULT),
                 PQgetisnull(r, 0, ST_STATUS) ? "unknown" : PQgetvalue(r, 0, ST_STATUS));
     else
-        rc = claim_show(db, id, args_flag(argc, argv, "--json"));
+        rc = claim_show(db, id, &view);
     PQclear(r);
     return rc;
 }
@@ -334,12 +426,13 @@ static int claims_list(int argc, char **argv)
         return 1;
     }
     int rc = 0;
-    if (args_flag(argc, argv, "--json")) {
-        rc = session_print_json(pgjson_table(r, CLAIM_COLS, PGJSON_NCOLS(CLAIM_COLS)));
+    claim_view_t view = claim_view(argc, argv);
+    if (view.json) {
+        rc = session_print_json(pgjson_rows(r, claim_json, &view));
     } else {
         claim_print_header();
-        for (int i = 0; i < PQntuples(r); i++)
-            claim_print_row(r, i);
+        for (int i = 0; rc == 0 && i < PQntuples(r); i++)
+            rc = claim_print_row(&view, r, i) ? 0 : 1;
     }
     PQclear(r);
     return rc;
@@ -456,7 +549,8 @@ static int claims_show(int argc, char **argv)
         return 1;
     }
     db_t *db = session_db();
-    return db ? claim_show(db, id, args_flag(argc, argv, "--json")) : 1;
+    claim_view_t view = claim_view(argc, argv);
+    return db ? claim_show(db, id, &view) : 1;
 }
 
 int claims_cmd_main(int argc, char **argv)

@@ -1,7 +1,9 @@
 /* event: list a person's life events and correct a death reported in
  * error. The rules live in SQL (017_life_events.sql) so the API and this
  * tool cannot disagree; this file reads arguments and prints. NIKs are
- * masked in everything printed. */
+ * masked in everything printed, and NIK-like digits in free text (a
+ * reference, a reason, a message) too, unless --unmasked (docs/operations.md,
+ * "lindungctl for operators"): a village may type a NIK anywhere. */
 #include "event.h"
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -72,12 +74,14 @@ enum { CO_RESULT, CO_MESSAGE };
 
 void event_usage(FILE *out)
 {
-    fputs("  event list NIK [--json]              a person's life events (death, moved,\n"
-          "                                       left) as reported, with results\n"
-          "  event correct EVENT_ID --reason TEXT a death reported in error: clear\n"
-          "                                       deceased_on, restore the coverage\n"
-          "                                       (billing bills it again)\n",
-          out);
+    fputs(
+        "  event list NIK [--unmasked] [--json] a person's life events (death, moved,\n"
+        "                                       left) as reported, with results\n"
+        "                                       (NIKs in them masked unless --unmasked)\n"
+        "  event correct EVENT_ID --reason TEXT a death reported in error: clear\n"
+        "                                       deceased_on, restore the coverage\n"
+        "                                       (billing bills it again)\n",
+        out);
 }
 
 static const pgjson_col_t EVENT_COLS[] = {
@@ -98,33 +102,111 @@ static const pgjson_col_t EVENT_COLS[] = {
     {"correction_reason", EV_CORRECTION_REASON, PGJSON_TEXT},
     {"corrected_by", EV_CORRECTED_BY, PGJSON_TEXT}};
 
-static cJSON *list_json(const PGresult *r, const char *deceased)
+/* The free-text columns: what people typed (a reference, a reason) or
+ * what was said back to them. */
+static const int FREE_TEXT[] = {EV_REFERENCE, EV_REASON, EV_MESSAGE, EV_CORRECTION_REASON,
+                                EV_CORRECTED_BY};
+#define N_FREE_TEXT (sizeof FREE_TEXT / sizeof FREE_TEXT[0])
+
+/* Every free-text column of row i as printed: NIK-like digit runs masked
+ * unless unmasked. A masked run (14 characters) stands for at least 12
+ * digits, so twice the length is always room enough. False when out of
+ * memory; text[] is then freed. */
+static bool shown_texts(const PGresult *r, int i, bool unmasked, char *text[N_FREE_TEXT])
+{
+    bool ok = true;
+    for (size_t t = 0; t < N_FREE_TEXT; t++) {
+        const char *s = PQgetvalue(r, i, FREE_TEXT[t]);
+        size_t cap = 2 * strlen(s) + 1;
+        text[t] = ok ? malloc(cap) : NULL;
+        if (!text[t])
+            ok = false;
+        else if (unmasked)
+            memcpy(text[t], s, strlen(s) + 1);
+        else
+            nik_mask_text(s, text[t], cap);
+    }
+    for (size_t t = 0; !ok && t < N_FREE_TEXT; t++) {
+        free(text[t]);
+        text[t] = NULL;
+    }
+    return ok;
+}
+
+static void texts_free(char *text[N_FREE_TEXT])
+{
+    for (size_t t = 0; t < N_FREE_TEXT; t++)
+        free(text[t]);
+}
+
+/* The text of column col as shown_texts made it. */
+static const char *shown(char *const text[N_FREE_TEXT], int col)
+{
+    for (size_t t = 0; t < N_FREE_TEXT; t++)
+        if (FREE_TEXT[t] == col)
+            return text[t];
+    return "";
+}
+
+/* One event as EVENT_COLS writes it, its free text replaced where it
+ * stands (the keys keep their order) by what shown_texts made. */
+static cJSON *event_json(const PGresult *r, int i, const void *ctx)
+{
+    const bool *unmasked = ctx;
+    char *text[N_FREE_TEXT];
+    if (!shown_texts(r, i, *unmasked, text))
+        return NULL;
+    cJSON *o = pgjson_row(r, i, EVENT_COLS, PGJSON_NCOLS(EVENT_COLS));
+    bool ok = o != NULL;
+    for (size_t c = 0; ok && c < PGJSON_NCOLS(EVENT_COLS); c++) {
+        for (size_t t = 0; ok && t < N_FREE_TEXT; t++) {
+            if (EVENT_COLS[c].col != FREE_TEXT[t])
+                continue;
+            cJSON *item = cJSON_CreateString(text[t]);
+            ok = item &&
+                 cJSON_ReplaceItemInObjectCaseSensitive(o, EVENT_COLS[c].key, item);
+            if (!ok)
+                cJSON_Delete(item);
+        }
+    }
+    texts_free(text);
+    return pgjson_whole(o, ok);
+}
+
+static cJSON *list_json(const PGresult *r, const char *deceased, bool unmasked)
 {
     cJSON *doc = cJSON_CreateObject();
     bool ok = doc && (deceased[0] ? cJSON_AddStringToObject(doc, "deceased_on", deceased)
                                   : cJSON_AddNullToObject(doc, "deceased_on"));
     return pgjson_whole(
-        doc, ok && pgjson_put(doc, "events",
-                              pgjson_table(r, EVENT_COLS, PGJSON_NCOLS(EVENT_COLS))));
+        doc, ok && pgjson_put(doc, "events", pgjson_rows(r, event_json, &unmasked)));
 }
 
-static void list_text(const PGresult *r, const char *masked, const char *deceased)
+/* False when out of memory (said on stderr). */
+static bool list_text(const PGresult *r, const char *shown_nik, const char *deceased,
+                      bool unmasked)
 {
-    printf("%s%s%s\n", masked, deceased[0] ? ": deceased on " : "", deceased);
+    printf("%s%s%s\n", shown_nik, deceased[0] ? ": deceased on " : "", deceased);
     for (int i = 0; i < PQntuples(r); i++) {
+        char *text[N_FREE_TEXT];
+        if (!shown_texts(r, i, unmasked, text)) {
+            fprintf(stderr, "event list: out of memory\n");
+            return false;
+        }
         printf("event %s  %s %s  %s %s: %s", PQgetvalue(r, i, EV_ID),
                PQgetvalue(r, i, EV_KIND), PQgetvalue(r, i, EV_DATE),
                PQgetvalue(r, i, EV_RESULT), PQgetvalue(r, i, EV_CODE),
-               PQgetvalue(r, i, EV_MESSAGE));
+               shown(text, EV_MESSAGE));
         if (PQgetvalue(r, i, EV_CORRECTED_AT)[0])
             printf("  [corrected %s by %s: %s]", PQgetvalue(r, i, EV_CORRECTED_AT),
-                   PQgetvalue(r, i, EV_CORRECTED_BY),
-                   PQgetvalue(r, i, EV_CORRECTION_REASON));
+                   shown(text, EV_CORRECTED_BY), shown(text, EV_CORRECTION_REASON));
         printf("\n");
+        texts_free(text);
     }
+    return true;
 }
 
-static int event_list(db_t *db, const nik_t *nikp, bool json)
+static int event_list(db_t *db, const nik_t *nikp, bool json, bool unmasked)
 {
     const nik_t nik = *nikp;
     const char *params[] = {nik.digits};
@@ -138,11 +220,10 @@ static int event_list(db_t *db, const nik_t *nikp, bool json)
         const char *deceased = PQntuples(d) ? PQgetvalue(d, 0, DE_ON) : "";
         char masked[NIK_MASKED_LEN + 1];
         nik_mask(nik.digits, masked);
-        if (json) {
-            rc = session_print_json(list_json(r, deceased));
-        } else {
-            list_text(r, masked, deceased);
-        }
+        if (json)
+            rc = session_print_json(list_json(r, deceased, unmasked));
+        else
+            rc = list_text(r, unmasked ? nik.digits : masked, deceased, unmasked) ? 0 : 1;
     }
     PQclear(d);
     PQclear(r);
@@ -205,7 +286,8 @@ int event_main(int argc, char **argv)
     db_t *db = session_connect();
     if (!db)
         return ARGS_FAILED;
-    int rc = list ? event_list(db, &nik, args_flag(argc, argv, "--json"))
+    int rc = list ? event_list(db, &nik, args_flag(argc, argv, "--json"),
+                               args_flag(argc, argv, "--unmasked"))
                   : event_correct(db, what, reason);
     db_destroy(&db);
     return rc;

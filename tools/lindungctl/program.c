@@ -95,6 +95,13 @@ static const char *SQL_VERSION =
     "VALUES ($1, $2, $3::jsonb) "
     "ON CONFLICT DO NOTHING";
 
+/* The programme's coverage_end before this import ($1 its code; no row
+ * for a new programme), locked so that it stays the old one until the
+ * enrolments have followed the new one. */
+static const char *SQL_OLD_END =
+    "SELECT to_char(coverage_end, 'YYYY-MM-DD') FROM programs WHERE code = $1 FOR UPDATE";
+enum { OE_END };
+
 /* A programme's active enrolments end with its last covered month
  * (013_money_rules.sql): a changed coverage_end moves their planned end. The
  * exclusion constraint refuses an end moved into a successor's months. */
@@ -104,6 +111,54 @@ static const char *SQL_FOLLOW_END =
     "FROM programs p "
     "WHERE p.code = $1 AND e.program_id = p.id AND e.status = 'active' "
     "  AND e.end_month IS DISTINCT FROM p.coverage_end";
+
+/* The enrolments that ended only because the programme did (program_ended
+ * in its old last month, $2) follow the new coverage_end too
+ * (docs/programs.md: end_month "moves when a re-import changes
+ * coverage_end"): an end moved later (an end imported too early, put back)
+ * makes them active again, and billing bills the months given back by
+ * itself (coverage_changed_at); one moved earlier only moves their end.
+ * Never two covers of a person in a month (enrolments_one_cover_per_month):
+ * an enrolment whose new months another enrolment of the same NIK already
+ * holds (a successor it was renewed into, a cover elsewhere), or that one
+ * of the same NIK with a lower id may take here, stays as it is, counted as
+ * kept: the rest of the import goes on. Run after SQL_FOLLOW_END, so that
+ * the active ones are checked at their new ends. Gives the numbers moved
+ * and kept, and whether the end moved later. */
+static const char *SQL_FOLLOW_END_ENDED =
+    "WITH p AS (SELECT id, coverage_end FROM programs WHERE code = $1), "
+    "cand AS ("
+    "    SELECT e.id, e.nik, "
+    "        enrolment_months(e.start_month, p.coverage_end) AS months, "
+    "        (p.coverage_end IS NULL OR p.coverage_end > $2::date) AS later "
+    "    FROM enrolments e, p "
+    "    WHERE e.program_id = p.id AND e.status = 'ended' "
+    "      AND e.end_reason = 'program_ended' AND e.end_month = $2::date "
+    "      AND p.coverage_end IS DISTINCT FROM $2::date), "
+    "free AS ("
+    "    SELECT c.id, c.later "
+    "    FROM cand c "
+    "    WHERE NOT c.later "
+    "       OR (NOT EXISTS (SELECT 1 FROM enrolments o "
+    "                       WHERE o.nik::bigint = c.nik::bigint AND o.id <> c.id "
+    "                         AND enrolment_months(o.start_month, o.end_month) "
+    "                             && c.months) "
+    "           AND NOT EXISTS (SELECT 1 FROM cand d "
+    "                           WHERE d.nik = c.nik AND d.id < c.id AND d.later "
+    "                             AND d.months && c.months))), "
+    "moved AS ("
+    "    UPDATE enrolments e "
+    "    SET end_month = p.coverage_end, "
+    "        status = CASE WHEN f.later THEN 'active' ELSE 'ended' END, "
+    "        end_reason = CASE WHEN f.later THEN NULL ELSE e.end_reason END, "
+    "        ended_at = CASE WHEN f.later THEN NULL ELSE e.ended_at END "
+    "    FROM free f, p "
+    "    WHERE e.id = f.id "
+    "    RETURNING e.id) "
+    "SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM cand) - "
+    "    (SELECT count(*) FROM moved), "
+    "    (SELECT p.coverage_end IS NULL OR p.coverage_end > $2::date FROM p)";
+enum { FE_MOVED, FE_KEPT, FE_LATER };
 
 /* A renewing programme's renews must name a programme with a last month
  * before this one's first. */
@@ -257,6 +312,49 @@ static char *occupations_as_text_list(const cJSON *p)
     return text;
 }
 
+/* After the upsert: the enrolments follow the programme's new coverage_end,
+ * the active ones and, when there was an old end (old_end, or NULL), those
+ * that ended with it. 0, or 1 after saying why. */
+static int follow_end(db_t *db, const char *code, const char *old_end)
+{
+    const char *cp[] = {code, old_end};
+    if (!db_run(db, SQL_FOLLOW_END, 1, cp))
+        return problem(code, "coverage_end", db_error(db));
+    if (!old_end)
+        return 0;
+    PGresult *r = db_exec(db, SQL_FOLLOW_END_ENDED, 2, cp);
+    if (!db_ok(r) || PQntuples(r) != 1) {
+        PQclear(r);
+        return problem(code, "coverage_end", db_error(db));
+    }
+    bool later = strcmp(PQgetvalue(r, 0, FE_LATER), "t") == 0;
+    const char *moved = PQgetvalue(r, 0, FE_MOVED), *kept = PQgetvalue(r, 0, FE_KEPT);
+    if (later && (atoi(moved) > 0 || atoi(kept) > 0))
+        printf("program %s: enrolments ended with the old coverage_end: %s active again, "
+               "%s left ended (the person has another enrolment in those months)\n",
+               code, moved, kept);
+    else if (atoi(moved) > 0)
+        printf("program %s: enrolments ended with the old coverage_end: %s end with the "
+               "new one\n",
+               code, moved);
+    PQclear(r);
+    return 0;
+}
+
+/* The programme's coverage_end before the import into old_end ("" when it
+ * is new or open-ended); false when the database failed. */
+static bool old_end_of(db_t *db, const char *code, char old_end[11])
+{
+    const char *cp[] = {code};
+    PGresult *r = db_exec(db, SQL_OLD_END, 1, cp);
+    bool ok = db_ok(r);
+    old_end[0] = '\0';
+    if (ok && PQntuples(r) == 1 && !PQgetisnull(r, 0, OE_END))
+        snprintf(old_end, 11, "%s", PQgetvalue(r, 0, OE_END));
+    PQclear(r);
+    return ok;
+}
+
 static int load_one(db_t *db, const cJSON *p)
 {
     const char *code = str(p, "code");
@@ -279,6 +377,9 @@ static int load_one(db_t *db, const cJSON *p)
     char codes[1024];
     snprintf(codes, sizeof codes, "%s", PQgetvalue(r, 0, RO_CODES));
     PQclear(r);
+    char old_end[11];
+    if (!old_end_of(db, code, old_end))
+        return problem(code, "", db_error(db));
     char *json = cJSON_PrintUnformatted(p);
     if (!json)
         return problem(code, "", "could not be stored: out of memory");
@@ -292,9 +393,8 @@ static int load_one(db_t *db, const cJSON *p)
         bad = db_run(db, SQL_VERSION, 3, vp) ? 0 : problem(code, "", db_error(db));
         if (!bad)
             printf("program %s: version %s\n", code, PQgetvalue(r, 0, UP_VERSION));
-        const char *cp[] = {code};
-        if (!bad && !db_run(db, SQL_FOLLOW_END, 1, cp))
-            bad = problem(code, "coverage_end", db_error(db));
+        if (!bad)
+            bad = follow_end(db, code, old_end[0] ? old_end : NULL);
     } else {
         printf("program %s: unchanged\n", code);
     }
