@@ -160,14 +160,18 @@ int billing_catch_up(db_t *db, metrics_t *metrics, const char *trigger,
     period_t *months = calloc(MAX_MONTHS, sizeof *months);
     if (!months)
         return -1;
-    int n = accrual_months_run(db, months, MAX_MONTHS);
+    int n = accrual_months_run(db, months, MAX_MONTHS), failed = 0;
     for (int i = 0; i < n; i++)
         if (!from || period_compare(months[i], *from) >= 0) {
-            cJSON_Delete(run_json(db, metrics, months[i], trigger, mark));
+            cJSON *doc = run_json(db, metrics, months[i], trigger, mark);
             between_months();
+            failed += !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "ok"));
+            cJSON_Delete(doc);
         }
     free(months);
-    return n < 0 ? -1 : 0;
+    /* a month that failed keeps the change unseen: the next sweep runs
+     * it again rather than leave its corrections for some later change */
+    return n < 0 || failed ? -1 : 0;
 }
 
 int billing_catch_up_to(db_t *db, metrics_t *metrics, period_t due, int max_months,

@@ -18,7 +18,8 @@ cJSON *billing_run_json(db_t *db, metrics_t *metrics, period_t period,
 /* Run again every month that has been run before (from `from` on, or all
  * when NULL), so an enrolment accepted late gets its supplementary lines and
  * changed coverage or rates their corrections. -1 when the database is
- * unavailable or memory ran out. */
+ * unavailable, memory ran out or a month's run failed (the caller then
+ * tries again on its next sweep). */
 int billing_catch_up(db_t *db, metrics_t *metrics, const char *trigger,
                      const period_t *from);
 

@@ -16,10 +16,10 @@ schedule_t *schedule_new(const char *spec, char *err, size_t errcap)
 {
     int day, hour, minute, used = 0;
     if (!spec || sscanf(spec, "%2d %2d:%2d%n", &day, &hour, &minute, &used) != 3 ||
-        spec[used] != '\0' || day < 1 || day > 28 || hour < 0 || hour > 23 ||
-        minute < 0 || minute > 59) {
+        spec[used] != '\0' || day < 1 || day > SCHEDULE_LAST_DAY || hour < 0 ||
+        hour > 23 || minute < 0 || minute > 59) {
         snprintf(err, errcap,
-                 "schedule must be \"D HH:MM\" (day 1-28, Asia/Jakarta time), got \"%s\"",
+                 "schedule must be \"D HH:MM\" (day 1-15, Asia/Jakarta time), got \"%s\"",
                  spec ? spec : "");
         return NULL;
     }

@@ -12,8 +12,14 @@
 
 typedef struct schedule_t schedule_t;
 
-/* Parse "D HH:MM" (D 1-28, so every month has the day). NULL with err filled
- * when the text is not a schedule. */
+/* The last day of the month a scheduled run may take. An invoice issued
+ * after the 15th of its month is late, and late lines never lapse anyone
+ * (docs/billing.md, "Lapse"): a later day would switch the lapse rule off
+ * for good without anyone deciding so. */
+#define SCHEDULE_LAST_DAY 15
+
+/* Parse "D HH:MM" (D 1-SCHEDULE_LAST_DAY). NULL with err filled when the
+ * text is not a schedule. */
 schedule_t *schedule_new(const char *spec, char *err, size_t errcap);
 void schedule_destroy(schedule_t **self_p);
 

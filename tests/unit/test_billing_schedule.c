@@ -15,9 +15,11 @@ static void test_parse(void **state)
 {
     (void)state;
     char err[128];
-    const char *good[] = {"1 01:00", "28 23:59", "15 00:00", "3 7:05"};
-    const char *bad[] = {"",         "0 01:00", "29 01:00", "1 24:00",  "1 01:60",
-                         "1 01:00x", "1",       "01:00",    "-1 01:00", "1 1:0 0"};
+    const char *good[] = {"1 01:00", "15 23:59", "15 00:00", "3 7:05"};
+    /* day 16 and later: invoices issued late every month, nobody ever lapses */
+    const char *bad[] = {"",        "0 01:00",  "16 01:00", "28 23:59",
+                         "1 24:00", "1 01:60",  "1 01:00x", "1",
+                         "01:00",   "-1 01:00", "1 1:0 0"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         schedule_t *s = schedule_new(good[i], err, sizeof err);
         assert_non_null(s);
