@@ -16,6 +16,10 @@ static const char *SQL_PENDING =
     "SELECT id, parts FROM event_batches "
     "WHERE pending_parts > 0 AND received_at <= now() - make_interval(secs => $1::int) "
     "ORDER BY received_at LIMIT $2::int";
+static const char *SQL_WAITING =
+    "SELECT count(*), "
+    "    coalesce(extract(epoch FROM now() - min(received_at)), 0)::bigint "
+    "FROM event_batches WHERE pending_parts > 0";
 
 /* One part applied on `db`; a deadlock (with another batch about the same
  * people, or a correction) is tried once more, as PostgreSQL rolled it back. */
@@ -100,4 +104,20 @@ int eventparts_recover(db_t *db, int older_s, int limit)
     }
     PQclear(r);
     return done;
+}
+
+void eventparts_observe(db_t *db, metrics_t *metrics)
+{
+    PGresult *r = db_exec_read(db, SQL_WAITING, 0, NULL);
+    if (db_ok(r) && PQntuples(r) == 1) {
+        metrics_gauge_set(metrics, "lindung_events_pending_batches",
+                          "Batches of life events stored and not yet wholly applied.",
+                          NULL, atof(PQgetvalue(r, 0, 0)));
+        metrics_gauge_set(
+            metrics, "lindung_events_pending_oldest_seconds",
+            "Seconds the oldest batch of life events not yet wholly applied "
+            "has waited (0 when none).",
+            NULL, atof(PQgetvalue(r, 0, 1)));
+    }
+    PQclear(r);
 }

@@ -8,6 +8,7 @@
 #ifndef LINDUNG_EVENTPARTS_H
 #define LINDUNG_EVENTPARTS_H
 #include "db.h"
+#include "metrics.h"
 
 /* Apply every part of batch `batch_id` (a uuid) split in `parts` (1 or 2):
  * part 0 on `db`, part 1 on a second session to the same database (each
@@ -24,4 +25,9 @@ int eventparts_apply(db_t *db, const char *batch_id, int parts, int answer_ms);
  * Returns how many batches it finished, or -1 when the database could not
  * be asked. For intake's start (older_s 0) and its sweep. */
 int eventparts_recover(db_t *db, int older_s, int limit);
+
+/* lindung_events_pending_batches and lindung_events_pending_oldest_seconds:
+ * batches stored with parts still to apply, and how long the oldest has
+ * waited (0 when none). Left as they were when the database cannot be asked. */
+void eventparts_observe(db_t *db, metrics_t *metrics);
 #endif

@@ -226,9 +226,11 @@ int main(void)
      * them now, then every sweep those a minute old (younger ones are most
      * likely being applied by the request that stored them). */
     eventparts_recover(p.sweep_db, 0, RECOVER_BATCHES);
+    eventparts_observe(p.sweep_db, p.metrics);
     while (!signals_stop_requested()) {
         signals_sleep_ms((int)s.sweep_ms);
         eventparts_recover(p.sweep_db, RECOVER_AFTER_S, RECOVER_BATCHES);
+        eventparts_observe(p.sweep_db, p.metrics);
     }
 
     log_info("stopping");

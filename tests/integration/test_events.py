@@ -496,6 +496,26 @@ class EventsTest(harness.LindungTestCase):
         # the same key with other events is a conflict, as for any stored batch
         r = self.post_batch(key, events[:1], idem="lost-1")
         self.assertEqual(r.status, 409, r.body)
+        harness.wait_until(lambda: "lindung_events_pending_batches 0" in s.intake.metrics(),
+                           timeout=10)
+        # while intake runs: a stored batch waits (the gauges show it) until
+        # it is a minute old, then the sweep applies it
+        more = self.enrol(ADD, VILLAGE_A, 2, start=month_add(THIS_MONTH, -1))
+        stored = [dict(e, idx=i) for i, e in enumerate(self.deaths_and_departures(more))]
+        self.sql("SELECT participant_events_store(gen_random_uuid(), "
+                 f"'{key_id}', 'lost-2', 'print', NULL, 'admin', NULL, "
+                 f"'{json.dumps(stored)}'::jsonb, 2)")
+        harness.wait_until(lambda: "lindung_events_pending_batches 1" in s.intake.metrics(),
+                           timeout=10)
+        self.sql("UPDATE event_batches SET received_at = now() - interval '2 minutes' "
+                 "WHERE idempotency_key = 'lost-2'")
+        harness.wait_until(lambda: self.sql(
+            "SELECT pending_parts FROM event_batches WHERE idempotency_key = 'lost-2'")
+            == [("0",)], timeout=30)
+        self.assertEqual(self.sql("SELECT count(*) FROM participant_events "
+                                  "WHERE result IS NULL"), [("0",)])
+        harness.wait_until(lambda: "lindung_events_pending_oldest_seconds 0" in
+                           s.intake.metrics(), timeout=10)
 
     # -- helpers of the two tests above
 
