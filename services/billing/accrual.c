@@ -296,7 +296,11 @@ static const char *SQL_ACCRUE =
  * cancelled with it (lapsed, covering nothing), as a renewal queued after
  * the lapse would never have been made. A line counts only when its
  * document was issued on time (by the 15th of its month): a month billed
- * late cannot lapse anyone. A line is unpaid while what payments allocated
+ * late cannot lapse anyone. The three months are the person's: a
+ * continuation (a transfer, next year's renewal) counts its previous
+ * enrolment's lines when the same payer pays both (one starting later
+ * than $1 is left to be cancelled with its lapsed predecessor); a new
+ * payer starts a new count. A line is unpaid while what payments allocated
  * to it is less than its net charge: the line, its credits, and the extra
  * charges on documents issued on time and past due (an increase billed
  * late, a re-rating, is not yet owed and lapses nobody). Someone else's
@@ -344,24 +348,27 @@ static const char *SQL_LAPSE =
     "    GROUP BY la.enrolment_id, la.period"
     "), "
     "late AS ("
-    "    SELECT a.enrolment_id "
+    "    SELECT c.id AS enrolment_id "
     "    FROM payers p "
     "    JOIN enrolments c ON c.funding_source = p.funding_source "
     "        AND c.payer_code = p.payer_code "
-    "    JOIN accruals a ON a.enrolment_id = c.id "
+    "    LEFT JOIN enrolments pv ON pv.id = c.previous_enrolment_id "
+    "        AND pv.funding_source = c.funding_source AND pv.payer_code = c.payer_code "
+    "    JOIN accruals a ON a.enrolment_id = ANY (ARRAY[c.id, pv.id]) "
     "        AND a.period >= ($1::date - interval '3 months')::date "
     "        AND a.period < $1 "
     "    JOIN docs d ON d.id = a.invoice_id "
     "    LEFT JOIN fixes f ON f.enrolment_id = a.enrolment_id AND f.period = a.period "
-    "    WHERE c.status = 'active' "
-    "        AND c.start_month <= ($1::date - interval '3 months')::date "
+    "    WHERE c.status = 'active' AND c.start_month <= $1 "
+    "        AND coalesce(pv.start_month, c.start_month) "
+    "            <= ($1::date - interval '3 months')::date "
     "        AND a.amount + coalesce(f.amount, 0) > "
     "            CASE WHEN d.some_paid "
     "                THEN coalesce((SELECT sum(pl.amount) FROM payment_lines pl "
     "                               WHERE pl.enrolment_id = a.enrolment_id "
     "                                   AND pl.period = a.period), 0) "
     "                ELSE 0 END "
-    "    GROUP BY a.enrolment_id "
+    "    GROUP BY c.id "
     "    HAVING count(*) = 3"
     "), "
     "lapsed AS ("
@@ -381,6 +388,7 @@ static const char *SQL_LAPSE =
     "        end_month = (e.start_month - interval '1 month')::date "
     "    FROM lapsed l "
     "    WHERE e.nik = l.nik AND e.status = 'active' AND e.start_month > l.end_month "
+    "        AND NOT EXISTS (SELECT 1 FROM lapsed x WHERE x.id = e.id) "
     "    RETURNING e.id, e.nik, e.payer_code, e.end_month"
     ") "
     "SELECT id, nik, payer_code, to_char(end_month, 'YYYY-MM'), false FROM lapsed "

@@ -8,6 +8,8 @@ M-3, M-2 and M-1.
 - A line billed in advance, for a month still to come, protects nobody.
 - A person who lapses loses the renewal already accepted for next year's
   programme, as a renewal queued after the lapse would never have been made.
+- The three months are the person's: a transfer or a renewal paid by the
+  same payer does not start the count again.
 
 Expected rupiah come from the published rates (Rp 16,800 a person-month),
 never from the code under test.
@@ -23,6 +25,8 @@ import harness
 
 VILLAGE_A = "16.12.01.2001"
 VILLAGE_B = "16.12.01.2002"
+SAWIT = "MURA-2024-SAWIT"               # DBH sawit: the regency pays for every village
+MURA_1, MURA_2 = "16.05.01.2002", "16.05.01.2003"
 FULL = 10000 + 6800
 
 ENROL_SQL = """
@@ -222,6 +226,54 @@ class LapseEdgesTest(harness.LindungTestCase):
             f"AND coalesce(end_month, '9999-12-01') >= '{M}-01' "
             f"AND coalesce(end_month, '9999-12-01') >= start_month"), [("0",)])
 
+
+    def test_a_transfer_with_the_same_payer_keeps_the_count(self) -> None:
+        """P and Q in the regency-paid DBH sawit programme, billed from M-4 and
+        never paid. P moves village after M-3 (a transfer: same programme,
+        same payer). At M's run both lapse with M-1: P's three unpaid months
+        are one on the old enrolment and two on the continuation."""
+        first = month_add(M, -4)
+        (p, nik), (q, _) = self.enrol(SAWIT, MURA_1, 2, start=first)
+        r = self.sql(f"SELECT result, new_enrolment_id FROM enrolment_transfer('{nik}', NULL, "
+                     f"'{MURA_2}', '{month_add(M, -3)}-01', 'test')")
+        self.assertEqual(r[0][0], "ok", r)
+        p2 = int(r[0][1])
+        self.bill_from(first)
+        self.rewind_to_m()
+        self.run_m_again()
+        self.assertEqual(self.status(q), ("ended", "lapsed", month_add(M, -1)))
+        self.assertEqual(self.status(p2), ("ended", "lapsed", month_add(M, -1)))
+        self.assertEqual(self.status(p)[:2], ("ended", "moved"))
+        self.assertEqual((self.net(p2, M), self.net(q, M)), (0, 0))
+
+    def test_a_renewal_with_the_same_payer_keeps_the_count(self) -> None:
+        """P in OLD (ending with M-1) is renewed into NEW (from M) by verify;
+        P's lines of M-3..M-1, all in OLD, are unpaid. At M's run OLD ends
+        and the renewal lapses before it is billed: nothing for M."""
+        s = self.stack
+        old = {"code": "OLD-ADD", "name": "old year", "regency_code": "16.12",
+               "funding_source": "ADD", "coverage_start": month_add(M, -6),
+               "coverage_end": month_add(M, -1), "occupations": ["informal"]}
+        new = {"code": "NEW-ADD", "name": "next year", "regency_code": "16.12",
+               "funding_source": "ADD", "coverage_start": M,
+               "coverage_end": month_add(M, 11), "occupations": ["informal"],
+               "renews": "OLD-ADD"}
+        (s.dir / "old.json").write_text(json.dumps({"programs": [old]}))
+        s.lindungctl("program", "import", str(s.dir / "old.json"))
+        first = month_add(M, -3)
+        (p, nik), = self.enrol("OLD-ADD", VILLAGE_A, 1, start=first, end=None)
+        self.bill_from(first)
+        s.start_daemons("verify")
+        (s.dir / "new.json").write_text(json.dumps({"programs": [new]}))
+        s.lindungctl("program", "import", str(s.dir / "new.json"))
+        harness.wait_until(lambda: self.sql(
+            f"SELECT count(*) FROM enrolments WHERE nik = '{nik}'")[0][0] == "2", timeout=60)
+        renewal = int(self.sql(f"SELECT max(id) FROM enrolments WHERE nik = '{nik}'")[0][0])
+        self.rewind_to_m()
+        self.run_m_again()
+        self.assertEqual(self.status(p), ("ended", "program_ended", month_add(M, -1)))
+        self.assertEqual(self.status(renewal), ("ended", "lapsed", month_add(M, -1)))
+        self.assertEqual(self.net(renewal, M), 0)
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
