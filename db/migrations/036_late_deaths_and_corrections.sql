@@ -22,11 +22,15 @@
 -- 4. A JKM claim withdrawn (a death corrected) and reopened by a later death
 --    kept the benefit of the first date; it now takes the benefit in force
 --    in the month of the new death.
+-- 6. A correction of a death stored and not yet applied (035) was taken as
+--    done, and the death applied after it; the correction now refuses it
+--    ('not_applied'), and takes the event's row before the person's, as
+--    the apply does, so the two never deadlock.
 -- 5. BPJS: a refusal repeated in a later answer file refused and ended the
 --    person's next enrolment, which BPJS had not even been asked about. A
---    refusal row is now 'already' when the NIK has a recorded refusal with
---    the same reason and month, or when no enrolment of the NIK still
---    pending was exported after that refusal was recorded.
+--    refusal row is now 'already' when the NIK has a recorded refusal and
+--    no enrolment of the NIK still pending was exported after it was
+--    recorded (a refusal of what was exported since is applied as before).
 
 ALTER TABLE participant_events ADD COLUMN prior_ends jsonb;
 COMMENT ON COLUMN participant_events.prior_ends IS
@@ -144,17 +148,24 @@ DECLARE
     ids bigint[];
     n integer;
 BEGIN
-    SELECT * INTO ev FROM participant_events WHERE id = p_event;
+    -- The event row first, then the person's: the order in which
+    -- participant_events_apply (035) takes them, so a correction and the
+    -- apply of the event's own batch wait for each other, never deadlock.
+    SELECT * INTO ev FROM participant_events WHERE id = p_event FOR UPDATE;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'not_found'::text, format('no event %s', p_event);
         RETURN;
     END IF;
     PERFORM 1 FROM participants WHERE nik = ev.nik FOR NO KEY UPDATE;
-    SELECT * INTO ev FROM participant_events WHERE id = p_event FOR UPDATE;
     IF ev.kind <> 'death' THEN
         RETURN QUERY SELECT 'not_a_death'::text,
             format('event %s is a %s; only a death reported in error is corrected here',
                    p_event, ev.kind);
+        RETURN;
+    ELSIF ev.result IS NULL THEN
+        -- stored, not applied yet (035): nothing to undo yet
+        RETURN QUERY SELECT 'not_applied'::text,
+            format('event %s is not applied yet: try again once it is', p_event);
         RETURN;
     ELSIF ev.result <> 'applied' THEN
         RETURN QUERY SELECT 'not_applied'::text,
@@ -349,16 +360,13 @@ BEGIN
         -- the newest enrolment was refused already: this answer was applied
         RETURN QUERY SELECT 'already'::text, refused_id;
     ELSIF refused_id IS NOT NULL
-          AND (EXISTS (SELECT 1 FROM enrolments e
-                       WHERE e.id = refused_id AND e.bpjs_refusal = p_reason
-                         AND e.bpjs_effective_month IS NOT DISTINCT FROM p_month)
-               OR NOT EXISTS (SELECT 1 FROM enrolments e, enrolments r
-                              WHERE r.id = refused_id AND e.nik = p_nik
-                                AND e.bpjs_status = 'pending'
-                                AND e.bpjs_exported_at > r.bpjs_answered_at)) THEN
+          AND NOT EXISTS (SELECT 1 FROM enrolments e, enrolments r
+                          WHERE r.id = refused_id AND e.nik = p_nik
+                            AND e.bpjs_status = 'pending'
+                            AND e.bpjs_exported_at > r.bpjs_answered_at) THEN
         -- an answer already applied, repeated in a later file: the person's
-        -- newer enrolment was not sent to BPJS after that refusal (or the
-        -- row is the recorded refusal itself), so this row is not about it
+        -- newer enrolment was not sent to BPJS after that refusal, so this
+        -- row cannot be BPJS's answer about it
         RETURN QUERY SELECT 'already'::text, refused_id;
     ELSIF target.id IS NOT NULL AND target.bpjs_status = 'pending' THEN
         -- never covered: every pending enrolment ends the month before it

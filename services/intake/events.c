@@ -33,16 +33,32 @@
 
 #define CSV_MAX_COLUMNS 16
 
-/* Step one: the batch stored, pending (or found, for a retry). One row. */
+/* Step one: the batch stored, pending (or found, for a retry). One row.
+ * A new batch's record (audit.h: the key sent these people's events) is
+ * written with it, so that it exists however the events come to be applied
+ * (now, by a retry, or by intake's sweep after a crash). */
 static const char *SQL_STORE =
-    "SELECT outcome, batch_id, idx, parts "
-    "FROM participant_events_store($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8::jsonb, "
-    "    $9::int)";
+    "WITH s AS MATERIALIZED ("
+    "    SELECT outcome, batch_id, idx, parts "
+    "    FROM participant_events_store($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8::jsonb, "
+    "        $9::int)"
+    "), "
+    "au AS ("
+    "    INSERT INTO audit_log (actor_kind, actor, action, object, nik_hashes, "
+    "        request_id, detail) "
+    "    SELECT 'key', $2::text, 'event.create', s.batch_id::text, "
+    "        audit_nik_hashes(ARRAY(SELECT x ->> 'nik' "
+    "                               FROM jsonb_array_elements($8::jsonb) x)), $5, "
+    "        jsonb_build_object('events', jsonb_array_length($8::jsonb)) "
+    "    FROM s WHERE s.outcome = 'stored'"
+    ") "
+    "SELECT * FROM s";
 enum { S_OUTCOME, S_BATCH, S_INDEX, S_PARTS };
 
 /* Step three: the results of an applied batch ($2: 'applied', or 'replay'
- * for a retry) and the record of them with every NIK (audit.h), in one
- * statement: nobody reads the NIKs without the record. */
+ * for a retry), and for a retry the record that its answer showed these
+ * people again (audit.h), in one statement: nobody reads the NIKs without
+ * the record (a new batch's was written when it was stored). */
 static const char *SQL_RESULTS =
     "WITH r AS MATERIALIZED ("
     "    SELECT outcome, batch_id, idx, event_id, kind, nik, result, code, message, "
@@ -52,12 +68,12 @@ static const char *SQL_RESULTS =
     "au AS ("
     "    INSERT INTO audit_log (actor_kind, actor, action, object, nik_hashes, "
     "        request_id, detail) "
-    "    SELECT 'key', $3::text, "
-    "        CASE $2 WHEN 'applied' THEN 'event.create' ELSE 'event.replay' END, "
-    "        $1::text, audit_nik_hashes(array_agg(nik)), $4, "
+    "    SELECT 'key', $3::text, 'event.replay', $1::text, "
+    "        audit_nik_hashes(array_agg(nik)), $4, "
     "        jsonb_build_object('events', count(*), "
     "            'applied', count(*) FILTER (WHERE result = 'applied')) "
     "    FROM r "
+    "    WHERE $2 = 'replay' "
     "    HAVING count(*) > 0"
     ") "
     "SELECT * FROM r ORDER BY idx";

@@ -467,6 +467,10 @@ class EventsTest(harness.LindungTestCase):
         self.assert_applied_once(n)
         again = self.post_batch(key, events, idem="big-1", timeout=120)
         self.assertEqual(again.status, 200)
+        # the batch's record was written when it was stored, before the kill
+        self.assertEqual(self.sql(
+            "SELECT action, count(*) FROM audit_log WHERE action LIKE 'event.%' "
+            "GROUP BY 1 ORDER BY 1"), [("event.create", "1"), ("event.replay", "2")])
 
     def test_a_stored_batch_is_applied_on_start(self) -> None:
         """A batch stored and never applied (intake killed between the two

@@ -275,5 +275,23 @@ class LapseEdgesTest(harness.LindungTestCase):
         self.assertEqual(self.status(renewal), ("ended", "lapsed", month_add(M, -1)))
         self.assertEqual(self.net(renewal, M), 0)
 
+    def test_a_lapse_leaves_another_payers_enrolment_alone(self) -> None:
+        """P lapses in village A (M-3..M-1 unpaid); the same person is enrolled
+        by a company's CSR programme in Musi Rawas from M+1. That enrolment,
+        another budget's, stays active."""
+        first = month_add(M, -3)
+        (p, nik), = self.enrol("PALI-TEST-ADD", VILLAGE_A, 1, start=first, end=M)
+        self.nik_base -= 1  # the same NIK again
+        rows = self.sql(ENROL_SQL.replace("FROM a RETURNING nik)",
+                                          "FROM a ON CONFLICT DO NOTHING RETURNING nik)")
+                        .format(program="MURA-2026-CSR", village="16.05.01.2002", n=1,
+                                nik_base=self.nik_base, start=month_add(M, 1), end="NULL"))
+        q = int(rows[0][0])
+        self.bill_from(first)
+        self.rewind_to_m()
+        self.run_m_again()
+        self.assertEqual(self.status(p), ("ended", "lapsed", month_add(M, -1)))
+        self.assertEqual(self.status(q), ("active", "", ""))
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

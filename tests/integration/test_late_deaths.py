@@ -45,6 +45,17 @@ class Base(harness.LindungTestCase):
     post_batch = te.EventsTest.post_batch
     submit_again = te.EventsTest.submit_again
 
+    def key_id(self, name):
+        return self.sql(f"SELECT id FROM api_keys WHERE name = '{name}'")[0][0]
+
+    def store(self, key_id, idem, events, split=2):
+        """035's first step alone, as a kill of intake between store and apply
+        leaves a batch: stored, pending."""
+        stored = [dict(e, idx=i) for i, e in enumerate(events)]
+        return self.sql("SELECT outcome, parts FROM participant_events_store(gen_random_uuid(), "
+                        f"'{key_id}', '{idem}', 'print', NULL, 'admin', NULL, "
+                        f"'{json.dumps(stored)}'::jsonb, {split})")
+
     def show(self, label, value):
         """What a step left, in the output when a test fails (or LINDUNG_TEST_LOGS=1)."""
         if os.environ.get("LINDUNG_TEST_LOGS") == "1":
@@ -245,6 +256,69 @@ class Claims(Base):
         self.assertEqual(got, [("reported", "50000000", f"{m1}-20")])
 
 
+class Pending(Base):
+    def test_a_death_not_yet_applied_cannot_be_corrected(self):
+        """A correction of a death stored and not yet applied (intake killed
+        between the steps) is refused, changing nothing; intake then applies
+        the death, which can be corrected as any other."""
+        s = self.stack
+        (eid, nik), = self.enrol(ADD, VILLAGE_A, 1, start=month_add(THIS_MONTH, -1))
+        s.create_key("admin", name="k1")
+        today = jakarta_today().isoformat()
+        self.assertEqual(self.store(self.key_id("k1"), "idem-1",
+                                    [{"kind": "death", "nik": nik, "date": today}], split=1000),
+                         [("stored", "1")])
+        evid = self.sql(f"SELECT id FROM participant_events WHERE nik = '{nik}'")[0][0]
+        r = s.lindungctl("event", "correct", evid, "--reason", "reported in error", check=False)
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertIn("not applied yet", r.stdout + r.stderr)
+        self.assertEqual(self.sql(f"SELECT corrected_at IS NULL FROM participant_events "
+                                  f"WHERE id = {evid}"), [("t",)])
+        s.start_daemons("intake")
+        harness.wait_until(lambda: self.sql("SELECT pending_parts FROM event_batches")[0][0]
+                           == "0", timeout=30)
+        self.assertEqual(self.enrolment(eid)[0], "ended")
+        self.assertEqual(self.sql(f"SELECT deceased_on IS NOT NULL FROM participants "
+                                  f"WHERE nik = '{nik}'"), [("t",)])
+        s.lindungctl("event", "correct", evid, "--reason", "reported in error")
+        self.assertEqual(self.enrolment(eid)[0], "active")
+        self.assertEqual(self.sql(f"SELECT status FROM claims WHERE nik = '{nik}'"),
+                         [("withdrawn",)])
+
+
+class RestoredEnd(Base):
+    def test_putting_an_end_back_never_covers_a_dead_person_again(self):
+        """A programme's end imported too early ends P (program_ended); P's
+        death is then reported in the month after that end (recorded: no
+        enrolment covers it); the end is put back. P stays ended."""
+        s = self.stack
+        first, early = month_add(THIS_MONTH, -3), month_add(THIS_MONTH, -2)
+        prog = {"code": "REV-YEAR-ADD", "name": "a budget year", "regency_code": "16.12",
+                "funding_source": "ADD", "coverage_start": first, "coverage_end": THIS_MONTH,
+                "occupations": ["informal"]}
+        path = s.dir / "year.json"
+
+        def import_end(end):
+            prog["coverage_end"] = end
+            path.write_text(json.dumps({"programs": [prog]}))
+            return s.lindungctl("program", "import", str(path)).stdout
+
+        import_end(THIS_MONTH)
+        (eid, nik), = self.enrol("REV-YEAR-ADD", VILLAGE_A, 1, start=first)
+        s.start_daemons("billing", "intake")
+        import_end(early)
+        self.run_month(THIS_MONTH)
+        self.assertEqual(self.enrolment(eid)[2], "program_ended")
+        key = s.create_key("admin")
+        r = s.api("POST", f"/v1/participants/{nik}/events", key,
+                  json={"kind": "death", "date": f"{month_add(THIS_MONTH, -1)}-10"})
+        self.assertEqual(r.body["events"][0]["code"], "recorded", r.body)
+        out = import_end(THIS_MONTH)
+        self.assertIn("0 active again, 1 left ended", out)
+        self.assertEqual(self.enrolment(eid)[0], "ended")
+        self.run_month(THIS_MONTH)
+        self.assertEqual(self.net(eid, THIS_MONTH), 0)
+
 class BpjsReplay(Base):
     def test_old_refusal_repeated_refuses_the_resubmission(self):
         s = self.stack
@@ -312,6 +386,37 @@ class BpjsReplay(Base):
         self.assertEqual(out.returncode, 0)
         self.assertIn("1 already applied", out.stdout)
 
+
+    def test_a_refusal_of_what_was_exported_again_is_applied(self):
+        """Refused once; the village enrols the person again; the new
+        enrolment is exported; BPJS refuses it too, with the same reason:
+        that refusal is applied (the new enrolment ends bpjs_refused)."""
+        s = self.stack
+        d = tempfile.mkdtemp(dir=s.dir)
+        (a, nik), = [(int(i), n) for i, n in self.sql(tb.ENROL_SQL.format(
+            program=ADD, village=VILLAGE_A, n=1, nik_base=1612014101800001, start=THIS_MONTH))]
+        s.lindungctl("bpjs", "export", "--format", "csv", "--out", os.path.join(d, "e1.csv"))
+        refusal = ("nik,kpj,status,reason,effective_month\n"
+                   f"{nik},,refused,NIK tidak padan dengan Dukcapil,\n")
+        f1 = os.path.join(d, "j1.csv")
+        open(f1, "w").write(refusal)
+        s.lindungctl("bpjs", "import", f1)
+        s.start_daemons("verify", "intake")
+        key = s.create_key("admin")
+        r = s.api("POST", "/v1/submissions", key, json={
+            "program_code": ADD, "village_code": VILLAGE_A,
+            "applicants": [{"nik": nik, "name": "Peserta Dibetulkan", "birth_date": "1980-01-01",
+                            "sex": "F", "occupation": "PETANI/PEKEBUN"}]})
+        sid = r.body["submission_id"]
+        harness.wait_until(lambda: s.api("GET", f"/v1/submissions/{sid}", key)
+                           .body["status"] == "verified", timeout=30)
+        s.lindungctl("bpjs", "export", "--format", "csv", "--out", os.path.join(d, "e2.csv"))
+        f2 = os.path.join(d, "j2.csv")
+        open(f2, "w").write(refusal + "\n")  # another file (another hash), the same row
+        s.lindungctl("bpjs", "import", f2, check=False)
+        after = self.sql(f"SELECT status, bpjs_status, coalesce(end_reason, '') "
+                         f"FROM enrolments WHERE nik = '{nik}' ORDER BY id")
+        self.assertEqual(after, [("ended", "refused", "bpjs_refused")] * 2)
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

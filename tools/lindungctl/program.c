@@ -118,8 +118,10 @@ static const char *SQL_FOLLOW_END =
  * coverage_end"): an end moved later (an end imported too early, put back)
  * makes them active again, and billing bills the months given back by
  * itself (coverage_changed_at); one moved earlier only moves their end.
- * Never two covers of a person in a month (enrolments_one_cover_per_month):
- * an enrolment whose new months another enrolment of the same NIK already
+ * A person recorded as deceased is never covered again this way (a death
+ * reported while the end was too early). Never two covers of a person in a
+ * month (enrolments_one_cover_per_month): an enrolment whose new months
+ * another enrolment of the same NIK already
  * holds (a successor it was renewed into, a cover elsewhere), or that one
  * of the same NIK with a lower id may take here, stays as it is, counted as
  * kept: the rest of the import goes on. Run after SQL_FOLLOW_END, so that
@@ -139,7 +141,9 @@ static const char *SQL_FOLLOW_END_ENDED =
     "    SELECT c.id, c.later "
     "    FROM cand c "
     "    WHERE NOT c.later "
-    "       OR (NOT EXISTS (SELECT 1 FROM enrolments o "
+    "       OR (NOT EXISTS (SELECT 1 FROM participants pa "
+    "                       WHERE pa.nik = c.nik AND pa.deceased_on IS NOT NULL) "
+    "           AND NOT EXISTS (SELECT 1 FROM enrolments o "
     "                       WHERE o.nik::bigint = c.nik::bigint AND o.id <> c.id "
     "                         AND enrolment_months(o.start_month, o.end_month) "
     "                             && c.months) "
@@ -331,7 +335,8 @@ static int follow_end(db_t *db, const char *code, const char *old_end)
     const char *moved = PQgetvalue(r, 0, FE_MOVED), *kept = PQgetvalue(r, 0, FE_KEPT);
     if (later && (atoi(moved) > 0 || atoi(kept) > 0))
         printf("program %s: enrolments ended with the old coverage_end: %s active again, "
-               "%s left ended (the person has another enrolment in those months)\n",
+               "%s left ended (the person is deceased, or has another enrolment in those "
+               "months)\n",
                code, moved, kept);
     else if (atoi(moved) > 0)
         printf("program %s: enrolments ended with the old coverage_end: %s end with the "
