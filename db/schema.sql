@@ -1194,17 +1194,24 @@ BEGIN
     END IF;
     BEGIN
         -- as before the death: an enrolment that had already ended (moved,
-        -- left, its programme's end, a lapse) ends as it did (036); one that
-        -- was active is active again to its programme's coverage_end
+        -- left, a lapse) ends as it did (036); one that was active, or had
+        -- ended only with its programme, is active again to the programme's
+        -- coverage_end as it is now (billing ends it again if that is past:
+        -- the end may have been moved since)
         UPDATE enrolments e
-        SET status = CASE WHEN ev.prior_ends ? e.id::text THEN 'ended' ELSE 'active' END,
-            end_month = CASE WHEN ev.prior_ends ? e.id::text
-                             THEN (ev.prior_ends -> e.id::text ->> 'end_month')::date
+        SET status = CASE WHEN pr.kept THEN 'ended' ELSE 'active' END,
+            end_month = CASE WHEN pr.kept THEN (pr.v ->> 'end_month')::date
                              ELSE p.coverage_end END,
-            end_reason = ev.prior_ends -> e.id::text ->> 'end_reason',
-            ended_at = (ev.prior_ends -> e.id::text ->> 'ended_at')::timestamptz
-        FROM programs p
-        WHERE e.id = ANY (ids) AND p.id = e.program_id;
+            end_reason = CASE WHEN pr.kept THEN pr.v ->> 'end_reason' END,
+            ended_at = CASE WHEN pr.kept THEN (pr.v ->> 'ended_at')::timestamptz END
+        FROM programs p,
+             (SELECT x.key::bigint AS id, x.value AS v,
+                     x.value ->> 'end_reason' <> 'program_ended' AS kept
+              FROM jsonb_each(coalesce(ev.prior_ends, '{}')) x
+              UNION ALL
+              SELECT i, NULL, false FROM unnest(ids) i
+              WHERE NOT coalesce(ev.prior_ends, '{}') ? i::text) pr
+        WHERE e.id = ANY (ids) AND pr.id = e.id AND p.id = e.program_id;
     EXCEPTION WHEN exclusion_violation THEN
         RETURN QUERY SELECT 'conflict'::text,
             'the restored months would overlap another enrolment of this NIK'::text;

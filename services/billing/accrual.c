@@ -298,8 +298,9 @@ static const char *SQL_ACCRUE =
  * budget pays for (a sponsor elsewhere) is not this payer's to end. A line counts only
  * when its document was issued on time (by the 15th of its month): a month billed late
  * cannot lapse anyone. The three months are the person's: a continuation (a transfer,
- * next year's renewal) counts its previous enrolment's lines when the same payer pays
- * both (one starting later than $1 is left to be cancelled with its lapsed predecessor);
+ * next year's renewal) counts its previous enrolments' lines (two back: three months
+ * hold at most three enrolments) when the same payer pays them (one starting later than
+ * $1 is left to be cancelled with its lapsed predecessor);
  * a new payer starts a new count. A line is unpaid while what payments allocated to it is
  * less than its net charge: the line, its credits, and the extra charges on documents
  * issued on time and past due (an increase billed late, a re-rating, is not yet owed and
@@ -353,13 +354,15 @@ static const char *SQL_LAPSE =
     "        AND c.payer_code = p.payer_code "
     "    LEFT JOIN enrolments pv ON pv.id = c.previous_enrolment_id "
     "        AND pv.funding_source = c.funding_source AND pv.payer_code = c.payer_code "
-    "    JOIN accruals a ON a.enrolment_id = ANY (ARRAY[c.id, pv.id]) "
+    "    LEFT JOIN enrolments pv2 ON pv2.id = pv.previous_enrolment_id "
+    "        AND pv2.funding_source = c.funding_source AND pv2.payer_code = c.payer_code "
+    "    JOIN accruals a ON a.enrolment_id = ANY (ARRAY[c.id, pv.id, pv2.id]) "
     "        AND a.period >= ($1::date - interval '3 months')::date "
     "        AND a.period < $1 "
     "    JOIN docs d ON d.id = a.invoice_id "
     "    LEFT JOIN fixes f ON f.enrolment_id = a.enrolment_id AND f.period = a.period "
     "    WHERE c.status = 'active' AND c.start_month <= $1 "
-    "        AND coalesce(pv.start_month, c.start_month) "
+    "        AND coalesce(pv2.start_month, pv.start_month, c.start_month) "
     "            <= ($1::date - interval '3 months')::date "
     "        AND a.amount + coalesce(f.amount, 0) > "
     "            CASE WHEN d.some_paid "
@@ -991,11 +994,16 @@ int accrual_run(db_t *db, period_t period, const char *trigger, const char *mark
     const char *p_start[] = {month, trigger, upto, mark, rates};
     if (!query_value(db, SQL_START_RUN, 5, p_start, run_id, sizeof run_id))
         return fail(db, result, "start");
-    if (end_programmes(db, result) != 0)
-        return fail(db, result, "programme ends");
+    /* Lapses first: a person three months behind lapses before their
+     * programme's end is recorded (then their renewal is cancelled with
+     * them, and a catch-up of an old month never bills a fourth unpaid one). */
     char *lapsed = NULL;
     if (lapse(db, month, result, &lapsed) != 0)
         return fail(db, result, "lapse");
+    if (end_programmes(db, result) != 0) {
+        free(lapsed);
+        return fail(db, result, "programme ends");
+    }
     char *changed = NULL;
     if (reconcile(db, month, run_id, rates, result, &changed) != 0) {
         free(lapsed);

@@ -118,7 +118,7 @@ class LapseEdgesTest(harness.LindungTestCase):
         self.stack.billing.stop()
         part = M.replace("-", "_")
         self.sql("SET session_replication_role = replica; "
-                 f"DROP TABLE accruals_{part}; "
+                 f"DROP TABLE IF EXISTS accruals_{part}; "
                  f"DELETE FROM line_adjustments WHERE period = '{M}-01'; "
                  f"DELETE FROM invoices WHERE period = '{M}-01'; "
                  f"DELETE FROM billing_runs WHERE period = '{M}-01'; "
@@ -292,6 +292,89 @@ class LapseEdgesTest(harness.LindungTestCase):
         self.run_m_again()
         self.assertEqual(self.status(p), ("ended", "lapsed", month_add(M, -1)))
         self.assertEqual(self.status(q), ("active", "", ""))
+
+    def test_two_moves_in_three_months_keep_the_count(self) -> None:
+        """P moves twice within M-3..M-1 (DBH sawit, one payer): its three unpaid
+        months are on three enrolments, and it lapses as Q, who never moved."""
+        first = month_add(M, -4)
+        (p, nik), (q, _) = self.enrol(SAWIT, MURA_1, 2, start=first)
+        r = self.sql(f"SELECT result, new_enrolment_id FROM enrolment_transfer('{nik}', NULL, "
+                     f"'{MURA_2}', '{month_add(M, -3)}-01', 'test')")
+        self.assertEqual(r[0][0], "ok", r)
+        p2 = int(r[0][1])
+        r = self.sql(f"SELECT result, new_enrolment_id FROM enrolment_transfer('{nik}', NULL, "
+                     f"'{MURA_1}', '{month_add(M, -2)}-01', 'test')")
+        self.assertEqual(r[0][0], "ok", r)
+        p3 = int(r[0][1])
+        self.bill_from(first)
+        self.rewind_to_m()
+        self.run_m_again()
+        self.assertEqual(self.status(q), ("ended", "lapsed", month_add(M, -1)))
+        self.assertEqual(self.status(p3), ("ended", "lapsed", month_add(M, -1)))
+        self.assertEqual(self.net(p3, M), 0)
+
+    def test_a_catch_up_never_bills_a_fourth_unpaid_month_at_a_programme_end(self) -> None:
+        """Billing down from the 1st of M-1; its catch-up runs M-1 and M. P, in a
+        programme ending with M-1, lapses with Q before the programme end is
+        recorded: neither is billed for M-1."""
+        s = self.stack
+        m1 = month_add(M, -1)
+        old = {"code": "OLD-ADD", "name": "old year", "regency_code": "16.12",
+               "funding_source": "ADD", "coverage_start": month_add(M, -6),
+               "coverage_end": m1, "occupations": ["informal"]}
+        (s.dir / "old.json").write_text(json.dumps({"programs": [old]}))
+        s.lindungctl("program", "import", str(s.dir / "old.json"))
+        first = month_add(M, -4)
+        (p, _), = self.enrol("OLD-ADD", VILLAGE_A, 1, start=first, end=None)
+        (q, _), = self.enrol("PALI-TEST-ADD", VILLAGE_A, 1, start=first)
+        self.bill_from(first)
+        s.billing.stop()
+        # as on the 1st of M-1: M-1 and M never billed, OLD not yet ended
+        self.sql("SET session_replication_role = replica; "
+                 f"DROP TABLE IF EXISTS accruals_{M.replace('-', '_')}; "
+                 f"DROP TABLE IF EXISTS accruals_{m1.replace('-', '_')}; "
+                 f"DELETE FROM line_adjustments WHERE period >= '{m1}-01'; "
+                 f"DELETE FROM invoices WHERE period >= '{m1}-01'; "
+                 f"DELETE FROM billing_runs WHERE period >= '{m1}-01'; "
+                 f"UPDATE enrolments SET status = 'active', end_reason = NULL, ended_at = NULL "
+                 f"  WHERE id = {p}; "
+                 "UPDATE invoices SET created_at = period + interval '1 hour', "
+                 f"  due_date = period + 14 WHERE kind = 'invoice' AND period < '{m1}-01'")
+        self.run_m_again(catch_up_from=m1)
+        self.assertEqual(self.status(q), ("ended", "lapsed", month_add(M, -2)))
+        self.assertEqual(self.net(q, m1), 0)
+        self.assertEqual(self.net(p, m1), 0)
+
+    def test_a_renewal_after_a_gap_is_cancelled_with_the_lapse(self) -> None:
+        """OLD ends with M-1, NEW renews it from M+1 (a month's gap). P lapses
+        at M's run, before OLD's end is recorded, and the renewal goes with it."""
+        s = self.stack
+        old = {"code": "OLD-ADD", "name": "old year", "regency_code": "16.12",
+               "funding_source": "ADD", "coverage_start": month_add(M, -6),
+               "coverage_end": month_add(M, -1), "occupations": ["informal"]}
+        new = {"code": "NEW-ADD", "name": "next year", "regency_code": "16.12",
+               "funding_source": "ADD", "coverage_start": month_add(M, 1),
+               "coverage_end": month_add(M, 12), "occupations": ["informal"],
+               "renews": "OLD-ADD"}
+        (s.dir / "old.json").write_text(json.dumps({"programs": [old]}))
+        s.lindungctl("program", "import", str(s.dir / "old.json"))
+        first = month_add(M, -3)
+        (p, nik), = self.enrol("OLD-ADD", VILLAGE_A, 1, start=first, end=None)
+        self.bill_from(first)
+        s.start_daemons("verify")
+        (s.dir / "new.json").write_text(json.dumps({"programs": [new]}))
+        s.lindungctl("program", "import", str(s.dir / "new.json"))
+        harness.wait_until(lambda: self.sql(
+            f"SELECT count(*) FROM enrolments WHERE nik = '{nik}'")[0][0] == "2", timeout=60)
+        renewal = int(self.sql(f"SELECT max(id) FROM enrolments WHERE nik = '{nik}'")[0][0])
+        self.rewind_to_m()
+        # as on the 1st of M: OLD not yet ended by the programme-end step
+        self.sql(f"UPDATE enrolments SET status = 'active', end_reason = NULL, ended_at = NULL "
+                 f"WHERE id = {p}")
+        self.run_m_again()
+        self.run_month(month_add(M, 1))
+        self.assertEqual(self.status(renewal)[:2], ("ended", "lapsed"))
+        self.assertEqual(self.net(renewal, month_add(M, 1)), 0)
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -319,6 +319,39 @@ class RestoredEnd(Base):
         self.run_month(THIS_MONTH)
         self.assertEqual(self.net(eid, THIS_MONTH), 0)
 
+class StaleEnd(Base):
+    def test_a_corrected_death_follows_the_programme_end_put_back(self):
+        """P and Q end with a programme end imported too early; a death of P is
+        reported in error; the end is put back (Q active again, P not: it is
+        ended by the death); the death is corrected. P is then as Q."""
+        s = self.stack
+        first, early = month_add(THIS_MONTH, -3), month_add(THIS_MONTH, -2)
+        prog = {"code": "REV-YEAR-ADD", "name": "a budget year", "regency_code": "16.12",
+                "funding_source": "ADD", "coverage_start": first, "coverage_end": THIS_MONTH,
+                "occupations": ["informal"]}
+        path = s.dir / "year.json"
+
+        def import_end(end):
+            prog["coverage_end"] = end
+            path.write_text(json.dumps({"programs": [prog]}))
+            return s.lindungctl("program", "import", str(path)).stdout
+
+        import_end(THIS_MONTH)
+        (p, nik), (q, _) = self.enrol("REV-YEAR-ADD", VILLAGE_A, 2, start=first)
+        s.start_daemons("billing", "intake")
+        import_end(early)
+        self.run_month(THIS_MONTH)
+        key = s.create_key("admin")
+        r = s.api("POST", f"/v1/participants/{nik}/events", key,
+                  json={"kind": "death", "date": f"{first}-10"})
+        ev = r.body["events"][0]
+        import_end(THIS_MONTH)
+        s.lindungctl("event", "correct", str(ev["event_id"]), "--reason", "namesake")
+        self.run_month(THIS_MONTH)
+        self.assertEqual(self.enrolment(p), self.enrolment(q))
+        self.assertEqual(self.enrolment(p)[0], "active")
+
+
 class BpjsReplay(Base):
     def test_old_refusal_repeated_refuses_the_resubmission(self):
         s = self.stack
