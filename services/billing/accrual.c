@@ -300,7 +300,9 @@ static const char *SQL_ACCRUE =
  * cannot lapse anyone. The three months are the person's: a continuation (a transfer,
  * next year's renewal) counts its previous enrolments' lines (two back: three months
  * hold at most three enrolments) when the same payer pays them (one starting later than
- * $1 is left to be cancelled with its lapsed predecessor);
+ * $1 is left to be cancelled with its lapsed predecessor). An enrolment a
+ * move ends at $1 or later (recorded before this run) lapses as an active
+ * one would, and its continuation is cancelled with it;
  * a new payer starts a new count. A line is unpaid while what payments allocated to it is
  * less than its net charge: the line, its credits, and the extra charges on documents
  * issued on time and past due (an increase billed late, a re-rating, is not yet owed and
@@ -361,7 +363,9 @@ static const char *SQL_LAPSE =
     "        AND a.period < $1 "
     "    JOIN docs d ON d.id = a.invoice_id "
     "    LEFT JOIN fixes f ON f.enrolment_id = a.enrolment_id AND f.period = a.period "
-    "    WHERE c.status = 'active' AND c.start_month <= $1 "
+    "    WHERE (c.status = 'active' "
+    "           OR (c.end_reason = 'moved' AND c.end_month >= $1)) "
+    "        AND c.start_month <= $1 "
     "        AND coalesce(pv2.start_month, pv.start_month, c.start_month) "
     "            <= ($1::date - interval '3 months')::date "
     "        AND a.amount + coalesce(f.amount, 0) > "
@@ -378,7 +382,8 @@ static const char *SQL_LAPSE =
     "    SET status = 'ended', end_reason = 'lapsed', ended_at = now(), "
     "        end_month = ($1::date - interval '1 month')::date "
     "    FROM late l "
-    "    WHERE e.id = l.enrolment_id AND e.status = 'active' "
+    "    WHERE e.id = l.enrolment_id "
+    "        AND (e.status = 'active' OR (e.end_reason = 'moved' AND e.end_month >= $1)) "
     "        AND NOT EXISTS (SELECT 1 FROM accruals x "
     "                        WHERE x.enrolment_id = e.id AND x.period >= $1 "
     "                            AND x.period <= date_trunc('month', $2::date)) "

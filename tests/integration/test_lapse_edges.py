@@ -376,5 +376,24 @@ class LapseEdgesTest(harness.LindungTestCase):
         self.assertEqual(self.status(renewal)[:2], ("ended", "lapsed"))
         self.assertEqual(self.net(renewal, month_add(M, 1)), 0)
 
+    def test_a_move_recorded_for_this_month_does_not_stop_the_lapse(self) -> None:
+        """P's move takes effect with M (recorded before M's run: the old
+        enrolment ends with M, the continuation starts M+1, the same payer).
+        P's M-3..M-1 are unpaid: P lapses with M-1 as Q does, M is not
+        billed, and the continuation is cancelled."""
+        first = month_add(M, -3)
+        (p, nik), (q, _) = self.enrol(SAWIT, MURA_1, 2, start=first)
+        r = self.sql(f"SELECT result, new_enrolment_id FROM enrolment_transfer('{nik}', NULL, "
+                     f"'{MURA_2}', '{M}-01', 'test')")
+        self.assertEqual(r[0][0], "ok", r)
+        p2 = int(r[0][1])
+        self.bill_from(first)
+        self.rewind_to_m()
+        self.run_m_again()
+        self.assertEqual(self.status(q), ("ended", "lapsed", month_add(M, -1)))
+        self.assertEqual(self.status(p), ("ended", "lapsed", month_add(M, -1)))
+        self.assertEqual(self.net(p, M), 0)
+        self.assertEqual(self.status(p2)[:2], ("ended", "lapsed"))
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
