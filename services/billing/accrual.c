@@ -293,24 +293,23 @@ static const char *SQL_ACCRUE =
  * ($2 is today in Jakarta) ends with end_month = $1 - 1 month, the last of
  * the three grace months, so a fourth unpaid month is never billed; any
  * later enrolment of the person with the same payer (next year's renewal,
- * already accepted) is cancelled with it (lapsed, covering nothing), as a
- * renewal queued after the lapse would never have been made. One another
- * budget pays for (a sponsor elsewhere) is not this payer's to end. A line counts only
- * when its document was issued on time (by the 15th of its month): a month billed late
- * cannot lapse anyone. The three months are the person's: a continuation (a transfer,
- * next year's renewal) counts its previous enrolments' lines (two back: three months
- * hold at most three enrolments) when the same payer pays them (one starting later than
- * $1 is left to be cancelled with its lapsed predecessor). An enrolment a
- * move ends at $1 or later (recorded before this run) lapses as an active
- * one would, and its continuation is cancelled with it;
- * a new payer starts a new count. A line is unpaid while what payments allocated to it is
- * less than its net charge: the line, its credits, and the extra charges on documents
- * issued on time and past due (an increase billed late, a re-rating, is not yet owed and
- * lapses nobody). Someone else's unpaid or disputed line on the same invoice never lapses
- * a person. An enrolment with a line from $1 to the current month is left alone (a re-run
- * of an old month must not end someone in the past); a line billed in advance, for a
- * month still to come, does not protect anyone. Why it is cheap when most payers pay
- * (docs/benchmarks.md, "Lapse"):
+ * already accepted; one a recorded move has ended too) is cancelled with it (lapsed,
+ * covering nothing), as a renewal queued after the lapse would never have been made. One
+ * another budget pays for (a sponsor elsewhere) is not this payer's to end. A line counts
+ * only when its document was issued on time (by the 15th of its month): a month billed
+ * late cannot lapse anyone. The three months are the person's: a continuation (a
+ * transfer, next year's renewal) counts its previous enrolments' lines (two back: three
+ * months hold at most three enrolments) when the same payer pays them (one starting later
+ * than $1 is left to be cancelled with its lapsed predecessor). An enrolment a move ends
+ * at $1 or later (recorded before this run) lapses as an active one would, and its
+ * continuation is cancelled with it; a new payer starts a new count. A line is unpaid
+ * while what payments allocated to it is less than its net charge: the line, its credits,
+ * and the extra charges on documents issued on time and past due (an increase billed
+ * late, a re-rating, is not yet owed and lapses nobody). Someone else's unpaid or
+ * disputed line on the same invoice never lapses a person. An enrolment with a line from
+ * $1 to the current month is left alone (a re-run of an old month must not end someone in
+ * the past); a line billed in advance, for a month still to come, does not protect
+ * anyone. Why it is cheap when most payers pay (docs/benchmarks.md, "Lapse"):
  *   - a person's lines are all on their payer's documents, so only payers
  *     with an unpaid, on-time document in each of the three months can have
  *     anyone lapse (payers); everyone else costs nothing;
@@ -394,7 +393,8 @@ static const char *SQL_LAPSE =
     "    SET status = 'ended', end_reason = 'lapsed', ended_at = now(), "
     "        end_month = (e.start_month - interval '1 month')::date "
     "    FROM lapsed l "
-    "    WHERE e.nik = l.nik AND e.status = 'active' AND e.start_month > l.end_month "
+    "    WHERE e.nik = l.nik AND e.start_month > l.end_month "
+    "        AND (e.status = 'active' OR (e.end_reason = 'moved' AND e.end_month >= $1)) "
     "        AND e.funding_source = l.funding_source AND e.payer_code = l.payer_code "
     "        AND NOT EXISTS (SELECT 1 FROM lapsed x WHERE x.id = e.id) "
     "    RETURNING e.id, e.nik, e.payer_code, e.end_month"

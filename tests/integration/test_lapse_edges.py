@@ -395,5 +395,29 @@ class LapseEdgesTest(harness.LindungTestCase):
         self.assertEqual(self.net(p, M), 0)
         self.assertEqual(self.status(p2)[:2], ("ended", "lapsed"))
 
+    def test_a_lapse_cancels_a_continuation_with_its_own_move_recorded(self) -> None:
+        """Moves recorded before M's run, for M (P to P2 from M+1) and for M+1
+        (P2 to P3 from M+2), one payer; P's M-3..M-1 unpaid. P lapses with
+        M-1, and neither P2 nor P3 covers or is billed anything (fourth review)."""
+        first = month_add(M, -3)
+        (p, nik), (q, _) = self.enrol(SAWIT, MURA_1, 2, start=first)
+        r = self.sql(f"SELECT result, new_enrolment_id FROM enrolment_transfer('{nik}', NULL, "
+                     f"'{MURA_2}', '{M}-01', 'test')")
+        self.assertEqual(r[0][0], "ok", r)
+        p2 = int(r[0][1])
+        r = self.sql(f"SELECT result, new_enrolment_id FROM enrolment_transfer('{nik}', NULL, "
+                     f"'{MURA_1}', '{month_add(M, 1)}-01', 'test')")
+        self.assertEqual(r[0][0], "ok", r)
+        self.bill_from(first)
+        self.rewind_to_m()
+        self.run_m_again()
+        self.run_month(month_add(M, 1))
+        self.assertEqual(self.status(p), ("ended", "lapsed", month_add(M, -1)))
+        self.assertEqual(self.net(p2, month_add(M, 1)), 0)
+        self.assertEqual(self.sql(
+            f"SELECT count(*) FROM enrolments WHERE nik = '{nik}' "
+            f"AND coalesce(end_month, '9999-12-01') >= '{M}-01' "
+            f"AND coalesce(end_month, '9999-12-01') >= start_month"), [("0",)])
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
