@@ -5,6 +5,7 @@
 #include "nik.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The 38 province codes, as listed with level=province in db/seed/wilayah.csv
@@ -312,4 +313,15 @@ void nik_mask_text(const char *s, char *out, size_t cap)
         s += runlen;
     }
     out[len] = '\0';
+}
+
+char *nik_mask_text_copy(const char *s, bool unmasked)
+{
+    size_t len = strlen(s), cap = 2 * len + 1;
+    char *out = malloc(cap);
+    if (out && unmasked)
+        memcpy(out, s, len + 1);
+    else if (out)
+        nik_mask_text(s, out, cap);
+    return out;
 }

@@ -54,4 +54,9 @@ void nik_mask(const char *nik, char out[NIK_MASKED_LEN + 1]);
  * (a NIK, however separated or truncated) with its masked form. Used by the
  * logger as a last line of defence. */
 void nik_mask_text(const char *s, char *out, size_t cap);
+
+/* A new copy of `s` (caller frees) as printed: masked as nik_mask_text
+ * unless `unmasked`. Sized for the worst case (a masked run, 14 characters,
+ * stands for at least 12 digits). NULL when out of memory. */
+char *nik_mask_text_copy(const char *s, bool unmasked);
 #endif

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nik.h"
@@ -429,6 +430,21 @@ static void test_mask_text_random_separator_runs(void **state)
     }
 }
 
+static void test_mask_text_copy(void **state)
+{
+    (void)state;
+    /* the worst case for the copy's size: runs of 12 digits, each 14 masked */
+    const char *in = "123456789012,123456789012 ref 1612010101900001";
+    char *m = nik_mask_text_copy(in, false);
+    assert_non_null(m);
+    assert_string_equal(m, "1234******9012,1234******9012 ref 1612******0001");
+    free(m);
+    char *u = nik_mask_text_copy(in, true);
+    assert_non_null(u);
+    assert_string_equal(u, in);
+    free(u);
+}
+
 static void test_mask_text_truncates_safely(void **state)
 {
     (void)state;
@@ -479,6 +495,7 @@ int main(void)
         cmocka_unit_test(test_mask),
         cmocka_unit_test(test_mask_text),
         cmocka_unit_test(test_mask_text_truncates_safely),
+        cmocka_unit_test(test_mask_text_copy),
         cmocka_unit_test(test_mask_text_every_separator_form),
         cmocka_unit_test(test_mask_text_random_separator_runs),
     };

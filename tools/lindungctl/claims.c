@@ -180,17 +180,10 @@ static claim_view_t claim_view(int argc, char **argv)
 }
 
 /* What is printed of free text: NIK-like digit runs masked unless
- * --unmasked. A masked run (14 characters) stands for at least 12 digits,
- * so twice the length is always room enough. NULL when out of memory. */
+ * --unmasked. NULL when out of memory. */
 static char *shown_text(const claim_view_t *v, const char *s)
 {
-    size_t cap = 2 * strlen(s) + 1;
-    char *out = malloc(cap);
-    if (out && v->unmasked)
-        memcpy(out, s, strlen(s) + 1);
-    else if (out)
-        nik_mask_text(s, out, cap);
-    return out;
+    return nik_mask_text_copy(s, v->unmasked);
 }
 
 /* What is printed of a NIK: masked ("1612******0001") unless --unmasked. */

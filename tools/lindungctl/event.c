@@ -109,22 +109,14 @@ static const int FREE_TEXT[] = {EV_REFERENCE, EV_REASON, EV_MESSAGE, EV_CORRECTI
 #define N_FREE_TEXT (sizeof FREE_TEXT / sizeof FREE_TEXT[0])
 
 /* Every free-text column of row i as printed: NIK-like digit runs masked
- * unless unmasked. A masked run (14 characters) stands for at least 12
- * digits, so twice the length is always room enough. False when out of
- * memory; text[] is then freed. */
+ * unless unmasked. False when out of memory; text[] is then freed. */
 static bool shown_texts(const PGresult *r, int i, bool unmasked, char *text[N_FREE_TEXT])
 {
     bool ok = true;
     for (size_t t = 0; t < N_FREE_TEXT; t++) {
-        const char *s = PQgetvalue(r, i, FREE_TEXT[t]);
-        size_t cap = 2 * strlen(s) + 1;
-        text[t] = ok ? malloc(cap) : NULL;
-        if (!text[t])
-            ok = false;
-        else if (unmasked)
-            memcpy(text[t], s, strlen(s) + 1);
-        else
-            nik_mask_text(s, text[t], cap);
+        text[t] =
+            ok ? nik_mask_text_copy(PQgetvalue(r, i, FREE_TEXT[t]), unmasked) : NULL;
+        ok = text[t] != NULL;
     }
     for (size_t t = 0; !ok && t < N_FREE_TEXT; t++) {
         free(text[t]);
