@@ -137,6 +137,14 @@ class LapseEdgesTest(harness.LindungTestCase):
         harness.wait_until(lambda: s.billing.log_text().count("billing.caught_up") > n,
                            timeout=120, message="catch-up")
 
+    def transfer(self, nik: str, village: str, first_day: str) -> int:
+        """enrolment_transfer (014) as lindungctl runs it: the move takes effect
+        with first_day's month; the new enrolment's id."""
+        r = self.sql(f"SELECT result, new_enrolment_id FROM enrolment_transfer('{nik}', NULL, "
+                     f"'{village}', '{first_day}', 'test')")
+        self.assertEqual(r[0][0], "ok", r)
+        return int(r[0][1])
+
     def pay(self, month: str, payer: str, amount: int, except_ids: list[int]) -> None:
         inv = self.sql(f"SELECT id FROM invoices WHERE period = '{month}-01' "
                        f"AND payer_code = '{payer}' AND kind = 'invoice'")[0][0]
@@ -234,10 +242,7 @@ class LapseEdgesTest(harness.LindungTestCase):
         are one on the old enrolment and two on the continuation."""
         first = month_add(M, -4)
         (p, nik), (q, _) = self.enrol(SAWIT, MURA_1, 2, start=first)
-        r = self.sql(f"SELECT result, new_enrolment_id FROM enrolment_transfer('{nik}', NULL, "
-                     f"'{MURA_2}', '{month_add(M, -3)}-01', 'test')")
-        self.assertEqual(r[0][0], "ok", r)
-        p2 = int(r[0][1])
+        p2 = self.transfer(nik, MURA_2, f"{month_add(M, -3)}-01")
         self.bill_from(first)
         self.rewind_to_m()
         self.run_m_again()
@@ -298,14 +303,8 @@ class LapseEdgesTest(harness.LindungTestCase):
         months are on three enrolments, and it lapses as Q, who never moved."""
         first = month_add(M, -4)
         (p, nik), (q, _) = self.enrol(SAWIT, MURA_1, 2, start=first)
-        r = self.sql(f"SELECT result, new_enrolment_id FROM enrolment_transfer('{nik}', NULL, "
-                     f"'{MURA_2}', '{month_add(M, -3)}-01', 'test')")
-        self.assertEqual(r[0][0], "ok", r)
-        p2 = int(r[0][1])
-        r = self.sql(f"SELECT result, new_enrolment_id FROM enrolment_transfer('{nik}', NULL, "
-                     f"'{MURA_1}', '{month_add(M, -2)}-01', 'test')")
-        self.assertEqual(r[0][0], "ok", r)
-        p3 = int(r[0][1])
+        p2 = self.transfer(nik, MURA_2, f"{month_add(M, -3)}-01")
+        p3 = self.transfer(nik, MURA_1, f"{month_add(M, -2)}-01")
         self.bill_from(first)
         self.rewind_to_m()
         self.run_m_again()
@@ -383,10 +382,7 @@ class LapseEdgesTest(harness.LindungTestCase):
         billed, and the continuation is cancelled."""
         first = month_add(M, -3)
         (p, nik), (q, _) = self.enrol(SAWIT, MURA_1, 2, start=first)
-        r = self.sql(f"SELECT result, new_enrolment_id FROM enrolment_transfer('{nik}', NULL, "
-                     f"'{MURA_2}', '{M}-01', 'test')")
-        self.assertEqual(r[0][0], "ok", r)
-        p2 = int(r[0][1])
+        p2 = self.transfer(nik, MURA_2, f"{M}-01")
         self.bill_from(first)
         self.rewind_to_m()
         self.run_m_again()
@@ -401,13 +397,8 @@ class LapseEdgesTest(harness.LindungTestCase):
         M-1, and neither P2 nor P3 covers or is billed anything (fourth review)."""
         first = month_add(M, -3)
         (p, nik), (q, _) = self.enrol(SAWIT, MURA_1, 2, start=first)
-        r = self.sql(f"SELECT result, new_enrolment_id FROM enrolment_transfer('{nik}', NULL, "
-                     f"'{MURA_2}', '{M}-01', 'test')")
-        self.assertEqual(r[0][0], "ok", r)
-        p2 = int(r[0][1])
-        r = self.sql(f"SELECT result, new_enrolment_id FROM enrolment_transfer('{nik}', NULL, "
-                     f"'{MURA_1}', '{month_add(M, 1)}-01', 'test')")
-        self.assertEqual(r[0][0], "ok", r)
+        p2 = self.transfer(nik, MURA_2, f"{M}-01")
+        self.transfer(nik, MURA_1, f"{month_add(M, 1)}-01")
         self.bill_from(first)
         self.rewind_to_m()
         self.run_m_again()
