@@ -376,6 +376,8 @@ static const char *SQL_LAPSE =
     "    GROUP BY c.id "
     "    HAVING count(*) = 3"
     "), "
+    /* late's condition again: an end committed meanwhile (a death, a
+     * move) is re-checked here, on the row's newest version, and wins */
     "lapsed AS ("
     "    UPDATE enrolments e "
     "    SET status = 'ended', end_reason = 'lapsed', ended_at = now(), "
