@@ -2,7 +2,9 @@
  * parts of a big batch at once on two sessions (eventparts.h). Why two
  * sessions and not one: PostgreSQL runs one statement on one core, and the
  * events' ends, claims and results are row work that two backends share out
- * almost evenly (docs/benchmarks.md, "Life events"). The rules live in
+ * almost evenly (docs/benchmarks.md, "Life events"). The second session is
+ * the caller's and kept: a new one per batch would be a new backend each
+ * time, which plans every statement of the apply again. The rules live in
  * participant_events_apply (035); this file only decides where it runs. */
 #include "eventparts.h"
 #include <pthread.h>
@@ -57,21 +59,16 @@ static void *helper_run(void *arg)
     return NULL;
 }
 
-int eventparts_apply(db_t *db, const char *batch_id, int parts, int answer_ms)
+int eventparts_apply(db_t *db, db_t *second, const char *batch_id, int parts)
 {
     if (parts < 2)
         return apply_part(db, batch_id, 0) ? 0 : -1;
-    helper_t h = {.db = db_new(db_conninfo(db)), .batch_id = batch_id};
+    helper_t h = {.db = second, .batch_id = batch_id};
     pthread_t thread;
-    bool started = false;
-    if (h.db) {
-        db_set_answer_timeout(h.db, answer_ms);
-        started = pthread_create(&thread, NULL, helper_run, &h) == 0;
-    }
+    bool started = second && pthread_create(&thread, NULL, helper_run, &h) == 0;
     bool ok = apply_part(db, batch_id, 0);
     if (started)
         pthread_join(thread, NULL);
-    db_destroy(&h.db);
     /* the second session failed or never was: its part, if still
      * pending, on this one (a no-op when the helper did apply it) */
     if (!started || !h.ok)

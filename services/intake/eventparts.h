@@ -11,14 +11,14 @@
 #include "metrics.h"
 
 /* Apply every part of batch `batch_id` (a uuid) split in `parts` (1 or 2):
- * part 0 on `db`, part 1 on a second session to the same database (each
- * statement's answer awaited at most answer_ms, 0 for as long as it takes)
- * at the same time, or after part 0 on `db` when a second session cannot be
- * had. A part already applied is a no-op, so a retry and a recovery may both
- * call this. 0 when every part is applied; -1 when one could not be (the
- * session lost or a statement failed: its events stay stored and pending,
- * and db tells why). */
-int eventparts_apply(db_t *db, const char *batch_id, int parts, int answer_ms);
+ * part 0 on `db`, part 1 on `second`, a second session to the same
+ * database kept by the caller (intake: one per worker thread, route.h), at
+ * the same time; or after part 0 on `db` when `second` is NULL or failed. A
+ * part already applied is a no-op, so a retry and a recovery may both call
+ * this. 0 when every part is applied; -1 when one could not be (the session
+ * lost or a statement failed: its events stay stored and pending, and db
+ * tells why). */
+int eventparts_apply(db_t *db, db_t *second, const char *batch_id, int parts);
 
 /* Apply the batches stored at least older_s seconds ago that still have
  * parts pending, oldest first, at most `limit` of them, on `db` alone.

@@ -595,7 +595,8 @@ static void apply_and_answer(route_ctx_t *ctx, db_t *db, const http_request_t *r
     const char *batch_id = PQgetvalue(stored, 0, S_BATCH);
     bool replay = strcmp(PQgetvalue(stored, 0, S_OUTCOME), "replay") == 0;
     int parts = atoi(PQgetvalue(stored, 0, S_PARTS));
-    if (eventparts_apply(db, batch_id, parts, ctx->db_answer_ms) != 0) {
+    db_t *second = parts > 1 ? route_second_db(ctx) : NULL;
+    if (eventparts_apply(db, second, batch_id, parts) != 0) {
         answer_pending(db, res, batch_id);
         return;
     }

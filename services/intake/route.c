@@ -1,6 +1,7 @@
 /* route: the request layer beneath intake's route modules (route.h). Each
  * worker thread keeps its own database connection, made on its first
- * request and closed when the thread ends. */
+ * request and closed when the thread ends (and a second one, made on its
+ * first big batch of life events). */
 #include "route.h"
 #include <pthread.h>
 #include <stdio.h>
@@ -10,8 +11,8 @@
 #include "log.h"
 #include "pgjson.h"
 
-/* One connection per worker thread, closed when the thread ends. */
-static pthread_key_t db_key;
+/* Connections of a worker thread, closed when the thread ends. */
+static pthread_key_t db_key, second_key;
 static pthread_once_t db_key_once = PTHREAD_ONCE_INIT;
 
 static void db_key_free(void *p)
@@ -23,19 +24,31 @@ static void db_key_free(void *p)
 static void db_key_make(void)
 {
     pthread_key_create(&db_key, db_key_free);
+    pthread_key_create(&second_key, db_key_free);
+}
+
+static db_t *thread_db(route_ctx_t *ctx, pthread_key_t key)
+{
+    db_t *db = pthread_getspecific(key);
+    if (!db) {
+        db = db_new(ctx->conninfo);
+        if (db)
+            db_set_answer_timeout(db, ctx->db_answer_ms);
+        pthread_setspecific(key, db);
+    }
+    return db;
 }
 
 db_t *route_db(route_ctx_t *ctx)
 {
     pthread_once(&db_key_once, db_key_make);
-    db_t *db = pthread_getspecific(db_key);
-    if (!db) {
-        db = db_new(ctx->conninfo);
-        if (db)
-            db_set_answer_timeout(db, ctx->db_answer_ms);
-        pthread_setspecific(db_key, db);
-    }
-    return db;
+    return thread_db(ctx, db_key);
+}
+
+db_t *route_second_db(route_ctx_t *ctx)
+{
+    pthread_once(&db_key_once, db_key_make);
+    return thread_db(ctx, second_key);
 }
 
 void route_db_failure(db_t *db, http_response_t *res)

@@ -35,6 +35,11 @@ typedef struct {
 
 /* This worker thread's database connection (NULL when out of memory). */
 db_t *route_db(route_ctx_t *ctx);
+/* This worker thread's second connection, for the second part of a big
+ * batch of life events (eventparts.h); made on first use, kept like the
+ * first. NULL when it cannot be had (the part is then applied after the
+ * first, on the first connection). */
+db_t *route_second_db(route_ctx_t *ctx);
 
 /* Check the bearer key, or take the admission_t api_admit left in
  * req->admitted; on failure the 401/503 answer is already in res. */
