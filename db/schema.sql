@@ -1271,6 +1271,17 @@ BEGIN
     FROM participants pa
     WHERE pe.batch_id = p_batch AND pe.part = p_part AND pe.result IS NULL
       AND pa.nik = pe.nik AND pa.deceased_on IS NOT NULL;
+    -- An event dated before the person was born is a typing error (1925
+    -- for 2025): taken as written, a death would cancel every enrolment
+    -- and credit every month billed.
+    UPDATE participant_events pe
+    SET result = 'refused', code = 'before_birth',
+        message = format('dated %s, before the birth date %s',
+                         to_char(pe.event_date, 'YYYY-MM-DD'),
+                         to_char(pa.birth_date, 'YYYY-MM-DD'))
+    FROM participants pa
+    WHERE pe.batch_id = p_batch AND pe.part = p_part AND pe.result IS NULL
+      AND pa.nik = pe.nik AND pe.event_date < pa.birth_date;
     UPDATE participant_events pe
     SET result = 'refused', code = 'not_covered',
         message = format('no active enrolment of this NIK covers %s',
@@ -4464,7 +4475,7 @@ COMMENT ON COLUMN public.participant_events.result IS 'applied or refused.';
 -- Name: COLUMN participant_events.code; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.participant_events.code IS 'applied: ended, transferred or recorded; refused: not_covered, deceased, already_deceased, same_place.';
+COMMENT ON COLUMN public.participant_events.code IS 'applied: ended, transferred or recorded; refused: not_covered, deceased, already_deceased, same_place, before_birth (037).';
 
 --
 -- Name: COLUMN participant_events.message; Type: COMMENT; Schema: public; Owner: -

@@ -378,11 +378,12 @@ static bool csv_header(const cJSON *header, int column[CSV_MAX_COLUMNS], cJSON *
         fields_add_index_error(errors, "header", -1, "has more than 16 columns");
         return false;
     }
-    for (int i = 0; i < n; i++) {
-        const char *name = cJSON_GetArrayItem(header, i)->valuestring;
+    bool seen[CSV_MAX_COLUMNS] = {false};
+    int i = 0;
+    for (const cJSON *cell = header->child; cell; cell = cell->next, i++) {
         column[i] = -1;
         for (int k = 0; CSV_COLUMNS[k]; k++)
-            if (strcmp(CSV_COLUMNS[k], name) == 0)
+            if (strcmp(CSV_COLUMNS[k], cell->valuestring) == 0)
                 column[i] = k;
         if (column[i] < 0) {
             fields_add_index_error(
@@ -391,6 +392,13 @@ static bool csv_header(const cJSON *header, int column[CSV_MAX_COLUMNS], cJSON *
                 "to_village, reason");
             return false;
         }
+        /* a second "date" column would silently win over the first */
+        if (seen[column[i]]) {
+            fields_add_index_error(errors, CSV_COLUMNS[column[i]], -1,
+                                   "column appears more than once");
+            return false;
+        }
+        seen[column[i]] = true;
     }
     return true;
 }
@@ -419,6 +427,10 @@ static cJSON *csv_event(const cJSON *record, const int *column, int width, int i
 /* text/csv on /v1/events: a header row, then one event per record. */
 static events_parse_t parse_csv(const char *body, size_t len, cJSON *errors, cJSON *list)
 {
+    /* a spreadsheet's "CSV UTF-8" starts with a byte-order mark, as for
+     * submissions (csvbody.c) */
+    if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0)
+        body += 3, len -= 3;
     struct csv_parser p;
     csv_reader_t r = {.rows = cJSON_CreateArray()};
     bool ok = submission_text_ok(body, len) && len > 0 &&

@@ -7,6 +7,12 @@ against a real PostgreSQL and intake:
     the wrong number of fields does not hide the other records' mistakes,
     and a NIK sent twice is listed alongside the other mistakes (also when
     the event it repeats has a mistake of its own), in JSON and in CSV;
+  - a CSV that starts with a UTF-8 byte-order mark (a spreadsheet's "CSV
+    UTF-8") is read as submissions' CSV is; a column named twice is a 422
+    that names it, not a silent choice between the two;
+  - an event dated before the person's birth date is refused
+    (`before_birth`) and changes nothing: a death dated 1925 for 2025 would
+    otherwise cancel every enrolment of the person;
   - GET /v1/participants/{nik} shows the events applied to an enrolment in
     the key's scope, and those it sent: a death that only cancelled an
     enrolment not yet started, and a move to another village, are seen by
@@ -167,6 +173,47 @@ class EventsInputTest(harness.LindungTestCase):
         r = self.post_batch(key, fixed)
         self.assertEqual(r.status, 201, r)
         self.assertEqual([e["result"] for e in r.body["events"]], ["applied"] * 3)
+
+    def test_csv_byte_order_mark_and_a_column_named_twice(self) -> None:
+        s = self.stack
+        (eid, nik), = self.enrol(ADD, VILLAGE_A, 1)
+        s.start_daemons("intake")
+        key = s.create_key(f"village:{VILLAGE_A}")
+        today = jakarta_today().isoformat()
+        twice = f"kind,nik,date,date\r\nleft,{nik},{today},{today}\r\n"
+        r = self.post_csv(key, twice)
+        self.assertEqual((r.status, r.body["error"]["code"]), (422, "INVALID_FIELDS"), r)
+        self.assertEqual([(d["field"], d["message"]) for d in r.body["error"]["details"]],
+                         [("date", "column appears more than once")])
+        self.assertEqual(self.sql("SELECT count(*) FROM participant_events"), [("0",)])
+        bom = "\ufeff" + f"kind,nik,date,reason\r\nleft,{nik},{today},pindah kerja\r\n"
+        r = s.api("POST", "/v1/events", key, headers={"Content-Type": "text/csv"},
+                  data=bom.encode("utf-8"))
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual([(e["result"], e["code"]) for e in r.body["events"]],
+                         [("applied", "ended")])
+        self.assertEqual(self.enrolment(eid), ("ended", THIS_MONTH, "left"))
+
+    def test_an_event_before_birth_is_refused(self) -> None:
+        s = self.stack
+        (eid, nik), = self.enrol(ADD, VILLAGE_A, 1)
+        born = self.sql(f"SELECT birth_date FROM participants WHERE nik = '{nik}'")[0][0]
+        s.start_daemons("intake")
+        key = s.create_key(f"village:{VILLAGE_A}")
+        before = (datetime.date.fromisoformat(born) - datetime.timedelta(days=1)).isoformat()
+        r = self.post_event(key, nik, {"kind": "death", "date": before})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual([(e["result"], e["code"]) for e in r.body["events"]],
+                         [("refused", "before_birth")])
+        self.assertIn(born, r.body["events"][0]["message"])
+        self.assertEqual(self.enrolment(eid), ("active", None, None))
+        self.assertEqual(self.sql(f"SELECT deceased_on FROM participants WHERE nik = '{nik}'"),
+                         [(None,)])
+        self.assertEqual(self.sql("SELECT count(*) FROM claims"), [("0",)])
+        # the day of birth itself is a possible date
+        r = self.post_event(key, nik, {"kind": "death", "date": born})
+        self.assertEqual([(e["result"], e["code"]) for e in r.body["events"]],
+                         [("applied", "ended")], r)
 
     def test_participant_read_shows_events_of_the_scope(self) -> None:
         s = self.stack
