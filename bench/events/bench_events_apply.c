@@ -79,7 +79,7 @@ static int one_batch(db_t *db, db_t *second, const char *key, const char *split,
     }
     int parts = atoi(PQgetvalue(r, 0, 2));
     PQclear(r);
-    int rc = eventparts_apply(db, second, id, parts);
+    int rc = eventparts_apply(db, second, id, parts, NULL);
     double t2 = now_s();
     const char *p[] = {id};
     r = db_exec(db, SQL_APPLIED, 1, p);

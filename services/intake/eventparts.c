@@ -14,6 +14,10 @@
 #include "log.h"
 
 static const char *SQL_APPLY = "SELECT participant_events_apply($1::uuid, $2::smallint)";
+/* What a part that this session just applied holds, per kind and result. */
+static const char *SQL_COUNTS =
+    "SELECT kind, result, count(*) FROM participant_events "
+    "WHERE batch_id = $1::uuid AND part = $2::smallint GROUP BY kind, result";
 static const char *SQL_PENDING =
     "SELECT id, parts FROM event_batches "
     "WHERE pending_parts > 0 AND received_at <= now() - make_interval(secs => $1::int) "
@@ -23,9 +27,42 @@ static const char *SQL_WAITING =
     "    coalesce(extract(epoch FROM now() - min(received_at)), 0)::bigint "
     "FROM event_batches WHERE pending_parts > 0";
 
+#define EVENTS_TOTAL "lindung_events_total"
+#define EVENTS_HELP "Life events stored and applied (result applied) or refused, by kind."
+const char *const EVENTPARTS_KINDS[] = {"death", "moved", "left", NULL};
+static const char *const RESULTS[] = {"applied", "refused", NULL};
+
+static void count_events(metrics_t *metrics, const char *kind, const char *result,
+                         double n)
+{
+    char labels[64];
+    snprintf(labels, sizeof labels, "kind=\"%s\",result=\"%s\"", kind, result);
+    metrics_counter_add(metrics, EVENTS_TOTAL, EVENTS_HELP, labels, n);
+}
+
+void eventparts_metrics_init(metrics_t *metrics)
+{
+    for (int k = 0; EVENTPARTS_KINDS[k]; k++)
+        for (int r = 0; RESULTS[r]; r++)
+            count_events(metrics, EVENTPARTS_KINDS[k], RESULTS[r], 0);
+}
+
+/* A part this session applied, counted: one counter step per kind and
+ * result, not per event (a part is up to 10,000). */
+static void count_part(db_t *db, const char *const params[2], metrics_t *metrics)
+{
+    PGresult *r = db_exec_read(db, SQL_COUNTS, 2, params);
+    for (int i = 0; db_ok(r) && i < PQntuples(r); i++)
+        if (!PQgetisnull(r, i, 1))
+            count_events(metrics, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+                         atof(PQgetvalue(r, i, 2)));
+    PQclear(r);
+}
+
 /* One part applied on `db`; a deadlock (with another batch about the same
- * people, or a correction) is tried once more, as PostgreSQL rolled it back. */
-static bool apply_part(db_t *db, const char *batch_id, int part)
+ * people, or a correction) is tried once more, as PostgreSQL rolled it back.
+ * The call that applied the part (not one that found it done) counts it. */
+static bool apply_part(db_t *db, const char *batch_id, int part, metrics_t *metrics)
 {
     char p[12];
     snprintf(p, sizeof p, "%d", part);
@@ -34,7 +71,10 @@ static bool apply_part(db_t *db, const char *batch_id, int part)
         PGresult *r = db_exec(db, SQL_APPLY, 2, params);
         bool ok = db_ok(r);
         bool deadlock = !ok && r && strcmp(db_sqlstate(r), "40P01") == 0;
+        bool applied = ok && PQntuples(r) == 1 && atoi(PQgetvalue(r, 0, 0)) > 0;
         PQclear(r);
+        if (applied)
+            count_part(db, params, metrics);
         if (ok)
             return true;
         if (!deadlock)
@@ -49,34 +89,36 @@ static bool apply_part(db_t *db, const char *batch_id, int part)
 typedef struct {
     db_t *db;
     const char *batch_id;
+    metrics_t *metrics;
     bool ok;
 } helper_t;
 
 static void *helper_run(void *arg)
 {
     helper_t *h = arg;
-    h->ok = apply_part(h->db, h->batch_id, 1);
+    h->ok = apply_part(h->db, h->batch_id, 1, h->metrics);
     return NULL;
 }
 
-int eventparts_apply(db_t *db, db_t *second, const char *batch_id, int parts)
+int eventparts_apply(db_t *db, db_t *second, const char *batch_id, int parts,
+                     metrics_t *metrics)
 {
     if (parts < 2)
-        return apply_part(db, batch_id, 0) ? 0 : -1;
-    helper_t h = {.db = second, .batch_id = batch_id};
+        return apply_part(db, batch_id, 0, metrics) ? 0 : -1;
+    helper_t h = {.db = second, .batch_id = batch_id, .metrics = metrics};
     pthread_t thread;
     bool started = second && pthread_create(&thread, NULL, helper_run, &h) == 0;
-    bool ok = apply_part(db, batch_id, 0);
+    bool ok = apply_part(db, batch_id, 0, metrics);
     if (started)
         pthread_join(thread, NULL);
     /* the second session failed or never was: its part, if still
      * pending, on this one (a no-op when the helper did apply it) */
     if (!started || !h.ok)
-        ok = apply_part(db, batch_id, 1) && ok;
+        ok = apply_part(db, batch_id, 1, metrics) && ok;
     return ok ? 0 : -1;
 }
 
-int eventparts_recover(db_t *db, int older_s, int limit)
+int eventparts_recover(db_t *db, int older_s, int limit, metrics_t *metrics)
 {
     char older[16], max[16];
     snprintf(older, sizeof older, "%d", older_s);
@@ -93,7 +135,7 @@ int eventparts_recover(db_t *db, int older_s, int limit)
         int parts = atoi(PQgetvalue(r, i, 1));
         bool ok = true;
         for (int part = 0; part < parts; part++)
-            ok = apply_part(db, batch_id, part) && ok;
+            ok = apply_part(db, batch_id, part, metrics) && ok;
         if (ok) {
             log_info("events.recovered", "batch_id", batch_id);
             done++;

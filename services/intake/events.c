@@ -91,13 +91,12 @@ enum {
     R_NEW_ENROLMENT
 };
 
-static const char *const KINDS[] = {"death", "moved", "left", NULL};
 static const char *const CSV_COLUMNS[] = {"kind",       "nik",    "date", "reference",
                                           "to_village", "reason", NULL};
 
 static bool known_kind(const char *k)
 {
-    for (const char *const *p = KINDS; *p; p++)
+    for (const char *const *p = EVENTPARTS_KINDS; *p; p++)
         if (strcmp(*p, k) == 0)
             return true;
     return false;
@@ -553,40 +552,6 @@ static void answer_not_found(http_response_t *res, const PGresult *r, bool per_p
                            details);
 }
 
-#define EVENTS_TOTAL "lindung_events_total"
-#define EVENTS_HELP "Life events stored and applied (result applied) or refused, by kind."
-static const char *const RESULTS[] = {"applied", "refused"};
-
-static void count_event(metrics_t *m, const char *kind, const char *result, double n)
-{
-    char labels[64];
-    snprintf(labels, sizeof labels, "kind=\"%s\",result=\"%s\"", kind, result);
-    metrics_counter_add(m, EVENTS_TOTAL, EVENTS_HELP, labels, n);
-}
-
-void events_metrics_init(metrics_t *m)
-{
-    for (int k = 0; KINDS[k]; k++)
-        for (int r = 0; r < 2; r++)
-            count_event(m, KINDS[k], RESULTS[r], 0);
-}
-
-/* A new batch's results, per kind and result: one counter step per pair,
- * not per event (a batch is up to 10,000). A retry's stored results were
- * counted when they were applied. */
-static void count_results(metrics_t *m, const PGresult *r)
-{
-    int n[sizeof KINDS / sizeof KINDS[0]][2] = {{0}};
-    for (int i = 0; i < PQntuples(r); i++)
-        for (int k = 0; KINDS[k]; k++)
-            if (strcmp(PQgetvalue(r, i, R_KIND), KINDS[k]) == 0)
-                n[k][strcmp(PQgetvalue(r, i, R_RESULT), "applied") == 0 ? 0 : 1]++;
-    for (int k = 0; KINDS[k]; k++)
-        for (int x = 0; x < 2; x++)
-            if (n[k][x] > 0)
-                count_event(m, KINDS[k], RESULTS[x], n[k][x]);
-}
-
 /* 503 when a stored batch could not be applied now: its events wait,
  * pending, and are applied by a retry or by intake's sweep. */
 static void answer_pending(db_t *db, http_response_t *res, const char *batch_id)
@@ -608,7 +573,7 @@ static void apply_and_answer(route_ctx_t *ctx, db_t *db, const http_request_t *r
     bool replay = strcmp(PQgetvalue(stored, 0, S_OUTCOME), "replay") == 0;
     int parts = atoi(PQgetvalue(stored, 0, S_PARTS));
     db_t *second = parts > 1 ? route_second_db(ctx) : NULL;
-    if (eventparts_apply(db, second, batch_id, parts) != 0) {
+    if (eventparts_apply(db, second, batch_id, parts, ctx->metrics) != 0) {
         answer_pending(db, res, batch_id);
         return;
     }
@@ -621,8 +586,6 @@ static void apply_and_answer(route_ctx_t *ctx, db_t *db, const http_request_t *r
         return;
     }
     answer_results(res, r, replay, req->request_id);
-    if (!replay)
-        count_results(ctx->metrics, r);
     PQclear(r);
 }
 

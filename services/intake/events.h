@@ -34,7 +34,4 @@ events_parse_t events_parse(const char *body, size_t len, bool csv, const char *
  * /v1/participants/. */
 bool events_route(route_ctx_t *ctx, const http_request_t *req, http_response_t *res);
 
-/* lindung_events_total{kind,result} at 0 for every kind and result, from
- * the start, so an alert on its increase can fire on the first event. */
-void events_metrics_init(metrics_t *m);
 #endif

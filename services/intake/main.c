@@ -157,7 +157,7 @@ static int parts_start(parts_t *p, const settings_t *s)
         log_error("startup.failed", "detail", "out of memory");
         return 1;
     }
-    events_metrics_init(p->metrics);
+    eventparts_metrics_init(p->metrics);
     db_observe(p->metrics);
     p->auth = zmqauth_new(p->zmq, ZMQAUTH_SERVER, p->metrics, err, sizeof err);
     if (!p->auth) {
@@ -225,11 +225,11 @@ int main(void)
     /* Batches of events a killed intake stored and never applied: all of
      * them now, then every sweep those a minute old (younger ones are most
      * likely being applied by the request that stored them). */
-    eventparts_recover(p.sweep_db, 0, RECOVER_BATCHES);
+    eventparts_recover(p.sweep_db, 0, RECOVER_BATCHES, p.metrics);
     eventparts_observe(p.sweep_db, p.metrics);
     while (!signals_stop_requested()) {
         signals_sleep_ms((int)s.sweep_ms);
-        eventparts_recover(p.sweep_db, RECOVER_AFTER_S, RECOVER_BATCHES);
+        eventparts_recover(p.sweep_db, RECOVER_AFTER_S, RECOVER_BATCHES, p.metrics);
         eventparts_observe(p.sweep_db, p.metrics);
     }
 

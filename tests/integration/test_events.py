@@ -497,6 +497,12 @@ class EventsTest(harness.LindungTestCase):
             "SELECT pending_parts FROM event_batches")[0][0] == "0", timeout=30)
         self.assert_applied_once(n)
         self.assertIn("events.recovered", s.intake.log_text())
+        # counted by whoever applied them (here intake's start), once
+        half = n // 2
+        metrics = s.intake.metrics()
+        self.assertIn(f'lindung_events_total{{kind="death",result="applied"}} {half}', metrics)
+        self.assertIn(f'lindung_events_total{{kind="left",result="applied"}} {n - half}',
+                      metrics)
         # the same key with other events is a conflict, as for any stored batch
         r = self.post_batch(key, events[:1], idem="lost-1")
         self.assertEqual(r.status, 409, r.body)
@@ -520,6 +526,19 @@ class EventsTest(harness.LindungTestCase):
                                   "WHERE result IS NULL"), [("0",)])
         harness.wait_until(lambda: "lindung_events_pending_oldest_seconds 0" in
                            s.intake.metrics(), timeout=10)
+        # the sweep's events counted too; then a batch through the API, and
+        # its retry, which only reads the stored results, counts nothing again
+        fresh = self.deaths_and_departures(
+            self.enrol(ADD, VILLAGE_A, 2, start=month_add(THIS_MONTH, -1)))
+        for status in (201, 200):
+            r = self.post_batch(key, fresh, idem="fresh-1")
+            self.assertEqual(r.status, status, r.body)
+            metrics = s.intake.metrics()
+            self.assertIn(f'lindung_events_total{{kind="death",result="applied"}} {half + 2}',
+                          metrics)
+            self.assertIn(
+                f'lindung_events_total{{kind="left",result="applied"}} {n - half + 2}',
+                metrics)
 
     # -- helpers of the two tests above
 
