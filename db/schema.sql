@@ -272,8 +272,6 @@ DECLARE
     unknown bigint;
     new_id bigint;
     left_over bigint;
-    it record;
-    take bigint;
 BEGIN
     SELECT * INTO inv FROM invoices i WHERE i.id = p_invoice FOR UPDATE;
     IF NOT FOUND THEN
@@ -283,26 +281,48 @@ BEGIN
     END IF;
     SELECT coalesce(sum(p.amount), 0) INTO already FROM payments p WHERE p.invoice_id = p_invoice;
     CREATE TEMP TABLE IF NOT EXISTS pay_items (enrolment_id bigint, period date,
-        village text, owed bigint, due bigint) ON COMMIT DROP;
+        village text, owed bigint, due bigint, only_here bigint) ON COMMIT DROP;
     TRUNCATE pay_items;
     -- owed: what this document's items for the person-month have not yet
     -- received from this document's payments; due: what the person-month
     -- still owes in all (its line and adjustments on any document, less
-    -- every allocation to it), never more than owed nor below zero.
+    -- every allocation to it), never more than owed nor below zero;
+    -- only_here: the part of due that no other payable document of the
+    -- person-month still bills (an item there not yet paid by that
+    -- document's payments), which only a payment here can pay.
     INSERT INTO pay_items
     SELECT d.enrolment_id, d.period, e.village_code, d.owed,
-           greatest(0, least(d.owed,
-               coalesce((SELECT a.amount FROM accruals a
-                         WHERE a.enrolment_id = d.enrolment_id AND a.period = d.period), 0)
-               + coalesce((SELECT sum(l.amount) FROM line_adjustments l
-                           WHERE l.enrolment_id = d.enrolment_id AND l.period = d.period), 0)
-               - coalesce((SELECT sum(pl.amount) FROM payment_lines pl
-                           WHERE pl.enrolment_id = d.enrolment_id
-                             AND pl.period = d.period), 0)))
+           greatest(0, least(d.owed, n.net - n.allocated)),
+           greatest(0, least(d.owed, n.net - n.allocated - n.elsewhere))
     FROM (SELECT di.enrolment_id, di.period, sum(di.amount - di.allocated) AS owed
           FROM document_items(p_invoice) di
           GROUP BY di.enrolment_id, di.period) d
-    JOIN enrolments e ON e.id = d.enrolment_id;
+    JOIN enrolments e ON e.id = d.enrolment_id
+    CROSS JOIN LATERAL (SELECT
+        coalesce((SELECT a.amount FROM accruals a
+                  WHERE a.enrolment_id = d.enrolment_id AND a.period = d.period), 0)
+        + coalesce((SELECT sum(l.amount) FROM line_adjustments l
+                    WHERE l.enrolment_id = d.enrolment_id AND l.period = d.period), 0)
+            AS net,
+        coalesce((SELECT sum(pl.amount) FROM payment_lines pl
+                  WHERE pl.enrolment_id = d.enrolment_id AND pl.period = d.period), 0)
+            AS allocated,
+        coalesce((SELECT sum(greatest(0, o.billed - coalesce(
+                      (SELECT sum(pl.amount) FROM payment_lines pl
+                       JOIN payments p ON p.id = pl.payment_id
+                       WHERE p.invoice_id = o.doc AND pl.enrolment_id = d.enrolment_id
+                         AND pl.period = d.period), 0)))
+                  FROM (SELECT x.doc, sum(x.amount) AS billed
+                        FROM (SELECT a.invoice_id AS doc, a.amount FROM accruals a
+                              WHERE a.enrolment_id = d.enrolment_id AND a.period = d.period
+                              UNION ALL
+                              SELECT l.invoice_id, l.amount FROM line_adjustments l
+                              WHERE l.enrolment_id = d.enrolment_id
+                                AND l.period = d.period) x
+                        JOIN invoices i ON i.id = x.doc AND i.kind <> 'credit_note'
+                        WHERE x.doc <> p_invoice
+                        GROUP BY x.doc) o), 0)
+            AS elsewhere) n;
     SELECT count(*) INTO unknown
     FROM unnest(coalesce(p_lines, '{}') || coalesce(p_except, '{}')) AS x (id)
     WHERE NOT EXISTS (SELECT 1 FROM pay_items pi WHERE pi.enrolment_id = x.id);
@@ -335,37 +355,13 @@ BEGIN
         RETURNING id INTO new_id;
         left_over := p_amount;
         IF p_lines IS NULL AND p_except IS NULL THEN
-            -- first what each person-month still owes in all
-            FOR it IN SELECT pi.enrolment_id, pi.period, pi.due FROM pay_items pi
-                      WHERE pi.due > 0
-                      ORDER BY pi.village, pi.enrolment_id LOOP
-                EXIT WHEN left_over = 0;
-                take := least(it.due, left_over);
-                INSERT INTO payment_lines (payment_id, enrolment_id, period, amount)
-                VALUES (new_id, it.enrolment_id, it.period, take);
-                left_over := left_over - take;
-            END LOOP;
+            -- first what only this document can pay, then what each
+            -- person-month still owes in all
+            left_over := pay_items_take(new_id, left_over, 'only_here');
+            left_over := pay_items_take(new_id, left_over, 'due');
         END IF;
-        -- what the first pass took is this payment's rows so far (one query,
-        -- not an update of pay_items per row: that made a payment quadratic)
-        FOR it IN SELECT pi.enrolment_id, pi.period,
-                         pi.owed - coalesce(pl.amount, 0) AS owed
-                  FROM pay_items pi
-                  LEFT JOIN payment_lines pl ON pl.payment_id = new_id
-                      AND pl.enrolment_id = pi.enrolment_id AND pl.period = pi.period
-                  WHERE pi.owed - coalesce(pl.amount, 0) > 0
-                    AND (p_lines IS NULL OR pi.enrolment_id = ANY (p_lines))
-                    AND (p_except IS NULL OR NOT (pi.enrolment_id = ANY (p_except)))
-                  ORDER BY pi.village, pi.enrolment_id LOOP
-            EXIT WHEN left_over = 0;
-            take := least(it.owed, left_over);
-            -- a person-month paid in part by the first pass grows its one row
-            INSERT INTO payment_lines (payment_id, enrolment_id, period, amount)
-            VALUES (new_id, it.enrolment_id, it.period, take)
-            ON CONFLICT ON CONSTRAINT payment_lines_pkey
-            DO UPDATE SET amount = payment_lines.amount + EXCLUDED.amount;
-            left_over := left_over - take;
-        END LOOP;
+        -- then the rest of each item here (with a list: only that)
+        left_over := pay_items_take(new_id, left_over, 'owed', p_lines, p_except);
         result := 'ok';
     END IF;
     RETURN QUERY SELECT result, new_id, b.total, b.paid, b.outstanding, b.status
@@ -1562,6 +1558,46 @@ CREATE FUNCTION public.participant_events_unseen(p_kind text, p_code text, p_eve
                                                    e.end_month))
               AND NOT scope_allows_village(p_kind, p_code, e.village_code)))
 $$;
+
+--
+-- Name: pay_items_take(bigint, bigint, text, bigint[], bigint[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pay_items_take(p_payment bigint, p_left bigint, p_cap text, p_lines bigint[] DEFAULT NULL::bigint[], p_except bigint[] DEFAULT NULL::bigint[]) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    it record;
+    take bigint;
+BEGIN
+    FOR it IN SELECT pi.enrolment_id, pi.period,
+                     CASE p_cap WHEN 'only_here' THEN pi.only_here
+                                WHEN 'due' THEN pi.due ELSE pi.owed END
+                     - coalesce(pl.amount, 0) AS open
+              FROM pay_items pi
+              LEFT JOIN payment_lines pl ON pl.payment_id = p_payment
+                  AND pl.enrolment_id = pi.enrolment_id AND pl.period = pi.period
+              WHERE (p_lines IS NULL OR pi.enrolment_id = ANY (p_lines))
+                AND (p_except IS NULL OR NOT (pi.enrolment_id = ANY (p_except)))
+              ORDER BY pi.village, pi.enrolment_id LOOP
+        EXIT WHEN p_left = 0;
+        CONTINUE WHEN it.open <= 0;
+        take := least(it.open, p_left);
+        INSERT INTO payment_lines (payment_id, enrolment_id, period, amount)
+        VALUES (p_payment, it.enrolment_id, it.period, take)
+        ON CONFLICT ON CONSTRAINT payment_lines_pkey
+        DO UPDATE SET amount = payment_lines.amount + EXCLUDED.amount;
+        p_left := p_left - take;
+    END LOOP;
+    RETURN p_left;
+END $$;
+
+--
+-- Name: FUNCTION pay_items_take(p_payment bigint, p_left bigint, p_cap text, p_lines bigint[], p_except bigint[]); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.pay_items_take(p_payment bigint, p_left bigint, p_cap text, p_lines bigint[], p_except bigint[]) IS 'One pass of billing_record_payment over its pay_items (038).';
 
 --
 -- Name: premium_adjustments_in_force(date, boolean); Type: FUNCTION; Schema: public; Owner: -
@@ -6455,6 +6491,12 @@ GRANT ALL ON FUNCTION public.participant_events_store(p_batch uuid, p_key uuid, 
 --
 
 REVOKE ALL ON FUNCTION public.participant_events_unseen(p_kind text, p_code text, p_events jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION pay_items_take(p_payment bigint, p_left bigint, p_cap text, p_lines bigint[], p_except bigint[]); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.pay_items_take(p_payment bigint, p_left bigint, p_cap text, p_lines bigint[], p_except bigint[]) FROM PUBLIC;
 
 --
 -- Name: FUNCTION premium_adjustments_in_force(p_period date, p_transport boolean); Type: ACL; Schema: public; Owner: -

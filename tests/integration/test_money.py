@@ -237,6 +237,75 @@ class MoneyTest(harness.LindungTestCase):
         self.assertEqual(owed, 3 * FULL)
         self.assert_documents_consistent()
 
+    # -- a person-month billed on two payable documents (038)
+    def allocated(self, enrolment: int, month: str) -> int:
+        return int(self.sql(f"SELECT coalesce(sum(amount), 0) FROM payment_lines "
+                            f"WHERE enrolment_id = {enrolment} AND period = '{month}-01'")[0][0])
+
+    def pay(self, month: str, payer: str, kind: str, amount: int) -> None:
+        doc = self.sql(f"SELECT id FROM invoices WHERE period = '{month}-01' "
+                       f"AND payer_code = '{payer}' AND kind = '{kind}'")[0][0]
+        self.assertEqual(self.sql(f"SELECT result FROM billing_record_payment({doc}, {amount}, "
+                                  f"current_date, NULL, 'test')"), [("ok",)])
+
+    def test_a_person_billed_on_two_documents_is_paid_once_whichever_is_paid_first(self):
+        """X's month is on the invoice, then cancelled on a credit note and
+        billed again on a supplementary invoice (an end undone). The payer
+        pays, without a list, what each document asks for its live people:
+        16,800 on the invoice (for Y) and 16,800 on the supplementary (for
+        X). In either order each person-month is paid exactly once; before
+        038, paying the invoice first paid X twice and left Y unpaid (and
+        lapsed three months later) although the payer owed nothing."""
+        s = self.stack
+        orders = {"2027-03": ("invoice", "supplementary"),
+                  "2027-04": ("supplementary", "invoice")}
+        s.start_daemons("billing")
+        for month, order in orders.items():
+            x, y = self.enrol("MURA-2026-CSR", MURA_VILLAGE, 2, start=month, end=month)
+            self.run_month(month)
+            self.sql(f"UPDATE enrolments SET status = 'ended', end_reason = 'left', "
+                     f"ended_at = now(), end_month = '{month}-01'::date - 1 WHERE id = {x}")
+            self.run_month(month)
+            self.sql(f"UPDATE enrolments SET status = 'active', end_reason = NULL, "
+                     f"ended_at = NULL, end_month = '{month}-01' WHERE id = {x}")
+            self.run_month(month)
+            docs = [(k, t) for k, t, _ in self.documents(month, "CSR-MURA-01")]
+            self.assertEqual(docs, [("invoice", 2 * FULL), ("credit_note", -FULL),
+                                    ("supplementary", FULL)])
+            for kind in order:
+                self.pay(month, "CSR-MURA-01", kind, FULL)
+            self.assertEqual([(self.net(e, month), self.allocated(e, month)) for e in (x, y)],
+                             [(FULL, FULL), (FULL, FULL)], order)
+
+    def test_a_relief_withdrawn_is_paid_once_whichever_document_is_paid_first(self):
+        """A relief entered late and withdrawn: the invoice bills 16,800 each,
+        a credit note -8,400 each, a supplementary invoice +8,400 each. The
+        company pays the invoice less the credit note (25,200) and the
+        supplementary invoice (16,800), no lists, in either order: each
+        person-month is paid its 16,800 (before 038: 25,200 and 8,400 when
+        the invoice was paid first)."""
+        s = self.stack
+        orders = {"2027-05": ("invoice", "supplementary"),
+                  "2027-06": ("supplementary", "invoice")}
+        s.start_daemons("billing")
+        for month, order in orders.items():
+            x, y = self.enrol("MURA-2026-CSR", MURA_VILLAGE, 2, start=month, end=month)
+            self.run_month(month)
+            self.sql("INSERT INTO premium_adjustments (name, first_month, last_month, off_bp, "
+                     f"applies_jkk, applies_jkm, note) VALUES ('late {month}', '{month}-01', "
+                     f"'{month}-01', 5000, true, true, 'test: entered late, withdrawn')")
+            self.run_month(month)
+            self.sql(f"DELETE FROM premium_adjustments WHERE name = 'late {month}'")
+            self.run_month(month)
+            docs = [(k, t) for k, t, _ in self.documents(month, "CSR-MURA-01")]
+            self.assertEqual(docs, [("invoice", 2 * FULL), ("credit_note", -2 * HALF),
+                                    ("supplementary", 2 * HALF)])
+            paid = {"invoice": 2 * FULL - 2 * HALF, "supplementary": 2 * HALF}
+            for kind in order:
+                self.pay(month, "CSR-MURA-01", kind, paid[kind])
+            self.assertEqual([(self.net(e, month), self.allocated(e, month)) for e in (x, y)],
+                             [(FULL, FULL), (FULL, FULL)], order)
+
     def test_sweep_rerates_without_being_asked(self) -> None:
         """The daemon notices a new rate and corrects every month it billed."""
         s = self.stack
