@@ -236,6 +236,15 @@ class EventsTest(harness.LindungTestCase):
         start, died = month_add(THIS_MONTH, -2), month_add(THIS_MONTH, -1)
         (_, nik), = self.enrol(ADD, VILLAGE_A, 1, start=start)
         s.start_daemons("verify", "intake")
+        # a month before the person's birth is refused and changes nothing,
+        # as a death event dated so is (037; a review found lindungctl took it)
+        r = s.lindungctl("enrolment", "end", nik, "--month", "1925-10", "--reason", "death",
+                         check=False)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn("born on 1980-01-01", r.stderr)
+        self.assertEqual(self.sql(f"SELECT status, deceased_on FROM enrolments e JOIN "
+                                  f"participants p USING (nik) WHERE nik = '{nik}'"),
+                         [("active", None)])
         s.lindungctl("enrolment", "end", nik, "--month", died, "--reason", "death")
         self.assertEqual(self.sql(f"SELECT deceased_on FROM participants WHERE nik = '{nik}'"),
                          [(f"{died}-01",)])

@@ -42,6 +42,7 @@ USAGE_MISTAKES = [
     (["enrolment", "end", "123", "--month", "2026-01", "--reason", "death"], "NIK"),
     (["enrolment", "end", NIK, "--month", "2026-13", "--reason", "death"], "--month"),
     (["enrolment", "end", NIK, "--month", "2026-01", "--reason", "frob"], "--reason"),
+    (["enrolment", "end", NIK, "--month", "2999-01", "--reason", "death"], "after this month"),
     (["enrolment", "transfer", NIK], "--village"),
     (["enrolment", "history", "12"], "NIK"),
     (["event", "frob"], "usage"),

@@ -47,6 +47,14 @@ static const char *SQL_DECEASED = "UPDATE participants "
                                   "SET deceased_on = $2::date, updated_at = now() "
                                   "WHERE nik = $1 AND deceased_on IS NULL";
 
+/* A death's month may not be before the month the person was born (a typing
+ * error, 1925 for 2025, would otherwise cancel every enrolment and credit
+ * every month billed, as 037 refuses for death events). One row: the birth
+ * date, and whether the month is before it. */
+static const char *SQL_BORN = "SELECT to_char(birth_date, 'YYYY-MM-DD'), "
+                              "    date_trunc('month', birth_date)::date > $2::date "
+                              "FROM participants WHERE nik = $1";
+
 /* The columns both return; EN_START only SQL_CANCEL_LATER. */
 enum { EN_ID, EN_PROGRAM, EN_VILLAGE, EN_START };
 
@@ -198,8 +206,31 @@ static bool end_args(const char *nik_text, const char *month, const char *reason
                         "program_ended\n");
         return false;
     }
+    /* other ends may be planned ahead; a death has happened */
+    if (strcmp(reason, "death") == 0 && period_compare(p, period_of(date_today())) > 0) {
+        fprintf(stderr, "enrolment end: a death's --month cannot be after this month\n");
+        return false;
+    }
     *e = (end_args_t){.nik = nik, .p = p, .month = month, .reason = reason};
     return true;
+}
+
+/* True when a death in `first_day`'s month is possible for the person (or
+ * the person is unknown: SQL_END then finds nothing to end). */
+static bool death_after_birth(db_t *db, const char *const params[], const char *masked,
+                              const char *month)
+{
+    PGresult *r = db_exec_read(db, SQL_BORN, 2, params);
+    bool ok = db_ok(r);
+    if (!ok)
+        fprintf(stderr, "enrolment end: %s\n", db_error(db));
+    else if (PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 1), "t") == 0) {
+        fprintf(stderr, "enrolment end: %s was born on %s, after %s: check the month\n",
+                masked, PQgetvalue(r, 0, 0), month);
+        ok = false;
+    }
+    PQclear(r);
+    return ok;
 }
 
 static int end_one(db_t *db, const end_args_t *e)
@@ -211,6 +242,8 @@ static int end_one(db_t *db, const end_args_t *e)
     date_format(period_first_day(p), first_day);
     nik_mask(nik.digits, masked);
     const char *params[] = {nik.digits, first_day, reason};
+    if (strcmp(reason, "death") == 0 && !death_after_birth(db, params, masked, month))
+        return 1;
     /* both or neither: a later enrolment is never left running alone */
     PGresult *covering = db_begin(db) ? db_exec(db, SQL_END, 3, params) : NULL;
     PGresult *later = db_ok(covering) ? db_exec(db, SQL_CANCEL_LATER, 3, params) : NULL;
