@@ -273,56 +273,65 @@ DECLARE
     new_id bigint;
     left_over bigint;
 BEGIN
-    SELECT * INTO inv FROM invoices i WHERE i.id = p_invoice FOR UPDATE;
+    SELECT * INTO inv FROM invoices i WHERE i.id = p_invoice;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'not_found'::text, NULL::bigint, NULL::bigint, NULL::bigint,
                             NULL::bigint, NULL::text;
         RETURN;
     END IF;
+    -- Every document of the payer's month, in id order: a payment reads what
+    -- the month's other documents still bill and were paid, so two payments
+    -- to two documents of one month must not run at once (each would pay
+    -- the person-month the other was paying).
+    PERFORM 1 FROM invoices i
+    WHERE i.period = inv.period AND i.funding_source = inv.funding_source
+      AND i.payer_code = inv.payer_code
+    ORDER BY i.id FOR UPDATE;
     SELECT coalesce(sum(p.amount), 0) INTO already FROM payments p WHERE p.invoice_id = p_invoice;
     CREATE TEMP TABLE IF NOT EXISTS pay_items (enrolment_id bigint, period date,
-        village text, owed bigint, due bigint, only_here bigint) ON COMMIT DROP;
+        village text, owed bigint, due bigint, only_here bigint,
+        PRIMARY KEY (enrolment_id, period)) ON COMMIT DROP;
     TRUNCATE pay_items;
     -- owed: what this document's items for the person-month have not yet
-    -- received from this document's payments; due: what the person-month
-    -- still owes in all (its line and adjustments on any document, less
-    -- every allocation to it), never more than owed nor below zero;
-    -- only_here: the part of due that no other payable document of the
-    -- person-month still bills (an item there not yet paid by that
-    -- document's payments), which only a payment here can pay.
-    INSERT INTO pay_items
+    -- received from this document's payments. Without a list, also: due,
+    -- what the person-month still owes in all (its line and adjustments on
+    -- any document, less every allocation to it); and only_here, the part
+    -- of due that no other payable document of the month still bills (an
+    -- item there not yet paid by that document's payments), which only a
+    -- payment here can pay. Both never more than owed nor below zero.
+    INSERT INTO pay_items (enrolment_id, period, village, owed, due)
     SELECT d.enrolment_id, d.period, e.village_code, d.owed,
-           greatest(0, least(d.owed, n.net - n.allocated)),
-           greatest(0, least(d.owed, n.net - n.allocated - n.elsewhere))
+           CASE WHEN p_lines IS NULL AND p_except IS NULL THEN
+           greatest(0, least(d.owed,
+               coalesce((SELECT a.amount FROM accruals a
+                         WHERE a.enrolment_id = d.enrolment_id AND a.period = d.period), 0)
+               + coalesce((SELECT sum(l.amount) FROM line_adjustments l
+                           WHERE l.enrolment_id = d.enrolment_id AND l.period = d.period), 0)
+               - coalesce((SELECT sum(pl.amount) FROM payment_lines pl
+                           WHERE pl.enrolment_id = d.enrolment_id
+                             AND pl.period = d.period), 0))) END
     FROM (SELECT di.enrolment_id, di.period, sum(di.amount - di.allocated) AS owed
           FROM document_items(p_invoice) di
           GROUP BY di.enrolment_id, di.period) d
-    JOIN enrolments e ON e.id = d.enrolment_id
-    CROSS JOIN LATERAL (SELECT
-        coalesce((SELECT a.amount FROM accruals a
-                  WHERE a.enrolment_id = d.enrolment_id AND a.period = d.period), 0)
-        + coalesce((SELECT sum(l.amount) FROM line_adjustments l
-                    WHERE l.enrolment_id = d.enrolment_id AND l.period = d.period), 0)
-            AS net,
-        coalesce((SELECT sum(pl.amount) FROM payment_lines pl
-                  WHERE pl.enrolment_id = d.enrolment_id AND pl.period = d.period), 0)
-            AS allocated,
-        coalesce((SELECT sum(greatest(0, o.billed - coalesce(
-                      (SELECT sum(pl.amount) FROM payment_lines pl
-                       JOIN payments p ON p.id = pl.payment_id
-                       WHERE p.invoice_id = o.doc AND pl.enrolment_id = d.enrolment_id
-                         AND pl.period = d.period), 0)))
-                  FROM (SELECT x.doc, sum(x.amount) AS billed
-                        FROM (SELECT a.invoice_id AS doc, a.amount FROM accruals a
-                              WHERE a.enrolment_id = d.enrolment_id AND a.period = d.period
-                              UNION ALL
-                              SELECT l.invoice_id, l.amount FROM line_adjustments l
-                              WHERE l.enrolment_id = d.enrolment_id
-                                AND l.period = d.period) x
-                        JOIN invoices i ON i.id = x.doc AND i.kind <> 'credit_note'
-                        WHERE x.doc <> p_invoice
-                        GROUP BY x.doc) o), 0)
-            AS elsewhere) n;
+    JOIN enrolments e ON e.id = d.enrolment_id;
+    UPDATE pay_items SET only_here = due;
+    -- what the month's other payable documents still bill for people here
+    -- (none for most invoices; read from those documents, not per item)
+    IF p_lines IS NULL AND p_except IS NULL THEN
+        UPDATE pay_items pi
+        SET only_here = greatest(0, pi.due - o.open)
+        FROM (SELECT x.enrolment_id, x.period, sum(x.open) AS open
+              FROM (SELECT di.enrolment_id, di.period,
+                           greatest(0, sum(di.amount) - max(di.allocated)) AS open
+                    FROM invoices od
+                    CROSS JOIN LATERAL document_items(od.id) di
+                    WHERE od.period = inv.period AND od.funding_source = inv.funding_source
+                      AND od.payer_code = inv.payer_code AND od.id <> p_invoice
+                      AND od.kind <> 'credit_note'
+                    GROUP BY od.id, di.enrolment_id, di.period) x
+              GROUP BY x.enrolment_id, x.period) o
+        WHERE pi.enrolment_id = o.enrolment_id AND pi.period = o.period;
+    END IF;
     SELECT count(*) INTO unknown
     FROM unnest(coalesce(p_lines, '{}') || coalesce(p_except, '{}')) AS x (id)
     WHERE NOT EXISTS (SELECT 1 FROM pay_items pi WHERE pi.enrolment_id = x.id);
@@ -357,7 +366,11 @@ BEGIN
         IF p_lines IS NULL AND p_except IS NULL THEN
             -- first what only this document can pay, then what each
             -- person-month still owes in all
-            left_over := pay_items_take(new_id, left_over, 'only_here');
+            -- (the first pass is the second when no other document bills
+            -- anyone here, as for most invoices: then it is skipped)
+            IF EXISTS (SELECT 1 FROM pay_items WHERE only_here < due) THEN
+                left_over := pay_items_take(new_id, left_over, 'only_here');
+            END IF;
             left_over := pay_items_take(new_id, left_over, 'due');
         END IF;
         -- then the rest of each item here (with a list: only that)
