@@ -31,17 +31,27 @@
 
 /* What makes months already billed worth running again: new enrolments
  * (late lines), enrolments whose months changed since (reversals, an end
- * undone), other rates or reliefs (re-rating). Cheap: two index ends and a
- * fingerprint of small tables. Three parts, "id/changed_at/rates". */
+ * undone), other rates or reliefs (re-rating). Three parts,
+ * "id/time/rates": the newest enrolment id, the time the state was read,
+ * and a fingerprint of the rate tables. Read under the lock that
+ * accrual_watermark takes (SQL_STATE_LOCK): it waits for every transaction
+ * writing enrolments to end, so that a change made before the time is
+ * committed and seen, and one made after it has a later id or
+ * coverage_changed_at (a change that committed after the newest id or
+ * change time had been read was never seen: a review found a late
+ * acceptance never billed, and an end only partly credited). */
+/* Short: while the lock waits, new writers (verify) queue behind it; a
+ * sweep that cannot have it at once (a long batch of events is writing)
+ * tries again on the next one. */
+static const char *SQL_STATE_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '200ms'";
+static const char *SQL_STATE_LOCK = "LOCK TABLE enrolments IN SHARE MODE";
 static const char *SQL_BILLING_STATE =
-    "SELECT coalesce(max(id), 0) || '/' || "
-    "  coalesce((SELECT max(coverage_changed_at) FROM enrolments "
-    "            WHERE coverage_changed_at IS NOT NULL)::text, '') "
-    "  || '/' || billing_rates_mark() FROM enrolments";
+    "SELECT coalesce(max(id), 0) || '/' || clock_timestamp()::text || '/' || "
+    "  billing_rates_mark() FROM enrolments";
 
 /* The earliest month the changes since a state can touch: the first month
  * of every enrolment newer than $1 or whose months changed at or after $2.
- * Months before it need no re-run (rates unchanged); NULL: none. */
+ * Months before it need no re-run (rates unchanged); NULL: nothing changed. */
 static const char *SQL_EARLIEST_AFFECTED =
     "SELECT to_char(least((SELECT min(start_month) FROM enrolments WHERE id > "
     "$1::bigint), "
@@ -87,14 +97,27 @@ static int read_settings(settings_t *s)
     return 0;
 }
 
-/* SQL_BILLING_STATE into out; false when the database is unavailable. */
+/* SQL_BILLING_STATE into out, in a short transaction of its own under
+ * SQL_STATE_LOCK; false when the database is unavailable or the lock was
+ * not granted in time (the next sweep tries again). */
 static bool billing_state(db_t *db, char *out, size_t cap)
 {
-    PGresult *r = db_exec(db, SQL_BILLING_STATE, 0, NULL);
+    out[0] = '\0';
+    if (!db_begin(db))
+        return false;
+    PGresult *r = NULL;
+    if (db_run(db, SQL_STATE_LOCK_TIMEOUT, 0, NULL) &&
+        db_run(db, SQL_STATE_LOCK, 0, NULL))
+        r = db_exec(db, SQL_BILLING_STATE, 0, NULL);
     bool ok = db_ok(r) && PQntuples(r) == 1;
-    snprintf(out, cap, "%s", ok ? PQgetvalue(r, 0, 0) : "");
+    if (ok)
+        snprintf(out, cap, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
-    return ok;
+    if (ok && db_commit(db))
+        return true;
+    db_rollback(db);
+    out[0] = '\0';
+    return false;
 }
 
 static void queue_renewals(db_t *db)
@@ -151,32 +174,40 @@ static void run_scheduled(state_t *st)
     cJSON_Delete(doc);
 }
 
-/* Which months billed before the state `now` differs from st->seen can
- * touch: 1 with *from set (those from it on), 0 for all (rates changed), -1
- * when the database is unavailable. A prompt for one accepted list then
- * re-runs this month, not every month since the first programme began. */
-static int months_affected(const state_t *st, const char *now, period_t *from)
+/* What changed since st->seen, by the state `now`. */
+typedef enum {
+    AFFECTED_UNKNOWN = -1, /* the database could not be asked */
+    AFFECTED_ALL,          /* rates changed: every month billed */
+    AFFECTED_FROM,         /* the months from *from on */
+    AFFECTED_NONE          /* nothing since st->seen */
+} affected_t;
+
+/* A prompt for one accepted list then re-runs this month, not every month
+ * since the first programme began. */
+static affected_t months_affected(const state_t *st, const char *now, period_t *from)
 {
     const char *seen_rates = strrchr(st->seen, '/'), *now_rates = strrchr(now, '/');
-    const char *seen_changed = strchr(st->seen, '/');
-    if (!seen_rates || !now_rates || !seen_changed || strcmp(seen_rates, now_rates) != 0)
-        return 0;
-    char id[24], changed[64];
-    snprintf(id, sizeof id, "%.*s", (int)(seen_changed - st->seen), st->seen);
-    snprintf(changed, sizeof changed, "%.*s", (int)(seen_rates - seen_changed - 1),
-             seen_changed + 1);
-    const char *params[] = {id, changed[0] ? changed : "-infinity"};
+    const char *seen_time = strchr(st->seen, '/');
+    if (!seen_rates || !now_rates || !seen_time || seen_time == seen_rates ||
+        strcmp(seen_rates, now_rates) != 0)
+        return AFFECTED_ALL;
+    char id[24], since[64];
+    snprintf(id, sizeof id, "%.*s", (int)(seen_time - st->seen), st->seen);
+    snprintf(since, sizeof since, "%.*s", (int)(seen_rates - seen_time - 1),
+             seen_time + 1);
+    const char *params[] = {id, since};
     PGresult *r = db_exec(st->db, SQL_EARLIEST_AFFECTED, 2, params);
-    int rc = !db_ok(r) || PQntuples(r) != 1            ? -1
-             : PQgetisnull(r, 0, 0)                    ? 0
-             : period_parse(PQgetvalue(r, 0, 0), from) ? 1
-                                                       : 0;
+    affected_t rc = !db_ok(r) || PQntuples(r) != 1            ? AFFECTED_UNKNOWN
+                    : PQgetisnull(r, 0, 0)                    ? AFFECTED_NONE
+                    : period_parse(PQgetvalue(r, 0, 0), from) ? AFFECTED_FROM
+                                                              : AFFECTED_ALL;
     PQclear(r);
     return rc;
 }
 
 /* Re-run months already billed when enrolments appeared or changed, or rates
- * changed, since the last catch-up, whether or not a prompt arrived. */
+ * changed, since the state of the last catch-up, whether or not a prompt
+ * arrived. st->seen moves on only when the re-runs succeeded. */
 static void sweep(state_t *st, const char *trigger)
 {
     if (!st->caught_up) {
@@ -185,15 +216,18 @@ static void sweep(state_t *st, const char *trigger)
     }
     char mark[128];
     if (!billing_state(st->db, mark, sizeof mark)) {
-        log_warn("db.unavailable", "detail", db_error(st->db));
+        if (strstr(db_error(st->db), "lock timeout"))
+            log_info("billing.sweep_deferred", "detail", "enrolments are being written");
+        else
+            log_warn("db.unavailable", "detail", db_error(st->db));
         return;
     }
-    if (strcmp(mark, st->seen) != 0) {
+    period_t from;
+    affected_t scope = months_affected(st, mark, &from);
+    if (scope == AFFECTED_ALL || scope == AFFECTED_FROM) {
         queue_renewals(st->db);
-        period_t from;
-        int scope = months_affected(st, mark, &from);
-        if (scope >= 0 && billing_catch_up(st->db, st->metrics, trigger,
-                                           scope == 1 ? &from : NULL) == 0)
+        if (billing_catch_up(st->db, st->metrics, trigger,
+                             scope == AFFECTED_FROM ? &from : NULL) == 0)
             snprintf(st->seen, sizeof st->seen, "%s", mark);
     }
     billing_observe(st->db, st->metrics);

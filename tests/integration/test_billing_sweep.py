@@ -1,0 +1,104 @@
+"""Billing's sweep sees every change to enrolments, whatever the order in which
+the changes commit (services/billing/main.c, SQL_BILLING_STATE), against a
+real PostgreSQL and lindung-billing:
+
+  - an enrolment committed after one with a higher id was already seen (a
+    list accepted slowly while a quicker one, say next year's renewal,
+    committed first) is billed for its month, on a supplementary line;
+  - an end committed after a later end was already seen (a slow writer,
+    say a batch of events, ending someone three months back) is credited
+    for every month billed after it.
+
+Before the eleventh session the sweep compared only the newest enrolment id
+and the newest change time: a change that committed after a newer one had
+been seen was never noticed, until the daemon restarted (a review found a
+late acceptance never billed and an end credited for one month of three).
+A transaction is held open with psql to commit a change late.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import unittest
+
+import harness
+from test_transfers import CUR, V1, V2, V3, TransferCase, add_months, ym
+
+FULL = 10000 + 6800
+
+
+class BillingSweepTest(TransferCase):
+
+    def held(self, sql: str) -> subprocess.Popen:
+        """A transaction that has run `sql` and not committed yet."""
+        p = subprocess.Popen([str(harness.PG_BIN / "psql"), "-X", "-q", "-o", "/dev/null", "-v", "ON_ERROR_STOP=1",
+                              "-d", self.stack.cluster.conninfo_as("lindung")],
+                             stdin=subprocess.PIPE, text=True)
+        p.stdin.write("BEGIN;\n" + sql + ";\n")
+        p.stdin.flush()
+        harness.wait_until(lambda: self.sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'")
+            == [("1",)], timeout=10, message="the held transaction")
+        return p
+
+    @staticmethod
+    def commit(p: subprocess.Popen) -> None:
+        # several sweeps (LINDUNG_SWEEP_MS is 500 in tests) see the newer
+        # change first, as they would in production
+        time.sleep(2.5)
+        p.stdin.write("COMMIT;\n")
+        p.stdin.close()
+        p.wait(timeout=30)
+
+    def net(self, enrolment: int, month) -> int:
+        return int(self.sql(
+            f"SELECT coalesce((SELECT amount FROM accruals WHERE enrolment_id = {enrolment} "
+            f"AND period = '{month.isoformat()}'), 0) + coalesce((SELECT sum(amount) FROM "
+            f"line_adjustments WHERE enrolment_id = {enrolment} "
+            f"AND period = '{month.isoformat()}'), 0)")[0][0])
+
+    def caught_up(self) -> None:
+        s = self.stack
+        harness.wait_until(lambda: "billing.caught_up" in s.billing.log_text(), timeout=60)
+
+    def test_an_enrolment_committed_after_a_newer_one_is_billed(self) -> None:
+        s = self.stack
+        first = self.enrol(self.person(), "TEST-XFER-ADD", V1, add_months(CUR, -1))
+        s.start_daemons("billing")
+        self.caught_up()
+        self.assertEqual(self.net(first, CUR), FULL)
+        late = self.person()
+        from test_transfers import ENROL_SQL
+        slow = self.held(ENROL_SQL.format(program="TEST-XFER-ADD", village=V2,
+                                          start=CUR.isoformat(), end="NULL", **late))
+        quick = self.enrol(self.person(), "TEST-XFER-ADD", V3, add_months(CUR, 1))
+        self.commit(slow)
+        late_id = int(self.sql(f"SELECT id FROM enrolments WHERE nik = '{late['nik']}'")[0][0])
+        self.assertLess(late_id, quick)
+        harness.wait_until(lambda: self.net(late_id, CUR) == FULL, timeout=30,
+                           message="the late enrolment billed for this month by the sweep")
+        self.assertEqual(self.sql(f"SELECT supplementary FROM accruals "
+                                  f"WHERE enrolment_id = {late_id}"), [("t",)])
+
+    def test_an_end_committed_after_a_later_end_is_credited_for_every_month(self) -> None:
+        s = self.stack
+        months = [add_months(CUR, k) for k in (-3, -2, -1, 0)]
+        early = self.enrol(self.person(), "TEST-XFER-ADD", V1, months[0])
+        other = self.person()
+        self.enrol(other, "TEST-XFER-ADD", V2, CUR)
+        s.start_daemons("billing")
+        self.caught_up()
+        self.assertEqual([self.net(early, m) for m in months], [FULL] * 4)
+        slow = self.held(f"UPDATE enrolments SET status = 'ended', end_reason = 'left', "
+                         f"ended_at = now(), end_month = '{months[0].isoformat()}' "
+                         f"WHERE id = {early}")
+        # a later change commits first (lindungctl waits for nobody here)
+        s.lindungctl("enrolment", "end", other["nik"], "--month", ym(CUR), "--reason", "left")
+        self.commit(slow)
+        harness.wait_until(lambda: [self.net(early, m) for m in months] == [FULL, 0, 0, 0],
+                           timeout=30, message="every month after the end credited")
+
+
+if __name__ == "__main__":
+    unittest.main()
