@@ -267,11 +267,11 @@ CREATE FUNCTION public.billing_record_payment(p_invoice bigint, p_amount bigint,
     AS $$
 DECLARE
     inv invoices%ROWTYPE;
+    listed boolean := p_lines IS NOT NULL OR p_except IS NOT NULL;
     already bigint;
     wanted bigint;
-    unknown bigint;
+    unknown bigint := 0;
     new_id bigint;
-    left_over bigint;
 BEGIN
     SELECT * INTO inv FROM invoices i WHERE i.id = p_invoice;
     IF NOT FOUND THEN
@@ -279,67 +279,26 @@ BEGIN
                             NULL::bigint, NULL::text;
         RETURN;
     END IF;
-    -- Every document of the payer's month, in id order: a payment reads what
-    -- the month's other documents still bill and were paid, so two payments
-    -- to two documents of one month must not run at once (each would pay
-    -- the person-month the other was paying).
+    -- Every document of the payer's month, in id order: a payment may
+    -- allocate the month's other payments again, so two payments to two
+    -- documents of one month must not run at once.
     PERFORM 1 FROM invoices i
     WHERE i.period = inv.period AND i.funding_source = inv.funding_source
       AND i.payer_code = inv.payer_code
     ORDER BY i.id FOR UPDATE;
     SELECT coalesce(sum(p.amount), 0) INTO already FROM payments p WHERE p.invoice_id = p_invoice;
-    CREATE TEMP TABLE IF NOT EXISTS pay_items (enrolment_id bigint, period date,
-        village text, owed bigint, due bigint, only_here bigint,
-        PRIMARY KEY (enrolment_id, period)) ON COMMIT DROP;
-    TRUNCATE pay_items;
-    -- owed: what this document's items for the person-month have not yet
-    -- received from this document's payments. Without a list, also: due,
-    -- what the person-month still owes in all (its line and adjustments on
-    -- any document, less every allocation to it); and only_here, the part
-    -- of due that no other payable document of the month still bills (an
-    -- item there not yet paid by that document's payments), which only a
-    -- payment here can pay. Both never more than owed nor below zero.
-    INSERT INTO pay_items (enrolment_id, period, village, owed, due)
-    SELECT d.enrolment_id, d.period, e.village_code, d.owed,
-           CASE WHEN p_lines IS NULL AND p_except IS NULL THEN
-           greatest(0, least(d.owed,
-               coalesce((SELECT a.amount FROM accruals a
-                         WHERE a.enrolment_id = d.enrolment_id AND a.period = d.period), 0)
-               + coalesce((SELECT sum(l.amount) FROM line_adjustments l
-                           WHERE l.enrolment_id = d.enrolment_id AND l.period = d.period), 0)
-               - coalesce((SELECT sum(pl.amount) FROM payment_lines pl
-                           WHERE pl.enrolment_id = d.enrolment_id
-                             AND pl.period = d.period), 0))) END
-    FROM (SELECT di.enrolment_id, di.period, sum(di.amount - di.allocated) AS owed
-          FROM document_items(p_invoice) di
-          GROUP BY di.enrolment_id, di.period) d
-    JOIN enrolments e ON e.id = d.enrolment_id;
-    UPDATE pay_items SET only_here = due;
-    -- what the month's other payable documents still bill for people here
-    -- (none for most invoices; read from those documents, not per item)
-    IF p_lines IS NULL AND p_except IS NULL THEN
-        UPDATE pay_items pi
-        SET only_here = greatest(0, pi.due - o.open)
-        FROM (SELECT x.enrolment_id, x.period, sum(x.open) AS open
-              FROM (SELECT di.enrolment_id, di.period,
-                           greatest(0, sum(di.amount) - max(di.allocated)) AS open
-                    FROM invoices od
-                    CROSS JOIN LATERAL document_items(od.id) di
-                    WHERE od.period = inv.period AND od.funding_source = inv.funding_source
-                      AND od.payer_code = inv.payer_code AND od.id <> p_invoice
-                      AND od.kind <> 'credit_note'
-                    GROUP BY od.id, di.enrolment_id, di.period) x
-              GROUP BY x.enrolment_id, x.period) o
-        WHERE pi.enrolment_id = o.enrolment_id AND pi.period = o.period;
-    END IF;
-    SELECT count(*) INTO unknown
-    FROM unnest(coalesce(p_lines, '{}') || coalesce(p_except, '{}')) AS x (id)
-    WHERE NOT EXISTS (SELECT 1 FROM pay_items pi WHERE pi.enrolment_id = x.id);
-    IF p_lines IS NOT NULL THEN
-        SELECT coalesce(sum(owed), 0) INTO wanted FROM pay_items WHERE enrolment_id = ANY (p_lines);
-    ELSIF p_except IS NOT NULL THEN
-        SELECT coalesce(sum(owed), 0) INTO wanted FROM pay_items
-        WHERE NOT (enrolment_id = ANY (p_except));
+    IF listed THEN
+        PERFORM pay_items_fill(p_invoice, false);
+        SELECT count(*) INTO unknown
+        FROM unnest(coalesce(p_lines, '{}') || coalesce(p_except, '{}')) AS x (id)
+        WHERE NOT EXISTS (SELECT 1 FROM pay_items pi WHERE pi.enrolment_id = x.id);
+        IF p_lines IS NOT NULL THEN
+            SELECT coalesce(sum(owed), 0) INTO wanted FROM pay_items
+            WHERE enrolment_id = ANY (p_lines);
+        ELSE
+            SELECT coalesce(sum(owed), 0) INTO wanted FROM pay_items
+            WHERE NOT (enrolment_id = ANY (p_except));
+        END IF;
     END IF;
     IF p_amount IS NULL OR p_amount <= 0 THEN
         result := 'bad_amount';
@@ -359,22 +318,17 @@ BEGIN
     ELSIF wanted IS NOT NULL AND wanted <> p_amount THEN
         result := 'amount_mismatch';
     ELSE
-        INSERT INTO payments (invoice_id, amount, paid_on, reference, source)
-        VALUES (p_invoice, p_amount, p_paid_on, p_reference, coalesce(p_source, 'lindungctl'))
+        INSERT INTO payments (invoice_id, amount, paid_on, reference, source, allocation)
+        VALUES (p_invoice, p_amount, p_paid_on, p_reference, coalesce(p_source, 'lindungctl'),
+                CASE WHEN p_lines IS NOT NULL THEN 'lines'
+                     WHEN p_except IS NOT NULL THEN 'except' ELSE 'order' END)
         RETURNING id INTO new_id;
-        left_over := p_amount;
-        IF p_lines IS NULL AND p_except IS NULL THEN
-            -- first what only this document can pay, then what each
-            -- person-month still owes in all
-            -- (the first pass is the second when no other document bills
-            -- anyone here, as for most invoices: then it is skipped)
-            IF EXISTS (SELECT 1 FROM pay_items WHERE only_here < due) THEN
-                left_over := pay_items_take(new_id, left_over, 'only_here');
-            END IF;
-            left_over := pay_items_take(new_id, left_over, 'due');
+        -- a list: exactly its items here, once
+        IF listed THEN
+            PERFORM pay_items_take(new_id, p_amount, 'owed', p_lines, p_except);
         END IF;
-        -- then the rest of each item here (with a list: only that)
-        left_over := pay_items_take(new_id, left_over, 'owed', p_lines, p_except);
+        -- then the month's payments without a list, this one among them
+        PERFORM payments_reallocate(inv.period, inv.funding_source, inv.payer_code);
         result := 'ok';
     END IF;
     RETURN QUERY SELECT result, new_id, b.total, b.paid, b.outstanding, b.status
@@ -1573,6 +1527,66 @@ CREATE FUNCTION public.participant_events_unseen(p_kind text, p_code text, p_eve
 $$;
 
 --
+-- Name: pay_items_fill(bigint, boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pay_items_fill(p_invoice bigint, p_order boolean) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    inv invoices%ROWTYPE;
+BEGIN
+    SELECT * INTO inv FROM invoices WHERE id = p_invoice;
+    CREATE TEMP TABLE IF NOT EXISTS pay_items (enrolment_id bigint, period date,
+        village text, owed bigint, need bigint, due bigint, only_here bigint,
+        PRIMARY KEY (enrolment_id, period)) ON COMMIT DROP;
+    TRUNCATE pay_items;
+    INSERT INTO pay_items (enrolment_id, period, village, owed, need)
+    SELECT d.enrolment_id, d.period, e.village_code, d.owed,
+           CASE WHEN p_order THEN
+               coalesce((SELECT a.amount FROM accruals a
+                         WHERE a.enrolment_id = d.enrolment_id AND a.period = d.period), 0)
+               + coalesce((SELECT sum(l.amount) FROM line_adjustments l
+                           WHERE l.enrolment_id = d.enrolment_id AND l.period = d.period), 0)
+               - coalesce((SELECT sum(pl.amount) FROM payment_lines pl
+                           WHERE pl.enrolment_id = d.enrolment_id
+                             AND pl.period = d.period), 0) END
+    FROM (SELECT di.enrolment_id, di.period, sum(di.amount - di.allocated) AS owed
+          FROM document_items(p_invoice) di
+          GROUP BY di.enrolment_id, di.period) d
+    JOIN enrolments e ON e.id = d.enrolment_id;
+    IF NOT p_order THEN
+        RETURN;
+    END IF;
+    -- need (net less every allocation) is not capped: what another document
+    -- still bills is taken from it before the cap at owed
+    UPDATE pay_items SET due = greatest(0, least(owed, need)),
+                         only_here = greatest(0, least(owed, need));
+    -- what the month's other payable documents still bill for people here
+    -- (none for most invoices; read from those documents, not per item)
+    UPDATE pay_items pi
+    SET only_here = greatest(0, least(pi.owed, pi.need - o.open))
+    FROM (SELECT x.enrolment_id, x.period, sum(x.open) AS open
+          FROM (SELECT di.enrolment_id, di.period,
+                       greatest(0, sum(di.amount) - max(di.allocated)) AS open
+                FROM invoices od
+                CROSS JOIN LATERAL document_items(od.id) di
+                WHERE od.period = inv.period AND od.funding_source = inv.funding_source
+                  AND od.payer_code = inv.payer_code AND od.id <> p_invoice
+                  AND od.kind <> 'credit_note'
+                GROUP BY od.id, di.enrolment_id, di.period) x
+          GROUP BY x.enrolment_id, x.period) o
+    WHERE pi.enrolment_id = o.enrolment_id AND pi.period = o.period;
+END $$;
+
+--
+-- Name: FUNCTION pay_items_fill(p_invoice bigint, p_order boolean); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.pay_items_fill(p_invoice bigint, p_order boolean) IS 'A document''s items as billing_record_payment allocates them (038).';
+
+--
 -- Name: pay_items_take(bigint, bigint, text, bigint[], bigint[]); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1611,6 +1625,49 @@ END $$;
 --
 
 COMMENT ON FUNCTION public.pay_items_take(p_payment bigint, p_left bigint, p_cap text, p_lines bigint[], p_except bigint[]) IS 'One pass of billing_record_payment over its pay_items (038).';
+
+--
+-- Name: payments_reallocate(date, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.payments_reallocate(p_period date, p_funding text, p_payer text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    pay record;
+    left_over bigint;
+BEGIN
+    DELETE FROM payment_lines pl
+    USING payments p, invoices i
+    WHERE pl.payment_id = p.id AND p.invoice_id = i.id AND p.allocation = 'order'
+      AND i.period = p_period AND i.funding_source = p_funding AND i.payer_code = p_payer;
+    FOR pay IN SELECT p.id, p.invoice_id, p.amount
+               FROM payments p JOIN invoices i ON i.id = p.invoice_id
+               WHERE p.allocation = 'order' AND i.period = p_period
+                 AND i.funding_source = p_funding AND i.payer_code = p_payer
+               ORDER BY p.invoice_id DESC, p.id LOOP
+        PERFORM pay_items_fill(pay.invoice_id, true);
+        left_over := pay.amount;
+        -- (the first pass is the second when no other document bills anyone
+        -- here, as for most invoices: then it is skipped)
+        IF EXISTS (SELECT 1 FROM pay_items WHERE only_here < due) THEN
+            left_over := pay_items_take(pay.id, left_over, 'only_here');
+        END IF;
+        left_over := pay_items_take(pay.id, left_over, 'due');
+        left_over := pay_items_take(pay.id, left_over, 'owed');
+        IF left_over <> 0 THEN
+            RAISE EXCEPTION 'payment % does not fit document % (% left)', pay.id,
+                pay.invoice_id, left_over;
+        END IF;
+    END LOOP;
+END $$;
+
+--
+-- Name: FUNCTION payments_reallocate(p_period date, p_funding text, p_payer text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.payments_reallocate(p_period date, p_funding text, p_payer text) IS 'The payer''s month''s payments without a list, allocated anew (038).';
 
 --
 -- Name: premium_adjustments_in_force(date, boolean); Type: FUNCTION; Schema: public; Owner: -
@@ -3886,6 +3943,8 @@ CREATE TABLE public.payments (
     reference text,
     source text DEFAULT 'lindungctl'::text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    allocation text,
+    CONSTRAINT payments_allocation_check CHECK ((allocation = ANY (ARRAY['order'::text, 'lines'::text, 'except'::text]))),
     CONSTRAINT payments_amount_check CHECK ((amount > 0))
 );
 
@@ -3936,6 +3995,12 @@ COMMENT ON COLUMN public.payments.source IS 'Who recorded it: lindungctl or api:
 --
 
 COMMENT ON COLUMN public.payments.created_at IS 'When it was recorded.';
+
+--
+-- Name: COLUMN payments.allocation; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.payments.allocation IS 'How the payment was allocated to person-months: lines or except (its list, once), order (no list: allocated again with the payer''s other order payments of the month at each of its payments, 038); NULL: recorded before 038, kept as made.';
 
 --
 -- Name: invoice_balances; Type: VIEW; Schema: public; Owner: -
@@ -6506,10 +6571,22 @@ GRANT ALL ON FUNCTION public.participant_events_store(p_batch uuid, p_key uuid, 
 REVOKE ALL ON FUNCTION public.participant_events_unseen(p_kind text, p_code text, p_events jsonb) FROM PUBLIC;
 
 --
+-- Name: FUNCTION pay_items_fill(p_invoice bigint, p_order boolean); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.pay_items_fill(p_invoice bigint, p_order boolean) FROM PUBLIC;
+
+--
 -- Name: FUNCTION pay_items_take(p_payment bigint, p_left bigint, p_cap text, p_lines bigint[], p_except bigint[]); Type: ACL; Schema: public; Owner: -
 --
 
 REVOKE ALL ON FUNCTION public.pay_items_take(p_payment bigint, p_left bigint, p_cap text, p_lines bigint[], p_except bigint[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION payments_reallocate(p_period date, p_funding text, p_payer text); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.payments_reallocate(p_period date, p_funding text, p_payer text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION premium_adjustments_in_force(p_period date, p_transport boolean); Type: ACL; Schema: public; Owner: -

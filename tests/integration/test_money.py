@@ -14,6 +14,7 @@ test_billing.py: billing only reads them.
 from __future__ import annotations
 
 import datetime
+import itertools
 import json
 import unittest
 
@@ -305,6 +306,84 @@ class MoneyTest(harness.LindungTestCase):
                 self.pay(month, "CSR-MURA-01", kind, paid[kind])
             self.assertEqual([(self.net(e, month), self.allocated(e, month)) for e in (x, y)],
                              [(FULL, FULL), (FULL, FULL)], order)
+
+    def test_payments_without_lists_pay_each_person_once_in_any_order(self):
+        """Two months with several corrections each (a review's cases): the
+        payer pays each payable document, without lists, what it bills for
+        the people it alone still bills, so that the payments add up to what
+        is owed in all. In all six orders each person-month ends paid exactly
+        its net charge (038 allocates a month's payments without a list
+        again at every payment; before, 2 orders of 6 were wrong in the
+        first month and the invoice-first orders in the second)."""
+        s = self.stack
+        s.start_daemons("billing")
+        ended = "status = 'ended', end_reason = 'left', ended_at = now(), end_month"
+        back = "status = 'active', end_reason = NULL, ended_at = NULL, end_month"
+
+        def month_a(m: str) -> list[int]:
+            # invoice A B C D (relief), credit note C D, supplementary E (late)
+            # and C reinstated, supplementary relief withdrawn and D
+            # reinstated, credit note B (death)
+            a, b, c, d = self.enrol("MURA-2026-CSR", MURA_VILLAGE, 4, start=m, end=m)
+            self.sql("INSERT INTO premium_adjustments (name, first_month, last_month, off_bp, "
+                     f"applies_jkk, applies_jkm, note) VALUES ('r {m}', '{m}-01', '{m}-01', "
+                     "5000, true, true, 'test')")
+            self.run_month(m)
+            self.sql(f"UPDATE enrolments SET {ended} = '{m}-01'::date - 1 WHERE id IN ({c}, {d})")
+            self.run_month(m)
+            (e,) = self.enrol("MURA-2026-CSR", MURA_VILLAGE, 1, start=m, end=m)
+            self.sql(f"UPDATE enrolments SET {back} = '{m}-01' WHERE id = {c}")
+            self.run_month(m)
+            self.sql(f"UPDATE enrolments SET {back} = '{m}-01' WHERE id = {d}")
+            self.sql(f"DELETE FROM premium_adjustments WHERE name = 'r {m}'")
+            self.run_month(m)
+            self.sql(f"UPDATE enrolments SET {ended} = '{m}-01'::date - 1 WHERE id = {b}")
+            self.run_month(m)
+            return [a, b, c, d, e]
+
+        def month_b(m: str) -> list[int]:
+            # invoice P Q R, credit note P Q, supplementary P, supplementary Q
+            p, q, r = self.enrol("MURA-2026-CSR", MURA_VILLAGE, 3, start=m, end=m)
+            self.run_month(m)
+            self.sql(f"UPDATE enrolments SET {ended} = '{m}-01'::date - 1 WHERE id IN ({p}, {q})")
+            self.run_month(m)
+            for x in (p, q):
+                self.sql(f"UPDATE enrolments SET {back} = '{m}-01' WHERE id = {x}")
+                self.run_month(m)
+            return [p, q, r]
+
+        # what the payer pays on each payable document (invoice, first and
+        # second supplementary invoice): amounts an exact allocation exists
+        # for, as the review enumerated them
+        splits = {"2027-07": [(16800, 16800, 33600)],
+                  "2027-08": [(33600, 16800, 0), (16800, 16800, 16800)]}
+        for m, build in (("2027-07", month_a), ("2027-08", month_b)):
+            people = build(m)
+            docs = [(int(i), k) for i, k in self.sql(
+                f"SELECT id, kind FROM invoices WHERE period = '{m}-01' "
+                f"AND payer_code = 'CSR-MURA-01' AND kind <> 'credit_note' ORDER BY id")]
+            self.assertEqual([k for _, k in docs], ["invoice", "supplementary", "supplementary"])
+            owed = sum(self.net(e, m) for e in people)
+            for split in splits[m]:
+                amount = {doc: a for (doc, _), a in zip(docs, split)}
+                self.assertEqual(sum(split), owed)
+                for order in itertools.permutations(docs):
+                    # each order in a transaction rolled back, so all start alike
+                    calls = " ".join(
+                        f"INSERT INTO r SELECT result FROM billing_record_payment({doc}, "
+                        f"{amount[doc]}, current_date, NULL, 'test');"
+                        for doc, _ in order if amount[doc] > 0)
+                    got = self.sql(
+                        "BEGIN; CREATE TEMP TABLE r (result text); " + calls +
+                        " SELECT (SELECT string_agg(result, ',') FROM r), string_agg(e::text || ':' "
+                        "|| (SELECT coalesce(sum(amount), 0) FROM payment_lines WHERE enrolment_id = e "
+                        f"AND period = '{m}-01'), ',' ORDER BY e) FROM unnest(ARRAY{people}) e; "
+                        "ROLLBACK;")
+                    self.assertEqual(set(got[0][0].split(",")), {"ok"}, got)
+                    paid = dict(x.split(":") for x in got[0][1].split(","))
+                    self.assertEqual({int(e): int(v) for e, v in paid.items()},
+                                     {e: self.net(e, m) for e in people},
+                                     (m, [k for _, k in order]))
 
     def test_sweep_rerates_without_being_asked(self) -> None:
         """The daemon notices a new rate and corrects every month it billed."""
