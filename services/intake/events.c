@@ -572,8 +572,10 @@ static void apply_and_answer(route_ctx_t *ctx, db_t *db, const http_request_t *r
     const char *batch_id = PQgetvalue(stored, 0, S_BATCH);
     bool replay = strcmp(PQgetvalue(stored, 0, S_OUTCOME), "replay") == 0;
     int parts = atoi(PQgetvalue(stored, 0, S_PARTS));
-    db_t *second = parts > 1 ? route_second_db(ctx) : NULL;
-    if (eventparts_apply(db, second, batch_id, parts, ctx->metrics) != 0) {
+    db_t *second = parts > 1 ? route_second_take(ctx) : NULL;
+    int applied = eventparts_apply(db, second, batch_id, parts, ctx->metrics);
+    route_second_give(second);
+    if (applied != 0) {
         answer_pending(db, res, batch_id);
         return;
     }

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "db.h"
 #include "eventparts.h"
+#include "route.h"
 #include "events.h"
 #include "httpd.h"
 #include "log.h"
@@ -22,6 +23,7 @@
 #define TLS_CERT_VAR "LINDUNG_INTAKE_TLS_CERT_FILE"
 #define TLS_KEY_VAR "LINDUNG_INTAKE_TLS_KEY_FILE"
 #define RECOVER_AFTER_S 60  /* a stored batch this old is no request's any more */
+#define SECOND_IDLE_S 60    /* a second session unused this long is closed (route.h) */
 #define RECOVER_BATCHES 100 /* at most this many batches per sweep */
 
 typedef struct {
@@ -135,6 +137,7 @@ typedef struct {
 static void parts_stop(parts_t *p)
 {
     httpd_destroy(&p->server);
+    route_second_close();
     db_destroy(&p->sweep_db);
     bus_destroy(&p->bus);
     ready_destroy(&p->ready);
@@ -231,6 +234,7 @@ int main(void)
         signals_sleep_ms((int)s.sweep_ms);
         eventparts_recover(p.sweep_db, RECOVER_AFTER_S, RECOVER_BATCHES, p.metrics);
         eventparts_observe(p.sweep_db, p.metrics);
+        route_second_trim(SECOND_IDLE_S);
     }
 
     log_info("stopping");

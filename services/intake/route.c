@@ -1,19 +1,30 @@
 /* route: the request layer beneath intake's route modules (route.h). Each
  * worker thread keeps its own database connection, made on its first
- * request and closed when the thread ends (and a second one, made on its
- * first big batch of life events). */
+ * request and closed when the thread ends. The second sessions that big
+ * batches of life events use for their second part are a small pool shared
+ * by all threads (ROUTE_SECOND_SESSIONS), kept between batches. */
 #include "route.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "fields.h"
 #include "log.h"
 #include "pgjson.h"
 
-/* Connections of a worker thread, closed when the thread ends. */
-static pthread_key_t db_key, second_key;
+/* A worker thread's connection, closed when the thread ends. */
+static pthread_key_t db_key;
 static pthread_once_t db_key_once = PTHREAD_ONCE_INIT;
+
+/* The pool of second sessions: those free, and how many exist. A session
+ * per thread would hold up to LINDUNG_INTAKE_THREADS more connections for
+ * good, idle between batches, and could keep a thread's first session from
+ * being made (a review found requests answered 503 so). */
+static pthread_mutex_t second_lock = PTHREAD_MUTEX_INITIALIZER;
+static db_t *second_free[ROUTE_SECOND_SESSIONS];
+static time_t second_free_since[ROUTE_SECOND_SESSIONS];
+static int second_free_n, second_made;
 
 static void db_key_free(void *p)
 {
@@ -24,31 +35,84 @@ static void db_key_free(void *p)
 static void db_key_make(void)
 {
     pthread_key_create(&db_key, db_key_free);
-    pthread_key_create(&second_key, db_key_free);
-}
-
-static db_t *thread_db(route_ctx_t *ctx, pthread_key_t key)
-{
-    db_t *db = pthread_getspecific(key);
-    if (!db) {
-        db = db_new(ctx->conninfo);
-        if (db)
-            db_set_answer_timeout(db, ctx->db_answer_ms);
-        pthread_setspecific(key, db);
-    }
-    return db;
 }
 
 db_t *route_db(route_ctx_t *ctx)
 {
     pthread_once(&db_key_once, db_key_make);
-    return thread_db(ctx, db_key);
+    db_t *db = pthread_getspecific(db_key);
+    if (!db) {
+        db = db_new(ctx->conninfo);
+        if (db)
+            db_set_answer_timeout(db, ctx->db_answer_ms);
+        pthread_setspecific(db_key, db);
+    }
+    return db;
 }
 
-db_t *route_second_db(route_ctx_t *ctx)
+db_t *route_second_take(route_ctx_t *ctx)
 {
-    pthread_once(&db_key_once, db_key_make);
-    return thread_db(ctx, second_key);
+    db_t *db = NULL;
+    bool make = false;
+    pthread_mutex_lock(&second_lock);
+    if (second_free_n > 0)
+        db = second_free[--second_free_n];
+    else if (second_made < ROUTE_SECOND_SESSIONS)
+        make = true, second_made++;
+    pthread_mutex_unlock(&second_lock);
+    if (!make)
+        return db;
+    db = db_new(ctx->conninfo);
+    if (db) {
+        db_set_answer_timeout(db, ctx->db_answer_ms);
+        return db;
+    }
+    pthread_mutex_lock(&second_lock);
+    second_made--;
+    pthread_mutex_unlock(&second_lock);
+    return NULL;
+}
+
+void route_second_give(db_t *db)
+{
+    if (!db)
+        return;
+    pthread_mutex_lock(&second_lock);
+    if (second_free_n < ROUTE_SECOND_SESSIONS) {
+        second_free_since[second_free_n] = time(NULL);
+        second_free[second_free_n++] = db;
+        db = NULL;
+    }
+    pthread_mutex_unlock(&second_lock);
+    db_destroy(&db); /* (never: at most ROUTE_SECOND_SESSIONS exist) */
+}
+
+void route_second_trim(int idle_s)
+{
+    time_t now = time(NULL);
+    pthread_mutex_lock(&second_lock);
+    /* the oldest are first: a stack, given back last on top */
+    int keep = 0;
+    for (int i = 0; i < second_free_n; i++) {
+        if (now - second_free_since[i] >= idle_s) {
+            db_destroy(&second_free[i]);
+            second_made--;
+        } else {
+            second_free_since[keep] = second_free_since[i];
+            second_free[keep++] = second_free[i];
+        }
+    }
+    second_free_n = keep;
+    pthread_mutex_unlock(&second_lock);
+}
+
+void route_second_close(void)
+{
+    pthread_mutex_lock(&second_lock);
+    while (second_free_n > 0)
+        db_destroy(&second_free[--second_free_n]);
+    second_made = 0;
+    pthread_mutex_unlock(&second_lock);
 }
 
 void route_db_failure(db_t *db, http_response_t *res)

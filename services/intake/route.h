@@ -35,11 +35,21 @@ typedef struct {
 
 /* This worker thread's database connection (NULL when out of memory). */
 db_t *route_db(route_ctx_t *ctx);
-/* This worker thread's second connection, for the second part of a big
- * batch of life events (eventparts.h); made on first use, kept like the
- * first. NULL when it cannot be had (the part is then applied after the
- * first, on the first connection). */
-db_t *route_second_db(route_ctx_t *ctx);
+/* Second sessions, for the second part of a big batch of life events
+ * (eventparts.h): at most ROUTE_SECOND_SESSIONS for the whole daemon, kept
+ * between batches (a new session is a new server process, which plans every
+ * statement of the apply again). take gives one, or NULL when all are in
+ * use or none can be made (the part is then applied after the first, on the
+ * request's own session); give puts it back; close ends those free (at
+ * shutdown). Connections: LINDUNG_INTAKE_THREADS + 1 (the sweep) + these. */
+#define ROUTE_SECOND_SESSIONS 2
+db_t *route_second_take(route_ctx_t *ctx);
+void route_second_give(db_t *db);
+/* Close the free second sessions unused for idle_s seconds or more (intake's
+ * sweep: a session idle since the last big batch holds a connection the
+ * threads' own sessions may need). */
+void route_second_trim(int idle_s);
+void route_second_close(void);
 
 /* Check the bearer key, or take the admission_t api_admit left in
  * req->admitted; on failure the 401/503 answer is already in res. */

@@ -21,6 +21,7 @@ in test_money.py; events go through the API.
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime
 import json
 import signal
@@ -480,6 +481,40 @@ class EventsTest(harness.LindungTestCase):
         self.assertEqual(self.sql(
             "SELECT action, count(*) FROM audit_log WHERE action LIKE 'event.%' "
             "GROUP BY 1 ORDER BY 1"), [("event.create", "1"), ("event.replay", "2")])
+
+    def test_second_sessions_are_few_and_shared(self) -> None:
+        """Eight big batches at once on four worker threads: every event
+        applied once, and intake never holds more than its threads, its
+        sweep and the two shared second sessions (a first version kept one
+        per thread, for good: a review found those idle sessions could use
+        up the connections the threads' own sessions needed)."""
+        s = self.stack
+        s.env["LINDUNG_INTAKE_THREADS"] = "4"
+        people = self.enrol(ADD, VILLAGE_A, 32, start=month_add(THIS_MONTH, -1))
+        s.start_daemons("intake")
+        key = s.create_key("admin")
+        batches = [self.deaths_and_departures(people[i:i + 4]) for i in range(0, 32, 4)]
+        seen = []
+
+        def sessions() -> int:
+            return int(self.sql("SELECT count(*) FROM pg_stat_activity "
+                                "WHERE application_name = 'lindung-intake'")[0][0])
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            answers = [pool.submit(self.post_batch, key, b, None, 30.0) for b in batches]
+            while not all(a.done() for a in answers):
+                seen.append(sessions())
+            self.assertEqual([a.result().status for a in answers], [201] * 8)
+        seen.append(sessions())
+        self.assertEqual(self.sql(
+            "SELECT count(*), count(DISTINCT nik), count(DISTINCT batch_id), "
+            "count(*) FILTER (WHERE result = 'applied') FROM participant_events"),
+            [("32", "32", "8", "32")])
+        self.assertEqual(self.sql("SELECT max(pending_parts), min(parts) FROM event_batches"),
+                         [("0", "2")])
+        self.assertEqual(self.sql("SELECT count(*), count(DISTINCT nik) FROM claims "
+                                  "WHERE kind = 'JKM'"), [("16", "16")])
+        self.assertLessEqual(max(seen), 4 + 1 + 2, seen)
 
     def test_a_stored_batch_is_applied_on_start(self) -> None:
         """A batch stored and never applied (intake killed between the two
