@@ -242,7 +242,8 @@ class EventsTest(harness.LindungTestCase):
         r = s.lindungctl("enrolment", "end", nik, "--month", "1925-10", "--reason", "death",
                          check=False)
         self.assertEqual(r.returncode, 1, r)
-        self.assertIn("born on 1980-01-01", r.stderr)
+        self.assertIn("was born after 1925-10", r.stderr)
+        self.assertNotIn("1980", r.stderr)  # no birth date beside the masked NIK
         self.assertEqual(self.sql(f"SELECT status, deceased_on FROM enrolments e JOIN "
                                   f"participants p USING (nik) WHERE nik = '{nik}'"),
                          [("active", None)])
@@ -251,6 +252,15 @@ class EventsTest(harness.LindungTestCase):
                          [(f"{died}-01",)])
         self.assertEqual(self.sql(f"SELECT status, event_date FROM claims WHERE nik = '{nik}'"),
                          [("reported", f"{died}-01")])
+        # born in the month of death: the death is dated no earlier than the
+        # birth, on the person and on the claim (a review found the 1st)
+        (_, baby), = self.enrol(ADD, VILLAGE_A, 1, start=start)
+        self.sql(f"UPDATE participants SET birth_date = '{died}-20' WHERE nik = '{baby}'")
+        s.lindungctl("enrolment", "end", baby, "--month", died, "--reason", "death")
+        self.assertEqual(self.sql(f"SELECT deceased_on FROM participants WHERE nik = '{baby}'"),
+                         [(f"{died}-20",)])
+        self.assertEqual(self.sql(f"SELECT event_date FROM claims WHERE nik = '{baby}'"),
+                         [(f"{died}-20",)])
         got = self.submit_again(s.create_key("regency:16.12"), nik)
         self.assertEqual([x["code"] for x in got[0]["reasons"]], ["DECEASED"], got)
         self.assertEqual(self.sql(f"SELECT count(*) FROM enrolments WHERE nik = '{nik}' "

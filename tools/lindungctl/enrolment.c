@@ -42,17 +42,19 @@ static const char *SQL_CANCEL_LATER =
  * through the API is (017), so that verify refuses the NIK from now on
  * (DECEASED). The date is the first day of the death month: lindungctl is
  * told the month, not the day (the JKM claim takes the same date, 021). A
- * date already recorded is kept. */
+ * date already recorded is kept. Someone born in that month died no earlier
+ * than their birth date, which is taken instead. Recorded before the end, so
+ * that the claim opened by the end (claims_on_deaths) takes the same date. */
 static const char *SQL_DECEASED = "UPDATE participants "
-                                  "SET deceased_on = $2::date, updated_at = now() "
+                                  "SET deceased_on = greatest($2::date, birth_date), "
+                                  "    updated_at = now() "
                                   "WHERE nik = $1 AND deceased_on IS NULL";
 
 /* A death's month may not be before the month the person was born (a typing
  * error, 1925 for 2025, would otherwise cancel every enrolment and credit
- * every month billed, as 037 refuses for death events). One row: the birth
- * date, and whether the month is before it. */
-static const char *SQL_BORN = "SELECT to_char(birth_date, 'YYYY-MM-DD'), "
-                              "    date_trunc('month', birth_date)::date > $2::date "
+ * every month billed, as 037 refuses for death events). One row: whether
+ * the month is before the birth month. */
+static const char *SQL_BORN = "SELECT date_trunc('month', birth_date)::date > $2::date "
                               "FROM participants WHERE nik = $1";
 
 /* The columns both return; EN_START only SQL_CANCEL_LATER. */
@@ -224,9 +226,11 @@ static bool death_after_birth(db_t *db, const char *const params[], const char *
     bool ok = db_ok(r);
     if (!ok)
         fprintf(stderr, "enrolment end: %s\n", db_error(db));
-    else if (PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 1), "t") == 0) {
-        fprintf(stderr, "enrolment end: %s was born on %s, after %s: check the month\n",
-                masked, PQgetvalue(r, 0, 0), month);
+    else if (PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0) {
+        /* not the birth date: with the masked NIK it gives back most of the
+         * digits the mask hides (docs/security.md) */
+        fprintf(stderr, "enrolment end: %s was born after %s: check the month\n", masked,
+                month);
         ok = false;
     }
     PQclear(r);
@@ -245,7 +249,9 @@ static int end_one(db_t *db, const end_args_t *e)
     if (strcmp(reason, "death") == 0 && !death_after_birth(db, params, masked, month))
         return 1;
     /* both or neither: a later enrolment is never left running alone */
-    PGresult *covering = db_begin(db) ? db_exec(db, SQL_END, 3, params) : NULL;
+    bool death = strcmp(reason, "death") == 0;
+    bool begun = db_begin(db) && (!death || db_run(db, SQL_DECEASED, 2, params));
+    PGresult *covering = begun ? db_exec(db, SQL_END, 3, params) : NULL;
     PGresult *later = db_ok(covering) ? db_exec(db, SQL_CANCEL_LATER, 3, params) : NULL;
     int rc = 0;
     if (!db_ok(later)) {
@@ -256,10 +262,6 @@ static int end_one(db_t *db, const end_args_t *e)
                 "enrolment end: %s has no active enrolment covering %s, nor one starting "
                 "after it\n",
                 masked, month);
-        rc = 1;
-    }
-    if (rc == 0 && strcmp(reason, "death") == 0 && !db_run(db, SQL_DECEASED, 2, params)) {
-        fprintf(stderr, "enrolment end: %s\n", db_error(db));
         rc = 1;
     }
     if (rc == 0 && !end_record(db, &nik, covering, later, month, reason))
