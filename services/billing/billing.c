@@ -153,10 +153,13 @@ cJSON *billing_run_json(db_t *db, metrics_t *metrics, period_t period,
 /* A catch-up runs many months; one watermark serves them all, so verify is
  * held once, not once a month. */
 int billing_catch_up(db_t *db, metrics_t *metrics, const char *trigger,
-                     const period_t *from)
+                     const period_t *from, const char *watermark)
 {
     char mark[24];
-    accrual_watermark(db, mark, sizeof mark);
+    if (watermark)
+        snprintf(mark, sizeof mark, "%s", watermark);
+    else
+        accrual_watermark(db, mark, sizeof mark);
     period_t *months = calloc(MAX_MONTHS, sizeof *months);
     if (!months)
         return -1;

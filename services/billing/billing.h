@@ -17,11 +17,13 @@ cJSON *billing_run_json(db_t *db, metrics_t *metrics, period_t period,
 
 /* Run again every month that has been run before (from `from` on, or all
  * when NULL), so an enrolment accepted late gets its supplementary lines and
- * changed coverage or rates their corrections. -1 when the database is
+ * changed coverage or rates their corrections. `watermark`: the newest
+ * enrolment id read under accrual_watermark's lock (billing's sweep reads
+ * one with its state), or NULL to take one here. -1 when the database is
  * unavailable, memory ran out or a month's run failed (the caller then
  * tries again on its next sweep). */
 int billing_catch_up(db_t *db, metrics_t *metrics, const char *trigger,
-                     const period_t *from);
+                     const period_t *from, const char *watermark);
 
 /* Run every month from the earliest programme coverage start (but at most
  * max_months back) up to and including `due`: months never run are billed,

@@ -40,10 +40,27 @@
  * coverage_changed_at (a change that committed after the newest id or
  * change time had been read was never seen: a review found a late
  * acceptance never billed, and an end only partly credited). */
-/* Short: while the lock waits, new writers (verify) queue behind it; a
- * sweep that cannot have it at once (a long batch of events is writing)
- * tries again on the next one. */
-static const char *SQL_STATE_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '200ms'";
+/* While the lock waits, new writers (verify) queue behind it, so a sweep
+ * takes it only when the quick look below saw a change, or a minute after
+ * it last did (a change that committed out of order changes neither maximum
+ * of the quick look), and waits at most 200 ms for it; after ten sweeps in
+ * a row without it (long transactions writing enrolments, one after the
+ * other), it waits up to 5 s, as a run's watermark does (10 s). Start-up
+ * waits up to 10 s. */
+static const char *SQL_STATE_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', $1, true)";
+#define STATE_LOCK_QUICK "200ms"
+#define STATE_LOCK_PATIENT "5s"
+#define STATE_LOCK_STARTUP "10s"
+#define STATE_TRIES_BEFORE_PATIENT 10
+#define STATE_LOCKED_EVERY_S 60
+
+/* The quick look, without a lock: the newest id and change time, and the
+ * rates. It differs from the last one when a change became visible. */
+static const char *SQL_QUICK_STATE =
+    "SELECT coalesce(max(id), 0) || '/' || "
+    "  coalesce((SELECT max(coverage_changed_at) FROM enrolments "
+    "            WHERE coverage_changed_at IS NOT NULL)::text, '') "
+    "  || '/' || billing_rates_mark() FROM enrolments";
 static const char *SQL_STATE_LOCK = "LOCK TABLE enrolments IN SHARE MODE";
 static const char *SQL_BILLING_STATE =
     "SELECT coalesce(max(id), 0) || '/' || clock_timestamp()::text || '/' || "
@@ -97,16 +114,27 @@ static int read_settings(settings_t *s)
     return 0;
 }
 
+/* SQL_QUICK_STATE into out; false when the database is unavailable. */
+static bool quick_state(db_t *db, char *out, size_t cap)
+{
+    PGresult *r = db_exec(db, SQL_QUICK_STATE, 0, NULL);
+    bool ok = db_ok(r) && PQntuples(r) == 1;
+    snprintf(out, cap, "%s", ok ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    return ok;
+}
+
 /* SQL_BILLING_STATE into out, in a short transaction of its own under
- * SQL_STATE_LOCK; false when the database is unavailable or the lock was
- * not granted in time (the next sweep tries again). */
-static bool billing_state(db_t *db, char *out, size_t cap)
+ * SQL_STATE_LOCK, waiting at most `wait` for it; false when the database is
+ * unavailable or the lock was not granted in time. */
+static bool billing_state(db_t *db, const char *wait, char *out, size_t cap)
 {
     out[0] = '\0';
     if (!db_begin(db))
         return false;
     PGresult *r = NULL;
-    if (db_run(db, SQL_STATE_LOCK_TIMEOUT, 0, NULL) &&
+    const char *params[] = {wait};
+    if (db_run(db, SQL_STATE_LOCK_TIMEOUT, 1, params) &&
         db_run(db, SQL_STATE_LOCK, 0, NULL))
         r = db_exec(db, SQL_BILLING_STATE, 0, NULL);
     bool ok = db_ok(r) && PQntuples(r) == 1;
@@ -135,9 +163,12 @@ typedef struct {
     metrics_t *metrics;
     schedule_t *schedule;
     long catch_up_months;
-    bool caught_up; /* the start-up catch-up has succeeded */
-    period_t next;  /* the next month to run on schedule */
-    char seen[128]; /* billing state (SQL_BILLING_STATE) of the last catch-up */
+    bool caught_up;   /* the start-up catch-up has succeeded */
+    period_t next;    /* the next month to run on schedule */
+    char seen[128];   /* billing state (SQL_BILLING_STATE) of the last catch-up */
+    char quick[128];  /* the last quick look (SQL_QUICK_STATE) */
+    time_t locked_at; /* when the state was last read under the lock */
+    int lock_misses;  /* sweeps in a row that could not have the lock */
 } state_t;
 
 /* Start-up (and, until it succeeds, every sweep): bill every month up to the
@@ -147,7 +178,7 @@ static void catch_up(state_t *st)
 {
     period_t due = schedule_due_month(st->schedule, time(NULL));
     char mark[128];
-    if (!billing_state(st->db, mark, sizeof mark) ||
+    if (!billing_state(st->db, STATE_LOCK_STARTUP, mark, sizeof mark) ||
         billing_catch_up_to(st->db, st->metrics, due, (int)st->catch_up_months,
                             "startup") != 0) {
         log_warn("billing.catch_up_incomplete", "detail", db_error(st->db));
@@ -214,20 +245,43 @@ static void sweep(state_t *st, const char *trigger)
         catch_up(st);
         return;
     }
-    char mark[128];
-    if (!billing_state(st->db, mark, sizeof mark)) {
-        if (strstr(db_error(st->db), "lock timeout"))
-            log_info("billing.sweep_deferred", "detail", "enrolments are being written");
-        else
-            log_warn("db.unavailable", "detail", db_error(st->db));
+    char quick[128], mark[128];
+    if (!quick_state(st->db, quick, sizeof quick)) {
+        log_warn("db.unavailable", "detail", db_error(st->db));
         return;
     }
+    bool moved = strcmp(quick, st->quick) != 0;
+    if (!moved && time(NULL) - st->locked_at < STATE_LOCKED_EVERY_S) {
+        billing_observe(st->db, st->metrics);
+        return;
+    }
+    const char *wait = st->lock_misses >= STATE_TRIES_BEFORE_PATIENT ? STATE_LOCK_PATIENT
+                                                                     : STATE_LOCK_QUICK;
+    if (!billing_state(st->db, wait, mark, sizeof mark)) {
+        if (!strstr(db_error(st->db), "lock timeout"))
+            log_warn("db.unavailable", "detail", db_error(st->db));
+        else if (st->lock_misses++ == 0) /* once per streak, not every sweep */
+            log_info("billing.sweep_deferred", "detail", "enrolments are being written");
+        return;
+    }
+    if (st->lock_misses > 0) {
+        char n[16];
+        snprintf(n, sizeof n, "%d", st->lock_misses);
+        log_info("billing.sweep_resumed", "deferred_sweeps", n);
+    }
+    st->lock_misses = 0;
+    st->locked_at = time(NULL);
+    snprintf(st->quick, sizeof st->quick, "%s", quick);
     period_t from;
     affected_t scope = months_affected(st, mark, &from);
     if (scope == AFFECTED_ALL || scope == AFFECTED_FROM) {
         queue_renewals(st->db);
+        /* the state's id was read under the watermark's own lock: it is
+         * the watermark (one lock a sweep, not two) */
+        char id[24];
+        snprintf(id, sizeof id, "%.*s", (int)strcspn(mark, "/"), mark);
         if (billing_catch_up(st->db, st->metrics, trigger,
-                             scope == AFFECTED_FROM ? &from : NULL) == 0)
+                             scope == AFFECTED_FROM ? &from : NULL, id) == 0)
             snprintf(st->seen, sizeof st->seen, "%s", mark);
     }
     billing_observe(st->db, st->metrics);
