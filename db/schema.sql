@@ -1290,6 +1290,34 @@ END $$;
 COMMENT ON FUNCTION public.participant_events_apply(p_batch uuid, p_part smallint) IS 'POST /v1/events, second step: one part''s pending events applied once (ends, moves, deaths); also intake''s recovery of batches stored and not applied (035).';
 
 --
+-- Name: participant_events_count(uuid, smallint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.participant_events_count(p_batch uuid, p_part smallint) RETURNS TABLE(kind text, result text, events bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    UPDATE event_batches b SET counted_parts = b.counted_parts | (1 << p_part)
+    WHERE b.id = p_batch AND b.counted_parts & (1 << p_part) = 0
+      AND NOT EXISTS (SELECT 1 FROM participant_events pe
+                      WHERE pe.batch_id = p_batch AND pe.part = p_part
+                        AND pe.result IS NULL);
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT pe.kind, pe.result, count(*) FROM participant_events pe
+                 WHERE pe.batch_id = p_batch AND pe.part = p_part
+                 GROUP BY pe.kind, pe.result;
+END $$;
+
+--
+-- Name: FUNCTION participant_events_count(p_batch uuid, p_part smallint); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.participant_events_count(p_batch uuid, p_part smallint) IS 'lindung_events_total: an applied part''s events per kind and result, claimed once (039).';
+
+--
 -- Name: participant_events_end(uuid, smallint); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -3757,6 +3785,7 @@ CREATE TABLE public.event_batches (
     pending_parts smallint DEFAULT 0 NOT NULL,
     scope_kind text,
     scope_code text,
+    counted_parts smallint DEFAULT 0 NOT NULL,
     CONSTRAINT event_batches_parts_check CHECK (((parts >= 1) AND (parts <= 2))),
     CONSTRAINT event_batches_pending_parts_check CHECK ((pending_parts >= 0))
 );
@@ -3832,6 +3861,12 @@ COMMENT ON COLUMN public.event_batches.scope_kind IS 'The sending key''s scope k
 --
 
 COMMENT ON COLUMN public.event_batches.scope_code IS 'The sending key''s scope code when stored (a regency or village code; NULL for admin).';
+
+--
+-- Name: COLUMN event_batches.counted_parts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_batches.counted_parts IS 'Parts (bit 0: part 0, bit 1: part 1) whose events intake has counted in lindung_events_total (039).';
 
 --
 -- Name: invoices; Type: TABLE; Schema: public; Owner: -
@@ -6021,6 +6056,22 @@ CREATE INDEX event_batches_pending_idx ON public.event_batches USING btree (rece
 COMMENT ON INDEX public.event_batches_pending_idx IS 'Batches with parts still to apply: intake applies them on start and every sweep.';
 
 --
+-- Name: event_batches_uncounted_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX event_batches_uncounted_idx ON public.event_batches USING btree (received_at) WHERE (counted_parts <>
+CASE parts
+    WHEN 2 THEN 3
+    ELSE 1
+END);
+
+--
+-- Name: INDEX event_batches_uncounted_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.event_batches_uncounted_idx IS 'Batches with a part whose events intake has not counted yet (039).';
+
+--
 -- Name: invoices_first_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -6537,6 +6588,13 @@ REVOKE ALL ON FUNCTION public.participant_event_correct(p_event bigint, p_reason
 
 REVOKE ALL ON FUNCTION public.participant_events_apply(p_batch uuid, p_part smallint) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.participant_events_apply(p_batch uuid, p_part smallint) TO lindung_intake;
+
+--
+-- Name: FUNCTION participant_events_count(p_batch uuid, p_part smallint); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.participant_events_count(p_batch uuid, p_part smallint) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.participant_events_count(p_batch uuid, p_part smallint) TO lindung_intake;
 
 --
 -- Name: FUNCTION participant_events_end(p_batch uuid, p_part smallint); Type: ACL; Schema: public; Owner: -

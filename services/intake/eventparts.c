@@ -14,10 +14,20 @@
 #include "log.h"
 
 static const char *SQL_APPLY = "SELECT participant_events_apply($1::uuid, $2::smallint)";
-/* What a part that this session just applied holds, per kind and result. */
-static const char *SQL_COUNTS =
-    "SELECT kind, result, count(*) FROM participant_events "
-    "WHERE batch_id = $1::uuid AND part = $2::smallint GROUP BY kind, result";
+/* An applied part's events per kind and result, claimed for counting once
+ * by whoever asks first (039): no rows when counted already. */
+static const char *SQL_COUNT =
+    "SELECT kind, result, events FROM participant_events_count($1::uuid, $2::smallint)";
+/* The same for every applied part not counted yet (its apply outlived the
+ * request's answer timeout, say), oldest first. */
+static const char *SQL_COUNT_LEFT =
+    "SELECT c.kind, c.result, c.events "
+    "FROM (SELECT b.id, p.part FROM event_batches b "
+    "      CROSS JOIN LATERAL generate_series(0, b.parts - 1) AS p (part) "
+    "      WHERE b.counted_parts <> CASE b.parts WHEN 2 THEN 3 ELSE 1 END "
+    "        AND b.pending_parts = 0 "
+    "      ORDER BY b.received_at LIMIT 100) u "
+    "CROSS JOIN LATERAL participant_events_count(u.id, u.part::smallint) c";
 static const char *SQL_PENDING =
     "SELECT id, parts FROM event_batches "
     "WHERE pending_parts > 0 AND received_at <= now() - make_interval(secs => $1::int) "
@@ -47,11 +57,10 @@ void eventparts_metrics_init(metrics_t *metrics)
             count_events(metrics, EVENTPARTS_KINDS[k], RESULTS[r], 0);
 }
 
-/* A part this session applied, counted: one counter step per kind and
- * result, not per event (a part is up to 10,000). */
-static void count_part(db_t *db, const char *const params[2], metrics_t *metrics)
+/* Counted parts: one counter step per kind and result, not per event (a
+ * part is up to 10,000). */
+static void count_rows(PGresult *r, metrics_t *metrics)
 {
-    PGresult *r = db_exec_read(db, SQL_COUNTS, 2, params);
     for (int i = 0; db_ok(r) && i < PQntuples(r); i++)
         if (!PQgetisnull(r, i, 1))
             count_events(metrics, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
@@ -61,7 +70,7 @@ static void count_part(db_t *db, const char *const params[2], metrics_t *metrics
 
 /* One part applied on `db`; a deadlock (with another batch about the same
  * people, or a correction) is tried once more, as PostgreSQL rolled it back.
- * The call that applied the part (not one that found it done) counts it. */
+ * Then its events are counted, unless someone counted them already. */
 static bool apply_part(db_t *db, const char *batch_id, int part, metrics_t *metrics)
 {
     char p[12];
@@ -71,12 +80,11 @@ static bool apply_part(db_t *db, const char *batch_id, int part, metrics_t *metr
         PGresult *r = db_exec(db, SQL_APPLY, 2, params);
         bool ok = db_ok(r);
         bool deadlock = !ok && r && strcmp(db_sqlstate(r), "40P01") == 0;
-        bool applied = ok && PQntuples(r) == 1 && atoi(PQgetvalue(r, 0, 0)) > 0;
         PQclear(r);
-        if (applied)
-            count_part(db, params, metrics);
-        if (ok)
+        if (ok) {
+            count_rows(db_exec(db, SQL_COUNT, 2, params), metrics);
             return true;
+        }
         if (!deadlock)
             break;
     }
@@ -147,6 +155,7 @@ int eventparts_recover(db_t *db, int older_s, int limit, metrics_t *metrics)
 
 void eventparts_observe(db_t *db, metrics_t *metrics)
 {
+    count_rows(db_exec(db, SQL_COUNT_LEFT, 0, NULL), metrics);
     PGresult *r = db_exec_read(db, SQL_WAITING, 0, NULL);
     if (db_ok(r) && PQntuples(r) == 1) {
         metrics_gauge_set(metrics, "lindung_events_pending_batches",

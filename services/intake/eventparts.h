@@ -15,10 +15,10 @@
  * database kept by the caller (intake: one per worker thread, route.h), at
  * the same time; or after part 0 on `db` when `second` is NULL or failed. A
  * part already applied is a no-op, so a retry and a recovery may both call
- * this. Whichever call applies a part counts its events in
- * lindung_events_total, so each event is counted once. 0 when every part is applied; -1
- * when one could not be (the session lost or a statement failed: its events stay stored
- * and pending, and db tells why). */
+ * this. A part's events are counted in lindung_events_total once, by the
+ * first call that finds the part applied (participant_events_count, 039). 0 when every
+ * part is applied; -1 when one could not be (the session lost or a statement failed: its
+ * events stay stored and pending, and db tells why). */
 int eventparts_apply(db_t *db, db_t *second, const char *batch_id, int parts,
                      metrics_t *metrics);
 
@@ -28,7 +28,9 @@ int eventparts_apply(db_t *db, db_t *second, const char *batch_id, int parts,
  * be asked. For intake's start (older_s 0) and its sweep. */
 int eventparts_recover(db_t *db, int older_s, int limit, metrics_t *metrics);
 
-/* lindung_events_pending_batches and lindung_events_pending_oldest_seconds:
+/* Count the events of applied parts nobody counted yet (an apply that
+ * outlived its request's answer timeout), then set
+ * lindung_events_pending_batches and lindung_events_pending_oldest_seconds:
  * batches stored with parts still to apply, and how long the oldest has
  * waited (0 when none). Left as they were when the database cannot be asked. */
 void eventparts_observe(db_t *db, metrics_t *metrics);

@@ -25,6 +25,7 @@ import concurrent.futures
 import datetime
 import json
 import signal
+import subprocess
 import threading
 import time
 import unittest
@@ -491,6 +492,38 @@ class EventsTest(harness.LindungTestCase):
         self.assertEqual(self.sql(
             "SELECT action, count(*) FROM audit_log WHERE action LIKE 'event.%' "
             "GROUP BY 1 ORDER BY 1"), [("event.create", "1"), ("event.replay", "2")])
+
+    def test_events_applied_after_the_answer_timed_out_are_counted_once(self) -> None:
+        """A batch whose apply outlives intake's answer timeout (503; the
+        server finishes the apply anyway) is counted in lindung_events_total
+        by intake's sweep, once; its retry counts nothing again (before 039
+        it was never counted: a review found it)."""
+        s = self.stack
+        s.env["LINDUNG_DB_ANSWER_TIMEOUT_S"] = "1"
+        people = self.enrol(ADD, VILLAGE_A, 4, start=month_add(THIS_MONTH, -1))
+        s.start_daemons("intake")
+        key = s.create_key("admin")
+        today = jakarta_today().isoformat()
+        events = [{"kind": "left", "nik": nik, "date": today, "reason": "pindah kerja"}
+                  for _, nik in people]
+        niks = ",".join(f"'{nik}'" for _, nik in people)
+        locker = subprocess.Popen(
+            [str(harness.PG_BIN / "psql"), "-X", "-q", "-d", s.cluster.conninfo_as("lindung"),
+             "-c", f"BEGIN; SELECT 1 FROM participants WHERE nik IN ({niks}) FOR UPDATE; "
+                   "SELECT pg_sleep(4); COMMIT;"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        harness.wait_until(lambda: self.sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(4)%' "
+            "AND pid <> pg_backend_pid()") == [("1",)], timeout=10)
+        r = self.post_batch(key, events, idem="slow-1", timeout=20)
+        self.assertEqual(r.status, 503, r.body)
+        locker.wait(timeout=30)
+        applied = 'lindung_events_total{kind="left",result="applied"} 4'
+        harness.wait_until(lambda: applied in s.intake.metrics(), timeout=30,
+                           message="the sweep counted the batch applied after the timeout")
+        r = self.post_batch(key, events, idem="slow-1")
+        self.assertEqual(r.status, 200, r.body)
+        self.assertIn(applied, s.intake.metrics())
 
     def test_second_sessions_are_few_and_shared(self) -> None:
         """Eight big batches at once on four worker threads: every event
