@@ -178,7 +178,7 @@ int billing_catch_up(db_t *db, metrics_t *metrics, const char *trigger,
 }
 
 int billing_catch_up_to(db_t *db, metrics_t *metrics, period_t due, int max_months,
-                        const char *trigger)
+                        const char *trigger, const char *watermark)
 {
     PGresult *r = db_exec(db, SQL_EARLIEST_COVERAGE, 0, NULL);
     if (!db_ok(r) || PQntuples(r) != 1) {
@@ -194,7 +194,10 @@ int billing_catch_up_to(db_t *db, metrics_t *metrics, period_t due, int max_mont
     if (period_compare(first, bound) < 0)
         first = bound;
     char mark[24];
-    accrual_watermark(db, mark, sizeof mark);
+    if (watermark)
+        snprintf(mark, sizeof mark, "%s", watermark);
+    else
+        accrual_watermark(db, mark, sizeof mark);
     int failed = 0;
     for (period_t p = first; period_compare(p, due) <= 0; p = period_next(p)) {
         cJSON *doc = run_json(db, metrics, p, trigger, mark);

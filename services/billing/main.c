@@ -43,16 +43,18 @@
 /* While the lock waits, new writers (verify) queue behind it, so a sweep
  * takes it only when the quick look below saw a change, or a minute after
  * it last did (a change that committed out of order changes neither maximum
- * of the quick look), and waits at most 200 ms for it; after ten sweeps in
- * a row without it (long transactions writing enrolments, one after the
- * other), it waits up to 5 s, as a run's watermark does (10 s). Start-up
- * waits up to 10 s. */
+ * of the quick look), and waits at most 200 ms for it. After ten tries in a
+ * row without it (long transactions writing enrolments, one after the
+ * other) one try a minute waits up to 5 s: writers stall that long at most
+ * once a minute (a review measured them stalled 5 s every sweep when each
+ * try after the tenth waited). Start-up (the first catch-up) keeps the same
+ * rules. */
 static const char *SQL_STATE_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', $1, true)";
 #define STATE_LOCK_QUICK "200ms"
 #define STATE_LOCK_PATIENT "5s"
-#define STATE_LOCK_STARTUP "10s"
 #define STATE_TRIES_BEFORE_PATIENT 10
 #define STATE_LOCKED_EVERY_S 60
+#define STATE_PATIENT_EVERY_S 60
 
 /* The quick look, without a lock: the newest id and change time, and the
  * rates. It differs from the last one when a change became visible. */
@@ -163,13 +165,47 @@ typedef struct {
     metrics_t *metrics;
     schedule_t *schedule;
     long catch_up_months;
-    bool caught_up;   /* the start-up catch-up has succeeded */
-    period_t next;    /* the next month to run on schedule */
-    char seen[128];   /* billing state (SQL_BILLING_STATE) of the last catch-up */
-    char quick[128];  /* the last quick look (SQL_QUICK_STATE) */
-    time_t locked_at; /* when the state was last read under the lock */
-    int lock_misses;  /* sweeps in a row that could not have the lock */
+    bool caught_up;    /* the start-up catch-up has succeeded */
+    period_t next;     /* the next month to run on schedule */
+    char seen[128];    /* billing state (SQL_BILLING_STATE) of the last catch-up */
+    char quick[128];   /* the last quick look (SQL_QUICK_STATE) */
+    time_t locked_at;  /* when the state was last read under the lock */
+    int lock_misses;   /* tries in a row that could not have the lock */
+    time_t patient_at; /* when a try last waited STATE_LOCK_PATIENT */
 } state_t;
+
+/* The state under the lock (billing_state), waiting as the rules above
+ * say; false when not had (the caller tries again on its next sweep). */
+static bool locked_state(state_t *st, char *mark, size_t cap)
+{
+    time_t now = time(NULL);
+    bool patient = st->lock_misses >= STATE_TRIES_BEFORE_PATIENT &&
+                   now - st->patient_at >= STATE_PATIENT_EVERY_S;
+    if (patient)
+        st->patient_at = now;
+    if (!billing_state(st->db, patient ? STATE_LOCK_PATIENT : STATE_LOCK_QUICK, mark,
+                       cap)) {
+        if (!strstr(db_error(st->db), "lock timeout"))
+            log_warn("db.unavailable", "detail", db_error(st->db));
+        else if (st->lock_misses++ == 0) /* once per streak, not every sweep */
+            log_info("billing.sweep_deferred", "detail", "enrolments are being written");
+        return false;
+    }
+    if (st->lock_misses > 0) {
+        char n[16];
+        snprintf(n, sizeof n, "%d", st->lock_misses);
+        log_info("billing.sweep_resumed", "deferred_sweeps", n);
+    }
+    st->lock_misses = 0;
+    return true;
+}
+
+/* The id part of a state ("id/time/rates"): the runs' watermark, read under
+ * the watermark's own lock (one lock, not two). */
+static void state_id(const char *mark, char *out, size_t cap)
+{
+    snprintf(out, cap, "%.*s", (int)strcspn(mark, "/"), mark);
+}
 
 /* Start-up (and, until it succeeds, every sweep): bill every month up to the
  * one now due. The watermark is read first, so enrolments made during the
@@ -177,10 +213,12 @@ typedef struct {
 static void catch_up(state_t *st)
 {
     period_t due = schedule_due_month(st->schedule, time(NULL));
-    char mark[128];
-    if (!billing_state(st->db, STATE_LOCK_STARTUP, mark, sizeof mark) ||
-        billing_catch_up_to(st->db, st->metrics, due, (int)st->catch_up_months,
-                            "startup") != 0) {
+    char mark[128], id[24];
+    if (!locked_state(st, mark, sizeof mark))
+        return;
+    state_id(mark, id, sizeof id);
+    if (billing_catch_up_to(st->db, st->metrics, due, (int)st->catch_up_months, "startup",
+                            id) != 0) {
         log_warn("billing.catch_up_incomplete", "detail", db_error(st->db));
         return;
     }
@@ -255,34 +293,25 @@ static void sweep(state_t *st, const char *trigger)
         billing_observe(st->db, st->metrics);
         return;
     }
-    const char *wait = st->lock_misses >= STATE_TRIES_BEFORE_PATIENT ? STATE_LOCK_PATIENT
-                                                                     : STATE_LOCK_QUICK;
-    if (!billing_state(st->db, wait, mark, sizeof mark)) {
-        if (!strstr(db_error(st->db), "lock timeout"))
-            log_warn("db.unavailable", "detail", db_error(st->db));
-        else if (st->lock_misses++ == 0) /* once per streak, not every sweep */
-            log_info("billing.sweep_deferred", "detail", "enrolments are being written");
+    if (!locked_state(st, mark, sizeof mark))
         return;
-    }
-    if (st->lock_misses > 0) {
-        char n[16];
-        snprintf(n, sizeof n, "%d", st->lock_misses);
-        log_info("billing.sweep_resumed", "deferred_sweeps", n);
-    }
-    st->lock_misses = 0;
-    st->locked_at = time(NULL);
-    snprintf(st->quick, sizeof st->quick, "%s", quick);
     period_t from;
     affected_t scope = months_affected(st, mark, &from);
+    bool done = scope == AFFECTED_NONE;
     if (scope == AFFECTED_ALL || scope == AFFECTED_FROM) {
         queue_renewals(st->db);
-        /* the state's id was read under the watermark's own lock: it is
-         * the watermark (one lock a sweep, not two) */
         char id[24];
-        snprintf(id, sizeof id, "%.*s", (int)strcspn(mark, "/"), mark);
-        if (billing_catch_up(st->db, st->metrics, trigger,
-                             scope == AFFECTED_FROM ? &from : NULL, id) == 0)
+        state_id(mark, id, sizeof id);
+        done = billing_catch_up(st->db, st->metrics, trigger,
+                                scope == AFFECTED_FROM ? &from : NULL, id) == 0;
+        if (done)
             snprintf(st->seen, sizeof st->seen, "%s", mark);
+    }
+    /* only then is the quick look's change dealt with: a failed re-run is
+     * tried again on the next sweep, not a minute later (a review) */
+    if (done) {
+        st->locked_at = time(NULL);
+        snprintf(st->quick, sizeof st->quick, "%s", quick);
     }
     billing_observe(st->db, st->metrics);
 }
