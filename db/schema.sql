@@ -1655,6 +1655,42 @@ END $$;
 COMMENT ON FUNCTION public.pay_items_take(p_payment bigint, p_left bigint, p_cap text, p_lines bigint[], p_except bigint[]) IS 'One pass of billing_record_payment over its pay_items (038).';
 
 --
+-- Name: payments_follow_run(bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.payments_follow_run(p_run bigint) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    m record;
+    n integer := 0;
+BEGIN
+    FOR m IN SELECT DISTINCT i.period, i.funding_source, i.payer_code
+             FROM invoices i
+             WHERE i.run_id = p_run
+               AND EXISTS (SELECT 1 FROM invoices o JOIN payments p ON p.invoice_id = o.id
+                           WHERE o.period = i.period AND o.funding_source = i.funding_source
+                             AND o.payer_code = i.payer_code AND p.allocation = 'order')
+             ORDER BY i.period, i.funding_source, i.payer_code LOOP
+        -- as billing_record_payment: the month's documents, in id order
+        PERFORM 1 FROM invoices i
+        WHERE i.period = m.period AND i.funding_source = m.funding_source
+          AND i.payer_code = m.payer_code
+        ORDER BY i.id FOR UPDATE;
+        PERFORM payments_reallocate(m.period, m.funding_source, m.payer_code);
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END $$;
+
+--
+-- Name: FUNCTION payments_follow_run(p_run bigint); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.payments_follow_run(p_run bigint) IS 'A billing run''s payer-months with new documents: their payments without a list allocated again (040).';
+
+--
 -- Name: payments_reallocate(date, text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -6639,6 +6675,13 @@ REVOKE ALL ON FUNCTION public.pay_items_fill(p_invoice bigint, p_order boolean) 
 --
 
 REVOKE ALL ON FUNCTION public.pay_items_take(p_payment bigint, p_left bigint, p_cap text, p_lines bigint[], p_except bigint[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION payments_follow_run(p_run bigint); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.payments_follow_run(p_run bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.payments_follow_run(p_run bigint) TO lindung_billing;
 
 --
 -- Name: FUNCTION payments_reallocate(p_period date, p_funding text, p_payer text); Type: ACL; Schema: public; Owner: -

@@ -167,6 +167,11 @@ static const char *SQL_OPEN_INVOICES =
     "ORDER BY g.funding_source, g.payer_code "
     "ON CONFLICT DO NOTHING";
 
+/* The payer-months this run issued a document to: their payments without a
+ * list allocated again (040), so that a credit note issued after a payment
+ * moves that payment to the people still owed. */
+static const char *SQL_FOLLOW_PAYMENTS = "SELECT payments_follow_run($1::bigint)";
+
 /* This run's documents that got nothing: never issued. */
 static const char *SQL_DROP_EMPTY = "DELETE FROM invoices "
                                     "WHERE run_id = $1::bigint AND line_count = 0";
@@ -1023,6 +1028,8 @@ int accrual_run(db_t *db, period_t period, const char *trigger, const char *mark
     const char *p_run[] = {run_id};
     if (rc == 0 && !db_run(db, SQL_DROP_EMPTY, 1, p_run))
         return fail(db, result, "documents");
+    if (rc == 0 && !db_run(db, SQL_FOLLOW_PAYMENTS, 1, p_run))
+        return fail(db, result, "payments");
     if (rc != 0 && result->error[0]) { /* a part's error, already worded */
         db_rollback(db);
         return -1;

@@ -385,6 +385,28 @@ class MoneyTest(harness.LindungTestCase):
                                      {e: self.net(e, m) for e in people},
                                      (m, [k for _, k in order]))
 
+    def test_a_credit_note_after_a_payment_moves_the_payment(self) -> None:
+        """A village pays without a list what it will owe once a leaver's line
+        is credited, before the credit note is issued: the payment first
+        goes to the leaver's line (the document's order); the run that
+        issues the credit note allocates it again, to the person still owed
+        (040; before, it stayed on the leaver, and the other person could
+        lapse although the village owed nothing: a review found it)."""
+        s = self.stack
+        m = "2027-09"
+        a, b = self.enrol("MURA-2026-CSR", MURA_VILLAGE, 2, start=m, end=m)
+        s.start_daemons("billing")
+        self.run_month(m)
+        self.pay(m, "CSR-MURA-01", "invoice", FULL)
+        self.assertEqual([self.allocated(e, m) for e in (a, b)], [FULL, 0])
+        self.sql(f"UPDATE enrolments SET status = 'ended', end_reason = 'left', "
+                 f"ended_at = now(), end_month = '{m}-01'::date - 1 WHERE id = {a}")
+        self.run_month(m)
+        self.assertEqual([k for k, _, _ in self.documents(m, "CSR-MURA-01")],
+                         ["invoice", "credit_note"])
+        self.assertEqual([(self.net(e, m), self.allocated(e, m)) for e in (a, b)],
+                         [(0, 0), (FULL, FULL)])
+
     def test_sweep_rerates_without_being_asked(self) -> None:
         """The daemon notices a new rate and corrects every month it billed."""
         s = self.stack
