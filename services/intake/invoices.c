@@ -197,10 +197,7 @@ enum { U_LIST, U_INDEX, U_ENROLMENT };
 /* For AMOUNT_MISMATCH: what the lines chosen still owe on the document, as
  * billing_record_payment() computes it. */
 static const char *SQL_STILL_OWED =
-    "SELECT coalesce(sum(d.amount - d.allocated), 0) "
-    "FROM document_items($1) d "
-    "WHERE ($2::bigint[] IS NULL OR d.enrolment_id = ANY ($2::bigint[])) "
-    "    AND ($3::bigint[] IS NULL OR NOT (d.enrolment_id = ANY ($3::bigint[])))";
+    "SELECT document_list_owed($1, $2::bigint[], $3::bigint[])";
 
 static cJSON *invoice_json(const PGresult *r, int i)
 {

@@ -320,26 +320,7 @@ class MoneyTest(harness.LindungTestCase):
         ended = "status = 'ended', end_reason = 'left', ended_at = now(), end_month"
         back = "status = 'active', end_reason = NULL, ended_at = NULL, end_month"
 
-        def month_a(m: str) -> list[int]:
-            # invoice A B C D (relief), credit note C D, supplementary E (late)
-            # and C reinstated, supplementary relief withdrawn and D
-            # reinstated, credit note B (death)
-            a, b, c, d = self.enrol("MURA-2026-CSR", MURA_VILLAGE, 4, start=m, end=m)
-            self.sql("INSERT INTO premium_adjustments (name, first_month, last_month, off_bp, "
-                     f"applies_jkk, applies_jkm, note) VALUES ('r {m}', '{m}-01', '{m}-01', "
-                     "5000, true, true, 'test')")
-            self.run_month(m)
-            self.sql(f"UPDATE enrolments SET {ended} = '{m}-01'::date - 1 WHERE id IN ({c}, {d})")
-            self.run_month(m)
-            (e,) = self.enrol("MURA-2026-CSR", MURA_VILLAGE, 1, start=m, end=m)
-            self.sql(f"UPDATE enrolments SET {back} = '{m}-01' WHERE id = {c}")
-            self.run_month(m)
-            self.sql(f"UPDATE enrolments SET {back} = '{m}-01' WHERE id = {d}")
-            self.sql(f"DELETE FROM premium_adjustments WHERE name = 'r {m}'")
-            self.run_month(m)
-            self.sql(f"UPDATE enrolments SET {ended} = '{m}-01'::date - 1 WHERE id = {b}")
-            self.run_month(m)
-            return [a, b, c, d, e]
+        month_a = self.month_with_corrections
 
         def month_b(m: str) -> list[int]:
             # invoice P Q R, credit note P Q, supplementary P, supplementary Q
@@ -384,6 +365,103 @@ class MoneyTest(harness.LindungTestCase):
                     self.assertEqual({int(e): int(v) for e, v in paid.items()},
                                      {e: self.net(e, m) for e in people},
                                      (m, [k for _, k in order]))
+
+    def month_with_corrections(self, m: str) -> list[int]:
+        """Invoice A B C D (relief), credit note C D, supplementary E (late)
+        and C reinstated, supplementary relief withdrawn and D reinstated,
+        credit note B (death): a review's month."""
+        ended = "status = 'ended', end_reason = 'left', ended_at = now(), end_month"
+        back = "status = 'active', end_reason = NULL, ended_at = NULL, end_month"
+        a, b, c, d = self.enrol("MURA-2026-CSR", MURA_VILLAGE, 4, start=m, end=m)
+        self.sql("INSERT INTO premium_adjustments (name, first_month, last_month, off_bp, "
+                 f"applies_jkk, applies_jkm, note) VALUES ('r {m}', '{m}-01', '{m}-01', "
+                 "5000, true, true, 'test')")
+        self.run_month(m)
+        self.sql(f"UPDATE enrolments SET {ended} = '{m}-01'::date - 1 WHERE id IN ({c}, {d})")
+        self.run_month(m)
+        (e,) = self.enrol("MURA-2026-CSR", MURA_VILLAGE, 1, start=m, end=m)
+        self.sql(f"UPDATE enrolments SET {back} = '{m}-01' WHERE id = {c}")
+        self.run_month(m)
+        self.sql(f"UPDATE enrolments SET {back} = '{m}-01' WHERE id = {d}")
+        self.sql(f"DELETE FROM premium_adjustments WHERE name = 'r {m}'")
+        self.run_month(m)
+        self.sql(f"UPDATE enrolments SET {ended} = '{m}-01'::date - 1 WHERE id = {b}")
+        self.run_month(m)
+        return [a, b, c, d, e]
+
+    def test_lists_mixed_with_payments_without_lists_pay_each_person_once(self) -> None:
+        """A review's sequences (eleventh session) that mix payments with a
+        list, or leaving lines out, and payments without one, in a month where
+        two documents bill the same people: the payer pays what it owes in
+        all, and each person-month ends paid exactly its net charge. 038's
+        greedy re-allocation paid C Rp 25,200 and D Rp 8,400 in each of
+        them; 041 allocates a maximum flow. A list pays what its people owe
+        on the document apart from payments without a list
+        (document_list_owed)."""
+        self.stack.start_daemons("billing")
+        m = "2027-07"
+        people = self.month_with_corrections(m)
+        a, b, c, d, e = people
+        inv, sup1, sup2 = [int(r[0]) for r in self.sql(
+            f"SELECT id FROM invoices WHERE period = '{m}-01' AND kind <> 'credit_note' "
+            "ORDER BY id")]
+        owed = sum(self.net(x, m) for x in people)
+        self.assertEqual(owed, 67200)
+        sequences = [
+            [(inv, "except", [b, d]), (sup1, 16800), (sup2, 16800), (sup2, 16800)],
+            [(sup2, 16800), (inv, "lines", [c]), (sup2, 8400), (sup1, "lines", [e]),
+             (inv, 8400), (sup1, 8400), (sup2, 8400)],
+            [(sup2, 16800), (inv, "lines", [c]), (inv, 8400), (sup1, 16800), (sup2, 16800)],
+            [(inv, 8400), (sup1, 8400), (sup2, 33600), (inv, "lines", [c]), (sup1, 8400)],
+        ]
+        for seq in sequences:
+            calls = []
+            for step in seq:
+                if len(step) == 2:
+                    calls.append(f"INSERT INTO r SELECT result FROM billing_record_payment("
+                                 f"{step[0]}, {step[1]}, current_date, NULL, 'test');")
+                    continue
+                doc, kind, ids = step
+                arr = f"ARRAY{ids}::bigint[]"
+                ls, ex = (arr, "NULL") if kind == "lines" else ("NULL", arr)
+                calls.append(f"INSERT INTO r SELECT result FROM billing_record_payment({doc}, "
+                             f"document_list_owed({doc}, {ls}, {ex}), current_date, NULL, "
+                             f"'test', {ls}, {ex});")
+            got = self.sql(
+                "BEGIN; CREATE TEMP TABLE r (result text); " + " ".join(calls) +
+                " SELECT (SELECT string_agg(result, ',') FROM r), "
+                "(SELECT sum(amount) FROM payments), string_agg(e::text || ':' "
+                "|| (SELECT coalesce(sum(amount), 0) FROM payment_lines WHERE enrolment_id = e "
+                f"AND period = '{m}-01'), ',' ORDER BY e) FROM unnest(ARRAY{people}) e; "
+                "ROLLBACK;")
+            self.assertEqual(set(got[0][0].split(",")), {"ok"}, (seq, got))
+            self.assertEqual(int(got[0][1]), owed, seq)
+            paid = dict(x.split(":") for x in got[0][2].split(","))
+            self.assertEqual({int(x): int(v) for x, v in paid.items()},
+                             {x: self.net(x, m) for x in people}, seq)
+
+    def test_a_list_after_a_payment_without_one_moves_that_payment(self) -> None:
+        """A payment without a list went to A, the first line; the payer then
+        pays A with a list. The list is taken (before 041 it was refused
+        nothing_due, A's line looking paid), and the first payment moves to
+        B: both people paid once, the invoice paid."""
+        s = self.stack
+        m = "2027-10"
+        a, b = self.enrol("MURA-2026-CSR", MURA_VILLAGE, 2, start=m, end=m)
+        s.start_daemons("billing")
+        self.run_month(m)
+        inv = int(self.sql(f"SELECT id FROM invoices WHERE period = '{m}-01' "
+                           "AND kind = 'invoice'")[0][0])
+        first = self.sql(f"SELECT result FROM billing_record_payment({inv}, {FULL}, "
+                         "current_date, 'r1', 'test')")
+        self.assertEqual(first[0][0], "ok")
+        self.assertEqual(self.sql("SELECT enrolment_id FROM payment_lines")[0][0], str(a))
+        listed = self.sql(f"SELECT result, status FROM billing_record_payment({inv}, {FULL}, "
+                          f"current_date, 'r2', 'test', ARRAY[{a}]::bigint[])")
+        self.assertEqual(listed[0], ("ok", "paid"))
+        rows = self.sql("SELECT p.allocation, pl.enrolment_id, pl.amount FROM payment_lines pl "
+                        "JOIN payments p ON p.id = pl.payment_id ORDER BY p.id")
+        self.assertEqual(rows, [("order", str(b), str(FULL)), ("lines", str(a), str(FULL))])
 
     def test_a_credit_note_after_a_payment_moves_the_payment(self) -> None:
         """A village pays without a list what it will owe once a leaver's line

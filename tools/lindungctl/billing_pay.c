@@ -42,10 +42,7 @@ enum { PD_KIND, PD_LINES };
  * (amount_mismatch) and which listed enrolments have no line on the
  * document (unknown_line), as billing_record_payment() sees them. */
 static const char *SQL_PAY_STILL_OWED =
-    "SELECT coalesce(sum(d.amount - d.allocated), 0) "
-    "FROM document_items($1) d "
-    "WHERE ($2::bigint[] IS NULL OR d.enrolment_id = ANY ($2::bigint[])) "
-    "  AND ($3::bigint[] IS NULL OR NOT (d.enrolment_id = ANY ($3::bigint[])))";
+    "SELECT document_list_owed($1, $2::bigint[], $3::bigint[])";
 enum { SO_OWED };
 
 static const char *SQL_PAY_UNKNOWN =

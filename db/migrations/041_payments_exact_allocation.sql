@@ -1,0 +1,449 @@
+-- 041_payments_exact_allocation: the payments without a list of a payer's
+-- month are allocated as a flow, so that no person-month is paid twice
+-- while another stays unpaid when the money could have paid both. 038 made
+-- them again at every payment in a greedy pass (documents newest first,
+-- three passes each); mixed with payments that carry a list, it still paid
+-- one person twice and left another unpaid in 5 of 196 sequences of a
+-- review's check (docs/billing.md, "Payments to lines"). Now:
+--   * cells: for every payable document of the month and every person-month
+--     on it, what the document bills for it less what its payments with a
+--     list (or recorded before 038) gave it (`cap`); for every person-month,
+--     its net charge over all the month's documents, credit notes included,
+--     less every such allocation (`need`);
+--   * each document's money without a list goes (1) to what only it can pay
+--     of each person-month (the need less what the month's other documents
+--     with such money could give), in the document's order; (2) to what is
+--     still needed, document by document, newest first; (3) along
+--     augmenting paths: a person-month still owed on a document without
+--     money left is paid by handing a person-month that document paid to
+--     another document that has room for it and money (a maximum flow: when
+--     it stops, no person-month still owed can be reached by money left);
+--     (4) what is left, beyond every need, to the rest of the document's
+--     items in order;
+--   * each document's cells are then split over its payments without a
+--     list in the order they came;
+--   * a list is checked against what its items owe apart from payments
+--     without a list (those are allocated again after it): before, `lines:
+--     [A]` after a payment without a list that went to A was refused
+--     `nothing_due`, although that payment would have moved elsewhere.
+-- Payments with a list, and those recorded before 038, keep their
+-- allocation as made.
+
+DROP FUNCTION pay_items_take(bigint, bigint, text, bigint[], bigint[]);
+DROP FUNCTION pay_items_fill(bigint, boolean);
+
+-- The payer-month's cells (pay_cells: payable document x person-month,
+-- `cap`) and person-months (pay_pms: `need`), leaving payments without a
+-- list out: they are what is allocated again.
+CREATE FUNCTION pay_cells_fill(p_period date, p_funding text, p_payer text)
+RETURNS void LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+BEGIN
+    CREATE TEMP TABLE IF NOT EXISTS pay_cells (doc bigint, enrolment_id bigint, period date,
+        village text NOT NULL, cap bigint NOT NULL, flow bigint NOT NULL DEFAULT 0,
+        PRIMARY KEY (doc, enrolment_id, period)) ON COMMIT DROP;
+    CREATE INDEX IF NOT EXISTS pay_cells_pm ON pay_cells (enrolment_id, period);
+    CREATE TEMP TABLE IF NOT EXISTS pay_pms (enrolment_id bigint, period date,
+        need bigint NOT NULL, got bigint NOT NULL DEFAULT 0,
+        PRIMARY KEY (enrolment_id, period)) ON COMMIT DROP;
+    CREATE TEMP TABLE IF NOT EXISTS pay_charges (doc bigint, payable boolean,
+        enrolment_id bigint, period date, village text, amount bigint, fixed bigint)
+        ON COMMIT DROP;
+    TRUNCATE pay_cells, pay_pms, pay_charges;
+    -- every document's charges and fixed allocations per person-month (a
+    -- person's lines and adjustments are all on their payer's documents of
+    -- the month: accrual.c SQL_DIFF_LINES)
+    INSERT INTO pay_charges (doc, payable, enrolment_id, period, village, amount, fixed)
+    WITH docs AS MATERIALIZED (
+        SELECT i.id, i.kind <> 'credit_note' AS payable FROM invoices i
+        WHERE i.period = p_period AND i.funding_source = p_funding AND i.payer_code = p_payer),
+    items AS (
+        SELECT a.invoice_id AS doc, a.enrolment_id, a.period, a.amount
+        FROM enrolments e
+        JOIN accruals a ON a.enrolment_id = e.id AND a.period = p_period
+        WHERE e.funding_source = p_funding AND e.payer_code = p_payer
+          AND a.invoice_id IN (SELECT id FROM docs)
+      UNION ALL
+        SELECT l.invoice_id, l.enrolment_id, l.period, l.amount
+        FROM docs d JOIN line_adjustments l ON l.invoice_id = d.id),
+    fixed AS (
+        SELECT p.invoice_id AS doc, pl.enrolment_id, pl.period, sum(pl.amount) AS amount
+        FROM docs d
+        JOIN payments p ON p.invoice_id = d.id AND p.allocation IS DISTINCT FROM 'order'
+        JOIN payment_lines pl ON pl.payment_id = p.id
+        GROUP BY 1, 2, 3)
+    SELECT x.doc, d.payable, x.enrolment_id, x.period, e.village_code, x.amount,
+           coalesce(f.amount, 0)
+    FROM (SELECT doc, enrolment_id, period, sum(amount) AS amount
+          FROM items GROUP BY 1, 2, 3) x
+    JOIN docs d ON d.id = x.doc
+    JOIN enrolments e ON e.id = x.enrolment_id
+    LEFT JOIN fixed f ON f.doc = x.doc AND f.enrolment_id = x.enrolment_id
+                     AND f.period = x.period;
+    INSERT INTO pay_cells (doc, enrolment_id, period, village, cap)
+    SELECT doc, enrolment_id, period, village, greatest(0, amount - fixed)
+    FROM pay_charges WHERE payable;
+    INSERT INTO pay_pms (enrolment_id, period, need)
+    SELECT enrolment_id, period, greatest(0, sum(amount) - sum(fixed))
+    FROM pay_charges GROUP BY 1, 2
+    HAVING bool_or(payable);
+    ANALYZE pay_cells;
+    ANALYZE pay_pms;
+END $$;
+
+-- One step of the augmenting search (3): the documents that have money left,
+-- or can be given it by handing one of their person-months to a document
+-- that has (hop_*: to which document, which person-month), level by level.
+-- Returns whether any document has money left at all.
+CREATE FUNCTION pay_docs_reach() RETURNS boolean
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+BEGIN
+    UPDATE pay_docs SET seen = left_over > 0, hop_doc = NULL, hop_enrolment = NULL,
+                        hop_period = NULL;
+    IF NOT EXISTS (SELECT 1 FROM pay_docs WHERE seen) THEN
+        RETURN false;
+    END IF;
+    LOOP
+        UPDATE pay_docs g
+        SET seen = true, hop_doc = x.to_doc, hop_enrolment = x.enrolment_id,
+            hop_period = x.period
+        FROM (SELECT DISTINCT ON (c2.doc) c2.doc AS from_doc, c.doc AS to_doc,
+                     c.enrolment_id, c.period
+              FROM pay_docs s
+              JOIN pay_cells c ON c.doc = s.doc AND c.cap > c.flow
+              JOIN pay_cells c2 ON c2.enrolment_id = c.enrolment_id
+                               AND c2.period = c.period AND c2.flow > 0
+              JOIN pay_docs u ON u.doc = c2.doc AND NOT u.seen
+              WHERE s.seen
+              ORDER BY c2.doc, c2.village, c2.enrolment_id, c2.period, c.doc) x
+        WHERE g.doc = x.from_doc;
+        EXIT WHEN NOT FOUND;
+    END LOOP;
+    RETURN true;
+END $$;
+
+-- (3): while a person-month is still owed on a document that has, or can be
+-- given, money: pay it as far as the path allows.
+CREATE FUNCTION pay_cells_augment() RETURNS void
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+DECLARE
+    t record;
+    g record;
+    cur bigint;
+    delta bigint;
+BEGIN
+    LOOP
+        EXIT WHEN NOT EXISTS (SELECT 1 FROM pay_pms WHERE need > got);
+        EXIT WHEN NOT pay_docs_reach();
+        SELECT c.doc, c.enrolment_id, c.period,
+               least(c.cap - c.flow, m.need - m.got) AS room INTO t
+        FROM pay_cells c
+        JOIN pay_docs g2 ON g2.doc = c.doc AND g2.seen
+        JOIN pay_pms m ON m.enrolment_id = c.enrolment_id AND m.period = c.period
+        WHERE c.cap > c.flow AND m.need > m.got
+        ORDER BY c.village, c.enrolment_id, c.period, c.doc
+        LIMIT 1;
+        EXIT WHEN NOT FOUND;
+        -- the path's narrowest step
+        delta := t.room;
+        cur := t.doc;
+        LOOP
+            SELECT * INTO g FROM pay_docs WHERE doc = cur;
+            EXIT WHEN g.hop_doc IS NULL;
+            delta := least(delta,
+                (SELECT flow FROM pay_cells WHERE doc = cur
+                    AND enrolment_id = g.hop_enrolment AND period = g.hop_period),
+                (SELECT cap - flow FROM pay_cells WHERE doc = g.hop_doc
+                    AND enrolment_id = g.hop_enrolment AND period = g.hop_period));
+            cur := g.hop_doc;
+        END LOOP;
+        delta := least(delta, g.left_over);
+        IF delta <= 0 THEN
+            RAISE EXCEPTION 'payments: empty augmenting path at document %', t.doc;
+        END IF;
+        UPDATE pay_cells SET flow = flow + delta
+        WHERE doc = t.doc AND enrolment_id = t.enrolment_id AND period = t.period;
+        UPDATE pay_pms SET got = got + delta
+        WHERE enrolment_id = t.enrolment_id AND period = t.period;
+        cur := t.doc;
+        LOOP
+            SELECT * INTO g FROM pay_docs WHERE doc = cur;
+            IF g.hop_doc IS NULL THEN
+                UPDATE pay_docs SET left_over = left_over - delta WHERE doc = cur;
+                EXIT;
+            END IF;
+            UPDATE pay_cells SET flow = flow - delta
+            WHERE doc = cur AND enrolment_id = g.hop_enrolment AND period = g.hop_period;
+            UPDATE pay_cells SET flow = flow + delta
+            WHERE doc = g.hop_doc AND enrolment_id = g.hop_enrolment
+              AND period = g.hop_period;
+            cur := g.hop_doc;
+        END LOOP;
+    END LOOP;
+END $$;
+
+-- (2) and (4) for document p_doc: its money left over the cells that have
+-- room (p_beyond: up to their cap; else also within their person-month's
+-- need), in the document's order.
+CREATE FUNCTION pay_cells_pour(p_doc bigint, p_beyond boolean) RETURNS void
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+DECLARE
+    money bigint;
+BEGIN
+    SELECT left_over INTO money FROM pay_docs WHERE doc = p_doc;
+    IF money <= 0 THEN
+        RETURN;
+    END IF;
+    WITH room AS (
+        SELECT c.enrolment_id, c.period, c.village,
+               CASE WHEN p_beyond THEN c.cap - c.flow
+                    ELSE least(c.cap - c.flow, m.need - m.got) END AS part
+        FROM pay_cells c
+        JOIN pay_pms m ON m.enrolment_id = c.enrolment_id AND m.period = c.period
+        WHERE c.doc = p_doc AND c.cap > c.flow AND (p_beyond OR m.need > m.got)),
+    took AS (
+        SELECT enrolment_id, period,
+               least(part, greatest(0, money - (sum(part) OVER w - part))) AS take
+        FROM room
+        WINDOW w AS (ORDER BY village, enrolment_id, period)),
+    upd AS (
+        UPDATE pay_cells c SET flow = c.flow + t.take
+        FROM took t
+        WHERE c.doc = p_doc AND c.enrolment_id = t.enrolment_id AND c.period = t.period
+          AND t.take > 0
+        RETURNING c.enrolment_id, c.period, t.take)
+    UPDATE pay_pms m SET got = m.got + u.take
+    FROM upd u
+    WHERE m.enrolment_id = u.enrolment_id AND m.period = u.period;
+    UPDATE pay_docs d SET left_over = d.money - coalesce(
+        (SELECT sum(flow) FROM pay_cells WHERE doc = p_doc), 0)
+    WHERE d.doc = p_doc;
+END $$;
+
+-- The payer-month's payments without a list, allocated over pay_cells and
+-- pay_pms (filled by pay_cells_fill, lists already taken out of them): their
+-- old payment_lines replaced.
+CREATE FUNCTION pay_cells_allocate(p_period date, p_funding text, p_payer text)
+RETURNS void LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+DECLARE
+    d record;
+BEGIN
+    CREATE TEMP TABLE IF NOT EXISTS pay_docs (doc bigint PRIMARY KEY, money bigint NOT NULL,
+        left_over bigint NOT NULL, seen boolean NOT NULL DEFAULT false, hop_doc bigint,
+        hop_enrolment bigint, hop_period date) ON COMMIT DROP;
+    TRUNCATE pay_docs;
+    INSERT INTO pay_docs (doc, money, left_over)
+    SELECT p.invoice_id, sum(p.amount), sum(p.amount)
+    FROM payments p JOIN invoices i ON i.id = p.invoice_id
+    WHERE p.allocation = 'order' AND i.period = p_period
+      AND i.funding_source = p_funding AND i.payer_code = p_payer
+    GROUP BY p.invoice_id;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    DELETE FROM payment_lines pl
+    USING payments p
+    WHERE pl.payment_id = p.id AND p.allocation = 'order'
+      AND p.invoice_id IN (SELECT doc FROM pay_docs);
+    -- (1) what only one document with money can pay of each person-month:
+    -- its need less the room on the other such documents; these parts
+    -- never add up to more than the need
+    WITH room AS (
+        SELECT c.doc, c.enrolment_id, c.period, c.village,
+               greatest(0, least(c.cap, m.need - (sum(c.cap) OVER (
+                   PARTITION BY c.enrolment_id, c.period) - c.cap))) AS part
+        FROM pay_cells c
+        JOIN pay_docs g ON g.doc = c.doc
+        JOIN pay_pms m ON m.enrolment_id = c.enrolment_id AND m.period = c.period),
+    took AS (
+        SELECT r.doc, r.enrolment_id, r.period,
+               least(r.part, greatest(0, g.money - (sum(r.part) OVER w - r.part))) AS take
+        FROM room r JOIN pay_docs g ON g.doc = r.doc
+        WHERE r.part > 0
+        WINDOW w AS (PARTITION BY r.doc ORDER BY r.village, r.enrolment_id, r.period))
+    UPDATE pay_cells c SET flow = t.take
+    FROM took t
+    WHERE c.doc = t.doc AND c.enrolment_id = t.enrolment_id AND c.period = t.period
+      AND t.take > 0;
+    UPDATE pay_pms m SET got = s.flow
+    FROM (SELECT enrolment_id, period, sum(flow) AS flow FROM pay_cells
+          WHERE flow > 0 GROUP BY 1, 2) s
+    WHERE m.enrolment_id = s.enrolment_id AND m.period = s.period;
+    UPDATE pay_docs g SET left_over = g.money - s.flow
+    FROM (SELECT doc, sum(flow) AS flow FROM pay_cells GROUP BY doc) s
+    WHERE s.doc = g.doc;
+    -- (2) what is still needed, newest document first
+    FOR d IN SELECT doc FROM pay_docs WHERE left_over > 0 ORDER BY doc DESC LOOP
+        PERFORM pay_cells_pour(d.doc, false);
+    END LOOP;
+    -- (3) what can be reached only by moving a person-month between documents
+    PERFORM pay_cells_augment();
+    -- (4) money beyond every need: the rest of the items, in order
+    FOR d IN SELECT doc FROM pay_docs WHERE left_over > 0 ORDER BY doc LOOP
+        PERFORM pay_cells_pour(d.doc, true);
+    END LOOP;
+    SELECT doc, left_over INTO d FROM pay_docs WHERE left_over <> 0 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'payments to document % do not fit it (% left)', d.doc, d.left_over;
+    END IF;
+    -- each document's cells over its payments, in the order both came
+    INSERT INTO payment_lines (payment_id, enrolment_id, period, amount)
+    SELECT p.id, c.enrolment_id, c.period, least(c.hi, p.hi) - greatest(c.lo, p.lo)
+    FROM (SELECT doc, enrolment_id, period, sum(flow) OVER w - flow AS lo,
+                 sum(flow) OVER w AS hi
+          FROM pay_cells WHERE flow > 0
+          WINDOW w AS (PARTITION BY doc ORDER BY village, enrolment_id, period)) c
+    JOIN (SELECT p.id, p.invoice_id, sum(p.amount) OVER w - p.amount AS lo,
+                 sum(p.amount) OVER w AS hi
+          FROM payments p JOIN pay_docs g ON g.doc = p.invoice_id
+          WHERE p.allocation = 'order'
+          WINDOW w AS (PARTITION BY p.invoice_id ORDER BY p.id)) p
+      ON p.invoice_id = c.doc AND p.lo < c.hi AND c.lo < p.hi;
+END $$;
+
+-- The payer's month's payments without a list, allocated anew (038's name
+-- and use: billing_record_payment, payments_follow_run).
+CREATE OR REPLACE FUNCTION payments_reallocate(p_period date, p_funding text, p_payer text)
+RETURNS void LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+BEGIN
+    PERFORM pay_cells_fill(p_period, p_funding, p_payer);
+    PERFORM pay_cells_allocate(p_period, p_funding, p_payer);
+END $$;
+
+-- What a list payment to document p_invoice must pay: the items chosen, each
+-- at what it owes on the document apart from payments without a list. The
+-- rule billing_record_payment applies, for the answers that explain an
+-- amount_mismatch (intake invoices.c, lindungctl billing_pay.c).
+CREATE FUNCTION document_list_owed(p_invoice bigint, p_lines bigint[], p_except bigint[])
+RETURNS bigint LANGUAGE sql STABLE SET search_path = public, pg_temp AS $$
+    SELECT coalesce(sum(greatest(0, x.charged - x.fixed)), 0)::bigint
+    FROM (SELECT di.enrolment_id, di.period, sum(di.amount) AS charged,
+                 coalesce((SELECT sum(pl.amount) FROM payment_lines pl
+                           JOIN payments p ON p.id = pl.payment_id
+                           WHERE p.invoice_id = p_invoice
+                             AND p.allocation IS DISTINCT FROM 'order'
+                             AND pl.enrolment_id = di.enrolment_id
+                             AND pl.period = di.period), 0) AS fixed
+          FROM document_items(p_invoice) di
+          WHERE (p_lines IS NULL OR di.enrolment_id = ANY (p_lines))
+            AND (p_except IS NULL OR NOT (di.enrolment_id = ANY (p_except)))
+          GROUP BY di.enrolment_id, di.period) x
+$$;
+
+CREATE OR REPLACE FUNCTION billing_record_payment(p_invoice bigint, p_amount bigint,
+                                                  p_paid_on date, p_reference text,
+                                                  p_source text,
+                                                  p_lines bigint[] DEFAULT NULL,
+                                                  p_except bigint[] DEFAULT NULL)
+RETURNS TABLE (result text, payment_id bigint, total bigint, paid bigint,
+               outstanding bigint, status text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    inv invoices%ROWTYPE;
+    listed boolean := p_lines IS NOT NULL OR p_except IS NOT NULL;
+    already bigint;
+    wanted bigint;
+    unknown bigint := 0;
+    new_id bigint;
+BEGIN
+    SELECT * INTO inv FROM invoices i WHERE i.id = p_invoice;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'not_found'::text, NULL::bigint, NULL::bigint, NULL::bigint,
+                            NULL::bigint, NULL::text;
+        RETURN;
+    END IF;
+    -- Every document of the payer's month, in id order: a payment allocates
+    -- the month's other payments again, so two payments to two documents of
+    -- one month must not run at once.
+    PERFORM 1 FROM invoices i
+    WHERE i.period = inv.period AND i.funding_source = inv.funding_source
+      AND i.payer_code = inv.payer_code
+    ORDER BY i.id FOR UPDATE;
+    SELECT coalesce(sum(p.amount), 0) INTO already FROM payments p WHERE p.invoice_id = p_invoice;
+    IF listed THEN
+        PERFORM pay_cells_fill(inv.period, inv.funding_source, inv.payer_code);
+        SELECT count(*) INTO unknown
+        FROM unnest(coalesce(p_lines, '{}') || coalesce(p_except, '{}')) AS x (id)
+        WHERE NOT EXISTS (SELECT 1 FROM pay_cells c
+                          WHERE c.doc = p_invoice AND c.enrolment_id = x.id);
+        SELECT coalesce(sum(c.cap), 0) INTO wanted FROM pay_cells c
+        WHERE c.doc = p_invoice
+          AND (p_lines IS NULL OR c.enrolment_id = ANY (p_lines))
+          AND (p_except IS NULL OR NOT (c.enrolment_id = ANY (p_except)));
+    END IF;
+    IF p_amount IS NULL OR p_amount <= 0 THEN
+        result := 'bad_amount';
+    ELSIF inv.kind = 'credit_note' THEN
+        result := 'not_payable';
+    ELSIF p_paid_on > (now() AT TIME ZONE 'Asia/Jakarta')::date THEN
+        result := 'future_date';
+    ELSIF p_reference IS NOT NULL AND EXISTS (SELECT 1 FROM payments p
+            WHERE p.invoice_id = p_invoice AND p.reference = p_reference) THEN
+        result := 'duplicate';
+    ELSIF unknown > 0 THEN
+        result := 'unknown_line';
+    ELSIF already + p_amount > inv.total THEN
+        result := 'overpaid';
+    ELSIF wanted IS NOT NULL AND wanted = 0 THEN
+        result := 'nothing_due';
+    ELSIF wanted IS NOT NULL AND wanted <> p_amount THEN
+        result := 'amount_mismatch';
+    ELSE
+        INSERT INTO payments (invoice_id, amount, paid_on, reference, source, allocation)
+        VALUES (p_invoice, p_amount, p_paid_on, p_reference, coalesce(p_source, 'lindungctl'),
+                CASE WHEN p_lines IS NOT NULL THEN 'lines'
+                     WHEN p_except IS NOT NULL THEN 'except' ELSE 'order' END)
+        RETURNING id INTO new_id;
+        -- a list: exactly its items here, once; then they are fixed for the
+        -- payments without a list
+        IF listed THEN
+            CREATE TEMP TABLE IF NOT EXISTS pay_listed ON COMMIT DROP AS
+                SELECT * FROM pay_cells WITH NO DATA;
+            TRUNCATE pay_listed;
+            INSERT INTO pay_listed
+            SELECT * FROM pay_cells c
+            WHERE c.doc = p_invoice AND c.cap > 0
+              AND (p_lines IS NULL OR c.enrolment_id = ANY (p_lines))
+              AND (p_except IS NULL OR NOT (c.enrolment_id = ANY (p_except)));
+            INSERT INTO payment_lines (payment_id, enrolment_id, period, amount)
+            SELECT new_id, l.enrolment_id, l.period, l.cap FROM pay_listed l;
+            UPDATE pay_pms m SET need = greatest(0, m.need - l.cap)
+            FROM pay_listed l
+            WHERE m.enrolment_id = l.enrolment_id AND m.period = l.period;
+            UPDATE pay_cells c SET cap = 0
+            FROM pay_listed l
+            WHERE c.doc = l.doc AND c.enrolment_id = l.enrolment_id AND c.period = l.period;
+        END IF;
+        -- then the month's payments without a list, this one among them
+        IF NOT listed THEN
+            PERFORM pay_cells_fill(inv.period, inv.funding_source, inv.payer_code);
+        END IF;
+        PERFORM pay_cells_allocate(inv.period, inv.funding_source, inv.payer_code);
+        result := 'ok';
+    END IF;
+    RETURN QUERY SELECT result, new_id, b.total, b.paid, b.outstanding, b.status
+                 FROM invoice_balances b WHERE b.id = p_invoice;
+END $$;
+
+ALTER FUNCTION billing_record_payment(bigint, bigint, date, text, text, bigint[], bigint[])
+    SECURITY DEFINER SET search_path = public, pg_temp;
+REVOKE ALL ON FUNCTION pay_cells_fill(date, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pay_docs_reach() FROM PUBLIC;
+REVOKE ALL ON FUNCTION pay_cells_augment() FROM PUBLIC;
+REVOKE ALL ON FUNCTION pay_cells_pour(bigint, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pay_cells_allocate(date, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION document_list_owed(bigint, bigint[], bigint[]) TO lindung_intake;
+COMMENT ON FUNCTION pay_cells_fill(date, text, text) IS
+    'A payer-month''s cells and person-months as its payments without a list are '
+    'allocated over them (041).';
+COMMENT ON FUNCTION pay_docs_reach() IS
+    'One search for money in the allocation of payments without a list (041).';
+COMMENT ON FUNCTION pay_cells_augment() IS
+    'Augmenting paths of the allocation of payments without a list (041).';
+COMMENT ON FUNCTION pay_cells_pour(bigint, boolean) IS
+    'A document''s money left over its cells, in order (041).';
+COMMENT ON FUNCTION pay_cells_allocate(date, text, text) IS
+    'A payer-month''s payments without a list, allocated as a flow (041).';
+COMMENT ON FUNCTION document_list_owed(bigint, bigint[], bigint[]) IS
+    'What a list payment to the document must pay (041).';
+COMMENT ON FUNCTION payments_reallocate(date, text, text) IS
+    'The payer''s month''s payments without a list, allocated anew (038, 041).';
