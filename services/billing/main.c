@@ -48,13 +48,21 @@
  * other) one try a minute waits up to 5 s: writers stall that long at most
  * once a minute (a review measured them stalled 5 s every sweep when each
  * try after the tenth waited). Start-up (the first catch-up) keeps the same
- * rules. */
+ * rules, but after three misses it catches up without the lock rather than
+ * wait for writers to pause (a review measured no scheduled run for 49 s
+ * under overlapping 12 s writers): it then keeps no state, so the first
+ * sweep that has the lock runs every month billed again. A sweep whose
+ * re-runs failed is tried again on the next sweep, then after 2, 4, ... up
+ * to 60 s (a month that keeps failing re-ran every later month every sweep:
+ * a review). */
 static const char *SQL_STATE_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', $1, true)";
 #define STATE_LOCK_QUICK "200ms"
 #define STATE_LOCK_PATIENT "5s"
 #define STATE_TRIES_BEFORE_PATIENT 10
 #define STATE_LOCKED_EVERY_S 60
 #define STATE_PATIENT_EVERY_S 60
+#define RETRY_MAX_S 60
+#define STARTUP_TRIES 3
 
 /* The quick look, without a lock: the newest id and change time, and the
  * rates. It differs from the last one when a change became visible. */
@@ -172,6 +180,8 @@ typedef struct {
     time_t locked_at;  /* when the state was last read under the lock */
     int lock_misses;   /* tries in a row that could not have the lock */
     time_t patient_at; /* when a try last waited STATE_LOCK_PATIENT */
+    int failures;      /* sweeps in a row whose re-runs failed */
+    time_t retry_at;   /* after failures: no re-run before then */
 } state_t;
 
 /* The state under the lock (billing_state), waiting as the rules above
@@ -208,22 +218,32 @@ static void state_id(const char *mark, char *out, size_t cap)
 }
 
 /* Start-up (and, until it succeeds, every sweep): bill every month up to the
- * one now due. The watermark is read first, so enrolments made during the
- * catch-up are caught by the next sweep. */
+ * one now due, and run again the months already billed after it (billed in
+ * advance: a change made while billing was down touches them too; a review
+ * found their corrections never issued after a restart). The watermark is
+ * read first, so enrolments made during the catch-up are caught by the next
+ * sweep. Without the lock after three tries, no watermark and no state: the
+ * next locked sweep re-runs every month. */
 static void catch_up(state_t *st)
 {
     period_t due = schedule_due_month(st->schedule, time(NULL));
-    char mark[128], id[24];
-    if (!locked_state(st, mark, sizeof mark))
+    period_t after = period_next(due);
+    char mark[128] = "", id[24];
+    bool locked = locked_state(st, mark, sizeof mark);
+    if (!locked && st->lock_misses < STARTUP_TRIES)
         return;
-    state_id(mark, id, sizeof id);
+    if (locked)
+        state_id(mark, id, sizeof id);
+    /* "" is no watermark: the runs' own would wait 10 s for the lock */
+    const char *watermark = locked ? id : "";
     if (billing_catch_up_to(st->db, st->metrics, due, (int)st->catch_up_months, "startup",
-                            id) != 0) {
+                            watermark) != 0 ||
+        billing_catch_up(st->db, st->metrics, "startup", &after, watermark) != 0) {
         log_warn("billing.catch_up_incomplete", "detail", db_error(st->db));
         return;
     }
     st->caught_up = true;
-    st->next = period_next(due);
+    st->next = after;
     snprintf(st->seen, sizeof st->seen, "%s", mark);
     queue_renewals(st->db);
     char month[8];
@@ -289,7 +309,8 @@ static void sweep(state_t *st, const char *trigger)
         return;
     }
     bool moved = strcmp(quick, st->quick) != 0;
-    if (!moved && time(NULL) - st->locked_at < STATE_LOCKED_EVERY_S) {
+    time_t now = time(NULL);
+    if ((!moved && now - st->locked_at < STATE_LOCKED_EVERY_S) || now < st->retry_at) {
         billing_observe(st->db, st->metrics);
         return;
     }
@@ -308,10 +329,16 @@ static void sweep(state_t *st, const char *trigger)
             snprintf(st->seen, sizeof st->seen, "%s", mark);
     }
     /* only then is the quick look's change dealt with: a failed re-run is
-     * tried again on the next sweep, not a minute later (a review) */
+     * tried again on the next sweep, not a minute later (a review), then
+     * less and less often */
     if (done) {
         st->locked_at = time(NULL);
         snprintf(st->quick, sizeof st->quick, "%s", quick);
+        st->failures = 0;
+        st->retry_at = 0;
+    } else if (scope != AFFECTED_UNKNOWN) {
+        int n = st->failures++;
+        st->retry_at = n == 0 ? 0 : time(NULL) + (n >= 6 ? RETRY_MAX_S : 1L << n);
     }
     billing_observe(st->db, st->metrics);
 }
