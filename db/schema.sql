@@ -1924,19 +1924,19 @@ DECLARE
     m record;
     n integer := 0;
 BEGIN
+    PERFORM 1 FROM invoices o
+    WHERE o.run_id IS DISTINCT FROM p_run
+      AND EXISTS (SELECT 1 FROM invoices i
+                  WHERE i.run_id = p_run AND i.period = o.period
+                    AND i.funding_source = o.funding_source AND i.payer_code = o.payer_code)
+    ORDER BY o.id FOR UPDATE OF o;
     FOR m IN SELECT DISTINCT i.period, i.funding_source, i.payer_code
              FROM invoices i
              WHERE i.run_id = p_run
+               AND EXISTS (SELECT 1 FROM invoices o JOIN payments p ON p.invoice_id = o.id
+                           WHERE o.period = i.period AND o.funding_source = i.funding_source
+                             AND o.payer_code = i.payer_code AND p.allocation = 'order')
              ORDER BY i.period, i.funding_source, i.payer_code LOOP
-        -- as billing_record_payment: the month's documents, in id order
-        PERFORM 1 FROM invoices i
-        WHERE i.period = m.period AND i.funding_source = m.funding_source
-          AND i.payer_code = m.payer_code
-        ORDER BY i.id FOR UPDATE;
-        CONTINUE WHEN NOT EXISTS (
-            SELECT 1 FROM invoices o JOIN payments p ON p.invoice_id = o.id
-            WHERE o.period = m.period AND o.funding_source = m.funding_source
-              AND o.payer_code = m.payer_code AND p.allocation = 'order');
         PERFORM payments_reallocate(m.period, m.funding_source, m.payer_code);
         n := n + 1;
     END LOOP;
@@ -6353,6 +6353,12 @@ CREATE UNIQUE INDEX invoices_first_idx ON public.invoices USING btree (period, f
 --
 
 CREATE INDEX invoices_payer_idx ON public.invoices USING btree (payer_code, period);
+
+--
+-- Name: invoices_payer_month_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX invoices_payer_month_idx ON public.invoices USING btree (period, funding_source, payer_code);
 
 --
 -- Name: invoices_period_idx; Type: INDEX; Schema: public; Owner: -

@@ -34,6 +34,10 @@
 -- Payments with a list, and those recorded before 038, keep their
 -- allocation as made.
 
+-- A payer-month's documents, found by every payment (its lock) and by a
+-- run's follow step; invoices_first_idx holds invoices only.
+CREATE INDEX invoices_payer_month_idx ON invoices (period, funding_source, payer_code);
+
 DROP FUNCTION pay_items_take(bigint, bigint, text, bigint[], bigint[]);
 DROP FUNCTION pay_items_fill(bigint, boolean);
 
@@ -432,31 +436,35 @@ END $$;
 ALTER FUNCTION billing_record_payment(bigint, bigint, date, text, text, bigint[], bigint[])
     SECURITY DEFINER SET search_path = public, pg_temp;
 
--- A run's payer-months (040), each locked before it is asked whether it has
--- payments without a list: asked first, a payment still uncommitted while
--- the run issued its credit note was not seen, and its money stayed on the
--- leaver for good (a review reproduced it in 8 of 10 overlapping tries). The
--- lock waits for such a payment; the next statement then sees it. Runs in
--- the run's own transaction (accrual.c), so a crash leaves neither half.
+-- A run's payer-months (040): their documents locked before the run asks
+-- which have payments without a list. Asked first, a payment still
+-- uncommitted while the run issued its credit note was not seen, and its
+-- money stayed on the leaver for good (a review reproduced it in 8 of 10
+-- overlapping tries). The lock waits for such a payment; the next statement
+-- then sees it. Only documents issued before the run can have payments (a
+-- month's first run has none to lock), all locked in one statement in id
+-- order, as a payment locks its month's: no per-payer loop over the tens of
+-- thousands of villages a first run bills. Runs in the run's own
+-- transaction (accrual.c), so a crash leaves neither half.
 CREATE OR REPLACE FUNCTION payments_follow_run(p_run bigint)
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
     m record;
     n integer := 0;
 BEGIN
+    PERFORM 1 FROM invoices o
+    WHERE o.run_id IS DISTINCT FROM p_run
+      AND EXISTS (SELECT 1 FROM invoices i
+                  WHERE i.run_id = p_run AND i.period = o.period
+                    AND i.funding_source = o.funding_source AND i.payer_code = o.payer_code)
+    ORDER BY o.id FOR UPDATE OF o;
     FOR m IN SELECT DISTINCT i.period, i.funding_source, i.payer_code
              FROM invoices i
              WHERE i.run_id = p_run
+               AND EXISTS (SELECT 1 FROM invoices o JOIN payments p ON p.invoice_id = o.id
+                           WHERE o.period = i.period AND o.funding_source = i.funding_source
+                             AND o.payer_code = i.payer_code AND p.allocation = 'order')
              ORDER BY i.period, i.funding_source, i.payer_code LOOP
-        -- as billing_record_payment: the month's documents, in id order
-        PERFORM 1 FROM invoices i
-        WHERE i.period = m.period AND i.funding_source = m.funding_source
-          AND i.payer_code = m.payer_code
-        ORDER BY i.id FOR UPDATE;
-        CONTINUE WHEN NOT EXISTS (
-            SELECT 1 FROM invoices o JOIN payments p ON p.invoice_id = o.id
-            WHERE o.period = m.period AND o.funding_source = m.funding_source
-              AND o.payer_code = m.payer_code AND p.allocation = 'order');
         PERFORM payments_reallocate(m.period, m.funding_source, m.payer_code);
         n := n + 1;
     END LOOP;
