@@ -324,8 +324,10 @@ BEGIN
         -- a list: exactly its items here, once; then they are fixed for the
         -- payments without a list
         IF listed THEN
-            CREATE TEMP TABLE IF NOT EXISTS pay_listed ON COMMIT DROP AS
-                SELECT * FROM pay_cells WITH NO DATA;
+            IF to_regclass('pg_temp.pay_listed') IS NULL THEN
+                CREATE TEMP TABLE pay_listed ON COMMIT DROP AS
+                    SELECT * FROM pay_cells WITH NO DATA;
+            END IF;
             TRUNCATE pay_listed;
             INSERT INTO pay_listed
             SELECT * FROM pay_cells c
@@ -1606,6 +1608,7 @@ $$;
 CREATE FUNCTION public.pay_cells_allocate(p_period date, p_funding text, p_payer text) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'public', 'pg_temp'
+    SET client_min_messages TO 'warning'
     AS $$
 DECLARE
     d record;
@@ -1766,6 +1769,7 @@ COMMENT ON FUNCTION public.pay_cells_augment() IS 'Augmenting paths of the alloc
 CREATE FUNCTION public.pay_cells_fill(p_period date, p_funding text, p_payer text) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'public', 'pg_temp'
+    SET client_min_messages TO 'warning'
     AS $$
 BEGIN
     CREATE TEMP TABLE IF NOT EXISTS pay_cells (doc bigint, enrolment_id bigint, period date,
@@ -1836,15 +1840,27 @@ CREATE FUNCTION public.pay_cells_pour(p_doc bigint, p_beyond boolean) RETURNS vo
     AS $$
 DECLARE
     money bigint;
+    others boolean;
 BEGIN
     SELECT left_over INTO money FROM pay_docs WHERE doc = p_doc;
     IF money <= 0 THEN
         RETURN;
     END IF;
+    -- within the need, person-months that no other document with money
+    -- left can pay come first: poured in the document's order alone, a
+    -- newer document paid people an older one alone could have paid, and
+    -- each of them then cost a search of its own (500 people: 56 s)
+    others := NOT p_beyond AND EXISTS (SELECT 1 FROM pay_docs
+                                       WHERE doc <> p_doc AND left_over > 0);
     WITH room AS (
         SELECT c.enrolment_id, c.period, c.village,
                CASE WHEN p_beyond THEN c.cap - c.flow
-                    ELSE least(c.cap - c.flow, m.need - m.got) END AS part
+                    ELSE least(c.cap - c.flow, m.need - m.got) END AS part,
+               others AND EXISTS (SELECT 1 FROM pay_cells o
+                                  JOIN pay_docs od ON od.doc = o.doc AND od.left_over > 0
+                                  WHERE o.enrolment_id = c.enrolment_id
+                                    AND o.period = c.period AND o.doc <> p_doc
+                                    AND o.cap > o.flow) AS elsewhere
         FROM pay_cells c
         JOIN pay_pms m ON m.enrolment_id = c.enrolment_id AND m.period = c.period
         WHERE c.doc = p_doc AND c.cap > c.flow AND (p_beyond OR m.need > m.got)),
@@ -1852,7 +1868,7 @@ BEGIN
         SELECT enrolment_id, period,
                least(part, greatest(0, money - (sum(part) OVER w - part))) AS take
         FROM room
-        WINDOW w AS (ORDER BY village, enrolment_id, period)),
+        WINDOW w AS (ORDER BY elsewhere, village, enrolment_id, period)),
     upd AS (
         UPDATE pay_cells c SET flow = c.flow + t.take
         FROM took t

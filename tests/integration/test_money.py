@@ -441,6 +441,45 @@ class MoneyTest(harness.LindungTestCase):
             self.assertEqual({int(x): int(v) for x, v in paid.items()},
                              {x: self.net(x, m) for x in people}, seq)
 
+    def test_people_billed_on_three_documents_are_paid_once_in_any_order(self) -> None:
+        """A's on the invoice, cancelled and reinstated on a supplementary
+        invoice with the B's (accepted late), the B's cancelled and
+        reinstated on a second one: everyone is billed on two documents. The
+        payer pays 1 person on the second supplementary invoice, 3 on the
+        first and 4 on the invoice, without lists: in every order each
+        person-month ends paid once (phase 3 of 041 moves people between
+        documents; the pour's order makes that rare)."""
+        self.stack.start_daemons("billing")
+        m = "2027-07"
+        ended = "status = 'ended', end_reason = 'left', ended_at = now(), end_month"
+        back = "status = 'active', end_reason = NULL, ended_at = NULL, end_month"
+        a = self.enrol("MURA-2026-CSR", MURA_VILLAGE, 4, start=m, end=m)
+        self.run_month(m)
+        self.sql(f"UPDATE enrolments SET {ended} = '{m}-01'::date - 1 WHERE id = ANY(ARRAY{a})")
+        self.run_month(m)
+        b = self.enrol("MURA-2026-CSR", MURA_VILLAGE, 4, start=m, end=m)
+        self.sql(f"UPDATE enrolments SET {back} = '{m}-01' WHERE id = ANY(ARRAY{a})")
+        self.run_month(m)
+        self.sql(f"UPDATE enrolments SET {ended} = '{m}-01'::date - 1 WHERE id = ANY(ARRAY{b})")
+        self.run_month(m)
+        self.sql(f"UPDATE enrolments SET {back} = '{m}-01' WHERE id = ANY(ARRAY{b})")
+        self.run_month(m)
+        docs = self.sql(f"SELECT id FROM invoices WHERE period = '{m}-01' "
+                        "AND kind <> 'credit_note' ORDER BY id")
+        amount = dict(zip((int(d) for (d,) in docs), (4 * FULL, 3 * FULL, FULL)))
+        people = a + b
+        for order in itertools.permutations(amount):
+            calls = " ".join(f"INSERT INTO r SELECT result FROM billing_record_payment({d}, "
+                             f"{amount[d]}, current_date, NULL, 'test');" for d in order)
+            got = self.sql(
+                "BEGIN; CREATE TEMP TABLE r (result text); " + calls +
+                " SELECT (SELECT string_agg(result, ',') FROM r), string_agg("
+                "(SELECT coalesce(sum(amount), 0) FROM payment_lines WHERE enrolment_id = e "
+                f"AND period = '{m}-01')::text, ',' ORDER BY e) FROM unnest(ARRAY{people}) e; "
+                "ROLLBACK;")
+            self.assertEqual(set(got[0][0].split(",")), {"ok"}, (order, got))
+            self.assertEqual([int(x) for x in got[0][1].split(",")], [FULL] * 8, order)
+
     def test_a_list_after_a_payment_without_one_moves_that_payment(self) -> None:
         """A payment without a list went to A, the first line; the payer then
         pays A with a list. The list is taken (before 041 it was refused
