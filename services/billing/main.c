@@ -52,9 +52,9 @@
  * wait for writers to pause (a review measured no scheduled run for 49 s
  * under overlapping 12 s writers): it then keeps no state, so the first
  * sweep that has the lock runs every month billed again. A sweep whose
- * re-runs failed is tried again on the next sweep, then after 2, 4, ... up
- * to 60 s (a month that keeps failing re-ran every later month every sweep:
- * a review). */
+ * re-runs (or start-up catch-up) failed is tried again on the next sweep, then after 2,
+ * 4, ... up to 60 s (a month that keeps failing re-ran every later month every sweep: a
+ * review). */
 static const char *SQL_STATE_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', $1, true)";
 #define STATE_LOCK_QUICK "200ms"
 #define STATE_LOCK_PATIENT "5s"
@@ -217,6 +217,20 @@ static void state_id(const char *mark, char *out, size_t cap)
     snprintf(out, cap, "%.*s", (int)strcspn(mark, "/"), mark);
 }
 
+/* After a failed catch-up or re-run: the next sweep tries again, then 2, 4,
+ * ... up to RETRY_MAX_S seconds later; logged once per delay. */
+static void back_off(state_t *st)
+{
+    int n = st->failures++;
+    long delay = n == 0 ? 0 : n >= 6 ? RETRY_MAX_S : 1L << n;
+    st->retry_at = delay ? time(NULL) + delay : 0;
+    if (delay) {
+        char text[16];
+        snprintf(text, sizeof text, "%ld", delay);
+        log_warn("billing.sweep_retry", "after_s", text);
+    }
+}
+
 /* Start-up (and, until it succeeds, every sweep): bill every month up to the
  * one now due, and run again the months already billed after it (billed in
  * advance: a change made while billing was down touches them too; a review
@@ -237,13 +251,23 @@ static void catch_up(state_t *st)
     /* "" is no watermark: the runs' own would wait 10 s for the lock */
     const char *watermark = locked ? id : "";
     if (billing_catch_up_to(st->db, st->metrics, due, (int)st->catch_up_months, "startup",
-                            watermark) != 0 ||
-        billing_catch_up(st->db, st->metrics, "startup", &after, watermark) != 0) {
+                            watermark) != 0) {
         log_warn("billing.catch_up_incomplete", "detail", db_error(st->db));
+        back_off(st);
         return;
+    }
+    /* a month billed in advance that fails is the sweep's: with no state
+     * kept, its first locked look runs every month again, backing off as
+     * it does (start-up retried in full every sweep: a review) */
+    if (billing_catch_up(st->db, st->metrics, "startup", &after, watermark) != 0) {
+        log_warn("billing.catch_up_incomplete", "detail", db_error(st->db));
+        mark[0] = '\0';
     }
     st->caught_up = true;
     st->next = after;
+    st->lock_misses = 0;
+    st->failures = 0;
+    st->retry_at = 0;
     snprintf(st->seen, sizeof st->seen, "%s", mark);
     queue_renewals(st->db);
     char month[8];
@@ -300,7 +324,8 @@ static affected_t months_affected(const state_t *st, const char *now, period_t *
 static void sweep(state_t *st, const char *trigger)
 {
     if (!st->caught_up) {
-        catch_up(st);
+        if (time(NULL) >= st->retry_at)
+            catch_up(st);
         return;
     }
     char quick[128], mark[128];
@@ -337,8 +362,7 @@ static void sweep(state_t *st, const char *trigger)
         st->failures = 0;
         st->retry_at = 0;
     } else if (scope != AFFECTED_UNKNOWN) {
-        int n = st->failures++;
-        st->retry_at = n == 0 ? 0 : time(NULL) + (n >= 6 ? RETRY_MAX_S : 1L << n);
+        back_off(st);
     }
     billing_observe(st->db, st->metrics);
 }

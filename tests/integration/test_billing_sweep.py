@@ -122,6 +122,29 @@ class BillingSweepTest(TransferCase):
                            timeout=60, message="caught up again")
         self.assertEqual([self.net(e, nxt) for e in (leaver, stays)], [0, FULL])
 
+    def test_a_month_in_advance_that_keeps_failing_does_not_hold_up_start_up(self) -> None:
+        """A month billed in advance whose runs fail (a test-only trigger,
+        standing for any lasting failure): start-up still counts as caught
+        up once the months due are billed, and leaves that month to the
+        sweep, which backs off (before, start-up re-ran every month on every
+        sweep and never caught up: no renewals queued, no sweep; a review)."""
+        s = self.stack
+        nxt = add_months(CUR, 2)
+        self.enrol(self.person(), "TEST-XFER-ADD", V1, CUR)
+        s.start_daemons("billing")
+        self.caught_up()
+        s.lindungctl("billing", "run", ym(nxt))
+        s.billing.stop()
+        self.sql("CREATE FUNCTION test_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                 f"IF NEW.period = '{nxt.isoformat()}' THEN RAISE EXCEPTION 'test: fails'; "
+                 "END IF; RETURN NEW; END $$; CREATE TRIGGER test_fail BEFORE INSERT ON "
+                 "billing_runs FOR EACH ROW EXECUTE FUNCTION test_fail()")
+        s.billing.start()
+        harness.wait_until(lambda: s.billing.log_text().count("billing.caught_up") == 2,
+                           timeout=30, message="caught up despite the failing month")
+        harness.wait_until(lambda: "billing.sweep_retry" in s.billing.log_text(),
+                           timeout=30, message="the sweep backing off")
+
 
 if __name__ == "__main__":
     unittest.main()
