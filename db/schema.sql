@@ -324,6 +324,7 @@ BEGIN
         -- a list: exactly its items here, once; then they are fixed for the
         -- payments without a list
         IF listed THEN
+            PERFORM pay_temp_check('pay_listed');
             IF to_regclass('pg_temp.pay_listed') IS NULL THEN
                 CREATE TEMP TABLE pay_listed ON COMMIT DROP AS
                     SELECT * FROM pay_cells WITH NO DATA;
@@ -1613,9 +1614,10 @@ CREATE FUNCTION public.pay_cells_allocate(p_period date, p_funding text, p_payer
 DECLARE
     d record;
 BEGIN
+    PERFORM pay_temp_check('pay_docs');
     CREATE TEMP TABLE IF NOT EXISTS pay_docs (doc bigint PRIMARY KEY, money bigint NOT NULL,
-        left_over bigint NOT NULL, seen boolean NOT NULL DEFAULT false, hop_doc bigint,
-        hop_enrolment bigint, hop_period date) ON COMMIT DROP;
+        left_over bigint NOT NULL, seen boolean NOT NULL DEFAULT false, level integer,
+        hop_doc bigint) ON COMMIT DROP;
     TRUNCATE pay_docs;
     INSERT INTO pay_docs (doc, money, left_over)
     SELECT p.invoice_id, sum(p.amount), sum(p.amount)
@@ -1701,58 +1703,46 @@ CREATE FUNCTION public.pay_cells_augment() RETURNS void
     SET search_path TO 'public', 'pg_temp'
     AS $$
 DECLARE
-    t record;
+    z record;
     g record;
-    cur bigint;
+    chain bigint[];
     delta bigint;
+    rounds integer := 0;
 BEGIN
     LOOP
         EXIT WHEN NOT EXISTS (SELECT 1 FROM pay_pms WHERE need > got);
         EXIT WHEN NOT pay_docs_reach();
-        SELECT c.doc, c.enrolment_id, c.period,
-               least(c.cap - c.flow, m.need - m.got) AS room INTO t
-        FROM pay_cells c
-        JOIN pay_docs g2 ON g2.doc = c.doc AND g2.seen
+        SELECT d.doc, sum(least(c.cap - c.flow, m.need - m.got)) AS owed INTO z
+        FROM pay_docs d
+        JOIN pay_cells c ON c.doc = d.doc AND c.cap > c.flow
         JOIN pay_pms m ON m.enrolment_id = c.enrolment_id AND m.period = c.period
-        WHERE c.cap > c.flow AND m.need > m.got
-        ORDER BY c.village, c.enrolment_id, c.period, c.doc
+        WHERE d.seen AND m.need > m.got
+        GROUP BY d.doc, d.level
+        ORDER BY d.level, d.doc
         LIMIT 1;
         EXIT WHEN NOT FOUND;
-        -- the path's narrowest step
-        delta := t.room;
-        cur := t.doc;
+        delta := z.owed;
+        chain := ARRAY[z.doc];
         LOOP
-            SELECT * INTO g FROM pay_docs WHERE doc = cur;
+            SELECT * INTO g FROM pay_docs WHERE doc = chain[array_length(chain, 1)];
             EXIT WHEN g.hop_doc IS NULL;
-            delta := least(delta,
-                (SELECT flow FROM pay_cells WHERE doc = cur
-                    AND enrolment_id = g.hop_enrolment AND period = g.hop_period),
-                (SELECT cap - flow FROM pay_cells WHERE doc = g.hop_doc
-                    AND enrolment_id = g.hop_enrolment AND period = g.hop_period));
-            cur := g.hop_doc;
+            delta := least(delta, pay_cells_movable(g.doc, g.hop_doc));
+            chain := chain || g.hop_doc;
         END LOOP;
         delta := least(delta, g.left_over);
-        IF delta <= 0 THEN
-            RAISE EXCEPTION 'payments: empty augmenting path at document %', t.doc;
+        rounds := rounds + 1;
+        IF delta <= 0 OR rounds > 10000 THEN
+            RAISE EXCEPTION 'payments: allocation of document % did not settle (%, %)',
+                z.doc, delta, rounds;
         END IF;
-        UPDATE pay_cells SET flow = flow + delta
-        WHERE doc = t.doc AND enrolment_id = t.enrolment_id AND period = t.period;
-        UPDATE pay_pms SET got = got + delta
-        WHERE enrolment_id = t.enrolment_id AND period = t.period;
-        cur := t.doc;
-        LOOP
-            SELECT * INTO g FROM pay_docs WHERE doc = cur;
-            IF g.hop_doc IS NULL THEN
-                UPDATE pay_docs SET left_over = left_over - delta WHERE doc = cur;
-                EXIT;
-            END IF;
-            UPDATE pay_cells SET flow = flow - delta
-            WHERE doc = cur AND enrolment_id = g.hop_enrolment AND period = g.hop_period;
-            UPDATE pay_cells SET flow = flow + delta
-            WHERE doc = g.hop_doc AND enrolment_id = g.hop_enrolment
-              AND period = g.hop_period;
-            cur := g.hop_doc;
+        -- from the money's end: each document hands over, then the first pays
+        FOR i IN REVERSE array_length(chain, 1) - 1 .. 1 LOOP
+            PERFORM pay_cells_move(chain[i], chain[i + 1], delta);
         END LOOP;
+        PERFORM pay_cells_pour(z.doc, false, delta);
+        UPDATE pay_docs d SET left_over = d.money - coalesce(
+            (SELECT sum(flow) FROM pay_cells WHERE doc = d.doc), 0)
+        WHERE d.doc = ANY (chain);
     END LOOP;
 END $$;
 
@@ -1772,6 +1762,9 @@ CREATE FUNCTION public.pay_cells_fill(p_period date, p_funding text, p_payer tex
     SET client_min_messages TO 'warning'
     AS $$
 BEGIN
+    PERFORM pay_temp_check('pay_cells');
+    PERFORM pay_temp_check('pay_pms');
+    PERFORM pay_temp_check('pay_charges');
     CREATE TEMP TABLE IF NOT EXISTS pay_cells (doc bigint, enrolment_id bigint, period date,
         village text NOT NULL, cap bigint NOT NULL, flow bigint NOT NULL DEFAULT 0,
         PRIMARY KEY (doc, enrolment_id, period)) ON COMMIT DROP;
@@ -1836,10 +1829,69 @@ END $$;
 COMMENT ON FUNCTION public.pay_cells_fill(p_period date, p_funding text, p_payer text) IS 'A payer-month''s cells and person-months as its payments without a list are allocated over them (041).';
 
 --
--- Name: pay_cells_pour(bigint, boolean); Type: FUNCTION; Schema: public; Owner: -
+-- Name: pay_cells_movable(bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.pay_cells_pour(p_doc bigint, p_beyond boolean) RETURNS void
+CREATE FUNCTION public.pay_cells_movable(p_from bigint, p_to bigint) RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN (SELECT coalesce(sum(least(y.flow, x.cap - x.flow)), 0)::bigint
+            FROM pay_cells y
+            JOIN pay_cells x ON x.doc = p_to AND x.enrolment_id = y.enrolment_id
+                            AND x.period = y.period AND x.cap > x.flow
+            WHERE y.doc = p_from AND y.flow > 0);
+END $$;
+
+--
+-- Name: FUNCTION pay_cells_movable(p_from bigint, p_to bigint); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.pay_cells_movable(p_from bigint, p_to bigint) IS 'What one document could take over of another''s allocation (041).';
+
+--
+-- Name: pay_cells_move(bigint, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pay_cells_move(p_from bigint, p_to bigint, p_amount bigint) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    WITH m AS (
+        SELECT y.enrolment_id, y.period, y.village, least(y.flow, x.cap - x.flow) AS part
+        FROM pay_cells y
+        JOIN pay_cells x ON x.doc = p_to AND x.enrolment_id = y.enrolment_id
+                        AND x.period = y.period AND x.cap > x.flow
+        WHERE y.doc = p_from AND y.flow > 0),
+    t AS (
+        SELECT enrolment_id, period,
+               least(part, greatest(0, p_amount - (sum(part) OVER w - part))) AS take
+        FROM m
+        WINDOW w AS (ORDER BY village, enrolment_id, period)),
+    off AS (
+        UPDATE pay_cells c SET flow = c.flow - t.take
+        FROM t
+        WHERE c.doc = p_from AND c.enrolment_id = t.enrolment_id AND c.period = t.period
+          AND t.take > 0
+        RETURNING c.enrolment_id, c.period, t.take)
+    UPDATE pay_cells c SET flow = c.flow + o.take
+    FROM off o
+    WHERE c.doc = p_to AND c.enrolment_id = o.enrolment_id AND c.period = o.period;
+END $$;
+
+--
+-- Name: FUNCTION pay_cells_move(p_from bigint, p_to bigint, p_amount bigint); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.pay_cells_move(p_from bigint, p_to bigint, p_amount bigint) IS 'One document takes over part of another''s allocation (041).';
+
+--
+-- Name: pay_cells_pour(bigint, boolean, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pay_cells_pour(p_doc bigint, p_beyond boolean, p_amount bigint DEFAULT NULL::bigint) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'public', 'pg_temp'
     AS $$
@@ -1847,7 +1899,7 @@ DECLARE
     money bigint;
     others boolean;
 BEGIN
-    SELECT left_over INTO money FROM pay_docs WHERE doc = p_doc;
+    SELECT coalesce(p_amount, left_over) INTO money FROM pay_docs WHERE doc = p_doc;
     IF money <= 0 THEN
         RETURN;
     END IF;
@@ -1889,10 +1941,10 @@ BEGIN
 END $$;
 
 --
--- Name: FUNCTION pay_cells_pour(p_doc bigint, p_beyond boolean); Type: COMMENT; Schema: public; Owner: -
+-- Name: FUNCTION pay_cells_pour(p_doc bigint, p_beyond boolean, p_amount bigint); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.pay_cells_pour(p_doc bigint, p_beyond boolean) IS 'A document''s money left over its cells, in order (041).';
+COMMENT ON FUNCTION public.pay_cells_pour(p_doc bigint, p_beyond boolean, p_amount bigint) IS 'A document''s money left over its cells, in order (041).';
 
 --
 -- Name: pay_docs_reach(); Type: FUNCTION; Schema: public; Owner: -
@@ -1902,27 +1954,28 @@ CREATE FUNCTION public.pay_docs_reach() RETURNS boolean
     LANGUAGE plpgsql
     SET search_path TO 'public', 'pg_temp'
     AS $$
+DECLARE
+    lvl integer := 0;
 BEGIN
-    UPDATE pay_docs SET seen = left_over > 0, hop_doc = NULL, hop_enrolment = NULL,
-                        hop_period = NULL;
+    UPDATE pay_docs SET seen = left_over > 0, level = CASE WHEN left_over > 0 THEN 0 END,
+                        hop_doc = NULL;
     IF NOT EXISTS (SELECT 1 FROM pay_docs WHERE seen) THEN
         RETURN false;
     END IF;
     LOOP
         UPDATE pay_docs g
-        SET seen = true, hop_doc = x.to_doc, hop_enrolment = x.enrolment_id,
-            hop_period = x.period
-        FROM (SELECT DISTINCT ON (c2.doc) c2.doc AS from_doc, c.doc AS to_doc,
-                     c.enrolment_id, c.period
+        SET seen = true, level = lvl + 1, hop_doc = x.to_doc
+        FROM (SELECT DISTINCT ON (c2.doc) c2.doc AS from_doc, c.doc AS to_doc
               FROM pay_docs s
               JOIN pay_cells c ON c.doc = s.doc AND c.cap > c.flow
               JOIN pay_cells c2 ON c2.enrolment_id = c.enrolment_id
                                AND c2.period = c.period AND c2.flow > 0
               JOIN pay_docs u ON u.doc = c2.doc AND NOT u.seen
-              WHERE s.seen
-              ORDER BY c2.doc, c2.village, c2.enrolment_id, c2.period, c.doc) x
+              WHERE s.seen AND s.level = lvl
+              ORDER BY c2.doc, c.doc) x
         WHERE g.doc = x.from_doc;
         EXIT WHEN NOT FOUND;
+        lvl := lvl + 1;
     END LOOP;
     RETURN true;
 END $$;
@@ -1932,6 +1985,29 @@ END $$;
 --
 
 COMMENT ON FUNCTION public.pay_docs_reach() IS 'One search for money in the allocation of payments without a list (041).';
+
+--
+-- Name: pay_temp_check(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pay_temp_check(p_name text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_class c
+               WHERE c.oid = to_regclass('pg_temp.' || p_name)
+                 AND c.relowner <> (SELECT r.oid FROM pg_roles r
+                                    WHERE r.rolname = current_user)) THEN
+        RAISE EXCEPTION 'a temporary table % made by another role is in the way', p_name;
+    END IF;
+END $$;
+
+--
+-- Name: FUNCTION pay_temp_check(p_name text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.pay_temp_check(p_name text) IS 'Refuses a temporary table of the allocation''s made by another role (041).';
 
 --
 -- Name: payments_follow_run(bigint); Type: FUNCTION; Schema: public; Owner: -
@@ -6952,16 +7028,34 @@ REVOKE ALL ON FUNCTION public.pay_cells_augment() FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.pay_cells_fill(p_period date, p_funding text, p_payer text) FROM PUBLIC;
 
 --
--- Name: FUNCTION pay_cells_pour(p_doc bigint, p_beyond boolean); Type: ACL; Schema: public; Owner: -
+-- Name: FUNCTION pay_cells_movable(p_from bigint, p_to bigint); Type: ACL; Schema: public; Owner: -
 --
 
-REVOKE ALL ON FUNCTION public.pay_cells_pour(p_doc bigint, p_beyond boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.pay_cells_movable(p_from bigint, p_to bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION pay_cells_move(p_from bigint, p_to bigint, p_amount bigint); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.pay_cells_move(p_from bigint, p_to bigint, p_amount bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION pay_cells_pour(p_doc bigint, p_beyond boolean, p_amount bigint); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.pay_cells_pour(p_doc bigint, p_beyond boolean, p_amount bigint) FROM PUBLIC;
 
 --
 -- Name: FUNCTION pay_docs_reach(); Type: ACL; Schema: public; Owner: -
 --
 
 REVOKE ALL ON FUNCTION public.pay_docs_reach() FROM PUBLIC;
+
+--
+-- Name: FUNCTION pay_temp_check(p_name text); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.pay_temp_check(p_name text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION payments_follow_run(p_run bigint); Type: ACL; Schema: public; Owner: -

@@ -300,6 +300,28 @@ class Roles(harness.LindungTestCase):
         self.assert_allowed("intake", "UPDATE api_keys SET last_used_at = now()")
         self.assert_allowed("intake", "SELECT count(*) FROM participants")
 
+    def test_a_temporary_table_cannot_borrow_the_payment_functions_rights(self) -> None:
+        """billing_record_payment runs as its owner and keeps its working rows
+        in temporary tables. intake made one of the same name first, with a
+        trigger that adds a relief: the function must refuse rather than
+        fill it (a review added a 100% relief for five years this way)."""
+        attack = (
+            "CREATE TEMP TABLE pay_pms (enrolment_id bigint, period date, need bigint NOT NULL, "
+            "got bigint NOT NULL DEFAULT 0, PRIMARY KEY (enrolment_id, period)); "
+            "GRANT ALL ON pay_pms TO PUBLIC; "
+            "CREATE FUNCTION pg_temp.t() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN "
+            "INSERT INTO premium_adjustments (name, first_month, last_month, off_bp, "
+            "applies_jkk, applies_jkm, note) VALUES ('free for all', '2026-01-01', "
+            "'2030-12-01', 10000, true, true, 'as ' || current_user); RETURN NEW; END $f$; "
+            "CREATE TRIGGER t BEFORE INSERT ON pay_pms FOR EACH ROW EXECUTE FUNCTION pg_temp.t(); "
+            "SELECT result FROM billing_record_payment((SELECT min(id) FROM invoices "
+            "WHERE kind = 'invoice'), 1, current_date, 'x', 'intake')")
+        with self.assertRaises(RuntimeError) as ctx:
+            self.as_login("intake", f"BEGIN; {attack}; COMMIT")
+        self.assertIn("made by another role", str(ctx.exception))
+        self.assertEqual(self.sql("SELECT count(*) FROM premium_adjustments "
+                                  "WHERE name = 'free for all'"), [("0",)])
+
     def test_verify_boundaries(self) -> None:
         for sql in ("SELECT * FROM billing_record_payment((SELECT min(id) FROM invoices), 1, "
                     "current_date, 'x', 'x')",
