@@ -71,6 +71,7 @@ BEGIN
     PERFORM pay_temp_check('pay_cells');
     PERFORM pay_temp_check('pay_pms');
     PERFORM pay_temp_check('pay_charges');
+    PERFORM pay_temp_check('pay_cells_pm');
     CREATE TEMP TABLE IF NOT EXISTS pay_cells (doc bigint, enrolment_id bigint, period date,
         village text NOT NULL, cap bigint NOT NULL, flow bigint NOT NULL DEFAULT 0,
         PRIMARY KEY (doc, enrolment_id, period)) ON COMMIT DROP;
@@ -119,13 +120,9 @@ BEGIN
     SELECT enrolment_id, period, greatest(0, sum(amount) - sum(fixed))
     FROM pay_charges GROUP BY 1, 2
     HAVING bool_or(payable);
-    -- statistics only where plans can go far wrong: a few large payers
-    -- (ANALYZE on every call cost most of a small month's time, and in one
-    -- transaction, a run following thousands of months, more with each call)
-    IF (SELECT count(*) FROM pay_pms) > 2000 THEN
-        ANALYZE pay_cells;
-        ANALYZE pay_pms;
-    END IF;
+    -- no ANALYZE: on every call it cost most of a small month's time (more
+    -- with each call in one transaction); taken here, with every flow still
+    -- 0, it made the augmenting step's plans 2-3.5 times slower (reviews)
 END $$;
 
 -- One step of the augmenting search (3): the documents that have money left

@@ -321,6 +321,14 @@ class Roles(harness.LindungTestCase):
         self.assertIn("made by another role", str(ctx.exception))
         self.assertEqual(self.sql("SELECT count(*) FROM premium_adjustments "
                                   "WHERE name = 'free for all'"), [("0",)])
+        # nor may it take the name of the allocation's index (the payment then
+        # ran without it, slowly, holding the month's documents: a review)
+        with self.assertRaises(RuntimeError) as ctx:
+            self.as_login("intake", "BEGIN; CREATE TEMP TABLE pay_cells_pm (x int); "
+                          "SELECT result FROM billing_record_payment((SELECT min(id) FROM "
+                          "invoices WHERE kind = 'invoice'), 1, current_date, 'y', 'intake'); "
+                          "ROLLBACK")
+        self.assertIn("made by another role", str(ctx.exception))
 
     def test_verify_boundaries(self) -> None:
         for sql in ("SELECT * FROM billing_record_payment((SELECT min(id) FROM invoices), 1, "
