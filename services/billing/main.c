@@ -250,24 +250,34 @@ static void catch_up(state_t *st)
         state_id(mark, id, sizeof id);
     /* "" is no watermark: the runs' own would wait 10 s for the lock */
     const char *watermark = locked ? id : "";
-    if (billing_catch_up_to(st->db, st->metrics, due, (int)st->catch_up_months, "startup",
-                            watermark) != 0) {
+    /* the months billed in advance run even when an older one failed (it
+     * held them up: a review); a month up to the one due that failed is
+     * retried by start-up, backing off, since the sweep never bills a month
+     * for the first time; one billed in advance that failed is the sweep's:
+     * with no state kept, its first locked look runs every month again,
+     * backing off as it does (start-up retried in full every sweep: a
+     * review) */
+    bool failed_due =
+        billing_catch_up_to(st->db, st->metrics, due, (int)st->catch_up_months, "startup",
+                            watermark) != 0;
+    bool failed_after =
+        billing_catch_up(st->db, st->metrics, "startup", &after, watermark) != 0;
+    if (failed_due || failed_after)
         log_warn("billing.catch_up_incomplete", "detail", db_error(st->db));
+    if (failed_due) {
         back_off(st);
         return;
     }
-    /* a month billed in advance that fails is the sweep's: with no state
-     * kept, its first locked look runs every month again, backing off as
-     * it does (start-up retried in full every sweep: a review) */
-    if (billing_catch_up(st->db, st->metrics, "startup", &after, watermark) != 0) {
-        log_warn("billing.catch_up_incomplete", "detail", db_error(st->db));
-        mark[0] = '\0';
-    }
-    st->caught_up = true;
-    st->next = after;
     st->lock_misses = 0;
     st->failures = 0;
     st->retry_at = 0;
+    if (failed_after) {
+        mark[0] = '\0';
+        back_off(st);
+        back_off(st); /* its first retry waits too */
+    }
+    st->caught_up = true;
+    st->next = after;
     snprintf(st->seen, sizeof st->seen, "%s", mark);
     queue_renewals(st->db);
     char month[8];
