@@ -367,6 +367,21 @@ class MoneyTest(harness.LindungTestCase):
                                      {e: self.net(e, m) for e in people},
                                      (m, [k for _, k in order]))
 
+    def two_billed(self, m: str) -> tuple[int, int, int]:
+        """Two people of one CSR village billed for month m by the daemon's
+        run: their enrolment ids and the invoice's."""
+        a, b = self.enrol("MURA-2026-CSR", MURA_VILLAGE, 2, start=m, end=m)
+        self.stack.start_daemons("billing")
+        self.run_month(m)
+        inv = int(self.sql(f"SELECT id FROM invoices WHERE period = '{m}-01' "
+                           "AND kind = 'invoice'")[0][0])
+        return a, b, inv
+
+    def leave_before(self, enrolment: int, m: str) -> None:
+        """The enrolment ends (left) in the month before m."""
+        self.sql(f"UPDATE enrolments SET status = 'ended', end_reason = 'left', "
+                 f"ended_at = now(), end_month = '{m}-01'::date - 1 WHERE id = {enrolment}")
+
     def month_with_corrections(self, m: str) -> list[int]:
         """Invoice A B C D (relief), credit note C D, supplementary E (late)
         and C reinstated, supplementary relief withdrawn and D reinstated,
@@ -485,13 +500,8 @@ class MoneyTest(harness.LindungTestCase):
         pays A with a list. The list is taken (before 041 it was refused
         nothing_due, A's line looking paid), and the first payment moves to
         B: both people paid once, the invoice paid."""
-        s = self.stack
         m = "2027-10"
-        a, b = self.enrol("MURA-2026-CSR", MURA_VILLAGE, 2, start=m, end=m)
-        s.start_daemons("billing")
-        self.run_month(m)
-        inv = int(self.sql(f"SELECT id FROM invoices WHERE period = '{m}-01' "
-                           "AND kind = 'invoice'")[0][0])
+        a, b, inv = self.two_billed(m)
         first = self.sql(f"SELECT result FROM billing_record_payment({inv}, {FULL}, "
                          "current_date, 'r1', 'test')")
         self.assertEqual(first[0][0], "ok")
@@ -510,15 +520,11 @@ class MoneyTest(harness.LindungTestCase):
         issues the credit note allocates it again, to the person still owed
         (040; before, it stayed on the leaver, and the other person could
         lapse although the village owed nothing: a review found it)."""
-        s = self.stack
         m = "2027-09"
-        a, b = self.enrol("MURA-2026-CSR", MURA_VILLAGE, 2, start=m, end=m)
-        s.start_daemons("billing")
-        self.run_month(m)
+        a, b, _ = self.two_billed(m)
         self.pay(m, "CSR-MURA-01", "invoice", FULL)
         self.assertEqual([self.allocated(e, m) for e in (a, b)], [FULL, 0])
-        self.sql(f"UPDATE enrolments SET status = 'ended', end_reason = 'left', "
-                 f"ended_at = now(), end_month = '{m}-01'::date - 1 WHERE id = {a}")
+        self.leave_before(a, m)
         self.run_month(m)
         self.assertEqual([k for k, _, _ in self.documents(m, "CSR-MURA-01")],
                          ["invoice", "credit_note"])
@@ -536,11 +542,7 @@ class MoneyTest(harness.LindungTestCase):
         tries with no trigger at all)."""
         s = self.stack
         m = "2027-09"
-        a, b = self.enrol("MURA-2026-CSR", MURA_VILLAGE, 2, start=m, end=m)
-        s.start_daemons("billing")
-        self.run_month(m)
-        inv = int(self.sql(f"SELECT id FROM invoices WHERE period = '{m}-01' "
-                           "AND kind = 'invoice'")[0][0])
+        a, b, inv = self.two_billed(m)
         self.sql("CREATE FUNCTION test_slow_commit() RETURNS trigger LANGUAGE plpgsql "
                  "SECURITY DEFINER AS $$ BEGIN PERFORM pg_advisory_xact_lock_shared(4711); "
                  "RETURN NULL; END $$; CREATE CONSTRAINT TRIGGER test_slow_commit AFTER "
@@ -582,14 +584,10 @@ class MoneyTest(harness.LindungTestCase):
         before 040, kept the payment on the leaver; 040 only followed runs
         made after it (a review: an upgrade kept the wrong allocation). 041's
         one-time block, run here again on such a month, moves it."""
-        s = self.stack
         m = "2027-09"
-        a, b = self.enrol("MURA-2026-CSR", MURA_VILLAGE, 2, start=m, end=m)
-        s.start_daemons("billing")
-        self.run_month(m)
+        a, b, _ = self.two_billed(m)
         self.pay(m, "CSR-MURA-01", "invoice", FULL)
-        self.sql(f"UPDATE enrolments SET status = 'ended', end_reason = 'left', "
-                 f"ended_at = now(), end_month = '{m}-01'::date - 1 WHERE id = {a}")
+        self.leave_before(a, m)
         self.run_month(m)
         # as 031-039 left it: the payment still on the leaver
         self.sql(f"UPDATE payment_lines SET enrolment_id = {a}")
