@@ -177,6 +177,14 @@ int billing_catch_up(db_t *db, metrics_t *metrics, const char *trigger,
     return n < 0 || failed ? -1 : 0;
 }
 
+static bool month_in(const period_t *months, int n, period_t p)
+{
+    for (int i = 0; i < n; i++)
+        if (period_compare(months[i], p) == 0)
+            return true;
+    return false;
+}
+
 int billing_catch_up_to(db_t *db, metrics_t *metrics, period_t due, int max_months,
                         const char *trigger, const char *watermark)
 {
@@ -198,14 +206,24 @@ int billing_catch_up_to(db_t *db, metrics_t *metrics, period_t due, int max_mont
         snprintf(mark, sizeof mark, "%s", watermark);
     else
         accrual_watermark(db, mark, sizeof mark);
-    int failed = 0;
+    period_t *billed = calloc(MAX_MONTHS, sizeof *billed);
+    int n = billed ? accrual_months_run(db, billed, MAX_MONTHS) : -1;
+    if (n < 0) {
+        free(billed);
+        return -1;
+    }
+    int failed = 0, failed_first = 0;
     for (period_t p = first; period_compare(p, due) <= 0; p = period_next(p)) {
         cJSON *doc = run_json(db, metrics, p, trigger, mark);
         between_months();
-        failed += !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "ok"));
+        if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "ok"))) {
+            failed++;
+            failed_first += !month_in(billed, n, p);
+        }
         cJSON_Delete(doc);
     }
-    return failed ? -1 : 0;
+    free(billed);
+    return failed_first ? -1 : failed ? 1 : 0;
 }
 
 /* LINDUNG_BPJS_CONFIRM_DAYS is read on every sweep (cheap), so a bad value

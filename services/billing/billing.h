@@ -28,8 +28,10 @@ int billing_catch_up(db_t *db, metrics_t *metrics, const char *trigger,
 /* Run every month from the earliest programme coverage start (but at most
  * max_months back) up to and including `due`: months never run are billed,
  * months run before get their supplementary lines. `watermark` as for
- * billing_catch_up. -1 when a run failed or the database is unavailable
- * (try again later); 0 otherwise. */
+ * billing_catch_up. -1 when a month never billed before failed or the
+ * database is unavailable (try again later: nothing else bills that month);
+ * 1 when only runs of months billed before failed (their corrections: the
+ * sweep tries them again); 0 otherwise. */
 int billing_catch_up_to(db_t *db, metrics_t *metrics, period_t due, int max_months,
                         const char *trigger, const char *watermark);
 

@@ -173,22 +173,36 @@ typedef struct {
     metrics_t *metrics;
     schedule_t *schedule;
     long catch_up_months;
-    bool caught_up;    /* the start-up catch-up has succeeded */
-    period_t next;     /* the next month to run on schedule */
-    char seen[128];    /* billing state (SQL_BILLING_STATE) of the last catch-up */
-    char quick[128];   /* the last quick look (SQL_QUICK_STATE) */
-    time_t locked_at;  /* when the state was last read under the lock */
-    int lock_misses;   /* tries in a row that could not have the lock */
-    time_t patient_at; /* when a try last waited STATE_LOCK_PATIENT */
-    int failures;      /* sweeps in a row whose re-runs failed */
-    time_t retry_at;   /* after failures: no re-run before then */
+    bool caught_up;  /* the start-up catch-up has succeeded */
+    period_t next;   /* the next month to run on schedule */
+    char seen[128];  /* billing state (SQL_BILLING_STATE) of the last catch-up */
+    char quick[128]; /* the last quick look (SQL_QUICK_STATE) */
+    /* times below are steady_s(): intervals, not dates */
+    time_t locked_at;    /* when the state was last read under the lock */
+    int lock_misses;     /* tries in a row that could not have the lock */
+    time_t patient_at;   /* when a try last waited STATE_LOCK_PATIENT */
+    int failures;        /* sweeps in a row whose re-runs failed */
+    time_t retry_at;     /* after failures: no re-run before then */
+    int run_failures;    /* tries in a row of the scheduled month that failed */
+    time_t run_retry_at; /* after those: no scheduled try before then */
 } state_t;
+
+/* Seconds on a clock that the wall clock's jumps (NTP, an operator's date)
+ * never move: a clock set back an hour held every re-run back an hour, one
+ * set forward ended a back-off at once (a review). The schedule itself keeps
+ * the calendar (time(NULL)). */
+static time_t steady_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
 
 /* The state under the lock (billing_state), waiting as the rules above
  * say; false when not had (the caller tries again on its next sweep). */
 static bool locked_state(state_t *st, char *mark, size_t cap)
 {
-    time_t now = time(NULL);
+    time_t now = steady_s();
     bool patient = st->lock_misses >= STATE_TRIES_BEFORE_PATIENT &&
                    now - st->patient_at >= STATE_PATIENT_EVERY_S;
     if (patient)
@@ -217,18 +231,24 @@ static void state_id(const char *mark, char *out, size_t cap)
     snprintf(out, cap, "%.*s", (int)strcspn(mark, "/"), mark);
 }
 
-/* After a failed catch-up or re-run: the next sweep tries again, then 2, 4,
- * ... up to RETRY_MAX_S seconds later; logged once per delay. */
-static void back_off(state_t *st)
+/* After a failed catch-up, re-run or scheduled run: the next try comes at
+ * once, then after 2, 4, ... up to RETRY_MAX_S seconds; logged once per delay
+ * as `event`. */
+static void back_off(int *failures, time_t *retry_at, const char *event)
 {
-    int n = st->failures++;
+    int n = (*failures)++;
     long delay = n == 0 ? 0 : n >= 6 ? RETRY_MAX_S : 1L << n;
-    st->retry_at = delay ? time(NULL) + delay : 0;
+    *retry_at = delay ? steady_s() + delay : 0;
     if (delay) {
         char text[16];
         snprintf(text, sizeof text, "%ld", delay);
-        log_warn("billing.sweep_retry", "after_s", text);
+        log_warn(event, "after_s", text);
     }
+}
+
+static void sweep_back_off(state_t *st)
+{
+    back_off(&st->failures, &st->retry_at, "billing.sweep_retry");
 }
 
 /* Start-up (and, until it succeeds, every sweep): bill every month up to the
@@ -251,30 +271,33 @@ static void catch_up(state_t *st)
     /* "" is no watermark: the runs' own would wait 10 s for the lock */
     const char *watermark = locked ? id : "";
     /* the months billed in advance run even when an older one failed (it
-     * held them up: a review); a month up to the one due that failed is
-     * retried by start-up, backing off, since the sweep never bills a month
-     * for the first time; one billed in advance that failed is the sweep's:
+     * held them up: a review); a month up to the one due that failed and was
+     * never billed is retried by start-up, backing off, since the sweep never
+     * bills a month for the first time; one billed before that failed is the sweep's:
      * with no state kept, its first locked look runs every month again,
      * backing off as it does (start-up retried in full every sweep: a
      * review) */
-    bool failed_due =
-        billing_catch_up_to(st->db, st->metrics, due, (int)st->catch_up_months, "startup",
-                            watermark) != 0;
+    int due_rc = billing_catch_up_to(st->db, st->metrics, due, (int)st->catch_up_months,
+                                     "startup", watermark);
     bool failed_after =
         billing_catch_up(st->db, st->metrics, "startup", &after, watermark) != 0;
-    if (failed_due || failed_after)
+    if (due_rc != 0 || failed_after)
         log_warn("billing.catch_up_incomplete", "detail", db_error(st->db));
-    if (failed_due) {
-        back_off(st);
+    /* only a month never billed holds start-up: a re-run that failed is a
+     * correction, which the sweep retries (start-up re-ran every month every
+     * minute and never caught up, so nothing was scheduled and no renewal
+     * queued, while one old month's correction kept failing: a review) */
+    if (due_rc < 0) {
+        sweep_back_off(st);
         return;
     }
     st->lock_misses = 0;
     st->failures = 0;
     st->retry_at = 0;
-    if (failed_after) {
+    if (failed_after || due_rc > 0) {
         mark[0] = '\0';
-        back_off(st);
-        back_off(st); /* its first retry waits too */
+        sweep_back_off(st);
+        sweep_back_off(st); /* its first retry waits too */
     }
     st->caught_up = true;
     st->next = after;
@@ -285,15 +308,23 @@ static void catch_up(state_t *st)
     log_info("billing.caught_up", "through", month);
 }
 
-/* Run the month whose scheduled time has come. A failed run is retried on the
- * next pass: `next` only moves on success. */
+/* Run the month whose scheduled time has come. `next` only moves on
+ * success; a failed run is tried again at once, then after 2, 4, ... up to
+ * 60 s (it was tried again every POLL_MS, a whole run each time, for as long
+ * as it kept failing: a review). */
 static void run_scheduled(state_t *st)
 {
-    if (!st->caught_up || time(NULL) < schedule_time_of(st->schedule, st->next))
+    if (!st->caught_up || time(NULL) < schedule_time_of(st->schedule, st->next) ||
+        steady_s() < st->run_retry_at)
         return;
     cJSON *doc = billing_run_json(st->db, st->metrics, st->next, "schedule");
-    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "ok")))
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "ok"))) {
         st->next = period_next(st->next);
+        st->run_failures = 0;
+        st->run_retry_at = 0;
+    } else {
+        back_off(&st->run_failures, &st->run_retry_at, "billing.run_retry");
+    }
     cJSON_Delete(doc);
 }
 
@@ -334,7 +365,7 @@ static affected_t months_affected(const state_t *st, const char *now, period_t *
 static void sweep(state_t *st, const char *trigger)
 {
     if (!st->caught_up) {
-        if (time(NULL) >= st->retry_at)
+        if (steady_s() >= st->retry_at)
             catch_up(st);
         return;
     }
@@ -344,7 +375,7 @@ static void sweep(state_t *st, const char *trigger)
         return;
     }
     bool moved = strcmp(quick, st->quick) != 0;
-    time_t now = time(NULL);
+    time_t now = steady_s();
     if ((!moved && now - st->locked_at < STATE_LOCKED_EVERY_S) || now < st->retry_at) {
         billing_observe(st->db, st->metrics);
         return;
@@ -367,12 +398,12 @@ static void sweep(state_t *st, const char *trigger)
      * tried again on the next sweep, not a minute later (a review), then
      * less and less often */
     if (done) {
-        st->locked_at = time(NULL);
+        st->locked_at = steady_s();
         snprintf(st->quick, sizeof st->quick, "%s", quick);
         st->failures = 0;
         st->retry_at = 0;
     } else if (scope != AFFECTED_UNKNOWN) {
-        back_off(st);
+        sweep_back_off(st);
     }
     billing_observe(st->db, st->metrics);
 }
@@ -490,7 +521,10 @@ int main(void)
     state_t st = {.db = db,
                   .metrics = metrics,
                   .schedule = p.schedule,
-                  .catch_up_months = s.catch_up_months};
+                  .catch_up_months = s.catch_up_months,
+                  /* as long ago as the wall clock's 0 was */
+                  .locked_at = steady_s() - 3600,
+                  .patient_at = steady_s() - 3600};
     zmq_pollitem_t items[] = {{.socket = bus_socket(in), .events = ZMQ_POLLIN},
                               {.socket = control_socket(control), .events = ZMQ_POLLIN}};
     billing_on_month(tend_sockets, items);

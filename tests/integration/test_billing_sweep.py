@@ -18,6 +18,7 @@ A transaction is held open with psql to commit a change late.
 
 from __future__ import annotations
 
+import datetime
 import subprocess
 import time
 import unittest
@@ -144,6 +145,68 @@ class BillingSweepTest(TransferCase):
                            timeout=30, message="caught up despite the failing month")
         harness.wait_until(lambda: "billing.sweep_retry" in s.billing.log_text(),
                            timeout=30, message="the sweep backing off")
+
+    def test_an_old_month_whose_re_run_keeps_failing_does_not_hold_up_start_up(self) -> None:
+        """A month already billed whose re-run fails at start-up: start-up
+        still counts as caught up (the sweep retries that month's
+        corrections, backing off), while a later enrolment is billed. Before,
+        start-up re-ran every month every minute and never caught up: no
+        scheduled run, no renewals (a review)."""
+        s = self.stack
+        old = add_months(CUR, -2)
+        self.enrol(self.person(), "TEST-XFER-ADD", V1, old)
+        s.start_daemons("billing")
+        self.caught_up()
+        s.billing.stop()
+        self.sql("CREATE FUNCTION test_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                 f"IF NEW.period = '{old.isoformat()}' THEN RAISE EXCEPTION 'test: fails'; "
+                 "END IF; RETURN NEW; END $$; CREATE TRIGGER test_fail BEFORE INSERT ON "
+                 "billing_runs FOR EACH ROW EXECUTE FUNCTION test_fail()")
+        s.billing.start()
+        harness.wait_until(lambda: s.billing.log_text().count("billing.caught_up") == 2,
+                           timeout=30, message="caught up despite the failing old month")
+        harness.wait_until(lambda: "billing.sweep_retry" in s.billing.log_text(),
+                           timeout=30, message="the sweep backing off")
+        late = self.enrol(self.person(), "TEST-XFER-ADD", V2, CUR)
+        harness.wait_until(lambda: self.net(late, CUR) == FULL, timeout=90,
+                           message="a later enrolment billed while the old month fails")
+
+    def test_a_scheduled_run_that_keeps_failing_backs_off(self) -> None:
+        """The month's scheduled run fails (a test-only trigger, standing for
+        any lasting failure): it is tried again at once, then after 2, 4, ...
+        seconds, not on every pass of the loop (every 200 ms, a whole run
+        each time, before: a review). The schedule is set to a minute from
+        now, today (Jakarta), so the scheduled time comes during the test;
+        the schedule allows days 1-15 only, so on other days the test says
+        it was skipped."""
+        s = self.stack
+        now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=7)
+        at = (now + datetime.timedelta(seconds=75)).replace(second=0, microsecond=0)
+        if now.day > 15 or at.date() != now.date():
+            self.skipTest("the schedule's day must be 1-15 and today (Jakarta)")
+        self.enrol(self.person(), "TEST-XFER-ADD", V1, add_months(CUR, -1))
+        self.sql("CREATE FUNCTION test_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                 f"IF NEW.period = '{CUR.isoformat()}' THEN RAISE EXCEPTION 'test: fails'; "
+                 "END IF; RETURN NEW; END $$; CREATE TRIGGER test_fail BEFORE INSERT ON "
+                 "billing_runs FOR EACH ROW EXECUTE FUNCTION test_fail()")
+        s.env["LINDUNG_BILLING_SCHEDULE"] = f"{now.day} {at:%H:%M}"
+        s.start_daemons("billing")
+        self.caught_up()
+        # the month before is due and billed; this month waits for its time
+        self.assertEqual(self.sql("SELECT count(*) FROM billing_runs WHERE period = "
+                                  f"'{CUR.isoformat()}'"), [("0",)])
+
+        def failed() -> int:
+            return sum(1 for line in s.billing.log_text().splitlines()
+                       if "billing.failed" in line and ym(CUR) in line)
+        harness.wait_until(lambda: failed() >= 1, timeout=120,
+                           message="the scheduled run tried")
+        time.sleep(8)
+        # tries at about 0, 0.2, 2.2 and 6.2 s: four, five with a slow start
+        self.assertLessEqual(failed(), 5, "a failed scheduled run retried at once, again "
+                             "and again")
+        self.assertGreaterEqual(failed(), 3)
+        self.assertIn("billing.run_retry", s.billing.log_text())
 
 
 if __name__ == "__main__":
