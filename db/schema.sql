@@ -1984,6 +1984,150 @@ END $$;
 COMMENT ON FUNCTION public.pay_docs_reach() IS 'One search for money in the allocation of payments without a list (041).';
 
 --
+-- Name: pay_follow_allocate(bigint[], bigint[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pay_follow_allocate(p_docs bigint[], p_money bigint[]) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    SET client_min_messages TO 'warning'
+    AS $_$
+DECLARE
+    bad record;
+BEGIN
+    PERFORM pay_temp_check('pay_follow');
+    CREATE TEMP TABLE IF NOT EXISTS pay_follow (money_doc bigint, money bigint,
+        period date, doc bigint, payable boolean, enrolment_id bigint, village text,
+        amount bigint, fixed bigint) ON COMMIT DROP;
+    TRUNCATE pay_follow;
+    DELETE FROM payment_lines pl
+    USING payments p
+    WHERE pl.payment_id = p.id AND p.allocation = 'order' AND p.invoice_id = ANY (p_docs);
+    -- every item of those payer-months' documents, credit notes too, with
+    -- what payments with a list (or made before 038) gave it, as
+    -- pay_cells_fill (041) reads them: a person's lines and adjustments
+    -- are all on their payer's documents of the month
+    EXECUTE $q$
+    INSERT INTO pay_follow (money_doc, money, period, doc, payable, enrolment_id, village,
+                            amount, fixed)
+    WITH money AS MATERIALIZED (
+        SELECT d.doc, d.money, i.period, i.funding_source, i.payer_code
+        FROM unnest($1::bigint[], $2::bigint[]) AS d (doc, money)
+        JOIN invoices i ON i.id = d.doc),
+    items AS (
+        SELECT m.doc AS money_doc, m.money, m.period, a.invoice_id AS doc,
+               a.enrolment_id, a.amount
+        FROM money m
+        JOIN enrolments e ON e.funding_source = m.funding_source
+                         AND e.payer_code = m.payer_code
+        JOIN accruals a ON a.enrolment_id = e.id AND a.period = m.period
+        JOIN invoices ai ON ai.id = a.invoice_id AND ai.period = m.period
+                        AND ai.funding_source = m.funding_source
+                        AND ai.payer_code = m.payer_code
+      UNION ALL
+        SELECT m.doc, m.money, m.period, l.invoice_id, l.enrolment_id, l.amount
+        FROM money m
+        JOIN invoices i ON i.period = m.period AND i.funding_source = m.funding_source
+                       AND i.payer_code = m.payer_code
+        JOIN line_adjustments l ON l.invoice_id = i.id)
+    SELECT x.money_doc, x.money, x.period, x.doc, i.kind <> 'credit_note',
+           x.enrolment_id, e.village_code, x.amount,
+           coalesce((SELECT sum(pl.amount)::bigint
+                     FROM payment_lines pl JOIN payments p ON p.id = pl.payment_id
+                     WHERE pl.enrolment_id = x.enrolment_id AND pl.period = x.period
+                       AND p.invoice_id = x.doc
+                       AND p.allocation IS DISTINCT FROM 'order'), 0)
+    FROM (SELECT money_doc, money, period, doc, enrolment_id, sum(amount)::bigint AS amount
+          FROM items GROUP BY 1, 2, 3, 4, 5) x
+    JOIN invoices i ON i.id = x.doc
+    JOIN enrolments e ON e.id = x.enrolment_id
+    $q$ USING p_docs, p_money;
+    ANALYZE pay_follow;
+    -- over the money document's cells, in its order (village, enrolment):
+    -- (1) up to each need (net over all the month's documents less list
+    -- payments) and cap (its charge there less its list payments); (2)
+    -- the money beyond every need, up to the caps; then each document's
+    -- cells over its payments, in the order both came
+    EXECUTE $q$
+    INSERT INTO payment_lines (payment_id, enrolment_id, period, amount)
+    WITH cells AS (
+        SELECT c.money_doc AS doc, c.money, c.period, c.enrolment_id, c.village, c.cap,
+               greatest(0, least(c.cap, c.need)) AS part
+        FROM (SELECT money_doc, money, period, doc, payable, enrolment_id, village,
+                     greatest(0, amount - fixed) AS cap,
+                     greatest(0, sum(amount) OVER pm - sum(fixed) OVER pm) AS need
+              FROM pay_follow
+              WINDOW pm AS (PARTITION BY money_doc, enrolment_id)) c
+        WHERE c.doc = c.money_doc AND c.payable),
+    within AS (
+        SELECT c.*,
+               least(c.part, greatest(0, c.money - (sum(c.part) OVER w - c.part))) AS take
+        FROM cells c
+        WINDOW w AS (PARTITION BY c.doc ORDER BY c.village, c.enrolment_id)),
+    flows AS (
+        SELECT w.doc, w.period, w.enrolment_id, w.village,
+               w.take + least(w.cap - w.take, greatest(0,
+                   (w.money - sum(w.take) OVER d)
+                   - (sum(w.cap - w.take) OVER x - (w.cap - w.take)))) AS flow
+        FROM within w
+        WINDOW d AS (PARTITION BY w.doc),
+               x AS (PARTITION BY w.doc ORDER BY w.village, w.enrolment_id))
+    SELECT p.id, c.enrolment_id, c.period, least(c.hi, p.hi) - greatest(c.lo, p.lo)
+    FROM (SELECT doc, period, enrolment_id, sum(flow) OVER w - flow AS lo,
+                 sum(flow) OVER w AS hi
+          FROM flows WHERE flow > 0
+          WINDOW w AS (PARTITION BY doc ORDER BY village, enrolment_id)) c
+    JOIN (SELECT p.id, p.invoice_id, sum(p.amount) OVER w - p.amount AS lo,
+                 sum(p.amount) OVER w AS hi
+          FROM payments p
+          WHERE p.allocation = 'order' AND p.invoice_id = ANY ($1::bigint[])
+          WINDOW w AS (PARTITION BY p.invoice_id ORDER BY p.id)) p
+      ON p.invoice_id = c.doc AND p.lo < c.hi AND c.lo < p.hi
+    $q$ USING p_docs;
+    SELECT d.doc, d.money - coalesce(sum(pl.amount), 0) AS left_over INTO bad
+    FROM unnest(p_docs, p_money) AS d (doc, money)
+    LEFT JOIN payments p ON p.invoice_id = d.doc AND p.allocation = 'order'
+    LEFT JOIN payment_lines pl ON pl.payment_id = p.id
+    GROUP BY d.doc, d.money
+    HAVING d.money <> coalesce(sum(pl.amount), 0)
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'payments to document % do not fit it (% left)',
+            bad.doc, bad.left_over;
+    END IF;
+END $_$;
+
+--
+-- Name: FUNCTION pay_follow_allocate(p_docs bigint[], p_money bigint[]); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.pay_follow_allocate(p_docs bigint[], p_money bigint[]) IS 'Payments without a list of payer-months with one such document, allocated in one pass (042).';
+
+--
+-- Name: pay_follow_single(bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pay_follow_single(p_run bigint) RETURNS TABLE(doc bigint, money bigint)
+    LANGUAGE sql STABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT min(p.invoice_id), sum(p.amount)::bigint
+    FROM (SELECT DISTINCT period, funding_source, payer_code
+          FROM invoices WHERE run_id = p_run) m
+    JOIN invoices i ON i.period = m.period AND i.funding_source = m.funding_source
+                   AND i.payer_code = m.payer_code
+    JOIN payments p ON p.invoice_id = i.id AND p.allocation = 'order'
+    GROUP BY m.period, m.funding_source, m.payer_code
+    HAVING count(DISTINCT p.invoice_id) = 1
+$$;
+
+--
+-- Name: FUNCTION pay_follow_single(p_run bigint); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.pay_follow_single(p_run bigint) IS 'The run''s payer-months whose payments without a list are all on one document (042).';
+
+--
 -- Name: pay_temp_check(text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -2017,6 +2161,8 @@ CREATE FUNCTION public.payments_follow_run(p_run bigint) RETURNS integer
 DECLARE
     m record;
     n integer := 0;
+    docs bigint[];
+    money bigint[];
 BEGIN
     PERFORM 1 FROM invoices o
     WHERE o.run_id IS DISTINCT FROM p_run
@@ -2024,12 +2170,21 @@ BEGIN
                   WHERE i.run_id = p_run AND i.period = o.period
                     AND i.funding_source = o.funding_source AND i.payer_code = o.payer_code)
     ORDER BY o.id FOR UPDATE OF o;
+    SELECT coalesce(array_agg(s.doc ORDER BY s.doc), '{}'),
+           coalesce(array_agg(s.money ORDER BY s.doc), '{}')
+    INTO docs, money
+    FROM pay_follow_single(p_run) s;
+    IF cardinality(docs) > 0 THEN
+        PERFORM pay_follow_allocate(docs, money);
+        n := cardinality(docs);
+    END IF;
     FOR m IN SELECT DISTINCT i.period, i.funding_source, i.payer_code
              FROM invoices i
              WHERE i.run_id = p_run
-               AND EXISTS (SELECT 1 FROM invoices o JOIN payments p ON p.invoice_id = o.id
-                           WHERE o.period = i.period AND o.funding_source = i.funding_source
-                             AND o.payer_code = i.payer_code AND p.allocation = 'order')
+               AND (SELECT count(DISTINCT p.invoice_id)
+                    FROM invoices o JOIN payments p ON p.invoice_id = o.id
+                    WHERE o.period = i.period AND o.funding_source = i.funding_source
+                      AND o.payer_code = i.payer_code AND p.allocation = 'order') > 1
              ORDER BY i.period, i.funding_source, i.payer_code LOOP
         PERFORM payments_reallocate(m.period, m.funding_source, m.payer_code);
         n := n + 1;
@@ -2041,7 +2196,7 @@ END $$;
 -- Name: FUNCTION payments_follow_run(p_run bigint); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.payments_follow_run(p_run bigint) IS 'A billing run''s payer-months with new documents: their payments without a list allocated again (040).';
+COMMENT ON FUNCTION public.payments_follow_run(p_run bigint) IS 'A billing run''s payer-months with new documents: their payments without a list allocated again (040; 042: those with one such document in one pass).';
 
 --
 -- Name: payments_reallocate(date, text, text); Type: FUNCTION; Schema: public; Owner: -
@@ -7047,6 +7202,18 @@ REVOKE ALL ON FUNCTION public.pay_cells_pour(p_doc bigint, p_beyond boolean, p_a
 --
 
 REVOKE ALL ON FUNCTION public.pay_docs_reach() FROM PUBLIC;
+
+--
+-- Name: FUNCTION pay_follow_allocate(p_docs bigint[], p_money bigint[]); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.pay_follow_allocate(p_docs bigint[], p_money bigint[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION pay_follow_single(p_run bigint); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.pay_follow_single(p_run bigint) FROM PUBLIC;
 
 --
 -- Name: FUNCTION pay_temp_check(p_name text); Type: ACL; Schema: public; Owner: -
