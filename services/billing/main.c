@@ -294,7 +294,8 @@ static void catch_up(state_t *st)
     st->lock_misses = 0;
     st->failures = 0;
     st->retry_at = 0;
-    if (failed_after || due_rc > 0) {
+    bool pending = failed_after || due_rc > 0;
+    if (pending) {
         mark[0] = '\0';
         sweep_back_off(st);
         sweep_back_off(st); /* its first retry waits too */
@@ -305,7 +306,11 @@ static void catch_up(state_t *st)
     queue_renewals(st->db);
     char month[8];
     period_format(due, month);
-    log_info("billing.caught_up", "through", month);
+    /* every month is billed; with re-runs that failed, their corrections
+     * are still to come (the log said caught up as if all were done: a
+     * review) */
+    log_info("billing.caught_up", "through", month, "corrections",
+             pending ? "pending" : "done");
 }
 
 /* Run the month whose scheduled time has come. `next` only moves on

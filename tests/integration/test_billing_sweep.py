@@ -165,8 +165,15 @@ class BillingSweepTest(TransferCase):
         s.billing.start()
         harness.wait_until(lambda: s.billing.log_text().count("billing.caught_up") == 2,
                            timeout=30, message="caught up despite the failing old month")
-        harness.wait_until(lambda: "billing.sweep_retry" in s.billing.log_text(),
-                           timeout=30, message="the sweep backing off")
+        self.assertIn('"corrections":"pending"', s.billing.log_text())
+
+        def swept_failures() -> int:
+            return sum(1 for line in s.billing.log_text().splitlines()
+                       if "billing.failed" in line and ym(old) in line
+                       and '"trigger":"sweep"' in line)
+        # the sweep, not start-up, tries the old month again, backing off
+        harness.wait_until(lambda: swept_failures() >= 2, timeout=30,
+                           message="the sweep trying the old month again")
         late = self.enrol(self.person(), "TEST-XFER-ADD", V2, CUR)
         harness.wait_until(lambda: self.net(late, CUR) == FULL, timeout=90,
                            message="a later enrolment billed while the old month fails")
