@@ -63,6 +63,20 @@ class BillingSweepTest(TransferCase):
         s = self.stack
         harness.wait_until(lambda: "billing.caught_up" in s.billing.log_text(), timeout=60)
 
+    def fail_runs_of(self, month) -> None:
+        """Every run of `month` fails from now on (a test-only trigger,
+        standing for any lasting failure)."""
+        self.sql("CREATE FUNCTION test_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                 f"IF NEW.period = '{month.isoformat()}' THEN RAISE EXCEPTION 'test: fails'; "
+                 "END IF; RETURN NEW; END $$; CREATE TRIGGER test_fail BEFORE INSERT ON "
+                 "billing_runs FOR EACH ROW EXECUTE FUNCTION test_fail()")
+
+    def failures(self, month, trigger: str | None = None) -> int:
+        """billing.failed lines for `month` (of runs started by `trigger`)."""
+        return sum(1 for line in self.stack.billing.log_text().splitlines()
+                   if "billing.failed" in line and ym(month) in line
+                   and (trigger is None or f'"trigger":"{trigger}"' in line))
+
     def test_an_enrolment_committed_after_a_newer_one_is_billed(self) -> None:
         s = self.stack
         first = self.enrol(self.person(), "TEST-XFER-ADD", V1, add_months(CUR, -1))
@@ -136,10 +150,7 @@ class BillingSweepTest(TransferCase):
         self.caught_up()
         s.lindungctl("billing", "run", ym(nxt))
         s.billing.stop()
-        self.sql("CREATE FUNCTION test_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                 f"IF NEW.period = '{nxt.isoformat()}' THEN RAISE EXCEPTION 'test: fails'; "
-                 "END IF; RETURN NEW; END $$; CREATE TRIGGER test_fail BEFORE INSERT ON "
-                 "billing_runs FOR EACH ROW EXECUTE FUNCTION test_fail()")
+        self.fail_runs_of(nxt)
         s.billing.start()
         harness.wait_until(lambda: s.billing.log_text().count("billing.caught_up") == 2,
                            timeout=30, message="caught up despite the failing month")
@@ -158,21 +169,13 @@ class BillingSweepTest(TransferCase):
         s.start_daemons("billing")
         self.caught_up()
         s.billing.stop()
-        self.sql("CREATE FUNCTION test_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                 f"IF NEW.period = '{old.isoformat()}' THEN RAISE EXCEPTION 'test: fails'; "
-                 "END IF; RETURN NEW; END $$; CREATE TRIGGER test_fail BEFORE INSERT ON "
-                 "billing_runs FOR EACH ROW EXECUTE FUNCTION test_fail()")
+        self.fail_runs_of(old)
         s.billing.start()
         harness.wait_until(lambda: s.billing.log_text().count("billing.caught_up") == 2,
                            timeout=30, message="caught up despite the failing old month")
         self.assertIn('"corrections":"pending"', s.billing.log_text())
-
-        def swept_failures() -> int:
-            return sum(1 for line in s.billing.log_text().splitlines()
-                       if "billing.failed" in line and ym(old) in line
-                       and '"trigger":"sweep"' in line)
         # the sweep, not start-up, tries the old month again, backing off
-        harness.wait_until(lambda: swept_failures() >= 2, timeout=30,
+        harness.wait_until(lambda: self.failures(old, "sweep") >= 2, timeout=30,
                            message="the sweep trying the old month again")
         late = self.enrol(self.person(), "TEST-XFER-ADD", V2, CUR)
         harness.wait_until(lambda: self.net(late, CUR) == FULL, timeout=90,
@@ -192,27 +195,20 @@ class BillingSweepTest(TransferCase):
         if now.day > 15 or at.date() != now.date():
             self.skipTest("the schedule's day must be 1-15 and today (Jakarta)")
         self.enrol(self.person(), "TEST-XFER-ADD", V1, add_months(CUR, -1))
-        self.sql("CREATE FUNCTION test_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                 f"IF NEW.period = '{CUR.isoformat()}' THEN RAISE EXCEPTION 'test: fails'; "
-                 "END IF; RETURN NEW; END $$; CREATE TRIGGER test_fail BEFORE INSERT ON "
-                 "billing_runs FOR EACH ROW EXECUTE FUNCTION test_fail()")
+        self.fail_runs_of(CUR)
         s.env["LINDUNG_BILLING_SCHEDULE"] = f"{now.day} {at:%H:%M}"
         s.start_daemons("billing")
         self.caught_up()
         # the month before is due and billed; this month waits for its time
         self.assertEqual(self.sql("SELECT count(*) FROM billing_runs WHERE period = "
                                   f"'{CUR.isoformat()}'"), [("0",)])
-
-        def failed() -> int:
-            return sum(1 for line in s.billing.log_text().splitlines()
-                       if "billing.failed" in line and ym(CUR) in line)
-        harness.wait_until(lambda: failed() >= 1, timeout=120,
+        harness.wait_until(lambda: self.failures(CUR) >= 1, timeout=120,
                            message="the scheduled run tried")
         time.sleep(8)
         # tries at about 0, 0.2, 2.2 and 6.2 s: four, five with a slow start
-        self.assertLessEqual(failed(), 5, "a failed scheduled run retried at once, again "
+        self.assertLessEqual(self.failures(CUR), 5, "a failed scheduled run retried at once, again "
                              "and again")
-        self.assertGreaterEqual(failed(), 3)
+        self.assertGreaterEqual(self.failures(CUR), 3)
         self.assertIn("billing.run_retry", s.billing.log_text())
 
 
