@@ -2109,28 +2109,28 @@ END $_$;
 COMMENT ON FUNCTION public.pay_follow_allocate(p_docs bigint[], p_money bigint[]) IS 'Payments without a list of payer-months with one such document, allocated in one pass (042).';
 
 --
--- Name: pay_follow_single(bigint); Type: FUNCTION; Schema: public; Owner: -
+-- Name: pay_follow_months(bigint); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.pay_follow_single(p_run bigint) RETURNS TABLE(doc bigint, money bigint)
+CREATE FUNCTION public.pay_follow_months(p_run bigint) RETURNS TABLE(period date, funding_source text, payer_code text, docs integer, doc bigint, money bigint)
     LANGUAGE sql STABLE
     SET search_path TO 'public', 'pg_temp'
     AS $$
-    SELECT min(p.invoice_id), sum(p.amount)::bigint
-    FROM (SELECT DISTINCT period, funding_source, payer_code
-          FROM invoices WHERE run_id = p_run) m
+    SELECT m.period, m.funding_source, m.payer_code, count(DISTINCT p.invoice_id)::integer,
+           min(p.invoice_id), sum(p.amount)::bigint
+    FROM (SELECT DISTINCT i.period, i.funding_source, i.payer_code
+          FROM invoices i WHERE i.run_id = p_run) m
     JOIN invoices i ON i.period = m.period AND i.funding_source = m.funding_source
                    AND i.payer_code = m.payer_code
     JOIN payments p ON p.invoice_id = i.id AND p.allocation = 'order'
     GROUP BY m.period, m.funding_source, m.payer_code
-    HAVING count(DISTINCT p.invoice_id) = 1
 $$;
 
 --
--- Name: FUNCTION pay_follow_single(p_run bigint); Type: COMMENT; Schema: public; Owner: -
+-- Name: FUNCTION pay_follow_months(p_run bigint); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.pay_follow_single(p_run bigint) IS 'The run''s payer-months whose payments without a list are all on one document (042).';
+COMMENT ON FUNCTION public.pay_follow_months(p_run bigint) IS 'The run''s payer-months with payments without a list, and on how many documents (042).';
 
 --
 -- Name: pay_temp_check(text); Type: FUNCTION; Schema: public; Owner: -
@@ -2166,8 +2166,8 @@ CREATE FUNCTION public.payments_follow_run(p_run bigint) RETURNS integer
 DECLARE
     m record;
     n integer := 0;
-    docs bigint[];
-    money bigint[];
+    v_docs bigint[];
+    v_money bigint[];
 BEGIN
     PERFORM 1 FROM invoices o
     WHERE o.run_id IS DISTINCT FROM p_run
@@ -2175,22 +2175,19 @@ BEGIN
                   WHERE i.run_id = p_run AND i.period = o.period
                     AND i.funding_source = o.funding_source AND i.payer_code = o.payer_code)
     ORDER BY o.id FOR UPDATE OF o;
-    SELECT coalesce(array_agg(s.doc ORDER BY s.doc), '{}'),
-           coalesce(array_agg(s.money ORDER BY s.doc), '{}')
-    INTO docs, money
-    FROM pay_follow_single(p_run) s;
-    IF cardinality(docs) > 0 THEN
-        PERFORM pay_follow_allocate(docs, money);
-        n := cardinality(docs);
+    SELECT coalesce(array_agg(f.doc ORDER BY f.doc), '{}'),
+           coalesce(array_agg(f.money ORDER BY f.doc), '{}')
+    INTO v_docs, v_money
+    FROM pay_follow_months(p_run) f
+    WHERE f.docs = 1;
+    IF cardinality(v_docs) > 0 THEN
+        PERFORM pay_follow_allocate(v_docs, v_money);
+        n := cardinality(v_docs);
     END IF;
-    FOR m IN SELECT DISTINCT i.period, i.funding_source, i.payer_code
-             FROM invoices i
-             WHERE i.run_id = p_run
-               AND (SELECT count(DISTINCT p.invoice_id)
-                    FROM invoices o JOIN payments p ON p.invoice_id = o.id
-                    WHERE o.period = i.period AND o.funding_source = i.funding_source
-                      AND o.payer_code = i.payer_code AND p.allocation = 'order') > 1
-             ORDER BY i.period, i.funding_source, i.payer_code LOOP
+    FOR m IN SELECT f.period, f.funding_source, f.payer_code
+             FROM pay_follow_months(p_run) f
+             WHERE f.docs > 1
+             ORDER BY 1, 2, 3 LOOP
         PERFORM payments_reallocate(m.period, m.funding_source, m.payer_code);
         n := n + 1;
     END LOOP;
@@ -7215,10 +7212,10 @@ REVOKE ALL ON FUNCTION public.pay_docs_reach() FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.pay_follow_allocate(p_docs bigint[], p_money bigint[]) FROM PUBLIC;
 
 --
--- Name: FUNCTION pay_follow_single(p_run bigint); Type: ACL; Schema: public; Owner: -
+-- Name: FUNCTION pay_follow_months(p_run bigint); Type: ACL; Schema: public; Owner: -
 --
 
-REVOKE ALL ON FUNCTION public.pay_follow_single(p_run bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.pay_follow_months(p_run bigint) FROM PUBLIC;
 
 --
 -- Name: FUNCTION pay_temp_check(p_name text); Type: ACL; Schema: public; Owner: -

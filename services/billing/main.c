@@ -271,22 +271,19 @@ static void catch_up(state_t *st)
     /* "" is no watermark: the runs' own would wait 10 s for the lock */
     const char *watermark = locked ? id : "";
     /* the months billed in advance run even when an older one failed (it
-     * held them up: a review); a month up to the one due that failed and was
-     * never billed is retried by start-up, backing off, since the sweep never
-     * bills a month for the first time; one billed before that failed is the sweep's:
-     * with no state kept, its first locked look runs every month again,
-     * backing off as it does (start-up retried in full every sweep: a
-     * review) */
+     * held them up: a review) */
     int due_rc = billing_catch_up_to(st->db, st->metrics, due, (int)st->catch_up_months,
                                      "startup", watermark);
     bool failed_after =
         billing_catch_up(st->db, st->metrics, "startup", &after, watermark) != 0;
     if (due_rc != 0 || failed_after)
         log_warn("billing.catch_up_incomplete", "detail", db_error(st->db));
-    /* only a month never billed holds start-up: a re-run that failed is a
-     * correction, which the sweep retries (start-up re-ran every month every
-     * minute and never caught up, so nothing was scheduled and no renewal
-     * queued, while one old month's correction kept failing: a review) */
+    /* only a month never billed holds start-up, backing off: the sweep
+     * never bills a month for the first time. A re-run that failed is a
+     * correction, left to the sweep: with no state kept, its first locked
+     * look runs every month again, backing off as it does (start-up re-ran
+     * every month every minute and never caught up, so nothing was
+     * scheduled and no renewal queued: a review) */
     if (due_rc < 0) {
         sweep_back_off(st);
         return;
@@ -297,8 +294,8 @@ static void catch_up(state_t *st)
     bool pending = failed_after || due_rc > 0;
     if (pending) {
         mark[0] = '\0';
+        st->failures = 1; /* start-up was the first try: the sweep's waits */
         sweep_back_off(st);
-        sweep_back_off(st); /* its first retry waits too */
     }
     st->caught_up = true;
     st->next = after;
