@@ -9,8 +9,6 @@
 #include "log.h"
 #include "pgjson.h"
 
-#define MAX_MONTHS 1200
-
 static const char *SQL_EARLIEST_COVERAGE =
     "SELECT to_char(min(coverage_start), 'YYYY-MM') FROM programs";
 
@@ -150,33 +148,6 @@ cJSON *billing_run_json(db_t *db, metrics_t *metrics, period_t period,
     return run_json(db, metrics, period, trigger, NULL);
 }
 
-/* A catch-up runs many months; one watermark serves them all, so verify is
- * held once, not once a month. */
-int billing_catch_up(db_t *db, metrics_t *metrics, const char *trigger,
-                     const period_t *from, const char *watermark)
-{
-    char mark[24];
-    if (watermark)
-        snprintf(mark, sizeof mark, "%s", watermark);
-    else
-        accrual_watermark(db, mark, sizeof mark);
-    period_t *months = calloc(MAX_MONTHS, sizeof *months);
-    if (!months)
-        return -1;
-    int n = accrual_months_run(db, months, MAX_MONTHS), failed = 0;
-    for (int i = 0; i < n; i++)
-        if (!from || period_compare(months[i], *from) >= 0) {
-            cJSON *doc = run_json(db, metrics, months[i], trigger, mark);
-            between_months();
-            failed += !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "ok"));
-            cJSON_Delete(doc);
-        }
-    free(months);
-    /* a month that failed keeps the change unseen: the next sweep runs
-     * it again rather than leave its corrections for some later change */
-    return n < 0 || failed ? -1 : 0;
-}
-
 static bool month_in(const period_t *months, int n, period_t p)
 {
     for (int i = 0; i < n; i++)
@@ -185,8 +156,60 @@ static bool month_in(const period_t *months, int n, period_t p)
     return false;
 }
 
+void billing_owed_add(billing_owed_t *owed, period_t month)
+{
+    if (month_in(owed->month, owed->n, month))
+        return;
+    if (owed->n == BILLING_MONTHS_MAX)
+        owed->every = true; /* cannot happen: no more months are ever billed */
+    else
+        owed->month[owed->n++] = month;
+}
+
+static bool owed_has(const billing_owed_t *owed, period_t month)
+{
+    return owed->every || month_in(owed->month, owed->n, month);
+}
+
+/* A catch-up runs many months; one watermark serves them all, so verify is
+ * held once, not once a month. */
+int billing_catch_up(db_t *db, metrics_t *metrics, const char *trigger,
+                     const period_t *from, const char *watermark, billing_owed_t *owed)
+{
+    char mark[24];
+    if (watermark)
+        snprintf(mark, sizeof mark, "%s", watermark);
+    else
+        accrual_watermark(db, mark, sizeof mark);
+    period_t *months = calloc(BILLING_MONTHS_MAX, sizeof *months);
+    billing_owed_t *before = malloc(sizeof *before);
+    int n = months && before ? accrual_months_run(db, months, BILLING_MONTHS_MAX) : -1;
+    if (n < 0) {
+        free(months);
+        free(before);
+        return -1;
+    }
+    *before = *owed;
+    owed->every = false;
+    owed->n = 0;
+    for (int i = 0; i < n; i++)
+        if ((from && period_compare(months[i], *from) >= 0) ||
+            owed_has(before, months[i])) {
+            cJSON *doc = run_json(db, metrics, months[i], trigger, mark);
+            between_months();
+            if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "ok")))
+                billing_owed_add(owed, months[i]);
+            cJSON_Delete(doc);
+        }
+    free(months);
+    free(before);
+    /* a month that failed stays owed: the next sweep runs it again rather
+     * than leave its corrections for some later change */
+    return owed->n;
+}
+
 int billing_catch_up_to(db_t *db, metrics_t *metrics, period_t due, int max_months,
-                        const char *trigger, const char *watermark)
+                        const char *trigger, const char *watermark, billing_owed_t *owed)
 {
     PGresult *r = db_exec(db, SQL_EARLIEST_COVERAGE, 0, NULL);
     if (!db_ok(r) || PQntuples(r) != 1) {
@@ -206,8 +229,8 @@ int billing_catch_up_to(db_t *db, metrics_t *metrics, period_t due, int max_mont
         snprintf(mark, sizeof mark, "%s", watermark);
     else
         accrual_watermark(db, mark, sizeof mark);
-    period_t *billed = calloc(MAX_MONTHS, sizeof *billed);
-    int n = billed ? accrual_months_run(db, billed, MAX_MONTHS) : -1;
+    period_t *billed = calloc(BILLING_MONTHS_MAX, sizeof *billed);
+    int n = billed ? accrual_months_run(db, billed, BILLING_MONTHS_MAX) : -1;
     if (n < 0) {
         free(billed);
         return -1;
@@ -218,7 +241,10 @@ int billing_catch_up_to(db_t *db, metrics_t *metrics, period_t due, int max_mont
         between_months();
         if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "ok"))) {
             failed++;
-            failed_first += !month_in(billed, n, p);
+            if (month_in(billed, n, p))
+                billing_owed_add(owed, p);
+            else
+                failed_first++;
         }
         cJSON_Delete(doc);
     }

@@ -185,6 +185,7 @@ typedef struct {
     time_t retry_at;     /* after failures: no re-run before then */
     int run_failures;    /* tries in a row of the scheduled month that failed */
     time_t run_retry_at; /* after those: no scheduled try before then */
+    billing_owed_t owed; /* months whose re-run failed: the sweep's next try */
 } state_t;
 
 /* Seconds on a clock that the wall clock's jumps (NTP, an operator's date)
@@ -251,6 +252,16 @@ static void sweep_back_off(state_t *st)
     back_off(&st->failures, &st->retry_at, "billing.sweep_retry");
 }
 
+/* Months owed a re-run, for operators: while more than 0, some month's
+ * corrections have not been issued (billing.failed names it). */
+static void observe_owed(const state_t *st)
+{
+    metrics_gauge_set(st->metrics, "lindung_billing_reruns_owed_months",
+                      "Months already billed whose re-run (supplementary lines, "
+                      "corrections) failed and is being tried again.",
+                      NULL, st->owed.n);
+}
+
 /* Start-up (and, until it succeeds, every sweep): bill every month up to the
  * one now due, and run again the months already billed after it (billed in
  * advance: a change made while billing was down touches them too; a review
@@ -272,34 +283,42 @@ static void catch_up(state_t *st)
     const char *watermark = locked ? id : "";
     /* the months billed in advance run even when an older one failed (it
      * held them up: a review) */
+    st->owed.every = false;
+    st->owed.n = 0;
     int due_rc = billing_catch_up_to(st->db, st->metrics, due, (int)st->catch_up_months,
-                                     "startup", watermark);
-    bool failed_after =
-        billing_catch_up(st->db, st->metrics, "startup", &after, watermark) != 0;
-    if (due_rc != 0 || failed_after)
+                                     "startup", watermark, &st->owed);
+    billing_owed_t *later = calloc(1, sizeof *later);
+    int failed_after =
+        later ? billing_catch_up(st->db, st->metrics, "startup", &after, watermark, later)
+              : -1;
+    for (int i = 0; later && i < later->n; i++)
+        billing_owed_add(&st->owed, later->month[i]);
+    free(later);
+    if (due_rc != 0 || failed_after != 0)
         log_warn("billing.catch_up_incomplete", "detail", db_error(st->db));
-    /* only a month never billed holds start-up, backing off: the sweep
-     * never bills a month for the first time. A re-run that failed is a
-     * correction, left to the sweep: with no state kept, its first locked
-     * look runs every month again, backing off as it does (start-up re-ran
-     * every month every minute and never caught up, so nothing was
-     * scheduled and no renewal queued: a review) */
-    if (due_rc < 0) {
+    /* only a month never billed (or a catch-up that could not even list
+     * the months) holds start-up, backing off: the sweep never bills a
+     * month for the first time. A re-run that failed is a correction, owed
+     * and left to the sweep, which tries that month again, backing off as
+     * it does (start-up re-ran every month every minute and never caught
+     * up, so nothing was scheduled and no renewal queued: a review) */
+    if (due_rc < 0 || failed_after < 0) {
         sweep_back_off(st);
         return;
     }
     st->lock_misses = 0;
     st->failures = 0;
     st->retry_at = 0;
-    bool pending = failed_after || due_rc > 0;
+    bool pending = st->owed.n > 0;
     if (pending) {
-        mark[0] = '\0';
         st->failures = 1; /* start-up was the first try: the sweep's waits */
         sweep_back_off(st);
     }
     st->caught_up = true;
     st->next = after;
+    /* "" when the lock was not had: the first locked sweep runs every month */
     snprintf(st->seen, sizeof st->seen, "%s", mark);
+    observe_owed(st);
     queue_renewals(st->db);
     char month[8];
     period_format(due, month);
@@ -386,25 +405,34 @@ static void sweep(state_t *st, const char *trigger)
         return;
     period_t from;
     affected_t scope = months_affected(st, mark, &from);
-    bool done = scope == AFFECTED_NONE;
-    if (scope == AFFECTED_ALL || scope == AFFECTED_FROM) {
-        queue_renewals(st->db);
+    if (scope == AFFECTED_UNKNOWN) {
+        billing_observe(st->db, st->metrics);
+        return;
+    }
+    int failed = 0;
+    if (scope == AFFECTED_ALL || scope == AFFECTED_FROM || st->owed.n > 0) {
+        if (scope != AFFECTED_NONE)
+            queue_renewals(st->db);
+        st->owed.every = scope == AFFECTED_ALL;
         char id[24];
         state_id(mark, id, sizeof id);
-        done = billing_catch_up(st->db, st->metrics, trigger,
-                                scope == AFFECTED_FROM ? &from : NULL, id) == 0;
-        if (done)
+        /* the changes since st->seen are now in every month run, or in
+         * st->owed where its run failed: only those are tried again */
+        failed = billing_catch_up(st->db, st->metrics, trigger,
+                                  scope == AFFECTED_FROM ? &from : NULL, id, &st->owed);
+        if (failed >= 0)
             snprintf(st->seen, sizeof st->seen, "%s", mark);
+        observe_owed(st);
     }
     /* only then is the quick look's change dealt with: a failed re-run is
      * tried again on the next sweep, not a minute later (a review), then
      * less and less often */
-    if (done) {
+    if (failed == 0) {
         st->locked_at = steady_s();
         snprintf(st->quick, sizeof st->quick, "%s", quick);
         st->failures = 0;
         st->retry_at = 0;
-    } else if (scope != AFFECTED_UNKNOWN) {
+    } else {
         sweep_back_off(st);
     }
     billing_observe(st->db, st->metrics);

@@ -177,9 +177,45 @@ class BillingSweepTest(TransferCase):
         # the sweep, not start-up, tries the old month again, backing off
         harness.wait_until(lambda: self.failures(old, "sweep") >= 2, timeout=30,
                            message="the sweep trying the old month again")
+        # only that month: the others were re-run at start-up
+        self.assertEqual(self.runs(add_months(CUR, -1)), 0)
         late = self.enrol(self.person(), "TEST-XFER-ADD", V2, CUR)
         harness.wait_until(lambda: self.net(late, CUR) == FULL, timeout=90,
                            message="a later enrolment billed while the old month fails")
+
+    def runs(self, month) -> int:
+        """Runs of `month` that succeeded, started by the sweep."""
+        return int(self.sql(f"SELECT count(*) FROM billing_runs WHERE period = "
+                            f"'{month.isoformat()}' AND trigger IN ('sweep', 'enrolments')")[0][0])
+
+    def test_only_the_month_whose_re_run_failed_is_tried_again(self) -> None:
+        """A late enrolment from three months back makes the sweep re-run
+        those months; one of them keeps failing (a test-only trigger). The
+        others succeeded and are not run again on each retry: only the
+        failed month is owed (before, every retry re-ran every month from
+        the change on, a minute of re-runs per retry at national size: a
+        review). Once the failure is gone, the owed month gets its line."""
+        s = self.stack
+        old, mid = add_months(CUR, -3), add_months(CUR, -1)
+        self.enrol(self.person(), "TEST-XFER-ADD", V1, old)
+        s.start_daemons("billing")
+        self.caught_up()
+        self.fail_runs_of(old)
+        late = self.enrol(self.person(), "TEST-XFER-ADD", V2, old)
+        harness.wait_until(lambda: self.net(late, mid) == FULL, timeout=30,
+                           message="the late enrolment billed for the months that did not fail")
+        harness.wait_until(lambda: self.failures(old, "sweep") >= 4, timeout=60,
+                           message="the sweep trying the failed month again")
+        self.assertEqual(self.runs(mid), 1, "a month whose re-run succeeded was run again on "
+                         "every retry of another")
+        self.assertEqual(self.net(late, old), 0)
+        self.assertIn("lindung_billing_reruns_owed_months 1", s.billing.metrics())
+        self.sql("DROP TRIGGER test_fail ON billing_runs")
+        harness.wait_until(lambda: self.net(late, old) == FULL, timeout=90,
+                           message="the owed month billed once it no longer fails")
+        harness.wait_until(lambda: "lindung_billing_reruns_owed_months 0"
+                           in s.billing.metrics(), timeout=10, message="nothing owed")
+        self.assertEqual(self.runs(mid), 1)
 
     def test_a_scheduled_run_that_keeps_failing_backs_off(self) -> None:
         """The month's scheduled run fails (a test-only trigger, standing for
