@@ -154,6 +154,41 @@ BEGIN
 END $_$;
 
 --
+-- Name: accrual_parts_unload(date, integer, bigint[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.accrual_parts_unload(p_period date, p_parts integer, p_ids bigint[]) RETURNS TABLE(invoice_id bigint, lines bigint, amount bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET lock_timeout TO '30s'
+    SET search_path TO 'public', 'pg_temp'
+    AS $_$
+DECLARE
+    part text;
+BEGIN
+    FOR k IN 0 .. p_parts - 1 LOOP
+        part := accrual_part_name(p_period, k);
+        IF to_regclass(part) IS NULL THEN
+            RAISE EXCEPTION '% does not exist: its load was not written', part;
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass(part)) THEN
+            RAISE EXCEPTION '% is attached: its lines are billed and stay', part;
+        END IF;
+        RETURN QUERY EXECUTE format(
+            'WITH gone AS (DELETE FROM %I WHERE enrolment_id = ANY ($1) '
+            '              RETURNING invoice_id, amount) '
+            'SELECT invoice_id, -count(*), -sum(amount)::bigint '
+            'FROM gone GROUP BY invoice_id', part)
+            USING coalesce(p_ids, '{}');
+    END LOOP;
+END $_$;
+
+--
+-- Name: FUNCTION accrual_parts_unload(p_period date, p_parts integer, p_ids bigint[]); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.accrual_parts_unload(p_period date, p_parts integer, p_ids bigint[]) IS 'A first load''s lines of enrolments its run''s lapse check ended, taken out of the parts before they are attached (043).';
+
+--
 -- Name: accrual_premiums(date); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -6922,6 +6957,13 @@ GRANT ALL ON FUNCTION public.accrual_partition_name(p_period date) TO lindung_bi
 
 REVOKE ALL ON FUNCTION public.accrual_parts_attach(p_period date, p_bounds bigint[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.accrual_parts_attach(p_period date, p_bounds bigint[]) TO lindung_billing;
+
+--
+-- Name: FUNCTION accrual_parts_unload(p_period date, p_parts integer, p_ids bigint[]); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.accrual_parts_unload(p_period date, p_parts integer, p_ids bigint[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.accrual_parts_unload(p_period date, p_parts integer, p_ids bigint[]) TO lindung_billing;
 
 --
 -- Name: FUNCTION accrual_premiums(p_period date); Type: ACL; Schema: public; Owner: -

@@ -235,6 +235,13 @@ enum { PL_INVOICE, PL_LINES, PL_RUPIAH };
 static const char *SQL_PARTS_ATTACH =
     "SELECT accrual_parts_attach($1::date, $2::bigint[])";
 
+/* Before that, still in the run's transaction: the lines the parts wrote for
+ * enrolments the run's lapse check ended (043_accrual_parts_unload.sql),
+ * as negative (lines, rupiah) per invoice, aligned as a part's answer. */
+static const char *SQL_PARTS_UNLOAD =
+    "SELECT invoice_id, lines, amount FROM accrual_parts_unload($1::date, $2::int, "
+    "$3::bigint[])";
+
 /* Each invoice grows by exactly the lines its parts wrote ($1..$3, the
  * parts' own counts and sums, aligned). */
 static const char *SQL_ADD_TOTALS =
@@ -604,8 +611,9 @@ static char *number_array(PGresult *const *rs, int n, int col)
 
 /* End lapsed enrolments before the month is accrued; log each (the NIK is
  * masked by log.c), at most LAPSE_LOG_MAX lines a run, then a count. Their
- * ids go to *ended (an array literal, freed by the caller) for the parts of a
- * first load, which do not see this transaction's changes. */
+ * ids go to *ended (an array literal, freed by the caller) for a first load,
+ * whose parts do not see this transaction's changes: their lines are taken
+ * out of the parts (load_end). */
 static int lapse(db_t *db, const char *month, accrual_result_t *result, char **ended)
 {
     char today[11];
@@ -672,10 +680,11 @@ static int open_invoices(db_t *db, const char *month, const char *seen,
     return ok ? 0 : -1;
 }
 
-/* The parts made by load_month become the month's partition; each invoice
- * grows by exactly the lines its parts wrote. */
+/* The parts made by load_begin become the month's partition; each invoice
+ * grows by exactly the lines its parts kept (`done`: each part's answer,
+ * then what load_end took out, negative). */
 static int attach_parts(db_t *db, const char *month, char bound[][24], int n,
-                        PGresult *const *done, accrual_result_t *result)
+                        PGresult *const *done, int n_done, accrual_result_t *result)
 {
     char bounds[LOAD_PARTS_MAX * 24 + 3] = "{";
     for (int k = 1; k < n; k++)
@@ -685,9 +694,9 @@ static int attach_parts(db_t *db, const char *month, char bound[][24], int n,
     const char *p_attach[] = {month, bounds};
     if (!db_run(db, SQL_PARTS_ATTACH, 2, p_attach))
         return -1;
-    char *ids = number_array(done, n, PL_INVOICE),
-         *lines = number_array(done, n, PL_LINES),
-         *amounts = number_array(done, n, PL_RUPIAH);
+    char *ids = number_array(done, n_done, PL_INVOICE),
+         *lines = number_array(done, n_done, PL_LINES),
+         *amounts = number_array(done, n_done, PL_RUPIAH);
     const char *p_totals[] = {ids, lines, amounts};
     PGresult *r =
         ids && lines && amounts ? db_exec(db, SQL_ADD_TOTALS, 3, p_totals) : NULL;
@@ -709,8 +718,9 @@ typedef struct {
     db_t *db[LOAD_PARTS_MAX];
     PGconn *conn[LOAD_PARTS_MAX]; /* NULL: not started */
     PGresult *done[LOAD_PARTS_MAX];
-    int failed; /* -1: none */
+    int failed; /* -1: none; n: the run itself (parts_abandon) */
     char error[200];
+    char bound[LOAD_PARTS_MAX + 1][24]; /* part k: ids from bound k to bound k+1 */
 } parts_t;
 
 /* Part k failed: keep the first failure's message, and cancel the parts
@@ -787,15 +797,35 @@ static void parts_finish(parts_t *p)
     }
 }
 
-/* Write the month's first load in load_parts sessions at once, one range of
- * enrolment ids each, all reading the run's own snapshot (so they bill by the
- * same rates, programmes and enrolments as the run's payers, and as each
- * other); then attach their parts in the run's transaction and grow each
- * invoice by its parts' lines (011_accrual_parts.sql). A part that fails
+/* Free what the parts hold (their sessions too). */
+static void parts_free(parts_t *p)
+{
+    for (int k = 0; k < p->n; k++) {
+        PQclear(p->done[k]);
+        p->done[k] = NULL;
+        db_destroy(&p->db[k]);
+        p->conn[k] = NULL;
+    }
+    p->n = 0;
+}
+
+/* The run failed while its parts were writing: stop them and roll them back. */
+static void parts_abandon(parts_t *p)
+{
+    parts_fail(p, p->n, "the run failed"); /* n is no part: every part is cancelled */
+    parts_finish(p);
+    parts_free(p);
+}
+
+/* Start writing the month's first load in load_parts sessions at once, one
+ * range of enrolment ids each, all reading the run's own snapshot (so they
+ * bill by the same rates, programmes and enrolments as the run's payers, and
+ * as each other). They write in the background while the run goes on with
+ * its lapse check (accrual_run): one after the other, the two were most of
+ * a month's run at national size (docs/benchmarks.md). A part that fails
  * fails the run, and every part is rolled back. */
-static int load_month(db_t *db, const char *month, const char *run_id,
-                      const char *supplementary, const char *lapsed,
-                      accrual_result_t *result)
+static int load_begin(db_t *db, const char *month, const char *run_id,
+                      const char *supplementary, parts_t *p)
 {
     const char *p_map[] = {month, run_id};
     char snapshot[64];
@@ -811,72 +841,76 @@ static int load_month(db_t *db, const char *month, const char *run_id,
         PQclear(map);
         return -1;
     }
-    parts_t p = {.n = load_parts, .failed = -1};
-    char bound[LOAD_PARTS_MAX + 1][24]; /* part k: ids from bound k to bound k+1 */
-    snprintf(bound[0], sizeof bound[0], "%s", "");
-    snprintf(bound[p.n], sizeof bound[p.n], "%s", "");
+    *p = (parts_t){.n = load_parts, .failed = -1};
+    snprintf(p->bound[0], sizeof p->bound[0], "%s", "");
+    snprintf(p->bound[p->n], sizeof p->bound[p->n], "%s", "");
     long long at = lo; /* each range at least one id wide: ATTACH refuses an empty one */
-    for (int k = 1; k < p.n; k++) {
-        long long even = lo + (hi - lo + 1) / p.n * k;
+    for (int k = 1; k < p->n; k++) {
+        long long even = lo + (hi - lo + 1) / p->n * k;
         at = even > at ? even : at + 1;
-        snprintf(bound[k], sizeof bound[k], "%lld", at);
+        snprintf(p->bound[k], sizeof p->bound[k], "%lld", at);
     }
-    for (int k = 0; k < p.n && p.failed < 0; k++) {
+    for (int k = 0; k < p->n && p->failed < 0; k++) {
         char number[12];
         snprintf(number, sizeof number, "%d", k);
+        /* nobody to skip: the lapse check has not run yet (load_end) */
         const char *params[] = {month,
                                 number,
-                                bound[k],
-                                bound[k + 1],
+                                p->bound[k],
+                                p->bound[k + 1],
                                 run_id,
                                 supplementary,
-                                lapsed,
+                                "{}",
                                 PQgetvalue(map, 0, IM_IDS),
                                 PQgetvalue(map, 0, IM_FUNDING_SOURCES),
                                 PQgetvalue(map, 0, IM_PAYERS)};
-        part_start(&p, k, db_conninfo(db), snapshot, params);
+        part_start(p, k, db_conninfo(db), snapshot, params);
     }
-    parts_finish(&p);
     PQclear(map);
-    int rc = 0;
-    if (p.failed >= 0) {
+    return p->failed < 0 ? 0 : -1;
+}
+
+/* Wait for the parts and commit them; take out the lines of the enrolments
+ * the run's lapse check ended (`lapsed`, which the parts could not see);
+ * then attach the parts in the run's transaction and grow each invoice by
+ * the lines kept (011_accrual_parts.sql, 043_accrual_parts_unload.sql). */
+static int load_end(db_t *db, const char *month, parts_t *p, const char *lapsed,
+                    accrual_result_t *result)
+{
+    parts_finish(p);
+    if (p->failed >= 0) {
         snprintf(result->error, sizeof result->error, "accrue: part %d of %d: %s",
-                 p.failed, p.n, p.error);
-        rc = -1;
+                 p->failed, p->n, p->error);
+        parts_free(p);
+        return -1;
     }
-    if (rc == 0)
-        rc = attach_parts(db, month, bound, p.n, p.done, result);
-    for (int k = 0; k < p.n; k++) {
-        PQclear(p.done[k]);
-        db_destroy(&p.db[k]);
-    }
+    char parts[12];
+    snprintf(parts, sizeof parts, "%d", p->n);
+    const char *p_unload[] = {month, parts, lapsed};
+    PGresult *all[LOAD_PARTS_MAX + 1];
+    for (int k = 0; k < p->n; k++)
+        all[k] = p->done[k];
+    all[p->n] = db_exec(db, SQL_PARTS_UNLOAD, 3, p_unload);
+    int rc = db_ok(all[p->n])
+                 ? attach_parts(db, month, p->bound, p->n, all, p->n + 1, result)
+                 : -1;
+    PQclear(all[p->n]);
+    parts_free(p);
     return rc;
 }
 
-/* Insert the month's lines: a first load when the month has no partition,
- * otherwise only enrolments newer than what finished runs saw. `lapsed`:
- * the ids this run ended as lapsed (lapse()). */
+/* A re-run's lines: only enrolments newer than what finished runs saw, and
+ * those whose months changed (`changed`, reconcile()). */
 static int accrue(db_t *db, const char *month, const char *run_id, const char *mark,
-                  const char *lapsed, const char *changed, accrual_result_t *result)
+                  const char *changed, accrual_result_t *result)
 {
-    char first[8], seen[24] = "0", any[8];
-    const char *p_month[] = {month};
-    if (!query_value(db, SQL_FIRST_LOAD, 1, p_month, first, sizeof first))
-        return -1;
-    bool load = strcmp(first, "t") == 0;
+    char seen[24] = "0";
     const char *p_seen[] = {month, mark};
-    if (!load && !query_value(db, SQL_SEEN_UP_TO, 2, p_seen, seen, sizeof seen))
+    if (!query_value(db, SQL_SEEN_UP_TO, 2, p_seen, seen, sizeof seen))
         return -1;
-    if (open_invoices(db, month, seen, changed, load, run_id) != 0)
+    if (open_invoices(db, month, seen, changed, false, run_id) != 0)
         return -1;
     const char *supplementary = result->supplementary ? "t" : "f";
-    if (load) {
-        if (!query_value(db, SQL_ANY_DUE, 1, p_month, any, sizeof any))
-            return -1;
-        return strcmp(any, "t") == 0
-                   ? load_month(db, month, run_id, supplementary, lapsed, result)
-                   : 0;
-    }
     const char *p_accrue[] = {month, run_id, supplementary, seen, changed};
     PGresult *r = db_exec(db, SQL_ACCRUE, 5, p_accrue);
     bool ok = db_ok(r) && PQntuples(r) == 1;
@@ -886,6 +920,26 @@ static int accrue(db_t *db, const char *month, const char *run_id, const char *m
     }
     PQclear(r);
     return ok ? 0 : -1;
+}
+
+/* A month's first run (no partition yet): open its payers' invoices and,
+ * when anyone is due, start its parts (p->n stays 0 when nobody is). */
+static int first_load_begin(db_t *db, const char *month, const char *run_id,
+                            accrual_result_t *result, parts_t *p)
+{
+    char any[8];
+    const char *p_month[] = {month};
+    if (open_invoices(db, month, "0", "{}", true, run_id) != 0 ||
+        !query_value(db, SQL_ANY_DUE, 1, p_month, any, sizeof any))
+        return -1;
+    if (strcmp(any, "t") != 0)
+        return 0;
+    if (load_begin(db, month, run_id, result->supplementary ? "t" : "f", p) == 0)
+        return 0;
+    if (p->failed >= 0 && p->failed < p->n)
+        snprintf(result->error, sizeof result->error, "accrue: part %d of %d: %s",
+                 p->failed, p->n, p->error);
+    return -1;
 }
 
 /* End the enrolments of programmes whose last month is past. */
@@ -1006,23 +1060,38 @@ int accrual_run(db_t *db, period_t period, const char *trigger, const char *mark
     const char *p_start[] = {month, trigger, upto, mark, rates};
     if (!query_value(db, SQL_START_RUN, 5, p_start, run_id, sizeof run_id))
         return fail(db, result, "start");
+    /* A first load starts writing at once, in its own sessions, and is
+     * finished after the lapse check: the two ran one after the other. */
+    char first[8];
+    if (!query_value(db, SQL_FIRST_LOAD, 1, p_month, first, sizeof first))
+        return fail(db, result, "history");
+    bool load = strcmp(first, "t") == 0;
+    parts_t parts = {.failed = -1};
+    if (load && first_load_begin(db, month, run_id, result, &parts) != 0) {
+        parts_abandon(&parts);
+        if (!result->error[0])
+            return fail(db, result, "accrue");
+        db_rollback(db); /* a part's error, already worded */
+        return -1;
+    }
     /* Lapses first: a person three months behind lapses before their
      * programme's end is recorded (then their renewal is cancelled with
      * them, and a catch-up of an old month never bills a fourth unpaid one). */
-    char *lapsed = NULL;
-    if (lapse(db, month, result, &lapsed) != 0)
-        return fail(db, result, "lapse");
-    if (end_programmes(db, result) != 0) {
-        free(lapsed);
-        return fail(db, result, "programme ends");
-    }
-    char *changed = NULL;
-    if (reconcile(db, month, run_id, rates, result, &changed) != 0) {
+    char *lapsed = NULL, *changed = NULL;
+    const char *failed = lapse(db, month, result, &lapsed) != 0 ? "lapse"
+                         : end_programmes(db, result) != 0      ? "programme ends"
+                         : reconcile(db, month, run_id, rates, result, &changed) != 0
+                             ? "corrections"
+                             : NULL;
+    if (failed) {
+        parts_abandon(&parts);
         free(lapsed);
         free(changed);
-        return fail(db, result, "corrections");
+        return fail(db, result, failed);
     }
-    int rc = accrue(db, month, run_id, mark, lapsed, changed, result);
+    int rc = !load         ? accrue(db, month, run_id, mark, changed, result)
+             : parts.n > 0 ? load_end(db, month, &parts, lapsed, result)
+                           : 0;
     free(lapsed);
     free(changed);
     const char *p_run[] = {run_id};

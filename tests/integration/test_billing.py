@@ -397,6 +397,10 @@ class BillingTest(harness.LindungTestCase):
                          [("active",)])
         self.assertEqual(self.sql(f"SELECT count(*) FROM accruals WHERE enrolment_id = {gone} "
                                   "AND period >= '2026-04-01'"), [("0",)])
+        # its village's only person lapsed: no April document for it at all
+        # (the parts wrote its line beside the lapse check; 043 took it out)
+        self.assertEqual(self.sql(f"SELECT count(*) FROM invoices WHERE payer_code = "
+                                  f"'{PALI_VILLAGE}' AND period >= '2026-04-01'"), [("0",)])
         self.assertEqual(self.sql(f"SELECT count(*) FROM accruals WHERE enrolment_id = {kept} "
                                   "AND period >= '2026-04-01'")[0][0] != "0", True)
         lapses = json.loads(s.lindungctl("billing", "lapses", "--json").stdout)
