@@ -154,10 +154,10 @@ BEGIN
 END $_$;
 
 --
--- Name: accrual_parts_unload(date, integer, bigint[]); Type: FUNCTION; Schema: public; Owner: -
+-- Name: accrual_parts_unload(date, integer, bigint, bigint[]); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.accrual_parts_unload(p_period date, p_parts integer, p_ids bigint[]) RETURNS TABLE(invoice_id bigint, lines bigint, amount bigint)
+CREATE FUNCTION public.accrual_parts_unload(p_period date, p_parts integer, p_run bigint, p_ids bigint[]) RETURNS TABLE(invoice_id bigint, lines bigint, amount bigint)
     LANGUAGE plpgsql SECURITY DEFINER
     SET lock_timeout TO '30s'
     SET search_path TO 'public', 'pg_temp'
@@ -165,6 +165,11 @@ CREATE FUNCTION public.accrual_parts_unload(p_period date, p_parts integer, p_id
 DECLARE
     part text;
 BEGIN
+    PERFORM pg_advisory_xact_lock(4242, to_char(p_period, 'YYYYMM')::int);
+    IF NOT EXISTS (SELECT 1 FROM billing_runs r WHERE r.id = p_run
+                       AND r.period = p_period AND r.finished_at IS NULL) THEN
+        RAISE EXCEPTION 'run % of % is not under way', p_run, p_period;
+    END IF;
     FOR k IN 0 .. p_parts - 1 LOOP
         part := accrual_part_name(p_period, k);
         IF to_regclass(part) IS NULL THEN
@@ -174,19 +179,19 @@ BEGIN
             RAISE EXCEPTION '% is attached: its lines are billed and stay', part;
         END IF;
         RETURN QUERY EXECUTE format(
-            'WITH gone AS (DELETE FROM %I WHERE enrolment_id = ANY ($1) '
+            'WITH gone AS (DELETE FROM %I WHERE enrolment_id = ANY ($1) AND run_id = $2 '
             '              RETURNING invoice_id, amount) '
             'SELECT invoice_id, -count(*), -sum(amount)::bigint '
             'FROM gone GROUP BY invoice_id', part)
-            USING coalesce(p_ids, '{}');
+            USING coalesce(p_ids, '{}'), p_run;
     END LOOP;
 END $_$;
 
 --
--- Name: FUNCTION accrual_parts_unload(p_period date, p_parts integer, p_ids bigint[]); Type: COMMENT; Schema: public; Owner: -
+-- Name: FUNCTION accrual_parts_unload(p_period date, p_parts integer, p_run bigint, p_ids bigint[]); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.accrual_parts_unload(p_period date, p_parts integer, p_ids bigint[]) IS 'A first load''s lines of enrolments its run''s lapse check ended, taken out of the parts before they are attached (043).';
+COMMENT ON FUNCTION public.accrual_parts_unload(p_period date, p_parts integer, p_run bigint, p_ids bigint[]) IS 'A first load''s lines of enrolments no longer due once its run''s lapse check has run (lapsed, or ended meanwhile), taken out of the parts before they are attached (043).';
 
 --
 -- Name: accrual_premiums(date); Type: FUNCTION; Schema: public; Owner: -
@@ -6959,11 +6964,11 @@ REVOKE ALL ON FUNCTION public.accrual_parts_attach(p_period date, p_bounds bigin
 GRANT ALL ON FUNCTION public.accrual_parts_attach(p_period date, p_bounds bigint[]) TO lindung_billing;
 
 --
--- Name: FUNCTION accrual_parts_unload(p_period date, p_parts integer, p_ids bigint[]); Type: ACL; Schema: public; Owner: -
+-- Name: FUNCTION accrual_parts_unload(p_period date, p_parts integer, p_run bigint, p_ids bigint[]); Type: ACL; Schema: public; Owner: -
 --
 
-REVOKE ALL ON FUNCTION public.accrual_parts_unload(p_period date, p_parts integer, p_ids bigint[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.accrual_parts_unload(p_period date, p_parts integer, p_ids bigint[]) TO lindung_billing;
+REVOKE ALL ON FUNCTION public.accrual_parts_unload(p_period date, p_parts integer, p_run bigint, p_ids bigint[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.accrual_parts_unload(p_period date, p_parts integer, p_run bigint, p_ids bigint[]) TO lindung_billing;
 
 --
 -- Name: FUNCTION accrual_premiums(p_period date); Type: ACL; Schema: public; Owner: -

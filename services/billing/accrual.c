@@ -240,7 +240,29 @@ static const char *SQL_PARTS_ATTACH =
  * as negative (lines, rupiah) per invoice, aligned as a part's answer. */
 static const char *SQL_PARTS_UNLOAD =
     "SELECT invoice_id, lines, amount FROM accrual_parts_unload($1::date, $2::int, "
-    "$3::bigint[])";
+    "$3::bigint, $4::bigint[])";
+
+/* Taken just before the parts' snapshot: coverage changes stamped since
+ * (less an hour, as SQL_RECONCILE_SCOPE: the stamp is the update's time,
+ * not its commit's) may be missing from the snapshot. */
+static const char *SQL_LOAD_SINCE =
+    "SELECT (clock_timestamp() - interval '1 hour')::text";
+
+/* Who must not keep a line of month $2 from the parts: the enrolments the
+ * lapse check ended or cancelled ($1), and any other whose coverage changed
+ * since $3 and no longer covers the month (an end committed by another
+ * session while the parts wrote, which their snapshot missed: a review;
+ * this session sees it). One that still covers the month keeps its line.
+ * Ends committed after this are the next sweep's, as for any run. */
+static const char *SQL_NOT_DUE =
+    "SELECT coalesce(array_agg(x.id), '{}') FROM ("
+    "    SELECT unnest($1::bigint[]) AS id "
+    "    UNION "
+    "    SELECT e.id FROM enrolments e "
+    "    WHERE e.coverage_changed_at >= $3::timestamptz "
+    "        AND NOT (e.start_month <= $2::date "
+    "                 AND (e.end_month IS NULL OR e.end_month >= $2::date))"
+    ") x";
 
 /* Each invoice grows by exactly the lines its parts wrote ($1..$3, the
  * parts' own counts and sums, aligned). */
@@ -721,6 +743,7 @@ typedef struct {
     int failed; /* -1: none; n: the run itself (parts_abandon) */
     char error[200];
     char bound[LOAD_PARTS_MAX + 1][24]; /* part k: ids from bound k to bound k+1 */
+    char since[48];                     /* SQL_LOAD_SINCE */
 } parts_t;
 
 /* Part k failed: keep the first failure's message, and cancel the parts
@@ -829,10 +852,12 @@ static int load_begin(db_t *db, const char *month, const char *run_id,
 {
     const char *p_map[] = {month, run_id};
     char snapshot[64];
+    char since[48];
     PGresult *map = db_exec(db, SQL_INVOICE_MAP, 2, p_map);
     PGresult *range = db_exec(db, SQL_ID_RANGE, 0, NULL);
     bool ok = db_ok(map) && PQntuples(map) == 1 && db_ok(range) &&
               PQntuples(range) == 1 &&
+              query_value(db, SQL_LOAD_SINCE, 0, NULL, since, sizeof since) &&
               query_value(db, SQL_EXPORT_SNAPSHOT, 0, NULL, snapshot, sizeof snapshot);
     long long lo = ok ? atoll(PQgetvalue(range, 0, IR_LOWEST)) : 0;
     long long hi = ok ? atoll(PQgetvalue(range, 0, IR_HIGHEST)) : 0;
@@ -842,6 +867,7 @@ static int load_begin(db_t *db, const char *month, const char *run_id,
         return -1;
     }
     *p = (parts_t){.n = load_parts, .failed = -1};
+    snprintf(p->since, sizeof p->since, "%s", since);
     snprintf(p->bound[0], sizeof p->bound[0], "%s", "");
     snprintf(p->bound[p->n], sizeof p->bound[p->n], "%s", "");
     long long at = lo; /* each range at least one id wide: ATTACH refuses an empty one */
@@ -871,11 +897,12 @@ static int load_begin(db_t *db, const char *month, const char *run_id,
 }
 
 /* Wait for the parts and commit them; take out the lines of the enrolments
- * the run's lapse check ended (`lapsed`, which the parts could not see);
- * then attach the parts in the run's transaction and grow each invoice by
- * the lines kept (011_accrual_parts.sql, 043_accrual_parts_unload.sql). */
-static int load_end(db_t *db, const char *month, parts_t *p, const char *lapsed,
-                    accrual_result_t *result)
+ * no longer due (SQL_NOT_DUE: those the run's lapse check ended, `lapsed`,
+ * which the parts could not see, and ends committed meanwhile); then attach
+ * the parts in the run's transaction and grow each invoice by the lines kept
+ * (011_accrual_parts.sql, 043_accrual_parts_unload.sql). */
+static int load_end(db_t *db, const char *month, const char *run_id, parts_t *p,
+                    const char *lapsed, accrual_result_t *result)
 {
     parts_finish(p);
     if (p->failed >= 0) {
@@ -886,11 +913,16 @@ static int load_end(db_t *db, const char *month, parts_t *p, const char *lapsed,
     }
     char parts[12];
     snprintf(parts, sizeof parts, "%d", p->n);
-    const char *p_unload[] = {month, parts, lapsed};
+    const char *p_not_due[] = {lapsed, month, p->since};
+    PGresult *gone = db_exec(db, SQL_NOT_DUE, 3, p_not_due);
+    const char *p_unload[] = {month, parts, run_id,
+                              db_ok(gone) && PQntuples(gone) == 1 ? PQgetvalue(gone, 0, 0)
+                                                                  : NULL};
     PGresult *all[LOAD_PARTS_MAX + 1];
     for (int k = 0; k < p->n; k++)
         all[k] = p->done[k];
-    all[p->n] = db_exec(db, SQL_PARTS_UNLOAD, 3, p_unload);
+    all[p->n] = p_unload[3] ? db_exec(db, SQL_PARTS_UNLOAD, 4, p_unload) : NULL;
+    PQclear(gone);
     int rc = db_ok(all[p->n])
                  ? attach_parts(db, month, p->bound, p->n, all, p->n + 1, result)
                  : -1;
@@ -1090,7 +1122,7 @@ int accrual_run(db_t *db, period_t period, const char *trigger, const char *mark
         return fail(db, result, failed);
     }
     int rc = !load         ? accrue(db, month, run_id, mark, changed, result)
-             : parts.n > 0 ? load_end(db, month, &parts, lapsed, result)
+             : parts.n > 0 ? load_end(db, month, run_id, &parts, lapsed, result)
                            : 0;
     free(lapsed);
     free(changed);

@@ -1,0 +1,144 @@
+"""A month's first run writes its lines in part sessions beside its lapse
+check (043, services/billing/accrual.c), against a real PostgreSQL and
+lindung-billing. April 2026 is made a first load again (as test_billing's
+test_lapse_after_three_unpaid_months does): `gone` (village PALI_VILLAGE)
+has three unpaid months and lapses in April; `kept` and `leaver`
+(PALI_VILLAGE_2) paid. A psql session holds a row lock on `gone`, so April's
+lapse check waits on its UPDATE while the parts write; then:
+
+  - another session ends `leaver` and commits while the check waits: the
+    parts' snapshot, taken before the check, still has `leaver` active, and
+    the run must not bill April for them (a review: it did, and a credit
+    note followed);
+  - the lapse statement is cancelled while the parts write: the parts are
+    rolled back, none is left committed, and the retry bills April right.
+    Before the retry, no month after April is billed for the first time
+    (a review: May to December were, so the retried April found `gone`'s
+    later lines and ended nobody: eight more unpaid months billed).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import unittest
+
+import harness
+import test_billing
+from test_billing import PALI_VILLAGE, PALI_VILLAGE_2
+
+PARTS_LEFT = ("SELECT count(*) FROM pg_class c WHERE c.relkind = 'r' "
+              "AND c.relname ~ '^accruals_[0-9]{4}_[0-9]{2}_p[0-9]+$' "
+              "AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)")
+LAPSE = ("FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+         "AND query LIKE 'WITH docs AS MATERIALIZED%' AND pid <> pg_backend_pid()")
+PARTS = ("FROM pg_stat_activity WHERE query LIKE '%accrual_part_load%' "
+         "AND pid <> pg_backend_pid()")
+
+
+class FirstLoadTest(test_billing.BillingTest):
+
+    def april_again(self) -> None:
+        """Billed through today, then rewound to 1 April 2026 with the lapse
+        check of April's first run waiting for a row lock on `gone`."""
+        s = self.stack
+        [self.gone] = self.enrol("PALI-2026-ADD", PALI_VILLAGE, 1, start="2026-01")
+        [self.kept] = self.enrol("PALI-2026-ADD", PALI_VILLAGE_2, 1, start="2026-01")
+        [self.leaver] = self.enrol("PALI-2026-ADD", PALI_VILLAGE_2, 1, start="2026-01")
+        s.start_daemons("billing")
+        self.wait_idle()
+        s.billing.stop()
+        # (what lindung never does, so this session turns the triggers off)
+        self.sql("SET session_replication_role = replica; "
+                 "DO $$ DECLARE t text; BEGIN "
+                 "  FOR t IN SELECT c.relname FROM pg_inherits i JOIN pg_class c "
+                 "           ON c.oid = i.inhrelid WHERE i.inhparent = 'accruals'::regclass "
+                 "           AND c.relname >= 'accruals_2026_04' LOOP "
+                 "    EXECUTE format('DROP TABLE %I', t); "
+                 "  END LOOP; END $$; "
+                 "DELETE FROM invoices WHERE period >= '2026-04-01'; "
+                 "DELETE FROM billing_runs WHERE period >= '2026-04-01'; "
+                 "UPDATE accruals SET created_at = period; "
+                 "UPDATE invoices SET created_at = period, due_date = period + 14; "
+                 "UPDATE invoices i SET total = coalesce((SELECT sum(amount) FROM accruals a "
+                 "  WHERE a.invoice_id = i.id), 0), line_count = (SELECT count(*) FROM "
+                 "  accruals a WHERE a.invoice_id = i.id)")
+        for inv, total in self.sql(f"SELECT id, total FROM invoices WHERE payer_code = "
+                                   f"'{PALI_VILLAGE_2}' AND total > 0"):
+            s.lindungctl("billing", "pay", inv, total, "--date", "2026-03-10")
+        self.holder = subprocess.Popen(
+            [str(harness.PG_BIN / "psql"), "-X", "-q", "-o", "/dev/null", "-v", "ON_ERROR_STOP=1",
+             "-d", s.cluster.conninfo_as("lindung")], stdin=subprocess.PIPE, text=True)
+        self.holder.stdin.write(f"BEGIN;\nSELECT 1 FROM enrolments WHERE id = {self.gone} "
+                                "FOR UPDATE;\n")
+        self.holder.stdin.flush()
+        harness.wait_until(lambda: self.sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'")
+            == [("1",)], timeout=10, message="the row lock")
+        self.ups = s.billing.log_text().count("billing.caught_up")
+        s.billing.start()
+        harness.wait_until(lambda: self.sql("SELECT count(*) " + LAPSE) == [("1",)], timeout=60,
+                           interval=0.05, message="April's lapse check waiting on the row lock")
+        harness.wait_until(lambda: self.sql("SELECT count(*) " + PARTS) != [("0",)], timeout=10,
+                           message="April's parts beside the lapse check")
+
+    def release(self) -> None:
+        self.holder.stdin.write("COMMIT;\n")
+        self.holder.stdin.close()
+        self.holder.wait(timeout=30)
+
+    def caught_up(self) -> None:
+        harness.wait_until(
+            lambda: self.stack.billing.log_text().count("billing.caught_up") > self.ups,
+            timeout=180, message="the catch-up after April's")
+
+    def april_lines(self, enrolment: int) -> int:
+        return int(self.sql(f"SELECT count(*) FROM accruals WHERE enrolment_id = {enrolment} "
+                            "AND period >= '2026-04-01'")[0][0])
+
+    def test_an_end_committed_beside_the_load_is_not_billed(self) -> None:
+        self.april_again()
+        self.sql(f"UPDATE enrolments SET status = 'ended', end_reason = 'left', "
+                 f"ended_at = now(), end_month = '2026-03-01' WHERE id = {self.leaver}")
+        time.sleep(1)
+        self.release()
+        self.caught_up()
+        self.assertEqual(self.april_lines(self.leaver), 0)
+        self.assertEqual(self.sql(f"SELECT count(*) FROM line_adjustments "
+                                  f"WHERE enrolment_id = {self.leaver}"), [("0",)])
+        self.assertEqual(self.april_lines(self.gone), 0)
+        self.assertGreater(self.april_lines(self.kept), 0)
+        self.assertEqual(self.sql(PARTS_LEFT), [("0",)])
+        self.assert_invoices_consistent()
+
+    def test_a_lapse_check_that_fails_beside_the_load_leaves_nothing(self) -> None:
+        s = self.stack
+        self.april_again()
+        pid = self.sql("SELECT pid " + LAPSE)[0][0]
+        self.sql(f"SELECT pg_cancel_backend({pid})")
+        harness.wait_until(lambda: self.sql("SELECT count(*) " + PARTS) == [("0",)],
+                           timeout=60, message="the abandoned parts' sessions to end")
+        harness.wait_until(lambda: "billing.failed" in s.billing.log_text(), timeout=10)
+        self.assertEqual(self.sql(PARTS_LEFT), [("0",)], "a part of a failed run left committed")
+        # nothing after the failed month billed for the first time
+        self.assertEqual(self.sql("SELECT count(*) FROM billing_runs "
+                                  "WHERE period > '2026-04-01'"), [("0",)])
+        self.release()
+        self.caught_up()
+        self.assertEqual(self.sql(f"SELECT status, end_reason, end_month FROM enrolments "
+                                  f"WHERE id = {self.gone}"), [("ended", "lapsed", "2026-03-01")])
+        self.assertEqual(self.april_lines(self.gone), 0)
+        self.assertEqual(self.sql(f"SELECT count(*) FROM invoices WHERE payer_code = "
+                                  f"'{PALI_VILLAGE}' AND period >= '2026-04-01'"), [("0",)])
+        self.assertGreater(self.april_lines(self.kept), 0)
+        self.assertEqual(self.sql(PARTS_LEFT), [("0",)])
+        self.assert_invoices_consistent()
+
+
+# BillingTest's own tests are test_billing's to run, not this file's
+for _name in dir(test_billing.BillingTest):
+    if _name.startswith("test_") and _name not in vars(FirstLoadTest):
+        setattr(FirstLoadTest, _name, None)
+
+if __name__ == "__main__":
+    unittest.main()
