@@ -48,21 +48,7 @@ class FirstLoadTest(test_billing.BillingTest):
         s.start_daemons("billing")
         self.wait_idle()
         s.billing.stop()
-        # (what lindung never does, so this session turns the triggers off)
-        self.sql("SET session_replication_role = replica; "
-                 "DO $$ DECLARE t text; BEGIN "
-                 "  FOR t IN SELECT c.relname FROM pg_inherits i JOIN pg_class c "
-                 "           ON c.oid = i.inhrelid WHERE i.inhparent = 'accruals'::regclass "
-                 "           AND c.relname >= 'accruals_2026_04' LOOP "
-                 "    EXECUTE format('DROP TABLE %I', t); "
-                 "  END LOOP; END $$; "
-                 "DELETE FROM invoices WHERE period >= '2026-04-01'; "
-                 "DELETE FROM billing_runs WHERE period >= '2026-04-01'; "
-                 "UPDATE accruals SET created_at = period; "
-                 "UPDATE invoices SET created_at = period, due_date = period + 14; "
-                 "UPDATE invoices i SET total = coalesce((SELECT sum(amount) FROM accruals a "
-                 "  WHERE a.invoice_id = i.id), 0), line_count = (SELECT count(*) FROM "
-                 "  accruals a WHERE a.invoice_id = i.id)")
+        self.rewind_to_april_2026()
         for inv, total in self.sql(f"SELECT id, total FROM invoices WHERE payer_code = "
                                    f"'{PALI_VILLAGE_2}' AND total > 0"):
             s.lindungctl("billing", "pay", inv, total, "--date", "2026-03-10")
