@@ -105,7 +105,58 @@ static cJSON *window_refusal(period_t period, period_t earliest, period_t latest
                                  cJSON_AddStringToObject(doc, "latest", to));
 }
 
-/* Run the month, or refuse it when it is outside the window unforced. */
+/* The earliest month before $1 (from the first programme's coverage_start,
+ * and not before $2, the window's first month) that no run has finished,
+ * when $1 itself has never been billed and is not later than this month
+ * ($3); none otherwise. Billing such a month first would leave the earlier
+ * one's lapse check nothing to end: its lines from that month to this one
+ * protect everyone (a review: an operator's run of November while April's
+ * first run kept failing kept a person three months behind billed for nine
+ * months). Months billed in advance are not protected by their lines and
+ * are not refused. */
+static const char *SQL_EARLIER_UNBILLED =
+    "SELECT to_char(min(m), 'YYYY-MM') "
+    "FROM generate_series(greatest((SELECT min(coverage_start) FROM programs), "
+    "                              $2::date)::timestamp, "
+    "                     $1::date - interval '1 month', interval '1 month') m "
+    "WHERE $1::date <= $3::date "
+    "    AND NOT EXISTS (SELECT 1 FROM billing_runs r "
+    "                    WHERE r.period = $1::date AND r.finished_at IS NOT NULL) "
+    "    AND NOT EXISTS (SELECT 1 FROM billing_runs r "
+    "                    WHERE r.period = m::date AND r.finished_at IS NOT NULL)";
+
+/* The refusal of a first run past a month not billed yet; NULL (no
+ * refusal) when there is none or the database cannot say (the run then
+ * fails or succeeds on its own). */
+static cJSON *gap_refusal(db_t *db, period_t period, period_t earliest, const char *by)
+{
+    char p[8], first[11], from[11], now[11];
+    period_format(period, p);
+    date_format(period_first_day(period), first);
+    date_format(period_first_day(earliest), from);
+    date_format(period_first_day(period_of(date_today())), now);
+    const char *params[] = {first, from, now};
+    PGresult *r = db_exec(db, SQL_EARLIER_UNBILLED, 3, params);
+    if (!db_ok(r) || PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
+        PQclear(r);
+        return NULL;
+    }
+    char gap[8], message[256];
+    snprintf(gap, sizeof gap, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    snprintf(message, sizeof message,
+             "%s has not been billed yet and %s, before it, has no finished run: billing "
+             "runs months in order (bill %s first, or repeat with force: lindungctl "
+             "billing run %s --force)",
+             p, gap, gap, p);
+    log_warn("billing.run_refused", "period", p, "unbilled", gap, "by", by);
+    cJSON *doc = ctlsock_error_reply("EARLIER_MONTH_NOT_BILLED", message);
+    return pgjson_whole(doc, doc && cJSON_AddStringToObject(doc, "period", p) &&
+                                 cJSON_AddStringToObject(doc, "unbilled", gap));
+}
+
+/* Run the month, or refuse it when it is outside the window or past a month
+ * not billed yet, unforced. */
 static cJSON *run(const control_t *self, period_t period, bool force, const char *by,
                   db_t *db, metrics_t *metrics)
 {
@@ -116,6 +167,9 @@ static cJSON *run(const control_t *self, period_t period, bool force, const char
         period_compare(period, earliest) >= 0 && period_compare(period, latest) <= 0;
     if (!inside && !force)
         return window_refusal(period, earliest, latest, by);
+    cJSON *gap = force ? NULL : gap_refusal(db, period, earliest, by);
+    if (gap)
+        return gap;
     char p[8];
     period_format(period, p);
     if (inside)

@@ -4,9 +4,11 @@
  * before the current month, Asia/Jakarta, to max_future after it) is refused
  * with {"ok": false, "error": "PERIOD_OUT_OF_WINDOW", "period", "earliest",
  * "latest", "message"} unless forced: a typo or a stranger's 2099-12 must not
- * issue invoices. The formats and the client's side are common/ctlsock.h,
- * shared with lindungctl. Not the bus: control is for people and tools, the
- * bus for daemons. */
+ * issue invoices. So is a first run of a month up to the current one while
+ * an earlier month has no finished run ("EARLIER_MONTH_NOT_BILLED", with
+ * "unbilled"): months are billed in order, or a lapse is missed. The formats and the
+ * client's side are common/ctlsock.h, shared with lindungctl. Not the bus: control is for
+ * people and tools, the bus for daemons. */
 #ifndef LINDUNG_CONTROL_H
 #define LINDUNG_CONTROL_H
 #include "db.h"

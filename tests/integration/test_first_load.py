@@ -38,9 +38,10 @@ PARTS = ("FROM pg_stat_activity WHERE query LIKE '%accrual_part_load%' "
 
 class FirstLoadTest(test_billing.BillingTest):
 
-    def april_again(self) -> None:
+    def april_again(self, fail_april: bool = False) -> None:
         """Billed through today, then rewound to 1 April 2026 with the lapse
-        check of April's first run waiting for a row lock on `gone`."""
+        check of April's first run waiting for a row lock on `gone` (or,
+        with fail_april, every run of April failing at once)."""
         s = self.stack
         [self.gone] = self.enrol("PALI-2026-ADD", PALI_VILLAGE, 1, start="2026-01")
         [self.kept] = self.enrol("PALI-2026-ADD", PALI_VILLAGE_2, 1, start="2026-01")
@@ -52,6 +53,14 @@ class FirstLoadTest(test_billing.BillingTest):
         for inv, total in self.sql(f"SELECT id, total FROM invoices WHERE payer_code = "
                                    f"'{PALI_VILLAGE_2}' AND total > 0"):
             s.lindungctl("billing", "pay", inv, total, "--date", "2026-03-10")
+        self.ups = s.billing.log_text().count("billing.caught_up")
+        if fail_april:
+            self.sql("CREATE FUNCTION test_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                     "IF NEW.period = '2026-04-01' THEN RAISE EXCEPTION 'test: fails'; "
+                     "END IF; RETURN NEW; END $$; CREATE TRIGGER test_fail BEFORE INSERT ON "
+                     "billing_runs FOR EACH ROW EXECUTE FUNCTION test_fail()")
+            s.billing.start()
+            return
         self.holder = subprocess.Popen(
             [str(harness.PG_BIN / "psql"), "-X", "-q", "-o", "/dev/null", "-v", "ON_ERROR_STOP=1",
              "-d", s.cluster.conninfo_as("lindung")], stdin=subprocess.PIPE, text=True)
@@ -61,7 +70,6 @@ class FirstLoadTest(test_billing.BillingTest):
         harness.wait_until(lambda: self.sql(
             "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'")
             == [("1",)], timeout=10, message="the row lock")
-        self.ups = s.billing.log_text().count("billing.caught_up")
         s.billing.start()
         harness.wait_until(lambda: self.sql("SELECT count(*) " + LAPSE) == [("1",)], timeout=60,
                            interval=0.05, message="April's lapse check waiting on the row lock")
@@ -118,6 +126,27 @@ class FirstLoadTest(test_billing.BillingTest):
                                   f"'{PALI_VILLAGE}' AND period >= '2026-04-01'"), [("0",)])
         self.assertGreater(self.april_lines(self.kept), 0)
         self.assertEqual(self.sql(PARTS_LEFT), [("0",)])
+        self.assert_invoices_consistent()
+
+    def test_a_manual_run_past_a_month_not_billed_is_refused(self) -> None:
+        """April's first run keeps failing; an operator asks for November,
+        never billed either. Billed first, its line would have kept `gone`
+        from lapsing once April ran (a review): it is refused, unforced,
+        with the month to bill first."""
+        s = self.stack
+        self.april_again(fail_april=True)
+        harness.wait_until(lambda: "billing.failed" in s.billing.log_text(), timeout=30)
+        r = s.lindungctl("billing", "run", "2026-11", check=False)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn('"error":"EARLIER_MONTH_NOT_BILLED"', r.stdout.replace(" ", ""))
+        self.assertIn('"unbilled":"2026-04"', r.stdout.replace(" ", ""))
+        self.assertEqual(self.sql("SELECT count(*) FROM billing_runs "
+                                  "WHERE period > '2026-04-01'"), [("0",)])
+        self.sql("DROP TRIGGER test_fail ON billing_runs")
+        self.caught_up()
+        self.assertEqual(self.sql(f"SELECT status, end_reason, end_month FROM enrolments "
+                                  f"WHERE id = {self.gone}"), [("ended", "lapsed", "2026-03-01")])
+        self.assertEqual(self.april_lines(self.gone), 0)
         self.assert_invoices_consistent()
 
 
