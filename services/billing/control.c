@@ -29,6 +29,7 @@
 struct control_t {
     void *socket;
     int max_past, max_future; /* the window, in months from the current one */
+    int catch_up;             /* months start-up bills in order (gap_refusal) */
 };
 
 control_t *control_new(void *zmq_ctx, const char *endpoint, const zmqauth_t *auth,
@@ -56,6 +57,7 @@ control_t *control_new(void *zmq_ctx, const char *endpoint, const zmqauth_t *aut
     }
     self->socket = sock;
     self->max_past = CONTROL_DEFAULT_PAST;
+    self->catch_up = CONTROL_DEFAULT_PAST;
     self->max_future = CONTROL_DEFAULT_FUTURE;
     return self;
 }
@@ -74,10 +76,11 @@ void *control_socket(control_t *self)
     return self->socket;
 }
 
-void control_set_window(control_t *self, int max_past, int max_future)
+void control_set_window(control_t *self, int max_past, int max_future, int catch_up)
 {
     self->max_past = max_past;
     self->max_future = max_future;
+    self->catch_up = catch_up;
 }
 
 /* Every reply is NULL when out of memory; control_serve then sends
@@ -106,7 +109,8 @@ static cJSON *window_refusal(period_t period, period_t earliest, period_t latest
 }
 
 /* The earliest month before $1 (from the first programme's coverage_start,
- * and not before $2, the window's first month) that no run has finished,
+ * and not before $2, the first month start-up's catch-up bills) that no run
+ * has finished,
  * when $1 itself has never been billed and is not later than this month
  * ($3); none otherwise. Billing such a month first would leave the earlier
  * one's lapse check nothing to end: its lines from that month to this one
@@ -125,9 +129,10 @@ static const char *SQL_EARLIER_UNBILLED =
     "    AND NOT EXISTS (SELECT 1 FROM billing_runs r "
     "                    WHERE r.period = m::date AND r.finished_at IS NOT NULL)";
 
-/* The refusal of a first run past a month not billed yet; NULL (no
- * refusal) when there is none or the database cannot say (the run then
- * fails or succeeds on its own). */
+/* The refusal of a first run past a month not billed yet, from `earliest`
+ * (the first month start-up's catch-up bills, LINDUNG_BILLING_CATCHUP_MONTHS)
+ * on; NULL (no refusal) when there is none or the database cannot say (the
+ * run then fails or succeeds on its own). */
 static cJSON *gap_refusal(db_t *db, period_t period, period_t earliest, const char *by)
 {
     char p[8], first[11], from[11], now[11];
@@ -167,7 +172,8 @@ static cJSON *run(const control_t *self, period_t period, bool force, const char
         period_compare(period, earliest) >= 0 && period_compare(period, latest) <= 0;
     if (!inside && !force)
         return window_refusal(period, earliest, latest, by);
-    cJSON *gap = force ? NULL : gap_refusal(db, period, earliest, by);
+    cJSON *gap =
+        force ? NULL : gap_refusal(db, period, period_add(now, 1 - self->catch_up), by);
     if (gap)
         return gap;
     char p[8];

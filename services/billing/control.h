@@ -24,8 +24,10 @@ void control_destroy(control_t **self_p);
 void *control_socket(control_t *self);
 
 /* Months a run may be requested for without force, counted from the
- * current month: [now - max_past, now + max_future]. */
-void control_set_window(control_t *self, int max_past, int max_future);
+ * current month: [now - max_past, now + max_future]; and how many months
+ * back start-up bills in order (catch_up), the months a first run must not
+ * skip (EARLIER_MONTH_NOT_BILLED). */
+void control_set_window(control_t *self, int max_past, int max_future, int catch_up);
 
 /* Answer one waiting request, if any. */
 void control_serve(control_t *self, db_t *db, metrics_t *metrics);

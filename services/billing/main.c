@@ -504,7 +504,8 @@ static int parts_start(parts_t *p, const settings_t *s)
         log_error("bus.failed", "detail", err);
         return 1;
     }
-    control_set_window(p->control, (int)s->max_past_months, (int)s->max_future_months);
+    control_set_window(p->control, (int)s->max_past_months, (int)s->max_future_months,
+                       (int)s->catch_up_months);
     p->ready = ready_new(s->db);
     if (!p->ready) {
         log_error("startup.failed", "detail", "out of memory");
