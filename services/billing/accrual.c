@@ -832,6 +832,15 @@ static void parts_free(parts_t *p)
     p->n = 0;
 }
 
+/* A part's failure as the run's error, worded once; nothing when no part
+ * failed (a failure of the run itself, p->n, is the caller's to word). */
+static void parts_error(const parts_t *p, accrual_result_t *result)
+{
+    if (p->failed >= 0 && p->failed < p->n)
+        snprintf(result->error, sizeof result->error, "accrue: part %d of %d: %s",
+                 p->failed, p->n, p->error);
+}
+
 /* The run failed while its parts were writing: stop them and roll them back. */
 static void parts_abandon(parts_t *p)
 {
@@ -906,8 +915,7 @@ static int load_end(db_t *db, const char *month, const char *run_id, parts_t *p,
 {
     parts_finish(p);
     if (p->failed >= 0) {
-        snprintf(result->error, sizeof result->error, "accrue: part %d of %d: %s",
-                 p->failed, p->n, p->error);
+        parts_error(p, result);
         parts_free(p);
         return -1;
     }
@@ -968,9 +976,7 @@ static int first_load_begin(db_t *db, const char *month, const char *run_id,
         return 0;
     if (load_begin(db, month, run_id, result->supplementary ? "t" : "f", p) == 0)
         return 0;
-    if (p->failed >= 0 && p->failed < p->n)
-        snprintf(result->error, sizeof result->error, "accrue: part %d of %d: %s",
-                 p->failed, p->n, p->error);
+    parts_error(p, result);
     return -1;
 }
 

@@ -10,6 +10,8 @@ lapse check waits on its UPDATE while the parts write; then:
     parts' snapshot, taken before the check, still has `leaver` active, and
     the run must not bill April for them (a review: it did, and a credit
     note followed);
+  - lindung-billing is killed (SIGKILL) while the parts write: nothing of
+    April is left committed, and the restarted daemon bills April right;
   - the lapse statement is cancelled while the parts write: the parts are
     rolled back, none is left committed, and the retry bills April right.
     Before the retry, no month after April is billed for the first time
@@ -19,6 +21,7 @@ lapse check waits on its UPDATE while the parts write; then:
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 import unittest
@@ -105,6 +108,36 @@ class FirstLoadTest(test_billing.BillingTest):
         self.assertEqual(self.sql(PARTS_LEFT), [("0",)])
         self.assert_invoices_consistent()
 
+    def assert_april_right(self) -> None:
+        self.assertEqual(self.sql(f"SELECT status, end_reason, end_month FROM enrolments "
+                                  f"WHERE id = {self.gone}"), [("ended", "lapsed", "2026-03-01")])
+        self.assertEqual(self.april_lines(self.gone), 0)
+        self.assertEqual(self.sql(f"SELECT count(*) FROM invoices WHERE payer_code = "
+                                  f"'{PALI_VILLAGE}' AND period >= '2026-04-01'"), [("0",)])
+        self.assertGreater(self.april_lines(self.kept), 0)
+        self.assertEqual(self.sql(PARTS_LEFT), [("0",)])
+        self.assert_invoices_consistent()
+
+    def test_a_kill_beside_the_load_leaves_nothing(self) -> None:
+        s = self.stack
+        self.april_again()
+        self.assertEqual(s.billing.kill(signal.SIGKILL), -signal.SIGKILL)
+        harness.wait_until(lambda: self.sql("SELECT count(*) " + PARTS) == [("0",)],
+                           timeout=60, message="the killed run's part sessions to end")
+        self.assertEqual(self.sql(PARTS_LEFT), [("0",)], "a part committed by a killed run")
+        # a session waiting for a lock does not notice its client is gone
+        self.release()
+        harness.wait_until(lambda: self.sql("SELECT count(*) FROM pg_stat_activity WHERE "
+                                            "backend_type = 'client backend' AND pid <> "
+                                            "pg_backend_pid()") == [("0",)],
+                           timeout=60, message="the killed run's session to end")
+        self.assertEqual(self.sql(PARTS_LEFT), [("0",)], "a part committed by a killed run")
+        self.assertEqual(self.sql("SELECT count(*) FROM billing_runs "
+                                  "WHERE period >= '2026-04-01'"), [("0",)])
+        s.billing.start()
+        self.caught_up()
+        self.assert_april_right()
+
     def test_a_lapse_check_that_fails_beside_the_load_leaves_nothing(self) -> None:
         s = self.stack
         self.april_again()
@@ -119,14 +152,7 @@ class FirstLoadTest(test_billing.BillingTest):
                                   "WHERE period > '2026-04-01'"), [("0",)])
         self.release()
         self.caught_up()
-        self.assertEqual(self.sql(f"SELECT status, end_reason, end_month FROM enrolments "
-                                  f"WHERE id = {self.gone}"), [("ended", "lapsed", "2026-03-01")])
-        self.assertEqual(self.april_lines(self.gone), 0)
-        self.assertEqual(self.sql(f"SELECT count(*) FROM invoices WHERE payer_code = "
-                                  f"'{PALI_VILLAGE}' AND period >= '2026-04-01'"), [("0",)])
-        self.assertGreater(self.april_lines(self.kept), 0)
-        self.assertEqual(self.sql(PARTS_LEFT), [("0",)])
-        self.assert_invoices_consistent()
+        self.assert_april_right()
 
     def test_a_manual_run_past_a_month_not_billed_is_refused(self) -> None:
         """April's first run keeps failing; an operator asks for November,
